@@ -118,8 +118,8 @@ pub enum TopologyError {
     /// A topology needs at least one region and one site.
     #[error("a topology needs at least one region and one client site")]
     Empty,
-    /// More than 255 regions or sites.
-    #[error("too many regions or sites (at most 255 each)")]
+    /// More than 64 regions or 255 sites.
+    #[error("too many regions or sites (at most 64 regions and 255 sites)")]
     TooLarge,
     /// The jitter bound is negative or not finite.
     #[error("jitter is {0} ms; it must be a finite number >= 0")]
@@ -267,6 +267,9 @@ fn join<'a>(names: impl Iterator<Item = &'a str>) -> String {
     names.collect::<Vec<_>>().join(", ")
 }
 
+/// A site as declared: name, home region name, RTTs (ms) by region name.
+type SiteDraft = (String, String, Vec<(String, f64)>);
+
 /// Collects a topology description by name and validates it in [`build`](Self::build).
 ///
 /// Defaults: no regions, no sites, jitter 0 ms. An RTT from a region to itself
@@ -274,7 +277,7 @@ fn join<'a>(names: impl Iterator<Item = &'a str>) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct TopologyBuilder {
     regions: Vec<String>,
-    sites: Vec<(String, String, Vec<(String, f64)>)>,
+    sites: Vec<SiteDraft>,
     links: Vec<(String, String, f64)>,
     jitter_ms: f64,
 }
@@ -309,8 +312,11 @@ impl TopologyBuilder {
             s.2.push((region.to_string(), rtt_ms));
         } else {
             // Reported as an unknown site by `build`.
-            self.sites
-                .push((site.to_string(), String::new(), vec![(region.to_string(), rtt_ms)]));
+            self.sites.push((
+                site.to_string(),
+                String::new(),
+                vec![(region.to_string(), rtt_ms)],
+            ));
         }
         self
     }
@@ -333,7 +339,7 @@ impl TopologyBuilder {
         if self.regions.is_empty() || self.sites.is_empty() {
             return Err(TopologyError::Empty);
         }
-        if self.regions.len() > 255 || self.sites.len() > 255 {
+        if self.regions.len() > 64 || self.sites.len() > 255 {
             return Err(TopologyError::TooLarge);
         }
         if !self.jitter_ms.is_finite() || self.jitter_ms < 0.0 {
@@ -359,13 +365,12 @@ impl TopologyBuilder {
         let n = regions.len();
         let known = join(self.regions.iter().map(|s| s.as_str()));
         let rid = |name: &str| -> Result<usize, TopologyError> {
-            self.regions
-                .iter()
-                .position(|r| r == name)
-                .ok_or_else(|| TopologyError::UnknownRegion {
+            self.regions.iter().position(|r| r == name).ok_or_else(|| {
+                TopologyError::UnknownRegion {
                     name: name.to_string(),
                     known: known.clone(),
-                })
+                }
+            })
         };
         let check = |from: &str, to: &str, v: f64| -> Result<Micros, TopologyError> {
             if !v.is_finite() || v < 0.0 {
@@ -472,9 +477,19 @@ impl fmt::Display for Topology {
             }
         }
         for s in self.site_ids() {
-            write!(f, "; {}(home {}:", self.site_name(s), self.region_name(self.home(s)))?;
+            write!(
+                f,
+                "; {}(home {}:",
+                self.site_name(s),
+                self.region_name(self.home(s))
+            )?;
             for r in self.region_ids() {
-                write!(f, " {} {}ms", self.region_name(r), to_ms(self.rtt_site(s, r)))?;
+                write!(
+                    f,
+                    " {} {}ms",
+                    self.region_name(r),
+                    to_ms(self.rtt_site(s, r))
+                )?;
             }
             write!(f, ")")?;
         }
@@ -524,7 +539,10 @@ mod tests {
     #[test]
     fn negative_missing_and_asymmetric_rtts_are_rejected() {
         let e = err(Topology::kata_builder().site_rtt("VN", "SG", -1.0));
-        assert!(matches!(e, TopologyError::BadRtt { value, .. } if value == -1.0), "{e}");
+        assert!(
+            matches!(e, TopologyError::BadRtt { value, .. } if value == -1.0),
+            "{e}"
+        );
         let e = err(Topology::kata_builder().site_rtt("VN", "SG", f64::NAN));
         assert!(matches!(e, TopologyError::BadRtt { .. }));
         let e = err(Topology::kata_builder().region("JP"));
@@ -532,7 +550,10 @@ mod tests {
         let e = err(Topology::kata_builder().link("US", "SG", 170.0));
         assert!(matches!(e, TopologyError::Asymmetric { .. }), "{e}");
         // The same value given both ways is fine.
-        Topology::kata_builder().link("US", "SG", 180.0).build().unwrap();
+        Topology::kata_builder()
+            .link("US", "SG", 180.0)
+            .build()
+            .unwrap();
         let e = err(Topology::kata_builder().region("SG"));
         assert_eq!(e, TopologyError::Duplicate("SG".into()));
         let e = err(Topology::kata_builder().jitter_ms(-3.0));
@@ -542,8 +563,14 @@ mod tests {
 
     #[test]
     fn site_rtt_overrides_and_display_is_stable() {
-        let t = Topology::kata_builder().site_rtt("VN", "SG", 35.5).build().unwrap();
-        assert_eq!(t.rtt_site(t.site("VN").unwrap(), t.region("SG").unwrap()), 35_500);
+        let t = Topology::kata_builder()
+            .site_rtt("VN", "SG", 35.5)
+            .build()
+            .unwrap();
+        assert_eq!(
+            t.rtt_site(t.site("VN").unwrap(), t.region("SG").unwrap()),
+            35_500
+        );
         assert_eq!(
             Topology::kata().to_string(),
             "regions SG,US; SG<->US 180ms; VN(home SG: SG 40ms US 220ms); US(home US: SG 220ms US 20ms)"

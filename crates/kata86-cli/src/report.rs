@@ -1,0 +1,271 @@
+//! Rendering results: plain data in, table / JSON / CSV out.
+
+use std::io::Write;
+
+use engine::{CellResult, SimConfig};
+use metrics::{SloVerdict, Summary};
+use serde::Serialize;
+use tabled::settings::object::Columns;
+use tabled::settings::{Alignment, Style};
+use tabled::{Table, Tabled};
+
+/// One `kata86 sim` run, ready to render.
+pub struct SimReport<'a> {
+    /// Master seed.
+    pub seed: u64,
+    /// Requests per cell.
+    pub iterations: u64,
+    /// The configuration it ran with.
+    pub cfg: &'a SimConfig,
+    /// One result per cell.
+    pub results: &'a [CellResult],
+    /// The command that reproduces it.
+    pub command: String,
+}
+
+/// The JSON form of one cell. Field names are a contract with other tools.
+#[derive(Serialize)]
+struct CellJson<'a> {
+    client: &'a str,
+    strategy: &'static str,
+    model: &'static str,
+    leader: &'a str,
+    read_ms: Summary,
+    write_ms: Summary,
+    staleness_ms: Summary,
+    stale_read_ratio: f64,
+    leader_read_ratio: f64,
+    over_bound_read_ratio: f64,
+    forced_to_leader_ratio: f64,
+    charges: u64,
+    charges_rejected_deadline: u64,
+    charges_timed_out: u64,
+    simulated_s: f64,
+    slo: &'a [SloVerdict],
+}
+
+#[derive(Serialize)]
+struct SimJson<'a> {
+    seed: u64,
+    iterations: u64,
+    model: &'static str,
+    leader: &'a str,
+    topology: String,
+    command: &'a str,
+    results: Vec<CellJson<'a>>,
+}
+
+/// A ratio rounded to 6 decimals, so reports stay short and stable.
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        (part as f64 / whole as f64 * 1e6).round() / 1e6
+    }
+}
+
+fn cell_json<'a>(rep: &'a SimReport<'_>, r: &'a CellResult) -> CellJson<'a> {
+    let cfg = rep.cfg;
+    CellJson {
+        client: cfg.topology.site_name(r.cell.site),
+        strategy: r.cell.strategy.name(),
+        model: cfg.lag.name(),
+        leader: cfg.topology.region_name(cfg.leader),
+        read_ms: r.read.summary(),
+        write_ms: r.write.summary(),
+        staleness_ms: r.staleness.summary(),
+        stale_read_ratio: ratio(r.stale_reads, r.reads),
+        leader_read_ratio: ratio(r.leader_reads, r.reads),
+        over_bound_read_ratio: ratio(r.over_bound_reads, r.reads),
+        forced_to_leader_ratio: ratio(r.forced_to_leader, r.reads),
+        charges: r.charges,
+        charges_rejected_deadline: r.charges_rejected,
+        charges_timed_out: r.charges_timed_out,
+        simulated_s: (r.simulated as f64 / 1e3).round() / 1e3,
+        slo: &r.slo,
+    }
+}
+
+/// Writes the JSON document.
+pub fn json(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
+    let doc = SimJson {
+        seed: rep.seed,
+        iterations: rep.iterations,
+        model: rep.cfg.lag.name(),
+        leader: rep.cfg.topology.region_name(rep.cfg.leader),
+        topology: rep.cfg.topology.to_string(),
+        command: &rep.command,
+        results: rep.results.iter().map(|r| cell_json(rep, r)).collect(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}
+
+const CSV_HEADER: &str = "client,strategy,model,leader,\
+read_p50_ms,read_p95_ms,read_p99_ms,read_p999_ms,read_max_ms,read_mean_ms,\
+write_p50_ms,write_p95_ms,write_p99_ms,write_p999_ms,write_max_ms,write_mean_ms,\
+staleness_p50_ms,staleness_p95_ms,staleness_p99_ms,staleness_p999_ms,staleness_max_ms,staleness_mean_ms,\
+stale_read_ratio,leader_read_ratio,over_bound_read_ratio,forced_to_leader_ratio,\
+charges,charges_rejected_deadline,charges_timed_out,slo_failed,seed";
+
+/// Writes one CSV row per cell (names are plain identifiers: no quoting needed).
+pub fn csv(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "{CSV_HEADER}")?;
+    for r in rep.results {
+        let c = cell_json(rep, r);
+        write!(out, "{},{},{},{}", c.client, c.strategy, c.model, c.leader)?;
+        for s in [c.read_ms, c.write_ms, c.staleness_ms] {
+            write!(
+                out,
+                ",{},{},{},{},{},{}",
+                s.p50, s.p95, s.p99, s.p999, s.max, s.mean
+            )?;
+        }
+        let failed: Vec<&str> = c
+            .slo
+            .iter()
+            .filter(|v| !v.pass)
+            .map(|v| v.name.as_str())
+            .collect();
+        writeln!(
+            out,
+            ",{},{},{},{},{},{},{},{},{}",
+            c.stale_read_ratio,
+            c.leader_read_ratio,
+            c.over_bound_read_ratio,
+            c.forced_to_leader_ratio,
+            c.charges,
+            c.charges_rejected_deadline,
+            c.charges_timed_out,
+            failed.join(";"),
+            rep.seed
+        )?;
+    }
+    Ok(())
+}
+
+#[derive(Tabled)]
+struct Row {
+    client: String,
+    strategy: String,
+    #[tabled(rename = "read p50")]
+    read_p50: String,
+    #[tabled(rename = "read p95")]
+    read_p95: String,
+    #[tabled(rename = "read p99")]
+    read_p99: String,
+    #[tabled(rename = "charge p95")]
+    write_p95: String,
+    #[tabled(rename = "charge p99")]
+    write_p99: String,
+    #[tabled(rename = "stale p50")]
+    stale_p50: String,
+    #[tabled(rename = "stale p95")]
+    stale_p95: String,
+    #[tabled(rename = "stale p99")]
+    stale_p99: String,
+    #[tabled(rename = "stale p99.9")]
+    stale_p999: String,
+    #[tabled(rename = "stale >2s")]
+    over_bound: String,
+    #[tabled(rename = "leader reads")]
+    leader: String,
+    #[tabled(rename = "SLOs")]
+    slo: String,
+}
+
+fn ms(v: f64) -> String {
+    format!("{v:.0}")
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.2}%", v * 100.0)
+}
+
+/// "pass" or the failed objectives' names.
+fn verdicts(v: &[SloVerdict]) -> String {
+    let failed: Vec<&str> = v
+        .iter()
+        .filter(|v| !v.pass)
+        .map(|v| v.name.as_str())
+        .collect();
+    if failed.is_empty() {
+        format!("{}/{} pass", v.len(), v.len())
+    } else {
+        format!("FAIL {}", failed.join(" "))
+    }
+}
+
+/// Writes the human-readable report.
+pub fn table(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
+    let cfg = rep.cfg;
+    writeln!(
+        out,
+        "kata86 sim: model {}, leader {}, {} requests per cell (1 read + 1 charge each), seed {}",
+        cfg.lag.name(),
+        cfg.topology.region_name(cfg.leader),
+        rep.iterations,
+        rep.seed
+    )?;
+    writeln!(out, "topology: {}", cfg.topology)?;
+    writeln!(
+        out,
+        "all times in ms; 'stale >2s' = reads whose answer was over the staleness bound"
+    )?;
+    writeln!(out)?;
+    let rows: Vec<Row> = rep
+        .results
+        .iter()
+        .map(|r| {
+            let c = cell_json(rep, r);
+            Row {
+                client: c.client.to_string(),
+                strategy: c.strategy.to_string(),
+                read_p50: ms(c.read_ms.p50),
+                read_p95: ms(c.read_ms.p95),
+                read_p99: ms(c.read_ms.p99),
+                write_p95: ms(c.write_ms.p95),
+                write_p99: ms(c.write_ms.p99),
+                stale_p50: ms(c.staleness_ms.p50),
+                stale_p95: ms(c.staleness_ms.p95),
+                stale_p99: ms(c.staleness_ms.p99),
+                stale_p999: ms(c.staleness_ms.p999),
+                over_bound: pct(c.over_bound_read_ratio),
+                leader: pct(c.leader_read_ratio),
+                slo: verdicts(c.slo),
+            }
+        })
+        .collect();
+    let mut t = Table::new(rows);
+    t.with(Style::psql());
+    t.modify(Columns::new(2..13), Alignment::right());
+    writeln!(out, "{t}")?;
+    writeln!(out)?;
+    let slo_names: Vec<String> = cfg
+        .slos
+        .iter()
+        .map(|s| {
+            let scope = s
+                .site
+                .as_deref()
+                .map(|x| format!(" (site {x})"))
+                .unwrap_or_default();
+            format!("{} < {} ms{scope}", s.name, s.target_ms)
+        })
+        .collect();
+    writeln!(out, "SLOs: {}", slo_names.join("; "))?;
+    let rejected: u64 = rep
+        .results
+        .iter()
+        .map(|r| r.charges_rejected + r.charges_timed_out)
+        .sum();
+    if rejected > 0 {
+        writeln!(
+            out,
+            "charges rejected or timed out against the deadline: {rejected}"
+        )?;
+    }
+    writeln!(out, "seed: {}", rep.seed)?;
+    writeln!(out, "reproduce: {}", rep.command)?;
+    Ok(())
+}

@@ -1,0 +1,409 @@
+//! [`LatencyHistogram`]: a fixed-precision histogram of durations in µs, and
+//! its [`Summary`] in ms.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Significant decimal digits kept by every histogram: each recorded value is
+/// distinguishable from values more than 0.1 % away.
+const SIGNIFICANT_DIGITS: u8 = 3;
+
+/// A histogram of simulated durations in whole microseconds.
+///
+/// Values from 0 up to [`MAX_TRACKABLE_US`](Self::MAX_TRACKABLE_US) are kept
+/// to 3 significant digits; larger ones are clamped to that maximum and
+/// counted in [`saturated`](Self::saturated). Quantiles are nearest-rank and
+/// report the highest value of the bucket holding that rank, so they are never
+/// below the exact answer and at most 0.1 % above it.
+///
+/// Recording is built for the simulator's hot loop: consecutive equal values
+/// are gathered in a run and written to the underlying histogram only when the
+/// value changes. Every reader accounts for the pending run, so results are
+/// identical to recording each value directly. Readers are meant for report
+/// time: while a run is pending they work on a temporary copy of the
+/// histogram.
+#[derive(Clone)]
+pub struct LatencyHistogram {
+    /// Everything recorded except the pending run.
+    hist: Histogram<u64>,
+    /// The (already clamped) value of the pending run.
+    run_value: u64,
+    /// How many times `run_value` was recorded since the last flush.
+    run_len: u64,
+    /// How many recorded values exceeded `MAX_TRACKABLE_US`.
+    saturated: u64,
+}
+
+impl LatencyHistogram {
+    /// The largest value tracked, in µs: one hour. Larger values are recorded
+    /// as this value and counted in [`saturated`](Self::saturated).
+    pub const MAX_TRACKABLE_US: u64 = 3_600_000_000;
+
+    /// An empty histogram covering 0..=[`MAX_TRACKABLE_US`](Self::MAX_TRACKABLE_US)
+    /// with 3 significant digits.
+    pub fn new() -> Self {
+        let hist = Histogram::new_with_bounds(1, Self::MAX_TRACKABLE_US, SIGNIFICANT_DIGITS)
+            .expect("constant histogram bounds are valid");
+        LatencyHistogram {
+            hist,
+            run_value: 0,
+            run_len: 0,
+            saturated: 0,
+        }
+    }
+
+    /// Records one duration of `us` microseconds. Never panics.
+    #[inline]
+    pub fn record(&mut self, us: u64) {
+        self.record_n(us, 1);
+    }
+
+    /// Records `n` durations of `us` microseconds each. Never panics.
+    #[inline]
+    pub fn record_n(&mut self, us: u64, n: u64) {
+        let value = if us > Self::MAX_TRACKABLE_US {
+            self.note_saturated(n);
+            Self::MAX_TRACKABLE_US
+        } else {
+            us
+        };
+        if value == self.run_value {
+            self.run_len = self.run_len.saturating_add(n);
+        } else {
+            self.flush_run();
+            self.run_value = value;
+            self.run_len = n;
+        }
+    }
+
+    /// Adds everything recorded in `other` to `self`.
+    pub fn merge(&mut self, other: &LatencyHistogram) {
+        self.hist
+            .add(other.flushed().as_ref())
+            .expect("histograms built by `new` share bounds, so adding cannot overflow the range");
+        self.saturated = self.saturated.saturating_add(other.saturated);
+    }
+
+    /// How many values were recorded (saturated ones included).
+    pub fn count(&self) -> u64 {
+        self.hist.len().saturating_add(self.run_len)
+    }
+
+    /// How many recorded values exceeded
+    /// [`MAX_TRACKABLE_US`](Self::MAX_TRACKABLE_US) and were clamped to it.
+    pub fn saturated(&self) -> u64 {
+        self.saturated
+    }
+
+    /// The nearest-rank `q`-quantile in µs, e.g. `q = 0.95` for p95; 0 when
+    /// empty.
+    ///
+    /// The result is the highest value of the bucket holding the sample of rank
+    /// `ceil(q * count)`, so it is at least that sample and at most 0.1 % above
+    /// it. `q` is clamped to `[0, 1]` (NaN counts as 0); for `q = 0` the
+    /// bucket's lowest value is returned instead.
+    pub fn value_at_quantile(&self, q: f64) -> u64 {
+        self.flushed().value_at_quantile(clamp_quantile(q))
+    }
+
+    /// Percentiles, max and mean in milliseconds; all zeros when empty.
+    pub fn summary(&self) -> Summary {
+        let hist = self.flushed();
+        if hist.is_empty() {
+            return Summary::default();
+        }
+        let mut quantiles = hist.value_at_quantiles([0.5, 0.95, 0.99, 0.999]);
+        let mut next_ms = || us_to_ms(quantiles.next().unwrap_or_default() as f64);
+        Summary {
+            p50: next_ms(),
+            p95: next_ms(),
+            p99: next_ms(),
+            p999: next_ms(),
+            max: us_to_ms(hist.max() as f64),
+            mean: us_to_ms(hist.mean()),
+            count: hist.len(),
+        }
+    }
+
+    /// The fraction of recorded values at or below `us`, to the histogram's
+    /// precision (values sharing `us`'s bucket count as below); 0.0 when empty.
+    pub fn quantile_below(&self, us: u64) -> f64 {
+        let hist = self.flushed();
+        if hist.is_empty() {
+            0.0
+        } else {
+            hist.quantile_below(us)
+        }
+    }
+
+    /// How many recorded values are at most `us`, counting whole buckets:
+    /// exact for 0 (which has a bucket of its own) and for any value below
+    /// 2048 µs, within the histogram's precision above.
+    pub fn count_at_most(&self, us: u64) -> u64 {
+        self.flushed().count_between(0, us)
+    }
+
+    /// Kept out of line so the common, unsaturated path of `record_n` stays
+    /// small.
+    #[cold]
+    fn note_saturated(&mut self, n: u64) {
+        self.saturated = self.saturated.saturating_add(n);
+    }
+
+    /// Writes the pending run into `hist` and empties it.
+    #[inline]
+    fn flush_run(&mut self) {
+        if self.run_len > 0 {
+            // The value is already clamped into range, so nothing saturates here.
+            self.hist.saturating_record_n(self.run_value, self.run_len);
+            self.run_len = 0;
+        }
+    }
+
+    /// The histogram as if the pending run had been flushed: borrowed when
+    /// nothing is pending, otherwise a flushed copy.
+    fn flushed(&self) -> Cow<'_, Histogram<u64>> {
+        if self.run_len == 0 {
+            return Cow::Borrowed(&self.hist);
+        }
+        let mut hist = self.hist.clone();
+        hist.saturating_record_n(self.run_value, self.run_len);
+        Cow::Owned(hist)
+    }
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Shows the totals only: the raw bucket array has tens of thousands of
+/// entries.
+impl fmt::Debug for LatencyHistogram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LatencyHistogram")
+            .field("count", &self.count())
+            .field("saturated", &self.saturated)
+            .field("pending_run", &(self.run_value, self.run_len))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The headline numbers of one [`LatencyHistogram`].
+///
+/// Every field but `count` is in milliseconds, rounded to 3 decimals (whole
+/// microseconds). An empty histogram gives all zeros.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// Median (50th percentile).
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest recorded value.
+    pub max: f64,
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Number of recorded values.
+    pub count: u64,
+}
+
+/// Converts µs to ms, rounded to whole µs so the result prints with at most 3
+/// decimals.
+pub(crate) fn us_to_ms(us: f64) -> f64 {
+    us.round() / 1000.0
+}
+
+/// Brings `q` into `[0, 1]`; NaN becomes 0.
+fn clamp_quantile(q: f64) -> f64 {
+    if q.is_nan() {
+        0.0
+    } else {
+        q.clamp(0.0, 1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX: u64 = LatencyHistogram::MAX_TRACKABLE_US;
+
+    /// A plain hdrhistogram with the same configuration, recorded value by
+    /// value: the reference the run-length cache must match.
+    fn plain(values: &[u64]) -> Histogram<u64> {
+        let mut hist = Histogram::new_with_bounds(1, MAX, SIGNIFICANT_DIGITS).unwrap();
+        for &v in values {
+            hist.record(v.min(MAX)).unwrap();
+        }
+        hist
+    }
+
+    fn recorded(values: &[u64]) -> LatencyHistogram {
+        let mut h = LatencyHistogram::new();
+        values.iter().for_each(|&v| h.record(v));
+        h
+    }
+
+    /// Long runs, single values, a return to an earlier value, zeros and a
+    /// large value: every transition the run cache has to get right.
+    fn runs_and_changes() -> Vec<u64> {
+        let mut values = Vec::new();
+        for (value, len) in [
+            (0, 3),
+            (1_500, 1_000),
+            (1_501, 1),
+            (1_500, 2),
+            (250_000, 5_000),
+            (0, 1),
+            (7, 1),
+            (3_000_000, 40),
+            (1_500, 700),
+        ] {
+            values.extend(std::iter::repeat_n(value, len));
+        }
+        values
+    }
+
+    #[test]
+    fn empty_histogram_reads_as_zero() {
+        let h = LatencyHistogram::new();
+        assert_eq!(h.summary(), Summary::default());
+        assert_eq!(h.summary().count, 0);
+        assert_eq!(h.summary().p999, 0.0);
+        assert_eq!(h.count(), 0);
+        assert_eq!(h.saturated(), 0);
+        assert_eq!(h.value_at_quantile(0.5), 0);
+        assert_eq!(h.quantile_below(1_000), 0.0);
+    }
+
+    #[test]
+    fn zero_is_recordable() {
+        let mut h = LatencyHistogram::new();
+        h.record(0);
+        assert_eq!(h.count(), 1);
+        assert_eq!(h.value_at_quantile(1.0), 0);
+        assert_eq!(h.quantile_below(0), 1.0);
+        assert_eq!(h.summary().max, 0.0);
+
+        h.record(2_000);
+        assert_eq!(h.value_at_quantile(0.5), 0);
+        assert_eq!(h.quantile_below(0), 0.5);
+    }
+
+    #[test]
+    fn values_above_max_are_clamped_and_counted() {
+        let mut h = LatencyHistogram::new();
+        h.record(MAX); // at the limit: tracked, not saturated
+        h.record(MAX + 1);
+        h.record(u64::MAX);
+        h.record_n(MAX * 2, 10);
+        assert_eq!(h.saturated(), 12);
+        assert_eq!(h.count(), 13);
+
+        let top = h.value_at_quantile(1.0);
+        assert_eq!(
+            h.value_at_quantile(0.0),
+            plain(&[MAX]).lowest_equivalent(MAX)
+        );
+        assert!(top >= MAX && top - MAX <= MAX / 1000, "top = {top}");
+        assert_eq!(h.summary().max, top as f64 / 1000.0);
+    }
+
+    #[test]
+    fn run_cache_matches_direct_recording() {
+        let values = runs_and_changes();
+        let h = recorded(&values);
+        assert!(h.run_len > 0, "the test should end with a pending run");
+        assert_eq!(*h.flushed(), plain(&values));
+        assert_eq!(h.count(), values.len() as u64);
+    }
+
+    #[test]
+    fn reading_mid_run_does_not_disturb_recording() {
+        let values = runs_and_changes();
+        let mut h = LatencyHistogram::new();
+        for (i, &v) in values.iter().enumerate() {
+            h.record(v);
+            if i % 997 == 0 {
+                assert_eq!(*h.flushed(), plain(&values[..=i]));
+                assert_eq!(h.count(), i as u64 + 1);
+            }
+        }
+        assert_eq!(*h.flushed(), plain(&values));
+    }
+
+    #[test]
+    fn record_n_equals_repeated_record() {
+        let mut bulk = LatencyHistogram::new();
+        bulk.record_n(1_500, 1_000);
+        bulk.record_n(9, 0); // a no-op, even though it changes the run value
+        bulk.record_n(1_500, 2);
+        bulk.record_n(80, 3);
+        let mut expected = vec![1_500; 1_002];
+        expected.extend([80; 3]);
+        assert_eq!(*bulk.flushed(), plain(&expected));
+    }
+
+    #[test]
+    fn merge_equals_recording_both_streams() {
+        let values = runs_and_changes();
+        let (left, right) = values.split_at(values.len() / 3);
+        let mut merged = recorded(left);
+        merged.record(u64::MAX);
+        let mut other = recorded(right);
+        other.record_n(MAX + 5, 2);
+
+        merged.merge(&other);
+
+        let mut all = values.clone();
+        all.extend([MAX; 3]);
+        assert_eq!(*merged.flushed(), plain(&all));
+        assert_eq!(merged.saturated(), 3);
+        assert_eq!(merged.count(), all.len() as u64);
+        // `other` is only read.
+        assert_eq!(other.count(), right.len() as u64 + 2);
+    }
+
+    #[test]
+    fn clones_are_independent() {
+        let mut h = recorded(&[5, 5, 5]);
+        let snapshot = h.clone();
+        h.record(5);
+        h.record(6);
+        assert_eq!(snapshot.count(), 3);
+        assert_eq!(h.count(), 5);
+    }
+
+    #[test]
+    fn summary_rounds_to_whole_microseconds() {
+        let h = recorded(&[1, 2]); // mean 1.5 µs
+        let s = h.summary();
+        assert_eq!(s.mean, 0.002);
+        assert_eq!(s.p50, 0.001);
+        assert_eq!(s.max, 0.002);
+        assert_eq!(s.count, 2);
+    }
+
+    #[test]
+    fn out_of_range_quantiles_are_clamped() {
+        let h = recorded(&[10, 20, 30]);
+        assert_eq!(h.value_at_quantile(7.0), 30);
+        assert_eq!(h.value_at_quantile(-1.0), 10);
+        assert_eq!(h.value_at_quantile(f64::NAN), 10);
+    }
+
+    #[test]
+    fn debug_shows_totals_not_buckets() {
+        let text = format!("{:?}", recorded(&[3, 3, 4]));
+        assert!(text.contains("count: 3"), "{text}");
+        assert!(text.len() < 200, "{text}");
+    }
+}

@@ -1,0 +1,157 @@
+//! Service-level objectives and their verdicts.
+
+use serde::Serialize;
+
+use crate::histogram::{us_to_ms, LatencyHistogram};
+
+/// Which measured series an SLO constrains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Series {
+    /// Latency of read requests.
+    Read,
+    /// Latency of write requests (charges).
+    Write,
+    /// How far behind the primary a replica's data is when it is read.
+    Staleness,
+}
+
+/// A latency or freshness objective: "the `quantile` of `series` is below
+/// `target_ms`", optionally only for requests from one client site.
+///
+/// Built with [`Slo::new`], which checks the numbers; the fields are public
+/// for reading and reporting.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Slo {
+    /// Short identifier used in reports, e.g. `read_p95`.
+    pub name: String,
+    /// The series this objective constrains.
+    pub series: Series,
+    /// The quantile judged, in `(0, 1]`; 0.95 means p95.
+    pub quantile: f64,
+    /// The observed quantile must be strictly below this, in milliseconds.
+    pub target_ms: f64,
+    /// The client site this objective is limited to; `None` means all sites.
+    pub site: Option<String>,
+}
+
+impl Slo {
+    /// An objective on `series` for all sites.
+    ///
+    /// Fails if `quantile` is not in `(0, 1]` or `target_ms` is not a finite,
+    /// non-negative number.
+    pub fn new(
+        name: &str,
+        series: Series,
+        quantile: f64,
+        target_ms: f64,
+    ) -> Result<Slo, MetricsError> {
+        // Written so that NaN fails both checks.
+        if !(quantile > 0.0 && quantile <= 1.0) {
+            return Err(MetricsError::BadQuantile {
+                slo: name.to_owned(),
+                quantile,
+            });
+        }
+        if !(target_ms.is_finite() && target_ms >= 0.0) {
+            return Err(MetricsError::BadTarget {
+                slo: name.to_owned(),
+                target_ms,
+            });
+        }
+        Ok(Slo {
+            name: name.to_owned(),
+            series,
+            quantile,
+            target_ms,
+            site: None,
+        })
+    }
+
+    /// The same objective, limited to requests from client site `site`.
+    pub fn for_site(self, site: &str) -> Slo {
+        Slo {
+            site: Some(site.to_owned()),
+            ..self
+        }
+    }
+
+    /// Whether this objective covers requests from client site `site`.
+    pub fn applies_to(&self, site: &str) -> bool {
+        self.site.as_deref().is_none_or(|own| own == site)
+    }
+
+    /// Judges `h` against this objective; `None` when `h` is empty, since no
+    /// data means no verdict.
+    ///
+    /// The observed value is the histogram's quantile, which never rounds
+    /// below the exact one, so a pass is never an artefact of precision.
+    pub fn judge(&self, h: &LatencyHistogram) -> Option<SloVerdict> {
+        if h.count() == 0 {
+            return None;
+        }
+        let observed_ms = us_to_ms(h.value_at_quantile(self.quantile) as f64);
+        Some(SloVerdict {
+            name: self.name.clone(),
+            target_ms: self.target_ms,
+            observed_ms,
+            pass: observed_ms < self.target_ms,
+        })
+    }
+}
+
+/// The kata's objectives:
+///
+/// | name            | objective                          |
+/// |-----------------|------------------------------------|
+/// | `read_p95`      | read p95 < 150 ms, site `VN` only  |
+/// | `charge_p95`    | write (charge) p95 < 500 ms        |
+/// | `staleness_p95` | staleness p95 < 2 s                |
+/// | `staleness_p99` | staleness p99 < 10 s               |
+pub fn kata_slos() -> Vec<Slo> {
+    let slo = |name, series, quantile, target_ms| {
+        Slo::new(name, series, quantile, target_ms).expect("the kata's SLO constants are valid")
+    };
+    vec![
+        slo("read_p95", Series::Read, 0.95, 150.0).for_site("VN"),
+        slo("charge_p95", Series::Write, 0.95, 500.0),
+        slo("staleness_p95", Series::Staleness, 0.95, 2_000.0),
+        slo("staleness_p99", Series::Staleness, 0.99, 10_000.0),
+    ]
+}
+
+/// The outcome of judging one histogram against one [`Slo`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SloVerdict {
+    /// The objective's name.
+    pub name: String,
+    /// The objective's target, in milliseconds.
+    pub target_ms: f64,
+    /// The observed quantile, in milliseconds.
+    pub observed_ms: f64,
+    /// Whether `observed_ms < target_ms` (strictly).
+    pub pass: bool,
+}
+
+/// Why an [`Slo`] could not be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MetricsError {
+    /// The quantile was outside `(0, 1]` or NaN.
+    #[error("SLO `{slo}`: quantile must be greater than 0 and at most 1 (e.g. 0.95 for p95), got {quantile}")]
+    BadQuantile {
+        /// The objective's name.
+        slo: String,
+        /// The rejected quantile.
+        quantile: f64,
+    },
+    /// The target was negative, infinite or NaN.
+    #[error(
+        "SLO `{slo}`: target must be a finite number of milliseconds, 0 or more, got {target_ms}"
+    )]
+    BadTarget {
+        /// The objective's name.
+        slo: String,
+        /// The rejected target, in milliseconds.
+        target_ms: f64,
+    },
+}
