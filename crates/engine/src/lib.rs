@@ -23,10 +23,15 @@
 //! The engine returns data; it prints nothing and reads no files.
 #![deny(missing_docs)]
 
+pub mod drill;
+pub mod wallet;
+
 use metrics::{kata_slos, LatencyHistogram, Series, Slo, SloVerdict};
 use replication::rng::{below, exponential, substream, Rng};
 use replication::{IidLag, LagModel, LagProcess, ReplicationError};
-use routing::{ChargeOutcome, ReadPolicy, ReadStrategy, Router, Snapshot, WritePolicy};
+use routing::{
+    ChargeOutcome, ChargePlan, ReadOutcome, ReadPolicy, ReadStrategy, Router, Snapshot, WritePolicy,
+};
 use topology::{Micros, RegionId, SiteId, Topology};
 
 /// Invalid simulation input.
@@ -35,8 +40,8 @@ pub enum EngineError {
     /// The lag model's parameters are invalid.
     #[error(transparent)]
     Replication(#[from] ReplicationError),
-    /// The arrival rate is not a positive finite number.
-    #[error("arrival rate is {0} requests/s; it must be a finite number > 0")]
+    /// The arrival rate is outside the range the simulated clock handles.
+    #[error("arrival rate is {0} requests/s; give a number from 0.01 to 10000000")]
     BadRate(f64),
     /// A run needs at least one request per cell.
     #[error("iterations must be at least 1")]
@@ -44,7 +49,40 @@ pub enum EngineError {
     /// A run needs at least one cell.
     #[error("nothing to simulate: choose at least one client site and one strategy")]
     NoCells,
+    /// A name (policy, mode, drill, role) that does not exist.
+    #[error("unknown {what} `{name}` (choose from: {known})")]
+    UnknownName {
+        /// What kind of name.
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// The valid names.
+        known: String,
+    },
+    /// A fault on a drill's timeline is malformed or contradicts another.
+    #[error("fault {index}: {reason}")]
+    BadFault {
+        /// Position of the fault in the timeline (0-based).
+        index: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A wallet workload parameter is out of range.
+    #[error("wallet workload parameter `{name}`: {reason}")]
+    BadWorkload {
+        /// The parameter.
+        name: &'static str,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
 }
+
+/// Slowest arrival rate accepted (requests per simulated second): slower
+/// rates would make a run span more lag episodes than requests.
+pub const MIN_RATE: f64 = 0.01;
+/// Fastest arrival rate accepted: at 10^7/s arrivals are 0.1 µs apart, the
+/// clock's resolution being 1 µs.
+pub const MAX_RATE: f64 = 1e7;
 
 /// Everything a run depends on apart from the seed and its size.
 #[derive(Debug, Clone)]
@@ -85,7 +123,7 @@ impl SimConfig {
     /// Checks the parts the type system does not.
     pub fn validate(&self) -> Result<(), EngineError> {
         self.lag.validate()?;
-        if !(self.arrival_rate.is_finite() && self.arrival_rate > 0.0) {
+        if !(self.arrival_rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(&self.arrival_rate)) {
             return Err(EngineError::BadRate(self.arrival_rate));
         }
         Ok(())
@@ -135,6 +173,26 @@ pub struct CellResult {
 }
 
 impl CellResult {
+    /// A result with nothing recorded yet.
+    pub fn empty(cell: Cell) -> CellResult {
+        CellResult {
+            cell,
+            read: LatencyHistogram::new(),
+            write: LatencyHistogram::new(),
+            staleness: LatencyHistogram::new(),
+            reads: 0,
+            stale_reads: 0,
+            over_bound_reads: 0,
+            leader_reads: 0,
+            forced_to_leader: 0,
+            charges: 0,
+            charges_rejected: 0,
+            charges_timed_out: 0,
+            simulated: 0,
+            slo: Vec::new(),
+        }
+    }
+
     /// The histogram an SLO series refers to.
     pub fn series(&self, s: Series) -> &LatencyHistogram {
         match s {
@@ -205,90 +263,149 @@ pub fn run_cell(
     cell: Cell,
     progress: &mut dyn FnMut(u64),
 ) -> CellResult {
-    let t = &cfg.topology;
-    let entry = t.home(cell.site);
-    let router = Router::new(t, cfg.read, cfg.write);
-    let mut arrivals = substream(seed, "arrivals", cell.site.0 as u64);
-    let mut net = Network::new(
-        t,
-        cell.site,
-        entry,
-        substream(seed, "net", cell.site.0 as u64),
-    );
-    let mut lag: Vec<LagProcess> = t
-        .region_ids()
-        .map(|r| LagProcess::new(cfg.lag, substream(seed, "lag", r.0 as u64)))
-        .collect();
-    let mut staleness = vec![0; t.region_count()];
-    let mean_gap = 1e6 / cfg.arrival_rate;
+    let router = Router::new(&cfg.topology, cfg.read, cfg.write);
+    let sim = CellRun::new(cfg, &router, seed, cell);
+    // Each arm names its strategy as a constant, so the request loop is
+    // compiled once per strategy with the strategy's `match` (and the counters
+    // it never moves) folded away. The figures do not depend on this.
+    use ReadStrategy::*;
+    match cell.strategy {
+        Local => sim.run(iterations, progress, |snap| router.read(Local, snap)),
+        Leader => sim.run(iterations, progress, |snap| router.read(Leader, snap)),
+        Fallback => sim.run(iterations, progress, |snap| router.read(Fallback, snap)),
+        Quorum => sim.run(iterations, progress, |snap| router.read(Quorum, snap)),
+        Bounded => sim.run(iterations, progress, |snap| router.read(Bounded, snap)),
+    }
+}
 
-    let mut res = CellResult {
-        cell,
-        read: LatencyHistogram::new(),
-        write: LatencyHistogram::new(),
-        staleness: LatencyHistogram::new(),
-        reads: 0,
-        stale_reads: 0,
-        over_bound_reads: 0,
-        leader_reads: 0,
-        forced_to_leader: 0,
-        charges: 0,
-        charges_rejected: 0,
-        charges_timed_out: 0,
-        simulated: 0,
-        slo: Vec::new(),
-    };
-    let bound = cfg.read.max_staleness;
-    let leader = cfg.leader.idx();
-    let mut now: f64 = 0.0;
-    let mut done = 0;
-    while done < iterations {
-        let chunk = (iterations - done).min(PROGRESS_EVERY);
-        for _ in 0..chunk {
-            now += exponential(&mut arrivals, mean_gap);
-            // Through i64: a cheaper conversion than straight to u64, exact
-            // for any time below 292,000 simulated years.
-            let at = now as i64 as Micros;
-            // Every follower's process is observed at every request, whatever
-            // the strategy: common random numbers. The leader is never behind.
-            for (r, p) in lag.iter_mut().enumerate() {
-                if r != leader {
-                    staleness[r] = p.lag_at(at);
+/// The state of one cell's run: its random streams, what the current request
+/// sees, and the figures gathered so far.
+struct CellRun<'c> {
+    cfg: &'c SimConfig,
+    cell: Cell,
+    entry: RegionId,
+    charge: ChargePlan,
+    arrivals: Rng,
+    net: Network,
+    /// Every follower (every region but the leader) with its lag process.
+    followers: Vec<(usize, LagProcess)>,
+    /// Per region: the staleness of its answers at the current request.
+    staleness: Vec<Micros>,
+    res: CellResult,
+}
+
+impl<'c> CellRun<'c> {
+    fn new(cfg: &'c SimConfig, router: &Router<'_>, seed: u64, cell: Cell) -> CellRun<'c> {
+        let t = &cfg.topology;
+        let entry = t.home(cell.site);
+        let site = cell.site.0 as u64;
+        let lag = |r: RegionId| LagProcess::new(cfg.lag, substream(seed, "lag", r.0 as u64));
+        let followers = t
+            .region_ids()
+            .filter(|&r| r != cfg.leader)
+            .map(|r| (r.idx(), lag(r)))
+            .collect();
+        CellRun {
+            cfg,
+            cell,
+            entry,
+            charge: router.charge_plan(cell.site, entry, cfg.leader),
+            arrivals: substream(seed, "arrivals", site),
+            net: Network::new(t, cell.site, entry, substream(seed, "net", site)),
+            followers,
+            // The leader's entry stays 0: the leader is never behind.
+            staleness: vec![0; t.region_count()],
+            res: CellResult {
+                cell,
+                read: LatencyHistogram::new(),
+                write: LatencyHistogram::new(),
+                staleness: LatencyHistogram::new(),
+                reads: 0,
+                stale_reads: 0,
+                over_bound_reads: 0,
+                leader_reads: 0,
+                forced_to_leader: 0,
+                charges: 0,
+                charges_rejected: 0,
+                charges_timed_out: 0,
+                simulated: 0,
+                slo: Vec::new(),
+            },
+        }
+    }
+
+    /// Runs the requests, serving each read with `read`.
+    fn run(
+        mut self,
+        iterations: u64,
+        progress: &mut dyn FnMut(u64),
+        read: impl Fn(&Snapshot<'_>) -> ReadOutcome,
+    ) -> CellResult {
+        let cfg = self.cfg;
+        let mean_gap = 1e6 / cfg.arrival_rate;
+        let bound = cfg.read.max_staleness;
+        let res = &mut self.res;
+        // Counters live in locals (registers) during the loop.
+        let mut over_bound_reads = 0;
+        let mut leader_reads = 0;
+        let mut forced_to_leader = 0;
+        let mut charges_rejected = 0;
+        let mut charges_timed_out = 0;
+        let mut now: f64 = 0.0;
+        let mut done = 0;
+        while done < iterations {
+            let chunk = (iterations - done).min(PROGRESS_EVERY);
+            for _ in 0..chunk {
+                now += exponential(&mut self.arrivals, mean_gap);
+                // Through i64: a cheaper conversion than straight to u64, exact
+                // for any time below 292,000 simulated years.
+                let at = now as i64 as Micros;
+                // Every follower's process is observed at every request,
+                // whatever the strategy: common random numbers.
+                for (r, p) in &mut self.followers {
+                    self.staleness[*r] = p.lag_at(at);
+                }
+                self.net.draw();
+                let snap = Snapshot {
+                    site: self.cell.site,
+                    leader: cfg.leader,
+                    entry: self.entry,
+                    staleness: &self.staleness,
+                    site_rtt: &self.net.site,
+                    entry_rtt: &self.net.entry,
+                };
+
+                let out = read(&snap);
+                res.read.record(out.latency);
+                res.staleness.record(out.staleness);
+                over_bound_reads += (out.staleness > bound) as u64;
+                leader_reads += (out.served_by == cfg.leader) as u64;
+                forced_to_leader += out.forced_to_leader as u64;
+
+                match self.charge.charge(&snap) {
+                    ChargeOutcome::Committed { latency } => res.write.record(latency),
+                    ChargeOutcome::Rejected { .. } => charges_rejected += 1,
+                    ChargeOutcome::TimedOut { .. } => charges_timed_out += 1,
                 }
             }
-            net.draw();
-            let snap = Snapshot {
-                site: cell.site,
-                leader: cfg.leader,
-                entry,
-                staleness: &staleness,
-                site_rtt: &net.site,
-                entry_rtt: &net.entry,
-            };
-
-            let out = router.read(cell.strategy, &snap);
-            res.read.record(out.latency);
-            res.staleness.record(out.staleness);
-            res.over_bound_reads += (out.staleness > bound) as u64;
-            res.leader_reads += (out.served_by == cfg.leader) as u64;
-            res.forced_to_leader += out.forced_to_leader as u64;
-
-            match router.charge(&snap) {
-                ChargeOutcome::Committed { latency } => res.write.record(latency),
-                ChargeOutcome::Rejected { .. } => res.charges_rejected += 1,
-                ChargeOutcome::TimedOut { .. } => res.charges_timed_out += 1,
-            }
+            done += chunk;
+            progress(done);
         }
-        done += chunk;
-        progress(done);
+        res.over_bound_reads = over_bound_reads;
+        res.leader_reads = leader_reads;
+        res.forced_to_leader = forced_to_leader;
+        res.charges_rejected = charges_rejected;
+        res.charges_timed_out = charges_timed_out;
+        // Zero has its own histogram bucket, so this count is exact.
+        res.stale_reads = iterations - res.staleness.count_at_most(0);
+        res.reads = iterations;
+        res.charges = iterations;
+        res.simulated = now as Micros;
+        let t = &cfg.topology;
+        let mut res = self.res;
+        res.slo = judge(&cfg.slos, t.site_name(self.cell.site), |s| res.series(s));
+        res
     }
-    // Zero has its own histogram bucket, so this count is exact.
-    res.stale_reads = iterations - res.staleness.count_at_most(0);
-    res.reads = iterations;
-    res.charges = iterations;
-    res.simulated = now as Micros;
-    res.slo = judge(&cfg.slos, t.site_name(cell.site), |s| res.series(s));
-    res
 }
 
 /// The verdicts of the SLOs that apply to `site`, skipping series with no data.
@@ -303,6 +420,18 @@ pub fn judge<'h>(
         .collect()
 }
 
+/// The checks every run makes before it starts.
+fn check_run(cfg: &SimConfig, iterations: u64, cells: &[Cell]) -> Result<(), EngineError> {
+    cfg.validate()?;
+    if iterations == 0 {
+        return Err(EngineError::ZeroIterations);
+    }
+    if cells.is_empty() {
+        return Err(EngineError::NoCells);
+    }
+    Ok(())
+}
+
 /// Runs every cell in order under one seed. `progress(cell_index, done)` is
 /// called as each cell advances.
 pub fn run(
@@ -312,13 +441,7 @@ pub fn run(
     cells: &[Cell],
     progress: &mut dyn FnMut(usize, u64),
 ) -> Result<Vec<CellResult>, EngineError> {
-    cfg.validate()?;
-    if iterations == 0 {
-        return Err(EngineError::ZeroIterations);
-    }
-    if cells.is_empty() {
-        return Err(EngineError::NoCells);
-    }
+    check_run(cfg, iterations, cells)?;
     Ok(cells
         .iter()
         .enumerate()

@@ -25,6 +25,12 @@ pub enum Command {
     /// kata's topology (regions SG and US, sites VN and US), leader SG, the
     /// `iid` lag model, 1,000,000 requests per cell, seed 86.
     Sim(SimArgs),
+    /// Play a failure drill (region down, partition, lag spike) against the
+    /// replicated wallet and measure RTO, RPO and money at risk.
+    ///
+    /// Three regions by default: SG leads, US and JP (Tokyo) follow. Both client
+    /// sites send traffic. Faults run from 60 s to 180 s of a 300 s drill.
+    Drill(DrillArgs),
 }
 
 /// Output formats.
@@ -47,6 +53,27 @@ pub enum Model {
     Episodic,
 }
 
+/// Workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Workload {
+    /// The kata's loop: every request is one balance read and one charge.
+    Kata,
+    /// A real wallet: reads, charges with idempotent retries and top-ups
+    /// against a replicated ledger; money invariants checked at the end.
+    Wallet,
+}
+
+/// Read-your-writes modes (wallet workload).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Ryw {
+    /// No session guarantee.
+    Off,
+    /// A replica missing the session's last charge waits for it (bounded), else forwards.
+    Wait,
+    /// A replica missing the session's last charge forwards the read to the leader.
+    Forward,
+}
+
 /// `kata86 sim` options.
 #[derive(Debug, Args)]
 pub struct SimArgs {
@@ -66,9 +93,11 @@ pub struct SimArgs {
     #[arg(long = "strategy", value_name = "NAME")]
     pub strategies: Vec<String>,
 
-    /// Replication lag model.
-    #[arg(long, value_enum, default_value_t = Model::Iid)]
-    pub model: Model,
+    /// Replication lag model [default: iid for the kata workload, episodic for
+    /// the wallet, whose in-order log would turn per-message iid spikes into
+    /// near-permanent backlog].
+    #[arg(long, value_enum)]
+    pub model: Option<Model>,
 
     /// Region holding the single leader.
     #[arg(long, default_value = "SG", value_name = "REGION")]
@@ -79,30 +108,124 @@ pub struct SimArgs {
     pub format: Format,
 
     /// Mean requests per simulated second in each cell (Poisson arrivals).
-    #[arg(long, default_value_t = 100.0, value_name = "PER_S")]
+    #[arg(
+        long,
+        default_value_t = 100.0,
+        value_name = "PER_S",
+        allow_negative_numbers = true
+    )]
     pub rate: f64,
 
     /// Uniform extra delay in [0, MS) added to every network leg (0: exact RTTs).
-    #[arg(long, default_value_t = 0.0, value_name = "MS")]
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "MS",
+        allow_negative_numbers = true
+    )]
     pub jitter: f64,
 
     /// Charge deadline carried with each request.
-    #[arg(long, default_value_t = 1000.0, value_name = "MS")]
+    #[arg(
+        long,
+        default_value_t = 1000.0,
+        value_name = "MS",
+        allow_negative_numbers = true
+    )]
     pub deadline: f64,
 
     /// The leader's durable commit time.
-    #[arg(long, default_value_t = 5.0, value_name = "MS")]
+    #[arg(
+        long,
+        default_value_t = 5.0,
+        value_name = "MS",
+        allow_negative_numbers = true
+    )]
     pub commit: f64,
 
     /// `fallback`: staleness above which the client re-reads at the leader.
-    #[arg(long, default_value_t = 2000.0, value_name = "MS")]
+    #[arg(
+        long,
+        default_value_t = 2000.0,
+        value_name = "MS",
+        allow_negative_numbers = true
+    )]
     pub fallback_threshold: f64,
 
     /// `bounded`: the maximum staleness the contract allows.
-    #[arg(long, default_value_t = 2000.0, value_name = "MS")]
+    #[arg(
+        long,
+        default_value_t = 2000.0,
+        value_name = "MS",
+        allow_negative_numbers = true
+    )]
     pub max_staleness: f64,
+
+    /// What the clients do.
+    #[arg(long, value_enum, default_value_t = Workload::Kata)]
+    pub workload: Workload,
+
+    /// Wallet: number of accounts [default: 2000].
+    #[arg(long)]
+    pub accounts: Option<u32>,
+
+    /// Wallet: Zipf exponent of account popularity, 0 for uniform [default: 1.1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub zipf: Option<f64>,
+
+    /// Wallet: request mix, balance,eligibility,charge,top-up shares summing to 1
+    /// [default: 0.7,0.2,0.08,0.02].
+    #[arg(long, value_name = "B,E,C,T")]
+    pub mix: Option<String>,
+
+    /// Wallet: read-your-writes for sessions [default: off].
+    #[arg(long, value_enum)]
+    pub ryw: Option<Ryw>,
 
     /// No progress on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+/// `kata86 drill` options.
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// Built-in drill: region-down, partition, lag-spike.
+    #[arg(value_name = "NAME", required_unless_present = "scenario")]
+    pub name: Option<String>,
+
+    /// Play the timeline (and settings) of a TOML scenario file instead.
+    #[arg(long, value_name = "FILE", conflicts_with = "name")]
+    pub scenario: Option<std::path::PathBuf>,
+
+    /// What the control plane does when the leader is lost: reject-writes,
+    /// promote-manual, promote-auto [default: promote-auto, or the scenario's].
+    #[arg(long, value_name = "POLICY")]
+    pub policy: Option<String>,
+
+    /// When the leader acknowledges a charge: async, semi-sync, majority
+    /// [default: async, or the scenario's].
+    #[arg(long, value_name = "MODE")]
+    pub replication: Option<String>,
+
+    /// Role of the third region JP (Tokyo): none, replica, witness [default:
+    /// replica]. Built-in drills only; a scenario file sets its own topology.
+    #[arg(long, value_name = "ROLE")]
+    pub jp: Option<String>,
+
+    /// Turn leader leases and epochs off, to show what split brain costs.
+    #[arg(long)]
+    pub no_fencing: bool,
+
+    /// Run every policy × replication mode and print them side by side.
+    #[arg(long)]
+    pub matrix: bool,
+
+    /// Master seed.
+    #[arg(long, default_value_t = 86)]
+    pub seed: u64,
+
+    /// Output format (table or json).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }

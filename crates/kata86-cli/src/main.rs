@@ -7,6 +7,7 @@
 //! whose checks failed.
 
 mod args;
+mod drill;
 mod report;
 mod sim;
 
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
     let mut out = std::io::stdout().lock();
     let result = match cli.command {
         Command::Sim(a) => sim::run(&a, &mut out),
+        Command::Drill(a) => drill::run(&a, &mut out),
     };
     let _ = out.flush();
     match result {
@@ -59,7 +61,7 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             if e.exit_code() == 2 {
-                eprintln!("(see `kata86 sim --help`)");
+                eprintln!("(see `kata86 --help` and `kata86 <command> --help`)");
             }
             ExitCode::from(e.exit_code())
         }

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 
+use engine::wallet::WalletResult;
 use engine::{CellResult, SimConfig};
 use metrics::{SloVerdict, Summary};
 use serde::Serialize;
@@ -19,6 +20,8 @@ pub struct SimReport<'a> {
     pub cfg: &'a SimConfig,
     /// One result per cell.
     pub results: &'a [CellResult],
+    /// The wallet figures of each cell (same order), or empty for the kata workload.
+    pub wallets: &'a [WalletResult],
     /// The command that reproduces it.
     pub command: String,
 }
@@ -42,6 +45,62 @@ struct CellJson<'a> {
     charges_timed_out: u64,
     simulated_s: f64,
     slo: &'a [SloVerdict],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_staleness_ms: Option<Summary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wallet: Option<WalletJson>,
+}
+
+/// The money figures of one wallet cell. Field names are a contract.
+#[derive(Serialize)]
+struct WalletJson {
+    charges: u64,
+    attempts: u64,
+    charges_ok: u64,
+    charges_declined_insufficient: u64,
+    charges_rejected_unavailable: u64,
+    charges_outcome_unknown: u64,
+    duplicates_suppressed: u64,
+    retries_raced_original: u64,
+    top_ups: u64,
+    ryw_waits: u64,
+    ryw_forwards: u64,
+    eligible_reads: u64,
+    ledger_entries: u64,
+    staleness_order_violations: u64,
+    overspend_incidents: u64,
+    lost_acknowledged_charges: u64,
+    invariant_breaches: u64,
+    first_breach: Option<String>,
+    invariants_ok: bool,
+}
+
+fn wallet_json(w: &WalletResult) -> WalletJson {
+    use ledger::Breach;
+    let s = &w.stats;
+    let count =
+        |f: fn(&Breach) -> bool| w.invariants.breaches.iter().filter(|b| f(b)).count() as u64;
+    WalletJson {
+        charges: s.charges,
+        attempts: s.attempts,
+        charges_ok: s.charges_ok,
+        charges_declined_insufficient: s.charges_declined_insufficient,
+        charges_rejected_unavailable: s.charges_rejected_unavailable,
+        charges_outcome_unknown: s.charges_outcome_unknown,
+        duplicates_suppressed: s.duplicates_suppressed,
+        retries_raced_original: s.retries_raced_original,
+        top_ups: s.top_ups,
+        ryw_waits: s.ryw_waits,
+        ryw_forwards: s.ryw_forwards,
+        eligible_reads: s.eligible,
+        ledger_entries: s.ledger_entries,
+        staleness_order_violations: s.staleness_order_violations,
+        overspend_incidents: count(|b| matches!(b, Breach::NegativeBalance { .. })),
+        lost_acknowledged_charges: count(|b| matches!(b, Breach::LostAcknowledged { .. })),
+        invariant_breaches: w.invariants.breach_count,
+        first_breach: w.invariants.first().map(|b| b.to_string()),
+        invariants_ok: w.invariants.ok() && s.staleness_order_violations == 0,
+    }
 }
 
 #[derive(Serialize)]
@@ -52,6 +111,7 @@ struct SimJson<'a> {
     leader: &'a str,
     topology: String,
     command: &'a str,
+    workload: &'static str,
     results: Vec<CellJson<'a>>,
 }
 
@@ -64,8 +124,10 @@ fn ratio(part: u64, whole: u64) -> f64 {
     }
 }
 
-fn cell_json<'a>(rep: &'a SimReport<'_>, r: &'a CellResult) -> CellJson<'a> {
+fn cell_json<'a>(rep: &'a SimReport<'_>, i: usize) -> CellJson<'a> {
     let cfg = rep.cfg;
+    let r = &rep.results[i];
+    let w = rep.wallets.get(i);
     CellJson {
         client: cfg.topology.site_name(r.cell.site),
         strategy: r.cell.strategy.name(),
@@ -83,6 +145,8 @@ fn cell_json<'a>(rep: &'a SimReport<'_>, r: &'a CellResult) -> CellJson<'a> {
         charges_timed_out: r.charges_timed_out,
         simulated_s: (r.simulated as f64 / 1e3).round() / 1e3,
         slo: &r.slo,
+        data_staleness_ms: w.map(|w| w.data_staleness.summary()),
+        wallet: w.map(wallet_json),
     }
 }
 
@@ -95,7 +159,12 @@ pub fn json(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
         leader: rep.cfg.topology.region_name(rep.cfg.leader),
         topology: rep.cfg.topology.to_string(),
         command: &rep.command,
-        results: rep.results.iter().map(|r| cell_json(rep, r)).collect(),
+        workload: if rep.wallets.is_empty() {
+            "kata"
+        } else {
+            "wallet"
+        },
+        results: (0..rep.results.len()).map(|i| cell_json(rep, i)).collect(),
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
@@ -111,8 +180,8 @@ charges,charges_rejected_deadline,charges_timed_out,slo_failed,seed";
 /// Writes one CSV row per cell (names are plain identifiers: no quoting needed).
 pub fn csv(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "{CSV_HEADER}")?;
-    for r in rep.results {
-        let c = cell_json(rep, r);
+    for i in 0..rep.results.len() {
+        let c = cell_json(rep, i);
         write!(out, "{},{},{},{}", c.client, c.strategy, c.model, c.leader)?;
         for s in [c.read_ms, c.write_ms, c.staleness_ms] {
             write!(
@@ -201,10 +270,20 @@ pub fn table(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     let cfg = rep.cfg;
     writeln!(
         out,
-        "kata86 sim: model {}, leader {}, {} requests per cell (1 read + 1 charge each), seed {}",
+        "kata86 sim: {} workload, model {}, leader {}, {} requests per cell ({}), seed {}",
+        if rep.wallets.is_empty() {
+            "kata"
+        } else {
+            "wallet"
+        },
         cfg.lag.name(),
         cfg.topology.region_name(cfg.leader),
         rep.iterations,
+        if rep.wallets.is_empty() {
+            "1 read + 1 charge each"
+        } else {
+            "reads, charges, top-ups by the mix"
+        },
         rep.seed
     )?;
     writeln!(out, "topology: {}", cfg.topology)?;
@@ -213,11 +292,9 @@ pub fn table(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
         "all times in ms; 'stale >2s' = reads whose answer was over the staleness bound"
     )?;
     writeln!(out)?;
-    let rows: Vec<Row> = rep
-        .results
-        .iter()
-        .map(|r| {
-            let c = cell_json(rep, r);
+    let rows: Vec<Row> = (0..rep.results.len())
+        .map(|i| {
+            let c = cell_json(rep, i);
             Row {
                 client: c.client.to_string(),
                 strategy: c.strategy.to_string(),
@@ -241,6 +318,9 @@ pub fn table(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     t.modify(Columns::new(2..13), Alignment::right());
     writeln!(out, "{t}")?;
     writeln!(out)?;
+    if !rep.wallets.is_empty() {
+        money_table(rep, out)?;
+    }
     let slo_names: Vec<String> = cfg
         .slos
         .iter()
@@ -266,6 +346,77 @@ pub fn table(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
         )?;
     }
     writeln!(out, "seed: {}", rep.seed)?;
+    if !rep.wallets.is_empty() {
+        let ok = (0..rep.results.len())
+            .all(|i| cell_json(rep, i).wallet.is_some_and(|w| w.invariants_ok));
+        writeln!(out, "invariants_ok: {ok}")?;
+    }
     writeln!(out, "reproduce: {}", rep.command)?;
     Ok(())
+}
+
+#[derive(Tabled)]
+struct MoneyRow {
+    client: String,
+    strategy: String,
+    #[tabled(rename = "data stale p95")]
+    data_p95: String,
+    #[tabled(rename = "data stale p99")]
+    data_p99: String,
+    charges: u64,
+    ok: u64,
+    declined: u64,
+    #[tabled(rename = "unavailable")]
+    rejected: u64,
+    #[tabled(rename = "unknown")]
+    unknown: u64,
+    #[tabled(rename = "dups suppressed")]
+    dups: u64,
+    #[tabled(rename = "raced")]
+    raced: u64,
+    #[tabled(rename = "ryw wait/fwd")]
+    ryw: String,
+    overspend: u64,
+    lost: u64,
+    invariants: String,
+}
+
+/// The wallet's money figures, one row per cell.
+fn money_table(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "money: charges by outcome; 'unknown' = every attempt timed out; 'raced' = a retry reached the leader before its original"
+    )?;
+    let rows: Vec<MoneyRow> = (0..rep.results.len())
+        .filter_map(|i| {
+            let c = cell_json(rep, i);
+            let (w, d) = (c.wallet?, c.data_staleness_ms?);
+            Some(MoneyRow {
+                client: c.client.to_string(),
+                strategy: c.strategy.to_string(),
+                data_p95: ms(d.p95),
+                data_p99: ms(d.p99),
+                charges: w.charges,
+                ok: w.charges_ok,
+                declined: w.charges_declined_insufficient,
+                rejected: w.charges_rejected_unavailable,
+                unknown: w.charges_outcome_unknown,
+                dups: w.duplicates_suppressed,
+                raced: w.retries_raced_original,
+                ryw: format!("{}/{}", w.ryw_waits, w.ryw_forwards),
+                overspend: w.overspend_incidents,
+                lost: w.lost_acknowledged_charges,
+                invariants: if w.invariants_ok {
+                    "ok".into()
+                } else {
+                    "BROKEN".into()
+                },
+            })
+        })
+        .collect();
+    let mut t = Table::new(rows);
+    t.with(Style::psql());
+    t.modify(Columns::new(2..14), Alignment::right());
+    writeln!(out, "{t}")?;
+    writeln!(out)
 }

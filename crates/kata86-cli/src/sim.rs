@@ -3,14 +3,23 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+use engine::wallet::{Mix, Popularity, ReadYourWrites, WalletConfig};
 use engine::{Cell, SimConfig};
 use replication::{EpisodicLag, IidLag, LagModel};
 use routing::{duration, ReadPolicy, ReadStrategy, WritePolicy};
 use topology::Topology;
 
-use crate::args::{Format, Model, SimArgs};
+use crate::args::{Format, Model, Ryw, SimArgs, Workload};
 use crate::report::{self, SimReport};
 use crate::CliError;
+
+/// The lag model in force: the flag, or the workload's default.
+fn model(a: &SimArgs) -> Model {
+    a.model.unwrap_or(match a.workload {
+        Workload::Kata => Model::Iid,
+        Workload::Wallet => Model::Episodic,
+    })
+}
 
 /// Builds the configuration and the cell list the arguments describe.
 pub fn configure(a: &SimArgs) -> Result<(SimConfig, Vec<Cell>), CliError> {
@@ -27,7 +36,7 @@ pub fn configure(a: &SimArgs) -> Result<(SimConfig, Vec<Cell>), CliError> {
     }
     let topology = Topology::kata_builder().jitter_ms(a.jitter).build()?;
     let leader = topology.region(&a.leader)?;
-    let lag = match a.model {
+    let lag = match model(a) {
         Model::Iid => LagModel::Iid(IidLag::default()),
         Model::Episodic => LagModel::Episodic(EpisodicLag::default()),
     };
@@ -76,6 +85,68 @@ pub fn configure(a: &SimArgs) -> Result<(SimConfig, Vec<Cell>), CliError> {
     Ok((cfg, cells))
 }
 
+/// The wallet configuration the arguments describe, or `None` for the kata
+/// workload (where wallet options are an error: they would be ignored).
+pub fn wallet_config(a: &SimArgs) -> Result<Option<WalletConfig>, CliError> {
+    if a.workload == Workload::Kata {
+        let given = [
+            ("--accounts", a.accounts.is_some()),
+            ("--zipf", a.zipf.is_some()),
+            ("--mix", a.mix.is_some()),
+            ("--ryw", a.ryw.is_some()),
+        ];
+        if let Some((flag, _)) = given.iter().find(|g| g.1) {
+            return Err(CliError::Usage(format!(
+                "{flag} only applies to the wallet workload; add --workload wallet or drop {flag}"
+            )));
+        }
+        return Ok(None);
+    }
+    let mut w = WalletConfig::default();
+    if let Some(n) = a.accounts {
+        w.accounts = n;
+    }
+    if let Some(z) = a.zipf {
+        w.popularity = if z == 0.0 {
+            Popularity::Uniform
+        } else {
+            Popularity::Zipf(z)
+        };
+    }
+    if let Some(mix) = &a.mix {
+        let parts: Vec<f64> = mix
+            .split(',')
+            .map(|p| p.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| {
+                CliError::Usage(format!(
+                    "--mix `{mix}`: give four numbers, e.g. --mix 0.7,0.2,0.08,0.02"
+                ))
+            })?;
+        let [balance, eligibility, charge, top_up] = parts[..] else {
+            return Err(CliError::Usage(format!(
+                "--mix `{mix}` has {} shares; give four: balance,eligibility,charge,top-up",
+                parts.len()
+            )));
+        };
+        w.mix = Mix {
+            balance,
+            eligibility,
+            charge,
+            top_up,
+        };
+    }
+    if let Some(r) = a.ryw {
+        w.read_your_writes = match r {
+            Ryw::Off => ReadYourWrites::Off,
+            Ryw::Wait => ReadYourWrites::Wait,
+            Ryw::Forward => ReadYourWrites::Forward,
+        };
+    }
+    w.validate()?;
+    Ok(Some(w))
+}
+
 /// The command line that reproduces this run: every option spelled out,
 /// including defaults, so a copy of it keeps working if defaults change.
 pub fn reproduce(a: &SimArgs) -> String {
@@ -84,7 +155,7 @@ pub fn reproduce(a: &SimArgs) -> String {
          --deadline {} --commit {} --fallback-threshold {} --max-staleness {}",
         a.seed,
         a.iterations,
-        match a.model {
+        match model(a) {
             Model::Iid => "iid",
             Model::Episodic => "episodic",
         },
@@ -96,6 +167,26 @@ pub fn reproduce(a: &SimArgs) -> String {
         a.fallback_threshold,
         a.max_staleness,
     );
+    if a.workload == Workload::Wallet {
+        cmd.push_str(" --workload wallet");
+        if let Some(n) = a.accounts {
+            cmd.push_str(&format!(" --accounts {n}"));
+        }
+        if let Some(z) = a.zipf {
+            cmd.push_str(&format!(" --zipf {z}"));
+        }
+        if let Some(m) = &a.mix {
+            cmd.push_str(&format!(" --mix {m}"));
+        }
+        if let Some(r) = a.ryw {
+            let name = match r {
+                Ryw::Off => "off",
+                Ryw::Wait => "wait",
+                Ryw::Forward => "forward",
+            };
+            cmd.push_str(&format!(" --ryw {name}"));
+        }
+    }
     for c in &a.clients {
         cmd.push_str(&format!(" --client {c}"));
     }
@@ -123,7 +214,18 @@ pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
             );
         }
     };
-    let results = engine::run(&cfg, a.seed, a.iterations, &cells, &mut progress)?;
+    let wallet = wallet_config(a)?;
+    let (results, wallets) = match &wallet {
+        None => (
+            engine::run(&cfg, a.seed, a.iterations, &cells, &mut progress)?,
+            Vec::new(),
+        ),
+        Some(w) => {
+            let ws =
+                engine::wallet::run_wallet(&cfg, w, a.seed, a.iterations, &cells, &mut progress)?;
+            (ws.iter().map(|r| r.base.clone()).collect(), ws)
+        }
+    };
     if show {
         eprint!("\r{:40}\r", "");
     }
@@ -132,12 +234,28 @@ pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
         iterations: a.iterations,
         cfg: &cfg,
         results: &results,
+        wallets: &wallets,
         command: reproduce(a),
     };
     match a.format {
         Format::Table => report::table(&rep, out)?,
         Format::Json => report::json(&rep, out)?,
         Format::Csv => report::csv(&rep, out)?,
+    }
+    // A broken money invariant is a failed run, whatever the format.
+    if let Some(bad) = wallets.iter().find(|w| !w.invariants.ok()) {
+        eprintln!(
+            "error: money invariants broken ({} breaches) in cell {} / {}; first: {}",
+            bad.invariants.breach_count,
+            cfg.topology.site_name(bad.base.cell.site),
+            bad.base.cell.strategy.name(),
+            bad.invariants
+                .first()
+                .map(|b| b.to_string())
+                .unwrap_or_default()
+        );
+        eprintln!("reproduce with: {}", rep.command);
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

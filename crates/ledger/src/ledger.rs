@@ -156,6 +156,15 @@ impl Ledger {
         ledger
     }
 
+    /// The ledger as it stood after entry `upto`: what a follower that had
+    /// applied exactly that prefix holds, and so what it starts from when it
+    /// is promoted to leader. Keys of declined charges are not in the log and
+    /// are therefore not carried over.
+    pub fn truncated(&self, upto: Lsn) -> Ledger {
+        let n = (upto as usize).min(self.entries.len());
+        Ledger::from_entries_unchecked(self.accounts(), self.entries[..n].to_vec())
+    }
+
     /// How many accounts the ledger has.
     pub fn accounts(&self) -> u32 {
         self.balances.len() as u32

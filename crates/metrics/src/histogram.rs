@@ -1,7 +1,6 @@
 //! [`LatencyHistogram`]: a fixed-precision histogram of durations in µs, and
 //! its [`Summary`] in ms.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use hdrhistogram::Histogram;
@@ -11,6 +10,30 @@ use serde::Serialize;
 /// distinguishable from values more than 0.1 % away.
 const SIGNIFICANT_DIGITS: u8 = 3;
 
+/// hdrhistogram's bucket layout for 3 significant digits and a lowest
+/// discernible value of 1: each bucket has 2^11 sub-buckets (the smallest
+/// power of two >= 2 × 10^3), the upper half of which bucket `b` uses, each
+/// `2^b` µs wide; bucket 0 uses all of its sub-buckets, one per µs.
+const SUB_BUCKET_BITS: u32 = 11;
+
+/// The counts-array index hdrhistogram gives `value` in that layout (its
+/// `index_for` with unit magnitude 0, folded into two shifts).
+#[inline]
+const fn index_of(value: u64) -> usize {
+    let bucket = (64 - SUB_BUCKET_BITS) - (value | ((1 << SUB_BUCKET_BITS) - 1)).leading_zeros();
+    ((bucket as usize) << (SUB_BUCKET_BITS - 1)) + (value >> bucket) as usize
+}
+
+/// The lowest value whose index is `index`: the inverse of [`index_of`] on
+/// bucket floors.
+const fn lowest_value_at(index: usize) -> u64 {
+    let bucket = (index >> (SUB_BUCKET_BITS - 1)).saturating_sub(1);
+    ((index - (bucket << (SUB_BUCKET_BITS - 1))) as u64) << bucket
+}
+
+/// Counts slots needed up to [`LatencyHistogram::MAX_TRACKABLE_US`].
+const COUNTS_LEN: usize = index_of(LatencyHistogram::MAX_TRACKABLE_US) + 1;
+
 /// A histogram of simulated durations in whole microseconds.
 ///
 /// Values from 0 up to [`MAX_TRACKABLE_US`](Self::MAX_TRACKABLE_US) are kept
@@ -19,20 +42,17 @@ const SIGNIFICANT_DIGITS: u8 = 3;
 /// report the highest value of the bucket holding that rank, so they are never
 /// below the exact answer and at most 0.1 % above it.
 ///
-/// Recording is built for the simulator's hot loop: consecutive equal values
-/// are gathered in a run and written to the underlying histogram only when the
-/// value changes. Every reader accounts for the pending run, so results are
-/// identical to recording each value directly. Readers are meant for report
-/// time: while a run is pending they work on a temporary copy of the
-/// histogram.
+/// Recording is built for the simulator's hot loop: it computes the value's
+/// bucket with hdrhistogram's own arithmetic and increments that bucket's
+/// count, nothing else (hdrhistogram's `record` also updates the minimum,
+/// maximum and total on every call). Readers are meant for report time: they
+/// load the counts into an [`hdrhistogram::Histogram`] with the same bounds
+/// and read that, so every figure is hdrhistogram's and identical to
+/// recording each value into it directly.
 #[derive(Clone)]
 pub struct LatencyHistogram {
-    /// Everything recorded except the pending run.
-    hist: Histogram<u64>,
-    /// The (already clamped) value of the pending run.
-    run_value: u64,
-    /// How many times `run_value` was recorded since the last flush.
-    run_len: u64,
+    /// How many values fell in each bucket, in hdrhistogram's layout.
+    counts: Box<[u64]>,
     /// How many recorded values exceeded `MAX_TRACKABLE_US`.
     saturated: u64,
 }
@@ -45,12 +65,8 @@ impl LatencyHistogram {
     /// An empty histogram covering 0..=[`MAX_TRACKABLE_US`](Self::MAX_TRACKABLE_US)
     /// with 3 significant digits.
     pub fn new() -> Self {
-        let hist = Histogram::new_with_bounds(1, Self::MAX_TRACKABLE_US, SIGNIFICANT_DIGITS)
-            .expect("constant histogram bounds are valid");
         LatencyHistogram {
-            hist,
-            run_value: 0,
-            run_len: 0,
+            counts: vec![0; COUNTS_LEN].into_boxed_slice(),
             saturated: 0,
         }
     }
@@ -70,26 +86,21 @@ impl LatencyHistogram {
         } else {
             us
         };
-        if value == self.run_value {
-            self.run_len = self.run_len.saturating_add(n);
-        } else {
-            self.flush_run();
-            self.run_value = value;
-            self.run_len = n;
-        }
+        let count = &mut self.counts[index_of(value)];
+        *count = count.saturating_add(n);
     }
 
     /// Adds everything recorded in `other` to `self`.
     pub fn merge(&mut self, other: &LatencyHistogram) {
-        self.hist
-            .add(other.flushed().as_ref())
-            .expect("histograms built by `new` share bounds, so adding cannot overflow the range");
+        for (mine, theirs) in self.counts.iter_mut().zip(other.counts.iter()) {
+            *mine = mine.saturating_add(*theirs);
+        }
         self.saturated = self.saturated.saturating_add(other.saturated);
     }
 
     /// How many values were recorded (saturated ones included).
     pub fn count(&self) -> u64 {
-        self.hist.len().saturating_add(self.run_len)
+        self.counts.iter().fold(0, |sum, &c| sum.saturating_add(c))
     }
 
     /// How many recorded values exceeded
@@ -106,12 +117,12 @@ impl LatencyHistogram {
     /// it. `q` is clamped to `[0, 1]` (NaN counts as 0); for `q = 0` the
     /// bucket's lowest value is returned instead.
     pub fn value_at_quantile(&self, q: f64) -> u64 {
-        self.flushed().value_at_quantile(clamp_quantile(q))
+        self.to_hdr().value_at_quantile(clamp_quantile(q))
     }
 
     /// Percentiles, max and mean in milliseconds; all zeros when empty.
     pub fn summary(&self) -> Summary {
-        let hist = self.flushed();
+        let hist = self.to_hdr();
         if hist.is_empty() {
             return Summary::default();
         }
@@ -131,7 +142,7 @@ impl LatencyHistogram {
     /// The fraction of recorded values at or below `us`, to the histogram's
     /// precision (values sharing `us`'s bucket count as below); 0.0 when empty.
     pub fn quantile_below(&self, us: u64) -> f64 {
-        let hist = self.flushed();
+        let hist = self.to_hdr();
         if hist.is_empty() {
             0.0
         } else {
@@ -143,7 +154,7 @@ impl LatencyHistogram {
     /// exact for 0 (which has a bucket of its own) and for any value below
     /// 2048 µs, within the histogram's precision above.
     pub fn count_at_most(&self, us: u64) -> u64 {
-        self.flushed().count_between(0, us)
+        self.to_hdr().count_between(0, us)
     }
 
     /// Kept out of line so the common, unsaturated path of `record_n` stays
@@ -153,25 +164,19 @@ impl LatencyHistogram {
         self.saturated = self.saturated.saturating_add(n);
     }
 
-    /// Writes the pending run into `hist` and empties it.
-    #[inline]
-    fn flush_run(&mut self) {
-        if self.run_len > 0 {
-            // The value is already clamped into range, so nothing saturates here.
-            self.hist.saturating_record_n(self.run_value, self.run_len);
-            self.run_len = 0;
+    /// The counts as an hdrhistogram with the same bounds: each bucket's
+    /// count recorded at the bucket's lowest value, which hdrhistogram cannot
+    /// tell from recording the original values.
+    fn to_hdr(&self) -> Histogram<u64> {
+        let mut hist = Histogram::new_with_bounds(1, Self::MAX_TRACKABLE_US, SIGNIFICANT_DIGITS)
+            .expect("constant histogram bounds are valid");
+        for (index, &count) in self.counts.iter().enumerate() {
+            if count > 0 {
+                // Every index up to that of MAX_TRACKABLE_US is in range.
+                hist.saturating_record_n(lowest_value_at(index), count);
+            }
         }
-    }
-
-    /// The histogram as if the pending run had been flushed: borrowed when
-    /// nothing is pending, otherwise a flushed copy.
-    fn flushed(&self) -> Cow<'_, Histogram<u64>> {
-        if self.run_len == 0 {
-            return Cow::Borrowed(&self.hist);
-        }
-        let mut hist = self.hist.clone();
-        hist.saturating_record_n(self.run_value, self.run_len);
-        Cow::Owned(hist)
+        hist
     }
 }
 
@@ -188,7 +193,6 @@ impl fmt::Debug for LatencyHistogram {
         f.debug_struct("LatencyHistogram")
             .field("count", &self.count())
             .field("saturated", &self.saturated)
-            .field("pending_run", &(self.run_value, self.run_len))
             .finish_non_exhaustive()
     }
 }
@@ -253,7 +257,7 @@ mod tests {
     }
 
     /// Long runs, single values, a return to an earlier value, zeros and a
-    /// large value: every transition the run cache has to get right.
+    /// large value.
     fn runs_and_changes() -> Vec<u64> {
         let mut values = Vec::new();
         for (value, len) in [
@@ -270,6 +274,26 @@ mod tests {
             values.extend(std::iter::repeat_n(value, len));
         }
         values
+    }
+
+    /// The bucket arithmetic agrees with hdrhistogram's at every bucket edge.
+    #[test]
+    fn index_layout_is_hdrhistogram_s() {
+        let hist = plain(&[]);
+        assert!(COUNTS_LEN <= hist.distinct_values());
+        let mut edges: Vec<u64> = (0..4096).collect();
+        for shift in 11..32 {
+            for v in [1u64 << shift, 3 << (shift - 1)] {
+                edges.extend([v - 1, v, v + 1]);
+            }
+        }
+        edges.push(MAX);
+        for v in edges {
+            let i = index_of(v);
+            assert_eq!(lowest_value_at(i), hist.lowest_equivalent(v), "value {v}");
+            assert_eq!(index_of(hist.highest_equivalent(v)), i, "value {v}");
+            assert_eq!(index_of(hist.next_non_equivalent(v)), i + 1, "value {v}");
+        }
     }
 
     #[test]
@@ -318,38 +342,37 @@ mod tests {
     }
 
     #[test]
-    fn run_cache_matches_direct_recording() {
+    fn bucket_counts_match_direct_recording() {
         let values = runs_and_changes();
         let h = recorded(&values);
-        assert!(h.run_len > 0, "the test should end with a pending run");
-        assert_eq!(*h.flushed(), plain(&values));
+        assert_eq!(h.to_hdr(), plain(&values));
         assert_eq!(h.count(), values.len() as u64);
     }
 
     #[test]
-    fn reading_mid_run_does_not_disturb_recording() {
+    fn reading_between_records_does_not_disturb_recording() {
         let values = runs_and_changes();
         let mut h = LatencyHistogram::new();
         for (i, &v) in values.iter().enumerate() {
             h.record(v);
             if i % 997 == 0 {
-                assert_eq!(*h.flushed(), plain(&values[..=i]));
+                assert_eq!(h.to_hdr(), plain(&values[..=i]));
                 assert_eq!(h.count(), i as u64 + 1);
             }
         }
-        assert_eq!(*h.flushed(), plain(&values));
+        assert_eq!(h.to_hdr(), plain(&values));
     }
 
     #[test]
     fn record_n_equals_repeated_record() {
         let mut bulk = LatencyHistogram::new();
         bulk.record_n(1_500, 1_000);
-        bulk.record_n(9, 0); // a no-op, even though it changes the run value
+        bulk.record_n(9, 0); // a no-op
         bulk.record_n(1_500, 2);
         bulk.record_n(80, 3);
         let mut expected = vec![1_500; 1_002];
         expected.extend([80; 3]);
-        assert_eq!(*bulk.flushed(), plain(&expected));
+        assert_eq!(bulk.to_hdr(), plain(&expected));
     }
 
     #[test]
@@ -365,7 +388,7 @@ mod tests {
 
         let mut all = values.clone();
         all.extend([MAX; 3]);
-        assert_eq!(*merged.flushed(), plain(&all));
+        assert_eq!(merged.to_hdr(), plain(&all));
         assert_eq!(merged.saturated(), 3);
         assert_eq!(merged.count(), all.len() as u64);
         // `other` is only read.

@@ -7,6 +7,9 @@
 //!   backlog grows one-for-one with time, then drains at a catch-up speed).
 //! * [`LagProcess`] — one follower's lag as a function of time, drawing from its
 //!   own random stream.
+//! * [`FollowerStream`] — the log as one follower receives it: entries and
+//!   heartbeats applied strictly in order after their lag, and the follower's
+//!   watermark (closed timestamp) from which it reports its staleness.
 //! * [`rng`] — named sub-streams of one master seed.
 //!
 //! # Key decision: lag is a process in time, not a number per request
@@ -23,8 +26,10 @@
 
 mod lag;
 pub mod rng;
+mod stream;
 
 pub use lag::{EpisodicLag, IidLag, LagModel, LagProcess, Normal};
+pub use stream::FollowerStream;
 
 /// Invalid replication parameters.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

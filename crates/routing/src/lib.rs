@@ -283,23 +283,27 @@ impl<'t> Router<'t> {
     /// The entry region knows only the *base* RTTs; if even those cannot fit
     /// the deadline, it rejects at once. Otherwise the request runs with this
     /// request's actual (jittered) delays and times out if they overrun.
+    ///
+    /// A caller charging many times along one path can decide the admission
+    /// once with [`charge_plan`](Self::charge_plan).
     #[inline]
     pub fn charge(&self, s: &Snapshot<'_>) -> ChargeOutcome {
+        self.charge_plan(s.site, s.entry, s.leader).charge(s)
+    }
+
+    /// The charge path from `site` through `entry` to `leader`, with the entry
+    /// region's admission check (base RTTs against the deadline) done once:
+    /// it depends on no per-request draw.
+    #[inline]
+    pub fn charge_plan(&self, site: SiteId, entry: RegionId, leader: RegionId) -> ChargePlan {
         let t = self.topology;
-        let (entry, leader) = (s.entry, s.leader);
-        let expected = t.rtt_site(s.site, entry) + t.rtt_regions(entry, leader) + self.write.commit;
-        if expected > self.write.deadline {
-            return ChargeOutcome::Rejected {
-                latency: s.site_rtt[entry.idx()],
-            };
-        }
-        let actual = s.site_rtt[entry.idx()] + s.entry_rtt[leader.idx()] + self.write.commit;
-        if actual > self.write.deadline {
-            ChargeOutcome::TimedOut {
-                latency: self.write.deadline,
-            }
-        } else {
-            ChargeOutcome::Committed { latency: actual }
+        let expected = t.rtt_site(site, entry) + t.rtt_regions(entry, leader) + self.write.commit;
+        ChargePlan {
+            site,
+            entry,
+            leader,
+            admitted: expected <= self.write.deadline,
+            write: self.write,
         }
     }
 
@@ -311,6 +315,49 @@ impl<'t> Router<'t> {
     /// The read policy in force.
     pub fn read_policy(&self) -> ReadPolicy {
         self.read
+    }
+}
+
+/// One charge path with its admission already decided; made by
+/// [`Router::charge_plan`] and valid for snapshots of that site, entry region
+/// and leader.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChargePlan {
+    site: SiteId,
+    entry: RegionId,
+    leader: RegionId,
+    /// False when even the base RTTs overrun the deadline.
+    admitted: bool,
+    write: WritePolicy,
+}
+
+impl ChargePlan {
+    /// True when the entry region forwards charges to the leader; false when
+    /// it rejects every one at once.
+    pub fn admitted(&self) -> bool {
+        self.admitted
+    }
+
+    /// One charge along this path with the snapshot's (jittered) delays; the
+    /// same outcome as [`Router::charge`].
+    #[inline]
+    pub fn charge(&self, s: &Snapshot<'_>) -> ChargeOutcome {
+        debug_assert!(
+            (s.site, s.entry, s.leader) == (self.site, self.entry, self.leader),
+            "snapshot of another charge path"
+        );
+        let first = s.site_rtt[self.entry.idx()];
+        if !self.admitted {
+            return ChargeOutcome::Rejected { latency: first };
+        }
+        let actual = first + s.entry_rtt[self.leader.idx()] + self.write.commit;
+        if actual > self.write.deadline {
+            ChargeOutcome::TimedOut {
+                latency: self.write.deadline,
+            }
+        } else {
+            ChargeOutcome::Committed { latency: actual }
+        }
     }
 }
 
@@ -412,6 +459,41 @@ mod tests {
             r.charge(&snap),
             ChargeOutcome::TimedOut { latency: ms(210.0) }
         );
+    }
+
+    #[test]
+    fn a_charge_plan_decides_admission_once_and_charges_like_the_router() {
+        let t = Topology::kata();
+        let us = t.site("US").unwrap();
+        let (sg, usr) = (t.region("SG").unwrap(), t.region("US").unwrap());
+        let site_rtt = [t.rtt_site(us, sg), t.rtt_site(us, usr)];
+        for (deadline, entry_extra, admitted) in [
+            (1000.0, 0.0, true),
+            (150.0, 0.0, false),
+            (210.0, 10.0, true),
+        ] {
+            let entry_rtt = [t.rtt_regions(usr, sg) + ms(entry_extra), 0];
+            let snap = Snapshot {
+                site: us,
+                leader: sg,
+                entry: usr,
+                staleness: &[0, 0],
+                site_rtt: &site_rtt,
+                entry_rtt: &entry_rtt,
+            };
+            let write = WritePolicy {
+                deadline: ms(deadline),
+                ..Default::default()
+            };
+            let r = Router::new(&t, ReadPolicy::default(), write);
+            let plan = r.charge_plan(us, usr, sg);
+            assert_eq!(plan.admitted(), admitted, "deadline {deadline} ms");
+            assert_eq!(
+                plan.charge(&snap),
+                r.charge(&snap),
+                "deadline {deadline} ms"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,1577 @@
+//! Failover drills: a fault timeline played against a replicated wallet, with
+//! leadership, leases, epochs and client re-routing, measuring RTO, RPO and
+//! the money at risk.
+//!
+//! Both client sites send traffic at once. Every region that holds data has a
+//! copy of the log; the leader (a [`Slot`]: a region, its ledger, its epoch and
+//! its lease) ships entries to every follower through a
+//! [`FollowerStream`]. Faults cut links (nothing crosses until the fault ends),
+//! take regions down (a dead leader's unsent log is lost), or add lag. The
+//! control plane reacts as the policy says: refuse writes, let an operator
+//! promote a follower, or promote one automatically once the old leader's lease
+//! has surely expired. With `fencing` off there are no leases and a promotion
+//! does not wait, so a partition can leave two leaders admitting charges; when
+//! it heals, the deposed leader's charges are merged into the survivor's log,
+//! as they were already acknowledged, and the invariant checker shows the cost.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fmt;
+use std::str::FromStr;
+
+use ledger::{Acknowledged, ChargeOutcome as Booked, Entry, IdemKey, Ledger, Replica};
+use metrics::{LatencyHistogram, Series, Slo, SloVerdict};
+use replication::rng::{below, exponential, substream, unit, Rng};
+use replication::{FollowerStream, LagModel, LagProcess};
+use topology::{ms, Micros, RegionId, SiteId, Topology};
+
+use crate::wallet::WalletConfig;
+use crate::EngineError;
+
+/// What the control plane does when the leader is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Read-only until the leader returns.
+    RejectWrites,
+    /// An operator promotes the most up-to-date follower after a set delay.
+    PromoteManual,
+    /// Followers promote one after missing heartbeats (and, with fencing,
+    /// after the old leader's lease has surely expired).
+    PromoteAuto,
+}
+
+/// When the leader acknowledges a charge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replication {
+    /// After its own commit.
+    Async,
+    /// After one follower has the entry.
+    SemiSync,
+    /// After a majority of the voting regions (itself included) have it.
+    Majority,
+}
+
+macro_rules! named {
+    ($t:ty, $what:literal, $($v:ident = $n:literal),+) => {
+        impl $t {
+            /// Every value, in report order.
+            pub const ALL: &'static [$t] = &[$(<$t>::$v),+];
+            /// The CLI name.
+            pub fn name(self) -> &'static str {
+                match self { $(<$t>::$v => $n),+ }
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+        impl FromStr for $t {
+            type Err = EngineError;
+            fn from_str(s: &str) -> Result<Self, EngineError> {
+                Self::ALL.iter().copied().find(|v| v.name() == s).ok_or_else(|| {
+                    EngineError::UnknownName {
+                        what: $what,
+                        name: s.to_string(),
+                        known: Self::ALL.iter().map(|v| v.name()).collect::<Vec<_>>().join(", "),
+                    }
+                })
+            }
+        }
+    };
+}
+named!(
+    Policy,
+    "policy",
+    RejectWrites = "reject-writes",
+    PromoteManual = "promote-manual",
+    PromoteAuto = "promote-auto"
+);
+named!(
+    Replication,
+    "replication mode",
+    Async = "async",
+    SemiSync = "semi-sync",
+    Majority = "majority"
+);
+
+/// One fault on the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// The region is unreachable and does nothing.
+    RegionDown {
+        /// The region.
+        region: RegionId,
+    },
+    /// Nothing crosses from `a` to `b` (and from `b` to `a` when `both_ways`).
+    Partition {
+        /// One side.
+        a: RegionId,
+        /// The other side.
+        b: RegionId,
+        /// Cut in both directions.
+        both_ways: bool,
+    },
+    /// Replication from `from` to `to` takes `extra` longer.
+    LagSpike {
+        /// Sending region.
+        from: RegionId,
+        /// Receiving region.
+        to: RegionId,
+        /// Added delay.
+        extra: Micros,
+    },
+}
+
+/// A fault active on `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// What breaks.
+    pub kind: FaultKind,
+    /// When it starts.
+    pub start: Micros,
+    /// When it ends.
+    pub end: Micros,
+}
+
+impl Fault {
+    fn active(&self, t: Micros) -> bool {
+        self.start <= t && t < self.end
+    }
+
+    /// Whether this fault stops messages from `a` reaching `b` at `t`.
+    fn blocks(&self, a: usize, b: usize, t: Micros) -> bool {
+        if a == b || !self.active(t) {
+            return false;
+        }
+        match self.kind {
+            FaultKind::RegionDown { region } => region.idx() == a || region.idx() == b,
+            FaultKind::Partition {
+                a: x,
+                b: y,
+                both_ways,
+            } => (x.idx() == a && y.idx() == b) || (both_ways && x.idx() == b && y.idx() == a),
+            FaultKind::LagSpike { .. } => false,
+        }
+    }
+}
+
+/// Everything a drill depends on apart from the seed.
+#[derive(Debug, Clone)]
+pub struct DrillConfig {
+    /// The drill's name, for reports.
+    pub name: String,
+    /// Regions, sites, RTTs.
+    pub topology: Topology,
+    /// The leader at the start.
+    pub leader: RegionId,
+    /// Regions that vote on leadership but hold no data.
+    pub witnesses: Vec<RegionId>,
+    /// Follower lag.
+    pub lag: LagModel,
+    /// Reaction to a lost leader.
+    pub policy: Policy,
+    /// When charges are acknowledged.
+    pub replication: Replication,
+    /// Leases and epochs on (the default) or off.
+    pub fencing: bool,
+    /// The faults, in any order.
+    pub faults: Vec<Fault>,
+    /// Simulated length of the drill (default 300 s).
+    pub duration: Micros,
+    /// Requests per second from each site (default 50).
+    pub rate: f64,
+    /// Accounts, mix, amounts, retries.
+    pub workload: WalletConfig,
+    /// Heartbeat timeout after which a lost peer is suspected (default 3 s).
+    pub detection: Micros,
+    /// `promote-manual`: operator reaction time after detection (default 60 s).
+    pub operator_delay: Micros,
+    /// DNS TTL before clients follow a routing change (default 30 s).
+    pub dns_ttl: Micros,
+    /// Leader lease length (default 10 s), renewed every `renew_every` (1 s).
+    pub lease: Micros,
+    /// Lease renewal period.
+    pub renew_every: Micros,
+    /// Bound on clock skew, kept as a margin on both sides of a lease (500 ms).
+    pub skew_bound: Micros,
+    /// Charge deadline (1000 ms) and commit time (5 ms).
+    pub write: routing::WritePolicy,
+    /// SLOs judged inside and outside the fault windows.
+    pub slos: Vec<Slo>,
+}
+
+/// The kata's topology plus `JP` (Tokyo). RTTs: SG↔JP 74 ms and US↔JP 145 ms
+/// (published inter-region measurements, see docs/model.md); VN→JP 90 ms and
+/// US site→JP 150 ms estimated from them.
+pub fn topology_with_jp() -> Topology {
+    Topology::kata_builder()
+        .region("JP")
+        .link("SG", "JP", 74.0)
+        .link("US", "JP", 145.0)
+        .site_rtt("VN", "JP", 90.0)
+        .site_rtt("US", "JP", 150.0)
+        .build()
+        .expect("built-in topology is valid")
+}
+
+/// What role `JP` plays in a drill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JpRole {
+    /// Not there: the kata's two regions.
+    Absent,
+    /// A full replica (votes, holds data).
+    Replica,
+    /// A witness (votes on leadership, holds no data).
+    Witness,
+}
+named!(
+    JpRole,
+    "JP role",
+    Absent = "none",
+    Replica = "replica",
+    Witness = "witness"
+);
+
+/// Built-in drills.
+pub const DRILLS: &[&str] = &["region-down", "partition", "lag-spike"];
+
+impl DrillConfig {
+    /// A built-in drill: `region-down` (SG down 60 s → 180 s), `partition`
+    /// (SG cut off from every other region 60 s → 180 s), `lag-spike`
+    /// (SG → US replication 8 s slower 60 s → 180 s).
+    pub fn builtin(name: &str, jp: JpRole) -> Result<DrillConfig, EngineError> {
+        let topology = match jp {
+            JpRole::Absent => Topology::kata(),
+            _ => topology_with_jp(),
+        };
+        let r = |n: &str| topology.region(n).expect("built-in region");
+        let (sg, us) = (r("SG"), r("US"));
+        let (start, end) = (ms(60_000.0), ms(180_000.0));
+        let mut faults = Vec::new();
+        match name {
+            "region-down" => faults.push(Fault {
+                kind: FaultKind::RegionDown { region: sg },
+                start,
+                end,
+            }),
+            "partition" => {
+                for other in topology.region_ids().filter(|&x| x != sg) {
+                    faults.push(Fault {
+                        kind: FaultKind::Partition {
+                            a: sg,
+                            b: other,
+                            both_ways: true,
+                        },
+                        start,
+                        end,
+                    });
+                }
+            }
+            "lag-spike" => faults.push(Fault {
+                kind: FaultKind::LagSpike {
+                    from: sg,
+                    to: us,
+                    extra: ms(8_000.0),
+                },
+                start,
+                end,
+            }),
+            other => {
+                return Err(EngineError::UnknownName {
+                    what: "drill",
+                    name: other.to_string(),
+                    known: DRILLS.join(", "),
+                })
+            }
+        }
+        let witnesses = match jp {
+            JpRole::Witness => vec![r("JP")],
+            _ => Vec::new(),
+        };
+        Ok(DrillConfig {
+            name: name.to_string(),
+            leader: sg,
+            witnesses,
+            topology,
+            lag: LagModel::Episodic(replication::EpisodicLag::default()),
+            policy: Policy::PromoteAuto,
+            replication: Replication::Async,
+            fencing: true,
+            faults,
+            duration: ms(300_000.0),
+            rate: 50.0,
+            workload: WalletConfig::default(),
+            detection: ms(3_000.0),
+            operator_delay: ms(60_000.0),
+            dns_ttl: ms(30_000.0),
+            lease: ms(10_000.0),
+            renew_every: ms(1_000.0),
+            skew_bound: ms(500.0),
+            write: routing::WritePolicy::default(),
+            slos: metrics::kata_slos(),
+        })
+    }
+
+    /// Checks the timeline and the parameters, naming the first problem.
+    pub fn validate(&self) -> Result<(), EngineError> {
+        self.lag.validate()?;
+        self.workload.validate()?;
+        if !(self.rate.is_finite() && (crate::MIN_RATE..=crate::MAX_RATE).contains(&self.rate)) {
+            return Err(EngineError::BadRate(self.rate));
+        }
+        let bad = |i: usize, reason: String| EngineError::BadFault { index: i, reason };
+        let n = self.topology.region_count();
+        if self.witnesses.contains(&self.leader) {
+            return Err(EngineError::BadWorkload {
+                name: "witnesses",
+                reason: "the leader must hold data; a witness cannot lead".into(),
+            });
+        }
+        for (i, f) in self.faults.iter().enumerate() {
+            if f.end <= f.start {
+                return Err(bad(
+                    i,
+                    format!(
+                        "ends at {} ms, not after it starts at {} ms",
+                        topology::to_ms(f.end),
+                        topology::to_ms(f.start)
+                    ),
+                ));
+            }
+            if f.end > self.duration {
+                return Err(bad(
+                    i,
+                    format!(
+                        "ends at {} ms, after the drill's {} ms",
+                        topology::to_ms(f.end),
+                        topology::to_ms(self.duration)
+                    ),
+                ));
+            }
+            let regions: Vec<RegionId> = match f.kind {
+                FaultKind::RegionDown { region } => vec![region],
+                FaultKind::Partition { a, b, .. } => vec![a, b],
+                FaultKind::LagSpike { from, to, .. } => vec![from, to],
+            };
+            if regions.iter().any(|r| r.idx() >= n) {
+                return Err(bad(i, "names a region the topology does not have".into()));
+            }
+            if regions.len() == 2 && regions[0] == regions[1] {
+                return Err(bad(i, "a link needs two different regions".into()));
+            }
+            for (j, g) in self.faults.iter().enumerate().take(i) {
+                let overlap = f.start < g.end && g.start < f.end;
+                if overlap && f.kind == g.kind {
+                    return Err(bad(
+                        i,
+                        format!("repeats fault {j} over an overlapping window"),
+                    ));
+                }
+                if let (
+                    FaultKind::LagSpike { from, to, .. },
+                    FaultKind::LagSpike {
+                        from: f2, to: t2, ..
+                    },
+                ) = (f.kind, g.kind)
+                {
+                    if overlap && (from, to) == (f2, t2) {
+                        return Err(bad(
+                            i,
+                            format!("contradicts fault {j}: two lag spikes on one link at once"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn voters(&self) -> Vec<usize> {
+        (0..self.topology.region_count()).collect()
+    }
+
+    fn holds_data(&self, r: usize) -> bool {
+        !self.witnesses.iter().any(|w| w.idx() == r)
+    }
+
+    /// Followers that must have an entry before it is acknowledged.
+    fn acks_needed(&self) -> usize {
+        match self.replication {
+            Replication::Async => 0,
+            Replication::SemiSync => 1,
+            Replication::Majority => self.voters().len() / 2,
+        }
+    }
+}
+
+/// One line of the drill's timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moment {
+    /// When.
+    pub at: Micros,
+    /// What happened.
+    pub what: String,
+}
+
+/// Latency and staleness inside or outside the fault windows.
+#[derive(Debug, Clone, Default)]
+pub struct Window {
+    /// Read latency.
+    pub read: LatencyHistogram,
+    /// End-to-end latency of acknowledged charges.
+    pub write: LatencyHistogram,
+    /// Staleness reported by the serving replica.
+    pub staleness: LatencyHistogram,
+    /// Reads answered with staleness over 2 s.
+    pub stale_reads: u64,
+    /// Reads that got no answer (their region was down).
+    pub failed_reads: u64,
+    /// SLO verdicts for this window.
+    pub slo: Vec<SloVerdict>,
+}
+
+/// What a drill measured.
+#[derive(Debug, Clone)]
+pub struct DrillResult {
+    /// The drill's name.
+    pub drill: String,
+    /// Policy, mode, fencing.
+    pub policy: Policy,
+    /// Replication mode.
+    pub replication: Replication,
+    /// Leases and epochs on.
+    pub fencing: bool,
+    /// From the first fault to the first charge sent after it being acknowledged.
+    pub rto: Option<Micros>,
+    /// How far before the first fault the oldest lost acknowledged charge was committed.
+    pub rpo: Micros,
+    /// Acknowledged charges missing from the final ledger.
+    pub lost_acknowledged_charges: u64,
+    /// Their amount, in cents.
+    pub lost_amount: i64,
+    /// Time between the first and last lost charge's commit.
+    pub lost_window: Micros,
+    /// The longest time without any acknowledged charge after the first fault.
+    pub longest_write_gap: Micros,
+    /// Promotions: when, which region, and the log prefix (lsn) it took over.
+    pub promotions: Vec<(Micros, String, u64)>,
+    /// Acknowledged charges of the first leader beyond the first promoted
+    /// prefix: what theory says an asynchronous failover must lose.
+    pub acked_beyond_promoted_prefix: u64,
+    /// Charges refused at once (leader known to be unreachable or read-only).
+    pub rejected_charges: u64,
+    /// Charges whose every attempt timed out.
+    pub unknown_outcome_charges: u64,
+    /// Charges acknowledged.
+    pub acknowledged_charges: u64,
+    /// Charges sent.
+    pub charges: u64,
+    /// Balances driven below zero in the final ledger (double spends).
+    pub overspend_incidents: u64,
+    /// Idempotency keys applied twice in the final ledger.
+    pub duplicate_effects: u64,
+    /// Whether every money invariant held.
+    pub invariants_ok: bool,
+    /// The first breach, if any.
+    pub first_breach: Option<String>,
+    /// Inside the fault windows.
+    pub during: Window,
+    /// Outside them.
+    pub outside: Window,
+    /// What happened when.
+    pub timeline: Vec<Moment>,
+}
+
+/// A leader: a region, its copy of the log, its epoch and lease, and the
+/// streams it ships to every other region.
+struct Slot {
+    region: usize,
+    ledger: Ledger,
+    epoch: u64,
+    lease_until: Micros,
+    /// Still admitting writes (not deposed, not merged away).
+    alive: bool,
+    streams: Vec<Option<FollowerStream>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Attempt {
+    key: u64,
+    site: u8,
+    account: u32,
+    amount: i64,
+    first_sent: Micros,
+    sent: Micros,
+    number: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Ev {
+    FaultStart(usize),
+    FaultEnd(usize),
+    Renew(usize),
+    Detect {
+        region: usize,
+        fault: usize,
+    },
+    Promote {
+        region: usize,
+        fault: usize,
+    },
+    Route {
+        site: usize,
+    },
+    Arrive {
+        slot: usize,
+        a: Attempt,
+    },
+    Ack {
+        slot: usize,
+        a: Attempt,
+        lsn: u64,
+        declined: bool,
+        commit: Micros,
+    },
+    Retry(Attempt),
+    TopUp {
+        slot: usize,
+        account: u32,
+        amount: i64,
+    },
+}
+
+struct Lost {
+    at: Micros,
+    amount: i64,
+}
+
+struct Drill<'a> {
+    cfg: &'a DrillConfig,
+    seed: u64,
+    now: Micros,
+    slots: Vec<Slot>,
+    /// Per region: the slot it follows (or leads).
+    follows: Vec<usize>,
+    replicas: Vec<Replica>,
+    marks: Vec<Micros>,
+    /// Per site: the region its traffic lands in.
+    entry: Vec<usize>,
+    events: BinaryHeap<Reverse<(Micros, u64, Ev)>>,
+    seq: u64,
+    rng: Rng,
+    acked: Vec<(Acknowledged, Micros, usize)>,
+    charges: u64,
+    rejected: u64,
+    unknown: u64,
+    first_fault: Option<Micros>,
+    rto: Option<Micros>,
+    last_ack: Option<Micros>,
+    longest_gap: Micros,
+    promotions: Vec<(Micros, usize, u64)>,
+    timeline: Vec<Moment>,
+    during: Window,
+    outside: Window,
+    promoted_for: Vec<bool>,
+}
+
+impl<'a> Drill<'a> {
+    fn note(&mut self, what: String) {
+        self.timeline.push(Moment { at: self.now, what });
+    }
+
+    /// Whether entry region `e` treats leader region `l` as unavailable: it
+    /// cannot reach it, or a fault between them ended less than one detection
+    /// period ago (health checks have not yet seen it recover). Returns since
+    /// when the problem has been known, for the fast-reject decision.
+    fn leader_unavailable(&self, e: usize, l: usize) -> Option<Micros> {
+        let t = self.now;
+        self.cfg
+            .faults
+            .iter()
+            .filter(|f| {
+                let during = f.blocks(e, l, t) || f.blocks(l, e, t);
+                let lately = t >= f.end
+                    && t < f.end + self.cfg.detection
+                    && (f.blocks(e, l, f.end - 1) || f.blocks(l, e, f.end - 1));
+                during || lately
+            })
+            .map(|f| f.start)
+            .min()
+    }
+
+    fn push(&mut self, at: Micros, e: Ev) {
+        self.seq += 1;
+        self.events.push(Reverse((at, self.seq, e)));
+    }
+
+    fn name(&self, r: usize) -> &str {
+        self.cfg.topology.region_name(RegionId(r as u8))
+    }
+
+    fn down(&self, r: usize, t: Micros) -> bool {
+        self.cfg.faults.iter().any(|f| {
+            f.active(t) && matches!(f.kind, FaultKind::RegionDown { region } if region.idx() == r)
+        })
+    }
+
+    fn reachable(&self, a: usize, b: usize, t: Micros) -> bool {
+        !self
+            .cfg
+            .faults
+            .iter()
+            .any(|f| f.blocks(a, b, t) || f.blocks(b, a, t))
+    }
+
+    fn in_fault(&self, t: Micros) -> bool {
+        self.cfg.faults.iter().any(|f| f.active(t))
+    }
+
+    fn window(&mut self, t: Micros) -> &mut Window {
+        if self.in_fault(t) {
+            &mut self.during
+        } else {
+            &mut self.outside
+        }
+    }
+
+    fn new_stream(&self, slot: usize, to: usize, start: Micros) -> FollowerStream {
+        let lag = LagProcess::new(
+            self.cfg.lag,
+            substream(self.seed, "lag", (slot * 64 + to) as u64),
+        );
+        FollowerStream::new(lag, self.cfg.workload.heartbeat).starting_at(start)
+    }
+
+    /// Makes slot `s` the source of region `r`'s log from now on: cuts the
+    /// replica back to what it shares with `s`'s log and ships the rest.
+    fn attach(&mut self, s: usize, r: usize) {
+        let prev = self.follows[r];
+        if prev != s {
+            let keep = self
+                .common_prefix_slots(prev, s)
+                .min(self.replicas[r].applied_lsn());
+            if keep < self.replicas[r].applied_lsn() {
+                self.replicas[r] = self.replica_of(s, keep);
+            }
+        }
+        self.follows[r] = s;
+        let now = self.now;
+        let mut stream = self.new_stream(s, r, now);
+        for l in self.replicas[r].applied_lsn() + 1..=self.slots[s].ledger.last_lsn() {
+            stream.ship(l, now);
+        }
+        self.cut_for_faults(&mut stream, s, r);
+        self.slots[s].streams[r] = Some(stream);
+    }
+
+    /// Applies any fault already active on the link to a new stream.
+    fn cut_for_faults(&self, stream: &mut FollowerStream, s: usize, r: usize) {
+        let from = self.slots[s].region;
+        for f in &self.cfg.faults {
+            if f.active(self.now) && (f.blocks(from, r, self.now)) {
+                stream.cut(f.end);
+            }
+            if let FaultKind::LagSpike {
+                from: a,
+                to: b,
+                extra,
+            } = f.kind
+            {
+                if f.active(self.now) && a.idx() == from && b.idx() == r {
+                    stream.set_extra(extra);
+                }
+            }
+        }
+    }
+
+    /// Brings region `r`'s replica up to what its stream has applied by now.
+    fn sync(&mut self, r: usize) {
+        let s = self.follows[r];
+        if self.slots[s].region == r {
+            return;
+        }
+        let now = self.now;
+        if let Some(stream) = self.slots[s].streams[r].as_mut() {
+            stream.advance(now);
+            self.marks[r] = self.marks[r].max(stream.watermark());
+            let target = stream.applied_lsn();
+            let ledger = &self.slots[s].ledger;
+            let rep = &mut self.replicas[r];
+            for l in rep.applied_lsn() + 1..=target.min(ledger.last_lsn()) {
+                rep.apply(ledger.entry(l).expect("shipped"))
+                    .expect("in order");
+            }
+        }
+    }
+
+    /// Whether slot `s` may admit a charge now.
+    fn admits(&self, s: usize) -> bool {
+        let slot = &self.slots[s];
+        slot.alive
+            && !self.down(slot.region, self.now)
+            && (!self.cfg.fencing || self.now + self.cfg.skew_bound < slot.lease_until)
+    }
+
+    fn majority_reachable(&self, from: usize, excluding: Option<usize>) -> bool {
+        let voters = self.cfg.voters();
+        let reach = voters
+            .iter()
+            .filter(|&&v| {
+                Some(v) != excluding && !self.down(v, self.now) && self.reachable(from, v, self.now)
+            })
+            .count();
+        reach > voters.len() / 2
+    }
+
+    fn ship(&mut self, s: usize, from_lsn: u64) {
+        let now = self.now;
+        let slot = &mut self.slots[s];
+        for l in from_lsn..=slot.ledger.last_lsn() {
+            for stream in slot.streams.iter_mut().flatten() {
+                stream.ship(l, now);
+            }
+        }
+    }
+
+    fn handle(&mut self, e: Ev) {
+        match e {
+            Ev::FaultStart(i) => self.fault_start(i),
+            Ev::FaultEnd(i) => self.fault_end(i),
+            Ev::Renew(s) => {
+                let region = self.slots[s].region;
+                if self.slots[s].alive
+                    && !self.down(region, self.now)
+                    && self.majority_reachable(region, None)
+                {
+                    self.slots[s].lease_until = self.now + self.cfg.lease;
+                }
+                if self.slots[s].alive && self.now < self.cfg.duration {
+                    self.push(self.now + self.cfg.renew_every, Ev::Renew(s));
+                }
+            }
+            Ev::Detect { region, fault } => self.detect(region, fault),
+            Ev::Promote { region, fault } => self.promote(region, fault),
+            Ev::Route { site } => self.route(site),
+            Ev::Arrive { slot, a } => self.arrive(slot, a),
+            Ev::Ack {
+                slot,
+                a,
+                lsn,
+                declined,
+                commit,
+            } => self.ack(slot, a, lsn, declined, commit),
+            Ev::Retry(a) => self.send(a),
+            Ev::TopUp {
+                slot,
+                account,
+                amount,
+            } => {
+                if self.admits(slot) {
+                    let before = self.slots[slot].ledger.last_lsn() + 1;
+                    self.slots[slot]
+                        .ledger
+                        .top_up(account, amount, self.now)
+                        .expect("validated top-up");
+                    self.ship(slot, before);
+                }
+            }
+        }
+    }
+
+    fn fault_start(&mut self, i: usize) {
+        let f = self.cfg.faults[i];
+        self.first_fault.get_or_insert(f.start);
+        self.note(format!("fault {i} starts: {}", self.describe(&f)));
+        for s in 0..self.slots.len() {
+            let from = self.slots[s].region;
+            for r in 0..self.follows.len() {
+                let Some(stream) = self.slots[s].streams[r].as_mut() else {
+                    continue;
+                };
+                stream.advance(f.start);
+                if f.blocks(from, r, f.start) {
+                    if matches!(f.kind, FaultKind::RegionDown { region } if region.idx() == from) {
+                        stream.drop_in_flight();
+                    }
+                    stream.cut(f.end);
+                }
+                if let FaultKind::LagSpike {
+                    from: a,
+                    to: b,
+                    extra,
+                } = f.kind
+                {
+                    if a.idx() == from && b.idx() == r {
+                        stream.set_extra(extra);
+                    }
+                }
+            }
+        }
+        // Who loses sight of its leader, and who must act.
+        for r in 0..self.follows.len() {
+            let leader = self.slots[self.follows[r]].region;
+            if r != leader && f.blocks(leader, r, f.start) | f.blocks(r, leader, f.start) {
+                self.push(
+                    f.start + self.cfg.detection,
+                    Ev::Detect {
+                        region: r,
+                        fault: i,
+                    },
+                );
+            }
+        }
+        for site in 0..self.entry.len() {
+            let home = self.cfg.topology.home(SiteId(site as u8)).idx();
+            if matches!(f.kind, FaultKind::RegionDown { region } if region.idx() == home) {
+                self.push(
+                    f.start + self.cfg.detection + self.cfg.dns_ttl,
+                    Ev::Route { site },
+                );
+            }
+        }
+    }
+
+    fn fault_end(&mut self, i: usize) {
+        let f = self.cfg.faults[i];
+        self.note(format!("fault {i} ends"));
+        if let FaultKind::LagSpike { from, to, .. } = f.kind {
+            for s in 0..self.slots.len() {
+                if self.slots[s].region == from.idx() {
+                    if let Some(st) = self.slots[s].streams[to.idx()].as_mut() {
+                        st.set_extra(0);
+                    }
+                }
+            }
+        }
+        if let FaultKind::RegionDown { region } = f.kind {
+            let r = region.idx();
+            // A returning leader re-sends what its followers miss.
+            for s in 0..self.slots.len() {
+                if self.slots[s].region == r && self.slots[s].alive {
+                    for x in 0..self.follows.len() {
+                        if x != r && self.follows[x] == s && self.cfg.holds_data(x) {
+                            self.sync(x);
+                            self.attach(s, x);
+                        }
+                    }
+                    self.push(self.now, Ev::Renew(s));
+                }
+            }
+            for site in 0..self.entry.len() {
+                if self.cfg.topology.home(SiteId(site as u8)).idx() == r {
+                    self.push(
+                        f.end + self.cfg.detection + self.cfg.dns_ttl,
+                        Ev::Route { site },
+                    );
+                }
+            }
+        }
+        self.heal();
+    }
+
+    /// After a fault ends: any deposed leader that can now hear the newest
+    /// epoch steps down; without fencing its charges are merged first.
+    fn heal(&mut self) {
+        let newest = self.slots.len() - 1;
+        for s in 0..newest {
+            let r = self.slots[s].region;
+            if !self.slots[s].alive && self.follows[r] == newest {
+                continue;
+            }
+            let new_region = self.slots[newest].region;
+            if self.down(r, self.now) || !self.reachable(r, new_region, self.now) {
+                continue;
+            }
+            if self.slots[s].alive && !self.cfg.fencing {
+                self.merge(s, newest);
+            }
+            if self.slots[s].alive || self.follows[r] != newest {
+                self.slots[s].alive = false;
+                self.note(format!(
+                    "{} learns epoch {} and rejoins as a follower of {}",
+                    self.name(r),
+                    self.slots[newest].epoch,
+                    self.name(new_region)
+                ));
+                self.replicas[r] = self.replica_of(s, self.common_prefix_slots(s, newest));
+                self.attach(newest, r);
+            }
+            for x in 0..self.follows.len() {
+                if self.follows[x] == s
+                    && x != r
+                    && self.reachable(x, new_region, self.now)
+                    && self.cfg.holds_data(x)
+                {
+                    self.attach(newest, x);
+                }
+            }
+        }
+    }
+
+    fn replica_of(&self, s: usize, upto: u64) -> Replica {
+        let mut rep = Replica::new(self.cfg.workload.accounts);
+        for l in 1..=upto {
+            rep.apply(self.slots[s].ledger.entry(l).expect("in range"))
+                .expect("in order");
+        }
+        rep
+    }
+
+    fn common_prefix_slots(&self, a: usize, b: usize) -> u64 {
+        let (x, y) = (&self.slots[a].ledger, &self.slots[b].ledger);
+        let n = x.last_lsn().min(y.last_lsn());
+        (1..=n)
+            .take_while(|&l| x.entry(l) == y.entry(l))
+            .last()
+            .unwrap_or(0)
+    }
+
+    /// Split-brain reconciliation: the deposed leader's divergent entries were
+    /// acknowledged to clients, so they are appended to the survivor's log.
+    fn merge(&mut self, from: usize, into: usize) {
+        let p = self.common_prefix_slots(from, into);
+        let extra: Vec<Entry> = self.slots[from].ledger.entries()[p as usize..].to_vec();
+        if extra.is_empty() {
+            return;
+        }
+        let mut entries = self.slots[into].ledger.entries().to_vec();
+        let mut renumber = Vec::new();
+        for e in &extra {
+            let lsn = entries.len() as u64 + 1;
+            renumber.push((e.lsn, lsn));
+            entries.push(Entry {
+                lsn,
+                committed_at: self.now,
+                ..*e
+            });
+        }
+        let accounts = self.cfg.workload.accounts;
+        let before = self.slots[into].ledger.last_lsn() + 1;
+        self.slots[into].ledger = Ledger::from_entries_unchecked(accounts, entries);
+        for (ack, _, slot) in &mut self.acked {
+            if *slot == from {
+                if let Some(&(_, new)) = renumber.iter().find(|(old, _)| *old == ack.lsn) {
+                    ack.lsn = new;
+                    *slot = into;
+                }
+            }
+        }
+        self.note(format!(
+            "split brain healed: {} entries from {} merged into {}'s log",
+            extra.len(),
+            self.name(self.slots[from].region),
+            self.name(self.slots[into].region)
+        ));
+        self.ship(into, before);
+    }
+
+    fn describe(&self, f: &Fault) -> String {
+        match f.kind {
+            FaultKind::RegionDown { region } => format!("{} down", self.name(region.idx())),
+            FaultKind::Partition { a, b, both_ways } => format!(
+                "partition {} {} {}",
+                self.name(a.idx()),
+                if both_ways { "<->" } else { "->" },
+                self.name(b.idx())
+            ),
+            FaultKind::LagSpike { from, to, extra } => format!(
+                "lag spike {} -> {} +{} ms",
+                self.name(from.idx()),
+                self.name(to.idx()),
+                topology::to_ms(extra)
+            ),
+        }
+    }
+
+    fn detect(&mut self, r: usize, fault: usize) {
+        let s = self.follows[r];
+        let leader = self.slots[s].region;
+        if s != self.slots.len() - 1
+            || self.reachable(r, leader, self.now) && !self.down(leader, self.now)
+        {
+            return;
+        }
+        if self.promoted_for[fault] {
+            return;
+        }
+        self.note(format!(
+            "{} misses the leader's heartbeats ({} suspected)",
+            self.name(r),
+            self.name(leader)
+        ));
+        match self.cfg.policy {
+            Policy::RejectWrites => {}
+            Policy::PromoteManual => {
+                self.promoted_for[fault] = true;
+                let at = self.promotion_time(s, self.now + self.cfg.operator_delay);
+                self.push(at, Ev::Promote { region: r, fault });
+            }
+            Policy::PromoteAuto => {
+                if self.cfg.fencing && !self.majority_reachable(r, Some(leader)) {
+                    self.note(format!(
+                        "{} cannot reach a majority of voters: no automatic promotion",
+                        self.name(r)
+                    ));
+                    return;
+                }
+                self.promoted_for[fault] = true;
+                let at = self.promotion_time(s, self.now);
+                self.push(at, Ev::Promote { region: r, fault });
+            }
+        }
+    }
+
+    /// With fencing, nobody is promoted before the old lease has surely expired.
+    fn promotion_time(&self, s: usize, earliest: Micros) -> Micros {
+        if self.cfg.fencing {
+            earliest.max(self.slots[s].lease_until + self.cfg.skew_bound)
+        } else {
+            earliest
+        }
+    }
+
+    fn promote(&mut self, by: usize, fault: usize) {
+        let old = self.slots.len() - 1;
+        let old_region = self.slots[old].region;
+        if self.reachable(by, old_region, self.now) && !self.down(old_region, self.now) {
+            return;
+        }
+        // The most up-to-date data region on this side of the fault.
+        let mut best: Option<(u64, usize)> = None;
+        for r in 0..self.follows.len() {
+            if r == old_region
+                || !self.cfg.holds_data(r)
+                || self.down(r, self.now)
+                || !self.reachable(by, r, self.now)
+            {
+                continue;
+            }
+            self.sync(r);
+            let applied = self.replicas[r].applied_lsn();
+            if best.is_none_or(|(b, _)| applied > b) {
+                best = Some((applied, r));
+            }
+        }
+        let Some((prefix, r)) = best else {
+            self.note("no follower can be promoted".to_string());
+            return;
+        };
+        let ledger = self.slots[old].ledger.truncated(prefix);
+        let epoch = self.slots[old].epoch + 1;
+        let n = self.follows.len();
+        self.slots.push(Slot {
+            region: r,
+            ledger,
+            epoch,
+            lease_until: self.now + self.cfg.lease,
+            alive: true,
+            streams: (0..n).map(|_| None).collect(),
+        });
+        let s = self.slots.len() - 1;
+        self.follows[r] = s;
+        self.promotions.push((self.now, r, prefix));
+        self.note(format!(
+            "{} promoted to leader, epoch {epoch}, with the log up to lsn {prefix} (fault {fault})",
+            self.name(r)
+        ));
+        for x in 0..n {
+            if x != r
+                && self.cfg.holds_data(x)
+                && !self.down(x, self.now)
+                && self.reachable(r, x, self.now)
+            {
+                self.attach(s, x);
+            }
+        }
+        self.push(self.now + self.cfg.renew_every, Ev::Renew(s));
+        // Entry regions that can reach the new leader route charges to it.
+        self.heal();
+    }
+
+    fn route(&mut self, site: usize) {
+        let t = &self.cfg.topology;
+        let sid = SiteId(site as u8);
+        let home = t.home(sid).idx();
+        let to = if !self.down(home, self.now) {
+            home
+        } else {
+            t.regions_by_distance(sid)
+                .into_iter()
+                .map(|r| r.idx())
+                .find(|&r| !self.down(r, self.now) && self.cfg.holds_data(r))
+                .unwrap_or(home)
+        };
+        if to != self.entry[site] {
+            self.entry[site] = to;
+            self.note(format!(
+                "clients of {} now go to {}",
+                t.site_name(sid),
+                self.name(to)
+            ));
+        }
+    }
+
+    /// The slot a region forwards charges to: the newest leader it can reach.
+    fn leader_for(&self, entry: usize) -> usize {
+        let s = self.follows[entry];
+        if self.slots[s].region == entry && self.slots[s].alive {
+            return s;
+        }
+        (0..self.slots.len())
+            .rev()
+            .find(|&x| self.slots[x].alive && self.reachable(entry, self.slots[x].region, self.now))
+            .unwrap_or(s)
+    }
+
+    /// A client sends (or re-sends) a charge now.
+    fn send(&mut self, mut a: Attempt) {
+        a.sent = self.now;
+        let site = SiteId(a.site);
+        let e = self.entry[a.site as usize];
+        if self.down(e, self.now) {
+            // DNS still points at a dead region: the client hears nothing.
+            return self.give_up(a);
+        }
+        let slot = self.leader_for(e);
+        let l = self.slots[slot].region;
+        if l != e {
+            if let Some(since) = self.leader_unavailable(e, l) {
+                if self.now >= since + self.cfg.detection {
+                    self.rejected += 1;
+                    return;
+                }
+                return self.give_up(a);
+            }
+        }
+        if !self.admits(slot) {
+            // The leader knows it is read-only or has lost its lease.
+            self.rejected += 1;
+            return;
+        }
+        let t = &self.cfg.topology;
+        let path = t.rtt_site(site, RegionId(e as u8))
+            + t.rtt_regions(RegionId(e as u8), RegionId(l as u8));
+        let slow = if unit(&mut self.rng) < self.cfg.workload.slow_prob {
+            below(&mut self.rng, self.cfg.workload.slow_max)
+        } else {
+            0
+        };
+        self.push(self.now + path / 2 + slow, Ev::Arrive { slot, a });
+    }
+
+    /// The attempt got no answer: retry after the deadline, or give up.
+    fn give_up(&mut self, a: Attempt) {
+        if a.number < self.cfg.workload.max_attempts {
+            let at = (a.sent + self.cfg.write.deadline + self.cfg.workload.backoff).max(self.now);
+            self.push(
+                at,
+                Ev::Retry(Attempt {
+                    number: a.number + 1,
+                    ..a
+                }),
+            );
+        } else {
+            self.unknown += 1;
+        }
+    }
+
+    fn arrive(&mut self, s: usize, a: Attempt) {
+        if !self.admits(s) {
+            return self.give_up(a);
+        }
+        let before = self.slots[s].ledger.last_lsn() + 1;
+        let reply = self.slots[s]
+            .ledger
+            .charge(a.account, a.amount, IdemKey(a.key), self.now)
+            .expect("validated charge");
+        self.ship(s, before);
+        let commit = self.now + self.cfg.write.commit;
+        let (lsn, declined) = match reply.outcome {
+            Booked::Accepted { lsn } => (lsn, false),
+            Booked::Declined { .. } => (0, true),
+        };
+        // Wait for the followers the mode requires.
+        let need = self.cfg.acks_needed();
+        let mut ready = commit;
+        if need > 0 && !declined {
+            let leader = self.slots[s].region;
+            let mut times: Vec<Micros> = Vec::new();
+            for r in 0..self.follows.len() {
+                if r == leader || !self.cfg.holds_data(r) || self.follows[r] != s {
+                    continue;
+                }
+                if let Some(stream) = self.slots[s].streams[r].as_ref() {
+                    let back = self
+                        .cfg
+                        .topology
+                        .rtt_regions(RegionId(leader as u8), RegionId(r as u8))
+                        / 2;
+                    let at = stream.apply_time(lsn).unwrap_or(self.now).max(self.now);
+                    times.push(at + back);
+                }
+            }
+            times.sort_unstable();
+            ready = match times.get(need - 1) {
+                Some(&t) => ready.max(t),
+                None => Micros::MAX,
+            };
+        }
+        if ready == Micros::MAX || ready > a.sent + self.cfg.write.deadline {
+            // The client stops waiting; the entry may still replicate.
+            return self.give_up(a);
+        }
+        self.push(
+            ready,
+            Ev::Ack {
+                slot: s,
+                a,
+                lsn,
+                declined,
+                commit: self.now,
+            },
+        );
+    }
+
+    fn ack(&mut self, s: usize, a: Attempt, lsn: u64, declined: bool, commit: Micros) {
+        let t = &self.cfg.topology;
+        let e = self.entry[a.site as usize];
+        let back = (t.rtt_site(SiteId(a.site), RegionId(e as u8))
+            + t.rtt_regions(RegionId(e as u8), RegionId(self.slots[s].region as u8)))
+            / 2;
+        let done = self.now + back;
+        let alive = self.slots[s].alive && !self.down(self.slots[s].region, self.now);
+        if !alive
+            || done > a.sent + self.cfg.write.deadline
+            || !declined && !self.replicated(s, lsn)
+        {
+            return self.give_up(a);
+        }
+
+        let first = a.first_sent;
+        self.window(first).write.record(done - first);
+        if declined {
+            // An answer, but not a charge taken: RTO and gaps count charges.
+            return;
+        }
+        if let Some(last) = self.last_ack {
+            if self.first_fault.is_some() {
+                self.longest_gap = self.longest_gap.max(done.saturating_sub(last));
+            }
+        }
+        self.last_ack = Some(self.last_ack.map_or(done, |l| l.max(done)));
+        if let Some(f) = self.first_fault {
+            if first >= f && self.rto.is_none() {
+                self.rto = Some(done - f);
+                self.timeline.push(Moment {
+                    at: done,
+                    what: "first charge sent since the fault is acknowledged".to_string(),
+                });
+            }
+        }
+        {
+            self.acked.push((
+                Acknowledged {
+                    key: IdemKey(a.key),
+                    lsn,
+                    account: a.account,
+                    amount: a.amount,
+                },
+                commit,
+                s,
+            ));
+        }
+    }
+
+    /// Whether as many followers as the mode requires really hold `lsn` now
+    /// (a link cut after the commit can delay the copies the ack counted on).
+    fn replicated(&mut self, s: usize, lsn: u64) -> bool {
+        let need = self.cfg.acks_needed();
+        if need == 0 {
+            return true;
+        }
+        let leader = self.slots[s].region;
+        let now = self.now;
+        let mut have = 0;
+        for r in 0..self.follows.len() {
+            if r == leader || self.follows[r] != s {
+                continue;
+            }
+            if let Some(st) = self.slots[s].streams[r].as_mut() {
+                st.advance(now);
+                have += (st.applied_lsn() >= lsn) as usize;
+            }
+        }
+        have >= need
+    }
+
+    fn read(&mut self, site: usize) {
+        let e = self.entry[site];
+        let t = &self.cfg.topology;
+        let now = self.now;
+        if self.down(e, now) {
+            self.window(now).failed_reads += 1;
+            return;
+        }
+        let latency = t.rtt_site(SiteId(site as u8), RegionId(e as u8));
+        let s = self.follows[e];
+        let staleness = if self.slots[s].region == e {
+            0
+        } else {
+            self.sync(e);
+            now.saturating_sub(self.marks[e])
+        };
+        let w = self.window(now);
+        w.read.record(latency);
+        w.staleness.record(staleness);
+        w.stale_reads += (staleness > ms(2000.0)) as u64;
+    }
+}
+
+/// Plays one drill.
+pub fn run_drill(cfg: &DrillConfig, seed: u64) -> Result<DrillResult, EngineError> {
+    cfg.validate()?;
+    let t = &cfg.topology;
+    let n = t.region_count();
+    let w = &cfg.workload;
+    let mut ledger = Ledger::new(w.accounts).expect("validated");
+    for a in 0..w.accounts {
+        if w.opening_balance > 0 {
+            ledger.top_up(a, w.opening_balance, 0).expect("valid");
+        }
+    }
+    let leader = cfg.leader.idx();
+    let mut d = Drill {
+        cfg,
+        seed,
+        now: 0,
+        slots: vec![Slot {
+            region: leader,
+            ledger,
+            epoch: 1,
+            lease_until: cfg.lease,
+            alive: true,
+            streams: (0..n).map(|_| None).collect(),
+        }],
+        follows: vec![0; n],
+        replicas: (0..n).map(|_| Replica::new(w.accounts)).collect(),
+        marks: vec![0; n],
+        entry: t.site_ids().map(|s| t.home(s).idx()).collect(),
+        events: BinaryHeap::new(),
+        seq: 0,
+        rng: substream(seed, "drill", 0),
+        acked: Vec::new(),
+        charges: 0,
+        rejected: 0,
+        unknown: 0,
+        first_fault: None,
+        rto: None,
+        last_ack: None,
+        longest_gap: 0,
+        promotions: Vec::new(),
+        timeline: Vec::new(),
+        during: Window::default(),
+        outside: Window::default(),
+        promoted_for: vec![false; cfg.faults.len()],
+    };
+    for r in 0..n {
+        if r != leader && cfg.holds_data(r) {
+            d.attach(0, r);
+        }
+    }
+    for (i, f) in cfg.faults.iter().enumerate() {
+        d.push(f.start, Ev::FaultStart(i));
+        d.push(f.end, Ev::FaultEnd(i));
+    }
+    d.push(cfg.renew_every, Ev::Renew(0));
+
+    let sites: Vec<SiteId> = t.site_ids().collect();
+    let mut arrivals: Vec<(f64, Rng)> = sites
+        .iter()
+        .map(|s| {
+            let mut rng = substream(seed, "arrivals", s.0 as u64);
+            (exponential(&mut rng, 1e6 / cfg.rate), rng)
+        })
+        .collect();
+    let mut key = 0u64;
+    loop {
+        let (site, next) = arrivals
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (i, a.0))
+            .min_by(|x, y| x.1.total_cmp(&y.1))
+            .expect("at least one site");
+        let at = next as Micros;
+        let horizon = if at >= cfg.duration { Micros::MAX } else { at };
+        while let Some(&Reverse((when, _, e))) = d.events.peek() {
+            if when > horizon {
+                break;
+            }
+            d.events.pop();
+            d.now = when;
+            d.handle(e);
+        }
+        if at >= cfg.duration {
+            break;
+        }
+        d.now = at;
+        let mut rng = std::mem::replace(&mut d.rng, substream(0, "", 0));
+        let account = (below(&mut rng, w.accounts as u64)) as u32;
+        let u = unit(&mut rng);
+        let m = w.mix;
+        if u < m.balance + m.eligibility {
+            d.rng = rng;
+            d.read(site);
+        } else if u < m.balance + m.eligibility + m.charge {
+            let amount = w.charge_amount.0
+                + below(&mut rng, (w.charge_amount.1 - w.charge_amount.0 + 1) as u64) as i64;
+            d.rng = rng;
+            key += 1;
+            d.charges += 1;
+            d.send(Attempt {
+                key,
+                site: site as u8,
+                account,
+                amount,
+                first_sent: at,
+                sent: at,
+                number: 1,
+            });
+        } else {
+            let amount = w.top_up_amount.0
+                + below(&mut rng, (w.top_up_amount.1 - w.top_up_amount.0 + 1) as u64) as i64;
+            d.rng = rng;
+            let e = d.entry[site];
+            if !d.down(e, at) {
+                let slot = d.leader_for(e);
+                if d.reachable(e, d.slots[slot].region, at) {
+                    let path = t.rtt_site(SiteId(site as u8), RegionId(e as u8))
+                        + t.rtt_regions(RegionId(e as u8), RegionId(d.slots[slot].region as u8));
+                    d.push(
+                        at + path / 2,
+                        Ev::TopUp {
+                            slot,
+                            account,
+                            amount,
+                        },
+                    );
+                }
+            }
+        }
+        let a = &mut arrivals[site];
+        a.0 += exponential(&mut a.1, 1e6 / cfg.rate);
+    }
+    finish(d)
+}
+
+fn finish(mut d: Drill<'_>) -> Result<DrillResult, EngineError> {
+    let cfg = d.cfg;
+    // Every fault has ended; merge or depose whatever is left, then let
+    // every follower catch up with the final leader.
+    d.heal();
+    let last = d.slots.len() - 1;
+    for r in 0..d.follows.len() {
+        if r != d.slots[last].region && cfg.holds_data(r) && d.follows[r] != last {
+            d.attach(last, r);
+        }
+    }
+    let mut followers = Vec::new();
+    for r in 0..d.follows.len() {
+        if r == d.slots[last].region || !cfg.holds_data(r) {
+            continue;
+        }
+        if let Some(s) = d.slots[last].streams[r].as_mut() {
+            s.drain();
+        }
+        d.sync(r);
+        followers.push(r);
+    }
+    d.timeline.sort_by_key(|m| m.at);
+    let final_ledger = &d.slots[last].ledger;
+    let reps: Vec<&Replica> = followers.iter().map(|&r| &d.replicas[r]).collect();
+    let acks: Vec<Acknowledged> = d.acked.iter().map(|a| a.0).collect();
+    let report = ledger::check(final_ledger, &acks, &reps);
+    let lost: Vec<Lost> = d
+        .acked
+        .iter()
+        .filter(|(a, _, _)| {
+            final_ledger.entry(a.lsn).is_none_or(|e| {
+                e.key != Some(a.key) || e.amount != a.amount || e.account != a.account
+            })
+        })
+        .map(|(a, at, _)| Lost {
+            at: *at,
+            amount: a.amount,
+        })
+        .collect();
+    let overspend = report
+        .breaches
+        .iter()
+        .filter(|b| matches!(b, ledger::Breach::NegativeBalance { .. }))
+        .count() as u64;
+    let dups = report
+        .breaches
+        .iter()
+        .filter(|b| matches!(b, ledger::Breach::DuplicateEffect { .. }))
+        .count() as u64;
+    let fault = d.first_fault.unwrap_or(0);
+    let oldest = lost.iter().map(|l| l.at).min();
+    let newest = lost.iter().map(|l| l.at).max();
+    for w in [&mut d.during, &mut d.outside] {
+        w.slo = cfg
+            .slos
+            .iter()
+            .filter_map(|s| {
+                let h = match s.series {
+                    Series::Read => &w.read,
+                    Series::Write => &w.write,
+                    Series::Staleness => &w.staleness,
+                };
+                s.judge(h)
+            })
+            .collect();
+    }
+    Ok(DrillResult {
+        drill: cfg.name.clone(),
+        policy: cfg.policy,
+        replication: cfg.replication,
+        fencing: cfg.fencing,
+        rto: d.rto,
+        rpo: oldest.map_or(0, |o| fault.saturating_sub(o)),
+        lost_acknowledged_charges: lost.len() as u64,
+        lost_amount: lost.iter().map(|l| l.amount).sum(),
+        lost_window: match (oldest, newest) {
+            (Some(a), Some(b)) => b - a,
+            _ => 0,
+        },
+        longest_write_gap: d.longest_gap,
+        promotions: d
+            .promotions
+            .iter()
+            .map(|&(at, r, p)| {
+                (
+                    at,
+                    cfg.topology.region_name(RegionId(r as u8)).to_string(),
+                    p,
+                )
+            })
+            .collect(),
+        acked_beyond_promoted_prefix: d.promotions.first().map_or(0, |&(_, _, p)| {
+            d.acked
+                .iter()
+                .filter(|(a, _, slot)| *slot == 0 && a.lsn > p)
+                .count() as u64
+        }),
+        rejected_charges: d.rejected,
+        unknown_outcome_charges: d.unknown,
+        acknowledged_charges: d.acked.len() as u64,
+        charges: d.charges,
+        overspend_incidents: overspend,
+        duplicate_effects: dups,
+        invariants_ok: report.ok(),
+        first_breach: report.first().map(|b| b.to_string()),
+        during: d.during,
+        outside: d.outside,
+        timeline: d.timeline,
+    })
+}

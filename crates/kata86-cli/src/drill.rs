@@ -1,0 +1,677 @@
+//! `kata86 drill`: built-in drills and TOML scenarios → runs → report.
+
+use std::io::Write;
+use std::ops::Range;
+use std::process::ExitCode;
+
+use engine::drill::{
+    run_drill, DrillConfig, DrillResult, Fault, FaultKind, JpRole, Policy, Replication, Window,
+};
+use metrics::{Series, Slo};
+use replication::{EpisodicLag, IidLag, LagModel};
+use serde::{Deserialize, Serialize};
+use tabled::settings::Style;
+use tabled::{Table, Tabled};
+use topology::{ms, to_ms, TopologyBuilder};
+
+use crate::args::{DrillArgs, Format};
+use crate::CliError;
+
+/// A scenario file, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Scenario {
+    name: Option<String>,
+    duration_s: Option<f64>,
+    leader: Option<String>,
+    witnesses: Option<Vec<String>>,
+    policy: Option<String>,
+    replication: Option<String>,
+    fencing: Option<bool>,
+    model: Option<String>,
+    rate: Option<f64>,
+    accounts: Option<u32>,
+    topology: Option<TopologySpec>,
+    #[serde(default)]
+    slo: Vec<SloSpec>,
+    #[serde(default)]
+    fault: Vec<toml::Spanned<FaultSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopologySpec {
+    regions: Vec<String>,
+    links: Vec<LinkSpec>,
+    sites: Vec<SiteSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkSpec {
+    a: String,
+    b: String,
+    rtt_ms: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteSpec {
+    name: String,
+    home: String,
+    rtt_ms: std::collections::BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SloSpec {
+    name: String,
+    series: String,
+    quantile: f64,
+    target_ms: f64,
+    site: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", tag = "kind")]
+enum FaultSpec {
+    RegionDown {
+        region: String,
+        start_s: f64,
+        end_s: f64,
+    },
+    Partition {
+        a: String,
+        b: String,
+        #[serde(default = "yes")]
+        both_ways: bool,
+        start_s: f64,
+        end_s: f64,
+    },
+    LagSpike {
+        from: String,
+        to: String,
+        extra_ms: f64,
+        start_s: f64,
+        end_s: f64,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Line number (1-based) of a byte offset in `text`.
+fn line_of(text: &str, span: &Range<usize>) -> usize {
+    text[..span.start.min(text.len())].matches('\n').count() + 1
+}
+
+fn scenario_error(path: &str, line: Option<usize>, reason: impl std::fmt::Display) -> CliError {
+    match line {
+        Some(l) => CliError::Usage(format!("{path}:{l}: {reason}")),
+        None => CliError::Usage(format!("{path}: {reason}")),
+    }
+}
+
+fn seconds(name: &str, v: f64) -> Result<u64, String> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(ms(v * 1000.0))
+    } else {
+        Err(format!("{name} is {v}; give a number of seconds >= 0"))
+    }
+}
+
+/// Builds a drill from a scenario file's text.
+fn from_scenario(path: &str, text: &str) -> Result<DrillConfig, CliError> {
+    let sc: Scenario = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, &s));
+        scenario_error(path, line, e.message())
+    })?;
+    let at = |l: Option<usize>, r: String| scenario_error(path, l, r);
+    let topology = match &sc.topology {
+        None => engine::drill::topology_with_jp(),
+        Some(t) => {
+            let mut b = TopologyBuilder::new();
+            for r in &t.regions {
+                b = b.region(r);
+            }
+            for l in &t.links {
+                b = b.link(&l.a, &l.b, l.rtt_ms);
+            }
+            for s in &t.sites {
+                let rtts: Vec<(&str, f64)> =
+                    s.rtt_ms.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+                b = b.site(&s.name, &s.home, &rtts);
+            }
+            b.build()
+                .map_err(|e| at(None, format!("[topology]: {e}")))?
+        }
+    };
+    let region =
+        |n: &str, line: Option<usize>| topology.region(n).map_err(|e| at(line, e.to_string()));
+    let mut cfg = DrillConfig::builtin("region-down", JpRole::Replica)?;
+    cfg.name = sc.name.clone().unwrap_or_else(|| path.to_string());
+    cfg.leader = region(sc.leader.as_deref().unwrap_or("SG"), None)?;
+    cfg.witnesses = sc
+        .witnesses
+        .iter()
+        .flatten()
+        .map(|w| region(w, None))
+        .collect::<Result<_, _>>()?;
+    if let Some(d) = sc.duration_s {
+        cfg.duration = seconds("duration_s", d).map_err(|e| at(None, e))?;
+    }
+    if let Some(p) = &sc.policy {
+        cfg.policy = p.parse()?;
+    }
+    if let Some(r) = &sc.replication {
+        cfg.replication = r.parse()?;
+    }
+    if let Some(f) = sc.fencing {
+        cfg.fencing = f;
+    }
+    if let Some(m) = &sc.model {
+        cfg.lag = match m.as_str() {
+            "iid" => LagModel::Iid(IidLag::default()),
+            "episodic" => LagModel::Episodic(EpisodicLag::default()),
+            other => return Err(at(None, format!("model `{other}`: choose iid or episodic"))),
+        };
+    }
+    if let Some(r) = sc.rate {
+        cfg.rate = r;
+    }
+    if let Some(a) = sc.accounts {
+        cfg.workload.accounts = a;
+    }
+    if !sc.slo.is_empty() {
+        cfg.slos =
+            sc.slo
+                .iter()
+                .map(|s| {
+                    let series =
+                        match s.series.as_str() {
+                            "read" => Series::Read,
+                            "write" | "charge" => Series::Write,
+                            "staleness" => Series::Staleness,
+                            other => return Err(at(
+                                None,
+                                format!(
+                                    "slo `{}`: series `{other}` is not read, charge or staleness",
+                                    s.name
+                                ),
+                            )),
+                        };
+                    let slo = Slo::new(&s.name, series, s.quantile, s.target_ms)
+                        .map_err(|e| at(None, e.to_string()))?;
+                    Ok(match &s.site {
+                        Some(site) => slo.for_site(site),
+                        None => slo,
+                    })
+                })
+                .collect::<Result<_, CliError>>()?;
+    }
+    cfg.topology = topology.clone();
+    cfg.faults.clear();
+    for f in &sc.fault {
+        let line = Some(line_of(text, &f.span()));
+        let secs = |name: &str, v: f64| seconds(name, v).map_err(|e| at(line, e));
+        let fault = match f.get_ref() {
+            FaultSpec::RegionDown {
+                region: r,
+                start_s,
+                end_s,
+            } => Fault {
+                kind: FaultKind::RegionDown {
+                    region: region(r, line)?,
+                },
+                start: secs("start_s", *start_s)?,
+                end: secs("end_s", *end_s)?,
+            },
+            FaultSpec::Partition {
+                a,
+                b,
+                both_ways,
+                start_s,
+                end_s,
+            } => Fault {
+                kind: FaultKind::Partition {
+                    a: region(a, line)?,
+                    b: region(b, line)?,
+                    both_ways: *both_ways,
+                },
+                start: secs("start_s", *start_s)?,
+                end: secs("end_s", *end_s)?,
+            },
+            FaultSpec::LagSpike {
+                from,
+                to,
+                extra_ms,
+                start_s,
+                end_s,
+            } => Fault {
+                kind: FaultKind::LagSpike {
+                    from: region(from, line)?,
+                    to: region(to, line)?,
+                    extra: secs("extra_ms", extra_ms / 1000.0)?,
+                },
+                start: secs("start_s", *start_s)?,
+                end: secs("end_s", *end_s)?,
+            },
+        };
+        cfg.faults.push(fault);
+    }
+    cfg.validate().map_err(|e| match e {
+        engine::EngineError::BadFault { index, reason } => {
+            let line = sc.fault.get(index).map(|f| line_of(text, &f.span()));
+            at(line, format!("fault {}: {reason}", index + 1))
+        }
+        other => at(None, other.to_string()),
+    })?;
+    Ok(cfg)
+}
+
+/// The configuration the arguments describe (before policy/mode overrides).
+fn base_config(a: &DrillArgs) -> Result<DrillConfig, CliError> {
+    match (&a.name, &a.scenario) {
+        (_, Some(path)) => {
+            if a.jp.is_some() {
+                return Err(CliError::Usage(
+                    "--jp applies to built-in drills; a scenario file declares its own regions and witnesses".into(),
+                ));
+            }
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::Usage(format!("cannot read scenario {shown}: {e}")))?;
+            from_scenario(&shown, &text)
+        }
+        (Some(name), None) => {
+            let jp: JpRole = a.jp.as_deref().unwrap_or("replica").parse()?;
+            Ok(DrillConfig::builtin(name, jp)?)
+        }
+        (None, None) => Err(CliError::Usage(
+            "name a drill (region-down, partition, lag-spike) or give --scenario FILE".into(),
+        )),
+    }
+}
+
+/// Runs `kata86 drill`.
+pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    if a.format == Format::Csv {
+        return Err(CliError::Usage(
+            "drill reports come as --format table or json".into(),
+        ));
+    }
+    let mut cfg = base_config(a)?;
+    if let Some(p) = &a.policy {
+        cfg.policy = p.parse()?;
+    }
+    if let Some(r) = &a.replication {
+        cfg.replication = r.parse()?;
+    }
+    if a.no_fencing {
+        cfg.fencing = false;
+    }
+    if a.matrix && (a.policy.is_some() || a.replication.is_some()) {
+        return Err(CliError::Usage(
+            "--matrix runs every policy and replication mode; drop --policy/--replication".into(),
+        ));
+    }
+    let runs: Vec<DrillConfig> = if a.matrix {
+        Policy::ALL
+            .iter()
+            .flat_map(|&p| {
+                let cfg = &cfg;
+                Replication::ALL.iter().map(move |&r| DrillConfig {
+                    policy: p,
+                    replication: r,
+                    ..cfg.clone()
+                })
+            })
+            .collect()
+    } else {
+        vec![cfg.clone()]
+    };
+    let results = runs
+        .iter()
+        .map(|c| run_drill(c, a.seed))
+        .collect::<Result<Vec<_>, _>>()?;
+    let command = reproduce(a);
+    match a.format {
+        Format::Json => json(&cfg, a.seed, &results, &command, out)?,
+        _ => table(&cfg, a.seed, &results, &command, out)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reproduce(a: &DrillArgs) -> String {
+    let mut cmd = String::from("kata86 drill");
+    if let Some(n) = &a.name {
+        cmd.push_str(&format!(" {n}"));
+    }
+    if let Some(s) = &a.scenario {
+        cmd.push_str(&format!(" --scenario {}", s.display()));
+    }
+    for (flag, v) in [
+        ("--policy", &a.policy),
+        ("--replication", &a.replication),
+        ("--jp", &a.jp),
+    ] {
+        if let Some(v) = v {
+            cmd.push_str(&format!(" {flag} {v}"));
+        }
+    }
+    if a.no_fencing {
+        cmd.push_str(" --no-fencing");
+    }
+    if a.matrix {
+        cmd.push_str(" --matrix");
+    }
+    cmd.push_str(&format!(" --seed {}", a.seed));
+    cmd
+}
+
+#[derive(Serialize)]
+struct MomentJson {
+    at_ms: f64,
+    what: String,
+}
+
+#[derive(Serialize)]
+struct PromotionJson {
+    at_ms: f64,
+    region: String,
+    prefix_lsn: u64,
+}
+
+#[derive(Serialize)]
+struct WindowJson {
+    read_ms: metrics::Summary,
+    write_ms: metrics::Summary,
+    staleness_ms: metrics::Summary,
+    stale_reads: u64,
+    failed_reads: u64,
+    slo: Vec<metrics::SloVerdict>,
+}
+
+#[derive(Serialize)]
+struct DrillJson {
+    drill: String,
+    seed: u64,
+    policy: &'static str,
+    replication: &'static str,
+    fencing: bool,
+    rto_ms: Option<f64>,
+    rpo_ms: f64,
+    lost_acknowledged_charges: u64,
+    lost_amount: i64,
+    lost_window_ms: f64,
+    longest_write_gap_ms: f64,
+    promotions: Vec<PromotionJson>,
+    acked_beyond_promoted_prefix: u64,
+    rejected_charges: u64,
+    unknown_outcome_charges: u64,
+    acknowledged_charges: u64,
+    charges: u64,
+    overspend_incidents: u64,
+    duplicate_effects: u64,
+    invariants_ok: bool,
+    first_breach: Option<String>,
+    during_faults: WindowJson,
+    outside_faults: WindowJson,
+    timeline: Vec<MomentJson>,
+}
+
+fn window_json(w: &Window) -> WindowJson {
+    WindowJson {
+        read_ms: w.read.summary(),
+        write_ms: w.write.summary(),
+        staleness_ms: w.staleness.summary(),
+        stale_reads: w.stale_reads,
+        failed_reads: w.failed_reads,
+        slo: w.slo.clone(),
+    }
+}
+
+fn drill_json(r: &DrillResult, seed: u64) -> DrillJson {
+    DrillJson {
+        drill: r.drill.clone(),
+        seed,
+        policy: r.policy.name(),
+        replication: r.replication.name(),
+        fencing: r.fencing,
+        rto_ms: r.rto.map(to_ms),
+        rpo_ms: to_ms(r.rpo),
+        lost_acknowledged_charges: r.lost_acknowledged_charges,
+        lost_amount: r.lost_amount,
+        lost_window_ms: to_ms(r.lost_window),
+        longest_write_gap_ms: to_ms(r.longest_write_gap),
+        promotions: r
+            .promotions
+            .iter()
+            .map(|(at, region, lsn)| PromotionJson {
+                at_ms: to_ms(*at),
+                region: region.clone(),
+                prefix_lsn: *lsn,
+            })
+            .collect(),
+        acked_beyond_promoted_prefix: r.acked_beyond_promoted_prefix,
+        rejected_charges: r.rejected_charges,
+        unknown_outcome_charges: r.unknown_outcome_charges,
+        acknowledged_charges: r.acknowledged_charges,
+        charges: r.charges,
+        overspend_incidents: r.overspend_incidents,
+        duplicate_effects: r.duplicate_effects,
+        invariants_ok: r.invariants_ok,
+        first_breach: r.first_breach.clone(),
+        during_faults: window_json(&r.during),
+        outside_faults: window_json(&r.outside),
+        timeline: r
+            .timeline
+            .iter()
+            .map(|m| MomentJson {
+                at_ms: to_ms(m.at),
+                what: m.what.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn json(
+    cfg: &DrillConfig,
+    seed: u64,
+    results: &[DrillResult],
+    command: &str,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        drill: &'a str,
+        seed: u64,
+        topology: String,
+        command: &'a str,
+        results: Vec<DrillJson>,
+    }
+    let doc = Doc {
+        drill: &cfg.name,
+        seed,
+        topology: cfg.topology.to_string(),
+        command,
+        results: results.iter().map(|r| drill_json(r, seed)).collect(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}
+
+#[derive(Tabled)]
+struct Row {
+    policy: &'static str,
+    replication: &'static str,
+    #[tabled(rename = "RTO s")]
+    rto: String,
+    #[tabled(rename = "max gap s")]
+    gap: String,
+    #[tabled(rename = "RPO s")]
+    rpo: String,
+    #[tabled(rename = "lost acked")]
+    lost: u64,
+    #[tabled(rename = "lost amount")]
+    amount: String,
+    rejected: u64,
+    unknown: u64,
+    overspend: u64,
+    #[tabled(rename = "charge p95 in/out")]
+    charge: String,
+    #[tabled(rename = "stale p99 in")]
+    stale: String,
+    invariants: &'static str,
+}
+
+fn table(
+    cfg: &DrillConfig,
+    seed: u64,
+    results: &[DrillResult],
+    command: &str,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "kata86 drill {}: leader {}, fencing {}, {} s drill, seed {}",
+        cfg.name,
+        cfg.topology.region_name(cfg.leader),
+        if cfg.fencing { "on" } else { "OFF" },
+        to_ms(cfg.duration) / 1000.0,
+        seed
+    )?;
+    writeln!(out, "topology: {}", cfg.topology)?;
+    let witnesses: Vec<&str> = cfg
+        .witnesses
+        .iter()
+        .map(|w| cfg.topology.region_name(*w))
+        .collect();
+    if !witnesses.is_empty() {
+        writeln!(
+            out,
+            "witnesses (vote, hold no data): {}",
+            witnesses.join(", ")
+        )?;
+    }
+    if results.len() == 1 {
+        writeln!(out, "\ntimeline:")?;
+        for m in &results[0].timeline {
+            writeln!(out, "  {:>9.3} s  {}", to_ms(m.at) / 1000.0, m.what)?;
+        }
+    }
+    writeln!(out)?;
+    let rows: Vec<Row> = results
+        .iter()
+        .map(|r| Row {
+            policy: r.policy.name(),
+            replication: r.replication.name(),
+            rto: r
+                .rto
+                .map_or("never".into(), |x| format!("{:.1}", to_ms(x) / 1000.0)),
+            gap: format!("{:.1}", to_ms(r.longest_write_gap) / 1000.0),
+            rpo: format!("{:.3}", to_ms(r.rpo) / 1000.0),
+            lost: r.lost_acknowledged_charges,
+            amount: format!("{:.2}", r.lost_amount as f64 / 100.0),
+            rejected: r.rejected_charges,
+            unknown: r.unknown_outcome_charges,
+            overspend: r.overspend_incidents,
+            charge: format!(
+                "{:.0}/{:.0}",
+                r.during.write.summary().p95,
+                r.outside.write.summary().p95
+            ),
+            stale: format!("{:.0}", r.during.staleness.summary().p99),
+            invariants: if r.invariants_ok { "ok" } else { "BROKEN" },
+        })
+        .collect();
+    let mut t = Table::new(rows);
+    t.with(Style::psql());
+    writeln!(out, "{t}")?;
+    writeln!(
+        out,
+        "\nRTO: fault start -> first charge sent after it is acknowledged. max gap: longest time with no charge acknowledged after the fault.\nRPO: how far before the fault the oldest lost acknowledged charge was committed; lost acked: acknowledged charges missing from the final ledger."
+    )?;
+    for r in results.iter().filter(|r| r.first_breach.is_some()) {
+        writeln!(
+            out,
+            "{} / {}: first breach: {}",
+            r.policy.name(),
+            r.replication.name(),
+            r.first_breach.as_deref().unwrap_or_default()
+        )?;
+    }
+    writeln!(out, "seed: {seed}")?;
+    writeln!(out, "reproduce: {command}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        from_scenario("s.toml", text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn scenario_errors_name_the_line_and_the_reason() {
+        let e = err("[[fault]]\nkind = \"region-down\"\nregion = \"XX\"\nstart_s = 1\nend_s = 2\n");
+        assert!(e.starts_with("s.toml:1:") && e.contains("XX"), "{e}");
+        let e = err("duration_s = 300\n\n[[fault]]\nkind = \"region-down\"\nregion = \"SG\"\nstart_s = 50\nend_s = 40\n");
+        assert!(
+            e.starts_with("s.toml:3:") && e.contains("not after it starts"),
+            "{e}"
+        );
+        let e = err("duration_s = \"long\"\n");
+        assert!(e.starts_with("s.toml:1:"), "{e}");
+        let e = err("[[fault]]\nkind = \"meteor\"\n");
+        assert!(e.contains("meteor") || e.contains("variant"), "{e}");
+        let e = err("bogus = 1\n");
+        assert!(e.contains("bogus"), "{e}");
+        let two = "[[fault]]\nkind = \"lag-spike\"\nfrom = \"SG\"\nto = \"US\"\nextra_ms = 100\nstart_s = 10\nend_s = 20\n";
+        let e = err(&format!(
+            "{two}{}",
+            two.replace("10", "15").replace("20", "30")
+        ));
+        assert!(e.starts_with("s.toml:8:") && e.contains("fault 2"), "{e}");
+    }
+
+    #[test]
+    fn a_valid_scenario_sets_topology_faults_and_slos() {
+        let text = r#"
+name = "two regions"
+duration_s = 100
+policy = "reject-writes"
+replication = "semi-sync"
+[topology]
+regions = ["SG", "US"]
+links = [{ a = "SG", b = "US", rtt_ms = 180 }]
+sites = [{ name = "VN", home = "SG", rtt_ms = { SG = 40, US = 220 } }]
+[[slo]]
+name = "charge_p95"
+series = "charge"
+quantile = 0.95
+target_ms = 500
+[[fault]]
+kind = "partition"
+a = "SG"
+b = "US"
+start_s = 10
+end_s = 20
+"#;
+        let cfg = from_scenario("s.toml", text).unwrap();
+        assert_eq!(cfg.topology.region_count(), 2);
+        assert_eq!(cfg.faults.len(), 1);
+        assert_eq!(cfg.policy, Policy::RejectWrites);
+        assert_eq!(cfg.replication, Replication::SemiSync);
+        assert_eq!(cfg.slos.len(), 1);
+        assert_eq!(cfg.duration, ms(100_000.0));
+    }
+
+    #[test]
+    fn topology_errors_in_a_scenario_are_reported() {
+        let e = err("[topology]\nregions = [\"SG\"]\nlinks = []\nsites = [{ name = \"VN\", home = \"SG\", rtt_ms = { SG = -4 } }]\n");
+        assert!(e.contains("[topology]") && e.contains("-4"), "{e}");
+    }
+}
