@@ -419,8 +419,12 @@ pub struct Moment {
 pub struct Window {
     /// Read latency.
     pub read: LatencyHistogram,
+    /// The same, per client site (index = site id).
+    pub read_by_site: Vec<LatencyHistogram>,
     /// End-to-end latency of acknowledged charges.
     pub write: LatencyHistogram,
+    /// The same, per client site (index = site id).
+    pub write_by_site: Vec<LatencyHistogram>,
     /// Staleness reported by the serving replica.
     pub staleness: LatencyHistogram,
     /// Reads answered with staleness over 2 s.
@@ -1249,7 +1253,13 @@ impl<'a> Drill<'a> {
         }
 
         let first = a.first_sent;
-        self.window(first).write.record(done - first);
+        let w = self.window(first);
+        w.write.record(done - first);
+        let site = a.site as usize;
+        if w.write_by_site.len() <= site {
+            w.write_by_site.resize_with(site + 1, LatencyHistogram::new);
+        }
+        w.write_by_site[site].record(done - first);
         if declined {
             // An answer, but not a charge taken: RTO and gaps count charges.
             return;
@@ -1323,6 +1333,10 @@ impl<'a> Drill<'a> {
         };
         let w = self.window(now);
         w.read.record(latency);
+        if w.read_by_site.len() <= site {
+            w.read_by_site.resize_with(site + 1, LatencyHistogram::new);
+        }
+        w.read_by_site[site].record(latency);
         w.staleness.record(staleness);
         w.stale_reads += (staleness > ms(2000.0)) as u64;
     }
@@ -1522,10 +1536,18 @@ fn finish(mut d: Drill<'_>) -> Result<DrillResult, EngineError> {
             .slos
             .iter()
             .filter_map(|s| {
-                let h = match s.series {
-                    Series::Read => &w.read,
-                    Series::Write => &w.write,
-                    Series::Staleness => &w.staleness,
+                // A site-scoped objective is judged on that site's traffic.
+                let site = s
+                    .site
+                    .as_deref()
+                    .map(|n| cfg.topology.site(n).ok().map(|x| x.idx()));
+                let h = match (s.series, site) {
+                    (_, Some(None)) => return None,
+                    (Series::Read, Some(Some(i))) => w.read_by_site.get(i)?,
+                    (Series::Write, Some(Some(i))) => w.write_by_site.get(i)?,
+                    (Series::Read, None) => &w.read,
+                    (Series::Write, None) => &w.write,
+                    (Series::Staleness, _) => &w.staleness,
                 };
                 s.judge(h)
             })

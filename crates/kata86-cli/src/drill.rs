@@ -184,31 +184,32 @@ fn from_scenario(path: &str, text: &str) -> Result<DrillConfig, CliError> {
         cfg.workload.accounts = a;
     }
     if !sc.slo.is_empty() {
-        cfg.slos =
-            sc.slo
-                .iter()
-                .map(|s| {
-                    let series =
-                        match s.series.as_str() {
-                            "read" => Series::Read,
-                            "write" | "charge" => Series::Write,
-                            "staleness" => Series::Staleness,
-                            other => return Err(at(
-                                None,
-                                format!(
-                                    "slo `{}`: series `{other}` is not read, charge or staleness",
-                                    s.name
-                                ),
-                            )),
-                        };
-                    let slo = Slo::new(&s.name, series, s.quantile, s.target_ms)
-                        .map_err(|e| at(None, e.to_string()))?;
-                    Ok(match &s.site {
-                        Some(site) => slo.for_site(site),
-                        None => slo,
-                    })
+        cfg.slos = sc
+            .slo
+            .iter()
+            .map(|s| {
+                let series = match s.series.as_str() {
+                    "read" => Series::Read,
+                    "write" | "charge" => Series::Write,
+                    "staleness" => Series::Staleness,
+                    other => {
+                        return Err(at(
+                            None,
+                            format!(
+                                "slo `{}`: series `{other}` is not read, charge or staleness",
+                                s.name
+                            ),
+                        ))
+                    }
+                };
+                let slo = Slo::new(&s.name, series, s.quantile, s.target_ms)
+                    .map_err(|e| at(None, e.to_string()))?;
+                Ok(match &s.site {
+                    Some(site) => slo.for_site(site),
+                    None => slo,
                 })
-                .collect::<Result<_, CliError>>()?;
+            })
+            .collect::<Result<_, CliError>>()?;
     }
     cfg.topology = topology.clone();
     cfg.faults.clear();
@@ -384,9 +385,16 @@ struct PromotionJson {
 }
 
 #[derive(Serialize)]
+struct SiteChargeJson {
+    client: String,
+    write_ms: metrics::Summary,
+}
+
+#[derive(Serialize)]
 struct WindowJson {
     read_ms: metrics::Summary,
     write_ms: metrics::Summary,
+    write_by_client: Vec<SiteChargeJson>,
     staleness_ms: metrics::Summary,
     stale_reads: u64,
     failed_reads: u64,
@@ -421,10 +429,19 @@ struct DrillJson {
     timeline: Vec<MomentJson>,
 }
 
-fn window_json(w: &Window) -> WindowJson {
+fn window_json(w: &Window, t: &topology::Topology) -> WindowJson {
     WindowJson {
         read_ms: w.read.summary(),
         write_ms: w.write.summary(),
+        write_by_client: w
+            .write_by_site
+            .iter()
+            .enumerate()
+            .map(|(i, h)| SiteChargeJson {
+                client: t.site_name(topology::SiteId(i as u8)).to_string(),
+                write_ms: h.summary(),
+            })
+            .collect(),
         staleness_ms: w.staleness.summary(),
         stale_reads: w.stale_reads,
         failed_reads: w.failed_reads,
@@ -432,7 +449,7 @@ fn window_json(w: &Window) -> WindowJson {
     }
 }
 
-fn drill_json(r: &DrillResult, seed: u64) -> DrillJson {
+fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
     DrillJson {
         drill: r.drill.clone(),
         seed,
@@ -463,8 +480,8 @@ fn drill_json(r: &DrillResult, seed: u64) -> DrillJson {
         duplicate_effects: r.duplicate_effects,
         invariants_ok: r.invariants_ok,
         first_breach: r.first_breach.clone(),
-        during_faults: window_json(&r.during),
-        outside_faults: window_json(&r.outside),
+        during_faults: window_json(&r.during, t),
+        outside_faults: window_json(&r.outside, t),
         timeline: r
             .timeline
             .iter()
@@ -496,7 +513,10 @@ fn json(
         seed,
         topology: cfg.topology.to_string(),
         command,
-        results: results.iter().map(|r| drill_json(r, seed)).collect(),
+        results: results
+            .iter()
+            .map(|r| drill_json(r, seed, &cfg.topology))
+            .collect(),
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
@@ -521,6 +541,8 @@ struct Row {
     overspend: u64,
     #[tabled(rename = "charge p95 in/out")]
     charge: String,
+    #[tabled(rename = "VN charge p50/p95 out")]
+    vn: String,
     #[tabled(rename = "stale p99 in")]
     stale: String,
     invariants: &'static str,
@@ -582,6 +604,15 @@ fn table(
                 r.during.write.summary().p95,
                 r.outside.write.summary().p95
             ),
+            vn: cfg
+                .topology
+                .site("VN")
+                .ok()
+                .and_then(|s| r.outside.write_by_site.get(s.idx()))
+                .map_or("-".into(), |h| {
+                    let s = h.summary();
+                    format!("{:.0}/{:.0}", s.p50, s.p95)
+                }),
             stale: format!("{:.0}", r.during.staleness.summary().p99),
             invariants: if r.invariants_ok { "ok" } else { "BROKEN" },
         })
