@@ -323,10 +323,9 @@ impl DrillConfig {
         let bad = |i: usize, reason: String| EngineError::BadFault { index: i, reason };
         let n = self.topology.region_count();
         if self.witnesses.contains(&self.leader) {
-            return Err(EngineError::BadWorkload {
-                name: "witnesses",
-                reason: "the leader must hold data; a witness cannot lead".into(),
-            });
+            return Err(EngineError::BadDrill(
+                "the leader is listed as a witness; a witness holds no data and cannot lead".into(),
+            ));
         }
         for (i, f) in self.faults.iter().enumerate() {
             if f.end <= f.start {
@@ -365,7 +364,7 @@ impl DrillConfig {
                 if overlap && f.kind == g.kind {
                     return Err(bad(
                         i,
-                        format!("repeats fault {j} over an overlapping window"),
+                        format!("repeats fault {} over an overlapping window", j + 1),
                     ));
                 }
                 if let (
@@ -378,7 +377,10 @@ impl DrillConfig {
                     if overlap && (from, to) == (f2, t2) {
                         return Err(bad(
                             i,
-                            format!("contradicts fault {j}: two lag spikes on one link at once"),
+                            format!(
+                                "contradicts fault {}: two lag spikes on one link at once",
+                                j + 1
+                            ),
                         ));
                     }
                 }
@@ -401,6 +403,24 @@ impl DrillConfig {
             Replication::Async => 0,
             Replication::SemiSync => 1,
             Replication::Majority => self.voters().len() / 2,
+        }
+    }
+}
+
+/// What an active fault does to the stream from region `from` to region `to`:
+/// a cut link delivers nothing before the fault ends; a lag spike slows it.
+fn apply_fault(f: &Fault, stream: &mut FollowerStream, from: usize, to: usize, t: Micros) {
+    if f.blocks(from, to, t) {
+        stream.cut(f.end);
+    }
+    if let FaultKind::LagSpike {
+        from: a,
+        to: b,
+        extra,
+    } = f.kind
+    {
+        if a.idx() == from && b.idx() == to {
+            stream.set_extra(extra);
         }
     }
 }
@@ -448,7 +468,10 @@ pub struct DrillResult {
     pub fencing: bool,
     /// From the first fault to the first charge sent after it being acknowledged.
     pub rto: Option<Micros>,
-    /// How far before the first fault the oldest lost acknowledged charge was committed.
+    /// The span of acknowledged writes lost: from the oldest lost charge's
+    /// commit to the fault or to the newest lost charge's commit, whichever is
+    /// later (a leader cut off by a partition can keep acknowledging charges
+    /// that are lost later).
     pub rpo: Micros,
     /// Acknowledged charges missing from the final ledger.
     pub lost_acknowledged_charges: u64,
@@ -460,8 +483,8 @@ pub struct DrillResult {
     pub longest_write_gap: Micros,
     /// Promotions: when, which region, and the log prefix (lsn) it took over.
     pub promotions: Vec<(Micros, String, u64)>,
-    /// Acknowledged charges of the first leader beyond the first promoted
-    /// prefix: what theory says an asynchronous failover must lose.
+    /// Acknowledged charges of each deposed leader beyond the log prefix its
+    /// successor took over: what theory says a failover must lose.
     pub acked_beyond_promoted_prefix: u64,
     /// Charges refused at once (leader known to be unreachable or read-only).
     pub rejected_charges: u64,
@@ -496,6 +519,8 @@ struct Slot {
     lease_until: Micros,
     /// Still admitting writes (not deposed, not merged away).
     alive: bool,
+    /// A region an operator removed from the voter set when promoting this slot.
+    excluded: Option<usize>,
     streams: Vec<Option<FollowerStream>>,
 }
 
@@ -522,6 +547,7 @@ enum Ev {
     Promote {
         region: usize,
         fault: usize,
+        slot: usize,
     },
     Route {
         site: usize,
@@ -576,7 +602,8 @@ struct Drill<'a> {
     timeline: Vec<Moment>,
     during: Window,
     outside: Window,
-    promoted_for: Vec<bool>,
+    /// Per slot: a promotion to replace it is scheduled.
+    pending: Vec<bool>,
 }
 
 impl<'a> Drill<'a> {
@@ -672,20 +699,8 @@ impl<'a> Drill<'a> {
     /// Applies any fault already active on the link to a new stream.
     fn cut_for_faults(&self, stream: &mut FollowerStream, s: usize, r: usize) {
         let from = self.slots[s].region;
-        for f in &self.cfg.faults {
-            if f.active(self.now) && (f.blocks(from, r, self.now)) {
-                stream.cut(f.end);
-            }
-            if let FaultKind::LagSpike {
-                from: a,
-                to: b,
-                extra,
-            } = f.kind
-            {
-                if f.active(self.now) && a.idx() == from && b.idx() == r {
-                    stream.set_extra(extra);
-                }
-            }
+        for f in self.cfg.faults.iter().filter(|f| f.active(self.now)) {
+            apply_fault(f, stream, from, r, self.now);
         }
     }
 
@@ -717,17 +732,6 @@ impl<'a> Drill<'a> {
             && (!self.cfg.fencing || self.now + self.cfg.skew_bound < slot.lease_until)
     }
 
-    fn majority_reachable(&self, from: usize, excluding: Option<usize>) -> bool {
-        let voters = self.cfg.voters();
-        let reach = voters
-            .iter()
-            .filter(|&&v| {
-                Some(v) != excluding && !self.down(v, self.now) && self.reachable(from, v, self.now)
-            })
-            .count();
-        reach > voters.len() / 2
-    }
-
     fn ship(&mut self, s: usize, from_lsn: u64) {
         let now = self.now;
         let slot = &mut self.slots[s];
@@ -744,9 +748,10 @@ impl<'a> Drill<'a> {
             Ev::FaultEnd(i) => self.fault_end(i),
             Ev::Renew(s) => {
                 let region = self.slots[s].region;
+                let voters = self.voters_for(self.slots[s].excluded);
                 if self.slots[s].alive
                     && !self.down(region, self.now)
-                    && self.majority_reachable(region, None)
+                    && self.has_majority(region, &voters)
                 {
                     self.slots[s].lease_until = self.now + self.cfg.lease;
                 }
@@ -755,7 +760,11 @@ impl<'a> Drill<'a> {
                 }
             }
             Ev::Detect { region, fault } => self.detect(region, fault),
-            Ev::Promote { region, fault } => self.promote(region, fault),
+            Ev::Promote {
+                region,
+                fault,
+                slot,
+            } => self.promote(region, fault, slot),
             Ev::Route { site } => self.route(site),
             Ev::Arrive { slot, a } => self.arrive(slot, a),
             Ev::Ack {
@@ -786,7 +795,7 @@ impl<'a> Drill<'a> {
     fn fault_start(&mut self, i: usize) {
         let f = self.cfg.faults[i];
         self.first_fault.get_or_insert(f.start);
-        self.note(format!("fault {i} starts: {}", self.describe(&f)));
+        self.note(format!("fault {} starts: {}", i + 1, self.describe(&f)));
         for s in 0..self.slots.len() {
             let from = self.slots[s].region;
             for r in 0..self.follows.len() {
@@ -794,22 +803,11 @@ impl<'a> Drill<'a> {
                     continue;
                 };
                 stream.advance(f.start);
-                if f.blocks(from, r, f.start) {
-                    if matches!(f.kind, FaultKind::RegionDown { region } if region.idx() == from) {
-                        stream.drop_in_flight();
-                    }
-                    stream.cut(f.end);
+                if matches!(f.kind, FaultKind::RegionDown { region } if region.idx() == from) {
+                    // The sender died: what it had not delivered is gone.
+                    stream.drop_in_flight();
                 }
-                if let FaultKind::LagSpike {
-                    from: a,
-                    to: b,
-                    extra,
-                } = f.kind
-                {
-                    if a.idx() == from && b.idx() == r {
-                        stream.set_extra(extra);
-                    }
-                }
+                apply_fault(&f, stream, from, r, f.start);
             }
         }
         // Who loses sight of its leader, and who must act.
@@ -838,7 +836,7 @@ impl<'a> Drill<'a> {
 
     fn fault_end(&mut self, i: usize) {
         let f = self.cfg.faults[i];
-        self.note(format!("fault {i} ends"));
+        self.note(format!("fault {} ends", i + 1));
         if let FaultKind::LagSpike { from, to, .. } = f.kind {
             for s in 0..self.slots.len() {
                 if self.slots[s].region == from.idx() {
@@ -993,10 +991,8 @@ impl<'a> Drill<'a> {
         let leader = self.slots[s].region;
         if s != self.slots.len() - 1
             || self.reachable(r, leader, self.now) && !self.down(leader, self.now)
+            || self.pending[s]
         {
-            return;
-        }
-        if self.promoted_for[fault] {
             return;
         }
         self.note(format!(
@@ -1004,42 +1000,78 @@ impl<'a> Drill<'a> {
             self.name(r),
             self.name(leader)
         ));
-        match self.cfg.policy {
-            Policy::RejectWrites => {}
-            Policy::PromoteManual => {
-                self.promoted_for[fault] = true;
-                let at = self.promotion_time(s, self.now + self.cfg.operator_delay);
-                self.push(at, Ev::Promote { region: r, fault });
-            }
-            Policy::PromoteAuto => {
-                if self.cfg.fencing && !self.majority_reachable(r, Some(leader)) {
-                    self.note(format!(
-                        "{} cannot reach a majority of voters: no automatic promotion",
-                        self.name(r)
-                    ));
-                    return;
-                }
-                self.promoted_for[fault] = true;
-                let at = self.promotion_time(s, self.now);
-                self.push(at, Ev::Promote { region: r, fault });
-            }
-        }
+        let at = match self.cfg.policy {
+            Policy::RejectWrites => return,
+            Policy::PromoteManual => self.now + self.cfg.operator_delay,
+            Policy::PromoteAuto => self.now,
+        };
+        self.pending[s] = true;
+        self.push(
+            at,
+            Ev::Promote {
+                region: r,
+                fault,
+                slot: s,
+            },
+        );
     }
 
-    /// With fencing, nobody is promoted before the old lease has surely expired.
-    fn promotion_time(&self, s: usize, earliest: Micros) -> Micros {
-        if self.cfg.fencing {
-            earliest.max(self.slots[s].lease_until + self.cfg.skew_bound)
-        } else {
-            earliest
-        }
+    /// The voters that count: everyone but a region an operator removed
+    /// from the voter set.
+    fn voters_for(&self, excluded: Option<usize>) -> Vec<usize> {
+        self.cfg
+            .voters()
+            .into_iter()
+            .filter(|&v| Some(v) != excluded)
+            .collect()
     }
 
-    fn promote(&mut self, by: usize, fault: usize) {
-        let old = self.slots.len() - 1;
+    /// Whether `from` reaches a majority of `voters` (itself included).
+    fn has_majority(&self, from: usize, voters: &[usize]) -> bool {
+        let reach = voters
+            .iter()
+            .filter(|&&v| !self.down(v, self.now) && self.reachable(from, v, self.now))
+            .count();
+        reach > voters.len() / 2
+    }
+
+    /// Promotes a follower on `by`'s side to replace slot `old`, if it is
+    /// still needed and (with fencing) safe: `by`'s side has a majority of the
+    /// voters and the old leader's lease, as it stands *now*, has surely
+    /// expired (a lease renewed meanwhile postpones the promotion).
+    fn promote(&mut self, by: usize, fault: usize, old: usize) {
+        self.pending[old] = false;
         let old_region = self.slots[old].region;
-        if self.reachable(by, old_region, self.now) && !self.down(old_region, self.now) {
+        if old != self.slots.len() - 1
+            || self.reachable(by, old_region, self.now) && !self.down(old_region, self.now)
+        {
             return;
+        }
+        // An operator removes the lost leader from the voter set; automatic
+        // promotion must win a majority of the full set.
+        let excluded = (self.cfg.policy == Policy::PromoteManual).then_some(old_region);
+        let voters = self.voters_for(excluded);
+        if self.cfg.fencing {
+            if !self.has_majority(by, &voters) {
+                self.note(format!(
+                    "{} cannot reach a majority of voters: no promotion",
+                    self.name(by)
+                ));
+                return;
+            }
+            let safe = self.slots[old].lease_until + self.cfg.skew_bound;
+            if self.now < safe {
+                self.pending[old] = true;
+                self.push(
+                    safe,
+                    Ev::Promote {
+                        region: by,
+                        fault,
+                        slot: old,
+                    },
+                );
+                return;
+            }
         }
         // The most up-to-date data region on this side of the fault.
         let mut best: Option<(u64, usize)> = None;
@@ -1070,14 +1102,17 @@ impl<'a> Drill<'a> {
             epoch,
             lease_until: self.now + self.cfg.lease,
             alive: true,
+            excluded,
             streams: (0..n).map(|_| None).collect(),
         });
+        self.pending.push(false);
         let s = self.slots.len() - 1;
         self.follows[r] = s;
         self.promotions.push((self.now, r, prefix));
         self.note(format!(
-            "{} promoted to leader, epoch {epoch}, with the log up to lsn {prefix} (fault {fault})",
-            self.name(r)
+            "{} promoted to leader, epoch {epoch}, with the log up to lsn {prefix} (fault {})",
+            self.name(r),
+            fault + 1
         ));
         for x in 0..n {
             if x != r
@@ -1365,6 +1400,7 @@ pub fn run_drill(cfg: &DrillConfig, seed: u64) -> Result<DrillResult, EngineErro
             epoch: 1,
             lease_until: cfg.lease,
             alive: true,
+            excluded: None,
             streams: (0..n).map(|_| None).collect(),
         }],
         follows: vec![0; n],
@@ -1386,7 +1422,7 @@ pub fn run_drill(cfg: &DrillConfig, seed: u64) -> Result<DrillResult, EngineErro
         timeline: Vec::new(),
         during: Window::default(),
         outside: Window::default(),
-        promoted_for: vec![false; cfg.faults.len()],
+        pending: vec![false],
     };
     for r in 0..n {
         if r != leader && cfg.holds_data(r) {
@@ -1559,7 +1595,10 @@ fn finish(mut d: Drill<'_>) -> Result<DrillResult, EngineError> {
         replication: cfg.replication,
         fencing: cfg.fencing,
         rto: d.rto,
-        rpo: oldest.map_or(0, |o| fault.saturating_sub(o)),
+        rpo: match (oldest, newest) {
+            (Some(o), Some(n)) => n.max(fault) - o,
+            _ => 0,
+        },
         lost_acknowledged_charges: lost.len() as u64,
         lost_amount: lost.iter().map(|l| l.amount).sum(),
         lost_window: match (oldest, newest) {
@@ -1578,12 +1617,18 @@ fn finish(mut d: Drill<'_>) -> Result<DrillResult, EngineError> {
                 )
             })
             .collect(),
-        acked_beyond_promoted_prefix: d.promotions.first().map_or(0, |&(_, _, p)| {
-            d.acked
-                .iter()
-                .filter(|(a, _, slot)| *slot == 0 && a.lsn > p)
-                .count() as u64
-        }),
+        // Promotion k (0-based) made slot k + 1 from slot k's log prefix.
+        acked_beyond_promoted_prefix: d
+            .promotions
+            .iter()
+            .enumerate()
+            .map(|(k, &(_, _, p))| {
+                d.acked
+                    .iter()
+                    .filter(|(a, _, slot)| *slot == k && a.lsn > p)
+                    .count() as u64
+            })
+            .sum(),
         rejected_charges: d.rejected,
         unknown_outcome_charges: d.unknown,
         acknowledged_charges: d.acked.len() as u64,

@@ -60,13 +60,16 @@ pub enum EngineError {
         known: String,
     },
     /// A fault on a drill's timeline is malformed or contradicts another.
-    #[error("fault {index}: {reason}")]
+    #[error("fault {}: {reason}", index + 1)]
     BadFault {
-        /// Position of the fault in the timeline (0-based).
+        /// Position of the fault in the timeline (0-based; shown 1-based).
         index: usize,
         /// What is wrong.
         reason: String,
     },
+    /// A drill parameter is inconsistent.
+    #[error("drill: {0}")]
+    BadDrill(String),
     /// A wallet workload parameter is out of range.
     #[error("wallet workload parameter `{name}`: {reason}")]
     BadWorkload {

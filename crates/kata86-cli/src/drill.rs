@@ -23,12 +23,12 @@ use crate::CliError;
 struct Scenario {
     name: Option<String>,
     duration_s: Option<f64>,
-    leader: Option<String>,
-    witnesses: Option<Vec<String>>,
-    policy: Option<String>,
-    replication: Option<String>,
+    leader: Option<toml::Spanned<String>>,
+    witnesses: Option<Vec<toml::Spanned<String>>>,
+    policy: Option<toml::Spanned<String>>,
+    replication: Option<toml::Spanned<String>>,
     fencing: Option<bool>,
-    model: Option<String>,
+    model: Option<toml::Spanned<String>>,
     rate: Option<f64>,
     accounts: Option<u32>,
     topology: Option<TopologySpec>,
@@ -149,32 +149,47 @@ fn from_scenario(path: &str, text: &str) -> Result<DrillConfig, CliError> {
     };
     let region =
         |n: &str, line: Option<usize>| topology.region(n).map_err(|e| at(line, e.to_string()));
+    let line = |s: &toml::Spanned<String>| Some(line_of(text, &s.span()));
     let mut cfg = DrillConfig::builtin("region-down", JpRole::Replica)?;
     cfg.name = sc.name.clone().unwrap_or_else(|| path.to_string());
-    cfg.leader = region(sc.leader.as_deref().unwrap_or("SG"), None)?;
+    cfg.leader = match &sc.leader {
+        Some(l) => region(l.get_ref(), line(l))?,
+        None => region("SG", None)?,
+    };
     cfg.witnesses = sc
         .witnesses
         .iter()
         .flatten()
-        .map(|w| region(w, None))
+        .map(|w| region(w.get_ref(), line(w)))
         .collect::<Result<_, _>>()?;
     if let Some(d) = sc.duration_s {
         cfg.duration = seconds("duration_s", d).map_err(|e| at(None, e))?;
     }
     if let Some(p) = &sc.policy {
-        cfg.policy = p.parse()?;
+        cfg.policy = p
+            .get_ref()
+            .parse()
+            .map_err(|e: engine::EngineError| at(line(p), e.to_string()))?;
     }
     if let Some(r) = &sc.replication {
-        cfg.replication = r.parse()?;
+        cfg.replication = r
+            .get_ref()
+            .parse()
+            .map_err(|e: engine::EngineError| at(line(r), e.to_string()))?;
     }
     if let Some(f) = sc.fencing {
         cfg.fencing = f;
     }
     if let Some(m) = &sc.model {
-        cfg.lag = match m.as_str() {
+        cfg.lag = match m.get_ref().as_str() {
             "iid" => LagModel::Iid(IidLag::default()),
             "episodic" => LagModel::Episodic(EpisodicLag::default()),
-            other => return Err(at(None, format!("model `{other}`: choose iid or episodic"))),
+            other => {
+                return Err(at(
+                    line(m),
+                    format!("model `{other}`: choose iid or episodic"),
+                ))
+            }
         };
     }
     if let Some(r) = sc.rate {
@@ -264,7 +279,10 @@ fn from_scenario(path: &str, text: &str) -> Result<DrillConfig, CliError> {
     cfg.validate().map_err(|e| match e {
         engine::EngineError::BadFault { index, reason } => {
             let line = sc.fault.get(index).map(|f| line_of(text, &f.span()));
-            at(line, format!("fault {}: {reason}", index + 1))
+            at(
+                line,
+                engine::EngineError::BadFault { index, reason }.to_string(),
+            )
         }
         other => at(None, other.to_string()),
     })?;
@@ -302,6 +320,11 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
             "drill reports come as --format table or json".into(),
         ));
     }
+    if a.matrix && (a.policy.is_some() || a.replication.is_some()) {
+        return Err(CliError::Usage(
+            "--matrix runs every policy and replication mode; drop --policy/--replication".into(),
+        ));
+    }
     let mut cfg = base_config(a)?;
     if let Some(p) = &a.policy {
         cfg.policy = p.parse()?;
@@ -311,11 +334,6 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     }
     if a.no_fencing {
         cfg.fencing = false;
-    }
-    if a.matrix && (a.policy.is_some() || a.replication.is_some()) {
-        return Err(CliError::Usage(
-            "--matrix runs every policy and replication mode; drop --policy/--replication".into(),
-        ));
     }
     let runs: Vec<DrillConfig> = if a.matrix {
         Policy::ALL

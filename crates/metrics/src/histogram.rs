@@ -34,6 +34,13 @@ const fn lowest_value_at(index: usize) -> u64 {
 /// Counts slots needed up to [`LatencyHistogram::MAX_TRACKABLE_US`].
 const COUNTS_LEN: usize = index_of(LatencyHistogram::MAX_TRACKABLE_US) + 1;
 
+/// Adds `n` values of `value` (at most `MAX_TRACKABLE_US`) to their bucket.
+#[inline]
+fn add_to(counts: &mut [u64], value: u64, n: u64) {
+    let count = &mut counts[index_of(value)];
+    *count = count.saturating_add(n);
+}
+
 /// A histogram of simulated durations in whole microseconds.
 ///
 /// Values from 0 up to [`MAX_TRACKABLE_US`](Self::MAX_TRACKABLE_US) are kept
@@ -42,17 +49,24 @@ const COUNTS_LEN: usize = index_of(LatencyHistogram::MAX_TRACKABLE_US) + 1;
 /// report the highest value of the bucket holding that rank, so they are never
 /// below the exact answer and at most 0.1 % above it.
 ///
-/// Recording is built for the simulator's hot loop: it computes the value's
-/// bucket with hdrhistogram's own arithmetic and increments that bucket's
-/// count, nothing else (hdrhistogram's `record` also updates the minimum,
-/// maximum and total on every call). Readers are meant for report time: they
-/// load the counts into an [`hdrhistogram::Histogram`] with the same bounds
+/// Recording is built for the simulator's hot loop. Consecutive equal values
+/// are gathered in a run (many series are constant for long stretches); when
+/// the value changes, the run is added to its bucket's count, the bucket
+/// found with hdrhistogram's own arithmetic, and nothing else is touched
+/// (hdrhistogram's `record` also updates the minimum, maximum and total on
+/// every call). Readers are meant for report time: they load the counts and
+/// the pending run into an [`hdrhistogram::Histogram`] with the same bounds
 /// and read that, so every figure is hdrhistogram's and identical to
 /// recording each value into it directly.
 #[derive(Clone)]
 pub struct LatencyHistogram {
-    /// How many values fell in each bucket, in hdrhistogram's layout.
+    /// How many values fell in each bucket, in hdrhistogram's layout, except
+    /// the pending run.
     counts: Box<[u64]>,
+    /// The (already clamped) value of the pending run.
+    run_value: u64,
+    /// How many times `run_value` was recorded since the last flush.
+    run_len: u64,
     /// How many recorded values exceeded `MAX_TRACKABLE_US`.
     saturated: u64,
 }
@@ -67,6 +81,8 @@ impl LatencyHistogram {
     pub fn new() -> Self {
         LatencyHistogram {
             counts: vec![0; COUNTS_LEN].into_boxed_slice(),
+            run_value: 0,
+            run_len: 0,
             saturated: 0,
         }
     }
@@ -86,8 +102,14 @@ impl LatencyHistogram {
         } else {
             us
         };
-        let count = &mut self.counts[index_of(value)];
-        *count = count.saturating_add(n);
+        if value == self.run_value {
+            self.run_len = self.run_len.saturating_add(n);
+        } else {
+            // An empty run adds 0: no need to test for it.
+            add_to(&mut self.counts, self.run_value, self.run_len);
+            self.run_value = value;
+            self.run_len = n;
+        }
     }
 
     /// Adds everything recorded in `other` to `self`.
@@ -95,12 +117,15 @@ impl LatencyHistogram {
         for (mine, theirs) in self.counts.iter_mut().zip(other.counts.iter()) {
             *mine = mine.saturating_add(*theirs);
         }
+        add_to(&mut self.counts, other.run_value, other.run_len);
         self.saturated = self.saturated.saturating_add(other.saturated);
     }
 
     /// How many values were recorded (saturated ones included).
     pub fn count(&self) -> u64 {
-        self.counts.iter().fold(0, |sum, &c| sum.saturating_add(c))
+        self.counts
+            .iter()
+            .fold(self.run_len, |sum, &c| sum.saturating_add(c))
     }
 
     /// How many recorded values exceeded
@@ -164,13 +189,19 @@ impl LatencyHistogram {
         self.saturated = self.saturated.saturating_add(n);
     }
 
-    /// The counts as an hdrhistogram with the same bounds: each bucket's
-    /// count recorded at the bucket's lowest value, which hdrhistogram cannot
-    /// tell from recording the original values.
+    /// Everything recorded as an hdrhistogram with the same bounds: each
+    /// bucket's count recorded at the bucket's lowest value, which
+    /// hdrhistogram cannot tell from recording the original values.
     fn to_hdr(&self) -> Histogram<u64> {
         let mut hist = Histogram::new_with_bounds(1, Self::MAX_TRACKABLE_US, SIGNIFICANT_DIGITS)
             .expect("constant histogram bounds are valid");
+        let pending = index_of(self.run_value);
         for (index, &count) in self.counts.iter().enumerate() {
+            let count = if index == pending {
+                count.saturating_add(self.run_len)
+            } else {
+                count
+            };
             if count > 0 {
                 // Every index up to that of MAX_TRACKABLE_US is in range.
                 hist.saturating_record_n(lowest_value_at(index), count);
@@ -193,6 +224,7 @@ impl fmt::Debug for LatencyHistogram {
         f.debug_struct("LatencyHistogram")
             .field("count", &self.count())
             .field("saturated", &self.saturated)
+            .field("pending_run", &(self.run_value, self.run_len))
             .finish_non_exhaustive()
     }
 }
@@ -257,7 +289,7 @@ mod tests {
     }
 
     /// Long runs, single values, a return to an earlier value, zeros and a
-    /// large value.
+    /// large value: every transition the run cache has to get right.
     fn runs_and_changes() -> Vec<u64> {
         let mut values = Vec::new();
         for (value, len) in [
@@ -342,9 +374,10 @@ mod tests {
     }
 
     #[test]
-    fn bucket_counts_match_direct_recording() {
+    fn run_cache_and_counts_match_direct_recording() {
         let values = runs_and_changes();
         let h = recorded(&values);
+        assert!(h.run_len > 0, "the test should end with a pending run");
         assert_eq!(h.to_hdr(), plain(&values));
         assert_eq!(h.count(), values.len() as u64);
     }
@@ -367,7 +400,7 @@ mod tests {
     fn record_n_equals_repeated_record() {
         let mut bulk = LatencyHistogram::new();
         bulk.record_n(1_500, 1_000);
-        bulk.record_n(9, 0); // a no-op
+        bulk.record_n(9, 0); // a no-op, even though it changes the run value
         bulk.record_n(1_500, 2);
         bulk.record_n(80, 3);
         let mut expected = vec![1_500; 1_002];

@@ -258,10 +258,14 @@ impl<'t> Router<'t> {
         let mut latency = 0;
         let mut best: Option<RegionId> = None;
         for _ in 0..need {
-            let next = (0..n)
-                .filter(|i| taken & (1 << i) == 0)
-                .min_by_key(|&i| (s.site_rtt[i], i))
-                .expect("need <= n");
+            // The fastest reply not yet taken; ties go to the lower index.
+            let mut next = None;
+            for (i, &rtt) in s.site_rtt.iter().enumerate() {
+                if taken & (1 << i) == 0 && next.is_none_or(|j: usize| rtt < s.site_rtt[j]) {
+                    next = Some(i);
+                }
+            }
+            let next = next.expect("need <= n");
             taken |= 1 << next;
             latency = s.site_rtt[next];
             if best.is_none_or(|b| s.staleness[next] < s.staleness[b.idx()]) {

@@ -1,0 +1,390 @@
+//! `kata86 drill` driven as a user would: the JSON report's shape and
+//! reproducibility, scenario files (valid and malformed), and refusals of
+//! names and flag combinations that make no sense.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn kata86(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kata86"))
+        .args(args)
+        .output()
+        .expect("the kata86 binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// Runs a command that must succeed and returns its stdout.
+fn ok(args: &[&str]) -> String {
+    let o = kata86(args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "kata86 {args:?} failed:\n{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    stdout(&o)
+}
+
+/// Runs a command that must be refused as bad input (exit 2, nothing on
+/// stdout, no panic) and returns its stderr.
+fn refused(args: &[&str]) -> String {
+    let o = kata86(args);
+    let err = stderr(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "kata86 {args:?} should exit 2\nstdout:\n{}\nstderr:\n{err}",
+        stdout(&o)
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(stdout(&o).is_empty(), "a refused command printed a report");
+    err
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+const POLICIES: [&str; 3] = ["reject-writes", "promote-manual", "promote-auto"];
+const MODES: [&str; 3] = ["async", "semi-sync", "majority"];
+
+const KEYS: [&str; 12] = [
+    "drill",
+    "seed",
+    "policy",
+    "replication",
+    "rto_ms",
+    "rpo_ms",
+    "lost_acknowledged_charges",
+    "lost_amount",
+    "rejected_charges",
+    "overspend_incidents",
+    "invariants_ok",
+    "timeline",
+];
+
+#[test]
+fn matrix_json_has_nine_results_with_the_documented_keys_and_is_reproducible() {
+    let args = ["drill", "region-down", "--matrix", "--format", "json"];
+    let first = ok(&args);
+    let second = ok(&args);
+    assert_eq!(first, second, "same command, different bytes");
+
+    let doc: Value = serde_json::from_str(&first).expect("stdout is one JSON document");
+    let results = doc["results"].as_array().expect("results is an array");
+    assert_eq!(results.len(), 9, "3 policies x 3 replication modes");
+    let mut cells = BTreeSet::new();
+    for r in results {
+        for key in KEYS {
+            assert!(r.get(key).is_some(), "result key `{key}` missing in {r}");
+        }
+        assert_eq!(r["drill"], "region-down");
+        assert_eq!(r["seed"], 86, "default seed");
+        let policy = r["policy"].as_str().expect("policy is a string");
+        let mode = r["replication"].as_str().expect("replication is a string");
+        assert!(POLICIES.contains(&policy), "{policy}");
+        assert!(MODES.contains(&mode), "{mode}");
+        cells.insert((policy.to_string(), mode.to_string()));
+
+        // Types and the figures' own consistency.
+        assert!(r["rto_ms"].is_null() || r["rto_ms"].as_f64().is_some_and(|x| x >= 0.0));
+        assert!(r["rpo_ms"].as_f64().is_some_and(|x| x >= 0.0));
+        let lost = r["lost_acknowledged_charges"].as_u64().expect("a count");
+        let amount = r["lost_amount"].as_i64().expect("cents");
+        assert_eq!(
+            lost == 0,
+            amount == 0,
+            "{policy}/{mode}: lost {lost} for {amount} cents"
+        );
+        assert!(r["rejected_charges"].as_u64().is_some());
+        assert!(r["overspend_incidents"].as_u64().is_some());
+        let invariants_ok = r["invariants_ok"].as_bool().expect("a bool");
+        if lost > 0 {
+            assert!(
+                !invariants_ok,
+                "{policy}/{mode}: a lost acked charge is a breach"
+            );
+        }
+        if policy == "reject-writes" {
+            assert_eq!(r["promotions"].as_array().map(Vec::len), Some(0));
+            assert_eq!(lost, 0, "reject-writes loses nothing");
+        }
+        let timeline = r["timeline"].as_array().expect("timeline is an array");
+        assert!(!timeline.is_empty());
+        let times: Vec<f64> = timeline
+            .iter()
+            .map(|m| {
+                assert!(m["what"].is_string(), "{m}");
+                m["at_ms"].as_f64().expect("at_ms is a number")
+            })
+            .collect();
+        assert!(
+            times.windows(2).all(|w| w[0] <= w[1]),
+            "timeline out of order"
+        );
+    }
+    assert_eq!(
+        cells.len(),
+        9,
+        "every policy x mode exactly once: {cells:?}"
+    );
+
+    // The seed matters: another one gives another report.
+    let other = ok(&[
+        "drill",
+        "region-down",
+        "--matrix",
+        "--format",
+        "json",
+        "--seed",
+        "7",
+    ]);
+    assert_ne!(first, other);
+}
+
+#[test]
+fn a_valid_scenario_file_runs_with_its_own_settings_and_faults() {
+    let path = fixture("drill_valid.toml");
+    let path = path.to_str().expect("UTF-8 path");
+    let out = ok(&["drill", "--scenario", path, "--format", "json"]);
+    let doc: Value = serde_json::from_str(&out).expect("one JSON document");
+    let results = doc["results"].as_array().expect("results");
+    assert_eq!(results.len(), 1);
+    let r = &results[0];
+    assert_eq!(r["drill"], "fixture-valid");
+    assert_eq!(r["policy"], "promote-auto");
+    assert_eq!(r["replication"], "majority");
+    let timeline = r["timeline"].as_array().expect("timeline");
+    let at = |needle: &str| {
+        timeline
+            .iter()
+            .find(|m| m["what"].as_str().is_some_and(|w| w.contains(needle)))
+            .and_then(|m| m["at_ms"].as_f64())
+            .unwrap_or_else(|| panic!("no `{needle}` in the timeline: {timeline:?}"))
+    };
+    assert_eq!(at("SG down"), 10_000.0);
+    assert_eq!(at("partition US -> JP"), 35_000.0);
+    for m in timeline {
+        assert!(
+            m["at_ms"].as_f64().unwrap() <= 60_000.0,
+            "beyond the 60 s drill: {m}"
+        );
+    }
+    // Majority with JP as a replica: SG down is survived without loss.
+    assert_eq!(r["lost_acknowledged_charges"], 0);
+    assert_eq!(r["invariants_ok"], true);
+
+    // The table runs too, and flags override the file's settings.
+    let table = ok(&["drill", "--scenario", path, "--policy", "reject-writes"]);
+    assert!(table.contains("reject-writes"), "{table}");
+    assert!(
+        table.contains("reproduce: kata86 drill --scenario"),
+        "{table}"
+    );
+    let out = ok(&[
+        "drill",
+        "--scenario",
+        path,
+        "--policy",
+        "reject-writes",
+        "--format",
+        "json",
+    ]);
+    let doc: Value = serde_json::from_str(&out).expect("one JSON document");
+    assert_eq!(doc["results"][0]["policy"], "reject-writes");
+    assert_eq!(
+        doc["results"][0]["promotions"].as_array().map(Vec::len),
+        Some(0)
+    );
+}
+
+/// 1-based number of the first line of `text` containing `needle`.
+fn line_with(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("`{needle}` not in the fixture"))
+        + 1
+}
+
+/// The `[[fault]]` header that opens the block holding line `line`.
+fn header_above(text: &str, line: usize) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    (1..=line)
+        .rev()
+        .find(|&l| lines[l - 1].trim() == "[[fault]]")
+        .unwrap_or(line)
+}
+
+/// A malformed scenario is refused (exit 2) with a message
+/// `FILE:LINE: reason`, LINE inside `lines`, the reason holding `needles`.
+fn refused_at(name: &str, lines: std::ops::RangeInclusive<usize>, needles: &[&str]) -> String {
+    let path = fixture(name);
+    let shown = path.to_str().expect("UTF-8 path");
+    let err = refused(&["drill", "--scenario", shown]);
+    let first = err.lines().next().unwrap_or_default();
+    let rest = first
+        .strip_prefix("error: ")
+        .and_then(|x| x.strip_prefix(shown))
+        .and_then(|x| x.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("{name}: the message does not start with the file name:\n{err}"));
+    let line: usize = rest
+        .split(':')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{name}: the message names no line:\n{err}"));
+    assert!(
+        lines.contains(&line),
+        "{name}: line {line} named, expected one of {lines:?}:\n{err}"
+    );
+    for n in needles {
+        assert!(first.contains(n), "{name}: `{n}` missing from:\n{err}");
+    }
+    first.to_string()
+}
+
+#[test]
+fn malformed_scenarios_are_refused_naming_the_file_and_the_line() {
+    let text = |name: &str| std::fs::read_to_string(fixture(name)).expect("fixture");
+
+    let t = text("drill_unknown_region.toml");
+    let bad = line_with(&t, "\"EU\"");
+    refused_at(
+        "drill_unknown_region.toml",
+        header_above(&t, bad)..=bad,
+        &["EU"],
+    );
+
+    let t = text("drill_end_before_start.toml");
+    let bad = line_with(&t, "end_s = 35");
+    refused_at(
+        "drill_end_before_start.toml",
+        header_above(&t, bad)..=bad,
+        &["35", "40"],
+    );
+
+    let t = text("drill_bad_syntax.toml");
+    let bad = line_with(&t, "policy = \"promote-auto");
+    refused_at("drill_bad_syntax.toml", bad..=bad, &[]);
+
+    let t = text("drill_unknown_key.toml");
+    let bad = line_with(&t, "fencing_mode");
+    refused_at("drill_unknown_key.toml", bad..=bad, &["fencing_mode"]);
+
+    let t = text("drill_unknown_key_in_fault.toml");
+    let bad = line_with(&t, "severity");
+    refused_at(
+        "drill_unknown_key_in_fault.toml",
+        header_above(&t, bad)..=bad,
+        &["severity"],
+    );
+}
+
+/// Two lag spikes on one link at once: the second is at fault, and the
+/// message must point at it and name the one it contradicts the way the
+/// message numbers faults (1-based: the first `[[fault]]` is fault 1).
+#[test]
+fn overlapping_lag_spikes_on_one_link_are_refused_at_the_second() {
+    let t = std::fs::read_to_string(fixture("drill_overlapping_lag.toml")).expect("fixture");
+    let second = line_with(&t, "extra_ms = 2000");
+    let msg = refused_at(
+        "drill_overlapping_lag.toml",
+        header_above(&t, second)..=line_with(&t, "end_s = 40"),
+        &["fault 2", "lag"],
+    );
+    assert!(
+        !msg.contains("fault 0"),
+        "faults are numbered from 1 in this message, yet it names a `fault 0`: {msg}"
+    );
+    assert!(
+        msg.contains("fault 1"),
+        "the contradicted fault is the first: {msg}"
+    );
+}
+
+/// A bad value inside a scenario file is reported like any other scenario
+/// error: with the file and the line.
+#[test]
+fn an_unknown_policy_in_a_scenario_names_the_file_the_line_and_the_choices() {
+    let t = std::fs::read_to_string(fixture("drill_unknown_policy.toml")).expect("fixture");
+    let bad = line_with(&t, "yolo");
+    refused_at(
+        "drill_unknown_policy.toml",
+        bad..=bad,
+        &["yolo", "reject-writes", "promote-manual", "promote-auto"],
+    );
+}
+
+#[test]
+fn unknown_names_are_refused_naming_the_valid_choices() {
+    for (args, choices) in [
+        (
+            vec!["drill", "meteor"],
+            vec!["meteor", "region-down", "partition", "lag-spike"],
+        ),
+        (
+            vec!["drill", "region-down", "--policy", "yolo"],
+            vec!["yolo", "reject-writes", "promote-manual", "promote-auto"],
+        ),
+        (
+            vec!["drill", "region-down", "--replication", "quorum"],
+            vec!["quorum", "async", "semi-sync", "majority"],
+        ),
+        (
+            vec!["drill", "region-down", "--jp", "mirror"],
+            vec!["mirror", "none", "replica", "witness"],
+        ),
+    ] {
+        let err = refused(&args);
+        for c in choices {
+            assert!(
+                err.contains(c),
+                "kata86 {args:?}: `{c}` missing from:\n{err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn flag_combinations_that_make_no_sense_are_refused() {
+    // --matrix runs every policy and mode: picking one contradicts it.
+    for args in [
+        [
+            "drill",
+            "region-down",
+            "--matrix",
+            "--policy",
+            "reject-writes",
+        ],
+        ["drill", "region-down", "--matrix", "--replication", "async"],
+    ] {
+        let err = refused(&args);
+        assert!(err.contains("--matrix"), "kata86 {args:?}:\n{err}");
+    }
+    refused(&["drill", "region-down", "--matrix", "--policy", "x"]);
+
+    let err = refused(&["drill", "region-down", "--format", "csv"]);
+    assert!(err.contains("table") && err.contains("json"), "{err}");
+
+    let valid = fixture("drill_valid.toml");
+    let valid = valid.to_str().expect("UTF-8 path");
+    let err = refused(&["drill", "--scenario", valid, "--jp", "none"]);
+    assert!(err.contains("--jp"), "{err}");
+
+    let missing = fixture("drill_no_such_file.toml");
+    let missing = missing.to_str().expect("UTF-8 path");
+    let err = refused(&["drill", "--scenario", missing]);
+    assert!(err.contains(missing), "{err}");
+}
