@@ -25,8 +25,12 @@ use replication::rng::{below, exponential, substream, unit, Rng};
 use replication::{FollowerStream, LagModel, LagProcess};
 use topology::{ms, Micros, RegionId, SiteId, Topology};
 
+use crate::ops::{
+    default_alerts, AlertRule, Degradation, Firing, Flag, FlagSpan, Impact, Monitor, Signal,
+};
 use crate::wallet::WalletConfig;
 use crate::EngineError;
+use replication::clock::{hlc, ClockModel};
 
 /// What the control plane does when the leader is lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,7 +203,32 @@ pub struct DrillConfig {
     pub write: routing::WritePolicy,
     /// SLOs judged inside and outside the fault windows.
     pub slos: Vec<Slo>,
+    /// Each region's clock (index = region id; missing ones read true time).
+    pub clocks: Vec<ClockModel>,
+    /// How replicas compute the staleness they report.
+    pub watermark: Watermark,
+    /// Runbook flags switched on and off on the timeline.
+    pub flags: Vec<FlagSpan>,
+    /// Alert rules evaluated at the end of every monitoring window.
+    pub alerts: Vec<AlertRule>,
+    /// Length of a monitoring window (default 10 s).
+    pub signal_window: Micros,
+    /// Play DESIGN.md's five runbook steps when the first alert fires.
+    pub runbook: bool,
 }
+
+/// How a replica turns its watermark into the staleness it reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watermark {
+    /// Its own wall clock minus the leader's wall-clock stamp: wrong by the
+    /// skew between the two clocks, in either direction.
+    Wall,
+    /// A hybrid logical clock (never behind a stamp it has received) plus the
+    /// configured clock-offset bound as uncertainty: never under-reports while
+    /// the real skew stays within the bound, over-reports by at most twice it.
+    Hybrid,
+}
+named!(Watermark, "watermark clock", Wall = "wall", Hybrid = "hlc");
 
 /// The kata's topology plus `JP` (Tokyo). RTTs: SG↔JP 74 ms and US↔JP 145 ms
 /// (published inter-region measurements, see docs/model.md); VN→JP 90 ms and
@@ -234,12 +263,20 @@ named!(
 );
 
 /// Built-in drills.
-pub const DRILLS: &[&str] = &["region-down", "partition", "lag-spike"];
+pub const DRILLS: &[&str] = &[
+    "region-down",
+    "partition",
+    "lag-spike",
+    "clock-skew",
+    "runbook",
+];
 
 impl DrillConfig {
     /// A built-in drill: `region-down` (SG down 60 s → 180 s), `partition`
     /// (SG cut off from every other region 60 s → 180 s), `lag-spike`
-    /// (SG → US replication 8 s slower 60 s → 180 s).
+    /// (SG → US replication 8 s slower 60 s → 180 s), `clock-skew` (no fault;
+    /// SG's clock 250 ms ahead, US's 250 ms behind, JP wandering ±100 ms) and
+    /// `runbook` (the lag spike, with the runbook played when an alert fires).
     pub fn builtin(name: &str, jp: JpRole) -> Result<DrillConfig, EngineError> {
         let topology = match jp {
             JpRole::Absent => Topology::kata(),
@@ -268,7 +305,8 @@ impl DrillConfig {
                     });
                 }
             }
-            "lag-spike" => faults.push(Fault {
+            "clock-skew" => {}
+            "lag-spike" | "runbook" => faults.push(Fault {
                 kind: FaultKind::LagSpike {
                     from: sg,
                     to: us,
@@ -289,12 +327,38 @@ impl DrillConfig {
             JpRole::Witness => vec![r("JP")],
             _ => Vec::new(),
         };
+        let clocks = if name == "clock-skew" {
+            let mut c = vec![ClockModel::Exact; topology.region_count()];
+            c[sg.idx()] = ClockModel::Offset { offset: 250_000 };
+            c[us.idx()] = ClockModel::Offset { offset: -250_000 };
+            if let Ok(jp) = topology.region("JP") {
+                c[jp.idx()] = ClockModel::Periodic {
+                    amplitude: 100_000,
+                    period: ms(60_000.0),
+                    noise: 5_000,
+                    seed: 86,
+                };
+            }
+            c
+        } else {
+            Vec::new()
+        };
+        // The runbook drill keeps replication steady outside its fault, so
+        // the only incident the alerts can see is the one being drilled.
+        let lag = if name == "runbook" {
+            LagModel::Iid(replication::IidLag {
+                spike_prob: 0.0,
+                ..Default::default()
+            })
+        } else {
+            LagModel::Episodic(replication::EpisodicLag::default())
+        };
         Ok(DrillConfig {
             name: name.to_string(),
             leader: sg,
             witnesses,
             topology,
-            lag: LagModel::Episodic(replication::EpisodicLag::default()),
+            lag,
             policy: Policy::PromoteAuto,
             replication: Replication::Async,
             fencing: true,
@@ -310,6 +374,12 @@ impl DrillConfig {
             skew_bound: ms(500.0),
             write: routing::WritePolicy::default(),
             slos: metrics::kata_slos(),
+            clocks,
+            watermark: Watermark::Wall,
+            flags: Vec::new(),
+            alerts: default_alerts(),
+            signal_window: ms(10_000.0),
+            runbook: name == "runbook",
         })
     }
 
@@ -325,6 +395,21 @@ impl DrillConfig {
         if self.witnesses.contains(&self.leader) {
             return Err(EngineError::BadDrill(
                 "the leader is listed as a witness; a witness holds no data and cannot lead".into(),
+            ));
+        }
+        for f in &self.flags {
+            if f.off <= f.on || f.off > self.duration {
+                return Err(EngineError::BadDrill(format!(
+                    "flag {} must go off after it goes on and within the drill ({} ms -> {} ms)",
+                    f.flag,
+                    topology::to_ms(f.on),
+                    topology::to_ms(f.off)
+                )));
+            }
+        }
+        if self.signal_window == 0 {
+            return Err(EngineError::BadDrill(
+                "the monitoring window must be > 0".into(),
             ));
         }
         for (i, f) in self.faults.iter().enumerate() {
@@ -508,6 +593,22 @@ pub struct DrillResult {
     pub outside: Window,
     /// What happened when.
     pub timeline: Vec<Moment>,
+    /// Every alert firing.
+    pub alerts: Vec<Firing>,
+    /// Every flag switched: flag, on, off (None if still on at the end).
+    pub flags: Vec<(Flag, Micros, Option<Micros>)>,
+    /// |reported − true| staleness of every read a follower served.
+    pub staleness_error: LatencyHistogram,
+    /// Follower-served reads whose reported staleness was below the truth.
+    pub underreported_reads: u64,
+    /// Follower-served reads.
+    pub follower_reads: u64,
+    /// What users saw, per [`Degradation`] kind.
+    pub impact: Vec<(Degradation, Impact)>,
+    /// The runbook steps played: name, time, degraded responses since the previous step.
+    pub runbook: Vec<(String, Micros, u64)>,
+    /// Monitoring window length.
+    pub signal_window: Micros,
 }
 
 /// A leader: a region, its copy of the log, its epoch and lease, and the
@@ -564,6 +665,15 @@ enum Ev {
         commit: Micros,
     },
     Retry(Attempt),
+    Tick,
+    Flag {
+        flag: Flag,
+        on: bool,
+    },
+    Step {
+        n: u8,
+        round: u32,
+    },
     TopUp {
         slot: usize,
         account: u32,
@@ -604,6 +714,21 @@ struct Drill<'a> {
     outside: Window,
     /// Per slot: a promotion to replace it is scheduled.
     pending: Vec<bool>,
+    flag_on: [bool; 3],
+    flag_log: Vec<(Flag, Micros, Option<Micros>)>,
+    monitor: Monitor,
+    staleness_error: LatencyHistogram,
+    underreported: u64,
+    follower_reads: u64,
+    /// Degraded responses so far, and per site in the current window.
+    degraded_total: u64,
+    degraded_sites: Vec<u64>,
+    runbook_steps: Vec<(String, Micros, u64)>,
+    runbook_alert: Option<String>,
+    /// Degraded responses per site in the last closed window.
+    last_sites: Vec<u64>,
+    /// Which runbook attempt the scheduled steps belong to.
+    runbook_round: u32,
 }
 
 impl<'a> Drill<'a> {
@@ -775,6 +900,13 @@ impl<'a> Drill<'a> {
                 commit,
             } => self.ack(slot, a, lsn, declined, commit),
             Ev::Retry(a) => self.send(a),
+            Ev::Tick => self.tick(),
+            Ev::Flag { flag, on } => self.set_flag(flag, on),
+            Ev::Step { n, round } => {
+                if round == self.runbook_round {
+                    self.step(n)
+                }
+            }
             Ev::TopUp {
                 slot,
                 account,
@@ -1166,6 +1298,12 @@ impl<'a> Drill<'a> {
     /// A client sends (or re-sends) a charge now.
     fn send(&mut self, mut a: Attempt) {
         a.sent = self.now;
+        if self.flag(Flag::WriteReadonlyMode) {
+            self.rejected += 1;
+            self.monitor.charge_failed(self.now, true);
+            self.count_degraded(a.site as usize);
+            return;
+        }
         let site = SiteId(a.site);
         let e = self.entry[a.site as usize];
         if self.down(e, self.now) {
@@ -1177,7 +1315,7 @@ impl<'a> Drill<'a> {
         if l != e {
             if let Some(since) = self.leader_unavailable(e, l) {
                 if self.now >= since + self.cfg.detection {
-                    self.rejected += 1;
+                    self.reject(a.site);
                     return;
                 }
                 return self.give_up(a);
@@ -1185,7 +1323,7 @@ impl<'a> Drill<'a> {
         }
         if !self.admits(slot) {
             // The leader knows it is read-only or has lost its lease.
-            self.rejected += 1;
+            self.reject(a.site);
             return;
         }
         let t = &self.cfg.topology;
@@ -1199,8 +1337,17 @@ impl<'a> Drill<'a> {
         self.push(self.now + path / 2 + slow, Ev::Arrive { slot, a });
     }
 
+    /// The charge is refused at once: the leader is known to be unavailable.
+    fn reject(&mut self, site: u8) {
+        self.rejected += 1;
+        self.monitor.charge_failed(self.now, true);
+        self.count_degraded(site as usize);
+    }
+
     /// The attempt got no answer: retry after the deadline, or give up.
     fn give_up(&mut self, a: Attempt) {
+        self.monitor.charge_failed(self.now, false);
+        self.count_degraded(a.site as usize);
         if a.number < self.cfg.workload.max_attempts {
             let at = (a.sent + self.cfg.write.deadline + self.cfg.workload.backoff).max(self.now);
             self.push(
@@ -1288,6 +1435,7 @@ impl<'a> Drill<'a> {
         }
 
         let first = a.first_sent;
+        self.monitor.charge_ok(done - a.sent);
         let w = self.window(first);
         w.write.record(done - first);
         let site = a.site as usize;
@@ -1350,22 +1498,208 @@ impl<'a> Drill<'a> {
         have >= need
     }
 
-    fn read(&mut self, site: usize) {
-        let e = self.entry[site];
-        let t = &self.cfg.topology;
-        let now = self.now;
-        if self.down(e, now) {
-            self.window(now).failed_reads += 1;
+    fn flag(&self, f: Flag) -> bool {
+        self.flag_on[f as usize]
+    }
+
+    fn set_flag(&mut self, f: Flag, on: bool) {
+        if self.flag_on[f as usize] == on {
             return;
         }
-        let latency = t.rtt_site(SiteId(site as u8), RegionId(e as u8));
-        let s = self.follows[e];
-        let staleness = if self.slots[s].region == e {
-            0
+        self.flag_on[f as usize] = on;
+        if on {
+            self.flag_log.push((f, self.now, None));
+        } else if let Some(span) = self
+            .flag_log
+            .iter_mut()
+            .rev()
+            .find(|x| x.0 == f && x.2.is_none())
+        {
+            span.2 = Some(self.now);
+        }
+        self.note(format!("flag {f} {}", if on { "on" } else { "off" }));
+    }
+
+    fn count_degraded(&mut self, site: usize) {
+        self.degraded_total += 1;
+        self.degraded_sites[site] += 1;
+    }
+
+    fn degrade(&mut self, kind: Degradation, site: usize) {
+        self.monitor.degraded(kind, self.now);
+        self.count_degraded(site);
+    }
+
+    fn offset(&self, r: usize, t: Micros) -> i64 {
+        self.cfg.clocks.get(r).map_or(0, |c| c.offset_at(t))
+    }
+
+    /// The staleness replica `e` reports now, and the truth; records the error.
+    fn record_skew(&mut self, e: usize) -> (Micros, Micros) {
+        let now = self.now;
+        let mark = self.marks[e];
+        let truth = now.saturating_sub(mark);
+        let leader = self.slots[self.follows[e]].region;
+        let stamp = mark as i64 + self.offset(leader, mark);
+        let wall = now as i64 + self.offset(e, now);
+        let reported = match self.cfg.watermark {
+            Watermark::Wall => (wall - stamp).max(0),
+            Watermark::Hybrid => hlc(wall, stamp) - stamp + self.cfg.skew_bound as i64,
+        } as Micros;
+        self.follower_reads += 1;
+        self.underreported += (reported < truth) as u64;
+        self.staleness_error.record(reported.abs_diff(truth));
+        (reported, truth)
+    }
+
+    /// Closes a monitoring window: signals, alerts, and the runbook trigger.
+    fn tick(&mut self) {
+        let last_fault = self
+            .cfg
+            .faults
+            .iter()
+            .map(|f| f.start)
+            .filter(|&s| s <= self.now)
+            .max();
+        for (name, fired) in self.monitor.close(self.now, last_fault) {
+            self.note(format!(
+                "alert {name} {}",
+                if fired { "fires" } else { "resolves" }
+            ));
+            if fired && self.cfg.runbook && self.runbook_alert.is_none() {
+                self.runbook_alert = Some(name.clone());
+                self.runbook_round += 1;
+                for (k, delay) in [0.0, 30_000.0, 60_000.0, 90_000.0].into_iter().enumerate() {
+                    let round = self.runbook_round;
+                    self.push(
+                        self.now + ms(delay),
+                        Ev::Step {
+                            n: k as u8 + 1,
+                            round,
+                        },
+                    );
+                }
+            }
+            if !fired
+                && self.runbook_alert.as_deref() == Some(name.as_str())
+                && self.runbook_steps.len() >= 3
+            {
+                let round = self.runbook_round;
+                self.push(self.now + ms(60_000.0), Ev::Step { n: 5, round });
+            }
+        }
+        self.last_sites = std::mem::replace(&mut self.degraded_sites, vec![0; self.entry.len()]);
+        if self.now < self.cfg.duration {
+            self.push(self.now + self.cfg.signal_window, Ev::Tick);
+        }
+    }
+
+    /// The runbook's mitigation for the alert that started it.
+    fn mitigation(&self) -> Flag {
+        let name = self.runbook_alert.as_deref().unwrap_or("");
+        let rule = self.cfg.alerts.iter().find(|r| r.name == name);
+        match rule.map(|r| r.signal) {
+            Some(Signal::LagP95 | Signal::LagP99 | Signal::StaleReadShare) => Flag::ForceLeaderRead,
+            Some(
+                Signal::ChargeErrorRate
+                | Signal::RejectedShare
+                | Signal::ChargeP95
+                | Signal::ChargeP99,
+            ) => Flag::WriteReadonlyMode,
+            _ => Flag::DisableRecs,
+        }
+    }
+
+    /// Runbook step `n` (1–5) of DESIGN.md.
+    fn step(&mut self, n: u8) {
+        if self.runbook_steps.len() + 1 != n as usize {
+            return;
+        }
+        let alert = self.runbook_alert.clone().unwrap_or_default();
+        if n == 2 && !self.monitor.is_firing(&alert) {
+            // A blip (a natural lag episode): the on-call stands down.
+            self.note(format!(
+                "runbook: alert {alert} already resolved, standing down"
+            ));
+            self.runbook_steps.clear();
+            self.runbook_alert = None;
+            return;
+        }
+        let what = match n {
+            1 => format!(
+                "detect: alert {} fired",
+                self.runbook_alert.clone().unwrap_or_default()
+            ),
+            2 => {
+                let t = &self.cfg.topology;
+                let sites: Vec<&str> = self
+                    .last_sites
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &c)| c > 0)
+                    .map(|(i, _)| t.site_name(SiteId(i as u8)))
+                    .collect();
+                format!(
+                    "confirm blast radius: degraded responses last window from sites [{}]",
+                    sites.join(", ")
+                )
+            }
+            3 => {
+                let f = self.mitigation();
+                self.set_flag(f, true);
+                format!("mitigate: {f} on")
+            }
+            4 => "communicate: status page and in-app banner".to_string(),
+            _ => {
+                let f = self.mitigation();
+                self.set_flag(f, false);
+                format!("recover: alert resolved, {f} off")
+            }
+        };
+        let before = self.runbook_steps.iter().map(|x| x.2).sum::<u64>();
+        self.runbook_steps
+            .push((what.clone(), self.now, self.degraded_total - before));
+        self.note(format!("runbook step {n}: {what}"));
+    }
+
+    fn read(&mut self, site: usize, eligibility: bool) {
+        let e = self.entry[site];
+        let now = self.now;
+        if eligibility && self.flag(Flag::DisableRecs) {
+            self.degrade(Degradation::FeatureDisabled, site);
+            return;
+        }
+        if self.down(e, now) {
+            self.window(now).failed_reads += 1;
+            self.monitor.read_failed(now);
+            self.count_degraded(site);
+            return;
+        }
+        let local = self.slots[self.follows[e]].region == e;
+        // What the local replica would report (and its true lag), for the
+        // answer and for the lag signal operators watch.
+        let (reported, truth) = if local {
+            (0, 0)
         } else {
             self.sync(e);
-            now.saturating_sub(self.marks[e])
+            self.record_skew(e)
         };
+        let t = &self.cfg.topology;
+        let (latency, staleness) = if self.flag(Flag::ForceLeaderRead) {
+            let l = self.slots[self.leader_for(e)].region;
+            if self.down(l, now) {
+                (t.rtt_site(SiteId(site as u8), RegionId(e as u8)), reported)
+            } else {
+                (t.rtt_site(SiteId(site as u8), RegionId(l as u8)), 0)
+            }
+        } else {
+            (t.rtt_site(SiteId(site as u8), RegionId(e as u8)), reported)
+        };
+        debug_assert!(local || truth <= now);
+        self.monitor.read(now, staleness, reported);
+        if staleness > ms(2000.0) {
+            self.count_degraded(site);
+        }
         let w = self.window(now);
         w.read.record(latency);
         if w.read_by_site.len() <= site {
@@ -1423,6 +1757,18 @@ pub fn run_drill(cfg: &DrillConfig, seed: u64) -> Result<DrillResult, EngineErro
         during: Window::default(),
         outside: Window::default(),
         pending: vec![false],
+        flag_on: [false; 3],
+        flag_log: Vec::new(),
+        monitor: Monitor::new(cfg.signal_window, cfg.alerts.clone()),
+        staleness_error: LatencyHistogram::new(),
+        underreported: 0,
+        follower_reads: 0,
+        degraded_total: 0,
+        degraded_sites: vec![0; t.site_ids().count()],
+        runbook_steps: Vec::new(),
+        runbook_alert: None,
+        last_sites: Vec::new(),
+        runbook_round: 0,
     };
     for r in 0..n {
         if r != leader && cfg.holds_data(r) {
@@ -1434,6 +1780,23 @@ pub fn run_drill(cfg: &DrillConfig, seed: u64) -> Result<DrillResult, EngineErro
         d.push(f.end, Ev::FaultEnd(i));
     }
     d.push(cfg.renew_every, Ev::Renew(0));
+    d.push(cfg.signal_window, Ev::Tick);
+    for f in &cfg.flags {
+        d.push(
+            f.on,
+            Ev::Flag {
+                flag: f.flag,
+                on: true,
+            },
+        );
+        d.push(
+            f.off,
+            Ev::Flag {
+                flag: f.flag,
+                on: false,
+            },
+        );
+    }
 
     let sites: Vec<SiteId> = t.site_ids().collect();
     let mut arrivals: Vec<(f64, Rng)> = sites
@@ -1471,7 +1834,7 @@ pub fn run_drill(cfg: &DrillConfig, seed: u64) -> Result<DrillResult, EngineErro
         let m = w.mix;
         if u < m.balance + m.eligibility {
             d.rng = rng;
-            d.read(site);
+            d.read(site, u >= m.balance);
         } else if u < m.balance + m.eligibility + m.charge {
             let amount = w.charge_amount.0
                 + below(&mut rng, (w.charge_amount.1 - w.charge_amount.0 + 1) as u64) as i64;
@@ -1640,5 +2003,17 @@ fn finish(mut d: Drill<'_>) -> Result<DrillResult, EngineError> {
         during: d.during,
         outside: d.outside,
         timeline: d.timeline,
+        alerts: d.monitor.firings.clone(),
+        flags: d.flag_log,
+        staleness_error: d.staleness_error,
+        underreported_reads: d.underreported,
+        follower_reads: d.follower_reads,
+        impact: Degradation::ALL
+            .iter()
+            .zip(d.monitor.impact)
+            .map(|(k, i)| (*k, i))
+            .collect(),
+        runbook: d.runbook_steps,
+        signal_window: cfg.signal_window,
     })
 }

@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod drill;
+pub mod ops;
 pub mod wallet;
 
 use metrics::{kata_slos, LatencyHistogram, Series, Slo, SloVerdict};
@@ -281,8 +282,7 @@ pub fn run_cell(
     }
 }
 
-/// The state of one cell's run: its random streams, what the current request
-/// sees, and the figures gathered so far.
+/// One cell's run before it starts: its charge path and its random streams.
 struct CellRun<'c> {
     cfg: &'c SimConfig,
     cell: Cell,
@@ -292,9 +292,6 @@ struct CellRun<'c> {
     net: Network,
     /// Every follower (every region but the leader) with its lag process.
     followers: Vec<(usize, LagProcess)>,
-    /// Per region: the staleness of its answers at the current request.
-    staleness: Vec<Micros>,
-    res: CellResult,
 }
 
 impl<'c> CellRun<'c> {
@@ -316,39 +313,38 @@ impl<'c> CellRun<'c> {
             arrivals: substream(seed, "arrivals", site),
             net: Network::new(t, cell.site, entry, substream(seed, "net", site)),
             followers,
-            // The leader's entry stays 0: the leader is never behind.
-            staleness: vec![0; t.region_count()],
-            res: CellResult {
-                cell,
-                read: LatencyHistogram::new(),
-                write: LatencyHistogram::new(),
-                staleness: LatencyHistogram::new(),
-                reads: 0,
-                stale_reads: 0,
-                over_bound_reads: 0,
-                leader_reads: 0,
-                forced_to_leader: 0,
-                charges: 0,
-                charges_rejected: 0,
-                charges_timed_out: 0,
-                simulated: 0,
-                slo: Vec::new(),
-            },
         }
     }
 
     /// Runs the requests, serving each read with `read`.
+    ///
+    /// Everything the loop updates is a local variable of its own rather than
+    /// a field of one struct: a reference to one field that leaves the loop
+    /// (the rare fallback of the exponential sampler takes `&mut` of its
+    /// generator) would otherwise pin every field of that struct to memory.
     fn run(
-        mut self,
+        self,
         iterations: u64,
         progress: &mut dyn FnMut(u64),
         read: impl Fn(&Snapshot<'_>) -> ReadOutcome,
     ) -> CellResult {
-        let cfg = self.cfg;
+        let CellRun {
+            cfg,
+            cell,
+            entry,
+            charge,
+            mut arrivals,
+            mut net,
+            mut followers,
+        } = self;
         let mean_gap = 1e6 / cfg.arrival_rate;
         let bound = cfg.read.max_staleness;
-        let res = &mut self.res;
-        // Counters live in locals (registers) during the loop.
+        // Per region: the staleness of its answers at the current request.
+        // The leader's entry stays 0: the leader is never behind.
+        let mut staleness = vec![0; cfg.topology.region_count()];
+        let mut read_latency = LatencyHistogram::new();
+        let mut read_staleness = LatencyHistogram::new();
+        let mut write_latency = LatencyHistogram::new();
         let mut over_bound_reads = 0;
         let mut leader_reads = 0;
         let mut forced_to_leader = 0;
@@ -359,34 +355,34 @@ impl<'c> CellRun<'c> {
         while done < iterations {
             let chunk = (iterations - done).min(PROGRESS_EVERY);
             for _ in 0..chunk {
-                now += exponential(&mut self.arrivals, mean_gap);
+                now += exponential(&mut arrivals, mean_gap);
                 // Through i64: a cheaper conversion than straight to u64, exact
                 // for any time below 292,000 simulated years.
                 let at = now as i64 as Micros;
                 // Every follower's process is observed at every request,
                 // whatever the strategy: common random numbers.
-                for (r, p) in &mut self.followers {
-                    self.staleness[*r] = p.lag_at(at);
+                for (r, p) in &mut followers {
+                    staleness[*r] = p.lag_at(at);
                 }
-                self.net.draw();
+                net.draw();
                 let snap = Snapshot {
-                    site: self.cell.site,
+                    site: cell.site,
                     leader: cfg.leader,
-                    entry: self.entry,
-                    staleness: &self.staleness,
-                    site_rtt: &self.net.site,
-                    entry_rtt: &self.net.entry,
+                    entry,
+                    staleness: &staleness,
+                    site_rtt: &net.site,
+                    entry_rtt: &net.entry,
                 };
 
                 let out = read(&snap);
-                res.read.record(out.latency);
-                res.staleness.record(out.staleness);
+                read_latency.record(out.latency);
+                read_staleness.record(out.staleness);
                 over_bound_reads += (out.staleness > bound) as u64;
                 leader_reads += (out.served_by == cfg.leader) as u64;
                 forced_to_leader += out.forced_to_leader as u64;
 
-                match self.charge.charge(&snap) {
-                    ChargeOutcome::Committed { latency } => res.write.record(latency),
+                match charge.charge(&snap) {
+                    ChargeOutcome::Committed { latency } => write_latency.record(latency),
                     ChargeOutcome::Rejected { .. } => charges_rejected += 1,
                     ChargeOutcome::TimedOut { .. } => charges_timed_out += 1,
                 }
@@ -394,19 +390,24 @@ impl<'c> CellRun<'c> {
             done += chunk;
             progress(done);
         }
-        res.over_bound_reads = over_bound_reads;
-        res.leader_reads = leader_reads;
-        res.forced_to_leader = forced_to_leader;
-        res.charges_rejected = charges_rejected;
-        res.charges_timed_out = charges_timed_out;
-        // Zero has its own histogram bucket, so this count is exact.
-        res.stale_reads = iterations - res.staleness.count_at_most(0);
-        res.reads = iterations;
-        res.charges = iterations;
-        res.simulated = now as Micros;
-        let t = &cfg.topology;
-        let mut res = self.res;
-        res.slo = judge(&cfg.slos, t.site_name(self.cell.site), |s| res.series(s));
+        let mut res = CellResult {
+            cell,
+            reads: iterations,
+            // Zero has its own histogram bucket, so this count is exact.
+            stale_reads: iterations - read_staleness.count_at_most(0),
+            over_bound_reads,
+            leader_reads,
+            forced_to_leader,
+            charges: iterations,
+            charges_rejected,
+            charges_timed_out,
+            simulated: now as Micros,
+            read: read_latency,
+            write: write_latency,
+            staleness: read_staleness,
+            slo: Vec::new(),
+        };
+        res.slo = judge(&cfg.slos, cfg.topology.site_name(cell.site), |s| res.series(s));
         res
     }
 }

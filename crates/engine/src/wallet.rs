@@ -122,6 +122,14 @@ impl Default for WalletConfig {
     }
 }
 
+/// Largest charge or top-up (cents): 10^9, so that even 10^9 top-ups on one
+/// account cannot overflow an `i64` balance.
+pub const MAX_AMOUNT: i64 = 1_000_000_000;
+
+/// Largest opening balance (cents): 10^15, leaving room for 10^9 top-ups of
+/// [`MAX_AMOUNT`] below `i64::MAX` (≈ 9.2 · 10^18).
+pub const MAX_OPENING: i64 = 1_000_000_000_000_000;
+
 fn bad(name: &'static str, reason: String) -> EngineError {
     EngineError::BadWorkload { name, reason }
 }
@@ -160,15 +168,18 @@ impl WalletConfig {
             ("charge_amount", self.charge_amount),
             ("top_up_amount", self.top_up_amount),
         ] {
-            if lo <= 0 || hi < lo {
+            if lo <= 0 || hi < lo || hi > MAX_AMOUNT {
                 return Err(bad(
                     name,
-                    format!("range [{lo}, {hi}] must have 0 < min <= max"),
+                    format!("range [{lo}, {hi}] must have 0 < min <= max <= {MAX_AMOUNT} cents"),
                 ));
             }
         }
-        if self.opening_balance < 0 {
-            return Err(bad("opening_balance", "must be >= 0".into()));
+        if !(0..=MAX_OPENING).contains(&self.opening_balance) {
+            return Err(bad(
+                "opening_balance",
+                format!("must be between 0 and {MAX_OPENING} cents"),
+            ));
         }
         if !(0.0..=1.0).contains(&self.slow_prob) {
             return Err(bad(
@@ -207,6 +218,8 @@ pub struct WalletStats {
     pub retries_raced_original: u64,
     /// Top-ups applied.
     pub top_ups: u64,
+    /// Top-ups the ledger refused (a balance would overflow).
+    pub top_ups_refused: u64,
     /// Reads held at a replica until the session's write arrived.
     pub ryw_waits: u64,
     /// Reads forwarded to the leader for read-your-writes.
@@ -350,10 +363,13 @@ impl World<'_> {
                 Event::Charge(a) => self.book_charge(at, a),
                 Event::Retry { attempt, number } => self.send_charge(at, attempt, number),
                 Event::TopUp { account, amount } => {
-                    self.ledger
-                        .top_up(account, amount, at)
-                        .expect("top-up parameters are validated");
-                    self.stats.top_ups += 1;
+                    // Validation caps amounts so that no balance can overflow
+                    // in a run the clock can express; a refused top-up would
+                    // be counted, never a crash.
+                    match self.ledger.top_up(account, amount, at) {
+                        Ok(_) => self.stats.top_ups += 1,
+                        Err(_) => self.stats.top_ups_refused += 1,
+                    }
                 }
             }
             self.ship_from(before);
@@ -457,16 +473,25 @@ impl World<'_> {
         let wanted = self.session[account as usize];
         if out.served_by != leader && wanted > applied {
             let arrives = self.streams[r].as_ref().and_then(|s| s.apply_time(wanted));
+            // By `at` the replica has applied at least the session's write, so
+            // its watermark is at least that write's commit.
+            let mark = self.streams[r].as_ref().map_or(0, |s| s.watermark());
+            let committed = self.ledger.entry(wanted).map_or(0, |e| e.committed_at);
+            let after_wait = |at: Micros| at - mark.max(committed);
+            // Waiting must not break the strategy's own staleness limit.
+            let limit = match strategy {
+                ReadStrategy::Bounded => self.cfg.read.max_staleness,
+                ReadStrategy::Fallback => self.cfg.read.fallback_threshold,
+                _ => Micros::MAX,
+            };
             match (self.w.read_your_writes, arrives) {
                 (ReadYourWrites::Off, _) => {}
-                (ReadYourWrites::Wait, Some(at)) if at - t <= self.w.ryw_wait_bound => {
+                (ReadYourWrites::Wait, Some(at))
+                    if at - t <= self.w.ryw_wait_bound && after_wait(at) <= limit =>
+                {
                     self.stats.ryw_waits += 1;
                     out.latency += at - t;
-                    // By `at` the replica has applied at least the session's
-                    // write, so its watermark is at least that write's commit.
-                    let mark = self.streams[r].as_ref().map_or(0, |s| s.watermark());
-                    let committed = self.ledger.entry(wanted).map_or(0, |e| e.committed_at);
-                    out.staleness = at - mark.max(committed);
+                    out.staleness = after_wait(at);
                     served_at = at;
                     applied = wanted;
                 }
@@ -501,7 +526,18 @@ impl World<'_> {
             let balance = if out.served_by == leader {
                 self.ledger.balance(account)
             } else {
-                self.replicas[r].balance(account)
+                // The replica's balance, plus this account's entries it will
+                // have applied by the time it answers (after a wait).
+                let mut balance = self.replicas[r].balance(account);
+                let mut cursor = self.replicas[r].applied_lsn();
+                while let Some(e) = self.ledger.first_entry_of_account_after(account, cursor) {
+                    if e.lsn > applied {
+                        break;
+                    }
+                    balance += e.delta();
+                    cursor = e.lsn;
+                }
+                balance
             };
             self.stats.eligible += (balance >= self.w.eligibility_threshold) as u64;
         }

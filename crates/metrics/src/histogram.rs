@@ -34,6 +34,17 @@ const fn lowest_value_at(index: usize) -> u64 {
 /// Counts slots needed up to [`LatencyHistogram::MAX_TRACKABLE_US`].
 const COUNTS_LEN: usize = index_of(LatencyHistogram::MAX_TRACKABLE_US) + 1;
 
+/// `saturated + n`, out of line so that the unsaturated path of
+/// [`LatencyHistogram::record_n`] is a branch never taken rather than
+/// arithmetic done every time. It takes and returns plain values: a call
+/// taking `&mut` of the histogram would keep callers from holding its fields
+/// in registers.
+#[cold]
+#[inline(never)]
+fn add_saturated(saturated: u64, n: u64) -> u64 {
+    saturated.saturating_add(n)
+}
+
 /// Adds `n` values of `value` (at most `MAX_TRACKABLE_US`) to their bucket.
 #[inline]
 fn add_to(counts: &mut [u64], value: u64, n: u64) {
@@ -97,7 +108,7 @@ impl LatencyHistogram {
     #[inline]
     pub fn record_n(&mut self, us: u64, n: u64) {
         let value = if us > Self::MAX_TRACKABLE_US {
-            self.note_saturated(n);
+            self.saturated = add_saturated(self.saturated, n);
             Self::MAX_TRACKABLE_US
         } else {
             us
@@ -180,13 +191,6 @@ impl LatencyHistogram {
     /// 2048 µs, within the histogram's precision above.
     pub fn count_at_most(&self, us: u64) -> u64 {
         self.to_hdr().count_between(0, us)
-    }
-
-    /// Kept out of line so the common, unsaturated path of `record_n` stays
-    /// small.
-    #[cold]
-    fn note_saturated(&mut self, n: u64) {
-        self.saturated = self.saturated.saturating_add(n);
     }
 
     /// Everything recorded as an hdrhistogram with the same bounds: each

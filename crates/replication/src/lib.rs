@@ -10,6 +10,8 @@
 //! * [`FollowerStream`] — the log as one follower receives it: entries and
 //!   heartbeats applied strictly in order after their lag, and the follower's
 //!   watermark (closed timestamp) from which it reports its staleness.
+//! * [`clock::ClockModel`] — a region's wall clock (offset, drift, step,
+//!   periodic wander), through which it stamps and reads time.
 //! * [`rng`] — named sub-streams of one master seed.
 //!
 //! # Key decision: lag is a process in time, not a number per request
@@ -24,6 +26,7 @@
 //! This crate knows nothing about read strategies or reports, and does no I/O.
 #![deny(missing_docs)]
 
+pub mod clock;
 mod lag;
 pub mod rng;
 mod stream;

@@ -1,0 +1,421 @@
+//! Operating the service: monitoring signals per time window, alerts on them,
+//! the runbook's feature flags, and what users saw when things degraded.
+//!
+//! A [`Monitor`] is fed every response as it happens and closed at the end of
+//! each window; it turns the window into [`Signals`], evaluates the
+//! [`AlertRule`]s and records each [`Firing`]. It never looks at the faults:
+//! an alert is only as good as the signal behind it, which is the point of
+//! measuring when it fires relative to the fault it should detect.
+
+use std::fmt;
+use std::str::FromStr;
+
+use metrics::LatencyHistogram;
+use topology::{ms, to_ms, Micros};
+
+use crate::EngineError;
+
+/// A runbook toggle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Flag {
+    /// Every balance read goes to the leader: no staleness, leader latency.
+    ForceLeaderRead,
+    /// Every charge is refused at once: nothing can be lost or double-spent.
+    WriteReadonlyMode,
+    /// Discount-eligibility reads are not served (shed load and cross-region traffic).
+    DisableRecs,
+}
+
+impl Flag {
+    /// Every flag.
+    pub const ALL: [Flag; 3] = [
+        Flag::ForceLeaderRead,
+        Flag::WriteReadonlyMode,
+        Flag::DisableRecs,
+    ];
+
+    /// The flag's name as the runbook spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flag::ForceLeaderRead => "FORCE_LEADER_READ",
+            Flag::WriteReadonlyMode => "WRITE_READONLY_MODE",
+            Flag::DisableRecs => "DISABLE_RECS",
+        }
+    }
+}
+
+impl fmt::Display for Flag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Flag {
+    type Err = EngineError;
+    fn from_str(s: &str) -> Result<Flag, EngineError> {
+        Flag::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| EngineError::UnknownName {
+                what: "flag",
+                name: s.to_string(),
+                known: Flag::ALL.map(|f| f.name()).join(", "),
+            })
+    }
+}
+
+/// A flag switched on at `on` and off at `off` (both true times).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlagSpan {
+    /// Which flag.
+    pub flag: Flag,
+    /// When it goes on.
+    pub on: Micros,
+    /// When it goes off.
+    pub off: Micros,
+}
+
+/// A monitoring signal, computed per window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// p95 of the staleness replicas reported on the reads they served (ms).
+    LagP95,
+    /// p99 of the same (ms).
+    LagP99,
+    /// p95 of acknowledged charge latency (ms).
+    ChargeP95,
+    /// p99 of acknowledged charge latency (ms).
+    ChargeP99,
+    /// Reads that got no answer, per read.
+    ReadErrorRate,
+    /// Charge attempts refused or timed out, per attempt.
+    ChargeErrorRate,
+    /// Reads answered with staleness over 2 s, per read.
+    StaleReadShare,
+    /// Charges refused because the leader was unavailable, per charge attempt.
+    RejectedShare,
+}
+
+/// Fires when `signal` exceeds `threshold` at the end of a window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRule {
+    /// The alert's name.
+    pub name: String,
+    /// What it watches.
+    pub signal: Signal,
+    /// Above this it fires (ms for latencies, a fraction for rates).
+    pub threshold: f64,
+}
+
+/// The alerts of DESIGN.md, thresholds taken from the SLOs: replica lag p95
+/// over the 2 s staleness objective, charge p99 over the 1 s deadline, more
+/// than 1 % of reads failing, more than 5 % of charge attempts failing, more
+/// than 5 % of reads served over 2 s stale, more than 1 % of charges refused
+/// for an unavailable leader.
+pub fn default_alerts() -> Vec<AlertRule> {
+    let r = |name: &str, signal, threshold| AlertRule {
+        name: name.to_string(),
+        signal,
+        threshold,
+    };
+    vec![
+        r("replication_lag_p95", Signal::LagP95, 2000.0),
+        r("charge_latency_p99", Signal::ChargeP99, 1000.0),
+        r("read_errors", Signal::ReadErrorRate, 0.01),
+        r("charge_errors", Signal::ChargeErrorRate, 0.05),
+        r("stale_reads_served", Signal::StaleReadShare, 0.05),
+        r(
+            "writes_rejected_leader_unavailable",
+            Signal::RejectedShare,
+            0.01,
+        ),
+    ]
+}
+
+/// The signals of one closed window.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Signals {
+    /// Window end.
+    pub at: Micros,
+    /// Replica lag p95 (ms).
+    pub lag_p95: f64,
+    /// Replica lag p99 (ms).
+    pub lag_p99: f64,
+    /// Charge p95 (ms).
+    pub charge_p95: f64,
+    /// Charge p99 (ms).
+    pub charge_p99: f64,
+    /// Read error rate.
+    pub read_error_rate: f64,
+    /// Charge error rate.
+    pub charge_error_rate: f64,
+    /// Stale read share.
+    pub stale_read_share: f64,
+    /// Rejected share.
+    pub rejected_share: f64,
+}
+
+impl Signals {
+    fn value(&self, s: Signal) -> f64 {
+        match s {
+            Signal::LagP95 => self.lag_p95,
+            Signal::LagP99 => self.lag_p99,
+            Signal::ChargeP95 => self.charge_p95,
+            Signal::ChargeP99 => self.charge_p99,
+            Signal::ReadErrorRate => self.read_error_rate,
+            Signal::ChargeErrorRate => self.charge_error_rate,
+            Signal::StaleReadShare => self.stale_read_share,
+            Signal::RejectedShare => self.rejected_share,
+        }
+    }
+}
+
+/// One alert firing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Firing {
+    /// The rule's name.
+    pub name: String,
+    /// When it fired (end of the first window over the threshold).
+    pub fired_at: Micros,
+    /// When it resolved (end of the first window back under), if it did.
+    pub resolved_at: Option<Micros>,
+    /// Start of the latest fault that began at or before the firing, if any.
+    pub fault_at: Option<Micros>,
+}
+
+/// How a response was degraded, as the user saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Degradation {
+    /// A read answered with staleness over 2 s (and said so).
+    ServedStale,
+    /// A charge refused or left without an answer.
+    WritesUnavailable,
+    /// A feature switched off by a flag.
+    FeatureDisabled,
+    /// A read that got no answer.
+    ReadFailed,
+}
+
+impl Degradation {
+    /// Every kind, in report order.
+    pub const ALL: [Degradation; 4] = [
+        Degradation::ServedStale,
+        Degradation::WritesUnavailable,
+        Degradation::FeatureDisabled,
+        Degradation::ReadFailed,
+    ];
+
+    /// The kind's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Degradation::ServedStale => "served_stale",
+            Degradation::WritesUnavailable => "writes_unavailable",
+            Degradation::FeatureDisabled => "feature_disabled",
+            Degradation::ReadFailed => "read_failed",
+        }
+    }
+}
+
+/// What users saw of one kind of degradation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Impact {
+    /// Responses degraded this way.
+    pub responses: u64,
+    /// Monitoring windows in which at least one was.
+    pub windows: u64,
+    /// First and last time one was seen.
+    pub first: Option<Micros>,
+    /// Last time one was seen.
+    pub last: Option<Micros>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Current {
+    lag: LatencyHistogram,
+    charge: LatencyHistogram,
+    reads: u64,
+    read_errors: u64,
+    stale_reads: u64,
+    attempts: u64,
+    attempt_errors: u64,
+    rejected: u64,
+    seen: [bool; 4],
+}
+
+/// Watches one run: signals per window, alerts, user-visible impact.
+#[derive(Debug, Clone)]
+pub struct Monitor {
+    window: Micros,
+    rules: Vec<AlertRule>,
+    cur: Current,
+    active: Vec<Option<usize>>,
+    /// Every firing, in order.
+    pub firings: Vec<Firing>,
+    /// Signals of every closed window.
+    pub history: Vec<Signals>,
+    /// Per [`Degradation`] kind (in [`Degradation::ALL`] order).
+    pub impact: [Impact; 4],
+}
+
+impl Monitor {
+    /// A monitor closing a window every `window` with these rules.
+    pub fn new(window: Micros, rules: Vec<AlertRule>) -> Monitor {
+        Monitor {
+            window: window.max(1),
+            active: vec![None; rules.len()],
+            rules,
+            cur: Current::default(),
+            firings: Vec::new(),
+            history: Vec::new(),
+            impact: [Impact::default(); 4],
+        }
+    }
+
+    /// The window length.
+    pub fn window(&self) -> Micros {
+        self.window
+    }
+
+    /// Whether the alert `name` is firing now.
+    pub fn is_firing(&self, name: &str) -> bool {
+        self.rules
+            .iter()
+            .zip(&self.active)
+            .any(|(r, a)| r.name == name && a.is_some())
+    }
+
+    /// A degraded response at `t`.
+    pub fn degraded(&mut self, kind: Degradation, t: Micros) {
+        let i = Degradation::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .expect("listed");
+        let imp = &mut self.impact[i];
+        imp.responses += 1;
+        imp.first.get_or_insert(t);
+        imp.last = Some(t);
+        self.cur.seen[i] = true;
+    }
+
+    /// A read answered with staleness `served` (0 from the leader) while the
+    /// client's local replica reported `replica_lag` (what the lag signal
+    /// watches, whoever answered).
+    pub fn read(&mut self, t: Micros, served: Micros, replica_lag: Micros) {
+        self.cur.reads += 1;
+        self.cur.lag.record(replica_lag);
+        if served > ms(2000.0) {
+            self.cur.stale_reads += 1;
+            self.degraded(Degradation::ServedStale, t);
+        }
+    }
+
+    /// A read that got no answer.
+    pub fn read_failed(&mut self, t: Micros) {
+        self.cur.reads += 1;
+        self.cur.read_errors += 1;
+        self.degraded(Degradation::ReadFailed, t);
+    }
+
+    /// A charge attempt acknowledged after `latency`.
+    pub fn charge_ok(&mut self, latency: Micros) {
+        self.cur.attempts += 1;
+        self.cur.charge.record(latency);
+    }
+
+    /// A charge attempt that failed; `rejected` if the leader was known to be
+    /// unavailable (or writes were switched off).
+    pub fn charge_failed(&mut self, t: Micros, rejected: bool) {
+        self.cur.attempts += 1;
+        self.cur.attempt_errors += 1;
+        self.cur.rejected += rejected as u64;
+        self.degraded(Degradation::WritesUnavailable, t);
+    }
+
+    /// Closes the window ending at `t`; returns the alerts that fired
+    /// (`true`) or resolved (`false`) at it.
+    pub fn close(&mut self, t: Micros, last_fault: Option<Micros>) -> Vec<(String, bool)> {
+        let c = std::mem::take(&mut self.cur);
+        let share = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        let q = |h: &LatencyHistogram, p: f64| to_ms(h.value_at_quantile(p));
+        let sig = Signals {
+            at: t,
+            lag_p95: q(&c.lag, 0.95),
+            lag_p99: q(&c.lag, 0.99),
+            charge_p95: q(&c.charge, 0.95),
+            charge_p99: q(&c.charge, 0.99),
+            read_error_rate: share(c.read_errors, c.reads),
+            charge_error_rate: share(c.attempt_errors, c.attempts),
+            stale_read_share: share(c.stale_reads, c.reads),
+            rejected_share: share(c.rejected, c.attempts),
+        };
+        for (i, seen) in c.seen.iter().enumerate() {
+            self.impact[i].windows += *seen as u64;
+        }
+        self.history.push(sig);
+        let mut changes = Vec::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            let over = sig.value(rule.signal) > rule.threshold;
+            match (over, self.active[i]) {
+                (true, None) => {
+                    self.active[i] = Some(self.firings.len());
+                    self.firings.push(Firing {
+                        name: rule.name.clone(),
+                        fired_at: t,
+                        resolved_at: None,
+                        fault_at: last_fault,
+                    });
+                    changes.push((rule.name.clone(), true));
+                }
+                (false, Some(f)) => {
+                    self.firings[f].resolved_at = Some(t);
+                    self.active[i] = None;
+                    changes.push((rule.name.clone(), false));
+                }
+                _ => {}
+            }
+        }
+        changes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alert_fires_on_the_first_window_over_and_resolves_on_the_first_under() {
+        let mut m = Monitor::new(ms(10_000.0), default_alerts());
+        for _ in 0..100 {
+            m.read(1, ms(300.0), ms(300.0));
+        }
+        assert!(m.close(ms(10_000.0), None).is_empty());
+        for _ in 0..100 {
+            m.read(ms(15_000.0), ms(5000.0), ms(5000.0));
+        }
+        let changes = m.close(ms(20_000.0), Some(ms(12_000.0)));
+        assert!(changes.contains(&("replication_lag_p95".to_string(), true)));
+        assert!(changes.contains(&("stale_reads_served".to_string(), true)));
+        m.read(ms(25_000.0), 0, 0);
+        let changes = m.close(ms(30_000.0), Some(ms(12_000.0)));
+        assert!(changes.contains(&("replication_lag_p95".to_string(), false)));
+        let f = &m.firings[0];
+        assert_eq!(
+            (f.fired_at, f.resolved_at, f.fault_at),
+            (ms(20_000.0), Some(ms(30_000.0)), Some(ms(12_000.0)))
+        );
+        let stale = m.impact[0];
+        assert_eq!((stale.responses, stale.windows), (100, 1));
+    }
+
+    #[test]
+    fn flags_parse_by_their_runbook_names() {
+        for f in Flag::ALL {
+            assert_eq!(f.name().parse::<Flag>().unwrap(), f);
+        }
+        assert!("FORCE"
+            .parse::<Flag>()
+            .unwrap_err()
+            .to_string()
+            .contains("DISABLE_RECS"));
+    }
+}
