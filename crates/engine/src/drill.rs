@@ -551,6 +551,8 @@ pub struct DrillResult {
     pub replication: Replication,
     /// Leases and epochs on.
     pub fencing: bool,
+    /// How replicas computed the staleness they reported.
+    pub watermark: Watermark,
     /// From the first fault to the first charge sent after it being acknowledged.
     pub rto: Option<Micros>,
     /// The span of acknowledged writes lost: from the oldest lost charge's
@@ -1957,6 +1959,7 @@ fn finish(mut d: Drill<'_>) -> Result<DrillResult, EngineError> {
         policy: cfg.policy,
         replication: cfg.replication,
         fencing: cfg.fencing,
+        watermark: cfg.watermark,
         rto: d.rto,
         rpo: match (oldest, newest) {
             (Some(o), Some(n)) => n.max(fault) - o,

@@ -407,7 +407,8 @@ impl<'c> CellRun<'c> {
             staleness: read_staleness,
             slo: Vec::new(),
         };
-        res.slo = judge(&cfg.slos, cfg.topology.site_name(cell.site), |s| res.series(s));
+        let site = cfg.topology.site_name(cell.site);
+        res.slo = judge(&cfg.slos, site, |s| res.series(s));
         res
     }
 }

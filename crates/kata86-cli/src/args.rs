@@ -213,6 +213,18 @@ pub struct DrillArgs {
     #[arg(long, value_name = "ROLE")]
     pub jp: Option<String>,
 
+    /// How replicas compute reported staleness: wall (their wall clock minus
+    /// the leader's stamp) or hlc (hybrid clock plus the skew bound as
+    /// uncertainty) [default: wall; `clock-skew` runs both].
+    #[arg(long, value_name = "CLOCK")]
+    pub watermark: Option<String>,
+
+    /// Switch a runbook flag for a time window, in seconds of the drill:
+    /// NAME@ON-OFF, e.g. FORCE_LEADER_READ@60-180 (repeatable). Flags:
+    /// FORCE_LEADER_READ, WRITE_READONLY_MODE, DISABLE_RECS.
+    #[arg(long = "flag", value_name = "NAME@ON-OFF")]
+    pub flags: Vec<String>,
+
     /// Turn leader leases and epochs off, to show what split brain costs.
     #[arg(long)]
     pub no_fencing: bool,

@@ -5,9 +5,12 @@ use std::ops::Range;
 use std::process::ExitCode;
 
 use engine::drill::{
-    run_drill, DrillConfig, DrillResult, Fault, FaultKind, JpRole, Policy, Replication, Window,
+    run_drill, DrillConfig, DrillResult, Fault, FaultKind, JpRole, Policy, Replication, Watermark,
+    Window,
 };
+use engine::ops::{Flag, FlagSpan};
 use metrics::{Series, Slo};
+use replication::clock::ClockModel;
 use replication::{EpisodicLag, IidLag, LagModel};
 use serde::{Deserialize, Serialize};
 use tabled::settings::Style;
@@ -36,6 +39,47 @@ struct Scenario {
     slo: Vec<SloSpec>,
     #[serde(default)]
     fault: Vec<toml::Spanned<FaultSpec>>,
+    watermark: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    flag: Vec<toml::Spanned<FlagSpec>>,
+    #[serde(default)]
+    clock: Vec<toml::Spanned<ClockSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlagSpec {
+    name: String,
+    on_s: f64,
+    off_s: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", tag = "kind")]
+enum ClockSpec {
+    Offset {
+        region: String,
+        offset_ms: f64,
+    },
+    Drift {
+        region: String,
+        #[serde(default)]
+        offset_ms: f64,
+        ppm: f64,
+    },
+    Step {
+        region: String,
+        at_s: f64,
+        before_ms: f64,
+        after_ms: f64,
+    },
+    Periodic {
+        region: String,
+        amplitude_ms: f64,
+        period_s: f64,
+        #[serde(default)]
+        noise_ms: f64,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -276,6 +320,86 @@ fn from_scenario(path: &str, text: &str) -> Result<DrillConfig, CliError> {
         };
         cfg.faults.push(fault);
     }
+    if let Some(w) = &sc.watermark {
+        cfg.watermark = w
+            .get_ref()
+            .parse()
+            .map_err(|e: engine::EngineError| at(line(w), e.to_string()))?;
+    }
+    for f in &sc.flag {
+        let l = Some(line_of(text, &f.span()));
+        let spec = f.get_ref();
+        let flag: Flag = spec
+            .name
+            .parse()
+            .map_err(|e: engine::EngineError| at(l, e.to_string()))?;
+        cfg.flags.push(FlagSpan {
+            flag,
+            on: seconds("on_s", spec.on_s).map_err(|e| at(l, e))?,
+            off: seconds("off_s", spec.off_s).map_err(|e| at(l, e))?,
+        });
+    }
+    if !sc.clock.is_empty() {
+        cfg.clocks = vec![ClockModel::Exact; cfg.topology.region_count()];
+    }
+    for c in &sc.clock {
+        let l = Some(line_of(text, &c.span()));
+        let us = |v: f64| (v * 1000.0).round() as i64;
+        let (name, model) = match c.get_ref() {
+            ClockSpec::Offset { region, offset_ms } => (
+                region,
+                ClockModel::Offset {
+                    offset: us(*offset_ms),
+                },
+            ),
+            ClockSpec::Drift {
+                region,
+                offset_ms,
+                ppm,
+            } => (
+                region,
+                ClockModel::Drift {
+                    offset: us(*offset_ms),
+                    ppm: *ppm,
+                },
+            ),
+            ClockSpec::Step {
+                region,
+                at_s,
+                before_ms,
+                after_ms,
+            } => (
+                region,
+                ClockModel::Step {
+                    at: seconds("at_s", *at_s).map_err(|e| at(l, e))?,
+                    before: us(*before_ms),
+                    after: us(*after_ms),
+                },
+            ),
+            ClockSpec::Periodic {
+                region,
+                amplitude_ms,
+                period_s,
+                noise_ms,
+            } => {
+                let period = seconds("period_s", *period_s).map_err(|e| at(l, e))?;
+                if period == 0 {
+                    return Err(at(l, "period_s must be > 0".into()));
+                }
+                (
+                    region,
+                    ClockModel::Periodic {
+                        amplitude: us(*amplitude_ms),
+                        period,
+                        noise: us(*noise_ms),
+                        seed: 86,
+                    },
+                )
+            }
+        };
+        let r = region(name, l)?;
+        cfg.clocks[r.idx()] = model;
+    }
     cfg.validate().map_err(|e| match e {
         engine::EngineError::BadFault { index, reason } => {
             let line = sc.fault.get(index).map(|f| line_of(text, &f.span()));
@@ -335,7 +459,23 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     if a.no_fencing {
         cfg.fencing = false;
     }
-    let runs: Vec<DrillConfig> = if a.matrix {
+    if let Some(w) = &a.watermark {
+        cfg.watermark = w.parse()?;
+    }
+    for f in &a.flags {
+        cfg.flags.push(parse_flag(f)?);
+    }
+    cfg.validate()?;
+    let compare_clocks = cfg.name == "clock-skew" && a.watermark.is_none() && !a.matrix;
+    let runs: Vec<DrillConfig> = if compare_clocks {
+        Watermark::ALL
+            .iter()
+            .map(|&w| DrillConfig {
+                watermark: w,
+                ..cfg.clone()
+            })
+            .collect()
+    } else if a.matrix {
         Policy::ALL
             .iter()
             .flat_map(|&p| {
@@ -362,6 +502,28 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `NAME@ON-OFF` (seconds) → a flag span.
+fn parse_flag(text: &str) -> Result<FlagSpan, CliError> {
+    let bad = || {
+        CliError::Usage(format!(
+            "--flag `{text}`: write NAME@ON-OFF in seconds, e.g. FORCE_LEADER_READ@60-180"
+        ))
+    };
+    let (name, window) = text.split_once('@').ok_or_else(bad)?;
+    let (on, off) = window.split_once('-').ok_or_else(bad)?;
+    let secs = |v: &str| {
+        v.trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(|v| seconds("flag", v).ok())
+    };
+    Ok(FlagSpan {
+        flag: name.parse()?,
+        on: secs(on).ok_or_else(bad)?,
+        off: secs(off).ok_or_else(bad)?,
+    })
+}
+
 fn reproduce(a: &DrillArgs) -> String {
     let mut cmd = String::from("kata86 drill");
     if let Some(n) = &a.name {
@@ -374,10 +536,14 @@ fn reproduce(a: &DrillArgs) -> String {
         ("--policy", &a.policy),
         ("--replication", &a.replication),
         ("--jp", &a.jp),
+        ("--watermark", &a.watermark),
     ] {
         if let Some(v) = v {
             cmd.push_str(&format!(" {flag} {v}"));
         }
+    }
+    for f in &a.flags {
+        cmd.push_str(&format!(" --flag {f}"));
     }
     if a.no_fencing {
         cmd.push_str(" --no-fencing");
@@ -445,6 +611,68 @@ struct DrillJson {
     during_faults: WindowJson,
     outside_faults: WindowJson,
     timeline: Vec<MomentJson>,
+    watermark: &'static str,
+    alerts: Vec<AlertJson>,
+    flags: Vec<FlagJson>,
+    time_to_detect_ms: Option<f64>,
+    time_to_mitigate_ms: Option<f64>,
+    staleness_error_ms: ErrorJson,
+    underreported_read_ratio: f64,
+    user_impact: Vec<ImpactJson>,
+    runbook: Vec<StepJson>,
+}
+
+#[derive(Serialize)]
+struct AlertJson {
+    name: String,
+    fired_at_ms: f64,
+    fault_at_ms: Option<f64>,
+    resolved_at_ms: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct FlagJson {
+    name: &'static str,
+    on_at_ms: f64,
+    off_at_ms: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct ErrorJson {
+    p50: f64,
+    p95: f64,
+    p99: f64,
+    max: f64,
+}
+
+#[derive(Serialize)]
+struct ImpactJson {
+    kind: &'static str,
+    responses: u64,
+    affected_s: f64,
+    first_at_ms: Option<f64>,
+    last_at_ms: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct StepJson {
+    step: String,
+    at_ms: f64,
+    degraded_responses_since_previous: u64,
+}
+
+/// Fault start → first alert fired at or after it (the first fault's).
+fn time_to_detect(r: &DrillResult) -> Option<u64> {
+    r.alerts
+        .iter()
+        .filter_map(|a| a.fault_at.map(|f| a.fired_at - f))
+        .min()
+}
+
+/// Fault start → the runbook's mitigation step.
+fn time_to_mitigate(r: &DrillResult) -> Option<u64> {
+    let fault = r.alerts.iter().find_map(|a| a.fault_at)?;
+    r.runbook.get(2).map(|s| s.1.saturating_sub(fault))
 }
 
 fn window_json(w: &Window, t: &topology::Topology) -> WindowJson {
@@ -508,6 +736,66 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
                 what: m.what.clone(),
             })
             .collect(),
+        watermark: r.watermark.name(),
+        alerts: r
+            .alerts
+            .iter()
+            .map(|a| AlertJson {
+                name: a.name.clone(),
+                fired_at_ms: to_ms(a.fired_at),
+                fault_at_ms: a.fault_at.map(to_ms),
+                resolved_at_ms: a.resolved_at.map(to_ms),
+            })
+            .collect(),
+        flags: r
+            .flags
+            .iter()
+            .map(|(f, on, off)| FlagJson {
+                name: f.name(),
+                on_at_ms: to_ms(*on),
+                off_at_ms: off.map(to_ms),
+            })
+            .collect(),
+        time_to_detect_ms: time_to_detect(r).map(to_ms),
+        time_to_mitigate_ms: time_to_mitigate(r).map(to_ms),
+        staleness_error_ms: {
+            let s = r.staleness_error.summary();
+            ErrorJson {
+                p50: s.p50,
+                p95: s.p95,
+                p99: s.p99,
+                max: s.max,
+            }
+        },
+        underreported_read_ratio: ratio(r.underreported_reads, r.follower_reads),
+        user_impact: r
+            .impact
+            .iter()
+            .map(|(k, i)| ImpactJson {
+                kind: k.name(),
+                responses: i.responses,
+                affected_s: to_ms(i.windows * r.signal_window) / 1000.0,
+                first_at_ms: i.first.map(to_ms),
+                last_at_ms: i.last.map(to_ms),
+            })
+            .collect(),
+        runbook: r
+            .runbook
+            .iter()
+            .map(|(what, at, n)| StepJson {
+                step: what.clone(),
+                at_ms: to_ms(*at),
+                degraded_responses_since_previous: *n,
+            })
+            .collect(),
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        (a as f64 / b as f64 * 1e6).round() / 1e6
     }
 }
 
@@ -538,6 +826,84 @@ fn json(
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
+}
+
+/// Alerts, user impact and the runbook of one drill.
+fn operations(r: &DrillResult, out: &mut dyn Write) -> std::io::Result<()> {
+    let secs = |t: u64| format!("{:.1} s", to_ms(t) / 1000.0);
+    if let Some(d) = time_to_detect(r) {
+        write!(out, "\ntime to detect: {}", secs(d))?;
+        match time_to_mitigate(r) {
+            Some(m) => writeln!(out, ", time to mitigate: {}", secs(m))?,
+            None => writeln!(out)?,
+        }
+    }
+    writeln!(out, "\nwhat users saw (window {}):", secs(r.signal_window))?;
+    for (k, i) in &r.impact {
+        if i.responses > 0 {
+            writeln!(
+                out,
+                "  {:<20} {:>7} responses over {}",
+                k.name(),
+                i.responses,
+                secs(i.windows * r.signal_window)
+            )?;
+        }
+    }
+    if !r.runbook.is_empty() {
+        writeln!(
+            out,
+            "\nrunbook (degraded responses since the previous step):"
+        )?;
+        for (what, at, n) in &r.runbook {
+            writeln!(out, "  {:>9.3} s  {:>6}  {what}", to_ms(*at) / 1000.0, n)?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Tabled)]
+struct SkewRow {
+    watermark: &'static str,
+    #[tabled(rename = "follower reads")]
+    reads: u64,
+    #[tabled(rename = "under-reported")]
+    under: String,
+    #[tabled(rename = "|error| p50")]
+    p50: String,
+    #[tabled(rename = "|error| p99")]
+    p99: String,
+    #[tabled(rename = "|error| max")]
+    max: String,
+    #[tabled(rename = "reported stale p99")]
+    stale: String,
+}
+
+/// The staleness error of each watermark clock, side by side.
+fn skew_table(results: &[DrillResult], out: &mut dyn Write) -> std::io::Result<()> {
+    let rows: Vec<SkewRow> = results
+        .iter()
+        .map(|r| {
+            let e = r.staleness_error.summary();
+            let mut st = r.during.staleness.clone();
+            st.merge(&r.outside.staleness);
+            SkewRow {
+                watermark: r.watermark.name(),
+                reads: r.follower_reads,
+                under: format!(
+                    "{:.2}%",
+                    ratio(r.underreported_reads, r.follower_reads) * 100.0
+                ),
+                p50: format!("{:.0} ms", e.p50),
+                p99: format!("{:.0} ms", e.p99),
+                max: format!("{:.0} ms", e.max),
+                stale: format!("{:.0} ms", st.summary().p99),
+            }
+        })
+        .collect();
+    let mut t = Table::new(rows);
+    t.with(Style::psql());
+    writeln!(out, "\nreported vs true staleness on follower reads:\n{t}")
 }
 
 #[derive(Tabled)]
@@ -600,6 +966,13 @@ fn table(
         for m in &results[0].timeline {
             writeln!(out, "  {:>9.3} s  {}", to_ms(m.at) / 1000.0, m.what)?;
         }
+        operations(&results[0], out)?;
+    }
+    if results.iter().any(|r| r.watermark != results[0].watermark) {
+        // Runs that differ only in their watermark clock: the comparison is the report.
+        skew_table(results, out)?;
+        writeln!(out, "seed: {seed}")?;
+        return writeln!(out, "reproduce: {command}");
     }
     writeln!(out)?;
     let rows: Vec<Row> = results
@@ -607,9 +980,11 @@ fn table(
         .map(|r| Row {
             policy: r.policy.name(),
             replication: r.replication.name(),
-            rto: r
-                .rto
-                .map_or("never".into(), |x| format!("{:.1}", to_ms(x) / 1000.0)),
+            rto: match (r.rto, cfg.faults.is_empty()) {
+                (_, true) => "-".into(),
+                (None, false) => "never".into(),
+                (Some(x), false) => format!("{:.1}", to_ms(x) / 1000.0),
+            },
             gap: format!("{:.1}", to_ms(r.longest_write_gap) / 1000.0),
             rpo: format!("{:.3}", to_ms(r.rpo) / 1000.0),
             lost: r.lost_acknowledged_charges,
