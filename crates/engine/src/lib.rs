@@ -212,6 +212,8 @@ impl CellResult {
 struct Network {
     rng: Rng,
     jitter: Micros,
+    from: SiteId,
+    entry_at: RegionId,
     entry_idx: usize,
     base_site: Vec<Micros>,
     base_entry: Vec<Micros>,
@@ -226,11 +228,26 @@ impl Network {
         Network {
             rng,
             jitter: t.jitter(),
+            from: site,
+            entry_at: entry,
             entry_idx: entry.idx(),
             site: base_site.clone(),
             entry: base_entry.clone(),
             base_site,
             base_entry,
+        }
+    }
+
+    /// What this request sees: its drawn delays and the given staleness.
+    #[inline]
+    fn snapshot<'a>(&'a self, leader: RegionId, staleness: &'a [Micros]) -> Snapshot<'a> {
+        Snapshot {
+            site: self.from,
+            leader,
+            entry: self.entry_at,
+            staleness,
+            site_rtt: &self.site,
+            entry_rtt: &self.entry,
         }
     }
 
@@ -286,7 +303,6 @@ pub fn run_cell(
 struct CellRun<'c> {
     cfg: &'c SimConfig,
     cell: Cell,
-    entry: RegionId,
     charge: ChargePlan,
     arrivals: Rng,
     net: Network,
@@ -308,7 +324,6 @@ impl<'c> CellRun<'c> {
         CellRun {
             cfg,
             cell,
-            entry,
             charge: router.charge_plan(cell.site, entry, cfg.leader),
             arrivals: substream(seed, "arrivals", site),
             net: Network::new(t, cell.site, entry, substream(seed, "net", site)),
@@ -331,7 +346,6 @@ impl<'c> CellRun<'c> {
         let CellRun {
             cfg,
             cell,
-            entry,
             charge,
             mut arrivals,
             mut net,
@@ -365,14 +379,7 @@ impl<'c> CellRun<'c> {
                     staleness[*r] = p.lag_at(at);
                 }
                 net.draw();
-                let snap = Snapshot {
-                    site: cell.site,
-                    leader: cfg.leader,
-                    entry,
-                    staleness: &staleness,
-                    site_rtt: &net.site,
-                    entry_rtt: &net.entry,
-                };
+                let snap = net.snapshot(cfg.leader, &staleness);
 
                 let out = read(&snap);
                 read_latency.record(out.latency);

@@ -610,14 +610,7 @@ pub fn run_wallet_cell(
             *st = world.streams[r].as_ref().map_or(0, |s| s.staleness(at));
         }
         net.draw();
-        let snap = Snapshot {
-            site: cell.site,
-            leader: cfg.leader,
-            entry,
-            staleness: &staleness,
-            site_rtt: &net.site,
-            entry_rtt: &net.entry,
-        };
+        let snap = net.snapshot(cfg.leader, &staleness);
         let account = accounts.draw(&mut world.rng);
         let u = unit(&mut world.rng);
         if u < m.balance + m.eligibility {
