@@ -397,7 +397,18 @@ impl DrillConfig {
                 "the leader is listed as a witness; a witness holds no data and cannot lead".into(),
             ));
         }
-        for f in &self.flags {
+        for (i, f) in self.flags.iter().enumerate() {
+            if let Some(g) = self.flags[..i]
+                .iter()
+                .find(|g| g.flag == f.flag && f.on < g.off && g.on < f.off)
+            {
+                return Err(EngineError::BadDrill(format!(
+                    "flag {} is switched on twice over overlapping windows ({} ms and {} ms); merge them",
+                    f.flag,
+                    topology::to_ms(g.on),
+                    topology::to_ms(f.on)
+                )));
+            }
             if f.off <= f.on || f.off > self.duration {
                 return Err(EngineError::BadDrill(format!(
                     "flag {} must go off after it goes on and within the drill ({} ms -> {} ms)",
@@ -406,6 +417,9 @@ impl DrillConfig {
                     topology::to_ms(f.off)
                 )));
             }
+        }
+        for c in &self.clocks {
+            c.validate()?;
         }
         if self.signal_window == 0 {
             return Err(EngineError::BadDrill(
@@ -904,8 +918,9 @@ impl<'a> Drill<'a> {
             Ev::Retry(a) => self.send(a),
             Ev::Tick => self.tick(),
             Ev::Flag { flag, on } => self.set_flag(flag, on),
+            // Nobody acts on a drill that has ended.
             Ev::Step { n, round } => {
-                if round == self.runbook_round {
+                if round == self.runbook_round && self.now <= self.cfg.duration {
                     self.step(n)
                 }
             }
@@ -1536,8 +1551,8 @@ impl<'a> Drill<'a> {
         self.cfg.clocks.get(r).map_or(0, |c| c.offset_at(t))
     }
 
-    /// The staleness replica `e` reports now, and the truth; records the error.
-    fn record_skew(&mut self, e: usize) -> (Micros, Micros) {
+    /// The staleness replica `e` reports now, and the truth.
+    fn skew(&self, e: usize) -> (Micros, Micros) {
         let now = self.now;
         let mark = self.marks[e];
         let truth = now.saturating_sub(mark);
@@ -1548,10 +1563,14 @@ impl<'a> Drill<'a> {
             Watermark::Wall => (wall - stamp).max(0),
             Watermark::Hybrid => hlc(wall, stamp) - stamp + self.cfg.skew_bound as i64,
         } as Micros;
+        (reported, truth)
+    }
+
+    /// A read a follower served: how wrong its reported staleness was.
+    fn record_skew(&mut self, reported: Micros, truth: Micros) {
         self.follower_reads += 1;
         self.underreported += (reported < truth) as u64;
         self.staleness_error.record(reported.abs_diff(truth));
-        (reported, truth)
     }
 
     /// Closes a monitoring window: signals, alerts, and the runbook trigger.
@@ -1561,7 +1580,7 @@ impl<'a> Drill<'a> {
             .faults
             .iter()
             .map(|f| f.start)
-            .filter(|&s| s <= self.now)
+            .filter(|&s| s < self.now)
             .max();
         for (name, fired) in self.monitor.close(self.now, last_fault) {
             self.note(format!(
@@ -1569,30 +1588,57 @@ impl<'a> Drill<'a> {
                 if fired { "fires" } else { "resolves" }
             ));
             if fired && self.cfg.runbook && self.runbook_alert.is_none() {
-                self.runbook_alert = Some(name.clone());
-                self.runbook_round += 1;
-                for (k, delay) in [0.0, 30_000.0, 60_000.0, 90_000.0].into_iter().enumerate() {
-                    let round = self.runbook_round;
-                    self.push(
-                        self.now + ms(delay),
-                        Ev::Step {
-                            n: k as u8 + 1,
-                            round,
-                        },
-                    );
-                }
+                self.start_runbook(name.clone());
             }
-            if !fired
-                && self.runbook_alert.as_deref() == Some(name.as_str())
-                && self.runbook_steps.len() >= 3
-            {
-                let round = self.runbook_round;
-                self.push(self.now + ms(60_000.0), Ev::Step { n: 5, round });
+            if !fired && self.runbook_alert.as_deref() == Some(name.as_str()) {
+                if self.runbook_steps.len() >= 3 {
+                    let round = self.runbook_round;
+                    self.push(self.now + ms(60_000.0), Ev::Step { n: 5, round });
+                } else {
+                    // Resolved before any mitigation: nothing to undo.
+                    self.stand_down(&name);
+                }
             }
         }
         self.last_sites = std::mem::replace(&mut self.degraded_sites, vec![0; self.entry.len()]);
         if self.now < self.cfg.duration {
             self.push(self.now + self.cfg.signal_window, Ev::Tick);
+        }
+    }
+
+    /// Opens the runbook for alert `name`: detect now, then confirm,
+    /// mitigate and communicate 30, 60 and 90 s later. Steps run 1 µs after
+    /// their instant, so a window closing at the same instant is seen first.
+    fn start_runbook(&mut self, name: String) {
+        if self.now >= self.cfg.duration {
+            return;
+        }
+        self.runbook_alert = Some(name);
+        self.runbook_round += 1;
+        let round = self.runbook_round;
+        for (k, delay) in [0.0, 30_000.0, 60_000.0, 90_000.0].into_iter().enumerate() {
+            let at = self.now + ms(delay) + if k == 0 { 0 } else { 1 };
+            self.push(
+                at,
+                Ev::Step {
+                    n: k as u8 + 1,
+                    round,
+                },
+            );
+        }
+    }
+
+    /// Abandons the running runbook (its alert was a blip), then opens it
+    /// again for any other alert still firing.
+    fn stand_down(&mut self, alert: &str) {
+        self.note(format!(
+            "runbook: alert {alert} already resolved, standing down"
+        ));
+        self.runbook_steps.clear();
+        self.runbook_alert = None;
+        self.runbook_round += 1;
+        if let Some(other) = self.monitor.firing().into_iter().find(|n| n != alert) {
+            self.start_runbook(other);
         }
     }
 
@@ -1620,11 +1666,7 @@ impl<'a> Drill<'a> {
         let alert = self.runbook_alert.clone().unwrap_or_default();
         if n == 2 && !self.monitor.is_firing(&alert) {
             // A blip (a natural lag episode): the on-call stands down.
-            self.note(format!(
-                "runbook: alert {alert} already resolved, standing down"
-            ));
-            self.runbook_steps.clear();
-            self.runbook_alert = None;
+            self.stand_down(&alert);
             return;
         }
         let what = match n {
@@ -1684,7 +1726,7 @@ impl<'a> Drill<'a> {
             (0, 0)
         } else {
             self.sync(e);
-            self.record_skew(e)
+            self.skew(e)
         };
         let t = &self.cfg.topology;
         let (latency, staleness) = if self.flag(Flag::ForceLeaderRead) {
@@ -1697,7 +1739,9 @@ impl<'a> Drill<'a> {
         } else {
             (t.rtt_site(SiteId(site as u8), RegionId(e as u8)), reported)
         };
-        debug_assert!(local || truth <= now);
+        if !local && staleness == reported && !self.flag(Flag::ForceLeaderRead) {
+            self.record_skew(reported, truth);
+        }
         self.monitor.read(now, staleness, reported);
         if staleness > ms(2000.0) {
             self.count_degraded(site);

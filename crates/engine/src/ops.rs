@@ -109,7 +109,9 @@ pub struct AlertRule {
 
 /// The alerts of DESIGN.md, thresholds taken from the SLOs: replica lag p95
 /// over the 2 s staleness objective, charge p99 over the 1 s deadline, more
-/// than 1 % of reads failing, more than 5 % of charge attempts failing, more
+/// than 1 % of reads failing, more than 10 % of charge attempts failing (the
+/// slow path alone fails about 1.2 % of attempts, and a window holds only
+/// about 80 of them, so 5 % fired by chance in a quarter of quiet runs), more
 /// than 5 % of reads served over 2 s stale, more than 1 % of charges refused
 /// for an unavailable leader.
 pub fn default_alerts() -> Vec<AlertRule> {
@@ -122,7 +124,7 @@ pub fn default_alerts() -> Vec<AlertRule> {
         r("replication_lag_p95", Signal::LagP95, 2000.0),
         r("charge_latency_p99", Signal::ChargeP99, 1000.0),
         r("read_errors", Signal::ReadErrorRate, 0.01),
-        r("charge_errors", Signal::ChargeErrorRate, 0.05),
+        r("charge_errors", Signal::ChargeErrorRate, 0.10),
         r("stale_reads_served", Signal::StaleReadShare, 0.05),
         r(
             "writes_rejected_leader_unavailable",
@@ -276,6 +278,16 @@ impl Monitor {
         self.window
     }
 
+    /// The alerts firing now, in rule order.
+    pub fn firing(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .zip(&self.active)
+            .filter(|(_, a)| a.is_some())
+            .map(|(r, _)| r.name.clone())
+            .collect()
+    }
+
     /// Whether the alert `name` is firing now.
     pub fn is_firing(&self, name: &str) -> bool {
         self.rules
@@ -336,7 +348,8 @@ impl Monitor {
     pub fn close(&mut self, t: Micros, last_fault: Option<Micros>) -> Vec<(String, bool)> {
         let c = std::mem::take(&mut self.cur);
         let share = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-        let q = |h: &LatencyHistogram, p: f64| to_ms(h.value_at_quantile(p));
+        // The bucket's floor: a value at the threshold never reads as over it.
+        let q = |h: &LatencyHistogram, p: f64| to_ms(h.quantile_floor(p));
         let sig = Signals {
             at: t,
             lag_p95: q(&c.lag, 0.95),

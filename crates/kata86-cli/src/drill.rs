@@ -338,6 +338,10 @@ fn from_scenario(path: &str, text: &str) -> Result<DrillConfig, CliError> {
             on: seconds("on_s", spec.on_s).map_err(|e| at(l, e))?,
             off: seconds("off_s", spec.off_s).map_err(|e| at(l, e))?,
         });
+        // Check each flag as it is added, so an error names its line.
+        let mut partial = cfg.clone();
+        partial.faults.clear();
+        partial.validate().map_err(|e| at(l, e.to_string()))?;
     }
     if !sc.clock.is_empty() {
         cfg.clocks = vec![ClockModel::Exact; cfg.topology.region_count()];
@@ -398,6 +402,7 @@ fn from_scenario(path: &str, text: &str) -> Result<DrillConfig, CliError> {
             }
         };
         let r = region(name, l)?;
+        model.validate().map_err(|e| at(l, e.to_string()))?;
         cfg.clocks[r.idx()] = model;
     }
     cfg.validate().map_err(|e| match e {
@@ -1015,7 +1020,7 @@ fn table(
     writeln!(out, "{t}")?;
     writeln!(
         out,
-        "\nRTO: fault start -> first charge sent after it is acknowledged. max gap: longest time with no charge acknowledged after the fault.\nRPO: how far before the fault the oldest lost acknowledged charge was committed; lost acked: acknowledged charges missing from the final ledger."
+        "\nRTO: fault start -> first charge sent after it is acknowledged. max gap: longest time with no charge acknowledged after the fault.\nRPO: span of the lost acknowledged charges, from the oldest one's commit to the fault or the newest one's commit; lost acked: acknowledged charges missing from the final ledger."
     )?;
     for r in results.iter().filter(|r| r.first_breach.is_some()) {
         writeln!(

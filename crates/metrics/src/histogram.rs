@@ -186,6 +186,19 @@ impl LatencyHistogram {
         }
     }
 
+    /// The lowest value of the bucket that holds the `q`-quantile: never above
+    /// the exact quantile (where [`value_at_quantile`](Self::value_at_quantile)
+    /// is never below it). Use it to compare against a threshold without the
+    /// bucket's width tipping a value at the threshold over it.
+    pub fn quantile_floor(&self, q: f64) -> u64 {
+        let hist = self.to_hdr();
+        if hist.is_empty() {
+            0
+        } else {
+            hist.lowest_equivalent(hist.value_at_quantile(clamp_quantile(q)))
+        }
+    }
+
     /// How many recorded values are at most `us`, counting whole buckets:
     /// exact for 0 (which has a bucket of its own) and for any value below
     /// 2048 µs, within the histogram's precision above.

@@ -84,6 +84,46 @@ impl ClockModel {
         }
     }
 
+    /// Checks the parameters: offsets within an hour, drift within ±10 %
+    /// (10^5 ppm), a positive period, all finite.
+    pub fn validate(&self) -> Result<(), crate::ReplicationError> {
+        const HOUR: i64 = 3_600_000_000;
+        let bad = |reason: String| crate::ReplicationError::BadParameter {
+            name: "clock",
+            reason,
+        };
+        let offsets: &[i64] = match self {
+            ClockModel::Exact => &[],
+            ClockModel::Offset { offset } => &[*offset],
+            ClockModel::Drift { offset, ppm } => {
+                if !(ppm.is_finite() && ppm.abs() <= 1e5) {
+                    return Err(bad(format!(
+                        "drift {ppm} ppm: give a finite rate within ±100000 ppm"
+                    )));
+                }
+                &[*offset]
+            }
+            ClockModel::Step { before, after, .. } => &[*before, *after],
+            ClockModel::Periodic {
+                amplitude,
+                period,
+                noise,
+                ..
+            } => {
+                if *period == 0 {
+                    return Err(bad("a periodic clock needs a period > 0".into()));
+                }
+                &[*amplitude, *noise]
+            }
+        };
+        match offsets.iter().find(|o| o.unsigned_abs() > HOUR as u64) {
+            Some(o) => Err(bad(format!(
+                "offset {o} µs: keep clock offsets within one hour"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// What the clock reads at true time `t` (may be negative near time 0).
     pub fn read(&self, t: Micros) -> i64 {
         t as i64 + self.offset_at(t)

@@ -1,0 +1,1001 @@
+//! Operating the wallet: clock skew and the staleness watermark, alerts,
+//! runbook flags and the runbook itself, judged against what the theory and
+//! DESIGN.md / docs/model.md require — never against a run's printout.
+//!
+//! Every bound is derived from the configuration (skew bound, clock models,
+//! fault window, lag spike, monitoring window, topology RTTs).
+
+use engine::drill::{run_drill, DrillConfig, DrillResult, Fault, FaultKind, JpRole, Watermark};
+use engine::ops::{default_alerts, AlertRule, Degradation, Flag, FlagSpan, Monitor, Signal};
+use replication::clock::ClockModel;
+use replication::{IidLag, LagModel};
+use topology::{ms, to_ms, Micros, RegionId, SiteId};
+
+const SEEDS: [u64; 3] = [1, 7, 86];
+
+fn builtin(name: &str) -> DrillConfig {
+    DrillConfig::builtin(name, JpRole::Replica).expect("built-in drill")
+}
+
+fn run(cfg: &DrillConfig, seed: u64) -> DrillResult {
+    run_drill(cfg, seed).expect("valid drill")
+}
+
+fn region(cfg: &DrillConfig, name: &str) -> RegionId {
+    cfg.topology.region(name).expect("region exists")
+}
+
+fn site(cfg: &DrillConfig, name: &str) -> SiteId {
+    cfg.topology.site(name).expect("site exists")
+}
+
+/// Replication with no spikes of its own: only the drilled fault adds lag.
+fn steady() -> LagModel {
+    LagModel::Iid(IidLag {
+        spike_prob: 0.0,
+        ..Default::default()
+    })
+}
+
+/// One histogram bucket at `v_ms`: the histogram keeps 3 significant digits,
+/// so a reported value is at most 0.1 % above the recorded one.
+fn plus_bucket(v_ms: f64) -> f64 {
+    v_ms * 1.001 + 0.001
+}
+
+fn impact(r: &DrillResult, k: Degradation) -> engine::ops::Impact {
+    r.impact
+        .iter()
+        .find(|(kind, _)| *kind == k)
+        .map(|(_, i)| *i)
+        .expect("every kind is reported")
+}
+
+fn story(r: &DrillResult) -> String {
+    let mut s = format!(
+        "{} wm={} follower_reads={} under={} err={:?} alerts={:?} flags={:?} runbook={:?} \
+         charges={} acked={} rejected={} unknown={} lost={} invariants_ok={}\n",
+        r.drill,
+        r.watermark,
+        r.follower_reads,
+        r.underreported_reads,
+        r.staleness_error.summary(),
+        r.alerts,
+        r.flags,
+        r.runbook,
+        r.charges,
+        r.acknowledged_charges,
+        r.rejected_charges,
+        r.unknown_outcome_charges,
+        r.lost_acknowledged_charges,
+        r.invariants_ok,
+    );
+    for m in &r.timeline {
+        s.push_str(&format!("  {:>9.3} s  {}\n", to_ms(m.at) / 1000.0, m.what));
+    }
+    s
+}
+
+/// The largest pairwise clock skew between the leader's clock and the
+/// clock of a follower serving a client site's reads, over the whole drill
+/// (sampled every 100 ms — the models here are constant or linear).
+fn max_skew_leader_vs_entry_followers(cfg: &DrillConfig) -> i64 {
+    let off = |r: RegionId, t: Micros| cfg.clocks.get(r.idx()).map_or(0, |c| c.offset_at(t));
+    let followers: Vec<RegionId> = cfg
+        .topology
+        .site_ids()
+        .map(|s| cfg.topology.home(s))
+        .filter(|&r| r != cfg.leader)
+        .collect();
+    let mut worst = 0i64;
+    for t in (0..=cfg.duration).step_by(100_000) {
+        for &f in &followers {
+            worst = worst.max((off(cfg.leader, t) - off(f, t)).abs());
+        }
+    }
+    worst
+}
+
+// ---------------------------------------------------------------------------
+// 1. Clock skew and the watermark
+// ---------------------------------------------------------------------------
+
+#[test]
+fn wall_clock_watermark_under_reports_by_at_most_the_pairwise_skew() {
+    let mut cfg = builtin("clock-skew");
+    assert!(cfg.faults.is_empty(), "the clock-skew drill has no fault");
+    cfg.watermark = Watermark::Wall;
+    let skew = max_skew_leader_vs_entry_followers(&cfg);
+    // SG +250 ms, US −250 ms: the leader's stamps look 500 ms younger to US.
+    assert_eq!(skew, 500_000, "the drill's SG/US skew");
+    for seed in SEEDS {
+        let r = run(&cfg, seed);
+        assert!(r.follower_reads > 0, "{}", story(&r));
+        // A US replica subtracts 500 ms of skew from every true staleness
+        // (clamped at 0): every read with any staleness at all is
+        // under-reported.
+        assert!(r.underreported_reads > 0, "{}", story(&r));
+        assert!(
+            r.underreported_reads as f64 >= 0.99 * r.follower_reads as f64,
+            "essentially every US follower read is under-reported: {}",
+            story(&r)
+        );
+        let e = r.staleness_error.summary();
+        assert!(
+            e.max <= plus_bucket(to_ms(skew as Micros)),
+            "the wall-clock error is bounded by the skew ({} ms): {:?}",
+            to_ms(skew as Micros),
+            e
+        );
+        assert!(e.max > 0.0);
+    }
+}
+
+#[test]
+fn hybrid_watermark_never_under_reports_within_the_skew_bound() {
+    let mut cfg = builtin("clock-skew");
+    cfg.watermark = Watermark::Hybrid;
+    let skew = max_skew_leader_vs_entry_followers(&cfg);
+    assert!(
+        skew as Micros <= cfg.skew_bound,
+        "the drill stays within its bound"
+    );
+    for seed in SEEDS {
+        let r = run(&cfg, seed);
+        assert!(r.follower_reads > 0, "{}", story(&r));
+        assert_eq!(r.underreported_reads, 0, "{}", story(&r));
+        // reported = max(truth − d, 0) + bound with d = leader − follower
+        // offset ∈ [0, bound]: the error is bound − d or bound − truth,
+        // never more than the bound.
+        let e = r.staleness_error.summary();
+        assert!(
+            e.max <= plus_bucket(to_ms(cfg.skew_bound)),
+            "hybrid error within the skew bound: {e:?}"
+        );
+    }
+}
+
+/// A clock that drifts: US loses 5 ms per second (−5000 ppm), SG and JP are
+/// exact, so the US−SG skew reaches the 500 ms bound at 100 s. A 2 s lag spike
+/// keeps the true staleness well above the bound so that an under-report
+/// can show.
+fn drifting(duration_s: f64, ppm: f64) -> DrillConfig {
+    let mut cfg = builtin("clock-skew");
+    let (sg, us) = (region(&cfg, "SG"), region(&cfg, "US"));
+    cfg.clocks = vec![ClockModel::Exact; cfg.topology.region_count()];
+    cfg.clocks[us.idx()] = ClockModel::Drift { offset: 0, ppm };
+    cfg.duration = ms(duration_s * 1000.0);
+    cfg.lag = steady();
+    cfg.faults = vec![Fault {
+        kind: FaultKind::LagSpike {
+            from: sg,
+            to: us,
+            extra: ms(2_000.0),
+        },
+        start: ms(20_000.0),
+        end: cfg.duration - ms(5_000.0),
+    }];
+    cfg
+}
+
+/// When a drifting clock's skew first exceeds the bound (true time).
+fn skew_exceeds_bound_at(cfg: &DrillConfig) -> Option<Micros> {
+    let off = |r: RegionId, t: Micros| cfg.clocks.get(r.idx()).map_or(0, |c| c.offset_at(t));
+    let us = region(cfg, "US");
+    (0..=cfg.duration)
+        .step_by(10_000)
+        .find(|&t| (off(cfg.leader, t) - off(us, t)).unsigned_abs() > cfg.skew_bound)
+}
+
+#[test]
+fn a_drifting_clock_breaks_the_wall_watermark_beyond_the_bound() {
+    let cfg = DrillConfig {
+        watermark: Watermark::Wall,
+        ..drifting(300.0, -5_000.0)
+    };
+    let skew = max_skew_leader_vs_entry_followers(&cfg);
+    assert!(skew as Micros > cfg.skew_bound);
+    for seed in SEEDS {
+        let r = run(&cfg, seed);
+        let e = r.staleness_error.summary();
+        assert!(r.underreported_reads > 0, "{}", story(&r));
+        assert!(
+            e.max > to_ms(cfg.skew_bound),
+            "wall under-reports beyond the 500 ms bound once the drift exceeds it: {e:?}"
+        );
+        assert!(e.max <= plus_bucket(to_ms(skew as Micros)), "{e:?}");
+    }
+}
+
+#[test]
+fn hybrid_watermark_holds_while_the_drift_stays_within_the_bound() {
+    // −1600 ppm over 300 s: 480 ms, inside the 500 ms bound all drill long.
+    let cfg = DrillConfig {
+        watermark: Watermark::Hybrid,
+        ..drifting(300.0, -1_600.0)
+    };
+    assert!(max_skew_leader_vs_entry_followers(&cfg) as Micros <= cfg.skew_bound);
+    assert_eq!(skew_exceeds_bound_at(&cfg), None);
+    for seed in SEEDS {
+        let r = run(&cfg, seed);
+        assert!(r.follower_reads > 0);
+        assert_eq!(r.underreported_reads, 0, "{}", story(&r));
+        // Over-report at most twice the bound (docs/model.md).
+        let e = r.staleness_error.summary();
+        assert!(e.max <= plus_bucket(2.0 * to_ms(cfg.skew_bound)), "{e:?}");
+    }
+}
+
+#[test]
+fn hybrid_watermark_under_reports_only_once_the_drift_exceeds_the_bound() {
+    let full = DrillConfig {
+        watermark: Watermark::Hybrid,
+        ..drifting(300.0, -5_000.0)
+    };
+    let crossing = skew_exceeds_bound_at(&full).expect("the drift exceeds the bound");
+    assert_eq!(crossing, ms(100_010.0), "−5000 ppm reaches 500 ms at 100 s");
+    // The same drill stopped just before the crossing: identical up to
+    // then (same seed, same arrivals), and no read under-reported.
+    let before = DrillConfig {
+        watermark: Watermark::Hybrid,
+        ..drifting(to_ms(crossing) / 1000.0 - 1.0, -5_000.0)
+    };
+    assert!(max_skew_leader_vs_entry_followers(&before) as Micros <= before.skew_bound);
+    let d_max = max_skew_leader_vs_entry_followers(&full);
+    for seed in SEEDS {
+        let early = run(&before, seed);
+        assert!(early.follower_reads > 0);
+        assert_eq!(
+            early.underreported_reads,
+            0,
+            "skew within the bound: hybrid must not under-report\n{}",
+            story(&early)
+        );
+        let r = run(&full, seed);
+        assert!(
+            r.underreported_reads > 0,
+            "beyond the bound the hybrid's guarantee no longer holds: {}",
+            story(&r)
+        );
+        // The hybrid under-reports by (skew − bound) at most, and
+        // over-reports by at most the bound here (the skew is one-sided).
+        let e = r.staleness_error.summary();
+        let limit = to_ms(cfg_max(d_max as Micros - full.skew_bound, full.skew_bound));
+        assert!(e.max <= plus_bucket(limit), "{e:?} vs {limit} ms");
+    }
+}
+
+fn cfg_max(a: Micros, b: Micros) -> Micros {
+    a.max(b)
+}
+
+// ---------------------------------------------------------------------------
+// 2. Alerts
+// ---------------------------------------------------------------------------
+
+fn quiet() -> DrillConfig {
+    let mut cfg = builtin("lag-spike");
+    cfg.faults.clear();
+    cfg.lag = steady();
+    cfg
+}
+
+/// Seeds for the statements that must hold for any seed.
+const MANY: std::ops::Range<u64> = 0..20;
+
+/// Nothing replication- or read-related can fire without a fault: the lag
+/// model has no spikes, no region is down, the leader is always reachable.
+#[test]
+fn no_lag_read_or_rejection_alert_fires_when_nothing_is_wrong() {
+    let cfg = quiet();
+    assert_eq!(cfg.duration, ms(300_000.0));
+    for seed in MANY {
+        let r = run(&cfg, seed);
+        for a in &r.alerts {
+            assert!(
+                !matches!(
+                    a.name.as_str(),
+                    "replication_lag_p95"
+                        | "stale_reads_served"
+                        | "read_errors"
+                        | "writes_rejected_leader_unavailable"
+                ),
+                "seed {seed}: {}",
+                story(&r)
+            );
+            assert_eq!(a.fault_at, None);
+        }
+        assert!(r.invariants_ok);
+        assert_eq!(r.rejected_charges, 0);
+    }
+}
+
+/// The brief's requirement: a quiet 300 s drill (spike-free lag, no fault)
+/// fires no alert at all. The default workload's slow path (3 % of attempts
+/// delayed up to 1.5 s, about 40 % of those past the 1 s deadline) puts the
+/// baseline charge-attempt failure rate near 1.2 %, and with ~80 attempts
+/// per 10 s window the 5 % `charge_errors` threshold is crossed by chance:
+/// this fails for several seeds in 0..20.
+#[test]
+fn no_alert_at_all_fires_when_nothing_is_wrong() {
+    let cfg = quiet();
+    let noisy: Vec<(u64, Vec<String>)> = MANY
+        .map(|seed| {
+            let r = run(&cfg, seed);
+            let names = r
+                .alerts
+                .iter()
+                .map(|a| format!("{}@{}s", a.name, to_ms(a.fired_at) / 1000.0))
+                .collect::<Vec<_>>();
+            (seed, names)
+        })
+        .filter(|(_, n)| !n.is_empty())
+        .collect();
+    assert!(noisy.is_empty(), "quiet drills fired alerts: {noisy:?}");
+}
+
+/// Every acknowledged charge is within the 1 s deadline (a later answer is
+/// a give-up), so "charge p99 over 1 s" cannot be true in any window. The
+/// signal is read from the histogram's bucket *top* (up to 0.1 % high), so a
+/// charge acknowledged at 999.5–1000 ms reads as > 1000 ms and fires it.
+/// Quiet seed 58 does this (found by surveying seeds 0..200).
+#[test]
+fn the_charge_latency_alert_never_fires_when_every_ack_is_within_the_deadline() {
+    let cfg = quiet();
+    assert_eq!(cfg.write.deadline, ms(1_000.0));
+    let rule = cfg
+        .alerts
+        .iter()
+        .find(|a| a.name == "charge_latency_p99")
+        .unwrap();
+    assert_eq!(rule.threshold, to_ms(cfg.write.deadline));
+    for seed in [58, 100] {
+        let r = run(&cfg, seed);
+        assert!(
+            r.alerts.iter().all(|a| a.name != "charge_latency_p99"),
+            "seed {seed}: {:?}",
+            r.alerts
+        );
+    }
+}
+/// The lag-spike drill with replication that has no spikes of its own.
+fn steady_lag_spike() -> DrillConfig {
+    let mut cfg = builtin("lag-spike");
+    cfg.lag = steady();
+    cfg
+}
+
+fn fault_window(cfg: &DrillConfig) -> (Micros, Micros, Micros) {
+    assert_eq!(cfg.faults.len(), 1);
+    let f = cfg.faults[0];
+    let FaultKind::LagSpike { extra, .. } = f.kind else {
+        panic!("a lag spike")
+    };
+    (f.start, f.end, extra)
+}
+
+#[test]
+fn the_lag_alert_fires_within_one_window_of_the_spike_and_resolves_after_it() {
+    let cfg = steady_lag_spike();
+    let (start, end, extra) = fault_window(&cfg);
+    let w = cfg.signal_window;
+    for seed in SEEDS {
+        let r = run(&cfg, seed);
+        let lag: Vec<_> = r
+            .alerts
+            .iter()
+            .filter(|a| a.name == "replication_lag_p95")
+            .collect();
+        assert_eq!(lag.len(), 1, "one firing for one spike: {}", story(&r));
+        let a = lag[0];
+        assert!(
+            a.fired_at > start && a.fired_at - start <= w,
+            "fired {} ms after the fault (window {} ms): {}",
+            to_ms(a.fired_at.saturating_sub(start)),
+            to_ms(w),
+            story(&r)
+        );
+        assert_eq!(a.fault_at, Some(start), "{}", story(&r));
+        let resolved = a.resolved_at.expect("resolves before the drill ends");
+        assert!(
+            resolved > end,
+            "resolves after the fault ends: {}",
+            story(&r)
+        );
+        // Entries committed just before the end arrive `extra` late; the
+        // first whole window after that is clean.
+        assert!(
+            resolved <= end + extra + 2 * w,
+            "resolves within a window of the backlog draining: {}",
+            story(&r)
+        );
+        // No lag or stale-read alert fires before the fault (replication has
+        // no spikes of its own): each has the fault as its cause.
+        for a in r.alerts.iter().filter(|a| {
+            matches!(
+                a.name.as_str(),
+                "replication_lag_p95" | "stale_reads_served"
+            )
+        }) {
+            assert!(a.fired_at > start, "{}", story(&r));
+            assert_eq!(a.fault_at, Some(start));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 3. FORCE_LEADER_READ
+// ---------------------------------------------------------------------------
+
+fn with_flag(mut cfg: DrillConfig, flag: Flag, on: Micros, off: Micros) -> DrillConfig {
+    cfg.flags.push(FlagSpan { flag, on, off });
+    cfg
+}
+
+#[test]
+fn force_leader_read_all_drill_serves_nothing_stale_at_leader_latency() {
+    let base = builtin("lag-spike");
+    let cfg = with_flag(base.clone(), Flag::ForceLeaderRead, 0, base.duration);
+    cfg.validate()
+        .expect("a flag on for the whole drill is valid");
+    let t = &cfg.topology;
+    let (us_site, vn_site) = (site(&cfg, "US"), site(&cfg, "VN"));
+    let leader_rtt = to_ms(t.rtt_site(us_site, cfg.leader));
+    let local_rtt = to_ms(t.rtt_site(us_site, t.home(us_site)));
+    assert!(
+        leader_rtt > local_rtt,
+        "the topology makes leader reads dearer"
+    );
+    for seed in SEEDS {
+        let r = run(&cfg, seed);
+        assert_eq!(
+            impact(&r, Degradation::ServedStale).responses,
+            0,
+            "{}",
+            story(&r)
+        );
+        assert_eq!(r.during.stale_reads, 0);
+        assert_eq!(r.outside.stale_reads, 0);
+        for w in [&r.during, &r.outside] {
+            let us = w.read_by_site[us_site.idx()].summary();
+            assert!(
+                us.p50 >= leader_rtt && us.max <= plus_bucket(leader_rtt),
+                "US reads pay RTT(US site, leader) = {leader_rtt} ms: {us:?}"
+            );
+            let vn = w.read_by_site[vn_site.idx()].summary();
+            let vn_rtt = to_ms(t.rtt_site(vn_site, cfg.leader));
+            assert!(vn.p50 >= vn_rtt && vn.max <= plus_bucket(vn_rtt), "{vn:?}");
+            assert_eq!(w.staleness.summary().max, 0.0, "leader reads are fresh");
+        }
+        // The flag was on all drill and is reported so.
+        assert_eq!(
+            r.flags,
+            vec![(Flag::ForceLeaderRead, 0, Some(cfg.duration))]
+        );
+        // Without the flag the same drill does serve stale reads (the
+        // test can fail).
+        let plain = run(&base, seed);
+        assert!(impact(&plain, Degradation::ServedStale).responses > 0);
+    }
+}
+
+/// `follower_reads`, `underreported_reads` and `staleness_error` are
+/// documented as being about reads a *follower served*. With every read
+/// forced to the leader no follower serves one.
+#[test]
+fn force_leader_reads_are_not_counted_as_follower_served() {
+    let base = builtin("clock-skew");
+    let cfg = DrillConfig {
+        watermark: Watermark::Wall,
+        ..with_flag(base.clone(), Flag::ForceLeaderRead, 0, base.duration)
+    };
+    let r = run(&cfg, 86);
+    assert_eq!(
+        (r.follower_reads, r.underreported_reads),
+        (0, 0),
+        "every read was served by the leader (staleness 0), yet the report \
+         counts follower-served reads and under-reports: {}",
+        story(&r)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 4. WRITE_READONLY_MODE and DISABLE_RECS
+// ---------------------------------------------------------------------------
+
+/// A quiet drill with no slow path (so no attempt ever times out and no
+/// retry can land in the flag's window).
+fn quiet_no_retries(duration: Micros) -> DrillConfig {
+    let mut cfg = quiet();
+    cfg.workload.slow_prob = 0.0;
+    cfg.duration = duration;
+    cfg
+}
+
+#[test]
+fn write_readonly_mode_rejects_every_charge_sent_while_on_and_loses_none() {
+    let (on, off) = (ms(100_000.0), ms(160_000.0));
+    for seed in SEEDS {
+        // Charges sent before the window: the same drill stopped at `on`
+        // (identical up to then).
+        let upto_on = run(&quiet_no_retries(on), seed);
+        assert_eq!(upto_on.rejected_charges, 0, "{}", story(&upto_on));
+        // Charges sent up to the end of the window, flag on for all of it.
+        let upto_off = run(
+            &with_flag(quiet_no_retries(off), Flag::WriteReadonlyMode, on, off),
+            seed,
+        );
+        let sent_in_window = upto_off.charges - upto_on.charges;
+        assert!(sent_in_window > 0);
+        assert_eq!(
+            upto_off.rejected_charges,
+            sent_in_window,
+            "every charge sent while the flag was on is refused: {}",
+            story(&upto_off)
+        );
+        // The full drill: nothing else refused, nothing acknowledged lost.
+        let cfg = with_flag(
+            quiet_no_retries(ms(300_000.0)),
+            Flag::WriteReadonlyMode,
+            on,
+            off,
+        );
+        let r = run(&cfg, seed);
+        assert_eq!(r.rejected_charges, sent_in_window, "{}", story(&r));
+        assert_eq!(r.lost_acknowledged_charges, 0);
+        assert!(r.invariants_ok, "{:?}", r.first_breach);
+        let wu = impact(&r, Degradation::WritesUnavailable);
+        assert_eq!(wu.responses, sent_in_window);
+        assert!(wu.first.unwrap() >= on && wu.last.unwrap() < off, "{wu:?}");
+        // Charges keep being acknowledged outside the window.
+        assert!(r.acknowledged_charges > 0);
+        assert_eq!(r.flags, vec![(Flag::WriteReadonlyMode, on, Some(off))]);
+    }
+}
+
+#[test]
+fn disable_recs_degrades_eligibility_reads_only_while_on() {
+    let (on, off) = (ms(50_000.0), ms(120_000.0));
+    let base = quiet();
+    let cfg = with_flag(base.clone(), Flag::DisableRecs, on, off);
+    for seed in SEEDS {
+        let r = run(&cfg, seed);
+        let fd = impact(&r, Degradation::FeatureDisabled);
+        assert!(fd.responses > 0, "{}", story(&r));
+        assert!(
+            fd.first.unwrap() >= on && fd.last.unwrap() < off,
+            "feature disabled only while on: {fd:?}"
+        );
+        // Windows of 10 s: the flag spans 7 of them.
+        assert_eq!(fd.windows, (off - on) / cfg.signal_window, "{fd:?}");
+        let plain = run(&base, seed);
+        assert_eq!(impact(&plain, Degradation::FeatureDisabled).responses, 0);
+        // Reads draw no randomness, so the two runs see the same requests:
+        // the reads not served with the flag are exactly the disabled ones,
+        // and every site lost about its share of eligibility reads in the
+        // window (rate × span × eligibility share, ±15 %).
+        let served = |r: &DrillResult, s: usize| {
+            [&r.during, &r.outside]
+                .iter()
+                .map(|w| w.read_by_site.get(s).map_or(0, |h| h.count()))
+                .sum::<u64>()
+        };
+        let expected = cfg.rate * to_ms(off - on) / 1000.0 * cfg.workload.mix.eligibility;
+        let mut total = 0;
+        for s in cfg.topology.site_ids() {
+            let lost = served(&plain, s.idx()) - served(&r, s.idx());
+            assert!(
+                (lost as f64 - expected).abs() <= 0.15 * expected,
+                "site {}: {lost} eligibility reads not served, expected ≈ {expected}",
+                cfg.topology.site_name(s)
+            );
+            total += lost;
+        }
+        assert_eq!(total, fd.responses);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 5. The runbook drill
+// ---------------------------------------------------------------------------
+
+const STEP_NAMES: [&str; 5] = ["detect", "confirm", "mitigate", "communicate", "recover"];
+
+#[test]
+fn the_runbook_detects_mitigates_and_recovers_in_order() {
+    let cfg = builtin("runbook");
+    assert!(cfg.runbook);
+    let (start, end, _) = fault_window(&cfg);
+    let w = cfg.signal_window;
+    for seed in SEEDS {
+        let r = run(&cfg, seed);
+        // Steps 1..5, in order, at non-decreasing times.
+        assert_eq!(r.runbook.len(), 5, "{}", story(&r));
+        for (k, (what, _, _)) in r.runbook.iter().enumerate() {
+            assert!(what.starts_with(STEP_NAMES[k]), "step {}: {what}", k + 1);
+        }
+        assert!(
+            r.runbook.windows(2).all(|p| p[0].1 <= p[1].1),
+            "{:?}",
+            r.runbook
+        );
+        // On the timeline: the round that played through is numbered 1..5
+        // (an earlier round may have stood down on a blip at step 2).
+        let numbered: Vec<u32> = r
+            .timeline
+            .iter()
+            .filter_map(|m| m.what.strip_prefix("runbook step "))
+            .map(|s| s[..1].parse().unwrap())
+            .collect();
+        let last_round = numbered.iter().rposition(|&n| n == 1).unwrap();
+        assert_eq!(numbered[last_round..], [1, 2, 3, 4, 5], "{numbered:?}");
+        assert!(
+            numbered[..last_round].iter().all(|&n| n == 1),
+            "{numbered:?}"
+        );
+        // Time to detect: the first firing with a fault, within one window.
+        let first = r
+            .alerts
+            .iter()
+            .filter(|a| a.fault_at.is_some())
+            .min_by_key(|a| a.fired_at)
+            .expect("an alert fires for the spike");
+        assert_eq!(first.fault_at, Some(start));
+        assert!(first.fired_at - start <= w, "{}", story(&r));
+        assert_eq!(r.runbook[0].1, first.fired_at, "detect when it fires");
+        // Mitigation: FORCE_LEADER_READ on at step 3, off at step 5.
+        let mitigated = r.runbook[2].1;
+        assert!(r.runbook[2].0.contains("FORCE_LEADER_READ"));
+        assert_eq!(
+            r.flags,
+            vec![(Flag::ForceLeaderRead, mitigated, Some(r.runbook[4].1))]
+        );
+        assert!(mitigated < end, "mitigated during the fault");
+        // After mitigation no read is served stale while the flag is on...
+        let stale = impact(&r, Degradation::ServedStale);
+        assert!(
+            stale.last.unwrap() < mitigated,
+            "stale reads after mitigation: {stale:?}"
+        );
+        // ...so degraded responses per second drop (confirm → mitigate vs
+        // mitigate → communicate, both during the fault).
+        let rate = |k: usize| r.runbook[k].2 as f64 / to_ms(r.runbook[k].1 - r.runbook[k - 1].1);
+        assert!(r.runbook[3].1 <= end, "communicate still during the fault");
+        assert!(
+            rate(3) < rate(2) / 10.0,
+            "degraded/s before {} after {}",
+            rate(2),
+            rate(3)
+        );
+        // Recover: 60 s after the alert that started the runbook resolves.
+        let trigger = r
+            .alerts
+            .iter()
+            .find(|a| r.runbook[0].0.contains(&a.name))
+            .unwrap();
+        assert_eq!(
+            Some(r.runbook[4].1),
+            trigger.resolved_at.map(|t| t + ms(60_000.0))
+        );
+        assert!(r.invariants_ok);
+    }
+}
+
+/// DESIGN.md §9 step 5: "switch flags off 60 s after the alert resolves".
+/// A short spike whose alert resolves after step 2 (confirm) but before
+/// step 3 (mitigate): the runbook must not leave the mitigation on forever.
+#[test]
+fn a_runbook_whose_alert_resolves_before_mitigation_still_switches_flags_off() {
+    let mut cfg = builtin("runbook");
+    cfg.faults[0].end = ms(80_000.0); // +8 s lag 60 s → 80 s
+    for seed in SEEDS {
+        let r = run(&cfg, seed);
+        let trigger = r
+            .alerts
+            .iter()
+            .find(|a| a.name == "replication_lag_p95")
+            .expect("fires");
+        let resolved = trigger.resolved_at.expect("resolves");
+        assert!(resolved + ms(60_000.0) < cfg.duration);
+        for (f, on, off) in &r.flags {
+            assert!(
+                off.is_some(),
+                "{f} switched on at {} ms by the runbook is never switched off, \
+                 though its alert resolved at {} ms: {}",
+                to_ms(*on),
+                to_ms(resolved),
+                story(&r)
+            );
+        }
+        // Either the runbook stood down or it played to the end.
+        assert!(
+            r.runbook.is_empty() || r.runbook.len() == 5,
+            "runbook stuck: {:?}",
+            r.runbook
+        );
+    }
+}
+
+/// In the runbook drill an unrelated blip alert (`charge_errors`, see
+/// `no_alert_at_all_fires_when_nothing_is_wrong`) can fire in the 30 s before
+/// the spike's lag alert. The runbook adopts the blip, stands down at step 2
+/// because the blip has resolved — and never picks up the lag alert that is
+/// firing all along: the 8 s lag spike is never mitigated. Seeds 8, 29, 42,
+/// 68, 85 (found by surveying 0..400; also 195, 282, 326, 338).
+#[test]
+fn a_blip_alert_does_not_keep_the_runbook_from_mitigating_the_incident() {
+    let cfg = builtin("runbook");
+    let (start, end, _) = fault_window(&cfg);
+    for seed in [8, 29, 42] {
+        let r = run(&cfg, seed);
+        let lag = r
+            .alerts
+            .iter()
+            .find(|a| a.name == "replication_lag_p95")
+            .expect("the spike fires the lag alert");
+        assert!(lag.fired_at > start && lag.fired_at < end);
+        let mitigated = r
+            .flags
+            .iter()
+            .any(|(f, on, _)| *f == Flag::ForceLeaderRead && *on < end);
+        assert!(
+            mitigated,
+            "seed {seed}: the lag alert fired at {} ms during the spike but the \
+             runbook never mitigated it: {}",
+            to_ms(lag.fired_at),
+            story(&r)
+        );
+    }
+}
+
+/// The runbook acts inside the drill: no step and no flag switch after the
+/// drill's end. Seed 42: a `charge_errors` blip at the final tick (300 s)
+/// starts a round whose steps are played at 330, 360 and 390 s of a 300 s
+/// drill, switching WRITE_READONLY_MODE on at 360 s (a time a configured
+/// flag may not even use: validate() requires off <= duration).
+#[test]
+fn the_runbook_does_not_act_after_the_drill_has_ended() {
+    let cfg = builtin("runbook");
+    for seed in [42, 86] {
+        let r = run(&cfg, seed);
+        for (what, at, _) in &r.runbook {
+            assert!(
+                *at <= cfg.duration,
+                "seed {seed}: `{what}` at {} ms",
+                to_ms(*at)
+            );
+        }
+        for (f, on, off) in &r.flags {
+            assert!(
+                *on <= cfg.duration && off.is_none_or(|o| o <= cfg.duration),
+                "seed {seed}: {f} switched at {} ms / {:?} in a {} ms drill",
+                to_ms(*on),
+                off.map(to_ms),
+                to_ms(cfg.duration)
+            );
+        }
+    }
+}
+
+/// A firing is attributed to a fault (`fault_at`) that began at or before
+/// the end of its window — including one that began at that very instant,
+/// so the window saw none of it. Seed 8: `charge_errors` (a blip from the
+/// 50–60 s window) fires at 60 s, the spike starts at 60 s, and the report
+/// says the fault was detected in 0.0 s. A window that ended as the fault
+/// began cannot have detected it.
+#[test]
+fn an_alert_is_attributed_only_to_a_fault_its_window_saw() {
+    let cfg = builtin("runbook");
+    for seed in [8, 86] {
+        let r = run(&cfg, seed);
+        for a in &r.alerts {
+            if let Some(f) = a.fault_at {
+                assert!(
+                    a.fired_at > f,
+                    "seed {seed}: {} fired at {} ms attributed to the fault starting \
+                     at {} ms (time to detect 0)",
+                    a.name,
+                    to_ms(a.fired_at),
+                    to_ms(f)
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 6. Determinism
+// ---------------------------------------------------------------------------
+
+#[test]
+fn alerts_flags_and_timeline_are_identical_for_the_same_seed() {
+    let cfgs = [
+        builtin("runbook"),
+        with_flag(
+            builtin("lag-spike"),
+            Flag::DisableRecs,
+            ms(30_000.0),
+            ms(90_000.0),
+        ),
+    ];
+    for cfg in &cfgs {
+        let (a, b) = (run(cfg, 42), run(cfg, 42));
+        assert_eq!(a.alerts, b.alerts);
+        assert_eq!(a.flags, b.flags);
+        assert_eq!(a.timeline, b.timeline);
+        assert_eq!(a.runbook, b.runbook);
+        assert_eq!(a.impact, b.impact);
+        assert_eq!(
+            (a.follower_reads, a.underreported_reads),
+            (b.follower_reads, b.underreported_reads)
+        );
+        assert!(!a.alerts.is_empty());
+        // A different seed is a different run.
+        let c = run(cfg, 43);
+        assert_ne!(a.impact, c.impact);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 8. Monitor and Impact, unit level
+// ---------------------------------------------------------------------------
+
+fn rule(name: &str, signal: Signal, threshold: f64) -> AlertRule {
+    AlertRule {
+        name: name.into(),
+        signal,
+        threshold,
+    }
+}
+
+#[test]
+fn monitor_fires_on_the_first_window_over_and_resolves_on_the_first_under() {
+    let w = ms(7_000.0);
+    let mut m = Monitor::new(w, vec![rule("lag", Signal::LagP95, 2000.0)]);
+    assert_eq!(m.window(), w);
+    // Window 1: under (1.9 s, clear of the histogram's 0.1 % rounding).
+    for _ in 0..100 {
+        m.read(ms(1_000.0), 0, ms(1_900.0));
+    }
+    assert!(m.close(w, None).is_empty());
+    assert!(!m.is_firing("lag"));
+    // Windows 2 and 3: over. Fires once, at the end of window 2.
+    for k in 2..=3u64 {
+        for _ in 0..100 {
+            m.read(w * (k - 1) + 1, 0, ms(3_000.0));
+        }
+        let ch = m.close(w * k, Some(ms(12_000.0)));
+        assert_eq!(
+            ch,
+            if k == 2 {
+                vec![("lag".to_string(), true)]
+            } else {
+                vec![]
+            }
+        );
+        assert!(m.is_firing("lag"));
+    }
+    // Window 4: under → resolves at its end.
+    for _ in 0..100 {
+        m.read(w * 3 + 1, 0, ms(100.0));
+    }
+    assert_eq!(
+        m.close(w * 4, Some(ms(12_000.0))),
+        vec![("lag".to_string(), false)]
+    );
+    assert!(!m.is_firing("lag"));
+    assert_eq!(m.firings.len(), 1);
+    let f = &m.firings[0];
+    assert_eq!(
+        (f.fired_at, f.resolved_at, f.fault_at),
+        (w * 2, Some(w * 4), Some(ms(12_000.0)))
+    );
+    assert_eq!(m.history.len(), 4);
+    assert!(m.history[1].lag_p95 > 2000.0 && m.history[3].lag_p95 < 2000.0);
+    // Over again: a second firing.
+    m.read(w * 4 + 1, 0, ms(9_000.0));
+    m.close(w * 5, None);
+    assert_eq!(m.firings.len(), 2);
+    assert_eq!(m.firings[1].fired_at, w * 5);
+}
+
+#[test]
+fn monitor_rates_and_impact_count_windows() {
+    let w = ms(10_000.0);
+    let mut m = Monitor::new(w, default_alerts());
+    // Window 1: 100 charges, 12 refused → charge_errors (>10 %) and
+    // writes_rejected (>1 %).
+    for _ in 0..88 {
+        m.charge_ok(ms(100.0));
+    }
+    for i in 0..12 {
+        m.charge_failed(ms(1_000.0) + i, true);
+    }
+    let ch = m.close(w, None);
+    assert!(ch.contains(&("charge_errors".to_string(), true)), "{ch:?}");
+    assert!(ch.contains(&("writes_rejected_leader_unavailable".to_string(), true)));
+    assert!((m.history[0].charge_error_rate - 0.12).abs() < 1e-12);
+    // Window 2: nothing degraded. Window 3: two read failures + one stale.
+    m.charge_ok(ms(100.0));
+    m.read(ms(15_000.0), 0, 0);
+    m.close(2 * w, None);
+    m.read_failed(ms(21_000.0));
+    m.read_failed(ms(22_000.0));
+    m.read(ms(23_000.0), ms(2_500.0), ms(2_500.0));
+    m.degraded(Degradation::FeatureDisabled, ms(24_000.0));
+    m.close(3 * w, None);
+    let idx = |k: Degradation| Degradation::ALL.iter().position(|x| *x == k).unwrap();
+    let wu = m.impact[idx(Degradation::WritesUnavailable)];
+    assert_eq!((wu.responses, wu.windows), (12, 1));
+    assert_eq!(
+        (wu.first, wu.last),
+        (Some(ms(1_000.0)), Some(ms(1_000.0) + 11))
+    );
+    let rf = m.impact[idx(Degradation::ReadFailed)];
+    assert_eq!((rf.responses, rf.windows), (2, 1));
+    let st = m.impact[idx(Degradation::ServedStale)];
+    assert_eq!((st.responses, st.windows), (1, 1));
+    assert_eq!(m.impact[idx(Degradation::FeatureDisabled)].windows, 1);
+    // Read error rate counts failures over all reads of the window: 2 / 3.
+    assert!((m.history[2].read_error_rate - 2.0 / 3.0).abs() < 1e-12);
+    // A degraded response in a later window adds a window.
+    m.charge_failed(ms(35_000.0), false);
+    m.close(4 * w, None);
+    let wu = m.impact[idx(Degradation::WritesUnavailable)];
+    assert_eq!((wu.responses, wu.windows), (13, 2));
+    // charge_failed(.., false) is an error but not a rejection.
+    assert_eq!(m.history[3].rejected_share, 0.0);
+    assert_eq!(m.history[3].charge_error_rate, 1.0);
+}
+
+/// A signal is compared with its threshold as measured, not rounded up to
+/// the top of its histogram bucket: values all at or below the threshold
+/// must not fire it.
+#[test]
+fn monitor_does_not_fire_on_values_at_or_below_the_threshold() {
+    let w = ms(10_000.0);
+    let mut m = Monitor::new(w, default_alerts());
+    for _ in 0..100 {
+        // Replica lag 1999.9 ms (< 2 s), charges acknowledged in 999.95 ms
+        // (< the 1 s deadline).
+        m.read(1, 0, 1_999_900);
+        m.charge_ok(999_950);
+    }
+    let ch = m.close(w, None);
+    let sig = m.history[0];
+    assert!(
+        ch.is_empty(),
+        "fired {ch:?} with lag p95 read as {} ms and charge p99 as {} ms",
+        sig.lag_p95,
+        sig.charge_p99
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Flag spans
+// ---------------------------------------------------------------------------
+
+/// Two spans of one flag, the second inside the first: the flag is on for
+/// their union (or the configuration is refused). Today the inner span's
+/// end switches it off early.
+#[test]
+fn overlapping_spans_of_one_flag_keep_it_on_for_their_union() {
+    let (on, off) = (ms(60_000.0), ms(180_000.0));
+    let mut cfg = with_flag(builtin("lag-spike"), Flag::ForceLeaderRead, on, off);
+    cfg.flags.push(FlagSpan {
+        flag: Flag::ForceLeaderRead,
+        on: ms(90_000.0),
+        off: ms(100_000.0),
+    });
+    if cfg.validate().is_err() {
+        return; // refusing overlapping spans is also an answer
+    }
+    let r = run(&cfg, 86);
+    assert_eq!(
+        r.flags,
+        vec![(Flag::ForceLeaderRead, on, Some(off))],
+        "{}",
+        story(&r)
+    );
+    assert_eq!(r.during.stale_reads, 0, "{}", story(&r));
+}
