@@ -8,7 +8,7 @@ use engine::drill::{
     run_drill, DrillConfig, DrillResult, Fault, FaultKind, JpRole, Policy, Replication, Watermark,
     Window,
 };
-use engine::ops::{Flag, FlagSpan};
+use engine::ops::{AlertRule, Flag, FlagSpan, Signal};
 use metrics::{Series, Slo};
 use replication::clock::ClockModel;
 use replication::{EpisodicLag, IidLag, LagModel};
@@ -44,7 +44,30 @@ struct Scenario {
     flag: Vec<toml::Spanned<FlagSpec>>,
     #[serde(default)]
     clock: Vec<toml::Spanned<ClockSpec>>,
+    #[serde(default)]
+    alert: Vec<toml::Spanned<AlertSpec>>,
+    signal_window_s: Option<f64>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertSpec {
+    name: String,
+    signal: String,
+    threshold: f64,
+}
+
+/// Signal names as scenario files spell them.
+const SIGNALS: &[(&str, Signal)] = &[
+    ("lag_p95_ms", Signal::LagP95),
+    ("lag_p99_ms", Signal::LagP99),
+    ("charge_p95_ms", Signal::ChargeP95),
+    ("charge_p99_ms", Signal::ChargeP99),
+    ("read_error_rate", Signal::ReadErrorRate),
+    ("charge_error_rate", Signal::ChargeErrorRate),
+    ("stale_read_share", Signal::StaleReadShare),
+    ("rejected_share", Signal::RejectedShare),
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -342,6 +365,47 @@ fn from_scenario(path: &str, text: &str) -> Result<DrillConfig, CliError> {
         let mut partial = cfg.clone();
         partial.faults.clear();
         partial.validate().map_err(|e| at(l, e.to_string()))?;
+    }
+    if let Some(w) = sc.signal_window_s {
+        cfg.signal_window = seconds("signal_window_s", w).map_err(|e| at(None, e))?;
+    }
+    if !sc.alert.is_empty() {
+        // Alerts listed in the file replace the defaults.
+        cfg.alerts.clear();
+    }
+    for a in &sc.alert {
+        let l = Some(line_of(text, &a.span()));
+        let spec = a.get_ref();
+        let signal = SIGNALS
+            .iter()
+            .find(|(n, _)| *n == spec.signal)
+            .map(|(_, s)| *s)
+            .ok_or_else(|| {
+                let known: Vec<&str> = SIGNALS.iter().map(|(n, _)| *n).collect();
+                at(
+                    l,
+                    format!(
+                        "alert `{}`: unknown signal `{}` (choose from: {})",
+                        spec.name,
+                        spec.signal,
+                        known.join(", ")
+                    ),
+                )
+            })?;
+        if !(spec.threshold.is_finite() && spec.threshold >= 0.0) {
+            return Err(at(
+                l,
+                format!(
+                    "alert `{}`: threshold must be a finite number >= 0",
+                    spec.name
+                ),
+            ));
+        }
+        cfg.alerts.push(AlertRule {
+            name: spec.name.clone(),
+            signal,
+            threshold: spec.threshold,
+        });
     }
     if !sc.clock.is_empty() {
         cfg.clocks = vec![ClockModel::Exact; cfg.topology.region_count()];
@@ -1096,6 +1160,22 @@ end_s = 20
         assert_eq!(cfg.replication, Replication::SemiSync);
         assert_eq!(cfg.slos.len(), 1);
         assert_eq!(cfg.duration, ms(100_000.0));
+    }
+
+    #[test]
+    fn scenario_alerts_replace_the_defaults_and_bad_ones_name_their_line() {
+        let ok = "signal_window_s = 5\n[[alert]]\nname = \"lag\"\nsignal = \"lag_p99_ms\"\nthreshold = 3000\n";
+        let cfg = from_scenario("s.toml", ok).unwrap();
+        assert_eq!(cfg.alerts.len(), 1);
+        assert_eq!(cfg.alerts[0].signal, Signal::LagP99);
+        assert_eq!(cfg.signal_window, ms(5_000.0));
+        let e = err("[[alert]]\nname = \"x\"\nsignal = \"vibes\"\nthreshold = 1\n");
+        assert!(
+            e.starts_with("s.toml:1:") && e.contains("vibes") && e.contains("lag_p95_ms"),
+            "{e}"
+        );
+        let e = err("\n[[alert]]\nname = \"x\"\nsignal = \"lag_p95_ms\"\nthreshold = -1\n");
+        assert!(e.starts_with("s.toml:2:") && e.contains("threshold"), "{e}");
     }
 
     #[test]
