@@ -116,6 +116,12 @@ pub struct SimArgs {
     )]
     pub rate: f64,
 
+    /// Regions, links and client sites from a TOML file instead of the kata's
+    /// (`regions = [...]`, `links = [{ a, b, rtt_ms }]`,
+    /// `sites = [{ name, home, rtt_ms = { REGION = MS, ... } }]`).
+    #[arg(long, value_name = "FILE")]
+    pub topology: Option<std::path::PathBuf>,
+
     /// Uniform extra delay in [0, MS) added to every network leg (0: exact RTTs).
     #[arg(
         long,

@@ -1,7 +1,6 @@
 //! `kata86 drill`: built-in drills and TOML scenarios → runs → report.
 
 use std::io::Write;
-use std::ops::Range;
 use std::process::ExitCode;
 
 use engine::drill::{
@@ -15,7 +14,9 @@ use replication::{EpisodicLag, IidLag, LagModel};
 use serde::{Deserialize, Serialize};
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
-use topology::{ms, to_ms, TopologyBuilder};
+use topology::{ms, to_ms};
+
+use crate::files::{line_of, scenario_error, TopologySpec};
 
 use crate::args::{DrillArgs, Format};
 use crate::CliError;
@@ -107,30 +108,6 @@ enum ClockSpec {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TopologySpec {
-    regions: Vec<String>,
-    links: Vec<LinkSpec>,
-    sites: Vec<SiteSpec>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LinkSpec {
-    a: String,
-    b: String,
-    rtt_ms: f64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SiteSpec {
-    name: String,
-    home: String,
-    rtt_ms: std::collections::BTreeMap<String, f64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct SloSpec {
     name: String,
     series: String,
@@ -168,18 +145,6 @@ fn yes() -> bool {
     true
 }
 
-/// Line number (1-based) of a byte offset in `text`.
-fn line_of(text: &str, span: &Range<usize>) -> usize {
-    text[..span.start.min(text.len())].matches('\n').count() + 1
-}
-
-fn scenario_error(path: &str, line: Option<usize>, reason: impl std::fmt::Display) -> CliError {
-    match line {
-        Some(l) => CliError::Usage(format!("{path}:{l}: {reason}")),
-        None => CliError::Usage(format!("{path}: {reason}")),
-    }
-}
-
 fn seconds(name: &str, v: f64) -> Result<u64, String> {
     if v.is_finite() && v >= 0.0 {
         Ok(ms(v * 1000.0))
@@ -197,22 +162,10 @@ fn from_scenario(path: &str, text: &str) -> Result<DrillConfig, CliError> {
     let at = |l: Option<usize>, r: String| scenario_error(path, l, r);
     let topology = match &sc.topology {
         None => engine::drill::topology_with_jp(),
-        Some(t) => {
-            let mut b = TopologyBuilder::new();
-            for r in &t.regions {
-                b = b.region(r);
-            }
-            for l in &t.links {
-                b = b.link(&l.a, &l.b, l.rtt_ms);
-            }
-            for s in &t.sites {
-                let rtts: Vec<(&str, f64)> =
-                    s.rtt_ms.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-                b = b.site(&s.name, &s.home, &rtts);
-            }
-            b.build()
-                .map_err(|e| at(None, format!("[topology]: {e}")))?
-        }
+        Some(t) => t
+            .builder()
+            .build()
+            .map_err(|e| at(None, format!("[topology]: {e}")))?,
     };
     let region =
         |n: &str, line: Option<usize>| topology.region(n).map_err(|e| at(line, e.to_string()));

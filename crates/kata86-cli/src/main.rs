@@ -8,6 +8,7 @@
 
 mod args;
 mod drill;
+mod files;
 mod report;
 mod sim;
 

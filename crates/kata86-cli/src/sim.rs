@@ -34,7 +34,11 @@ pub fn configure(a: &SimArgs) -> Result<(SimConfig, Vec<Cell>), CliError> {
             a.jitter
         )));
     }
-    let topology = Topology::kata_builder().jitter_ms(a.jitter).build()?;
+    let builder = match &a.topology {
+        Some(path) => crate::files::read_topology(path)?,
+        None => Topology::kata_builder(),
+    };
+    let topology = builder.jitter_ms(a.jitter).build()?;
     let leader = topology.region(&a.leader)?;
     let lag = match model(a) {
         Model::Iid => LagModel::Iid(IidLag::default()),
@@ -186,6 +190,9 @@ pub fn reproduce(a: &SimArgs) -> String {
             };
             cmd.push_str(&format!(" --ryw {name}"));
         }
+    }
+    if let Some(path) = &a.topology {
+        cmd.push_str(&format!(" --topology {}", path.display()));
     }
     for c in &a.clients {
         cmd.push_str(&format!(" --client {c}"));
