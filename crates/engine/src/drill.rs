@@ -587,6 +587,10 @@ pub struct DrillResult {
     /// Acknowledged charges of each deposed leader beyond the log prefix its
     /// successor took over: what theory says a failover must lose.
     pub acked_beyond_promoted_prefix: u64,
+    /// The longest time a deposed leader went on admitting charges after its
+    /// successor was promoted: 0 when leases kept the two apart (with
+    /// fencing and clocks within the skew bound); positive in a split brain.
+    pub lease_overlap: Micros,
     /// Charges refused at once (leader known to be unreachable or read-only).
     pub rejected_charges: u64,
     /// Charges whose every attempt timed out.
@@ -633,7 +637,11 @@ struct Slot {
     region: usize,
     ledger: Ledger,
     epoch: u64,
-    lease_until: Micros,
+    /// True time of the last lease grant; each region measures the lease from
+    /// it on its own clock.
+    lease_from: Micros,
+    /// True time of the last charge this slot admitted.
+    last_admit: Option<Micros>,
     /// Still admitting writes (not deposed, not merged away).
     alive: bool,
     /// A region an operator removed from the voter set when promoting this slot.
@@ -870,7 +878,27 @@ impl<'a> Drill<'a> {
         let slot = &self.slots[s];
         slot.alive
             && !self.down(slot.region, self.now)
-            && (!self.cfg.fencing || self.now + self.cfg.skew_bound < slot.lease_until)
+            && (!self.cfg.fencing || self.holds_lease(s))
+    }
+
+    /// Whether slot `s`'s leader, reading its own clock, believes its lease
+    /// still valid with the skew margin: `clock(now) + skew < clock(grant) + lease`.
+    /// With clocks that only differ by an offset this is exact; a clock
+    /// stepped back or running slow makes the leader believe it longer.
+    fn holds_lease(&self, s: usize) -> bool {
+        let slot = &self.slots[s];
+        let read = |t: Micros| t as i64 + self.offset(slot.region, t);
+        read(self.now) + (self.cfg.skew_bound as i64)
+            < read(slot.lease_from) + self.cfg.lease as i64
+    }
+
+    /// How long region `by` must still wait, by its own clock, before slot
+    /// `old`'s lease has surely expired: `clock(grant) + lease + skew`.
+    fn lease_wait(&self, by: usize, old: usize) -> Micros {
+        let read = |t: Micros| t as i64 + self.offset(by, t);
+        let until =
+            read(self.slots[old].lease_from) + (self.cfg.lease + self.cfg.skew_bound) as i64;
+        (until - read(self.now)).max(0) as Micros
     }
 
     fn ship(&mut self, s: usize, from_lsn: u64) {
@@ -894,7 +922,7 @@ impl<'a> Drill<'a> {
                     && !self.down(region, self.now)
                     && self.has_majority(region, &voters)
                 {
-                    self.slots[s].lease_until = self.now + self.cfg.lease;
+                    self.slots[s].lease_from = self.now;
                 }
                 if self.slots[s].alive && self.now < self.cfg.duration {
                     self.push(self.now + self.cfg.renew_every, Ev::Renew(s));
@@ -1208,8 +1236,9 @@ impl<'a> Drill<'a> {
                 ));
                 return;
             }
-            let safe = self.slots[old].lease_until + self.cfg.skew_bound;
-            if self.now < safe {
+            let wait = self.lease_wait(by, old);
+            if wait > 0 {
+                let safe = self.now + wait;
                 self.pending[old] = true;
                 self.push(
                     safe,
@@ -1249,7 +1278,8 @@ impl<'a> Drill<'a> {
             region: r,
             ledger,
             epoch,
-            lease_until: self.now + self.cfg.lease,
+            lease_from: self.now,
+            last_admit: None,
             alive: true,
             excluded,
             streams: (0..n).map(|_| None).collect(),
@@ -1383,6 +1413,7 @@ impl<'a> Drill<'a> {
         if !self.admits(s) {
             return self.give_up(a);
         }
+        self.slots[s].last_admit = Some(self.now);
         let before = self.slots[s].ledger.last_lsn() + 1;
         let reply = self.slots[s]
             .ledger
@@ -1778,7 +1809,8 @@ pub fn run_drill(cfg: &DrillConfig, seed: u64) -> Result<DrillResult, EngineErro
             region: leader,
             ledger,
             epoch: 1,
-            lease_until: cfg.lease,
+            lease_from: 0,
+            last_admit: None,
             alive: true,
             excluded: None,
             streams: (0..n).map(|_| None).collect(),
@@ -2039,6 +2071,13 @@ fn finish(mut d: Drill<'_>) -> Result<DrillResult, EngineError> {
                     .count() as u64
             })
             .sum(),
+        lease_overlap: d
+            .promotions
+            .iter()
+            .enumerate()
+            .filter_map(|(k, &(at, _, _))| d.slots[k].last_admit.map(|l| l.saturating_sub(at)))
+            .max()
+            .unwrap_or(0),
         rejected_charges: d.rejected,
         unknown_outcome_charges: d.unknown,
         acknowledged_charges: d.acked.len() as u64,

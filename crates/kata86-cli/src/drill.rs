@@ -622,6 +622,7 @@ struct DrillJson {
     longest_write_gap_ms: f64,
     promotions: Vec<PromotionJson>,
     acked_beyond_promoted_prefix: u64,
+    lease_overlap_ms: f64,
     rejected_charges: u64,
     unknown_outcome_charges: u64,
     acknowledged_charges: u64,
@@ -740,6 +741,7 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
             })
             .collect(),
         acked_beyond_promoted_prefix: r.acked_beyond_promoted_prefix,
+        lease_overlap_ms: to_ms(r.lease_overlap),
         rejected_charges: r.rejected_charges,
         unknown_outcome_charges: r.unknown_outcome_charges,
         acknowledged_charges: r.acknowledged_charges,
