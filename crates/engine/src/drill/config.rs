@@ -1,0 +1,488 @@
+//! What a drill is: the fault timeline, the policies and modes, the
+//! topology with `JP`, the built-in drills, and their validation.
+
+use std::fmt;
+use std::str::FromStr;
+
+use metrics::Slo;
+use replication::clock::ClockModel;
+use replication::LagModel;
+use topology::{ms, Micros, RegionId, Topology};
+
+use crate::ops::{default_alerts, AlertRule, FlagSpan};
+use crate::wallet::WalletConfig;
+use crate::EngineError;
+
+/// What the control plane does when the leader is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Read-only until the leader returns.
+    RejectWrites,
+    /// An operator promotes the most up-to-date follower after a set delay.
+    PromoteManual,
+    /// Followers promote one after missing heartbeats (and, with fencing,
+    /// after the old leader's lease has surely expired).
+    PromoteAuto,
+}
+
+/// When the leader acknowledges a charge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replication {
+    /// After its own commit.
+    Async,
+    /// After one follower has the entry.
+    SemiSync,
+    /// After a majority of the voting regions (itself included) have it.
+    Majority,
+}
+
+macro_rules! named {
+    ($t:ty, $what:literal, $($v:ident = $n:literal),+) => {
+        impl $t {
+            /// Every value, in report order.
+            pub const ALL: &'static [$t] = &[$(<$t>::$v),+];
+            /// The CLI name.
+            pub fn name(self) -> &'static str {
+                match self { $(<$t>::$v => $n),+ }
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+        impl FromStr for $t {
+            type Err = EngineError;
+            fn from_str(s: &str) -> Result<Self, EngineError> {
+                Self::ALL.iter().copied().find(|v| v.name() == s).ok_or_else(|| {
+                    EngineError::UnknownName {
+                        what: $what,
+                        name: s.to_string(),
+                        known: Self::ALL.iter().map(|v| v.name()).collect::<Vec<_>>().join(", "),
+                    }
+                })
+            }
+        }
+    };
+}
+named!(
+    Policy,
+    "policy",
+    RejectWrites = "reject-writes",
+    PromoteManual = "promote-manual",
+    PromoteAuto = "promote-auto"
+);
+named!(
+    Replication,
+    "replication mode",
+    Async = "async",
+    SemiSync = "semi-sync",
+    Majority = "majority"
+);
+
+/// One fault on the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// The region is unreachable and does nothing.
+    RegionDown {
+        /// The region.
+        region: RegionId,
+    },
+    /// Nothing crosses from `a` to `b` (and from `b` to `a` when `both_ways`).
+    Partition {
+        /// One side.
+        a: RegionId,
+        /// The other side.
+        b: RegionId,
+        /// Cut in both directions.
+        both_ways: bool,
+    },
+    /// Replication from `from` to `to` takes `extra` longer.
+    LagSpike {
+        /// Sending region.
+        from: RegionId,
+        /// Receiving region.
+        to: RegionId,
+        /// Added delay.
+        extra: Micros,
+    },
+}
+
+/// A fault active on `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// What breaks.
+    pub kind: FaultKind,
+    /// When it starts.
+    pub start: Micros,
+    /// When it ends.
+    pub end: Micros,
+}
+
+impl Fault {
+    pub(super) fn active(&self, t: Micros) -> bool {
+        self.start <= t && t < self.end
+    }
+
+    /// Whether this fault stops messages from `a` reaching `b` at `t`.
+    pub(super) fn blocks(&self, a: usize, b: usize, t: Micros) -> bool {
+        if a == b || !self.active(t) {
+            return false;
+        }
+        match self.kind {
+            FaultKind::RegionDown { region } => region.idx() == a || region.idx() == b,
+            FaultKind::Partition {
+                a: x,
+                b: y,
+                both_ways,
+            } => (x.idx() == a && y.idx() == b) || (both_ways && x.idx() == b && y.idx() == a),
+            FaultKind::LagSpike { .. } => false,
+        }
+    }
+}
+
+/// Everything a drill depends on apart from the seed.
+#[derive(Debug, Clone)]
+pub struct DrillConfig {
+    /// The drill's name, for reports.
+    pub name: String,
+    /// Regions, sites, RTTs.
+    pub topology: Topology,
+    /// The leader at the start.
+    pub leader: RegionId,
+    /// Regions that vote on leadership but hold no data.
+    pub witnesses: Vec<RegionId>,
+    /// Follower lag.
+    pub lag: LagModel,
+    /// Reaction to a lost leader.
+    pub policy: Policy,
+    /// When charges are acknowledged.
+    pub replication: Replication,
+    /// Leases and epochs on (the default) or off.
+    pub fencing: bool,
+    /// The faults, in any order.
+    pub faults: Vec<Fault>,
+    /// Simulated length of the drill (default 300 s).
+    pub duration: Micros,
+    /// Requests per second from each site (default 50).
+    pub rate: f64,
+    /// Accounts, mix, amounts, retries.
+    pub workload: WalletConfig,
+    /// Heartbeat timeout after which a lost peer is suspected (default 3 s).
+    pub detection: Micros,
+    /// `promote-manual`: operator reaction time after detection (default 60 s).
+    pub operator_delay: Micros,
+    /// DNS TTL before clients follow a routing change (default 30 s).
+    pub dns_ttl: Micros,
+    /// Leader lease length (default 10 s), renewed every `renew_every` (1 s).
+    pub lease: Micros,
+    /// Lease renewal period.
+    pub renew_every: Micros,
+    /// Bound on clock skew, kept as a margin on both sides of a lease (500 ms).
+    pub skew_bound: Micros,
+    /// Charge deadline (1000 ms) and commit time (5 ms).
+    pub write: routing::WritePolicy,
+    /// SLOs judged inside and outside the fault windows.
+    pub slos: Vec<Slo>,
+    /// Each region's clock (index = region id; missing ones read true time).
+    pub clocks: Vec<ClockModel>,
+    /// How replicas compute the staleness they report.
+    pub watermark: Watermark,
+    /// Runbook flags switched on and off on the timeline.
+    pub flags: Vec<FlagSpan>,
+    /// Alert rules evaluated at the end of every monitoring window.
+    pub alerts: Vec<AlertRule>,
+    /// Length of a monitoring window (default 10 s).
+    pub signal_window: Micros,
+    /// Play DESIGN.md's five runbook steps when the first alert fires.
+    pub runbook: bool,
+}
+
+/// How a replica turns its watermark into the staleness it reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watermark {
+    /// Its own wall clock minus the leader's wall-clock stamp: wrong by the
+    /// skew between the two clocks, in either direction.
+    Wall,
+    /// A hybrid logical clock (never behind a stamp it has received) plus the
+    /// configured clock-offset bound as uncertainty: never under-reports while
+    /// the real skew stays within the bound, over-reports by at most twice it.
+    Hybrid,
+}
+named!(Watermark, "watermark clock", Wall = "wall", Hybrid = "hlc");
+
+/// The kata's topology plus `JP` (Tokyo). RTTs: SG↔JP 74 ms and US↔JP 145 ms
+/// (published inter-region measurements, see docs/model.md); VN→JP 90 ms and
+/// US site→JP 150 ms estimated from them.
+pub fn topology_with_jp() -> Topology {
+    Topology::kata_builder()
+        .region("JP")
+        .link("SG", "JP", 74.0)
+        .link("US", "JP", 145.0)
+        .site_rtt("VN", "JP", 90.0)
+        .site_rtt("US", "JP", 150.0)
+        .build()
+        .expect("built-in topology is valid")
+}
+
+/// What role `JP` plays in a drill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JpRole {
+    /// Not there: the kata's two regions.
+    Absent,
+    /// A full replica (votes, holds data).
+    Replica,
+    /// A witness (votes on leadership, holds no data).
+    Witness,
+}
+named!(
+    JpRole,
+    "JP role",
+    Absent = "none",
+    Replica = "replica",
+    Witness = "witness"
+);
+
+/// Built-in drills.
+pub const DRILLS: &[&str] = &[
+    "region-down",
+    "partition",
+    "lag-spike",
+    "clock-skew",
+    "runbook",
+];
+
+impl DrillConfig {
+    /// A built-in drill: `region-down` (SG down 60 s → 180 s), `partition`
+    /// (SG cut off from every other region 60 s → 180 s), `lag-spike`
+    /// (SG → US replication 8 s slower 60 s → 180 s), `clock-skew` (no fault;
+    /// SG's clock 250 ms ahead, US's 250 ms behind, JP wandering ±100 ms) and
+    /// `runbook` (the lag spike, with the runbook played when an alert fires).
+    pub fn builtin(name: &str, jp: JpRole) -> Result<DrillConfig, EngineError> {
+        let topology = match jp {
+            JpRole::Absent => Topology::kata(),
+            _ => topology_with_jp(),
+        };
+        let r = |n: &str| topology.region(n).expect("built-in region");
+        let (sg, us) = (r("SG"), r("US"));
+        let (start, end) = (ms(60_000.0), ms(180_000.0));
+        let mut faults = Vec::new();
+        match name {
+            "region-down" => faults.push(Fault {
+                kind: FaultKind::RegionDown { region: sg },
+                start,
+                end,
+            }),
+            "partition" => {
+                for other in topology.region_ids().filter(|&x| x != sg) {
+                    faults.push(Fault {
+                        kind: FaultKind::Partition {
+                            a: sg,
+                            b: other,
+                            both_ways: true,
+                        },
+                        start,
+                        end,
+                    });
+                }
+            }
+            "clock-skew" => {}
+            "lag-spike" | "runbook" => faults.push(Fault {
+                kind: FaultKind::LagSpike {
+                    from: sg,
+                    to: us,
+                    extra: ms(8_000.0),
+                },
+                start,
+                end,
+            }),
+            other => {
+                return Err(EngineError::UnknownName {
+                    what: "drill",
+                    name: other.to_string(),
+                    known: DRILLS.join(", "),
+                })
+            }
+        }
+        let witnesses = match jp {
+            JpRole::Witness => vec![r("JP")],
+            _ => Vec::new(),
+        };
+        let clocks = if name == "clock-skew" {
+            let mut c = vec![ClockModel::Exact; topology.region_count()];
+            c[sg.idx()] = ClockModel::Offset { offset: 250_000 };
+            c[us.idx()] = ClockModel::Offset { offset: -250_000 };
+            if let Ok(jp) = topology.region("JP") {
+                c[jp.idx()] = ClockModel::Periodic {
+                    amplitude: 100_000,
+                    period: ms(60_000.0),
+                    noise: 5_000,
+                    seed: 86,
+                };
+            }
+            c
+        } else {
+            Vec::new()
+        };
+        // The runbook drill keeps replication steady outside its fault, so
+        // the only incident the alerts can see is the one being drilled.
+        let lag = if name == "runbook" {
+            LagModel::Iid(replication::IidLag {
+                spike_prob: 0.0,
+                ..Default::default()
+            })
+        } else {
+            LagModel::Episodic(replication::EpisodicLag::default())
+        };
+        Ok(DrillConfig {
+            name: name.to_string(),
+            leader: sg,
+            witnesses,
+            topology,
+            lag,
+            policy: Policy::PromoteAuto,
+            replication: Replication::Async,
+            fencing: true,
+            faults,
+            duration: ms(300_000.0),
+            rate: 50.0,
+            workload: WalletConfig::default(),
+            detection: ms(3_000.0),
+            operator_delay: ms(60_000.0),
+            dns_ttl: ms(30_000.0),
+            lease: ms(10_000.0),
+            renew_every: ms(1_000.0),
+            skew_bound: ms(500.0),
+            write: routing::WritePolicy::default(),
+            slos: metrics::kata_slos(),
+            clocks,
+            watermark: Watermark::Wall,
+            flags: Vec::new(),
+            alerts: default_alerts(),
+            signal_window: ms(10_000.0),
+            runbook: name == "runbook",
+        })
+    }
+
+    /// Checks the timeline and the parameters, naming the first problem.
+    pub fn validate(&self) -> Result<(), EngineError> {
+        self.lag.validate()?;
+        self.workload.validate()?;
+        if !(self.rate.is_finite() && (crate::MIN_RATE..=crate::MAX_RATE).contains(&self.rate)) {
+            return Err(EngineError::BadRate(self.rate));
+        }
+        let bad = |i: usize, reason: String| EngineError::BadFault { index: i, reason };
+        let n = self.topology.region_count();
+        if self.witnesses.contains(&self.leader) {
+            return Err(EngineError::BadDrill(
+                "the leader is listed as a witness; a witness holds no data and cannot lead".into(),
+            ));
+        }
+        for (i, f) in self.flags.iter().enumerate() {
+            if let Some(g) = self.flags[..i]
+                .iter()
+                .find(|g| g.flag == f.flag && f.on < g.off && g.on < f.off)
+            {
+                return Err(EngineError::BadDrill(format!(
+                    "flag {} is switched on twice over overlapping windows ({} ms and {} ms); merge them",
+                    f.flag,
+                    topology::to_ms(g.on),
+                    topology::to_ms(f.on)
+                )));
+            }
+            if f.off <= f.on || f.off > self.duration {
+                return Err(EngineError::BadDrill(format!(
+                    "flag {} must go off after it goes on and within the drill ({} ms -> {} ms)",
+                    f.flag,
+                    topology::to_ms(f.on),
+                    topology::to_ms(f.off)
+                )));
+            }
+        }
+        for c in &self.clocks {
+            c.validate()?;
+        }
+        if self.signal_window == 0 {
+            return Err(EngineError::BadDrill(
+                "the monitoring window must be > 0".into(),
+            ));
+        }
+        for (i, f) in self.faults.iter().enumerate() {
+            if f.end <= f.start {
+                return Err(bad(
+                    i,
+                    format!(
+                        "ends at {} ms, not after it starts at {} ms",
+                        topology::to_ms(f.end),
+                        topology::to_ms(f.start)
+                    ),
+                ));
+            }
+            if f.end > self.duration {
+                return Err(bad(
+                    i,
+                    format!(
+                        "ends at {} ms, after the drill's {} ms",
+                        topology::to_ms(f.end),
+                        topology::to_ms(self.duration)
+                    ),
+                ));
+            }
+            let regions: Vec<RegionId> = match f.kind {
+                FaultKind::RegionDown { region } => vec![region],
+                FaultKind::Partition { a, b, .. } => vec![a, b],
+                FaultKind::LagSpike { from, to, .. } => vec![from, to],
+            };
+            if regions.iter().any(|r| r.idx() >= n) {
+                return Err(bad(i, "names a region the topology does not have".into()));
+            }
+            if regions.len() == 2 && regions[0] == regions[1] {
+                return Err(bad(i, "a link needs two different regions".into()));
+            }
+            for (j, g) in self.faults.iter().enumerate().take(i) {
+                let overlap = f.start < g.end && g.start < f.end;
+                if overlap && f.kind == g.kind {
+                    return Err(bad(
+                        i,
+                        format!("repeats fault {} over an overlapping window", j + 1),
+                    ));
+                }
+                if let (
+                    FaultKind::LagSpike { from, to, .. },
+                    FaultKind::LagSpike {
+                        from: f2, to: t2, ..
+                    },
+                ) = (f.kind, g.kind)
+                {
+                    if overlap && (from, to) == (f2, t2) {
+                        return Err(bad(
+                            i,
+                            format!(
+                                "contradicts fault {}: two lag spikes on one link at once",
+                                j + 1
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn voters(&self) -> Vec<usize> {
+        (0..self.topology.region_count()).collect()
+    }
+
+    pub(super) fn holds_data(&self, r: usize) -> bool {
+        !self.witnesses.iter().any(|w| w.idx() == r)
+    }
+
+    /// Followers that must have an entry before it is acknowledged.
+    pub(super) fn acks_needed(&self) -> usize {
+        match self.replication {
+            Replication::Async => 0,
+            Replication::SemiSync => 1,
+            Replication::Majority => self.voters().len() / 2,
+        }
+    }
+}
