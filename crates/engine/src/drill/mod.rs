@@ -3,7 +3,7 @@
 //! the money at risk.
 //!
 //! Both client sites send traffic at once. Every region that holds data has a
-//! copy of the log; the leader (a [`Slot`]: a region, its ledger, its epoch and
+//! copy of the log; the leader (a `Slot`: a region, its ledger, its epoch and
 //! its lease) ships entries to every follower through a
 //! [`FollowerStream`]. Faults cut links (nothing crosses until the fault ends),
 //! take regions down (a dead leader's unsent log is lost), or add lag. The
