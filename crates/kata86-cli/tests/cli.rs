@@ -1,36 +1,10 @@
 //! The real `kata86` binary, driven as a user would.
 
-use std::process::{Command, Output};
+mod common;
+
+use common::{kata86, ok, stderr, stdout};
 
 use serde_json::Value;
-
-fn kata86(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kata86"))
-        .args(args)
-        .output()
-        .expect("the kata86 binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
-}
-
-/// Runs a successful command and returns its stdout.
-fn ok(args: &[&str]) -> String {
-    let o = kata86(args);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "kata86 {args:?} failed:\n{}",
-        stderr(&o)
-    );
-    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
-    stdout(&o)
-}
 
 const SITES: [&str; 2] = ["VN", "US"];
 const STRATEGIES: [&str; 5] = ["local", "leader", "fallback", "quorum", "bounded"];

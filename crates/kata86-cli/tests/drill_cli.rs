@@ -4,37 +4,11 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+
+use common::{kata86, ok, stderr, stdout};
 
 use serde_json::Value;
-
-fn kata86(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kata86"))
-        .args(args)
-        .output()
-        .expect("the kata86 binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
-}
-
-/// Runs a command that must succeed and returns its stdout.
-fn ok(args: &[&str]) -> String {
-    let o = kata86(args);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "kata86 {args:?} failed:\n{}",
-        stderr(&o)
-    );
-    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
-    stdout(&o)
-}
 
 /// Runs a command that must be refused as bad input (exit 2, nothing on
 /// stdout, no panic) and returns its stderr.

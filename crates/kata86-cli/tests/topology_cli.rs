@@ -1,16 +1,13 @@
 //! `kata86 sim --topology FILE`: a user-supplied map, and what bad ones get.
 
-use std::process::Command;
+mod common;
 
 fn kata86(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kata86"))
-        .args(args)
-        .output()
-        .expect("the binary runs");
+    let out = common::kata86(args);
     (
         out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        common::stdout(&out),
+        common::stderr(&out),
     )
 }
 

@@ -1,0 +1,37 @@
+//! Helpers shared by the CLI test binaries: run the real `kata86` and read
+//! what it printed.
+// Each test binary uses its own subset of these.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+/// Runs `kata86` with `args`.
+pub fn kata86(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kata86"))
+        .args(args)
+        .output()
+        .expect("the kata86 binary runs")
+}
+
+/// What it printed on stdout.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
+}
+
+/// What it printed on stderr.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// Runs a command that must succeed (exit 0, no panic) and returns its stdout.
+pub fn ok(args: &[&str]) -> String {
+    let o = kata86(args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "kata86 {args:?} failed:\n{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    stdout(&o)
+}
