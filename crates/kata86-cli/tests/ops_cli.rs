@@ -6,28 +6,12 @@
 use std::path::PathBuf;
 mod common;
 
-use common::{kata86, ok, stderr, stdout};
+use common::{ok, refused};
 
 use serde_json::Value;
 
 fn json(args: &[&str]) -> Value {
     serde_json::from_str(&ok(args)).expect("stdout is one JSON document")
-}
-
-/// Runs a command that must be refused as bad input (exit 2, nothing on
-/// stdout, no panic) and returns its stderr.
-fn refused(args: &[&str]) -> String {
-    let o = kata86(args);
-    let err = stderr(&o);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "kata86 {args:?} should exit 2\nstdout:\n{}\nstderr:\n{err}",
-        stdout(&o)
-    );
-    assert!(!err.contains("panicked"), "{err}");
-    assert!(stdout(&o).is_empty(), "a refused command printed a report");
-    err
 }
 
 fn fixture(name: &str) -> String {

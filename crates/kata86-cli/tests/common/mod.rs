@@ -35,3 +35,19 @@ pub fn ok(args: &[&str]) -> String {
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
     stdout(&o)
 }
+
+/// Runs a command that must be refused as bad input (exit 2, nothing on
+/// stdout, no panic) and returns its stderr.
+pub fn refused(args: &[&str]) -> String {
+    let o = kata86(args);
+    let err = stderr(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "kata86 {args:?} should exit 2\nstdout:\n{}\nstderr:\n{err}",
+        stdout(&o)
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(stdout(&o).is_empty(), "a refused command printed a report");
+    err
+}
