@@ -1287,17 +1287,14 @@ impl<'a> Drill<'a> {
             self.skew(e)
         };
         let t = &self.cfg.topology;
-        let (latency, staleness) = if self.flag(Flag::ForceLeaderRead) {
-            let l = self.slots[self.leader_for(e)].region;
-            if self.down(l, now) {
-                (t.rtt_site(SiteId(site as u8), RegionId(e as u8)), reported)
-            } else {
-                (t.rtt_site(SiteId(site as u8), RegionId(l as u8)), 0)
-            }
-        } else {
-            (t.rtt_site(SiteId(site as u8), RegionId(e as u8)), reported)
-        };
-        if !local && staleness == reported && !self.flag(Flag::ForceLeaderRead) {
+        // FORCE_LEADER_READ sends the read to the leader when it is up;
+        // otherwise the entry region's replica answers.
+        let leader = self.slots[self.leader_for(e)].region;
+        let to_leader = self.flag(Flag::ForceLeaderRead) && !self.down(leader, now);
+        let served_by = if to_leader { leader } else { e };
+        let latency = t.rtt_site(SiteId(site as u8), RegionId(served_by as u8));
+        let staleness = if to_leader { 0 } else { reported };
+        if !local && !to_leader {
             self.record_skew(reported, truth);
         }
         self.monitor.read(now, staleness, reported);
