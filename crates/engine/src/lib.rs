@@ -23,6 +23,7 @@
 //! The engine returns data; it prints nothing and reads no files.
 #![deny(missing_docs)]
 
+mod des;
 pub mod drill;
 pub mod ops;
 pub mod wallet;
@@ -208,13 +209,15 @@ impl CellResult {
 }
 
 /// Per-request network draws of one site: the RTT from the site to every
-/// region and from the entry region to every region.
-struct Network {
+/// region and from its entry region to every region, each base RTT plus
+/// `U[0, jitter)`, redrawn for every request from the site's `net/<site>`
+/// sub-stream (one draw per leg whichever legs are used, so every strategy
+/// consumes the stream alike).
+pub(crate) struct Network {
     rng: Rng,
     jitter: Micros,
     from: SiteId,
     entry_at: RegionId,
-    entry_idx: usize,
     base_site: Vec<Micros>,
     base_entry: Vec<Micros>,
     site: Vec<Micros>,
@@ -222,25 +225,37 @@ struct Network {
 }
 
 impl Network {
-    fn new(t: &Topology, site: SiteId, entry: RegionId, rng: Rng) -> Network {
+    pub(crate) fn new(t: &Topology, site: SiteId, entry: RegionId, rng: Rng) -> Network {
         let base_site: Vec<Micros> = t.region_ids().map(|r| t.rtt_site(site, r)).collect();
-        let base_entry: Vec<Micros> = t.region_ids().map(|r| t.rtt_regions(entry, r)).collect();
-        Network {
+        let mut net = Network {
             rng,
             jitter: t.jitter(),
             from: site,
             entry_at: entry,
-            entry_idx: entry.idx(),
             site: base_site.clone(),
-            entry: base_entry.clone(),
             base_site,
-            base_entry,
-        }
+            base_entry: Vec::new(),
+            entry: Vec::new(),
+        };
+        net.set_entry(t, entry);
+        net
+    }
+
+    /// The site's traffic now lands in `entry` (after a re-route); the
+    /// entry legs keep their base RTTs until the next draw.
+    pub(crate) fn set_entry(&mut self, t: &Topology, entry: RegionId) {
+        self.entry_at = entry;
+        self.base_entry = t.region_ids().map(|r| t.rtt_regions(entry, r)).collect();
+        self.entry = self.base_entry.clone();
     }
 
     /// What this request sees: its drawn delays and the given staleness.
     #[inline]
-    fn snapshot<'a>(&'a self, leader: RegionId, staleness: &'a [Micros]) -> Snapshot<'a> {
+    pub(crate) fn snapshot<'a>(
+        &'a self,
+        leader: RegionId,
+        staleness: &'a [Micros],
+    ) -> Snapshot<'a> {
         Snapshot {
             site: self.from,
             leader,
@@ -251,18 +266,24 @@ impl Network {
         }
     }
 
-    /// Draws this request's delays: one draw per leg, whichever legs the
-    /// strategy will use, so every strategy consumes the stream alike.
+    /// This request's round trip from the site through its entry region to
+    /// region `to`.
+    pub(crate) fn via_entry(&self, to: RegionId) -> Micros {
+        self.snapshot(to, &[]).via_entry(to)
+    }
+
+    /// Draws this request's delays.
     #[inline]
-    fn draw(&mut self) {
+    pub(crate) fn draw(&mut self) {
         if self.jitter == 0 {
             return;
         }
+        let entry_idx = self.entry_at.idx();
         for i in 0..self.site.len() {
             self.site[i] = self.base_site[i] + below(&mut self.rng, self.jitter);
             let extra = below(&mut self.rng, self.jitter);
             // A region talking to itself pays nothing, jitter included.
-            self.entry[i] = if i == self.entry_idx {
+            self.entry[i] = if i == entry_idx {
                 0
             } else {
                 self.base_entry[i] + extra
@@ -306,8 +327,10 @@ struct CellRun<'c> {
     charge: ChargePlan,
     arrivals: Rng,
     net: Network,
-    /// Every follower (every region but the leader) with its lag process.
-    followers: Vec<(usize, LagProcess)>,
+    /// Every follower (every region but the leader) with the one-way delay
+    /// from the leader and its lag process: its `lag_ms` at a read is the
+    /// two added (distance plus apply).
+    followers: Vec<(usize, Micros, LagProcess)>,
 }
 
 impl<'c> CellRun<'c> {
@@ -319,7 +342,7 @@ impl<'c> CellRun<'c> {
         let followers = t
             .region_ids()
             .filter(|&r| r != cfg.leader)
-            .map(|r| (r.idx(), lag(r)))
+            .map(|r| (r.idx(), router.one_way(cfg.leader, r), lag(r)))
             .collect();
         CellRun {
             cfg,
@@ -375,8 +398,8 @@ impl<'c> CellRun<'c> {
                 let at = now as i64 as Micros;
                 // Every follower's process is observed at every request,
                 // whatever the strategy: common random numbers.
-                for (r, p) in &mut followers {
-                    staleness[*r] = p.lag_at(at);
+                for (r, one_way, p) in &mut followers {
+                    staleness[*r] = *one_way + p.lag_at(at);
                 }
                 net.draw();
                 let snap = net.snapshot(cfg.leader, &staleness);

@@ -1,26 +1,24 @@
 //! The wallet workload: balance and eligibility reads, charges with
 //! idempotent retries and top-ups against a real ledger, replicated to every
-//! follower through its [`FollowerStream`].
+//! follower.
 //!
-//! A discrete-event loop: client requests arrive as a Poisson process; a
-//! charge reaches the leader later (half its path, plus a slow-path pause on
-//! some attempts) and is applied to the [`Ledger`] at that time, in time order
-//! with everything else. A client whose attempt overruns the deadline gives up
-//! and retries with the same idempotency key, so a retry can race its
-//! original. Reads are served by the replica the strategy chooses, which holds
-//! exactly the entries its stream has applied.
+//! A wallet cell is a drill with no fault, a fixed leader and one client
+//! site, played on the same event core: requests arrive as a Poisson
+//! process; a charge reaches the leader after half its path (plus a
+//! slow-path pause on some attempts) and is booked there in time order with
+//! everything else. A client whose attempt overruns the deadline gives up and
+//! retries with the same idempotency key, so a retry can race its original.
+//! Reads are served by the replica the strategy chooses, which holds exactly
+//! the entries its stream has made visible.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-
-use ledger::{Acknowledged, ChargeOutcome as Booked, IdemKey, InvariantReport, Ledger, Replica};
+use ledger::InvariantReport;
 use metrics::LatencyHistogram;
-use replication::rng::{below, exponential, substream, unit, Rng};
-use replication::{FollowerStream, LagProcess};
-use routing::{ChargeOutcome, ReadStrategy, Router, Snapshot};
+use routing::ReadStrategy;
 use topology::{ms, Micros};
 
-use crate::{judge, Cell, CellResult, EngineError, Network, SimConfig, PROGRESS_EVERY};
+use crate::des::{self, Stop};
+use crate::drill::{Builtin, DrillConfig, JpRole};
+use crate::{judge, Cell, CellResult, EngineError, SimConfig};
 
 /// How account popularity is distributed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -246,306 +244,29 @@ pub struct WalletResult {
     pub invariants: InvariantReport,
 }
 
-/// A charge attempt on its way to the leader.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Attempt {
-    key: u64,
-    account: u32,
-    amount: i64,
-    /// When the client first sent this charge.
-    first_sent: Micros,
-    /// One-way time from the client to the leader.
-    out: Micros,
-    /// Return time from the leader to the client after commit.
-    back: Micros,
-    /// Whether the client is still waiting for this attempt's answer.
-    awaited: bool,
-    /// Whether this is a retry.
-    retry: bool,
+/// The drill a wallet cell is: the simulation's topology, leader, lag and
+/// policies, no fault, no flag, a fixed leader.
+fn as_drill(cfg: &SimConfig, w: &WalletConfig, strategy: ReadStrategy) -> DrillConfig {
+    let mut d = DrillConfig::builtin(Builtin::Baseline, JpRole::Absent);
+    d.name = "wallet".to_string();
+    d.builtin = None;
+    d.topology = cfg.topology.clone();
+    d.leader = cfg.leader;
+    d.lag = cfg.lag;
+    d.strategy = strategy;
+    d.read = cfg.read;
+    d.write = cfg.write;
+    d.rate = cfg.arrival_rate;
+    d.workload = w.clone();
+    d.slos = cfg.slos.clone();
+    // The run stops after its requests; the duration only bounds timelines.
+    d.duration = Micros::MAX / 4;
+    d
 }
 
-/// Events on the leader's side, ordered by time then sequence number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Event {
-    /// A charge attempt reaches the leader.
-    Charge(Attempt),
-    /// A client retries a charge it gave up on.
-    Retry { attempt: Attempt, number: u32 },
-    /// A top-up reaches the leader.
-    TopUp { account: u32, amount: i64 },
-}
-
-struct Accounts {
-    /// Cumulative weights for Zipf; empty for uniform.
-    cdf: Vec<f64>,
-    n: u32,
-}
-
-impl Accounts {
-    fn new(n: u32, p: Popularity) -> Accounts {
-        let cdf = match p {
-            Popularity::Uniform => Vec::new(),
-            Popularity::Zipf(s) => {
-                let mut acc = 0.0;
-                let mut cdf: Vec<f64> = (1..=n)
-                    .map(|k| {
-                        acc += (k as f64).powf(-s);
-                        acc
-                    })
-                    .collect();
-                for c in &mut cdf {
-                    *c /= acc;
-                }
-                cdf
-            }
-        };
-        Accounts { cdf, n }
-    }
-
-    fn draw(&self, rng: &mut Rng) -> u32 {
-        if self.cdf.is_empty() {
-            below(rng, self.n as u64) as u32
-        } else {
-            let u = unit(rng);
-            (self.cdf.partition_point(|&c| c <= u) as u32).min(self.n - 1)
-        }
-    }
-}
-
-fn amount(rng: &mut Rng, (lo, hi): (i64, i64)) -> i64 {
-    lo + below(rng, (hi - lo + 1) as u64) as i64
-}
-
-/// The whole state of one wallet cell while it runs.
-struct World<'a> {
-    cfg: &'a SimConfig,
-    w: &'a WalletConfig,
-    router: Router<'a>,
-    ledger: Ledger,
-    streams: Vec<Option<FollowerStream>>,
-    replicas: Vec<Replica>,
-    events: BinaryHeap<Reverse<(Micros, u64, Event)>>,
-    seq: u64,
-    acknowledged: Vec<Acknowledged>,
-    /// Per account: lsn of the session's last acknowledged charge.
-    session: Vec<u64>,
-    rng: Rng,
-    stats: WalletStats,
-    res: CellResult,
-    data_staleness: LatencyHistogram,
-}
-
-impl World<'_> {
-    fn push(&mut self, at: Micros, e: Event) {
-        self.seq += 1;
-        self.events.push(Reverse((at, self.seq, e)));
-    }
-
-    /// Appends have happened at the leader: ship them to every follower.
-    fn ship_from(&mut self, first: u64) {
-        for lsn in first..=self.ledger.last_lsn() {
-            let at = self.ledger.entry(lsn).expect("lsn in range").committed_at;
-            for s in self.streams.iter_mut().flatten() {
-                s.ship(lsn, at);
-            }
-        }
-    }
-
-    /// Runs leader-side events due by `t`, in time order.
-    fn run_events_until(&mut self, t: Micros) {
-        while let Some(&Reverse((at, _, e))) = self.events.peek() {
-            if at > t {
-                break;
-            }
-            self.events.pop();
-            let before = self.ledger.last_lsn() + 1;
-            match e {
-                Event::Charge(a) => self.book_charge(at, a),
-                Event::Retry { attempt, number } => self.send_charge(at, attempt, number),
-                Event::TopUp { account, amount } => {
-                    // Validation caps amounts so that no balance can overflow
-                    // in a run the clock can express; a refused top-up would
-                    // be counted, never a crash.
-                    match self.ledger.top_up(account, amount, at) {
-                        Ok(_) => self.stats.top_ups += 1,
-                        Err(_) => self.stats.top_ups_refused += 1,
-                    }
-                }
-            }
-            self.ship_from(before);
-        }
-    }
-
-    /// Brings follower `r`'s ledger replica to what its stream has applied
-    /// by `t`, or, with `None`, to everything the stream has applied.
-    fn sync_replica(&mut self, r: usize, t: Option<Micros>) {
-        if let Some(s) = self.streams[r].as_mut() {
-            if let Some(t) = t {
-                s.advance(t);
-            }
-            let target = s.applied_lsn();
-            let rep = &mut self.replicas[r];
-            for lsn in rep.applied_lsn() + 1..=target {
-                rep.apply(self.ledger.entry(lsn).expect("shipped entries exist"))
-                    .expect("streams deliver in order");
-            }
-        }
-    }
-
-    fn book_charge(&mut self, at: Micros, a: Attempt) {
-        let reply = self
-            .ledger
-            .charge(a.account, a.amount, IdemKey(a.key), at)
-            .expect("charge parameters are validated and keys are unique per request");
-        if reply.duplicate {
-            self.stats.duplicates_suppressed += 1;
-        } else if a.retry {
-            self.stats.retries_raced_original += 1;
-        }
-        if !a.awaited {
-            return;
-        }
-        let done = at + self.router.write_policy().commit + a.back;
-        self.res.write.record(done - a.first_sent);
-        match reply.outcome {
-            Booked::Accepted { lsn } => {
-                self.stats.charges_ok += 1;
-                self.acknowledged.push(Acknowledged {
-                    key: IdemKey(a.key),
-                    lsn,
-                    account: a.account,
-                    amount: a.amount,
-                });
-                let s = &mut self.session[a.account as usize];
-                *s = (*s).max(lsn);
-            }
-            Booked::Declined { .. } => self.stats.charges_declined_insufficient += 1,
-        }
-    }
-
-    /// Sends attempt `number` (1-based) of a charge at `t`: it reaches the
-    /// leader after half its path (plus a slow-path pause on some attempts);
-    /// if its answer cannot be back by the deadline the client gives up and
-    /// schedules a retry with the same key.
-    fn send_charge(&mut self, t: Micros, mut a: Attempt, number: u32) {
-        self.stats.attempts += 1;
-        let slow = if unit(&mut self.rng) < self.w.slow_prob {
-            below(&mut self.rng, self.w.slow_max)
-        } else {
-            0
-        };
-        let policy = self.router.write_policy();
-        let arrive = t + a.out + slow;
-        let answer = arrive + policy.commit + a.back;
-        a.awaited = answer - t <= policy.deadline;
-        a.retry = number > 1;
-        if !a.awaited {
-            if number < self.w.max_attempts {
-                let again = t + policy.deadline + self.w.backoff;
-                self.push(
-                    again,
-                    Event::Retry {
-                        attempt: a,
-                        number: number + 1,
-                    },
-                );
-            } else {
-                self.stats.charges_outcome_unknown += 1;
-            }
-        }
-        self.push(arrive, Event::Charge(a));
-    }
-
-    /// Serves one read at `t` for `account`.
-    fn read(
-        &mut self,
-        t: Micros,
-        account: u32,
-        eligibility: bool,
-        snap: &Snapshot<'_>,
-        strategy: ReadStrategy,
-    ) {
-        let mut out = self.router.read(strategy, snap);
-        let leader = self.cfg.leader;
-        let r = out.served_by.idx();
-        let mut applied = self.replicas[r].applied_lsn();
-        let mut served_at = t;
-        let wanted = self.session[account as usize];
-        if out.served_by != leader && wanted > applied {
-            let arrives = self.streams[r].as_ref().and_then(|s| s.apply_time(wanted));
-            // By `at` the replica has applied at least the session's write, so
-            // its watermark is at least that write's commit.
-            let mark = self.streams[r].as_ref().map_or(0, |s| s.watermark());
-            let committed = self.ledger.entry(wanted).map_or(0, |e| e.committed_at);
-            let after_wait = |at: Micros| at - mark.max(committed);
-            // Waiting must not break the strategy's own staleness limit.
-            let limit = match strategy {
-                ReadStrategy::Bounded => self.cfg.read.max_staleness,
-                ReadStrategy::Fallback => self.cfg.read.fallback_threshold,
-                _ => Micros::MAX,
-            };
-            match (self.w.read_your_writes, arrives) {
-                (ReadYourWrites::Off, _) => {}
-                (ReadYourWrites::Wait, Some(at))
-                    if at - t <= self.w.ryw_wait_bound && after_wait(at) <= limit =>
-                {
-                    self.stats.ryw_waits += 1;
-                    out.latency += at - t;
-                    out.staleness = after_wait(at);
-                    served_at = at;
-                    applied = wanted;
-                }
-                _ => {
-                    self.stats.ryw_forwards += 1;
-                    out.latency = snap.site_rtt[snap.entry.idx()] + snap.entry_rtt[leader.idx()];
-                    out.served_by = leader;
-                    out.staleness = 0;
-                }
-            }
-        }
-        let data = if out.served_by == leader {
-            0
-        } else {
-            self.ledger
-                .first_entry_of_account_after(account, applied)
-                .map_or(0, |e| served_at.saturating_sub(e.committed_at))
-        };
-        if data > out.staleness {
-            self.stats.staleness_order_violations += 1;
-        }
-        let res = &mut self.res;
-        res.reads += 1;
-        res.read.record(out.latency);
-        res.staleness.record(out.staleness);
-        self.data_staleness.record(data);
-        res.stale_reads += (out.staleness > 0) as u64;
-        res.over_bound_reads += (out.staleness > self.cfg.read.max_staleness) as u64;
-        res.leader_reads += (out.served_by == leader) as u64;
-        res.forced_to_leader += out.forced_to_leader as u64;
-        if eligibility {
-            let balance = if out.served_by == leader {
-                self.ledger.balance(account)
-            } else {
-                // The replica's balance, plus this account's entries it will
-                // have applied by the time it answers (after a wait).
-                let mut balance = self.replicas[r].balance(account);
-                let mut cursor = self.replicas[r].applied_lsn();
-                while let Some(e) = self.ledger.first_entry_of_account_after(account, cursor) {
-                    if e.lsn > applied {
-                        break;
-                    }
-                    balance += e.delta();
-                    cursor = e.lsn;
-                }
-                balance
-            };
-            self.stats.eligible += (balance >= self.w.eligibility_threshold) as u64;
-        }
-    }
-}
-
-/// Simulates `iterations` wallet requests from one cell's site, then lets
-/// replication finish and checks every money invariant.
+/// Simulates `iterations` wallet requests from one cell's site on the event
+/// core (a drill with no fault and a fixed leader), then lets replication
+/// finish and checks every money invariant.
 pub fn run_wallet_cell(
     cfg: &SimConfig,
     w: &WalletConfig,
@@ -554,124 +275,58 @@ pub fn run_wallet_cell(
     cell: Cell,
     progress: &mut dyn FnMut(u64),
 ) -> WalletResult {
-    let t = &cfg.topology;
-    let site = cell.site.0 as u64;
-    let entry = t.home(cell.site);
-    let mut ledger = Ledger::new(w.accounts).expect("validated: at least one account");
-    for a in 0..w.accounts {
-        if w.opening_balance > 0 {
-            ledger
-                .top_up(a, w.opening_balance, 0)
-                .expect("valid opening top-up");
-        }
-    }
-    let streams = t
-        .region_ids()
-        .map(|r| {
-            (r != cfg.leader).then(|| {
-                FollowerStream::new(
-                    LagProcess::new(cfg.lag, substream(seed, "lag", r.0 as u64)),
-                    w.heartbeat,
-                )
-            })
-        })
-        .collect();
-    let mut world = World {
-        cfg,
-        w,
-        router: Router::new(t, cfg.read, cfg.write),
-        ledger,
-        streams,
-        replicas: t.region_ids().map(|_| Replica::new(w.accounts)).collect(),
-        events: BinaryHeap::new(),
-        seq: 0,
-        acknowledged: Vec::new(),
-        session: vec![0; w.accounts as usize],
-        rng: substream(seed, "workload", site),
-        stats: WalletStats::default(),
-        res: CellResult::empty(cell),
-        data_staleness: LatencyHistogram::new(),
+    let drill = as_drill(cfg, w, cell.strategy);
+    let mut out = des::run(
+        &drill,
+        seed,
+        &[cell.site],
+        Stop::Requests(iterations),
+        progress,
+    );
+    let mut all = out.result.outside.sites.swap_remove(cell.site.idx());
+    all.merge(&out.result.during.sites[cell.site.idx()]);
+    let c = out.counters;
+    let stats = WalletStats {
+        charges: c.charges,
+        attempts: c.attempts,
+        charges_ok: out.result.acknowledged_charges,
+        charges_declined_insufficient: c.declined,
+        charges_rejected_unavailable: c.rejected,
+        charges_outcome_unknown: c.unknown,
+        duplicates_suppressed: c.duplicates_suppressed,
+        retries_raced_original: c.retries_raced_original,
+        top_ups: c.top_ups,
+        top_ups_refused: c.top_ups_refused,
+        ryw_waits: c.ryw_waits,
+        ryw_forwards: c.ryw_forwards,
+        staleness_order_violations: c.staleness_order_violations,
+        eligible: c.eligible,
+        ledger_entries: out.ledger_entries,
     };
-    world.ship_from(1);
-    let accounts = Accounts::new(w.accounts, w.popularity);
-    let mut arrivals = substream(seed, "arrivals", site);
-    let mut net = Network::new(t, cell.site, entry, substream(seed, "net", site));
-    let mut staleness = vec![0; t.region_count()];
-    let mean_gap = 1e6 / cfg.arrival_rate;
-    let m = w.mix;
-    let mut now = 0.0;
-    let mut key = 0;
-    for i in 1..=iterations {
-        now += exponential(&mut arrivals, mean_gap);
-        let at = now as Micros;
-        world.run_events_until(at);
-        for (r, st) in staleness.iter_mut().enumerate() {
-            world.sync_replica(r, Some(at));
-            *st = world.streams[r].as_ref().map_or(0, |s| s.staleness(at));
-        }
-        net.draw();
-        let snap = net.snapshot(cfg.leader, &staleness);
-        let account = accounts.draw(&mut world.rng);
-        let u = unit(&mut world.rng);
-        if u < m.balance + m.eligibility {
-            world.read(at, account, u >= m.balance, &snap, cell.strategy);
-        } else if u < m.balance + m.eligibility + m.charge {
-            let amount = amount(&mut world.rng, w.charge_amount);
-            key += 1;
-            world.stats.charges += 1;
-            match world.router.charge(&snap) {
-                ChargeOutcome::Rejected { .. } => world.stats.charges_rejected_unavailable += 1,
-                ChargeOutcome::Committed { .. } | ChargeOutcome::TimedOut { .. } => {
-                    let path = snap.site_rtt[entry.idx()] + snap.entry_rtt[cfg.leader.idx()];
-                    let attempt = Attempt {
-                        key: (site << 48) | key,
-                        account,
-                        amount,
-                        first_sent: at,
-                        out: path / 2,
-                        back: path - path / 2,
-                        awaited: true,
-                        retry: false,
-                    };
-                    world.send_charge(at, attempt, 1);
-                }
-            }
-        } else {
-            let amount = amount(&mut world.rng, w.top_up_amount);
-            let path = snap.site_rtt[entry.idx()] + snap.entry_rtt[cfg.leader.idx()];
-            world.push(at + path / 2, Event::TopUp { account, amount });
-        }
-        if i % PROGRESS_EVERY == 0 {
-            progress(i);
-        }
-    }
-    // Traffic stops: finish what is in flight, let every follower catch up.
-    world.run_events_until(Micros::MAX);
-    for r in 0..staleness.len() {
-        if let Some(s) = world.streams[r].as_mut() {
-            s.drain();
-        }
-        world.sync_replica(r, None);
-    }
-    progress(iterations);
-    let followers: Vec<&Replica> = (0..staleness.len())
-        .filter(|&r| world.streams[r].is_some())
-        .map(|r| &world.replicas[r])
-        .collect();
-    let invariants = ledger::check(&world.ledger, &world.acknowledged, &followers);
-    let mut stats = world.stats;
-    stats.ledger_entries = world.ledger.last_lsn();
-    let mut base = world.res;
-    base.charges = stats.charges;
-    base.charges_rejected = stats.charges_rejected_unavailable;
-    base.charges_timed_out = stats.charges_outcome_unknown;
-    base.simulated = now as Micros;
-    base.slo = judge(&cfg.slos, t.site_name(cell.site), |s| base.series(s));
+    let mut base = CellResult {
+        cell,
+        reads: all.reads,
+        stale_reads: all.reads_behind,
+        over_bound_reads: all.reads_over_bound,
+        leader_reads: all.leader_reads,
+        forced_to_leader: all.forced_to_leader,
+        charges: stats.charges,
+        charges_rejected: stats.charges_rejected_unavailable,
+        charges_timed_out: stats.charges_outcome_unknown,
+        simulated: out.simulated,
+        read: all.read,
+        write: all.write,
+        staleness: all.reported_staleness,
+        slo: Vec::new(),
+    };
+    base.slo = judge(&cfg.slos, cfg.topology.site_name(cell.site), |s| {
+        base.series(s)
+    });
     WalletResult {
         base,
-        data_staleness: world.data_staleness,
+        data_staleness: all.data_age,
         stats,
-        invariants,
+        invariants: out.invariants,
     }
 }
 

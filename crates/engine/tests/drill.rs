@@ -16,7 +16,7 @@ use topology::{ms, to_ms, Micros, RegionId};
 const SEEDS: [u64; 4] = [1, 2, 3, 86];
 
 fn builtin(name: &str, jp: JpRole) -> DrillConfig {
-    DrillConfig::builtin(name, jp).expect("built-in drill")
+    DrillConfig::builtin(name.parse().expect("built-in drill"), jp)
 }
 
 fn run(cfg: &DrillConfig, seed: u64) -> DrillResult {

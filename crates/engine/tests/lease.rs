@@ -2,12 +2,12 @@
 //! Within the skew bound the old and the new leader never overlap; a clock
 //! stepped back further than the bound breaks that guarantee.
 
-use engine::drill::{run_drill, DrillConfig, JpRole, Replication};
+use engine::drill::{run_drill, Builtin, DrillConfig, JpRole, Replication};
 use replication::clock::ClockModel;
 use topology::ms;
 
 fn partition() -> DrillConfig {
-    DrillConfig::builtin("partition", JpRole::Replica).unwrap()
+    DrillConfig::builtin(Builtin::Partition, JpRole::Replica)
 }
 
 /// SG's clock jumps by `by_ms` two seconds into the partition.
@@ -29,7 +29,7 @@ fn with_fencing_and_true_clocks_a_deposed_leader_never_overlaps_its_successor() 
             for replication in Replication::ALL {
                 let cfg = DrillConfig {
                     replication: *replication,
-                    ..DrillConfig::builtin(name, JpRole::Replica).unwrap()
+                    ..DrillConfig::builtin(name.parse().unwrap(), JpRole::Replica)
                 };
                 let r = run_drill(&cfg, seed).unwrap();
                 assert!(

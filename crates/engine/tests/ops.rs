@@ -14,7 +14,7 @@ use topology::{ms, to_ms, Micros, RegionId, SiteId};
 const SEEDS: [u64; 3] = [1, 7, 86];
 
 fn builtin(name: &str) -> DrillConfig {
-    DrillConfig::builtin(name, JpRole::Replica).expect("built-in drill")
+    DrillConfig::builtin(name.parse().expect("built-in drill"), JpRole::Replica)
 }
 
 fn run(cfg: &DrillConfig, seed: u64) -> DrillResult {
@@ -454,18 +454,22 @@ fn force_leader_read_all_drill_serves_nothing_stale_at_leader_latency() {
             "{}",
             story(&r)
         );
-        assert_eq!(r.during.stale_reads, 0);
-        assert_eq!(r.outside.stale_reads, 0);
+        assert_eq!(r.during.total().reads_over_bound, 0);
+        assert_eq!(r.outside.total().reads_over_bound, 0);
         for w in [&r.during, &r.outside] {
-            let us = w.read_by_site[us_site.idx()].summary();
+            let us = w.sites[us_site.idx()].read.summary();
             assert!(
                 us.p50 >= leader_rtt && us.max <= plus_bucket(leader_rtt),
                 "US reads pay RTT(US site, leader) = {leader_rtt} ms: {us:?}"
             );
-            let vn = w.read_by_site[vn_site.idx()].summary();
+            let vn = w.sites[vn_site.idx()].read.summary();
             let vn_rtt = to_ms(t.rtt_site(vn_site, cfg.leader));
             assert!(vn.p50 >= vn_rtt && vn.max <= plus_bucket(vn_rtt), "{vn:?}");
-            assert_eq!(w.staleness.summary().max, 0.0, "leader reads are fresh");
+            assert_eq!(
+                w.total().reported_staleness.summary().max,
+                0.0,
+                "leader reads are fresh"
+            );
         }
         // The flag was on all drill and is reported so.
         assert_eq!(
@@ -577,7 +581,7 @@ fn disable_recs_degrades_eligibility_reads_only_while_on() {
         let served = |r: &DrillResult, s: usize| {
             [&r.during, &r.outside]
                 .iter()
-                .map(|w| w.read_by_site.get(s).map_or(0, |h| h.count()))
+                .map(|w| w.sites.get(s).map_or(0, |h| h.read.count()))
                 .sum::<u64>()
         };
         let expected = cfg.rate * to_ms(off - on) / 1000.0 * cfg.workload.mix.eligibility;
@@ -997,5 +1001,5 @@ fn overlapping_spans_of_one_flag_keep_it_on_for_their_union() {
         "{}",
         story(&r)
     );
-    assert_eq!(r.during.stale_reads, 0, "{}", story(&r));
+    assert_eq!(r.during.total().reads_over_bound, 0, "{}", story(&r));
 }

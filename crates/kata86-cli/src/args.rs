@@ -196,7 +196,8 @@ pub struct SimArgs {
 /// `kata86 drill` options.
 #[derive(Debug, Args)]
 pub struct DrillArgs {
-    /// Built-in drill: region-down, partition, lag-spike.
+    /// Built-in drill: baseline (no fault), region-down, partition,
+    /// lag-spike, clock-skew, runbook.
     #[arg(value_name = "NAME", required_unless_present = "scenario")]
     pub name: Option<String>,
 
@@ -230,6 +231,11 @@ pub struct DrillArgs {
     /// FORCE_LEADER_READ, WRITE_READONLY_MODE, DISABLE_RECS.
     #[arg(long = "flag", value_name = "NAME@ON-OFF")]
     pub flags: Vec<String>,
+
+    /// How balance reads choose their replica: local, leader, fallback,
+    /// quorum, bounded [default: bounded, the design's choice].
+    #[arg(long, value_name = "NAME")]
+    pub strategy: Option<String>,
 
     /// Turn leader leases and epochs off, to show what split brain costs.
     #[arg(long)]

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use engine::drill::{
-    run_drill, DrillConfig, DrillResult, Fault, FaultKind, JpRole, Policy, Replication, Watermark,
-    Window,
+    run_drill, Builtin, DrillConfig, DrillResult, Fault, FaultKind, JpRole, Policy, Replication,
+    SiteWindow, Watermark, Window,
 };
 use engine::ops::{AlertRule, Flag, FlagSpan, Signal};
 use metrics::{Series, Slo};
@@ -170,7 +170,8 @@ fn from_scenario(path: &str, text: &str) -> Result<DrillConfig, CliError> {
     let region =
         |n: &str, line: Option<usize>| topology.region(n).map_err(|e| at(line, e.to_string()));
     let line = |s: &toml::Spanned<String>| Some(line_of(text, &s.span()));
-    let mut cfg = DrillConfig::builtin("region-down", JpRole::Replica)?;
+    let mut cfg = DrillConfig::builtin(Builtin::RegionDown, JpRole::Replica);
+    cfg.builtin = None;
     cfg.name = sc.name.clone().unwrap_or_else(|| path.to_string());
     cfg.leader = match &sc.leader {
         Some(l) => region(l.get_ref(), line(l))?,
@@ -451,12 +452,22 @@ fn base_config(a: &DrillArgs) -> Result<DrillConfig, CliError> {
         }
         (Some(name), None) => {
             let jp: JpRole = a.jp.as_deref().unwrap_or("replica").parse()?;
-            Ok(DrillConfig::builtin(name, jp)?)
+            Ok(DrillConfig::builtin(name.parse()?, jp))
         }
-        (None, None) => Err(CliError::Usage(
-            "name a drill (region-down, partition, lag-spike) or give --scenario FILE".into(),
-        )),
+        (None, None) => Err(CliError::Usage(format!(
+            "name a drill ({}) or give --scenario FILE",
+            builtin_names()
+        ))),
     }
+}
+
+/// The built-in drills' names, for messages.
+fn builtin_names() -> String {
+    Builtin::ALL
+        .iter()
+        .map(|b| b.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Runs `kata86 drill`.
@@ -484,11 +495,15 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     if let Some(w) = &a.watermark {
         cfg.watermark = w.parse()?;
     }
+    if let Some(s) = &a.strategy {
+        cfg.strategy = s.parse()?;
+    }
     for f in &a.flags {
         cfg.flags.push(parse_flag(f)?);
     }
     cfg.validate()?;
-    let compare_clocks = cfg.name == "clock-skew" && a.watermark.is_none() && !a.matrix;
+    let compare_clocks =
+        cfg.builtin == Some(Builtin::ClockSkew) && a.watermark.is_none() && !a.matrix;
     let runs: Vec<DrillConfig> = if compare_clocks {
         Watermark::ALL
             .iter()
@@ -559,6 +574,7 @@ fn reproduce(a: &DrillArgs) -> String {
         ("--replication", &a.replication),
         ("--jp", &a.jp),
         ("--watermark", &a.watermark),
+        ("--strategy", &a.strategy),
     ] {
         if let Some(v) = v {
             cmd.push_str(&format!(" {flag} {v}"));
@@ -590,20 +606,25 @@ struct PromotionJson {
     prefix_lsn: u64,
 }
 
+/// One client site's figures in a window (or every site's, in `total`).
 #[derive(Serialize)]
-struct SiteChargeJson {
-    client: String,
+struct SiteJson {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client: Option<String>,
+    reads: u64,
+    failed_reads: u64,
+    reads_over_bound: u64,
+    leader_reads: u64,
+    read_ms: metrics::Summary,
     write_ms: metrics::Summary,
+    reported_staleness_ms: metrics::Summary,
+    data_age_ms: metrics::Summary,
 }
 
 #[derive(Serialize)]
 struct WindowJson {
-    read_ms: metrics::Summary,
-    write_ms: metrics::Summary,
-    write_by_client: Vec<SiteChargeJson>,
-    staleness_ms: metrics::Summary,
-    stale_reads: u64,
-    failed_reads: u64,
+    total: SiteJson,
+    by_client: Vec<SiteJson>,
     slo: Vec<metrics::SloVerdict>,
 }
 
@@ -613,6 +634,7 @@ struct DrillJson {
     seed: u64,
     policy: &'static str,
     replication: &'static str,
+    read_strategy: &'static str,
     fencing: bool,
     rto_ms: Option<f64>,
     rpo_ms: f64,
@@ -698,22 +720,29 @@ fn time_to_mitigate(r: &DrillResult) -> Option<u64> {
     r.runbook.get(2).map(|s| s.1.saturating_sub(fault))
 }
 
-fn window_json(w: &Window, t: &topology::Topology) -> WindowJson {
-    WindowJson {
+fn site_json(w: &SiteWindow, client: Option<String>) -> SiteJson {
+    SiteJson {
+        client,
+        reads: w.reads,
+        failed_reads: w.failed_reads,
+        reads_over_bound: w.reads_over_bound,
+        leader_reads: w.leader_reads,
         read_ms: w.read.summary(),
         write_ms: w.write.summary(),
-        write_by_client: w
-            .write_by_site
+        reported_staleness_ms: w.reported_staleness.summary(),
+        data_age_ms: w.data_age.summary(),
+    }
+}
+
+fn window_json(w: &Window, t: &topology::Topology) -> WindowJson {
+    WindowJson {
+        total: site_json(&w.total(), None),
+        by_client: w
+            .sites
             .iter()
             .enumerate()
-            .map(|(i, h)| SiteChargeJson {
-                client: t.site_name(topology::SiteId(i as u8)).to_string(),
-                write_ms: h.summary(),
-            })
+            .map(|(i, s)| site_json(s, Some(t.site_name(topology::SiteId(i as u8)).to_string())))
             .collect(),
-        staleness_ms: w.staleness.summary(),
-        stale_reads: w.stale_reads,
-        failed_reads: w.failed_reads,
         slo: w.slo.clone(),
     }
 }
@@ -724,6 +753,7 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
         seed,
         policy: r.policy.name(),
         replication: r.replication.name(),
+        read_strategy: r.read_strategy.name(),
         fencing: r.fencing,
         rto_ms: r.rto.map(to_ms),
         rpo_ms: to_ms(r.rpo),
@@ -909,8 +939,8 @@ fn skew_table(results: &[DrillResult], out: &mut dyn Write) -> std::io::Result<(
         .iter()
         .map(|r| {
             let e = r.staleness_error.summary();
-            let mut st = r.during.staleness.clone();
-            st.merge(&r.outside.staleness);
+            let mut st = r.during.total().reported_staleness;
+            st.merge(&r.outside.total().reported_staleness);
             SkewRow {
                 watermark: r.watermark.name(),
                 reads: r.follower_reads,
@@ -949,9 +979,9 @@ struct Row {
     overspend: u64,
     #[tabled(rename = "charge p95 in/out")]
     charge: String,
-    #[tabled(rename = "VN charge p50/p95 out")]
-    vn: String,
-    #[tabled(rename = "stale p99 in")]
+    #[tabled(rename = "charge p50/p95 by site, out")]
+    by_site: String,
+    #[tabled(rename = "data age p99 in")]
     stale: String,
     invariants: &'static str,
 }
@@ -1018,19 +1048,22 @@ fn table(
             overspend: r.overspend_incidents,
             charge: format!(
                 "{:.0}/{:.0}",
-                r.during.write.summary().p95,
-                r.outside.write.summary().p95
+                r.during.total().write.summary().p95,
+                r.outside.total().write.summary().p95
             ),
-            vn: cfg
-                .topology
-                .site("VN")
-                .ok()
-                .and_then(|s| r.outside.write_by_site.get(s.idx()))
-                .map_or("-".into(), |h| {
-                    let s = h.summary();
-                    format!("{:.0}/{:.0}", s.p50, s.p95)
-                }),
-            stale: format!("{:.0}", r.during.staleness.summary().p99),
+            by_site: r
+                .outside
+                .sites
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    let s = w.write.summary();
+                    let site = cfg.topology.site_name(topology::SiteId(i as u8));
+                    format!("{site} {:.0}/{:.0}", s.p50, s.p95)
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            stale: format!("{:.0}", r.during.total().data_age.summary().p99),
             invariants: if r.invariants_ok { "ok" } else { "BROKEN" },
         })
         .collect();

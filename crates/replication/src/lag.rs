@@ -5,10 +5,16 @@ use crate::ReplicationError;
 use rand::RngCore;
 use topology::{ms, Micros};
 
-/// Lag in normal operation: `base + U[0, jitter)`.
+/// Delay in normal operation on top of the link's one-way network delay:
+/// `base + U[0, jitter)`, the follower's apply/queue component.
+///
+/// The network distance lives in the link ([`Link::one_way`](crate::Link)),
+/// not here. The kata's SG↔US lag of "150 ms + U[0, 200)" is therefore a
+/// one-way delay of 90 ms (half the 180 ms RTT) plus this default: 60 ms of
+/// apply plus a uniform 0–200 ms queueing extra.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Normal {
-    /// Fixed part (shipping, apply): 150 ms by default.
+    /// Fixed apply/queue part, after receipt: 60 ms by default.
     pub base: Micros,
     /// Width of the uniform extra: 200 ms by default.
     pub jitter: Micros,
@@ -17,7 +23,7 @@ pub struct Normal {
 impl Default for Normal {
     fn default() -> Self {
         Normal {
-            base: ms(150.0),
+            base: ms(60.0),
             jitter: ms(200.0),
         }
     }
@@ -145,8 +151,18 @@ impl LagModel {
 
 /// One follower's lag over time, with its own random stream.
 ///
-/// [`lag_at`](Self::lag_at) must be called with non-decreasing times; each call
-/// is one observation (in the `iid` model each observation is independent).
+/// Two ways to ask, and one process instance answers only one of them:
+/// * [`lag_at`](Self::lag_at) — the lag a reader observes at a time, on top
+///   of the link's one-way delay (the fast kata loop adds that itself);
+/// * [`apply_delay`](Self::apply_delay) — the delay from receipt to
+///   visibility of one item on the wire, for a
+///   [`FollowerStream`](crate::FollowerStream).
+///
+/// Both draw the same random numbers in the same order and build the same
+/// episodes, so a stream fed by `apply_delay` shows, between its heartbeats,
+/// the same staleness law as `lag_at`. Calls must come with non-decreasing
+/// times; each call is one observation (in the `iid` model each observation
+/// is independent).
 #[derive(Debug, Clone)]
 pub struct LagProcess {
     model: LagModel,
@@ -209,12 +225,57 @@ impl LagProcess {
         }
     }
 
+    /// Delay from receipt to visibility for an item *sent* at `sent` (calls
+    /// in non-decreasing `sent` order).
+    ///
+    /// * `iid`: the same draw as [`lag_at`](Self::lag_at).
+    /// * `episodic`: `normal.base + U[0, normal.jitter)` plus the item's
+    ///   share of the episode. With onset `O`, stall `D` (stall end
+    ///   `S = O + D`), catch-up speed `k` and drain end `E = S + D/(k−1)`, an
+    ///   item sent at `s` in `[O, E)` becomes visible at `S + (s − O)/k`: the
+    ///   follower applies nothing during the stall, then replays the log at `k`
+    ///   times real time. Items sent before `O` or from `E` on get no extra.
+    ///   A reader at `t` then sees the staleness
+    ///   `one_way + normal + excess(t − one_way − normal)`, where the excess
+    ///   rises one-for-one during the stall and drains at `k − 1` per second,
+    ///   exactly as in `lag_at`.
+    pub fn apply_delay(&mut self, sent: Micros) -> Micros {
+        match &self.model {
+            LagModel::Iid(_) => self.lag_at(sent),
+            LagModel::Episodic(m) => {
+                let m = *m;
+                while sent >= self.next_onset {
+                    self.start_episode(&m);
+                }
+                m.normal.base + below(&mut self.rng, m.normal.jitter) + self.episode_delay(sent, &m)
+            }
+        }
+    }
+
+    /// When the next episode (after the current one) starts; `Micros::MAX`
+    /// for `iid`. Before the first observation this is the first onset.
+    #[doc(hidden)]
+    pub fn next_onset(&self) -> Micros {
+        self.next_onset
+    }
+
     fn start_episode(&mut self, m: &EpisodicLag) {
         let stall = m.stall_min + below(&mut self.rng, m.stall_max - m.stall_min + 1);
         self.onset = self.next_onset;
         self.stall_end = self.onset + stall;
         self.drain_end = self.stall_end + (stall as f64 / (m.catch_up - 1.0)) as Micros;
         self.next_onset = self.drain_end + exponential(&mut self.rng, m.mean_gap as f64) as Micros;
+    }
+
+    /// Extra delay of an item sent at `s` in the current episode: it becomes
+    /// visible at `S + (s − O)/k` instead of at `s`.
+    fn episode_delay(&self, s: Micros, m: &EpisodicLag) -> Micros {
+        if s < self.onset || s >= self.drain_end {
+            0
+        } else {
+            let replayed = ((s - self.onset) as f64 / m.catch_up) as Micros;
+            (self.stall_end + replayed).saturating_sub(s)
+        }
     }
 
     /// Backlog on top of normal lag at `t`, for the current episode.
@@ -243,12 +304,13 @@ mod tests {
         let n = 100_000;
         for i in 0..n {
             let l = p.lag_at(i);
-            let spike = l >= ms(4150.0);
+            // Normal: 60 + U[0, 200) ms; spike: 4000 + U[0, 4000) ms more.
+            let spike = l >= ms(4060.0);
             spikes += spike as u32;
             if spike {
-                assert!(l < ms(150.0 + 200.0 + 4000.0 + 4000.0));
+                assert!(l < ms(60.0 + 200.0 + 4000.0 + 4000.0));
             } else {
-                assert!((ms(150.0)..ms(350.0)).contains(&l), "{l}");
+                assert!((ms(60.0)..ms(260.0)).contains(&l), "{l}");
             }
         }
         // 2 % of 100 000 = 2000, binomial sd ≈ 44.
@@ -271,6 +333,62 @@ mod tests {
         // Drains at catch_up − 1 = 2 per second: 1 s into the drain, 2 s remain.
         assert_eq!(p.lag_at(onset + ms(5000.0)), ms(2000.0));
         assert_eq!(p.lag_at(onset + ms(6000.0)), 0);
+    }
+
+    fn fixed_episodes() -> EpisodicLag {
+        EpisodicLag {
+            normal: Normal { base: 0, jitter: 0 },
+            stall_min: ms(4000.0),
+            stall_max: ms(4000.0),
+            ..EpisodicLag::default()
+        }
+    }
+
+    #[test]
+    fn an_item_sent_in_an_episode_is_replayed_at_the_catch_up_speed() {
+        // O = onset, D = 4 s, S = O + 4 s, k = 3, E = S + D/(k−1) = O + 6 s.
+        // An item sent at s in [O, E) is visible at S + (s − O)/3.
+        let m = fixed_episodes();
+        let mut p = LagProcess::new(LagModel::Episodic(m), substream(3, "lag", 0));
+        let onset = p.next_onset();
+        assert_eq!(p.apply_delay(onset - 1), 0);
+        // Sent at O: waits out the whole stall.
+        assert_eq!(p.apply_delay(onset), 4_000_000);
+        // Sent at O + 1 s: visible at O + 4 s + 333 333 µs.
+        assert_eq!(p.apply_delay(onset + ms(1000.0)), 3_333_333);
+        // Sent at S = O + 4 s: visible at O + 4 s + 1 333 333 µs.
+        assert_eq!(p.apply_delay(onset + ms(4000.0)), 1_333_333);
+        // Sent at O + 5.7 s: visible at O + 5.9 s.
+        assert_eq!(p.apply_delay(onset + ms(5700.0)), 200_000);
+        // Sent at E: the backlog is gone.
+        assert_eq!(p.apply_delay(onset + ms(6000.0)), 0);
+    }
+
+    #[test]
+    fn both_views_of_a_process_build_the_same_episodes_and_iid_draws() {
+        let m = EpisodicLag {
+            mean_gap: ms(20_000.0),
+            ..EpisodicLag::default()
+        };
+        let mut a = LagProcess::new(LagModel::Episodic(m), substream(5, "lag", 1));
+        let mut b = a.clone();
+        for i in 0..20_000u64 {
+            let t = i * ms(50.0);
+            let (la, lb) = (a.lag_at(t), b.apply_delay(t));
+            assert_eq!(a.next_onset(), b.next_onset(), "at {t}");
+            // Outside episodes both are normal: 60 + U[0, 200) ms, same draw.
+            assert_eq!((a.onset, a.stall_end), (b.onset, b.stall_end));
+            if t < a.onset || t >= a.drain_end {
+                assert_eq!(la, lb);
+                assert!((ms(60.0)..ms(260.0)).contains(&la), "{la}");
+            }
+        }
+        assert!(a.onset > 0, "no episode in 1000 s");
+        let mut a = LagProcess::new(LagModel::Iid(IidLag::default()), substream(5, "lag", 2));
+        let mut b = a.clone();
+        for t in 0..10_000 {
+            assert_eq!(a.lag_at(t), b.apply_delay(t));
+        }
     }
 
     #[test]

@@ -1,9 +1,35 @@
 //! The replication stream from the leader to one follower, and its watermark.
+//!
+//! Every item on the wire has three times at the follower: when it is
+//! *received* (the network), when it is *durable* (the follower's fsync), and
+//! when it is *visible* (applied and readable). Each is derived from the
+//! previous one and from the [`Link`] and [`LagProcess`] of this one
+//! leader→follower pair.
 
 use std::collections::VecDeque;
 
+use crate::rng::{below, Rng};
 use crate::LagProcess;
 use topology::Micros;
+
+/// The physics of one leader→follower link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    /// One-way network delay leader→follower: half the RTT.
+    pub one_way: Micros,
+    /// Width of a uniform extra on each item's one-way delay (0: none).
+    pub jitter: Micros,
+    /// The follower's fsync: from receipt to durable.
+    pub fsync: Micros,
+}
+
+/// The three times of one item at the follower.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Times {
+    received: Micros,
+    durable: Micros,
+    visible: Micros,
+}
 
 /// One item on the wire: a log entry (`lsn > 0`) or a heartbeat (`lsn == 0`),
 /// stamped with the leader's time when it was sent.
@@ -11,104 +37,197 @@ use topology::Micros;
 struct Item {
     stamp: Micros,
     lsn: u64,
-    apply_at: Micros,
+    /// Its delay from receipt to visibility (apply delay plus any extra).
+    apply: Micros,
+    at: Times,
 }
 
-/// What the leader ships to one follower, applied strictly in order.
+/// What the leader ships to one follower, received, made durable and applied
+/// strictly in order.
 ///
-/// Each item is delayed by a lag drawn from the follower's [`LagProcess`] at
-/// the time it is sent, but it cannot be applied before the item ahead of it:
-/// `apply_at = max(previous apply_at, sent + lag)`. A spike therefore holds
-/// back everything behind it (head-of-line blocking), as a real log does.
+/// Each item sent at `sent` gets three times, each chained to the item ahead
+/// of it so that nothing overtakes (in-order delivery, as over TCP, and an
+/// in-order log):
+/// 1. **receipt** — `received = max(prev received, sent + one_way +
+///    U[0, jitter), blocked_until)`, from the [`Link`] and its own network
+///    random stream; `blocked_until` is the end of a [`cut`](Self::cut);
+/// 2. **durability** — `durable = max(prev durable, received + fsync)`;
+/// 3. **visibility** — `visible = max(prev visible, durable, received +
+///    apply_delay(sent) + extra)`, with the apply delay from the follower's
+///    [`LagProcess::apply_delay`]. A slow item therefore holds back everything
+///    behind it (head-of-line blocking), as a real log does.
+///
+/// So a link's lag is derived, not drawn whole: network distance
+/// (`one_way`), then the follower's own work (fsync, apply, backlog). The
+/// kata's SG↔US "150 ms + U[0, 200)" is `one_way` 90 ms plus the default
+/// [`Normal`](crate::Normal) apply component 60 ms + U[0, 200).
 ///
 /// The stream also carries heartbeats every `heartbeat_every`, so the
 /// follower's *watermark* (a closed timestamp: every write committed before it
-/// has been applied here) advances even when nobody writes. The staleness a
-/// replica reports is `now − watermark`.
+/// is visible here) advances even when nobody writes. The staleness a
+/// replica reports is `now − watermark`. Separately,
+/// [`durable_lsn`](Self::durable_lsn) says how far the follower's disk has
+/// got, which is what a synchronous or semi-synchronous commit waits for.
 ///
 /// Calls must come in non-decreasing time order: [`ship`](Self::ship) an entry
-/// at its commit time, [`advance`](Self::advance) before reading. Memory holds
-/// only the items in flight.
+/// at its commit time, [`advance`](Self::advance) before reading. The stream's
+/// *current time* is the last time it was advanced to. Memory holds only the
+/// items not yet visible.
 #[derive(Debug, Clone)]
 pub struct FollowerStream {
+    link: Link,
     lag: LagProcess,
+    net: Rng,
     queue: VecDeque<Item>,
+    /// How many items at the front of `queue` are durable already.
+    durable_count: usize,
     heartbeat_every: Micros,
     next_heartbeat: Micros,
-    last_apply: Micros,
+    /// The stream's current time: the last `advance`.
+    now: Micros,
+    /// The times of the last item sent (the chain a new item extends).
+    last: Times,
+    /// The times of the last item that left the queue (visible).
+    done: Times,
+    /// Nothing sent is received before this (the end of a cut).
+    blocked_until: Micros,
     watermark: Micros,
     applied_lsn: u64,
+    durable_lsn: u64,
     extra: Micros,
 }
 
 impl FollowerStream {
-    /// A stream whose delays come from `lag`, with a heartbeat every
-    /// `heartbeat_every` (must be > 0) starting at time 0.
-    pub fn new(lag: LagProcess, heartbeat_every: Micros) -> FollowerStream {
+    /// A stream over `link` whose apply delays come from `lag` and whose
+    /// network jitter comes from `net`, with a heartbeat every
+    /// `heartbeat_every` (clamped to at least 1 µs) starting at time 0.
+    pub fn new(link: Link, lag: LagProcess, heartbeat_every: Micros, net: Rng) -> FollowerStream {
         FollowerStream {
+            link,
             lag,
+            net,
             queue: VecDeque::new(),
+            durable_count: 0,
             heartbeat_every: heartbeat_every.max(1),
             next_heartbeat: 0,
-            last_apply: 0,
+            now: 0,
+            last: Times::default(),
+            done: Times::default(),
+            blocked_until: 0,
             watermark: 0,
             applied_lsn: 0,
+            durable_lsn: 0,
             extra: 0,
         }
     }
 
-    fn send(&mut self, stamp: Micros, lsn: u64) {
-        let apply_at = self
-            .last_apply
-            .max(stamp + self.lag.lag_at(stamp) + self.extra);
-        self.last_apply = apply_at;
-        self.queue.push_back(Item {
-            stamp,
-            lsn,
-            apply_at,
-        });
-    }
-
-    /// The same stream, for a leader that starts sending at `t` (its first
-    /// heartbeat goes out then, not at time 0).
+    /// The same stream, for a leader that starts sending at `t`: its first
+    /// heartbeat goes out then, not at time 0, nothing is received or
+    /// applied before `t`, and its current time is `t`.
     pub fn starting_at(mut self, t: Micros) -> FollowerStream {
         self.next_heartbeat = t;
-        self.last_apply = self.last_apply.max(t);
+        self.now = self.now.max(t);
+        for times in [&mut self.last, &mut self.done] {
+            times.received = times.received.max(t);
+            times.durable = times.durable.max(t);
+            times.visible = times.visible.max(t);
+        }
         self
     }
 
-    /// Sends the heartbeats due up to `t` and applies every item that has
-    /// arrived by `t`.
+    /// The link this stream crosses.
+    pub fn link(&self) -> Link {
+        self.link
+    }
+
+    fn send(&mut self, stamp: Micros, lsn: u64) {
+        let jitter = if self.link.jitter > 0 {
+            below(&mut self.net, self.link.jitter)
+        } else {
+            0
+        };
+        let received = self
+            .last
+            .received
+            .max(stamp + self.link.one_way + jitter)
+            .max(self.blocked_until);
+        let durable = self.last.durable.max(received + self.link.fsync);
+        let apply = self.lag.apply_delay(stamp) + self.extra;
+        let visible = self.last.visible.max(durable).max(received + apply);
+        self.last = Times {
+            received,
+            durable,
+            visible,
+        };
+        self.queue.push_back(Item {
+            stamp,
+            lsn,
+            apply,
+            at: self.last,
+        });
+    }
+
+    /// Sends the heartbeats due up to `t`, then marks durable every item whose
+    /// durable time has come by `t` and applies every item visible by `t`.
+    /// `t` becomes the stream's current time.
     pub fn advance(&mut self, t: Micros) {
         while self.next_heartbeat <= t {
             self.send(self.next_heartbeat, 0);
             self.next_heartbeat += self.heartbeat_every;
         }
-        while let Some(item) = self.queue.front() {
-            if item.apply_at > t {
+        self.now = self.now.max(t);
+        while let Some(item) = self.queue.get(self.durable_count) {
+            if item.at.durable > t {
                 break;
             }
-            self.watermark = self.watermark.max(item.stamp);
             if item.lsn > 0 {
-                self.applied_lsn = item.lsn;
+                self.durable_lsn = item.lsn;
             }
-            self.queue.pop_front();
+            self.durable_count += 1;
+        }
+        while let Some(item) = self.queue.front() {
+            if item.at.visible > t {
+                break;
+            }
+            // Visible implies durable, and durable times are monotone, so
+            // this item is in the durable prefix.
+            debug_assert!(self.durable_count > 0);
+            self.pop_visible();
         }
     }
 
-    /// Ships entry `lsn`, committed at the leader at `committed_at`.
-    /// Entries must be shipped in lsn order.
+    /// Takes the front item out of the queue as visible.
+    fn pop_visible(&mut self) {
+        if let Some(item) = self.queue.pop_front() {
+            self.watermark = self.watermark.max(item.stamp);
+            if item.lsn > 0 {
+                self.applied_lsn = item.lsn;
+                self.durable_lsn = self.durable_lsn.max(item.lsn);
+            }
+            self.durable_count = self.durable_count.saturating_sub(1);
+            self.done = item.at;
+        }
+    }
+
+    /// Ships entry `lsn`, committed at the leader at `committed_at`: advances
+    /// to `committed_at`, then sends it. Entries must be shipped in lsn order.
     pub fn ship(&mut self, lsn: u64, committed_at: Micros) {
         self.advance(committed_at);
         self.send(committed_at, lsn);
     }
 
-    /// The last log entry applied.
+    /// The last log entry visible (applied) at the follower.
     pub fn applied_lsn(&self) -> u64 {
         self.applied_lsn
     }
 
-    /// The closed timestamp: every write committed before it is applied.
+    /// The last log entry durable at the follower as of the last
+    /// [`advance`](Self::advance); never below [`applied_lsn`](Self::applied_lsn).
+    pub fn durable_lsn(&self) -> u64 {
+        self.durable_lsn
+    }
+
+    /// The closed timestamp: every write committed before it is visible.
     pub fn watermark(&self) -> Micros {
         self.watermark
     }
@@ -118,50 +237,91 @@ impl FollowerStream {
         now.saturating_sub(self.watermark)
     }
 
-    /// When entry `lsn` will be applied, if it is still in flight; `None` if
-    /// it is applied already or was never shipped.
+    /// When entry `lsn` will be visible, if it is still in flight; `None` if
+    /// it is applied already or was never shipped (or was lost).
     pub fn apply_time(&self, lsn: u64) -> Option<Micros> {
         if lsn <= self.applied_lsn {
             return None;
         }
-        self.queue.iter().find(|i| i.lsn >= lsn).map(|i| i.apply_at)
+        self.queue
+            .iter()
+            .find(|i| i.lsn >= lsn)
+            .map(|i| i.at.visible)
     }
 
-    /// A link fault: nothing in flight or sent from now on arrives before
-    /// `until` (call after [`advance`](Self::advance) to the fault's start).
-    pub fn cut(&mut self, until: Micros) {
-        for item in &mut self.queue {
-            item.apply_at = item.apply_at.max(until);
+    /// When entry `lsn` is durable at the follower: the stream's current time
+    /// if it is durable already, else when it will be; `None` if it was never
+    /// shipped or was lost.
+    pub fn durable_time(&self, lsn: u64) -> Option<Micros> {
+        if lsn <= self.durable_lsn {
+            return Some(self.now);
         }
-        self.last_apply = self.last_apply.max(until);
+        self.queue
+            .iter()
+            .find(|i| i.lsn >= lsn)
+            .map(|i| i.at.durable)
     }
 
-    /// The sender died: whatever has not been applied by now is gone.
+    /// A link fault from the stream's current time (call after
+    /// [`advance`](Self::advance) to the fault's start): nothing in flight or
+    /// sent from now on is received before `until`. Items already received
+    /// are on the follower's disk and go on to durable and visible on time;
+    /// the chain behind the delayed ones moves later with them.
+    pub fn cut(&mut self, until: Micros) {
+        let now = self.now;
+        let fsync = self.link.fsync;
+        self.blocked_until = self.blocked_until.max(until);
+        let mut prev = self.done;
+        for item in &mut self.queue {
+            if item.at.received > now {
+                let at = &mut item.at;
+                at.received = at.received.max(until);
+                at.durable = at.durable.max(prev.durable).max(at.received + fsync);
+                at.visible = at
+                    .visible
+                    .max(prev.visible)
+                    .max(at.durable)
+                    .max(at.received + item.apply);
+            }
+            prev = item.at;
+        }
+        self.last = prev;
+    }
+
+    /// The sender died at the stream's current time: whatever the follower
+    /// has not received by then is gone. What it has received stays, and
+    /// becomes durable and visible on its own.
     pub fn drop_in_flight(&mut self) {
-        self.queue.clear();
+        let now = self.now;
+        while self.queue.back().is_some_and(|i| i.at.received > now) {
+            self.queue.pop_back();
+        }
+        self.durable_count = self.durable_count.min(self.queue.len());
+        self.last = self.queue.back().map_or(self.done, |i| i.at);
     }
 
-    /// Extra delay added to every item sent from now on (a lag spike on this
-    /// link); 0 ends it.
+    /// Extra apply delay (visibility only, not receipt) for every item sent
+    /// from now on; 0 ends it. A replication lag spike is an apply backlog,
+    /// not a slower network.
     pub fn set_extra(&mut self, extra: Micros) {
         self.extra = extra;
     }
 
-    /// Items shipped but not yet applied.
+    /// Items shipped (entries and heartbeats) but not yet visible.
     pub fn in_flight(&self) -> usize {
         self.queue.len()
     }
 
-    /// Applies everything in flight (traffic has stopped and the link is
-    /// healthy); returns the time the last item was applied.
+    /// Makes everything in flight durable and visible (traffic has stopped
+    /// and the link is healthy); returns when the last item became visible,
+    /// which becomes the stream's current time if it is later.
     pub fn drain(&mut self) -> Micros {
-        let end = self.last_apply;
-        while let Some(item) = self.queue.pop_front() {
-            self.watermark = self.watermark.max(item.stamp);
-            if item.lsn > 0 {
-                self.applied_lsn = item.lsn;
-            }
+        let end = self.last.visible;
+        while !self.queue.is_empty() {
+            self.pop_visible();
         }
+        self.durable_count = 0;
+        self.now = self.now.max(end);
         end
     }
 }
@@ -170,13 +330,14 @@ impl FollowerStream {
 mod tests {
     use super::*;
     use crate::rng::substream;
-    use crate::{IidLag, LagModel, Normal};
+    use crate::{EpisodicLag, IidLag, LagModel, Normal};
     use topology::ms;
 
-    fn fixed(lag_ms: f64) -> LagProcess {
+    /// Iid apply delay `base` ms, no jitter, no spikes.
+    fn fixed(base_ms: f64) -> LagProcess {
         let m = IidLag {
             normal: Normal {
-                base: ms(lag_ms),
+                base: ms(base_ms),
                 jitter: 0,
             },
             spike_prob: 0.0,
@@ -185,58 +346,161 @@ mod tests {
         LagProcess::new(LagModel::Iid(m), substream(1, "lag", 0))
     }
 
-    #[test]
-    fn entries_apply_after_their_lag_and_the_watermark_follows() {
-        let mut s = FollowerStream::new(fixed(150.0), ms(100.0));
-        s.ship(1, ms(1000.0));
-        s.advance(ms(1149.0));
-        assert_eq!(s.applied_lsn(), 0);
-        // Heartbeat sent at 900 ms arrived at 1050 ms.
-        assert_eq!(s.watermark(), ms(900.0));
-        assert_eq!(s.staleness(ms(1149.0)), ms(249.0));
-        assert_eq!(s.apply_time(1), Some(ms(1150.0)));
-        s.advance(ms(1150.0));
-        assert_eq!(s.applied_lsn(), 1);
-        assert_eq!(s.watermark(), ms(1000.0));
-        assert_eq!(s.apply_time(1), None);
-    }
-
-    #[test]
-    fn heartbeats_keep_staleness_bounded_without_writes() {
-        let mut s = FollowerStream::new(fixed(150.0), ms(100.0));
-        for t in (0..100).map(|i| ms(10_000.0 + 37.0 * i as f64)) {
-            s.advance(t);
-            let st = s.staleness(t);
-            // Lag 150 ms plus at most one heartbeat interval.
-            assert!((ms(150.0)..=ms(250.0)).contains(&st), "{st}");
+    fn link(one_way_ms: f64, jitter_ms: f64, fsync_ms: f64) -> Link {
+        Link {
+            one_way: ms(one_way_ms),
+            jitter: ms(jitter_ms),
+            fsync: ms(fsync_ms),
         }
     }
 
-    #[test]
-    fn a_cut_link_delivers_nothing_until_it_heals_and_a_dead_sender_loses_its_queue() {
-        let mut s = FollowerStream::new(fixed(150.0), ms(1000.0));
-        s.ship(1, ms(10.0));
-        s.advance(ms(20.0));
-        s.cut(ms(5000.0));
-        s.ship(2, ms(30.0));
-        s.advance(ms(4999.0));
-        assert_eq!(s.applied_lsn(), 0);
-        s.advance(ms(5000.0));
-        assert_eq!(s.applied_lsn(), 2);
-        s.set_extra(ms(1000.0));
-        s.ship(3, ms(6000.0));
-        assert_eq!(s.apply_time(3), Some(ms(7150.0)));
-        s.drop_in_flight();
-        s.drain();
-        assert_eq!(s.applied_lsn(), 2);
+    /// One way 90 ms, fsync 5 ms, apply 60 ms: an item sent at `s` is
+    /// received at s + 90, durable at s + 95, visible at s + 150.
+    fn sg_us(heartbeat_ms: f64) -> FollowerStream {
+        FollowerStream::new(
+            link(90.0, 0.0, 5.0),
+            fixed(60.0),
+            ms(heartbeat_ms),
+            substream(1, "net", 0),
+        )
     }
 
     #[test]
-    fn a_slow_item_holds_back_everything_behind_it() {
-        // Spike on every draw: 150 + 4000 fixed.
+    fn an_entry_is_received_then_durable_then_visible() {
+        let mut s = sg_us(100.0);
+        assert_eq!(s.link(), link(90.0, 0.0, 5.0));
+        s.ship(1, ms(1000.0));
+        assert_eq!(s.durable_time(1), Some(ms(1095.0)));
+        assert_eq!(s.apply_time(1), Some(ms(1150.0)));
+        assert_eq!(s.durable_time(2), None);
+        assert_eq!(s.apply_time(2), None);
+
+        // Receipt is at exactly 1090 ms: a cut one microsecond earlier
+        // catches the entry in the network, a cut at 1090 ms does not.
+        let mut early = s.clone();
+        early.advance(ms(1090.0) - 1);
+        early.cut(ms(2000.0));
+        assert_eq!(early.durable_time(1), Some(ms(2005.0)));
+        assert_eq!(early.apply_time(1), Some(ms(2060.0)));
+        let mut late = s.clone();
+        late.advance(ms(1090.0));
+        late.cut(ms(2000.0));
+        assert_eq!(late.durable_time(1), Some(ms(1095.0)));
+        assert_eq!(late.apply_time(1), Some(ms(1150.0)));
+
+        s.advance(ms(1095.0) - 1);
+        assert_eq!((s.durable_lsn(), s.applied_lsn()), (0, 0));
+        // Heartbeat sent at 900 ms was visible at 1050 ms.
+        assert_eq!(s.watermark(), ms(900.0));
+        s.advance(ms(1095.0));
+        assert_eq!((s.durable_lsn(), s.applied_lsn()), (1, 0));
+        // Durable already: the answer is the stream's current time.
+        assert_eq!(s.durable_time(1), Some(ms(1095.0)));
+        assert_eq!(s.apply_time(1), Some(ms(1150.0)));
+        s.advance(ms(1150.0) - 1);
+        assert_eq!((s.durable_lsn(), s.applied_lsn()), (1, 0));
+        assert_eq!(s.watermark(), ms(900.0));
+        assert_eq!(s.staleness(ms(1150.0) - 1), ms(250.0) - 1);
+        s.advance(ms(1150.0));
+        assert_eq!((s.durable_lsn(), s.applied_lsn()), (1, 1));
+        assert_eq!(s.watermark(), ms(1000.0));
+        assert_eq!(s.apply_time(1), None);
+        assert_eq!(s.durable_time(1), Some(ms(1150.0)));
+        // Only the heartbeat sent at 1100 ms is still on its way.
+        assert_eq!(s.in_flight(), 1);
+    }
+
+    #[test]
+    fn a_cut_holds_back_only_what_the_follower_has_not_received() {
+        let mut s = sg_us(1_000_000.0);
+        s.ship(1, ms(1000.0)); // received 1090, durable 1095, visible 1150
+        s.ship(2, ms(1050.0)); // received 1140, durable 1145, visible 1200
+        s.advance(ms(1092.0));
+        s.cut(ms(3000.0));
+        // Entry 1 is at the follower, not yet on disk: on time all the same.
+        assert_eq!(s.durable_time(1), Some(ms(1095.0)));
+        assert_eq!(s.apply_time(1), Some(ms(1150.0)));
+        // Entry 2 arrives when the link heals: +5 ms fsync, +60 ms apply.
+        assert_eq!(s.durable_time(2), Some(ms(3005.0)));
+        assert_eq!(s.apply_time(2), Some(ms(3060.0)));
+        // Sent while the cut holds: received at 3000 too.
+        s.ship(3, ms(1200.0));
+        assert_eq!(s.durable_time(3), Some(ms(3005.0)));
+        assert_eq!(s.apply_time(3), Some(ms(3060.0)));
+        s.advance(ms(1150.0));
+        assert_eq!((s.durable_lsn(), s.applied_lsn()), (1, 1));
+        s.advance(ms(3005.0) - 1);
+        assert_eq!((s.durable_lsn(), s.applied_lsn()), (1, 1));
+        s.advance(ms(3005.0));
+        assert_eq!((s.durable_lsn(), s.applied_lsn()), (3, 1));
+        s.advance(ms(3060.0) - 1);
+        assert_eq!(s.applied_lsn(), 1);
+        s.advance(ms(3060.0));
+        assert_eq!(s.applied_lsn(), 3);
+        assert_eq!(s.watermark(), ms(1200.0));
+        // After the cut: the link's own delays again.
+        s.ship(4, ms(3500.0));
+        assert_eq!(s.durable_time(4), Some(ms(3595.0)));
+        assert_eq!(s.apply_time(4), Some(ms(3650.0)));
+    }
+
+    #[test]
+    fn a_dead_sender_loses_only_what_was_still_on_the_wire() {
+        let mut s = sg_us(1_000_000.0);
+        s.ship(1, ms(1000.0)); // received 1090
+        s.set_extra(ms(10_000.0));
+        s.ship(2, ms(1050.0)); // received 1140, visible 11 200
+        s.advance(ms(1092.0));
+        s.drop_in_flight();
+        assert_eq!(s.in_flight(), 1);
+        assert_eq!(s.durable_time(2), None);
+        assert_eq!(s.apply_time(2), None);
+        // Entry 1 reached the follower: it still lands on time.
+        assert_eq!(s.durable_time(1), Some(ms(1095.0)));
+        assert_eq!(s.apply_time(1), Some(ms(1150.0)));
+        // The lost entry no longer holds back the chain: one sent now is
+        // received at 1290, visible at 1350 (not behind 11 200).
+        s.set_extra(0);
+        s.ship(3, ms(1200.0));
+        assert_eq!(s.durable_time(3), Some(ms(1295.0)));
+        assert_eq!(s.apply_time(3), Some(ms(1350.0)));
+        // Shipping advanced to 1200 ms: entry 1 is visible.
+        assert_eq!((s.durable_lsn(), s.applied_lsn()), (1, 1));
+        s.advance(ms(1295.0));
+        assert_eq!((s.durable_lsn(), s.applied_lsn()), (3, 1));
+        // Entry 3 was received at 1290: a death now does not take it.
+        s.drop_in_flight();
+        assert_eq!(s.in_flight(), 1);
+        assert_eq!(s.drain(), ms(1350.0));
+        assert_eq!((s.durable_lsn(), s.applied_lsn()), (3, 3));
+        assert_eq!(s.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_slow_item_holds_back_everything_behind_it_but_not_its_durability() {
+        let mut s = sg_us(1_000_000.0);
+        s.advance(0); // the heartbeat at 0, before the spike
+        s.set_extra(ms(4000.0));
+        s.ship(1, ms(10.0)); // received 100, visible 100 + 60 + 4000
+        s.set_extra(0);
+        s.ship(2, ms(20.0)); // received 110, own visible 170
+        assert_eq!(s.apply_time(1), Some(ms(4160.0)));
+        assert_eq!(s.apply_time(2), Some(ms(4160.0)));
+        assert_eq!(s.durable_time(2), Some(ms(115.0)));
+        s.advance(ms(200.0));
+        assert_eq!((s.durable_lsn(), s.applied_lsn()), (2, 0));
+        assert_eq!(s.in_flight(), 2);
+        s.advance(ms(4160.0));
+        assert_eq!(s.applied_lsn(), 2);
+        assert_eq!(s.in_flight(), 0);
+    }
+
+    #[test]
+    fn iid_spikes_delay_every_item_and_drain_applies_everything() {
+        // Spike on every draw: 60 + 4000 ms apply on a 90 ms link.
         let m = IidLag {
             normal: Normal {
-                base: ms(150.0),
+                base: ms(60.0),
                 jitter: 0,
             },
             spike_prob: 1.0,
@@ -244,8 +508,10 @@ mod tests {
             spike_jitter: 0,
         };
         let mut s = FollowerStream::new(
+            link(90.0, 0.0, 5.0),
             LagProcess::new(LagModel::Iid(m), substream(1, "lag", 0)),
             ms(100_000.0),
+            substream(1, "net", 0),
         );
         s.ship(1, ms(10.0));
         s.ship(2, ms(20.0));
@@ -254,8 +520,103 @@ mod tests {
         s.advance(ms(4165.0));
         assert_eq!(s.applied_lsn(), 1);
         assert_eq!(s.in_flight(), 1);
-        s.drain();
-        assert_eq!(s.applied_lsn(), 2);
+        assert_eq!(s.drain(), ms(4170.0));
+        assert_eq!((s.durable_lsn(), s.applied_lsn()), (2, 2));
         assert_eq!(s.in_flight(), 0);
+    }
+
+    #[test]
+    fn heartbeats_keep_staleness_bounded_without_writes() {
+        let mut s = sg_us(100.0);
+        for t in (0..100).map(|i| ms(10_000.0 + 37.0 * i as f64)) {
+            s.advance(t);
+            let st = s.staleness(t);
+            // One way 90 ms + apply 60 ms, plus under one heartbeat interval.
+            assert!((ms(150.0)..ms(250.0)).contains(&st), "{st}");
+        }
+    }
+
+    #[test]
+    fn a_stream_starting_late_sends_and_delivers_nothing_before_its_start() {
+        let mut s = sg_us(100.0).starting_at(ms(5000.0));
+        s.advance(ms(5149.0));
+        assert_eq!((s.watermark(), s.in_flight()), (0, 2));
+        s.advance(ms(5150.0));
+        assert_eq!(s.watermark(), ms(5000.0));
+    }
+
+    #[test]
+    fn jitter_keeps_receipts_in_order_and_within_the_link_bounds() {
+        // fsync 0: an entry's durable time is its receipt.
+        let mut s = FollowerStream::new(
+            link(90.0, 40.0, 0.0),
+            fixed(0.0),
+            ms(1_000_000.0),
+            substream(9, "net", 0),
+        );
+        // Sent 50 ms apart (> jitter): nothing ahead holds an entry back.
+        let (mut lo, mut hi) = (Micros::MAX, 0);
+        for lsn in 1..=2000u64 {
+            let sent = lsn * ms(50.0);
+            s.ship(lsn, sent);
+            let d = s.durable_time(lsn).unwrap() - sent;
+            assert!((ms(90.0)..ms(130.0)).contains(&d), "{d}");
+            (lo, hi) = (lo.min(d), hi.max(d));
+        }
+        // 2000 uniform draws span nearly all of [90, 130) ms.
+        assert!(lo < ms(91.0) && hi > ms(129.0), "{lo} {hi}");
+        // Sent 1 ms apart: receipts never overtake, and none is early.
+        let mut prev = 0;
+        for i in 1..=2000u64 {
+            let lsn = 2000 + i;
+            let sent = ms(200_000.0) + i * ms(1.0);
+            s.ship(lsn, sent);
+            let r = s.durable_time(lsn).unwrap();
+            assert!(r >= prev && r >= sent + ms(90.0), "{r}");
+            assert!(r == prev || r < sent + ms(130.0), "{r}");
+            prev = r;
+        }
+    }
+
+    #[test]
+    fn an_episode_shows_the_same_staleness_law_as_lag_at() {
+        // Stall D = 4 s, k = 3: excess(u) rises 1 s/s on [O, O + 4 s), then
+        // falls 2 s/s to 0 at O + 6 s. With 1 ms heartbeats on a 50 ms link
+        // and no normal apply delay, a reader at t sees
+        // 50 ms + excess(t − 50 ms), plus under one heartbeat.
+        let m = EpisodicLag {
+            normal: Normal { base: 0, jitter: 0 },
+            stall_min: ms(4000.0),
+            stall_max: ms(4000.0),
+            catch_up: 3.0,
+            ..EpisodicLag::default()
+        };
+        let lag = LagProcess::new(LagModel::Episodic(m), substream(3, "lag", 0));
+        let onset = lag.next_onset();
+        let mut s = FollowerStream::new(link(50.0, 0.0, 0.0), lag, ms(1.0), substream(3, "net", 0));
+        let ow = ms(50.0);
+        let cases = [
+            // (t − onset, expected staleness)
+            (ow - ms(1.0), ow),
+            (ms(1000.0), ms(1000.0)), // excess(O + 950 ms) = 950 ms
+            (ow + ms(1000.0), ow + ms(1000.0)),
+            (ow + ms(4000.0), ow + ms(4000.0)),
+            (ow + ms(5000.0), ow + ms(2000.0)),
+            (ow + ms(6000.0), ow),
+            (ow + ms(7000.0), ow),
+        ];
+        for (dt, expected) in cases {
+            let t = onset + dt;
+            s.advance(t);
+            let st = s.staleness(t);
+            // Replay times are whole microseconds (floor of (s − O)/3), so
+            // the path may run up to 3 µs fresher than the exact law.
+            assert!(
+                expected - 3 <= st && st <= expected + ms(1.0),
+                "t = onset + {dt} µs: staleness {st} µs, law {expected} µs"
+            );
+        }
+        // The next episode is still to come: the trace saw only this one.
+        assert!(s.lag.next_onset() > onset + ow + ms(7000.0));
     }
 }

@@ -161,6 +161,15 @@ pub struct Snapshot<'a> {
     pub entry_rtt: &'a [Micros],
 }
 
+impl Snapshot<'_> {
+    /// This request's round trip from the site through its entry region to
+    /// region `to` (the entry region talks to itself for free).
+    #[inline]
+    pub fn via_entry(&self, to: RegionId) -> Micros {
+        self.site_rtt[self.entry.idx()] + self.entry_rtt[to.idx()]
+    }
+}
+
 /// The result of one read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadOutcome {
@@ -239,7 +248,7 @@ impl<'t> Router<'t> {
             ReadStrategy::Bounded => {
                 let first = s.site_rtt[local.idx()];
                 if s.staleness[local.idx()] > self.read.max_staleness {
-                    answer(s.leader, first + s.entry_rtt[s.leader.idx()], true)
+                    answer(s.leader, s.via_entry(s.leader), true)
                 } else {
                     answer(local, first, false)
                 }
@@ -311,6 +320,12 @@ impl<'t> Router<'t> {
         }
     }
 
+    /// The one-way network delay between two regions: half their base RTT.
+    /// Replication shipping and follower acks travel it.
+    pub fn one_way(&self, a: RegionId, b: RegionId) -> Micros {
+        self.topology.rtt_regions(a, b) / 2
+    }
+
     /// The write policy in force.
     pub fn write_policy(&self) -> WritePolicy {
         self.write
@@ -354,7 +369,7 @@ impl ChargePlan {
         if !self.admitted {
             return ChargeOutcome::Rejected { latency: first };
         }
-        let actual = first + s.entry_rtt[self.leader.idx()] + self.write.commit;
+        let actual = s.via_entry(self.leader) + self.write.commit;
         if actual > self.write.deadline {
             ChargeOutcome::TimedOut {
                 latency: self.write.deadline,

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use metrics::Slo;
 use replication::clock::ClockModel;
 use replication::LagModel;
+use routing::{ReadPolicy, ReadStrategy};
 use topology::{ms, Micros, RegionId, Topology};
 
 use crate::ops::{default_alerts, AlertRule, FlagSpan};
@@ -30,9 +31,10 @@ pub enum Policy {
 pub enum Replication {
     /// After its own commit.
     Async,
-    /// After one follower has the entry.
+    /// After the first follower has received the entry durably.
     SemiSync,
-    /// After a majority of the voting regions (itself included) have it.
+    /// After a majority of the voting regions (itself included) hold the
+    /// entry durably: ⌊n/2⌋ followers' durable receipts.
     Majority,
 }
 
@@ -120,12 +122,12 @@ pub struct Fault {
 }
 
 impl Fault {
-    pub(super) fn active(&self, t: Micros) -> bool {
+    pub(crate) fn active(&self, t: Micros) -> bool {
         self.start <= t && t < self.end
     }
 
     /// Whether this fault stops messages from `a` reaching `b` at `t`.
-    pub(super) fn blocks(&self, a: usize, b: usize, t: Micros) -> bool {
+    pub(crate) fn blocks(&self, a: usize, b: usize, t: Micros) -> bool {
         if a == b || !self.active(t) {
             return false;
         }
@@ -146,11 +148,19 @@ impl Fault {
 pub struct DrillConfig {
     /// The drill's name, for reports.
     pub name: String,
+    /// The built-in drill this is, if any (a scenario file is none).
+    pub builtin: Option<Builtin>,
+    /// How balance reads choose their replica (default `bounded`, the
+    /// design's choice).
+    pub strategy: ReadStrategy,
+    /// The read strategies' thresholds (staleness bound 2 s).
+    pub read: ReadPolicy,
     /// Regions, sites, RTTs.
     pub topology: Topology,
     /// The leader at the start.
     pub leader: RegionId,
-    /// Regions that vote on leadership but hold no data.
+    /// Witness regions: they vote and keep the log durably, but serve no
+    /// reads and never lead.
     pub witnesses: Vec<RegionId>,
     /// Follower lag.
     pub lag: LagModel,
@@ -232,7 +242,9 @@ pub enum JpRole {
     Absent,
     /// A full replica (votes, holds data).
     Replica,
-    /// A witness (votes on leadership, holds no data).
+    /// A witness, as in Cloud Spanner's witness replicas: it votes on
+    /// leadership and on every commit, keeps the log durably, serves no reads
+    /// and never leads.
     Witness,
 }
 named!(
@@ -243,22 +255,39 @@ named!(
     Witness = "witness"
 );
 
-/// Built-in drills.
-pub const DRILLS: &[&str] = &[
-    "region-down",
-    "partition",
-    "lag-spike",
-    "clock-skew",
-    "runbook",
-];
+/// The built-in drills. A scenario file is never one of them, whatever its
+/// name: only this enum decides what a built-in drill does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    /// No fault: the reference every other drill is read against.
+    Baseline,
+    /// SG down from 60 s to 180 s.
+    RegionDown,
+    /// SG cut off from every other region from 60 s to 180 s.
+    Partition,
+    /// SG → US apply 8 s slower from 60 s to 180 s.
+    LagSpike,
+    /// No fault; SG's clock 250 ms ahead, US's 250 ms behind, JP wandering.
+    ClockSkew,
+    /// The lag spike, with the runbook played when an alert fires.
+    Runbook,
+}
+named!(
+    Builtin,
+    "drill",
+    Baseline = "baseline",
+    RegionDown = "region-down",
+    Partition = "partition",
+    LagSpike = "lag-spike",
+    ClockSkew = "clock-skew",
+    Runbook = "runbook"
+);
 
 impl DrillConfig {
-    /// A built-in drill: `region-down` (SG down 60 s → 180 s), `partition`
-    /// (SG cut off from every other region 60 s → 180 s), `lag-spike`
-    /// (SG → US replication 8 s slower 60 s → 180 s), `clock-skew` (no fault;
-    /// SG's clock 250 ms ahead, US's 250 ms behind, JP wandering ±100 ms) and
-    /// `runbook` (the lag spike, with the runbook played when an alert fires).
-    pub fn builtin(name: &str, jp: JpRole) -> Result<DrillConfig, EngineError> {
+    /// A built-in drill (see [`Builtin`]) with JP in the given role: 300 s
+    /// of traffic at 50 requests/s per site, leader SG, `promote-auto`,
+    /// `async`, fencing on, `bounded` reads, episodic lag.
+    pub fn builtin(drill: Builtin, jp: JpRole) -> DrillConfig {
         let topology = match jp {
             JpRole::Absent => Topology::kata(),
             _ => topology_with_jp(),
@@ -267,13 +296,13 @@ impl DrillConfig {
         let (sg, us) = (r("SG"), r("US"));
         let (start, end) = (ms(60_000.0), ms(180_000.0));
         let mut faults = Vec::new();
-        match name {
-            "region-down" => faults.push(Fault {
+        match drill {
+            Builtin::RegionDown => faults.push(Fault {
                 kind: FaultKind::RegionDown { region: sg },
                 start,
                 end,
             }),
-            "partition" => {
+            Builtin::Partition => {
                 for other in topology.region_ids().filter(|&x| x != sg) {
                     faults.push(Fault {
                         kind: FaultKind::Partition {
@@ -286,8 +315,8 @@ impl DrillConfig {
                     });
                 }
             }
-            "clock-skew" => {}
-            "lag-spike" | "runbook" => faults.push(Fault {
+            Builtin::Baseline | Builtin::ClockSkew => {}
+            Builtin::LagSpike | Builtin::Runbook => faults.push(Fault {
                 kind: FaultKind::LagSpike {
                     from: sg,
                     to: us,
@@ -296,19 +325,12 @@ impl DrillConfig {
                 start,
                 end,
             }),
-            other => {
-                return Err(EngineError::UnknownName {
-                    what: "drill",
-                    name: other.to_string(),
-                    known: DRILLS.join(", "),
-                })
-            }
         }
         let witnesses = match jp {
             JpRole::Witness => vec![r("JP")],
             _ => Vec::new(),
         };
-        let clocks = if name == "clock-skew" {
+        let clocks = if drill == Builtin::ClockSkew {
             let mut c = vec![ClockModel::Exact; topology.region_count()];
             c[sg.idx()] = ClockModel::Offset { offset: 250_000 };
             c[us.idx()] = ClockModel::Offset { offset: -250_000 };
@@ -317,7 +339,8 @@ impl DrillConfig {
                     amplitude: 100_000,
                     period: ms(60_000.0),
                     noise: 5_000,
-                    seed: 86,
+                    // Replaced by the run's own sub-stream `clock/<region>`.
+                    seed: 0,
                 };
             }
             c
@@ -326,7 +349,7 @@ impl DrillConfig {
         };
         // The runbook drill keeps replication steady outside its fault, so
         // the only incident the alerts can see is the one being drilled.
-        let lag = if name == "runbook" {
+        let lag = if drill == Builtin::Runbook {
             LagModel::Iid(replication::IidLag {
                 spike_prob: 0.0,
                 ..Default::default()
@@ -334,8 +357,11 @@ impl DrillConfig {
         } else {
             LagModel::Episodic(replication::EpisodicLag::default())
         };
-        Ok(DrillConfig {
-            name: name.to_string(),
+        DrillConfig {
+            name: drill.name().to_string(),
+            builtin: Some(drill),
+            strategy: ReadStrategy::Bounded,
+            read: ReadPolicy::default(),
             leader: sg,
             witnesses,
             topology,
@@ -360,8 +386,8 @@ impl DrillConfig {
             flags: Vec::new(),
             alerts: default_alerts(),
             signal_window: ms(10_000.0),
-            runbook: name == "runbook",
-        })
+            runbook: drill == Builtin::Runbook,
+        }
     }
 
     /// Checks the timeline and the parameters, naming the first problem.
@@ -469,20 +495,19 @@ impl DrillConfig {
         Ok(())
     }
 
-    pub(super) fn voters(&self) -> Vec<usize> {
-        (0..self.topology.region_count()).collect()
-    }
-
-    pub(super) fn holds_data(&self, r: usize) -> bool {
+    /// Whether region `r` holds a readable copy of the data (every region
+    /// but a witness).
+    pub(crate) fn holds_data(&self, r: usize) -> bool {
         !self.witnesses.iter().any(|w| w.idx() == r)
     }
 
     /// Followers that must have an entry before it is acknowledged.
-    pub(super) fn acks_needed(&self) -> usize {
+    pub(crate) fn acks_needed(&self) -> usize {
         match self.replication {
             Replication::Async => 0,
             Replication::SemiSync => 1,
-            Replication::Majority => self.voters().len() / 2,
+            // With the leader, ⌊n/2⌋ followers make a majority of n voters.
+            Replication::Majority => self.topology.region_count() / 2,
         }
     }
 }

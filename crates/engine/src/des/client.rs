@@ -1,0 +1,273 @@
+//! Clients writing: charges with deadlines, idempotent retries and the
+//! replication mode's acknowledgement, and top-ups.
+
+use ledger::{Acknowledged, ChargeOutcome as Booked, IdemKey};
+use replication::rng::{below, unit};
+use topology::{Micros, RegionId, SiteId};
+
+use super::{Attempt, Core, Ev};
+use crate::drill::Moment;
+use crate::ops::Flag;
+
+impl Core<'_> {
+    /// A client sends (or re-sends) a charge now.
+    pub(super) fn send(&mut self, mut a: Attempt) {
+        a.sent = self.now;
+        let site = a.site as usize;
+        if self.flag(Flag::WriteReadonlyMode) {
+            return self.reject(site);
+        }
+        let e = self.entry[site];
+        if self.down(e, self.now) {
+            // DNS still points at a dead region: the client hears nothing.
+            return self.give_up(a);
+        }
+        let term = self.leader_for(e);
+        let l = self.terms[term].region;
+        if l != e {
+            if let Some(since) = self.leader_unavailable(e, l) {
+                if self.now >= since + self.cfg.detection {
+                    return self.reject(site);
+                }
+                return self.give_up(a);
+            }
+        }
+        let (entry, leader) = (RegionId(e as u8), RegionId(l as u8));
+        // The leader knows it is read-only or has lost its lease; or the
+        // entry region sees from the base RTTs that the deadline cannot be met.
+        if !self.admits(term)
+            || !self
+                .router
+                .charge_plan(SiteId(a.site), entry, leader)
+                .admitted()
+        {
+            return self.reject(site);
+        }
+        let path = self.net[site].via_entry(leader);
+        a.out = path / 2;
+        a.back = path - a.out;
+        self.n.attempts += 1;
+        // The client's own timer: no answer by the deadline, it gives up.
+        self.outstanding.insert((a.key, a.number));
+        self.push(a.sent + self.cfg.write.deadline, Ev::Timeout(a));
+        let w = &self.cfg.workload;
+        let rng = &mut self.slow[site];
+        let slow = if unit(rng) < w.slow_prob {
+            below(rng, w.slow_max)
+        } else {
+            0
+        };
+        self.push(self.now + a.out + slow, Ev::Arrive { term, a });
+    }
+
+    /// The charge is refused at once: the leader is known to be unavailable.
+    fn reject(&mut self, site: usize) {
+        self.n.rejected += 1;
+        self.monitor.charge_failed(self.now, true);
+        self.count_degraded(site);
+    }
+
+    /// The client's deadline for attempt `a` has passed: if no answer came,
+    /// it gives up on the attempt.
+    pub(super) fn timeout(&mut self, a: Attempt) {
+        if self.outstanding.remove(&(a.key, a.number)) {
+            self.give_up(a);
+        }
+    }
+
+    /// The attempt got no answer: retry after the deadline, or give up.
+    fn give_up(&mut self, a: Attempt) {
+        self.monitor.charge_failed(self.now, false);
+        self.count_degraded(a.site as usize);
+        if a.number < self.cfg.workload.max_attempts {
+            let at = (a.sent + self.cfg.write.deadline + self.cfg.workload.backoff).max(self.now);
+            self.push(
+                at,
+                Ev::Retry(Attempt {
+                    number: a.number + 1,
+                    ..a
+                }),
+            );
+        } else {
+            self.n.unknown += 1;
+        }
+    }
+
+    /// The attempt reaches the leader of term `s`: it is booked (or
+    /// recognised as a repeat of its key), and acknowledged once the leader's
+    /// own commit and the acks the replication mode needs are in.
+    /// An attempt the leader drops, or answers too late, is left to the
+    /// client's timer.
+    pub(super) fn arrive(&mut self, s: usize, a: Attempt) {
+        if !self.admits(s) {
+            return;
+        }
+        self.terms[s].last_admit = Some(self.now);
+        let before = self.terms[s].ledger.last_lsn() + 1;
+        let reply = self.terms[s]
+            .ledger
+            .charge(a.account, a.amount, IdemKey(a.key), self.now)
+            .expect("validated charge");
+        if reply.duplicate {
+            self.n.duplicates_suppressed += 1;
+        } else if a.number > 1 {
+            self.n.retries_raced_original += 1;
+        }
+        self.ship(s, before);
+        let (lsn, declined) = match reply.outcome {
+            Booked::Accepted { lsn } => (lsn, false),
+            Booked::Declined { .. } => (0, true),
+        };
+        let commit = self.now + self.cfg.write.commit;
+        let ready = if declined {
+            commit
+        } else {
+            self.ack_ready(s, lsn)
+                .map_or(Micros::MAX, |t| t.max(commit))
+        };
+        if ready == Micros::MAX || ready + a.back > a.sent + self.cfg.write.deadline {
+            // The client will stop waiting; the entry may still replicate.
+            return;
+        }
+        self.push(
+            ready,
+            Ev::Ack {
+                term: s,
+                a,
+                lsn,
+                declined,
+                commit: self.now,
+            },
+        );
+    }
+
+    /// When the leader of term `s` holds the acks the replication mode needs
+    /// for `lsn`: the k-th earliest *durable receipt* among its followers
+    /// (data replicas and witnesses), plus that follower's one-way trip back.
+    /// `None` if too few followers will ever have it.
+    fn ack_ready(&self, s: usize, lsn: u64) -> Option<Micros> {
+        let need = self.cfg.acks_needed();
+        if need == 0 {
+            return Some(self.now);
+        }
+        let leader = self.terms[s].region;
+        let mut times: Vec<Micros> = (0..self.follows.len())
+            .filter(|&r| r != leader && self.follows[r] == s)
+            .filter_map(|r| {
+                let st = self.terms[s].streams[r].as_ref()?;
+                Some(st.durable_time(lsn)?.max(self.now) + st.link().one_way)
+            })
+            .collect();
+        times.sort_unstable();
+        times.get(need - 1).copied()
+    }
+
+    pub(super) fn ack(&mut self, s: usize, a: Attempt, lsn: u64, declined: bool, commit: Micros) {
+        let done = self.now + a.back;
+        let alive = self.terms[s].alive && !self.down(self.terms[s].region, self.now);
+        if !alive
+            || done > a.sent + self.cfg.write.deadline
+            || !declined && !self.replicated(s, lsn)
+            || !self.outstanding.remove(&(a.key, a.number))
+        {
+            return;
+        }
+        let first = a.first_sent;
+        self.monitor.charge_ok(done - a.sent);
+        let site = a.site as usize;
+        self.window(first).sites[site].write.record(done - first);
+        if declined {
+            // An answer, but not a charge taken: RTO and gaps count charges.
+            self.n.declined += 1;
+            return;
+        }
+        if let Some(last) = self.last_ack {
+            if self.first_fault.is_some() {
+                self.longest_gap = self.longest_gap.max(done.saturating_sub(last));
+            }
+        }
+        self.last_ack = Some(self.last_ack.map_or(done, |l| l.max(done)));
+        if let Some(f) = self.first_fault {
+            if first >= f && self.rto.is_none() {
+                self.rto = Some(done - f);
+                self.timeline.push(Moment {
+                    at: done,
+                    what: "first charge sent since the fault is acknowledged".to_string(),
+                });
+            }
+        }
+        let session = &mut self.session[a.account as usize];
+        *session = (*session).max(lsn);
+        self.acked.push((
+            Acknowledged {
+                key: IdemKey(a.key),
+                lsn,
+                account: a.account,
+                amount: a.amount,
+            },
+            commit,
+            s,
+        ));
+    }
+
+    /// Whether as many followers as the mode requires really hold `lsn`
+    /// durably now (a link cut after the commit can delay the copies the ack
+    /// counted on).
+    fn replicated(&mut self, s: usize, lsn: u64) -> bool {
+        let need = self.cfg.acks_needed();
+        if need == 0 {
+            return true;
+        }
+        let leader = self.terms[s].region;
+        let now = self.now;
+        let mut have = 0;
+        for r in 0..self.follows.len() {
+            if r == leader || self.follows[r] != s {
+                continue;
+            }
+            if let Some(st) = self.terms[s].streams[r].as_mut() {
+                st.advance(now);
+                have += (st.durable_lsn() >= lsn) as usize;
+            }
+        }
+        have >= need
+    }
+
+    /// A top-up from `site`: sent to the leader its entry region reaches.
+    pub(super) fn send_top_up(&mut self, site: usize, account: u32, amount: i64) {
+        let e = self.entry[site];
+        if self.down(e, self.now) {
+            return;
+        }
+        let term = self.leader_for(e);
+        let l = self.terms[term].region;
+        if self.reachable(e, l, self.now) {
+            let path = self.net[site].via_entry(RegionId(l as u8));
+            self.push(
+                self.now + path / 2,
+                Ev::TopUp {
+                    term,
+                    account,
+                    amount,
+                },
+            );
+        }
+    }
+
+    /// A top-up reaches the leader of term `s`.
+    pub(super) fn book_top_up(&mut self, s: usize, account: u32, amount: i64) {
+        if !self.admits(s) {
+            return;
+        }
+        let before = self.terms[s].ledger.last_lsn() + 1;
+        // Validation caps amounts so that no balance can overflow in a run
+        // the clock can express; a refused top-up is counted, never a crash.
+        match self.terms[s].ledger.top_up(account, amount, self.now) {
+            Ok(_) => {
+                self.n.top_ups += 1;
+                self.ship(s, before);
+            }
+            Err(_) => self.n.top_ups_refused += 1,
+        }
+    }
+}

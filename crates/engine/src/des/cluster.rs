@@ -1,0 +1,185 @@
+//! The cluster's data: each term's log, the streams it ships, every region's
+//! replica, and the reconciliation that follows a heal.
+
+use ledger::{Entry, Ledger, Replica};
+use replication::rng::substream;
+use replication::{FollowerStream, LagProcess, Link};
+use topology::{Micros, RegionId};
+
+use super::faults::apply_fault;
+use super::Core;
+
+impl Core<'_> {
+    /// The stream term `term` ships to region `to`, starting at `start`. Its
+    /// lag and its network jitter draw from sub-streams `lag/<link>` and
+    /// `link/<link>`, where the link id packs the term, sender and receiver.
+    fn new_stream(&self, term: usize, to: usize, start: Micros) -> FollowerStream {
+        let from = self.terms[term].region;
+        let id = ((term as u64) << 16) | ((from as u64) << 8) | to as u64;
+        let link = Link {
+            one_way: self
+                .router
+                .one_way(RegionId(from as u8), RegionId(to as u8)),
+            jitter: self.cfg.topology.jitter(),
+            fsync: self.cfg.write.commit,
+        };
+        let lag = LagProcess::new(self.cfg.lag, substream(self.seed, "lag", id));
+        FollowerStream::new(
+            link,
+            lag,
+            self.cfg.workload.heartbeat,
+            substream(self.seed, "link", id),
+        )
+        .starting_at(start)
+    }
+
+    /// Makes term `s` the source of region `r`'s log from now on: cuts the
+    /// replica back to what it shares with `s`'s log and ships the rest.
+    pub(crate) fn attach(&mut self, s: usize, r: usize) {
+        let prev = self.follows[r];
+        if prev != s {
+            let keep = self
+                .common_prefix(prev, s)
+                .min(self.replicas[r].applied_lsn());
+            if keep < self.replicas[r].applied_lsn() {
+                self.replicas[r] = self.replica_of(s, keep);
+            }
+        }
+        self.follows[r] = s;
+        let now = self.now;
+        let mut stream = self.new_stream(s, r, now);
+        for l in self.replicas[r].applied_lsn() + 1..=self.terms[s].ledger.last_lsn() {
+            stream.ship(l, now);
+        }
+        let from = self.terms[s].region;
+        for f in self.cfg.faults.iter().filter(|f| f.active(now)) {
+            apply_fault(f, &mut stream, from, r, now);
+        }
+        self.terms[s].streams[r] = Some(stream);
+    }
+
+    /// Brings region `r`'s replica up to what its stream has applied by now.
+    pub(crate) fn sync(&mut self, r: usize) {
+        let s = self.follows[r];
+        if self.terms[s].region == r {
+            return;
+        }
+        let now = self.now;
+        if let Some(stream) = self.terms[s].streams[r].as_mut() {
+            stream.advance(now);
+            self.marks[r] = self.marks[r].max(stream.watermark());
+            let target = stream.applied_lsn();
+            let ledger = &self.terms[s].ledger;
+            let rep = &mut self.replicas[r];
+            for l in rep.applied_lsn() + 1..=target.min(ledger.last_lsn()) {
+                rep.apply(ledger.entry(l).expect("shipped"))
+                    .expect("in order");
+            }
+        }
+    }
+
+    /// Ships term `s`'s entries from `from_lsn` on to every follower.
+    pub(crate) fn ship(&mut self, s: usize, from_lsn: u64) {
+        let now = self.now;
+        let term = &mut self.terms[s];
+        for l in from_lsn..=term.ledger.last_lsn() {
+            for stream in term.streams.iter_mut().flatten() {
+                stream.ship(l, now);
+            }
+        }
+    }
+
+    /// After a fault ends: any deposed leader that can now hear the newest
+    /// term steps down; without fencing its charges are merged first.
+    pub(crate) fn heal(&mut self) {
+        let newest = self.terms.len() - 1;
+        for s in 0..newest {
+            let r = self.terms[s].region;
+            if !self.terms[s].alive && self.follows[r] == newest {
+                continue;
+            }
+            let new_region = self.terms[newest].region;
+            if self.down(r, self.now) || !self.reachable(r, new_region, self.now) {
+                continue;
+            }
+            if self.terms[s].alive && !self.cfg.fencing {
+                self.merge(s, newest);
+            }
+            if self.terms[s].alive || self.follows[r] != newest {
+                self.terms[s].alive = false;
+                self.note(format!(
+                    "{} learns term {} and rejoins as a follower of {}",
+                    self.name(r),
+                    self.terms[newest].number,
+                    self.name(new_region)
+                ));
+                self.replicas[r] = self.replica_of(s, self.common_prefix(s, newest));
+                self.attach(newest, r);
+            }
+            for x in 0..self.follows.len() {
+                if self.follows[x] == s && x != r && self.reachable(x, new_region, self.now) {
+                    self.attach(newest, x);
+                }
+            }
+        }
+    }
+
+    /// A replica holding term `s`'s log up to `upto`.
+    pub(crate) fn replica_of(&self, s: usize, upto: u64) -> Replica {
+        let mut rep = Replica::new(self.cfg.workload.accounts);
+        for l in 1..=upto {
+            rep.apply(self.terms[s].ledger.entry(l).expect("in range"))
+                .expect("in order");
+        }
+        rep
+    }
+
+    /// The longest log prefix terms `a` and `b` share.
+    pub(crate) fn common_prefix(&self, a: usize, b: usize) -> u64 {
+        let (x, y) = (&self.terms[a].ledger, &self.terms[b].ledger);
+        let n = x.last_lsn().min(y.last_lsn());
+        (1..=n)
+            .take_while(|&l| x.entry(l) == y.entry(l))
+            .last()
+            .unwrap_or(0)
+    }
+
+    /// Split-brain reconciliation: the deposed leader's divergent entries were
+    /// acknowledged to clients, so they are appended to the survivor's log.
+    fn merge(&mut self, from: usize, into: usize) {
+        let p = self.common_prefix(from, into);
+        let extra: Vec<Entry> = self.terms[from].ledger.entries()[p as usize..].to_vec();
+        if extra.is_empty() {
+            return;
+        }
+        let mut entries = self.terms[into].ledger.entries().to_vec();
+        let mut renumber = Vec::new();
+        for e in &extra {
+            let lsn = entries.len() as u64 + 1;
+            renumber.push((e.lsn, lsn));
+            entries.push(Entry {
+                lsn,
+                committed_at: self.now,
+                ..*e
+            });
+        }
+        let accounts = self.cfg.workload.accounts;
+        let before = self.terms[into].ledger.last_lsn() + 1;
+        self.terms[into].ledger = Ledger::from_entries_unchecked(accounts, entries);
+        for (ack, _, term) in &mut self.acked {
+            if *term == from {
+                if let Some(&(_, new)) = renumber.iter().find(|(old, _)| *old == ack.lsn) {
+                    ack.lsn = new;
+                    *term = into;
+                }
+            }
+        }
+        self.note(format!(
+            "split brain healed: {} entries from {} merged into {}'s log",
+            extra.len(),
+            self.name(self.terms[from].region),
+            self.name(self.terms[into].region)
+        ));
+        self.ship(into, before);
+    }
+}

@@ -1,0 +1,248 @@
+//! The control plane: leases, failure detection, promotion of a new term,
+//! and client re-routing by health checks and DNS.
+
+use topology::{Micros, SiteId};
+
+use super::{Core, Ev, Term};
+use crate::drill::Policy;
+
+impl Core<'_> {
+    /// Term `s` renews its lease if its region is up and reaches a majority.
+    pub(super) fn renew(&mut self, s: usize) {
+        let region = self.terms[s].region;
+        let voters = self.voters_for(self.terms[s].excluded);
+        if self.terms[s].alive && !self.down(region, self.now) && self.has_majority(region, &voters)
+        {
+            self.terms[s].lease_from = self.now;
+        }
+        if self.terms[s].alive && self.now < self.end {
+            self.push(self.now + self.cfg.renew_every, Ev::Renew(s));
+        }
+    }
+
+    /// Whether term `s` may admit a charge now.
+    pub(crate) fn admits(&self, s: usize) -> bool {
+        let term = &self.terms[s];
+        term.alive
+            && !self.down(term.region, self.now)
+            && (!self.cfg.fencing || self.holds_lease(s))
+    }
+
+    /// Whether term `s`'s leader, reading its own clock, believes its lease
+    /// still valid with the skew margin: `clock(now) + skew < clock(grant) + lease`.
+    /// With clocks that only differ by an offset this is exact; a clock
+    /// stepped back or running slow makes the leader believe it longer.
+    fn holds_lease(&self, s: usize) -> bool {
+        let term = &self.terms[s];
+        let read = |t: Micros| t as i64 + self.offset(term.region, t);
+        read(self.now) + (self.cfg.skew_bound as i64)
+            < read(term.lease_from) + self.cfg.lease as i64
+    }
+
+    /// How long region `by` must still wait, by its own clock, before term
+    /// `old`'s lease has surely expired: `clock(grant) + lease + skew`.
+    fn lease_wait(&self, by: usize, old: usize) -> Micros {
+        let read = |t: Micros| t as i64 + self.offset(by, t);
+        let until =
+            read(self.terms[old].lease_from) + (self.cfg.lease + self.cfg.skew_bound) as i64;
+        (until - read(self.now)).max(0) as Micros
+    }
+
+    /// Region `r`'s clock offset at true time `t`.
+    pub(crate) fn offset(&self, r: usize, t: Micros) -> i64 {
+        self.clocks.get(r).map_or(0, |c| c.offset_at(t))
+    }
+
+    pub(super) fn detect(&mut self, r: usize, fault: usize) {
+        let s = self.follows[r];
+        let leader = self.terms[s].region;
+        if s != self.terms.len() - 1
+            || self.reachable(r, leader, self.now) && !self.down(leader, self.now)
+            || self.pending[s]
+        {
+            return;
+        }
+        self.note(format!(
+            "{} misses the leader's heartbeats ({} suspected)",
+            self.name(r),
+            self.name(leader)
+        ));
+        let at = match self.cfg.policy {
+            Policy::RejectWrites => return,
+            Policy::PromoteManual => self.now + self.cfg.operator_delay,
+            Policy::PromoteAuto => self.now,
+        };
+        self.pending[s] = true;
+        self.push(
+            at,
+            Ev::Promote {
+                region: r,
+                fault,
+                term: s,
+            },
+        );
+    }
+
+    /// The voters that count: everyone but a region an operator removed
+    /// from the voter set.
+    fn voters_for(&self, excluded: Option<usize>) -> Vec<usize> {
+        (0..self.follows.len())
+            .filter(|&v| Some(v) != excluded)
+            .collect()
+    }
+
+    /// Whether `from` reaches a majority of `voters` (itself included).
+    fn has_majority(&self, from: usize, voters: &[usize]) -> bool {
+        let reach = voters
+            .iter()
+            .filter(|&&v| !self.down(v, self.now) && self.reachable(from, v, self.now))
+            .count();
+        reach > voters.len() / 2
+    }
+
+    /// The log a region holds durably for term `old`: what its stream has
+    /// made durable (received and fsynced, applied or not).
+    fn durable_prefix(&mut self, r: usize, old: usize) -> u64 {
+        self.sync(r);
+        let applied = self.replicas[r].applied_lsn();
+        if self.follows[r] != old {
+            return applied;
+        }
+        self.terms[old].streams[r]
+            .as_ref()
+            .map_or(applied, |s| s.durable_lsn().max(applied))
+    }
+
+    /// Promotes a data region on `by`'s side to replace term `old`, if it is
+    /// still needed and (with fencing) safe: `by`'s side has a majority of the
+    /// voters and the old leader's lease, as it stands *now*, has surely
+    /// expired (a lease renewed meanwhile postpones the promotion).
+    ///
+    /// The new term takes the longest log held durably on this side, by a
+    /// data replica or a witness (the new leader fetches the tail it lacks),
+    /// and is led by the most up-to-date data replica. Modelling shortcut: the
+    /// new leader applies that log at once; a real one first replays its
+    /// backlog, which adds the backlog's apply time to the RTO.
+    pub(super) fn promote(&mut self, by: usize, fault: usize, old: usize) {
+        self.pending[old] = false;
+        let old_region = self.terms[old].region;
+        if old != self.terms.len() - 1
+            || self.reachable(by, old_region, self.now) && !self.down(old_region, self.now)
+        {
+            return;
+        }
+        // An operator removes the lost leader from the voter set; automatic
+        // promotion must win a majority of the full set.
+        let excluded = (self.cfg.policy == Policy::PromoteManual).then_some(old_region);
+        let voters = self.voters_for(excluded);
+        if self.cfg.fencing {
+            if !self.has_majority(by, &voters) {
+                self.note(format!(
+                    "{} cannot reach a majority of voters: no promotion",
+                    self.name(by)
+                ));
+                return;
+            }
+            let wait = self.lease_wait(by, old);
+            if wait > 0 {
+                self.pending[old] = true;
+                self.push(
+                    self.now + wait,
+                    Ev::Promote {
+                        region: by,
+                        fault,
+                        term: old,
+                    },
+                );
+                return;
+            }
+        }
+        let mut longest = 0;
+        let mut best: Option<(u64, usize)> = None;
+        for r in 0..self.follows.len() {
+            if r == old_region || self.down(r, self.now) || !self.reachable(by, r, self.now) {
+                continue;
+            }
+            let have = self.durable_prefix(r, old);
+            longest = longest.max(have);
+            if self.cfg.holds_data(r) && best.is_none_or(|(b, _)| have > b) {
+                best = Some((have, r));
+            }
+        }
+        let Some((_, r)) = best else {
+            self.note("no follower can be promoted".to_string());
+            return;
+        };
+        let prefix = longest.min(self.terms[old].ledger.last_lsn());
+        let ledger = self.terms[old].ledger.truncated(prefix);
+        let number = self.terms[old].number + 1;
+        let n = self.follows.len();
+        self.terms.push(Term {
+            region: r,
+            ledger,
+            number,
+            prefix,
+            lease_from: self.now,
+            last_admit: None,
+            alive: true,
+            excluded,
+            streams: (0..n).map(|_| None).collect(),
+        });
+        self.pending.push(false);
+        let s = self.terms.len() - 1;
+        self.follows[r] = s;
+        self.replicas[r] = self.replica_of(s, prefix);
+        self.promotions.push((self.now, r, prefix));
+        self.note(format!(
+            "{} promoted to leader, term {number}, with the log up to lsn {prefix} (fault {})",
+            self.name(r),
+            fault + 1
+        ));
+        for x in 0..n {
+            if x != r && !self.down(x, self.now) && self.reachable(r, x, self.now) {
+                self.attach(s, x);
+            }
+        }
+        self.push(self.now + self.cfg.renew_every, Ev::Renew(s));
+        // Entry regions that can reach the new leader route charges to it.
+        self.heal();
+    }
+
+    /// Health checks and DNS move a site's clients to the nearest region up.
+    pub(super) fn route(&mut self, site: usize) {
+        let cfg = self.cfg;
+        let t = &cfg.topology;
+        let sid = SiteId(site as u8);
+        let home = t.home(sid).idx();
+        let to = if !self.down(home, self.now) {
+            home
+        } else {
+            t.regions_by_distance(sid)
+                .into_iter()
+                .map(|r| r.idx())
+                .find(|&r| !self.down(r, self.now) && self.cfg.holds_data(r))
+                .unwrap_or(home)
+        };
+        if to != self.entry[site] {
+            self.entry[site] = to;
+            self.net[site].set_entry(t, topology::RegionId(to as u8));
+            self.note(format!(
+                "clients of {} now go to {}",
+                t.site_name(sid),
+                self.name(to)
+            ));
+        }
+    }
+
+    /// The term a region forwards requests to: the newest leader it can reach.
+    pub(crate) fn leader_for(&self, entry: usize) -> usize {
+        let s = self.follows[entry];
+        if self.terms[s].region == entry && self.terms[s].alive {
+            return s;
+        }
+        (0..self.terms.len())
+            .rev()
+            .find(|&x| self.terms[x].alive && self.reachable(entry, self.terms[x].region, self.now))
+            .unwrap_or(s)
+    }
+}

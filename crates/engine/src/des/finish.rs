@@ -1,0 +1,155 @@
+//! The end of a run: every fault has ended, so reconcile, let every follower
+//! catch up with the final leader, check the money and build the result.
+
+use ledger::{Acknowledged, Breach, InvariantReport, Replica};
+use topology::{Micros, RegionId};
+
+use super::{Core, Counters};
+use crate::drill::{DrillResult, Window};
+use crate::ops::Degradation;
+
+/// Everything a run measured: the drill's report, plus the counters and the
+/// invariant check a wallet report shows.
+pub(crate) struct Outcome {
+    pub(crate) result: DrillResult,
+    pub(crate) counters: Counters,
+    pub(crate) invariants: InvariantReport,
+    pub(crate) ledger_entries: u64,
+    /// Time of the last request sent.
+    pub(crate) simulated: Micros,
+}
+
+impl Core<'_> {
+    pub(super) fn finish(mut self) -> Outcome {
+        let cfg = self.cfg;
+        let simulated = self.now.min(self.end);
+        self.heal();
+        let last = self.terms.len() - 1;
+        for r in 0..self.follows.len() {
+            if r != self.terms[last].region && self.follows[r] != last {
+                self.attach(last, r);
+            }
+        }
+        let mut followers = Vec::new();
+        for r in 0..self.follows.len() {
+            if r == self.terms[last].region {
+                continue;
+            }
+            if let Some(s) = self.terms[last].streams[r].as_mut() {
+                s.drain();
+            }
+            self.sync(r);
+            if cfg.holds_data(r) {
+                followers.push(r);
+            }
+        }
+        self.timeline.sort_by_key(|m| m.at);
+        let final_ledger = &self.terms[last].ledger;
+        let reps: Vec<&Replica> = followers.iter().map(|&r| &self.replicas[r]).collect();
+        let acks: Vec<Acknowledged> = self.acked.iter().map(|a| a.0).collect();
+        let invariants = ledger::check(final_ledger, &acks, &reps);
+        let ledger_entries = final_ledger.last_lsn();
+        let lost: Vec<(Micros, i64)> = self
+            .acked
+            .iter()
+            .filter(|(a, _, _)| {
+                final_ledger.entry(a.lsn).is_none_or(|e| {
+                    e.key != Some(a.key) || e.amount != a.amount || e.account != a.account
+                })
+            })
+            .map(|(a, at, _)| (*at, a.amount))
+            .collect();
+        let count = |f: fn(&Breach) -> bool| invariants.breaches.iter().filter(|b| f(b)).count();
+        let overspend = count(|b| matches!(b, Breach::NegativeBalance { .. })) as u64;
+        let dups = count(|b| matches!(b, Breach::DuplicateEffect { .. })) as u64;
+        let fault = self.first_fault.unwrap_or(0);
+        let oldest = lost.iter().map(|l| l.0).min();
+        let newest = lost.iter().map(|l| l.0).max();
+        for w in [&mut self.during, &mut self.outside] {
+            w.judge(cfg);
+        }
+        let terms = &self.terms;
+        let acked = &self.acked;
+        let result = DrillResult {
+            drill: cfg.name.clone(),
+            policy: cfg.policy,
+            replication: cfg.replication,
+            read_strategy: cfg.strategy,
+            fencing: cfg.fencing,
+            watermark: cfg.watermark,
+            rto: self.rto,
+            rpo: match (oldest, newest) {
+                (Some(o), Some(n)) => n.max(fault) - o,
+                _ => 0,
+            },
+            lost_acknowledged_charges: lost.len() as u64,
+            lost_amount: lost.iter().map(|l| l.1).sum(),
+            lost_window: match (oldest, newest) {
+                (Some(a), Some(b)) => b - a,
+                _ => 0,
+            },
+            longest_write_gap: self.longest_gap,
+            promotions: self
+                .promotions
+                .iter()
+                .map(|&(at, r, p)| {
+                    (
+                        at,
+                        cfg.topology.region_name(RegionId(r as u8)).to_string(),
+                        p,
+                    )
+                })
+                .collect(),
+            // Promotion k (0-based) made term k + 1 from term k's log prefix.
+            acked_beyond_promoted_prefix: self
+                .promotions
+                .iter()
+                .enumerate()
+                .map(|(k, &(_, _, p))| {
+                    acked
+                        .iter()
+                        .filter(|(a, _, term)| *term == k && a.lsn > p)
+                        .count() as u64
+                })
+                .sum(),
+            lease_overlap: self
+                .promotions
+                .iter()
+                .enumerate()
+                .filter_map(|(k, &(at, _, _))| terms[k].last_admit.map(|l| l.saturating_sub(at)))
+                .max()
+                .unwrap_or(0),
+            rejected_charges: self.n.rejected,
+            unknown_outcome_charges: self.n.unknown,
+            acknowledged_charges: acked.len() as u64,
+            charges: self.n.charges,
+            overspend_incidents: overspend,
+            duplicate_effects: dups,
+            invariants_ok: invariants.ok(),
+            first_breach: invariants.first().map(|b| b.to_string()),
+            during: std::mem::replace(&mut self.during, Window::new(0)),
+            outside: std::mem::replace(&mut self.outside, Window::new(0)),
+            timeline: std::mem::take(&mut self.timeline),
+            alerts: self.monitor.firings.clone(),
+            flags: std::mem::take(&mut self.flag_log),
+            staleness_error: std::mem::take(&mut self.staleness_error),
+            underreported_reads: self.underreported,
+            follower_reads: self.follower_reads,
+            staleness_order_violations: self.n.staleness_order_violations,
+            impact: Degradation::ALL
+                .iter()
+                .zip(self.monitor.impact)
+                .map(|(k, i)| (*k, i))
+                .collect(),
+            runbook: std::mem::take(&mut self.runbook_steps),
+            signal_window: cfg.signal_window,
+        };
+        Outcome {
+            result,
+            counters: self.n.clone(),
+            invariants,
+            ledger_entries,
+            simulated,
+        }
+    }
+}

@@ -1,0 +1,478 @@
+//! The discrete-event core every wallet run and every drill plays on.
+//!
+//! One [`Core`] holds simulated time, the [`EventQueue`], the cluster (each
+//! leadership [`Term`] with its ledger, lease and the streams it ships to every
+//! other region), the faults, the clients of every site, and the measurements.
+//! A wallet run is a drill with no fault, a fixed leader and one client site;
+//! a drill adds a fault timeline, the control plane's reactions and the
+//! runbook. The concerns live in their own files:
+//!
+//! * `queue.rs` — the event queue, `(time, seq)` ordered;
+//! * `workload.rs` — arrivals, the request mix, accounts and amounts per site;
+//! * `cluster.rs` — terms, log shipping, replicas, reconciliation after a heal;
+//! * `control.rs` — leases, failure detection, promotion, client re-routing;
+//! * `faults.rs` — which regions are down or cut off, and fault start/end;
+//! * `client.rs` — charges and top-ups: attempts, deadlines, retries, acks;
+//! * `reads.rs` — reads by the configured strategy, read-your-writes, data age;
+//! * `runbook.rs` — monitoring windows, alerts, flags and the runbook steps;
+//! * `finish.rs` — the end of a run: drain, check the money, build the result.
+//!
+//! Every path latency comes from `routing` through a per-site [`Network`]
+//! snapshot; every random draw from a named sub-stream of the master seed
+//! (see docs/architecture.md for the tree).
+
+mod client;
+mod cluster;
+mod control;
+mod faults;
+mod finish;
+pub(crate) mod queue;
+mod reads;
+mod runbook;
+pub(crate) mod workload;
+
+use std::collections::BTreeSet;
+
+use ledger::{Acknowledged, Ledger, Replica};
+use metrics::LatencyHistogram;
+use replication::clock::ClockModel;
+use replication::rng::{below, substream, Rng};
+use replication::FollowerStream;
+use routing::Router;
+use topology::{Micros, RegionId, SiteId};
+
+use crate::drill::{DrillConfig, Moment, Window};
+use crate::ops::{Flag, Monitor};
+use crate::Network;
+use queue::EventQueue;
+use workload::{Accounts, Request, Source};
+
+pub(crate) use finish::Outcome;
+
+/// A leadership term: the region that leads it, its copy of the log, its
+/// lease, and the streams it ships to every other region.
+pub(crate) struct Term {
+    /// The leading region.
+    pub(crate) region: usize,
+    /// The term's log: the truth while the term lasts.
+    pub(crate) ledger: Ledger,
+    /// Term number (epoch), 1 for the first leader.
+    pub(crate) number: u64,
+    /// The log prefix inherited at promotion (`u64::MAX` for the first term).
+    pub(crate) prefix: u64,
+    /// True time of the last lease grant; each region measures the lease from
+    /// it on its own clock.
+    pub(crate) lease_from: Micros,
+    /// True time of the last charge this term admitted.
+    pub(crate) last_admit: Option<Micros>,
+    /// Still admitting writes (not deposed, not merged away).
+    pub(crate) alive: bool,
+    /// A region an operator removed from the voter set when promoting this term.
+    pub(crate) excluded: Option<usize>,
+    /// Per region: the stream this term ships to it.
+    pub(crate) streams: Vec<Option<FollowerStream>>,
+}
+
+/// One attempt of a charge on its way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Attempt {
+    pub(crate) key: u64,
+    pub(crate) site: u8,
+    pub(crate) account: u32,
+    pub(crate) amount: i64,
+    pub(crate) first_sent: Micros,
+    pub(crate) sent: Micros,
+    pub(crate) number: u32,
+    /// One-way time from the client to the leader on this attempt's path.
+    pub(crate) out: Micros,
+    /// One-way time back.
+    pub(crate) back: Micros,
+}
+
+/// What can happen at an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ev {
+    FaultStart(usize),
+    FaultEnd(usize),
+    Renew(usize),
+    Detect {
+        region: usize,
+        fault: usize,
+    },
+    Promote {
+        region: usize,
+        fault: usize,
+        term: usize,
+    },
+    Route {
+        site: usize,
+    },
+    Arrive {
+        term: usize,
+        a: Attempt,
+    },
+    Ack {
+        term: usize,
+        a: Attempt,
+        lsn: u64,
+        declined: bool,
+        commit: Micros,
+    },
+    Retry(Attempt),
+    Timeout(Attempt),
+    Tick,
+    Flag {
+        flag: Flag,
+        on: bool,
+    },
+    Step {
+        n: u8,
+        round: u32,
+    },
+    TopUp {
+        term: usize,
+        account: u32,
+        amount: i64,
+    },
+}
+
+/// When a run stops sending traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// At this simulated time (drills).
+    At(Micros),
+    /// After this many requests (wallet cells).
+    Requests(u64),
+}
+
+/// Money and client counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Counters {
+    pub(crate) charges: u64,
+    pub(crate) attempts: u64,
+    pub(crate) rejected: u64,
+    pub(crate) unknown: u64,
+    pub(crate) declined: u64,
+    pub(crate) duplicates_suppressed: u64,
+    pub(crate) retries_raced_original: u64,
+    pub(crate) top_ups: u64,
+    pub(crate) top_ups_refused: u64,
+    pub(crate) ryw_waits: u64,
+    pub(crate) ryw_forwards: u64,
+    pub(crate) staleness_order_violations: u64,
+    pub(crate) eligible: u64,
+    pub(crate) requests: u64,
+}
+
+/// The whole state of one run.
+pub(crate) struct Core<'a> {
+    pub(crate) cfg: &'a DrillConfig,
+    pub(crate) seed: u64,
+    pub(crate) router: Router<'a>,
+    pub(crate) now: Micros,
+    /// When traffic stops (known at the start for drills, set when the last
+    /// request is sent for a request-count run); nothing periodic is
+    /// rescheduled past it.
+    pub(crate) end: Micros,
+    pub(crate) terms: Vec<Term>,
+    /// Per region: the term it follows (or leads).
+    pub(crate) follows: Vec<usize>,
+    pub(crate) replicas: Vec<Replica>,
+    /// Per region: the highest watermark its replica has seen.
+    pub(crate) marks: Vec<Micros>,
+    /// Per site: the region its traffic lands in.
+    pub(crate) entry: Vec<usize>,
+    /// Per site: this request's network draws (sub-stream `net/<site>`).
+    pub(crate) net: Vec<Network>,
+    /// Per site: slow-path draws at the leader (sub-stream `slow/<site>`).
+    pub(crate) slow: Vec<Rng>,
+    /// Per region: its clock, periodic noise drawn from `clock/<region>`.
+    pub(crate) clocks: Vec<ClockModel>,
+    /// Scratch: the staleness every region reports for the read at hand.
+    pub(crate) staleness: Vec<Micros>,
+    pub(crate) events: EventQueue<Ev>,
+    /// Attempts sent and not yet answered or timed out: `(key, attempt)`.
+    /// Bounded by the rate times the deadline; looked up, never iterated.
+    pub(crate) outstanding: BTreeSet<(u64, u32)>,
+    /// Acknowledged charges: the ack, its commit time, its term.
+    pub(crate) acked: Vec<(Acknowledged, Micros, usize)>,
+    /// Per account: lsn of the session's last acknowledged charge.
+    pub(crate) session: Vec<u64>,
+    pub(crate) n: Counters,
+    pub(crate) first_fault: Option<Micros>,
+    pub(crate) rto: Option<Micros>,
+    pub(crate) last_ack: Option<Micros>,
+    pub(crate) longest_gap: Micros,
+    pub(crate) promotions: Vec<(Micros, usize, u64)>,
+    pub(crate) timeline: Vec<Moment>,
+    pub(crate) during: Window,
+    pub(crate) outside: Window,
+    /// Per term: a promotion to replace it is scheduled.
+    pub(crate) pending: Vec<bool>,
+    pub(crate) flag_on: [bool; 3],
+    pub(crate) flag_log: Vec<(Flag, Micros, Option<Micros>)>,
+    pub(crate) monitor: Monitor,
+    pub(crate) staleness_error: LatencyHistogram,
+    pub(crate) underreported: u64,
+    pub(crate) follower_reads: u64,
+    /// Degraded responses so far, and per site in the current window.
+    pub(crate) degraded_total: u64,
+    pub(crate) degraded_sites: Vec<u64>,
+    pub(crate) runbook_steps: Vec<(String, Micros, u64)>,
+    pub(crate) runbook_alert: Option<String>,
+    /// Degraded responses per site in the last closed window.
+    pub(crate) last_sites: Vec<u64>,
+    /// Which runbook attempt the scheduled steps belong to.
+    pub(crate) runbook_round: u32,
+}
+
+impl<'a> Core<'a> {
+    fn new(cfg: &'a DrillConfig, seed: u64, end: Micros) -> Core<'a> {
+        let t = &cfg.topology;
+        let n = t.region_count();
+        let w = &cfg.workload;
+        let mut ledger = Ledger::new(w.accounts).expect("validated: at least one account");
+        if w.opening_balance > 0 {
+            for a in 0..w.accounts {
+                ledger
+                    .top_up(a, w.opening_balance, 0)
+                    .expect("validated opening balance");
+            }
+        }
+        let leader = cfg.leader.idx();
+        let sites: Vec<SiteId> = t.site_ids().collect();
+        let mut core = Core {
+            cfg,
+            seed,
+            router: Router::new(t, cfg.read, cfg.write),
+            now: 0,
+            end,
+            terms: vec![Term {
+                region: leader,
+                ledger,
+                number: 1,
+                prefix: u64::MAX,
+                lease_from: 0,
+                last_admit: None,
+                alive: true,
+                excluded: None,
+                streams: (0..n).map(|_| None).collect(),
+            }],
+            follows: vec![0; n],
+            replicas: (0..n).map(|_| Replica::new(w.accounts)).collect(),
+            marks: vec![0; n],
+            entry: sites.iter().map(|&s| t.home(s).idx()).collect(),
+            net: sites
+                .iter()
+                .map(|&s| Network::new(t, s, t.home(s), substream(seed, "net", s.0 as u64)))
+                .collect(),
+            slow: sites
+                .iter()
+                .map(|&s| substream(seed, "slow", s.0 as u64))
+                .collect(),
+            clocks: cfg
+                .clocks
+                .iter()
+                .enumerate()
+                .map(|(r, c)| match *c {
+                    ClockModel::Periodic {
+                        amplitude,
+                        period,
+                        noise,
+                        ..
+                    } => ClockModel::Periodic {
+                        amplitude,
+                        period,
+                        noise,
+                        seed: below(&mut substream(seed, "clock", r as u64), u64::MAX),
+                    },
+                    other => other,
+                })
+                .collect(),
+            staleness: vec![0; n],
+            events: EventQueue::new(),
+            outstanding: BTreeSet::new(),
+            acked: Vec::new(),
+            session: vec![0; w.accounts as usize],
+            n: Counters::default(),
+            first_fault: None,
+            rto: None,
+            last_ack: None,
+            longest_gap: 0,
+            promotions: Vec::new(),
+            timeline: Vec::new(),
+            during: Window::new(sites.len()),
+            outside: Window::new(sites.len()),
+            pending: vec![false],
+            flag_on: [false; 3],
+            flag_log: Vec::new(),
+            monitor: Monitor::new(cfg.signal_window, cfg.alerts.clone()),
+            staleness_error: LatencyHistogram::new(),
+            underreported: 0,
+            follower_reads: 0,
+            degraded_total: 0,
+            degraded_sites: vec![0; sites.len()],
+            runbook_steps: Vec::new(),
+            runbook_alert: None,
+            last_sites: Vec::new(),
+            runbook_round: 0,
+        };
+        for r in 0..n {
+            if r != leader {
+                core.attach(0, r);
+            }
+        }
+        for (i, f) in cfg.faults.iter().enumerate() {
+            core.events.push(f.start, Ev::FaultStart(i));
+            core.events.push(f.end, Ev::FaultEnd(i));
+        }
+        core.events.push(cfg.renew_every, Ev::Renew(0));
+        core.events.push(cfg.signal_window, Ev::Tick);
+        for f in &cfg.flags {
+            let (flag, on, off) = (f.flag, f.on, f.off);
+            core.events.push(on, Ev::Flag { flag, on: true });
+            core.events.push(off, Ev::Flag { flag, on: false });
+        }
+        core
+    }
+
+    pub(crate) fn push(&mut self, at: Micros, e: Ev) {
+        self.events.push(at, e);
+    }
+
+    pub(crate) fn note(&mut self, what: String) {
+        self.timeline.push(Moment { at: self.now, what });
+    }
+
+    pub(crate) fn name(&self, r: usize) -> &str {
+        self.cfg.topology.region_name(RegionId(r as u8))
+    }
+
+    /// Runs every event due by `t`, in time order.
+    fn run_until(&mut self, t: Micros) {
+        while let Some((at, e)) = self.events.pop_until(t) {
+            self.now = at;
+            self.handle(e);
+        }
+    }
+
+    fn handle(&mut self, e: Ev) {
+        match e {
+            Ev::FaultStart(i) => self.fault_start(i),
+            Ev::FaultEnd(i) => self.fault_end(i),
+            Ev::Renew(s) => self.renew(s),
+            Ev::Detect { region, fault } => self.detect(region, fault),
+            Ev::Promote {
+                region,
+                fault,
+                term,
+            } => self.promote(region, fault, term),
+            Ev::Route { site } => self.route(site),
+            Ev::Arrive { term, a } => self.arrive(term, a),
+            Ev::Ack {
+                term,
+                a,
+                lsn,
+                declined,
+                commit,
+            } => self.ack(term, a, lsn, declined, commit),
+            Ev::Retry(a) => self.send(a),
+            Ev::Timeout(a) => self.timeout(a),
+            Ev::Tick => self.tick(),
+            Ev::Flag { flag, on } => self.set_flag(flag, on),
+            // Nobody acts on a run that has ended.
+            Ev::Step { n, round } => {
+                if round == self.runbook_round && self.now <= self.end {
+                    self.step(n)
+                }
+            }
+            Ev::TopUp {
+                term,
+                account,
+                amount,
+            } => self.book_top_up(term, account, amount),
+        }
+    }
+
+    /// One request from `site`, arriving now.
+    fn request(&mut self, site: usize, req: Request, key: &mut u64) {
+        self.n.requests += 1;
+        self.net[site].draw();
+        match req {
+            Request::Read {
+                account,
+                eligibility,
+            } => self.read(site, account, eligibility),
+            Request::Charge { account, amount } => {
+                *key += 1;
+                self.n.charges += 1;
+                self.send(Attempt {
+                    key: ((site as u64) << 48) | *key,
+                    site: site as u8,
+                    account,
+                    amount,
+                    first_sent: self.now,
+                    sent: self.now,
+                    number: 1,
+                    out: 0,
+                    back: 0,
+                });
+            }
+            Request::TopUp { account, amount } => self.send_top_up(site, account, amount),
+        }
+    }
+}
+
+/// How often a run reports progress, in requests.
+const PROGRESS_EVERY: u64 = 1 << 16;
+
+/// Plays a run: traffic from `sites` until `stop`, then the events still in
+/// flight, then the end-of-run checks. `progress` gets the requests sent so far.
+pub(crate) fn run(
+    cfg: &DrillConfig,
+    seed: u64,
+    sites: &[SiteId],
+    stop: Stop,
+    progress: &mut dyn FnMut(u64),
+) -> Outcome {
+    let end = match stop {
+        Stop::At(t) => t,
+        Stop::Requests(_) => Micros::MAX,
+    };
+    let mut core = Core::new(cfg, seed, end);
+    let accounts = Accounts::new(cfg.workload.accounts, cfg.workload.popularity);
+    let mut sources: Vec<(usize, Source)> = sites
+        .iter()
+        .map(|&s| (s.idx(), Source::new(seed, s, cfg.rate)))
+        .collect();
+    let mut key = 0u64;
+    loop {
+        let (i, at) = sources
+            .iter()
+            .enumerate()
+            .map(|(i, (_, src))| (i, src.next_at()))
+            .min_by_key(|&(i, at)| (at, i))
+            .expect("at least one site");
+        let done = match stop {
+            Stop::At(t) => at >= t,
+            Stop::Requests(n) => core.n.requests >= n,
+        };
+        if done {
+            if let Stop::Requests(_) = stop {
+                core.end = core.now;
+            }
+            core.run_until(Micros::MAX);
+            break;
+        }
+        core.run_until(at);
+        core.now = at;
+        let (site, src) = &mut sources[i];
+        let req = src.take(&cfg.workload, &accounts);
+        core.request(*site, req, &mut key);
+        if core.n.requests % PROGRESS_EVERY == 0 {
+            progress(core.n.requests);
+        }
+    }
+    progress(core.n.requests);
+    core.finish()
+}

@@ -1,0 +1,207 @@
+//! Clients reading: the configured strategy picks the replica through
+//! `routing`, read-your-writes may hold or forward the read, and each answer
+//! is measured three ways: its latency, the staleness the serving replica
+//! reported (`reported_staleness`), and how old the balance really was
+//! (`data_age`, judged against the newest term's ledger).
+
+use routing::ReadStrategy;
+use topology::{Micros, RegionId};
+
+use super::Core;
+use crate::ops::{Degradation, Flag};
+use crate::wallet::ReadYourWrites;
+
+/// Reported staleness of a region that cannot serve reads (down, or a
+/// witness): far over any bound, so `bounded` and `fallback` go elsewhere.
+const UNAVAILABLE: Micros = Micros::MAX / 4;
+
+impl Core<'_> {
+    /// Whether region `r` leads the term it follows.
+    fn leads(&self, r: usize) -> bool {
+        self.terms[self.follows[r]].region == r
+    }
+
+    /// The staleness region `r` reports now, and the truth (now minus its
+    /// watermark on the true clock).
+    fn reported_staleness(&mut self, r: usize) -> (Micros, Micros) {
+        if self.leads(r) {
+            return (0, 0);
+        }
+        if !self.cfg.holds_data(r) || self.down(r, self.now) {
+            return (UNAVAILABLE, UNAVAILABLE);
+        }
+        self.sync(r);
+        self.skew(r)
+    }
+
+    /// One read from `site` now.
+    pub(super) fn read(&mut self, site: usize, account: u32, eligibility: bool) {
+        let now = self.now;
+        if eligibility && self.flag(Flag::DisableRecs) {
+            self.monitor.degraded(Degradation::FeatureDisabled, now);
+            self.count_degraded(site);
+            return;
+        }
+        let e = self.entry[site];
+        if self.down(e, now) {
+            return self.failed_read(site);
+        }
+        let leader = self.terms[self.leader_for(e)].region;
+        for r in 0..self.staleness.len() {
+            self.staleness[r] = self.reported_staleness(r).0;
+        }
+        // FORCE_LEADER_READ overrides the strategy while the leader is up.
+        let strategy = if self.flag(Flag::ForceLeaderRead) && !self.down(leader, now) {
+            ReadStrategy::Leader
+        } else {
+            self.cfg.strategy
+        };
+        let mut out = {
+            let snap = self.net[site].snapshot(RegionId(leader as u8), &self.staleness);
+            self.router.read(strategy, &snap)
+        };
+        let r = out.served_by.idx();
+        if out.staleness >= UNAVAILABLE || r != e && !self.reachable(e, r, now) {
+            return self.failed_read(site);
+        }
+        let mut follower = !self.leads(r);
+        let s = self.follows[r];
+        let mut applied = if follower {
+            self.replicas[r].applied_lsn()
+        } else {
+            self.terms[s].ledger.last_lsn()
+        };
+        let mut served_at = now;
+        let wanted = self.session[account as usize];
+        let ryw = self.cfg.workload.read_your_writes;
+        if follower && wanted > applied && ryw != ReadYourWrites::Off {
+            let arrives = self.terms[s].streams[r]
+                .as_ref()
+                .and_then(|st| st.apply_time(wanted));
+            // By `at` the replica has applied at least the session's write, so
+            // its watermark is at least that write's commit.
+            let mark = self.marks[r];
+            let committed = self.terms[s]
+                .ledger
+                .entry(wanted)
+                .map_or(0, |x| x.committed_at);
+            let after_wait = |at: Micros| at - mark.max(committed);
+            // Waiting must not break the strategy's own staleness limit.
+            let limit = match strategy {
+                ReadStrategy::Bounded => self.cfg.read.max_staleness,
+                ReadStrategy::Fallback => self.cfg.read.fallback_threshold,
+                _ => Micros::MAX,
+            };
+            match (ryw, arrives) {
+                (ReadYourWrites::Wait, Some(at))
+                    if at - now <= self.cfg.workload.ryw_wait_bound && after_wait(at) <= limit =>
+                {
+                    self.n.ryw_waits += 1;
+                    out.latency += at - now;
+                    out.staleness = after_wait(at);
+                    served_at = at;
+                    applied = wanted;
+                }
+                _ => {
+                    self.n.ryw_forwards += 1;
+                    out.latency = self.net[site].via_entry(RegionId(leader as u8));
+                    out.served_by = RegionId(leader as u8);
+                    out.staleness = 0;
+                    follower = false;
+                    applied = self.terms[self.follows[leader]].ledger.last_lsn();
+                }
+            }
+        }
+        let served = out.served_by.idx();
+        let data_age = self.data_age(served, account, applied, served_at);
+        if follower {
+            let (reported, truth) = self.skew(served);
+            self.follower_reads += 1;
+            self.underreported += (reported < truth) as u64;
+            self.staleness_error.record(reported.abs_diff(truth));
+        }
+        self.n.staleness_order_violations += (data_age > out.staleness) as u64;
+        let local = if self.leads(e) { 0 } else { self.staleness[e] };
+        self.monitor.read(now, out.staleness, local);
+        let bound = self.cfg.read.max_staleness;
+        if out.staleness > bound {
+            self.count_degraded(site);
+        }
+        let w = &mut self.window(now).sites[site];
+        w.read.record(out.latency);
+        w.reported_staleness.record(out.staleness);
+        w.data_age.record(data_age);
+        w.reads += 1;
+        w.reads_behind += (out.staleness > 0) as u64;
+        w.reads_over_bound += (out.staleness > bound) as u64;
+        w.leader_reads += (!follower) as u64;
+        w.forced_to_leader += out.forced_to_leader as u64;
+        if eligibility {
+            let balance = self.balance_seen(served, account, applied);
+            self.n.eligible += (balance >= self.cfg.workload.eligibility_threshold) as u64;
+        }
+    }
+
+    /// How old the balance of `account` served by `r` (holding its term's log
+    /// up to `applied`) is at `served_at`: the age of the oldest write to
+    /// that account the newest term has and the answer lacks; 0 if none.
+    fn data_age(&self, r: usize, account: u32, applied: u64, served_at: Micros) -> Micros {
+        let newest = self.terms.len() - 1;
+        let cursor = if self.follows[r] == newest {
+            if self.leads(r) {
+                return 0;
+            }
+            applied
+        } else {
+            applied.min(self.terms[newest].prefix)
+        };
+        self.terms[newest]
+            .ledger
+            .first_entry_of_account_after(account, cursor)
+            .map_or(0, |x| served_at.saturating_sub(x.committed_at))
+    }
+
+    /// The balance region `r` answers with, having applied its term's log up
+    /// to `applied` (beyond its replica after a read-your-writes wait).
+    fn balance_seen(&self, r: usize, account: u32, applied: u64) -> i64 {
+        let s = self.follows[r];
+        let ledger = &self.terms[s].ledger;
+        if self.leads(r) {
+            return ledger.balance(account);
+        }
+        let mut balance = self.replicas[r].balance(account);
+        let mut cursor = self.replicas[r].applied_lsn();
+        while let Some(x) = ledger.first_entry_of_account_after(account, cursor) {
+            if x.lsn > applied {
+                break;
+            }
+            balance += x.delta();
+            cursor = x.lsn;
+        }
+        balance
+    }
+
+    fn failed_read(&mut self, site: usize) {
+        let now = self.now;
+        self.window(now).sites[site].failed_reads += 1;
+        self.monitor.read_failed(now);
+        self.count_degraded(site);
+    }
+
+    /// The staleness replica `e` reports now on its own clock, and the truth.
+    pub(crate) fn skew(&self, e: usize) -> (Micros, Micros) {
+        let now = self.now;
+        let mark = self.marks[e];
+        let truth = now.saturating_sub(mark);
+        let leader = self.terms[self.follows[e]].region;
+        let stamp = mark as i64 + self.offset(leader, mark);
+        let wall = now as i64 + self.offset(e, now);
+        let reported = match self.cfg.watermark {
+            crate::drill::Watermark::Wall => (wall - stamp).max(0),
+            crate::drill::Watermark::Hybrid => {
+                replication::clock::hlc(wall, stamp) - stamp + self.cfg.skew_bound as i64
+            }
+        } as Micros;
+        (reported, truth)
+    }
+}

@@ -1,0 +1,169 @@
+//! Operating the run: monitoring windows and alerts, the runbook's flags, and
+//! the five runbook steps of DESIGN.md played when an alert fires.
+
+use topology::{ms, SiteId};
+
+use super::{Core, Ev};
+use crate::ops::{Flag, Signal};
+
+impl Core<'_> {
+    pub(crate) fn flag(&self, f: Flag) -> bool {
+        self.flag_on[f as usize]
+    }
+
+    pub(super) fn set_flag(&mut self, f: Flag, on: bool) {
+        if self.flag_on[f as usize] == on {
+            return;
+        }
+        self.flag_on[f as usize] = on;
+        if on {
+            self.flag_log.push((f, self.now, None));
+        } else if let Some(span) = self
+            .flag_log
+            .iter_mut()
+            .rev()
+            .find(|x| x.0 == f && x.2.is_none())
+        {
+            span.2 = Some(self.now);
+        }
+        self.note(format!("flag {f} {}", if on { "on" } else { "off" }));
+    }
+
+    pub(crate) fn count_degraded(&mut self, site: usize) {
+        self.degraded_total += 1;
+        self.degraded_sites[site] += 1;
+    }
+
+    /// Closes a monitoring window: signals, alerts, and the runbook trigger.
+    pub(super) fn tick(&mut self) {
+        let last_fault = self
+            .cfg
+            .faults
+            .iter()
+            .map(|f| f.start)
+            .filter(|&s| s < self.now)
+            .max();
+        for (name, fired) in self.monitor.close(self.now, last_fault) {
+            self.note(format!(
+                "alert {name} {}",
+                if fired { "fires" } else { "resolves" }
+            ));
+            if fired && self.cfg.runbook && self.runbook_alert.is_none() {
+                self.start_runbook(name.clone());
+            }
+            if !fired && self.runbook_alert.as_deref() == Some(name.as_str()) {
+                if self.runbook_steps.len() >= 3 {
+                    let round = self.runbook_round;
+                    self.push(self.now + ms(60_000.0), Ev::Step { n: 5, round });
+                } else {
+                    // Resolved before any mitigation: nothing to undo.
+                    self.stand_down(&name);
+                }
+            }
+        }
+        self.last_sites = std::mem::replace(&mut self.degraded_sites, vec![0; self.entry.len()]);
+        if self.now < self.end {
+            self.push(self.now + self.cfg.signal_window, Ev::Tick);
+        }
+    }
+
+    /// Opens the runbook for alert `name`: detect now, then confirm,
+    /// mitigate and communicate 30, 60 and 90 s later. Steps run 1 µs after
+    /// their instant, so a window closing at the same instant is seen first.
+    fn start_runbook(&mut self, name: String) {
+        if self.now >= self.end {
+            return;
+        }
+        self.runbook_alert = Some(name);
+        self.runbook_round += 1;
+        let round = self.runbook_round;
+        for (k, delay) in [0.0, 30_000.0, 60_000.0, 90_000.0].into_iter().enumerate() {
+            let at = self.now + ms(delay) + if k == 0 { 0 } else { 1 };
+            self.push(
+                at,
+                Ev::Step {
+                    n: k as u8 + 1,
+                    round,
+                },
+            );
+        }
+    }
+
+    /// Abandons the running runbook (its alert was a blip), then opens it
+    /// again for any other alert still firing.
+    fn stand_down(&mut self, alert: &str) {
+        self.note(format!(
+            "runbook: alert {alert} already resolved, standing down"
+        ));
+        self.runbook_steps.clear();
+        self.runbook_alert = None;
+        self.runbook_round += 1;
+        if let Some(other) = self.monitor.firing().into_iter().find(|n| n != alert) {
+            self.start_runbook(other);
+        }
+    }
+
+    /// The runbook's mitigation for the alert that started it.
+    fn mitigation(&self) -> Flag {
+        let name = self.runbook_alert.as_deref().unwrap_or("");
+        let rule = self.cfg.alerts.iter().find(|r| r.name == name);
+        match rule.map(|r| r.signal) {
+            Some(Signal::LagP95 | Signal::LagP99 | Signal::StaleReadShare) => Flag::ForceLeaderRead,
+            Some(
+                Signal::ChargeErrorRate
+                | Signal::RejectedShare
+                | Signal::ChargeP95
+                | Signal::ChargeP99,
+            ) => Flag::WriteReadonlyMode,
+            _ => Flag::DisableRecs,
+        }
+    }
+
+    /// Runbook step `n` (1–5) of DESIGN.md.
+    pub(super) fn step(&mut self, n: u8) {
+        if self.runbook_steps.len() + 1 != n as usize {
+            return;
+        }
+        let alert = self.runbook_alert.clone().unwrap_or_default();
+        if n == 2 && !self.monitor.is_firing(&alert) {
+            // A blip (a natural lag episode): the on-call stands down.
+            self.stand_down(&alert);
+            return;
+        }
+        let what = match n {
+            1 => format!(
+                "detect: alert {} fired",
+                self.runbook_alert.clone().unwrap_or_default()
+            ),
+            2 => {
+                let t = &self.cfg.topology;
+                let sites: Vec<&str> = self
+                    .last_sites
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &c)| c > 0)
+                    .map(|(i, _)| t.site_name(SiteId(i as u8)))
+                    .collect();
+                format!(
+                    "confirm blast radius: degraded responses last window from sites [{}]",
+                    sites.join(", ")
+                )
+            }
+            3 => {
+                let f = self.mitigation();
+                self.set_flag(f, true);
+                format!("mitigate: {f} on")
+            }
+            4 => "communicate: status page and in-app banner".to_string(),
+            _ => {
+                let f = self.mitigation();
+                self.set_flag(f, false);
+                format!("recover: alert resolved, {f} off")
+            }
+        };
+        let before = self.runbook_steps.iter().map(|x| x.2).sum::<u64>();
+        self.runbook_steps
+            .push((what.clone(), self.now, self.degraded_total - before));
+        self.note(format!("runbook step {n}: {what}"));
+    }
+}
