@@ -585,7 +585,7 @@ fn manual_promotion_happens_an_operator_delay_after_detection() {
 // ---------------------------------------------------------------------------
 
 /// SG is cut off from US and JP for two minutes with no leases: JP is
-/// promoted as soon as the heartbeats are missed, while SG, which never
+/// promoted (US or JP, whichever holds the longer durable log) as soon as the heartbeats are missed, while SG, which never
 /// learns of it, keeps admitting the VN clients' charges. At the heal both
 /// logs are kept, and the same balances have been spent twice.
 #[test]
@@ -607,7 +607,7 @@ fn without_fencing_an_isolated_leader_and_its_successor_spend_the_same_money() {
         let deposed = r
             .timeline
             .iter()
-            .find(|m| m.what.starts_with("SG learns epoch"))
+            .find(|m| m.what.starts_with("SG learns term"))
             .unwrap_or_else(|| panic!("SG rejoins at the heal\n{s}"));
         assert!(deposed.at >= end, "SG was deposed before the heal\n{s}");
         // The first leader kept admitting charges after the promotion: its

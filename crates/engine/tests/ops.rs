@@ -9,6 +9,7 @@ use engine::drill::{run_drill, DrillConfig, DrillResult, Fault, FaultKind, JpRol
 use engine::ops::{default_alerts, AlertRule, Degradation, Flag, FlagSpan, Monitor, Signal};
 use replication::clock::ClockModel;
 use replication::{IidLag, LagModel};
+use routing::ReadStrategy;
 use topology::{ms, to_ms, Micros, RegionId, SiteId};
 
 const SEEDS: [u64; 3] = [1, 7, 86];
@@ -476,9 +477,16 @@ fn force_leader_read_all_drill_serves_nothing_stale_at_leader_latency() {
             r.flags,
             vec![(Flag::ForceLeaderRead, 0, Some(cfg.duration))]
         );
-        // Without the flag the same drill does serve stale reads (the
-        // test can fail).
-        let plain = run(&base, seed);
+        // Without the flag the same drill under `local` reads does serve
+        // stale reads (the test can fail). Under the default `bounded` it
+        // does not: see `bounded_reads_keep_the_contract_through_a_lag_spike`.
+        let plain = run(
+            &DrillConfig {
+                strategy: ReadStrategy::Local,
+                ..base.clone()
+            },
+            seed,
+        );
         assert!(impact(&plain, Degradation::ServedStale).responses > 0);
     }
 }
@@ -607,7 +615,11 @@ const STEP_NAMES: [&str; 5] = ["detect", "confirm", "mitigate", "communicate", "
 
 #[test]
 fn the_runbook_detects_mitigates_and_recovers_in_order() {
-    let cfg = builtin("runbook");
+    // Under `local` reads, where FORCE_LEADER_READ changes what users see.
+    let cfg = DrillConfig {
+        strategy: ReadStrategy::Local,
+        ..builtin("runbook")
+    };
     assert!(cfg.runbook);
     let (start, end, _) = fault_window(&cfg);
     let w = cfg.signal_window;
@@ -1002,4 +1014,59 @@ fn overlapping_spans_of_one_flag_keep_it_on_for_their_union() {
         story(&r)
     );
     assert_eq!(r.during.total().reads_over_bound, 0, "{}", story(&r));
+}
+
+// ---------------------------------------------------------------------------
+// 6. Reads by strategy through a lag spike
+// ---------------------------------------------------------------------------
+
+/// The design's `bounded` contract holds through the SG -> US lag spike: no
+/// read is answered with a reported staleness over the 2 s bound (the US
+/// replica forwards to the leader instead), while `local` on the same seed
+/// does serve such reads. Exact clocks, so the data is never older than the
+/// replica reports.
+#[test]
+fn bounded_reads_keep_the_contract_through_a_lag_spike() {
+    let base = builtin("lag-spike");
+    assert_eq!(base.strategy, ReadStrategy::Bounded, "the design's default");
+    let bound = base.read.max_staleness;
+    let us = site(&base, "US").idx();
+    for seed in SEEDS {
+        let bounded = run(&base, seed);
+        let local = run(
+            &DrillConfig {
+                strategy: ReadStrategy::Local,
+                ..base.clone()
+            },
+            seed,
+        );
+        for w in [&bounded.during, &bounded.outside] {
+            let t = w.total();
+            assert_eq!(t.reads_over_bound, 0, "{}", story(&bounded));
+            assert!(t.reported_staleness.value_at_quantile(1.0) <= bound);
+        }
+        // The spike pushes US reads to the leader: forced, and dearer.
+        let us_during = &bounded.during.sites[us];
+        assert!(us_during.forced_to_leader > 0, "{}", story(&bounded));
+        assert!(
+            local.during.sites[us].reads_over_bound > 0,
+            "{}",
+            story(&local)
+        );
+        assert_eq!(local.during.sites[us].forced_to_leader, 0);
+        assert_eq!(bounded.read_strategy, ReadStrategy::Bounded);
+        assert_eq!(local.read_strategy, ReadStrategy::Local);
+        for r in [&bounded, &local] {
+            assert_eq!(r.staleness_order_violations, 0, "{}", story(r));
+            for w in [&r.during, &r.outside] {
+                let t = w.total();
+                assert!(
+                    t.data_age.value_at_quantile(1.0)
+                        <= t.reported_staleness.value_at_quantile(1.0) * 1001 / 1000,
+                    "{}",
+                    story(r)
+                );
+            }
+        }
+    }
 }

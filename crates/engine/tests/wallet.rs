@@ -31,7 +31,11 @@ fn run(
     run_wallet_cell(cfg, w, seed, n, Cell { site, strategy }, &mut |_| {})
 }
 
-/// Every follower lags exactly `lag`: no jitter, no spikes.
+/// SG -> US one-way delay in the kata topology (half of 180 ms): an entry
+/// reaches the US follower that long after its commit, then applies.
+const ONE_WAY_SG_US: Micros = 90_000;
+
+/// Every follower applies exactly `lag` after receipt: no jitter, no spikes.
 fn constant_lag(lag: Micros) -> LagModel {
     LagModel::Iid(IidLag {
         normal: Normal {
@@ -1206,15 +1210,16 @@ fn startup_reads(cfg: &SimConfig, lag: Micros) -> u64 {
     (mean + 5.0 * mean.sqrt() + 1.0) as u64
 }
 
-/// Constant lag `L`, heartbeats every `H`, no writes after time 0: an item
-/// sent at `s` is applied at `s + L`, so at a read at `t` the watermark is
+/// Constant lag `L` (one-way delay plus a constant apply), heartbeats every
+/// `H`, no writes after time 0: an item sent at `s` is applied at `s + L`, so at a read at `t` the watermark is
 /// the last heartbeat stamp `<= t - L` and the reported staleness is
 /// `L + ((t - L) mod H)`. Poisson reads sample the phase uniformly (PASTA):
 /// staleness ~ U[L, L + H).
 #[test]
 fn with_constant_lag_and_no_writes_staleness_is_uniform_over_one_heartbeat() {
-    let (lag, hb) = (ms(130.0), ms(100.0));
-    let cfg = kata_with(constant_lag(lag));
+    let (apply, hb) = (ms(40.0), ms(100.0));
+    let lag = ONE_WAY_SG_US + apply;
+    let cfg = kata_with(constant_lag(apply));
     let w = WalletConfig {
         accounts: 10,
         mix: mix(0.7, 0.3, 0.0, 0.0),
@@ -1271,8 +1276,9 @@ fn window_var(share: f64, lambda: f64, mu: f64, w: f64) -> f64 {
 /// `P(data staleness = 0) = exp(-mu L)` and data staleness is always `< L`.
 #[test]
 fn with_constant_lag_and_poisson_writes_both_stalenesses_follow_their_laws() {
-    let (lag, hb) = (ms(80.0), ms(100.0));
-    let cfg = kata_with(constant_lag(lag));
+    let (apply, hb) = (ms(10.0), ms(100.0));
+    let lag = ONE_WAY_SG_US + apply;
+    let cfg = kata_with(constant_lag(apply));
     let top_up = 0.1;
     let w = WalletConfig {
         accounts: 1,
