@@ -12,7 +12,7 @@
 //! the entries its stream has made visible.
 
 use ledger::InvariantReport;
-use metrics::LatencyHistogram;
+use metrics::{LatencyHistogram, Series};
 use routing::ReadStrategy;
 use topology::{ms, Micros};
 
@@ -233,11 +233,13 @@ pub struct WalletStats {
 /// One wallet cell's figures.
 #[derive(Debug, Clone)]
 pub struct WalletResult {
-    /// Latency, staleness and read counters, as for the kata workload; `write`
-    /// is the end-to-end latency of acknowledged charges, retries included.
+    /// Latency and read counters, as for the kata workload; `write` is the
+    /// end-to-end latency of answered charges, retries included; `staleness`
+    /// is `reported_staleness`, the watermark age the serving replica
+    /// reported; staleness SLOs are judged on `data_age`.
     pub base: CellResult,
-    /// How old each read's answer really was for its account, µs.
-    pub data_staleness: LatencyHistogram,
+    /// `data_age`: how old each read's answer really was for its account, µs.
+    pub data_age: LatencyHistogram,
     /// Money counters.
     pub stats: WalletStats,
     /// The invariant check run at the end.
@@ -319,12 +321,15 @@ pub fn run_wallet_cell(
         staleness: all.reported_staleness,
         slo: Vec::new(),
     };
-    base.slo = judge(&cfg.slos, cfg.topology.site_name(cell.site), |s| {
-        base.series(s)
+    // Staleness objectives are judged on the truth users saw, `data_age`.
+    let data_age = all.data_age;
+    base.slo = judge(&cfg.slos, cfg.topology.site_name(cell.site), |s| match s {
+        Series::Staleness => &data_age,
+        _ => base.series(s),
     });
     WalletResult {
         base,
-        data_staleness: all.data_age,
+        data_age,
         stats,
         invariants: out.invariants,
     }

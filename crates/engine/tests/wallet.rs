@@ -148,7 +148,7 @@ fn check_run(
         "{} reads had data staleness above reported staleness",
         s.staleness_order_violations
     );
-    dominated(&r.data_staleness, &b.staleness)
+    dominated(&r.data_age, &b.staleness)
         .map_err(|e| format!("data staleness not dominated by staleness: {e}"))?;
 
     // Every request is exactly one read, one charge or one top-up, and every
@@ -717,7 +717,7 @@ struct Figures {
     read: Summary,
     write: Summary,
     staleness: Summary,
-    data_staleness: Summary,
+    data_age: Summary,
     counters: [u64; 9],
     slo: Vec<metrics::SloVerdict>,
     stats: WalletStats,
@@ -730,7 +730,7 @@ fn figures(r: &WalletResult) -> Figures {
         read: b.read.summary(),
         write: b.write.summary(),
         staleness: b.staleness.summary(),
-        data_staleness: r.data_staleness.summary(),
+        data_age: r.data_age.summary(),
         counters: [
             b.reads,
             b.stale_reads,
@@ -876,7 +876,7 @@ fn read_your_writes_forwards_or_waits_exactly_the_reads_that_need_it() {
     );
     // A forwarded read carries no staleness and the rest are untouched, so
     // every quantile of data staleness can only fall.
-    dominated(&fwd.data_staleness, &off.data_staleness).unwrap();
+    dominated(&fwd.data_age, &off.data_age).unwrap();
     // Wait: the same reads need the session's write (reads do not change
     // writes, so the world is the same); each either waits or forwards.
     let wt = &wait.stats;
@@ -1248,8 +1248,8 @@ fn with_constant_lag_and_no_writes_staleness_is_uniform_over_one_heartbeat() {
     }
     // Nothing was written after time 0, so no answer misses anything, except
     // a read before the opening top-ups (committed at 0) arrived at L.
-    assert!(r.data_staleness.count_at_most(0) >= n - startup_reads(&cfg, lag));
-    assert!(r.data_staleness.value_at_quantile(1.0) < lag);
+    assert!(r.data_age.count_at_most(0) >= n - startup_reads(&cfg, lag));
+    assert!(r.data_age.value_at_quantile(1.0) < lag);
 }
 
 /// `n` times the variance of the share of Poisson reads (rate `lambda`) that
@@ -1318,7 +1318,7 @@ fn with_constant_lag_and_poisson_writes_both_stalenesses_follow_their_laws() {
             "x {x_ms} ms: {got} vs {want} +- {tol}"
         );
     }
-    let ds = &r.data_staleness;
+    let ds = &r.data_age;
     let fresh = ds.count_at_most(0) as f64 / reads;
     let want = (-mu * lag as f64).exp();
     let tol = 5.0 * (window_var(want, read_rate, mu, lag as f64) / reads).sqrt()

@@ -8,6 +8,7 @@ use metrics::{SloVerdict, Summary};
 use serde::Serialize;
 use tabled::settings::object::Columns;
 use tabled::settings::{Alignment, Style};
+use tabled::builder::Builder;
 use tabled::{Table, Tabled};
 
 /// One `kata86 sim` run, ready to render.
@@ -35,7 +36,13 @@ struct CellJson<'a> {
     leader: &'a str,
     read_ms: Summary,
     write_ms: Summary,
-    staleness_ms: Summary,
+    /// Kata workload: `lag_ms`, the lag drawn for each read of a follower
+    /// (0 when a leader served it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lag_ms: Option<Summary>,
+    /// Wallet workload: the watermark age the serving replica reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reported_staleness_ms: Option<Summary>,
     stale_read_ratio: f64,
     leader_read_ratio: f64,
     over_bound_read_ratio: f64,
@@ -45,8 +52,9 @@ struct CellJson<'a> {
     charges_timed_out: u64,
     simulated_s: f64,
     slo: &'a [SloVerdict],
+    /// Wallet workload: how old each returned balance really was.
     #[serde(skip_serializing_if = "Option::is_none")]
-    data_staleness_ms: Option<Summary>,
+    data_age_ms: Option<Summary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     wallet: Option<WalletJson>,
 }
@@ -135,7 +143,8 @@ fn cell_json<'a>(rep: &'a SimReport<'_>, i: usize) -> CellJson<'a> {
         leader: cfg.topology.region_name(cfg.leader),
         read_ms: r.read.summary(),
         write_ms: r.write.summary(),
-        staleness_ms: r.staleness.summary(),
+        lag_ms: w.is_none().then(|| r.staleness.summary()),
+        reported_staleness_ms: w.map(|_| r.staleness.summary()),
         stale_read_ratio: ratio(r.stale_reads, r.reads),
         leader_read_ratio: ratio(r.leader_reads, r.reads),
         over_bound_read_ratio: ratio(r.over_bound_reads, r.reads),
@@ -145,7 +154,7 @@ fn cell_json<'a>(rep: &'a SimReport<'_>, i: usize) -> CellJson<'a> {
         charges_timed_out: r.charges_timed_out,
         simulated_s: (r.simulated as f64 / 1e3).round() / 1e3,
         slo: &r.slo,
-        data_staleness_ms: w.map(|w| w.data_staleness.summary()),
+        data_age_ms: w.map(|w| w.data_age.summary()),
         wallet: w.map(wallet_json),
     }
 }
@@ -177,13 +186,28 @@ staleness_p50_ms,staleness_p95_ms,staleness_p99_ms,staleness_p999_ms,staleness_m
 stale_read_ratio,leader_read_ratio,over_bound_read_ratio,forced_to_leader_ratio,\
 charges,charges_rejected_deadline,charges_timed_out,slo_failed,seed";
 
+/// The staleness a report shows: the kata loop's per-read `lag`, or the
+/// wallet's `reported_staleness` (its `data_age` is shown beside it).
+fn staleness_name(rep: &SimReport<'_>) -> &'static str {
+    if rep.wallets.is_empty() {
+        "lag_"
+    } else {
+        "reported_staleness_"
+    }
+}
+
 /// Writes one CSV row per cell (names are plain identifiers: no quoting needed).
 pub fn csv(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(out, "{CSV_HEADER}")?;
+    writeln!(
+        out,
+        "{}",
+        CSV_HEADER.replace("staleness_", staleness_name(rep))
+    )?;
     for i in 0..rep.results.len() {
         let c = cell_json(rep, i);
         write!(out, "{},{},{},{}", c.client, c.strategy, c.model, c.leader)?;
-        for s in [c.read_ms, c.write_ms, c.staleness_ms] {
+        let staleness = c.lag_ms.or(c.reported_staleness_ms).expect("one of the two");
+        for s in [c.read_ms, c.write_ms, staleness] {
             write!(
                 out,
                 ",{},{},{},{},{},{}",
@@ -227,15 +251,15 @@ struct Row {
     write_p95: String,
     #[tabled(rename = "charge p99")]
     write_p99: String,
-    #[tabled(rename = "stale p50")]
+    #[tabled(rename = "STALENESS p50")]
     stale_p50: String,
-    #[tabled(rename = "stale p95")]
+    #[tabled(rename = "STALENESS p95")]
     stale_p95: String,
-    #[tabled(rename = "stale p99")]
+    #[tabled(rename = "STALENESS p99")]
     stale_p99: String,
-    #[tabled(rename = "stale p99.9")]
+    #[tabled(rename = "STALENESS p99.9")]
     stale_p999: String,
-    #[tabled(rename = "stale >2s")]
+    #[tabled(rename = "over bound")]
     over_bound: String,
     #[tabled(rename = "leader reads")]
     leader: String,
@@ -289,12 +313,19 @@ pub fn table(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "topology: {}", cfg.topology)?;
     writeln!(
         out,
-        "all times in ms; 'stale >2s' = reads whose answer was over the staleness bound"
+        "all times in ms; {}; 'over bound' = reads whose staleness was over the {} ms bound",
+        if rep.wallets.is_empty() {
+            "'lag' = the lag drawn for the follower that served the read (0 for the leader)"
+        } else {
+            "'reported' = the watermark age the serving replica reported (0 for the leader)"
+        },
+        topology::to_ms(cfg.read.max_staleness)
     )?;
     writeln!(out)?;
     let rows: Vec<Row> = (0..rep.results.len())
         .map(|i| {
             let c = cell_json(rep, i);
+            let staleness = c.lag_ms.or(c.reported_staleness_ms).expect("one of the two");
             Row {
                 client: c.client.to_string(),
                 strategy: c.strategy.to_string(),
@@ -303,17 +334,27 @@ pub fn table(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
                 read_p99: ms(c.read_ms.p99),
                 write_p95: ms(c.write_ms.p95),
                 write_p99: ms(c.write_ms.p99),
-                stale_p50: ms(c.staleness_ms.p50),
-                stale_p95: ms(c.staleness_ms.p95),
-                stale_p99: ms(c.staleness_ms.p99),
-                stale_p999: ms(c.staleness_ms.p999),
+                stale_p50: ms(staleness.p50),
+                stale_p95: ms(staleness.p95),
+                stale_p99: ms(staleness.p99),
+                stale_p999: ms(staleness.p999),
                 over_bound: pct(c.over_bound_read_ratio),
                 leader: pct(c.leader_read_ratio),
                 slo: verdicts(c.slo),
             }
         })
         .collect();
-    let mut t = Table::new(rows);
+    let name = if rep.wallets.is_empty() {
+        "lag"
+    } else {
+        "reported"
+    };
+    let mut b = Builder::default();
+    b.push_record(Row::headers().iter().map(|h| h.replace("STALENESS", name)));
+    for r in &rows {
+        b.push_record(r.fields());
+    }
+    let mut t = b.build();
     t.with(Style::psql());
     t.modify(Columns::new(2..13), Alignment::right());
     writeln!(out, "{t}")?;
@@ -359,9 +400,9 @@ pub fn table(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
 struct MoneyRow {
     client: String,
     strategy: String,
-    #[tabled(rename = "data stale p95")]
+    #[tabled(rename = "data age p95")]
     data_p95: String,
-    #[tabled(rename = "data stale p99")]
+    #[tabled(rename = "data age p99")]
     data_p99: String,
     charges: u64,
     ok: u64,
@@ -390,7 +431,7 @@ fn money_table(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> 
     let rows: Vec<MoneyRow> = (0..rep.results.len())
         .filter_map(|i| {
             let c = cell_json(rep, i);
-            let (w, d) = (c.wallet?, c.data_staleness_ms?);
+            let (w, d) = (c.wallet?, c.data_age_ms?);
             Some(MoneyRow {
                 client: c.client.to_string(),
                 strategy: c.strategy.to_string(),

@@ -34,14 +34,14 @@ fn json_is_reproducible_and_has_the_documented_shape() {
             "leader",
             "read_ms",
             "write_ms",
-            "staleness_ms",
+            "lag_ms",
             "stale_read_ratio",
             "leader_read_ratio",
             "slo",
         ] {
             assert!(r.get(key).is_some(), "result key `{key}` missing in {r}");
         }
-        for summary in ["read_ms", "write_ms", "staleness_ms"] {
+        for summary in ["read_ms", "write_ms", "lag_ms"] {
             for key in ["p50", "p95", "p99", "p999", "max", "mean", "count"] {
                 assert!(
                     r[summary].get(key).is_some_and(Value::is_number),
@@ -49,8 +49,12 @@ fn json_is_reproducible_and_has_the_documented_shape() {
                 );
             }
         }
+        assert!(
+            r.get("reported_staleness_ms").is_none() && r.get("data_age_ms").is_none(),
+            "the kata loop measures lag only: {r}"
+        );
         assert_eq!(r["read_ms"]["count"], 2000, "{r}");
-        assert_eq!(r["staleness_ms"]["count"], 2000, "{r}");
+        assert_eq!(r["lag_ms"]["count"], 2000, "{r}");
         assert_eq!(r["model"], "iid");
         assert_eq!(r["leader"], "SG");
         for ratio in ["stale_read_ratio", "leader_read_ratio"] {
