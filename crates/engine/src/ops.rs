@@ -96,6 +96,38 @@ pub enum Signal {
     RejectedShare,
 }
 
+/// An alert rule's identity: its position in the monitor's rule list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AlertId(pub usize);
+
+/// What happened to an alert at the end of a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// It went over its threshold.
+    Fired,
+    /// It came back under.
+    Resolved,
+}
+
+/// Why a charge attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChargeFailure {
+    /// Refused at once: the leader was known to be unavailable, or writes
+    /// were switched off.
+    Rejected,
+    /// No answer by the deadline.
+    NoAnswer,
+}
+
+/// A flag's position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    /// Switched on.
+    On,
+    /// Switched off.
+    Off,
+}
+
 /// Fires when `signal` exceeds `threshold` at the end of a window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertRule {
@@ -175,6 +207,8 @@ impl Signals {
 /// One alert firing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Firing {
+    /// The rule.
+    pub alert: AlertId,
     /// The rule's name.
     pub name: String,
     /// When it fired (end of the first window over the threshold).
@@ -279,21 +313,21 @@ impl Monitor {
     }
 
     /// The alerts firing now, in rule order.
-    pub fn firing(&self) -> Vec<String> {
-        self.rules
-            .iter()
-            .zip(&self.active)
-            .filter(|(_, a)| a.is_some())
-            .map(|(r, _)| r.name.clone())
+    pub fn firing(&self) -> Vec<AlertId> {
+        (0..self.rules.len())
+            .filter(|&i| self.active[i].is_some())
+            .map(AlertId)
             .collect()
     }
 
-    /// Whether the alert `name` is firing now.
-    pub fn is_firing(&self, name: &str) -> bool {
-        self.rules
-            .iter()
-            .zip(&self.active)
-            .any(|(r, a)| r.name == name && a.is_some())
+    /// Whether `alert` is firing now.
+    pub fn is_firing(&self, alert: AlertId) -> bool {
+        self.active.get(alert.0).is_some_and(Option::is_some)
+    }
+
+    /// The rule behind `alert`.
+    pub fn rule(&self, alert: AlertId) -> &AlertRule {
+        &self.rules[alert.0]
     }
 
     /// A degraded response at `t`.
@@ -334,18 +368,17 @@ impl Monitor {
         self.cur.charge.record(latency);
     }
 
-    /// A charge attempt that failed; `rejected` if the leader was known to be
-    /// unavailable (or writes were switched off).
-    pub fn charge_failed(&mut self, t: Micros, rejected: bool) {
+    /// A charge attempt that failed, and why.
+    pub fn charge_failed(&mut self, t: Micros, why: ChargeFailure) {
         self.cur.attempts += 1;
         self.cur.attempt_errors += 1;
-        self.cur.rejected += rejected as u64;
+        self.cur.rejected += (why == ChargeFailure::Rejected) as u64;
         self.degraded(Degradation::WritesUnavailable, t);
     }
 
-    /// Closes the window ending at `t`; returns the alerts that fired
-    /// (`true`) or resolved (`false`) at it.
-    pub fn close(&mut self, t: Micros, last_fault: Option<Micros>) -> Vec<(String, bool)> {
+    /// Closes the window ending at `t`; returns the alerts that fired or
+    /// resolved at it.
+    pub fn close(&mut self, t: Micros, last_fault: Option<Micros>) -> Vec<(AlertId, Change)> {
         let c = std::mem::take(&mut self.cur);
         let share = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
         // The bucket's floor: a value at the threshold never reads as over it.
@@ -372,17 +405,18 @@ impl Monitor {
                 (true, None) => {
                     self.active[i] = Some(self.firings.len());
                     self.firings.push(Firing {
+                        alert: AlertId(i),
                         name: rule.name.clone(),
                         fired_at: t,
                         resolved_at: None,
                         fault_at: last_fault,
                     });
-                    changes.push((rule.name.clone(), true));
+                    changes.push((AlertId(i), Change::Fired));
                 }
                 (false, Some(f)) => {
                     self.firings[f].resolved_at = Some(t);
                     self.active[i] = None;
-                    changes.push((rule.name.clone(), false));
+                    changes.push((AlertId(i), Change::Resolved));
                 }
                 _ => {}
             }
@@ -406,11 +440,13 @@ mod tests {
             m.read(ms(15_000.0), ms(5000.0), ms(5000.0));
         }
         let changes = m.close(ms(20_000.0), Some(ms(12_000.0)));
-        assert!(changes.contains(&("replication_lag_p95".to_string(), true)));
-        assert!(changes.contains(&("stale_reads_served".to_string(), true)));
+        let id = |name: &str| AlertId(m.rules.iter().position(|r| r.name == name).unwrap());
+        assert!(changes.contains(&(id("replication_lag_p95"), Change::Fired)));
+        assert!(changes.contains(&(id("stale_reads_served"), Change::Fired)));
         m.read(ms(25_000.0), 0, 0);
         let changes = m.close(ms(30_000.0), Some(ms(12_000.0)));
-        assert!(changes.contains(&("replication_lag_p95".to_string(), false)));
+        let id = |name: &str| AlertId(m.rules.iter().position(|r| r.name == name).unwrap());
+        assert!(changes.contains(&(id("replication_lag_p95"), Change::Resolved)));
         let f = &m.firings[0];
         assert_eq!(
             (f.fired_at, f.resolved_at, f.fault_at),

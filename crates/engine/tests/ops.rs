@@ -6,7 +6,10 @@
 //! fault window, lag spike, monitoring window, topology RTTs).
 
 use engine::drill::{run_drill, DrillConfig, DrillResult, Fault, FaultKind, JpRole, Watermark};
-use engine::ops::{default_alerts, AlertRule, Degradation, Flag, FlagSpan, Monitor, Signal};
+use engine::ops::{
+    default_alerts, AlertId, AlertRule, Change, ChargeFailure, Degradation, Flag, FlagSpan,
+    Monitor, Signal,
+};
 use replication::clock::ClockModel;
 use replication::{IidLag, LagModel};
 use routing::ReadStrategy;
@@ -864,6 +867,19 @@ fn rule(name: &str, signal: Signal, threshold: f64) -> AlertRule {
     }
 }
 
+/// The only rule of a one-rule monitor.
+const LAG: AlertId = AlertId(0);
+
+/// The id of the default rule called `name`.
+fn default_id(name: &str) -> AlertId {
+    AlertId(
+        default_alerts()
+            .iter()
+            .position(|r| r.name == name)
+            .expect("a default rule"),
+    )
+}
+
 #[test]
 fn monitor_fires_on_the_first_window_over_and_resolves_on_the_first_under() {
     let w = ms(7_000.0);
@@ -874,7 +890,7 @@ fn monitor_fires_on_the_first_window_over_and_resolves_on_the_first_under() {
         m.read(ms(1_000.0), 0, ms(1_900.0));
     }
     assert!(m.close(w, None).is_empty());
-    assert!(!m.is_firing("lag"));
+    assert!(!m.is_firing(LAG));
     // Windows 2 and 3: over. Fires once, at the end of window 2.
     for k in 2..=3u64 {
         for _ in 0..100 {
@@ -884,12 +900,12 @@ fn monitor_fires_on_the_first_window_over_and_resolves_on_the_first_under() {
         assert_eq!(
             ch,
             if k == 2 {
-                vec![("lag".to_string(), true)]
+                vec![(LAG, Change::Fired)]
             } else {
                 vec![]
             }
         );
-        assert!(m.is_firing("lag"));
+        assert!(m.is_firing(LAG));
     }
     // Window 4: under → resolves at its end.
     for _ in 0..100 {
@@ -897,9 +913,9 @@ fn monitor_fires_on_the_first_window_over_and_resolves_on_the_first_under() {
     }
     assert_eq!(
         m.close(w * 4, Some(ms(12_000.0))),
-        vec![("lag".to_string(), false)]
+        vec![(LAG, Change::Resolved)]
     );
-    assert!(!m.is_firing("lag"));
+    assert!(!m.is_firing(LAG));
     assert_eq!(m.firings.len(), 1);
     let f = &m.firings[0];
     assert_eq!(
@@ -925,11 +941,17 @@ fn monitor_rates_and_impact_count_windows() {
         m.charge_ok(ms(100.0));
     }
     for i in 0..12 {
-        m.charge_failed(ms(1_000.0) + i, true);
+        m.charge_failed(ms(1_000.0) + i, ChargeFailure::Rejected);
     }
     let ch = m.close(w, None);
-    assert!(ch.contains(&("charge_errors".to_string(), true)), "{ch:?}");
-    assert!(ch.contains(&("writes_rejected_leader_unavailable".to_string(), true)));
+    assert!(
+        ch.contains(&(default_id("charge_errors"), Change::Fired)),
+        "{ch:?}"
+    );
+    assert!(ch.contains(&(
+        default_id("writes_rejected_leader_unavailable"),
+        Change::Fired
+    )));
     assert!((m.history[0].charge_error_rate - 0.12).abs() < 1e-12);
     // Window 2: nothing degraded. Window 3: two read failures + one stale.
     m.charge_ok(ms(100.0));
@@ -955,11 +977,11 @@ fn monitor_rates_and_impact_count_windows() {
     // Read error rate counts failures over all reads of the window: 2 / 3.
     assert!((m.history[2].read_error_rate - 2.0 / 3.0).abs() < 1e-12);
     // A degraded response in a later window adds a window.
-    m.charge_failed(ms(35_000.0), false);
+    m.charge_failed(ms(35_000.0), ChargeFailure::NoAnswer);
     m.close(4 * w, None);
     let wu = m.impact[idx(Degradation::WritesUnavailable)];
     assert_eq!((wu.responses, wu.windows), (13, 2));
-    // charge_failed(.., false) is an error but not a rejection.
+    // A charge with no answer is an error but not a rejection.
     assert_eq!(m.history[3].rejected_share, 0.0);
     assert_eq!(m.history[3].charge_error_rate, 1.0);
 }

@@ -6,9 +6,9 @@ use engine::wallet::WalletResult;
 use engine::{CellResult, SimConfig};
 use metrics::{SloVerdict, Summary};
 use serde::Serialize;
+use tabled::builder::Builder;
 use tabled::settings::object::Columns;
 use tabled::settings::{Alignment, Style};
-use tabled::builder::Builder;
 use tabled::{Table, Tabled};
 
 /// One `kata86 sim` run, ready to render.
@@ -206,7 +206,10 @@ pub fn csv(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     for i in 0..rep.results.len() {
         let c = cell_json(rep, i);
         write!(out, "{},{},{},{}", c.client, c.strategy, c.model, c.leader)?;
-        let staleness = c.lag_ms.or(c.reported_staleness_ms).expect("one of the two");
+        let staleness = c
+            .lag_ms
+            .or(c.reported_staleness_ms)
+            .expect("one of the two");
         for s in [c.read_ms, c.write_ms, staleness] {
             write!(
                 out,
@@ -325,7 +328,10 @@ pub fn table(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     let rows: Vec<Row> = (0..rep.results.len())
         .map(|i| {
             let c = cell_json(rep, i);
-            let staleness = c.lag_ms.or(c.reported_staleness_ms).expect("one of the two");
+            let staleness = c
+                .lag_ms
+                .or(c.reported_staleness_ms)
+                .expect("one of the two");
             Row {
                 client: c.client.to_string(),
                 strategy: c.strategy.to_string(),

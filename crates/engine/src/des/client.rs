@@ -7,7 +7,7 @@ use topology::{Micros, RegionId, SiteId};
 
 use super::{Attempt, Core, Ev};
 use crate::drill::Moment;
-use crate::ops::Flag;
+use crate::ops::{ChargeFailure, Flag};
 
 impl Core<'_> {
     /// A client sends (or re-sends) a charge now.
@@ -63,7 +63,8 @@ impl Core<'_> {
     /// The charge is refused at once: the leader is known to be unavailable.
     fn reject(&mut self, site: usize) {
         self.n.rejected += 1;
-        self.monitor.charge_failed(self.now, true);
+        self.monitor
+            .charge_failed(self.now, ChargeFailure::Rejected);
         self.count_degraded(site);
     }
 
@@ -77,7 +78,8 @@ impl Core<'_> {
 
     /// The attempt got no answer: retry after the deadline, or give up.
     fn give_up(&mut self, a: Attempt) {
-        self.monitor.charge_failed(self.now, false);
+        self.monitor
+            .charge_failed(self.now, ChargeFailure::NoAnswer);
         self.count_degraded(a.site as usize);
         if a.number < self.cfg.workload.max_attempts {
             let at = (a.sent + self.cfg.write.deadline + self.cfg.workload.backoff).max(self.now);

@@ -42,7 +42,7 @@ use routing::Router;
 use topology::{Micros, RegionId, SiteId};
 
 use crate::drill::{DrillConfig, Moment, Window};
-use crate::ops::{Flag, Monitor};
+use crate::ops::{AlertId, Flag, Monitor, Switch};
 use crate::Network;
 use queue::EventQueue;
 use workload::{Accounts, Request, Source};
@@ -123,7 +123,7 @@ pub(crate) enum Ev {
     Tick,
     Flag {
         flag: Flag,
-        on: bool,
+        to: Switch,
     },
     Step {
         n: u8,
@@ -219,7 +219,7 @@ pub(crate) struct Core<'a> {
     pub(crate) degraded_total: u64,
     pub(crate) degraded_sites: Vec<u64>,
     pub(crate) runbook_steps: Vec<(String, Micros, u64)>,
-    pub(crate) runbook_alert: Option<String>,
+    pub(crate) runbook_alert: Option<AlertId>,
     /// Degraded responses per site in the last closed window.
     pub(crate) last_sites: Vec<u64>,
     /// Which runbook attempt the scheduled steps belong to.
@@ -330,8 +330,20 @@ impl<'a> Core<'a> {
         core.events.push(cfg.signal_window, Ev::Tick);
         for f in &cfg.flags {
             let (flag, on, off) = (f.flag, f.on, f.off);
-            core.events.push(on, Ev::Flag { flag, on: true });
-            core.events.push(off, Ev::Flag { flag, on: false });
+            core.events.push(
+                on,
+                Ev::Flag {
+                    flag,
+                    to: Switch::On,
+                },
+            );
+            core.events.push(
+                off,
+                Ev::Flag {
+                    flag,
+                    to: Switch::Off,
+                },
+            );
         }
         core
     }
@@ -379,7 +391,7 @@ impl<'a> Core<'a> {
             Ev::Retry(a) => self.send(a),
             Ev::Timeout(a) => self.timeout(a),
             Ev::Tick => self.tick(),
-            Ev::Flag { flag, on } => self.set_flag(flag, on),
+            Ev::Flag { flag, to } => self.set_flag(flag, to),
             // Nobody acts on a run that has ended.
             Ev::Step { n, round } => {
                 if round == self.runbook_round && self.now <= self.end {
@@ -399,10 +411,7 @@ impl<'a> Core<'a> {
         self.n.requests += 1;
         self.net[site].draw();
         match req {
-            Request::Read {
-                account,
-                eligibility,
-            } => self.read(site, account, eligibility),
+            Request::Read { account, kind } => self.read(site, account, kind),
             Request::Charge { account, amount } => {
                 *key += 1;
                 self.n.charges += 1;
@@ -469,7 +478,7 @@ pub(crate) fn run(
         let (site, src) = &mut sources[i];
         let req = src.take(&cfg.workload, &accounts);
         core.request(*site, req, &mut key);
-        if core.n.requests % PROGRESS_EVERY == 0 {
+        if core.n.requests.is_multiple_of(PROGRESS_EVERY) {
             progress(core.n.requests);
         }
     }

@@ -7,6 +7,7 @@
 use routing::ReadStrategy;
 use topology::{Micros, RegionId};
 
+use super::workload::ReadKind;
 use super::Core;
 use crate::ops::{Degradation, Flag};
 use crate::wallet::ReadYourWrites;
@@ -35,9 +36,9 @@ impl Core<'_> {
     }
 
     /// One read from `site` now.
-    pub(super) fn read(&mut self, site: usize, account: u32, eligibility: bool) {
+    pub(super) fn read(&mut self, site: usize, account: u32, kind: ReadKind) {
         let now = self.now;
-        if eligibility && self.flag(Flag::DisableRecs) {
+        if kind == ReadKind::Eligibility && self.flag(Flag::DisableRecs) {
             self.monitor.degraded(Degradation::FeatureDisabled, now);
             self.count_degraded(site);
             return;
@@ -136,7 +137,7 @@ impl Core<'_> {
         w.reads_over_bound += (out.staleness > bound) as u64;
         w.leader_reads += (!follower) as u64;
         w.forced_to_leader += out.forced_to_leader as u64;
-        if eligibility {
+        if kind == ReadKind::Eligibility {
             let balance = self.balance_seen(served, account, applied);
             self.n.eligible += (balance >= self.cfg.workload.eligibility_threshold) as u64;
         }

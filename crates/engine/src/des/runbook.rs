@@ -4,14 +4,15 @@
 use topology::{ms, SiteId};
 
 use super::{Core, Ev};
-use crate::ops::{Flag, Signal};
+use crate::ops::{AlertId, Change, Flag, Signal, Switch};
 
 impl Core<'_> {
     pub(crate) fn flag(&self, f: Flag) -> bool {
         self.flag_on[f as usize]
     }
 
-    pub(super) fn set_flag(&mut self, f: Flag, on: bool) {
+    pub(super) fn set_flag(&mut self, f: Flag, to: Switch) {
+        let on = to == Switch::On;
         if self.flag_on[f as usize] == on {
             return;
         }
@@ -43,22 +44,29 @@ impl Core<'_> {
             .map(|f| f.start)
             .filter(|&s| s < self.now)
             .max();
-        for (name, fired) in self.monitor.close(self.now, last_fault) {
+        for (alert, change) in self.monitor.close(self.now, last_fault) {
+            let name = &self.monitor.rule(alert).name;
             self.note(format!(
                 "alert {name} {}",
-                if fired { "fires" } else { "resolves" }
-            ));
-            if fired && self.cfg.runbook && self.runbook_alert.is_none() {
-                self.start_runbook(name.clone());
-            }
-            if !fired && self.runbook_alert.as_deref() == Some(name.as_str()) {
-                if self.runbook_steps.len() >= 3 {
-                    let round = self.runbook_round;
-                    self.push(self.now + ms(60_000.0), Ev::Step { n: 5, round });
-                } else {
-                    // Resolved before any mitigation: nothing to undo.
-                    self.stand_down(&name);
+                match change {
+                    Change::Fired => "fires",
+                    Change::Resolved => "resolves",
                 }
+            ));
+            match change {
+                Change::Fired if self.cfg.runbook && self.runbook_alert.is_none() => {
+                    self.start_runbook(alert)
+                }
+                Change::Resolved if self.runbook_alert == Some(alert) => {
+                    if self.runbook_steps.len() >= 3 {
+                        let round = self.runbook_round;
+                        self.push(self.now + ms(60_000.0), Ev::Step { n: 5, round });
+                    } else {
+                        // Resolved before any mitigation: nothing to undo.
+                        self.stand_down(alert);
+                    }
+                }
+                _ => {}
             }
         }
         self.last_sites = std::mem::replace(&mut self.degraded_sites, vec![0; self.entry.len()]);
@@ -67,14 +75,14 @@ impl Core<'_> {
         }
     }
 
-    /// Opens the runbook for alert `name`: detect now, then confirm,
-    /// mitigate and communicate 30, 60 and 90 s later. Steps run 1 µs after
-    /// their instant, so a window closing at the same instant is seen first.
-    fn start_runbook(&mut self, name: String) {
+    /// Opens the runbook for `alert`: detect now, then confirm, mitigate and
+    /// communicate 30, 60 and 90 s later. Steps run 1 µs after their instant,
+    /// so a window closing at the same instant is seen first.
+    fn start_runbook(&mut self, alert: AlertId) {
         if self.now >= self.end {
             return;
         }
-        self.runbook_alert = Some(name);
+        self.runbook_alert = Some(alert);
         self.runbook_round += 1;
         let round = self.runbook_round;
         for (k, delay) in [0.0, 30_000.0, 60_000.0, 90_000.0].into_iter().enumerate() {
@@ -91,23 +99,22 @@ impl Core<'_> {
 
     /// Abandons the running runbook (its alert was a blip), then opens it
     /// again for any other alert still firing.
-    fn stand_down(&mut self, alert: &str) {
+    fn stand_down(&mut self, alert: AlertId) {
+        let name = &self.monitor.rule(alert).name;
         self.note(format!(
-            "runbook: alert {alert} already resolved, standing down"
+            "runbook: alert {name} already resolved, standing down"
         ));
         self.runbook_steps.clear();
         self.runbook_alert = None;
         self.runbook_round += 1;
-        if let Some(other) = self.monitor.firing().into_iter().find(|n| n != alert) {
+        if let Some(other) = self.monitor.firing().into_iter().find(|&a| a != alert) {
             self.start_runbook(other);
         }
     }
 
     /// The runbook's mitigation for the alert that started it.
     fn mitigation(&self) -> Flag {
-        let name = self.runbook_alert.as_deref().unwrap_or("");
-        let rule = self.cfg.alerts.iter().find(|r| r.name == name);
-        match rule.map(|r| r.signal) {
+        match self.runbook_alert.map(|a| self.monitor.rule(a).signal) {
             Some(Signal::LagP95 | Signal::LagP99 | Signal::StaleReadShare) => Flag::ForceLeaderRead,
             Some(
                 Signal::ChargeErrorRate
@@ -124,17 +131,16 @@ impl Core<'_> {
         if self.runbook_steps.len() + 1 != n as usize {
             return;
         }
-        let alert = self.runbook_alert.clone().unwrap_or_default();
-        if n == 2 && !self.monitor.is_firing(&alert) {
+        let Some(alert) = self.runbook_alert else {
+            return;
+        };
+        if n == 2 && !self.monitor.is_firing(alert) {
             // A blip (a natural lag episode): the on-call stands down.
-            self.stand_down(&alert);
+            self.stand_down(alert);
             return;
         }
         let what = match n {
-            1 => format!(
-                "detect: alert {} fired",
-                self.runbook_alert.clone().unwrap_or_default()
-            ),
+            1 => format!("detect: alert {} fired", self.monitor.rule(alert).name),
             2 => {
                 let t = &self.cfg.topology;
                 let sites: Vec<&str> = self
@@ -151,13 +157,13 @@ impl Core<'_> {
             }
             3 => {
                 let f = self.mitigation();
-                self.set_flag(f, true);
+                self.set_flag(f, Switch::On);
                 format!("mitigate: {f} on")
             }
             4 => "communicate: status page and in-app banner".to_string(),
             _ => {
                 let f = self.mitigation();
-                self.set_flag(f, false);
+                self.set_flag(f, Switch::Off);
                 format!("recover: alert resolved, {f} off")
             }
         };

@@ -44,11 +44,20 @@ impl Accounts {
     }
 }
 
+/// What a read asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadKind {
+    /// The account's balance.
+    Balance,
+    /// Whether the balance earns the discount.
+    Eligibility,
+}
+
 /// One request as the client site issues it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Request {
-    /// A balance read (`eligibility: false`) or a discount-eligibility read.
-    Read { account: u32, eligibility: bool },
+    /// A balance or a discount-eligibility read.
+    Read { account: u32, kind: ReadKind },
     /// A charge of `amount` cents.
     Charge { account: u32, amount: i64 },
     /// A top-up of `amount` cents.
@@ -97,7 +106,11 @@ impl Source {
         if u < m.balance + m.eligibility {
             Request::Read {
                 account,
-                eligibility: u >= m.balance,
+                kind: if u < m.balance {
+                    ReadKind::Balance
+                } else {
+                    ReadKind::Eligibility
+                },
             }
         } else if u < m.balance + m.eligibility + m.charge {
             Request::Charge {
