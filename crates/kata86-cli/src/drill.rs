@@ -536,6 +536,12 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
         Format::Json => json(&cfg, a.seed, &results, &command, out)?,
         _ => table(&cfg, a.seed, &results, &command, out)?,
     }
+    // A breach the configuration promises cannot happen is a defect: exit 1.
+    // Without fencing, or async's lost tail, the breaches are the finding.
+    if let Some(d) = results.iter().find_map(|r| r.defect.as_ref()) {
+        eprintln!("error: money invariant broken where the design promises it holds: {d}");
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -653,6 +659,7 @@ struct DrillJson {
     duplicate_effects: u64,
     invariants_ok: bool,
     first_breach: Option<String>,
+    defect: Option<String>,
     during_faults: WindowJson,
     outside_faults: WindowJson,
     timeline: Vec<MomentJson>,
@@ -780,6 +787,7 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
         duplicate_effects: r.duplicate_effects,
         invariants_ok: r.invariants_ok,
         first_breach: r.first_breach.clone(),
+        defect: r.defect.clone(),
         during_faults: window_json(&r.during, t),
         outside_faults: window_json(&r.outside, t),
         timeline: r

@@ -379,3 +379,35 @@ fn every_builtin_drill_and_the_wallet_are_byte_identical_for_one_seed() {
     ];
     assert_eq!(ok(&wallet), ok(&wallet), "wallet runs differ");
 }
+
+/// Async's lost tail and a split brain's double spends are what those
+/// drills show: reported, exit 0, no `defect`. A majority commit loses
+/// nothing, and a breach the design promises cannot happen would exit 1.
+#[test]
+fn breaches_the_design_accepts_are_figures_not_failures() {
+    for args in [
+        &["drill", "partition", "--format", "json"][..],
+        &["drill", "partition", "--no-fencing", "--format", "json"][..],
+        &[
+            "drill",
+            "partition",
+            "--replication",
+            "majority",
+            "--format",
+            "json",
+        ][..],
+    ] {
+        let doc: serde_json::Value = serde_json::from_str(&ok(args)).unwrap();
+        let r = &doc["results"][0];
+        assert!(r["defect"].is_null(), "{args:?}: {}", r["defect"]);
+        if args.contains(&"majority") {
+            assert_eq!(r["lost_acknowledged_charges"], 0, "{args:?}");
+            assert_eq!(r["invariants_ok"], true, "{args:?}");
+        } else {
+            assert_eq!(
+                r["invariants_ok"], false,
+                "{args:?}: the drill shows a loss"
+            );
+        }
+    }
+}

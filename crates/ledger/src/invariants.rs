@@ -2,7 +2,12 @@
 
 use std::fmt;
 
-use crate::{AccountId, Amount, EntryKind, IdemKey, Ledger, LookupMap, Lsn, Replica};
+use std::collections::VecDeque;
+
+use crate::{
+    AccountId, Amount, Checkpoint, Entry, EntryKind, IdemKey, Ledger, LookupMap, Lsn, Micros,
+    Replica,
+};
 
 /// A charge the client was told succeeded. Every one of them must be in the
 /// final ledger, unchanged.
@@ -240,7 +245,7 @@ impl fmt::Display for InvariantReport {
     }
 }
 
-/// Replays the ledger from scratch and checks every money invariant:
+/// Replays the ledger from its checkpoint and checks every money invariant:
 /// * no balance ever below zero, replaying in lsn order, and lsns dense;
 /// * each idempotency key applied at most once;
 /// * every acknowledged charge present at its lsn with the same key, account
@@ -252,53 +257,94 @@ impl fmt::Display for InvariantReport {
 ///
 /// At most [`MAX_STORED_BREACHES`] breaches are stored (all are counted), so
 /// memory stays flat however broken the run. O(entries + acknowledged +
-/// replicas × accounts).
+/// replicas × accounts). A ledger that was never compacted is replayed from
+/// scratch; for one that was, see [`Checker`].
 pub fn check(
     ledger: &Ledger,
     acknowledged: &[Acknowledged],
     replicas: &[&Replica],
 ) -> InvariantReport {
-    let mut report = InvariantReport {
-        breaches: Vec::new(),
-        breach_count: 0,
-        entries_checked: ledger.entries().len() as u64,
-    };
-    let replay = replay_log(ledger, &mut report);
-    check_acknowledged(ledger, acknowledged, &mut report);
-    check_cache(ledger, &replay, &mut report);
-    check_replicas(ledger, &replay.balances, replicas, &mut report);
-    report
+    Checker::new(ledger.checkpoint(), Micros::MAX).finish(ledger, acknowledged, replicas)
 }
 
-/// What the fold of the log adds up to.
-struct Replay {
-    balances: Vec<Amount>,
-    top_ups: Amount,
-    charges: Amount,
-    refunds: Amount,
+/// The invariant checker as a run goes: [`fold`](Self::fold) the entries a
+/// ledger compacts away as it compacts them (and check the acknowledgements
+/// they settle with [`acknowledged`](Self::acknowledged)), then
+/// [`finish`](Self::finish) with the final ledger. The result is the same as
+/// [`check`] on the whole log, with one documented limit: a key is checked
+/// for a second effect only within `key_window` of its first (the ledger
+/// forgets keys after their retry horizon, as payment APIs do), and a refund
+/// is checked against its charge only while both are folded in one call.
+#[derive(Debug, Clone)]
+pub struct Checker {
+    replay: Replay,
+    next: Lsn,
+    first_use: LookupMap<IdemKey, Lsn>,
+    key_log: VecDeque<(Micros, IdemKey)>,
+    key_window: Micros,
+    refunded: LookupMap<Lsn, Amount>,
+    report: InvariantReport,
 }
 
-/// One pass in lsn order over the log: the per-entry invariants, and the fold
-/// that every cache is compared with afterwards.
-fn replay_log(ledger: &Ledger, report: &mut InvariantReport) -> Replay {
-    let mut replay = Replay {
-        balances: vec![0; ledger.accounts() as usize],
-        top_ups: 0,
-        charges: 0,
-        refunds: 0,
-    };
-    let mut first_use: LookupMap<IdemKey, Lsn> = LookupMap::default();
-    let mut refunded: LookupMap<Lsn, Amount> = LookupMap::default();
-    for (expected, e) in (1..).zip(ledger.entries()) {
-        if e.lsn != expected {
+impl Checker {
+    /// A checker that trusts `base` (the checkpoint the run started from:
+    /// an empty one for a new ledger) and remembers keys for `key_window`.
+    pub fn new(base: &Checkpoint, key_window: Micros) -> Checker {
+        Checker {
+            replay: Replay {
+                balances: base.balances.clone(),
+                top_ups: base.top_ups,
+                charges: base.charges,
+                refunds: base.refunds,
+            },
+            next: base.lsn + 1,
+            first_use: LookupMap::default(),
+            key_log: VecDeque::new(),
+            key_window,
+            refunded: LookupMap::default(),
+            report: InvariantReport {
+                breaches: Vec::new(),
+                breach_count: 0,
+                entries_checked: 0,
+            },
+        }
+    }
+
+    /// Checks the next entries of the log, in lsn order, and folds them.
+    pub fn fold(&mut self, entries: &[Entry]) {
+        let first = entries.first().map_or(0, |e| e.lsn);
+        let within = |lsn: Lsn| {
+            let i = usize::try_from(lsn.checked_sub(first)?).ok()?;
+            entries.get(i).filter(|c| c.lsn == lsn)
+        };
+        for e in entries {
+            self.entry(e, within(e.refund_of.unwrap_or(0)));
+        }
+        self.report.entries_checked += entries.len() as u64;
+    }
+
+    fn entry(&mut self, e: &Entry, refunded_charge: Option<&Entry>) {
+        let report = &mut self.report;
+        let replay = &mut self.replay;
+        if e.lsn != self.next {
             report.record(Breach::Misnumbered {
-                expected,
+                expected: self.next,
                 got: e.lsn,
             });
         }
+        self.next += 1;
+        while let Some(&(t, key)) = self.key_log.front() {
+            if e.committed_at.saturating_sub(t) <= self.key_window {
+                break;
+            }
+            self.key_log.pop_front();
+            self.first_use.remove(&key);
+        }
         if let Some(key) = e.key {
-            let first = *first_use.entry(key).or_insert(e.lsn);
-            if first != e.lsn {
+            let first = *self.first_use.entry(key).or_insert(e.lsn);
+            if first == e.lsn {
+                self.key_log.push_back((e.committed_at, key));
+            } else {
                 report.record(Breach::DuplicateEffect {
                     key,
                     first,
@@ -323,13 +369,12 @@ fn replay_log(ledger: &Ledger, report: &mut InvariantReport) -> Replay {
             EntryKind::Refund => {
                 replay.refunds = replay.refunds.wrapping_add(e.amount);
                 let charge = e.refund_of.unwrap_or(0);
-                let charged = ledger
-                    .entry(charge)
+                let charged = refunded_charge
                     .filter(|c| {
                         c.kind == EntryKind::Charge && c.lsn < e.lsn && c.account == e.account
                     })
                     .map_or(0, |c| c.amount);
-                let total = refunded.entry(charge).or_default();
+                let total = self.refunded.entry(charge).or_default();
                 *total += e.amount;
                 if *total > charged {
                     report.record(Breach::RefundOverCharge {
@@ -342,28 +387,53 @@ fn replay_log(ledger: &Ledger, report: &mut InvariantReport) -> Replay {
             }
         }
     }
-    replay
-}
 
-fn check_acknowledged(
-    ledger: &Ledger,
-    acknowledged: &[Acknowledged],
-    report: &mut InvariantReport,
-) {
-    for ack in acknowledged {
-        let present = ledger.entry(ack.lsn).is_some_and(|e| {
+    /// Whether the acknowledged charge `ack` is the entry the final log holds
+    /// at its lsn (`entry`, looked up before it is compacted away); records
+    /// a [`Breach::LostAcknowledged`] if not.
+    pub fn acknowledged(&mut self, ack: &Acknowledged, entry: Option<&Entry>) -> bool {
+        let present = entry.is_some_and(|e| {
             e.kind == EntryKind::Charge
                 && e.key == Some(ack.key)
                 && e.account == ack.account
                 && e.amount == ack.amount
         });
         if !present {
-            report.record(Breach::LostAcknowledged {
+            self.report.record(Breach::LostAcknowledged {
                 key: ack.key,
                 lsn: ack.lsn,
             });
         }
+        present
     }
+
+    /// Folds what is left of `ledger` (everything after the checkpoint this
+    /// checker has reached), checks the remaining acknowledgements, the
+    /// ledger's caches and every replica, and returns the report.
+    pub fn finish(
+        mut self,
+        ledger: &Ledger,
+        acknowledged: &[Acknowledged],
+        replicas: &[&Replica],
+    ) -> InvariantReport {
+        self.fold(ledger.entries());
+        for ack in acknowledged {
+            self.acknowledged(ack, ledger.entry(ack.lsn));
+        }
+        let mut report = self.report;
+        check_cache(ledger, &self.replay, &mut report);
+        check_replicas(ledger, &self.replay.balances, replicas, &mut report);
+        report
+    }
+}
+
+/// What the fold of the log adds up to.
+#[derive(Debug, Clone)]
+struct Replay {
+    balances: Vec<Amount>,
+    top_ups: Amount,
+    charges: Amount,
+    refunds: Amount,
 }
 
 fn check_cache(ledger: &Ledger, replay: &Replay, report: &mut InvariantReport) {

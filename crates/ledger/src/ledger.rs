@@ -1,5 +1,7 @@
 //! The leader's ledger: rule-checked appends plus the caches derived from them.
 
+use std::collections::VecDeque;
+
 use crate::{
     AccountId, Amount, Entry, EntryKind, IdemKey, LedgerError, LookupMap, Lsn, Micros, Request,
 };
@@ -92,6 +94,49 @@ impl Recorded {
     }
 }
 
+/// The fold of the entries a ledger no longer keeps: every account's balance
+/// and the money totals after entry `lsn`. A new ledger's checkpoint is lsn 0
+/// with every balance 0; [`Ledger::compact`] moves it forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The last entry folded in (0: none).
+    pub lsn: Lsn,
+    /// Every account's balance after it.
+    pub balances: Vec<Amount>,
+    /// Sum of the top-ups folded in (wrapping).
+    pub top_ups: Amount,
+    /// Sum of the charges folded in (wrapping).
+    pub charges: Amount,
+    /// Sum of the refunds folded in (wrapping).
+    pub refunds: Amount,
+}
+
+impl Checkpoint {
+    /// Nothing folded yet: lsn 0, every balance 0.
+    pub fn empty(accounts: u32) -> Checkpoint {
+        Checkpoint {
+            lsn: 0,
+            balances: vec![0; accounts as usize],
+            top_ups: 0,
+            charges: 0,
+            refunds: 0,
+        }
+    }
+
+    /// Folds one entry in.
+    pub(crate) fn fold(&mut self, e: &Entry) {
+        if let Some(b) = self.balances.get_mut(e.account as usize) {
+            *b += e.delta();
+        }
+        match e.kind {
+            EntryKind::TopUp => self.top_ups = self.top_ups.wrapping_add(e.amount),
+            EntryKind::Charge => self.charges = self.charges.wrapping_add(e.amount),
+            EntryKind::Refund => self.refunds = self.refunds.wrapping_add(e.amount),
+        }
+        self.lsn = e.lsn;
+    }
+}
+
 /// The leader's authoritative ledger.
 ///
 /// The entries are the truth; everything else here is a cache derived from
@@ -101,7 +146,13 @@ impl Recorded {
 /// lives only in the key table (and a ledger rebuilt from the log forgets it).
 #[derive(Debug, Clone)]
 pub struct Ledger {
+    /// What the entries before the kept ones folded to.
+    base: Checkpoint,
+    /// The entries after `base.lsn`, in lsn order.
     entries: Vec<Entry>,
+    /// Keys in the order they were first recorded, with that time: the
+    /// expiry queue of [`Ledger::compact`].
+    key_log: VecDeque<(Micros, IdemKey)>,
     balances: Vec<Amount>,
     lsns_by_account: Vec<Vec<Lsn>>,
     keys: LookupMap<IdemKey, Recorded>,
@@ -119,7 +170,9 @@ impl Ledger {
 
     fn empty(accounts: u32) -> Ledger {
         Ledger {
+            base: Checkpoint::empty(accounts),
             entries: Vec::new(),
+            key_log: VecDeque::new(),
             balances: vec![0; accounts as usize],
             lsns_by_account: vec![Vec::new(); accounts as usize],
             keys: LookupMap::default(),
@@ -137,7 +190,20 @@ impl Ledger {
     /// If an entry names an account `>= accounts`, or balances overflow.
     #[doc(hidden)]
     pub fn from_entries_unchecked(accounts: u32, entries: Vec<Entry>) -> Ledger {
+        Ledger::from_parts_unchecked(Checkpoint::empty(accounts), entries)
+    }
+
+    /// [`from_entries_unchecked`](Self::from_entries_unchecked) on top of a
+    /// checkpoint: the entries continue the log after `base.lsn`.
+    ///
+    /// # Panics
+    /// As [`from_entries_unchecked`](Self::from_entries_unchecked).
+    #[doc(hidden)]
+    pub fn from_parts_unchecked(base: Checkpoint, entries: Vec<Entry>) -> Ledger {
+        let accounts = base.balances.len() as u32;
         let mut ledger = Ledger::empty(accounts);
+        ledger.balances = base.balances.clone();
+        ledger.base = base;
         for e in &entries {
             assert!(
                 e.account < accounts,
@@ -160,9 +226,47 @@ impl Ledger {
     /// applied exactly that prefix holds, and so what it starts from when it
     /// is promoted to leader. Keys of declined charges are not in the log and
     /// are therefore not carried over.
+    ///
+    /// The checkpoint is kept: `upto` below it keeps nothing after it.
     pub fn truncated(&self, upto: Lsn) -> Ledger {
-        let n = (upto as usize).min(self.entries.len());
-        Ledger::from_entries_unchecked(self.accounts(), self.entries[..n].to_vec())
+        let n = (upto.saturating_sub(self.base.lsn) as usize).min(self.entries.len());
+        Ledger::from_parts_unchecked(self.base.clone(), self.entries[..n].to_vec())
+    }
+
+    /// What the entries folded away by [`compact`](Self::compact) added up to.
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.base
+    }
+
+    /// Folds the entries up to `upto` into the checkpoint and forgets them,
+    /// and forgets the idempotency keys first recorded before `keys_before`;
+    /// returns the folded entries, for the caller's invariant checker.
+    ///
+    /// This is how a long run keeps its memory flat: a real ledger service
+    /// checkpoints the log every replica has applied, and expires idempotency
+    /// keys once no client can retry them any more (payment APIs keep them
+    /// for a day). After compaction [`entry`](Self::entry) answers `None`
+    /// below the checkpoint, a refund of a folded charge is an unknown
+    /// charge, and a key used again after it expired is a new request.
+    pub fn compact(&mut self, upto: Lsn, keys_before: Micros) -> Vec<Entry> {
+        let n = (upto.saturating_sub(self.base.lsn) as usize).min(self.entries.len());
+        let folded: Vec<Entry> = self.entries.drain(..n).collect();
+        for e in &folded {
+            self.base.fold(e);
+        }
+        let base = self.base.lsn;
+        for lsns in &mut self.lsns_by_account {
+            let k = lsns.partition_point(|&l| l <= base);
+            lsns.drain(..k);
+        }
+        while let Some(&(t, key)) = self.key_log.front() {
+            if t >= keys_before {
+                break;
+            }
+            self.key_log.pop_front();
+            self.keys.remove(&key);
+        }
+        folded
     }
 
     /// How many accounts the ledger has.
@@ -230,6 +334,7 @@ impl Ledger {
                 outcome,
             };
             self.keys.insert(key, recorded);
+            self.key_log.push_back((now, key));
             outcome
         };
         Ok(ChargeReply {
@@ -303,20 +408,22 @@ impl Ledger {
         self.balances[account as usize]
     }
 
-    /// The whole log, in lsn order.
+    /// The log after the checkpoint (the whole log until [`compact`](Self::compact)),
+    /// in lsn order.
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }
 
-    /// The entry at `lsn`, if the log is that long (lsn 0 is never an entry).
+    /// The entry at `lsn`, if the log is that long and the entry has not been
+    /// folded into the checkpoint (lsn 0 is never an entry).
     pub fn entry(&self, lsn: Lsn) -> Option<&Entry> {
-        let index = usize::try_from(lsn.checked_sub(1)?).ok()?;
+        let index = usize::try_from(lsn.checked_sub(self.base.lsn + 1)?).ok()?;
         self.entries.get(index)
     }
 
     /// The lsn of the newest entry; 0 when the log is empty.
     pub fn last_lsn(&self) -> Lsn {
-        self.entries.last().map_or(0, |e| e.lsn)
+        self.entries.last().map_or(self.base.lsn, |e| e.lsn)
     }
 
     /// The oldest entry of `account` with lsn > `after`, or `None` if the
@@ -339,10 +446,10 @@ impl Ledger {
         }
     }
 
-    /// Every account's balance by folding the entries from scratch, ignoring
-    /// the cache.
+    /// Every account's balance by folding the entries onto the checkpoint,
+    /// ignoring the cache.
     pub fn recompute_balances(&self) -> Vec<Amount> {
-        let mut balances = vec![0; self.balances.len()];
+        let mut balances = self.base.balances.clone();
         for e in &self.entries {
             balances[e.account as usize] += e.delta();
         }
@@ -405,9 +512,10 @@ impl Ledger {
             *self.refunded.entry(charge).or_default() += e.amount;
         }
         if let Some(key) = e.key {
-            self.keys
-                .entry(key)
-                .or_insert_with(|| Recorded::from_entry(e));
+            if let std::collections::hash_map::Entry::Vacant(v) = self.keys.entry(key) {
+                v.insert(Recorded::from_entry(e));
+                self.key_log.push_back((e.committed_at, key));
+            }
         }
     }
 

@@ -33,8 +33,8 @@ use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
 pub use error::{LedgerError, Request};
-pub use invariants::{check, Acknowledged, Breach, InvariantReport, MAX_STORED_BREACHES};
-pub use ledger::{ChargeOutcome, ChargeReply, Ledger, RefundReply};
+pub use invariants::{check, Acknowledged, Breach, Checker, InvariantReport, MAX_STORED_BREACHES};
+pub use ledger::{ChargeOutcome, ChargeReply, Checkpoint, Ledger, RefundReply};
 pub use replica::Replica;
 pub use topology::Micros;
 

@@ -1,6 +1,6 @@
 //! A follower's copy of the ledger, as far as it has caught up.
 
-use crate::{AccountId, Amount, Entry, Ledger, LedgerError, Lsn};
+use crate::{AccountId, Amount, Checkpoint, Entry, Ledger, LedgerError, Lsn};
 
 /// A follower's copy: applies the leader's entries strictly in lsn order; its
 /// balances are the fold of what it has applied, so a read from it is the
@@ -17,6 +17,15 @@ impl Replica {
         Replica {
             balances: vec![0; accounts as usize],
             applied: 0,
+        }
+    }
+
+    /// A replica that holds exactly the checkpoint: the state a follower
+    /// restores from a snapshot before it applies the log after it.
+    pub fn from_checkpoint(c: &Checkpoint) -> Replica {
+        Replica {
+            balances: c.balances.clone(),
+            applied: c.lsn,
         }
     }
 
@@ -47,8 +56,21 @@ impl Replica {
 
     /// Applies every entry of `leader` past [`Replica::applied_lsn`] and
     /// returns how many that was.
+    ///
+    /// A replica behind the leader's checkpoint cannot catch up from the log
+    /// ([`LedgerError::OutOfOrder`]): it needs the checkpoint first.
     pub fn catch_up(&mut self, leader: &Ledger) -> Result<u64, LedgerError> {
-        let pending = leader.entries().get(self.applied as usize..).unwrap_or(&[]);
+        let base = leader.checkpoint().lsn;
+        if self.applied < base {
+            return Err(LedgerError::OutOfOrder {
+                expected: self.applied + 1,
+                got: base + 1,
+            });
+        }
+        let pending = leader
+            .entries()
+            .get((self.applied - base) as usize..)
+            .unwrap_or(&[]);
         for e in pending {
             self.apply(e)?;
         }

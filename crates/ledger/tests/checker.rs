@@ -337,3 +337,22 @@ fn breaches_are_counted_past_the_stored_ones() {
     );
     assert!(!report.ok());
 }
+
+/// Compaction forgets a key only once it is older than the horizon the
+/// caller gives: a retry inside it is still recognised, a reuse past it is a
+/// new request (as with a payment API's key expiry).
+#[test]
+fn keys_expire_only_past_their_horizon() {
+    let mut l = Ledger::new(1).unwrap();
+    l.top_up(0, 100, 0).unwrap();
+    l.charge(0, 10, IdemKey(7), 1_000).unwrap();
+    let folded = l.compact(l.last_lsn(), 1_000);
+    assert_eq!(folded.len(), 2);
+    assert_eq!(l.checkpoint().lsn, 2);
+    assert_eq!(l.entry(2), None, "folded away");
+    assert!(l.charge(0, 10, IdemKey(7), 2_000).unwrap().duplicate);
+    l.compact(l.last_lsn(), 1_001);
+    assert!(!l.charge(0, 10, IdemKey(7), 3_000).unwrap().duplicate);
+    assert_eq!(l.balance(0), 80);
+    assert_eq!(l.recompute_balances(), vec![80]);
+}

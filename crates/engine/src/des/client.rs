@@ -200,6 +200,7 @@ impl Core<'_> {
         }
         let session = &mut self.session[a.account as usize];
         *session = (*session).max(lsn);
+        self.acked_total += 1;
         self.acked.push((
             Acknowledged {
                 key: IdemKey(a.key),

@@ -124,38 +124,106 @@ impl Core<'_> {
         }
     }
 
-    /// A replica holding term `s`'s log up to `upto`.
+    /// A replica holding term `s`'s log up to `upto`: its checkpoint, then
+    /// the entries after it.
     pub(crate) fn replica_of(&self, s: usize, upto: u64) -> Replica {
-        let mut rep = Replica::new(self.cfg.workload.accounts);
-        for l in 1..=upto {
+        let ledger = &self.terms[s].ledger;
+        let base = ledger.checkpoint();
+        debug_assert!(upto >= base.lsn, "no replica below the checkpoint");
+        let mut rep = Replica::from_checkpoint(base);
+        for l in base.lsn + 1..=upto {
             rep.apply(self.terms[s].ledger.entry(l).expect("in range"))
                 .expect("in order");
         }
         rep
     }
 
-    /// The longest log prefix terms `a` and `b` share.
+    /// The longest log prefix terms `a` and `b` share. Below the later of
+    /// their checkpoints they agree: a term compacts only while every region
+    /// follows it, so whatever it folded was the log every term had.
     pub(crate) fn common_prefix(&self, a: usize, b: usize) -> u64 {
         let (x, y) = (&self.terms[a].ledger, &self.terms[b].ledger);
+        let base = x.checkpoint().lsn.max(y.checkpoint().lsn);
         let n = x.last_lsn().min(y.last_lsn());
-        (1..=n)
+        (base + 1..=n)
             .take_while(|&l| x.entry(l) == y.entry(l))
             .last()
-            .unwrap_or(0)
+            .unwrap_or(base.min(n))
+    }
+
+    /// Folds the log that can no longer change or be asked for into the
+    /// newest term's checkpoint, so that memory stays flat however long the
+    /// run: entries every replica has applied and whose acknowledgements are
+    /// all in (committed more than a key horizon ago: a retry answered from
+    /// its key acknowledges the first attempt's entry), while a single term is
+    /// alive and every region follows it. The acknowledgements they settle
+    /// are checked now, against the entries about to go, and expired
+    /// idempotency keys (past every retry) are forgotten.
+    pub(crate) fn compact(&mut self) {
+        let newest = self.terms.len() - 1;
+        if self.terms[..newest].iter().any(|t| t.alive) || self.follows.iter().any(|&f| f != newest)
+        {
+            return;
+        }
+        let leader = self.terms[newest].region;
+        let ledger = &self.terms[newest].ledger;
+        let applied = (0..self.follows.len())
+            .filter(|&r| r != leader)
+            .map(|r| self.replicas[r].applied_lsn())
+            .min()
+            .unwrap_or_else(|| ledger.last_lsn());
+        // A retry answered from its key can acknowledge an entry up to the
+        // key horizon after its commit.
+        let settled = self.now.saturating_sub(self.key_horizon() + 1);
+        let tail = ledger.entries();
+        let answered =
+            ledger.checkpoint().lsn + tail.partition_point(|e| e.committed_at < settled) as u64;
+        let upto = applied.min(answered);
+        if upto <= ledger.checkpoint().lsn {
+            return;
+        }
+        let acked = std::mem::take(&mut self.acked);
+        for (ack, at, term) in acked {
+            if ack.lsn > upto {
+                self.acked.push((ack, at, term));
+                continue;
+            }
+            let entry = self.terms[newest].ledger.entry(ack.lsn);
+            if !self.checker.acknowledged(&ack, entry) {
+                self.lost.push((at, ack.amount));
+            }
+            if term < newest && self.promotions.get(term).is_some_and(|p| ack.lsn > p.2) {
+                self.beyond_prefix += 1;
+            }
+        }
+        let keys_before = self.now.saturating_sub(self.key_horizon());
+        let folded = self.terms[newest].ledger.compact(upto, keys_before);
+        self.checker.fold(&folded);
+    }
+
+    /// How long an idempotency key can still come back: every attempt and
+    /// its backoff, the slowest slow path, and one more deadline of margin.
+    pub(crate) fn key_horizon(&self) -> Micros {
+        let w = &self.cfg.workload;
+        let attempt = self.cfg.write.deadline + w.backoff;
+        attempt * w.max_attempts as Micros + w.slow_max + self.cfg.write.deadline
     }
 
     /// Split-brain reconciliation: the deposed leader's divergent entries were
     /// acknowledged to clients, so they are appended to the survivor's log.
     fn merge(&mut self, from: usize, into: usize) {
         let p = self.common_prefix(from, into);
-        let extra: Vec<Entry> = self.terms[from].ledger.entries()[p as usize..].to_vec();
+        let source = &self.terms[from].ledger;
+        let skip = p.saturating_sub(source.checkpoint().lsn) as usize;
+        let extra: Vec<Entry> = source.entries()[skip.min(source.entries().len())..].to_vec();
         if extra.is_empty() {
             return;
         }
         let mut entries = self.terms[into].ledger.entries().to_vec();
         let mut renumber = Vec::new();
+        let base = self.terms[into].ledger.checkpoint().clone();
         for e in &extra {
-            let lsn = entries.len() as u64 + 1;
+            let lsn = base.lsn + entries.len() as u64 + 1;
             renumber.push((e.lsn, lsn));
             entries.push(Entry {
                 lsn,
@@ -163,9 +231,8 @@ impl Core<'_> {
                 ..*e
             });
         }
-        let accounts = self.cfg.workload.accounts;
         let before = self.terms[into].ledger.last_lsn() + 1;
-        self.terms[into].ledger = Ledger::from_entries_unchecked(accounts, entries);
+        self.terms[into].ledger = Ledger::from_parts_unchecked(base, entries);
         for (ack, _, term) in &mut self.acked {
             if *term == from {
                 if let Some(&(_, new)) = renumber.iter().find(|(old, _)| *old == ack.lsn) {

@@ -33,7 +33,7 @@ pub(crate) mod workload;
 
 use std::collections::BTreeSet;
 
-use ledger::{Acknowledged, Ledger, Replica};
+use ledger::{Acknowledged, Checker, Checkpoint, Ledger, Replica};
 use metrics::LatencyHistogram;
 use replication::clock::ClockModel;
 use replication::rng::{below, substream, Rng};
@@ -194,8 +194,17 @@ pub(crate) struct Core<'a> {
     /// Attempts sent and not yet answered or timed out: `(key, attempt)`.
     /// Bounded by the rate times the deadline; looked up, never iterated.
     pub(crate) outstanding: BTreeSet<(u64, u32)>,
-    /// Acknowledged charges: the ack, its commit time, its term.
+    /// Acknowledged charges not yet settled by compaction: the ack, its
+    /// commit time, its term.
     pub(crate) acked: Vec<(Acknowledged, Micros, usize)>,
+    /// Acknowledged charges settled so far (compacted or not).
+    pub(crate) acked_total: u64,
+    /// Settled acknowledgements the final log lacks: commit time and amount.
+    pub(crate) lost: Vec<(Micros, i64)>,
+    /// Settled acknowledgements of a deposed term beyond its successor's prefix.
+    pub(crate) beyond_prefix: u64,
+    /// The money invariants, checked as the log is compacted.
+    pub(crate) checker: Checker,
     /// Per account: lsn of the session's last acknowledged charge.
     pub(crate) session: Vec<u64>,
     pub(crate) n: Counters,
@@ -293,6 +302,10 @@ impl<'a> Core<'a> {
             events: EventQueue::new(),
             outstanding: BTreeSet::new(),
             acked: Vec::new(),
+            acked_total: 0,
+            lost: Vec::new(),
+            beyond_prefix: 0,
+            checker: Checker::new(&Checkpoint::empty(w.accounts), Micros::MAX),
             session: vec![0; w.accounts as usize],
             n: Counters::default(),
             first_fault: None,
@@ -317,6 +330,7 @@ impl<'a> Core<'a> {
             last_sites: Vec::new(),
             runbook_round: 0,
         };
+        core.checker = Checker::new(&Checkpoint::empty(w.accounts), core.key_horizon());
         for r in 0..n {
             if r != leader {
                 core.attach(0, r);

@@ -183,6 +183,11 @@ pub struct DrillResult {
     pub invariants_ok: bool,
     /// The first breach, if any.
     pub first_breach: Option<String>,
+    /// The first breach the configuration promises cannot happen (with
+    /// fencing: an overspend, a second effect, a broken cache or replica;
+    /// under `majority`, also a lost acknowledgement): a defect, which makes
+    /// `kata86 drill` exit 1. Async's lost tail is its RPO, not a defect.
+    pub defect: Option<String>,
     /// Inside the fault windows.
     pub during: Window,
     /// Outside them.
