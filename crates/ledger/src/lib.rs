@@ -9,7 +9,9 @@
 //! * [`Replica`] — a follower: applies the leader's entries strictly in
 //!   [`Lsn`] order and answers balance reads from what it has applied so far.
 //! * [`check`] — replays a finished run and returns an [`InvariantReport`]
-//!   listing every [`Breach`] of the money invariants.
+//!   listing every [`Breach`] of the money invariants; [`Checker`] does the
+//!   same as a long run goes, folding what [`Ledger::compact`] moves into the
+//!   ledger's [`Checkpoint`], so that memory stays flat.
 //!
 //! # Key decision: the log is the only truth
 //! Nothing but [`Entry`]s is ever written; a balance is a cache, the fold of

@@ -39,6 +39,15 @@ impl Core<'_> {
             < read(term.lease_from) + self.cfg.lease as i64
     }
 
+    /// How long ago term `s`'s lease ran out, by its leader's own clock
+    /// (0 while it holds it).
+    pub(crate) fn lease_expired_for(&self, s: usize) -> Micros {
+        let term = &self.terms[s];
+        let read = |t: Micros| t as i64 + self.offset(term.region, t);
+        let end = read(term.lease_from) + self.cfg.lease as i64;
+        (read(self.now) - end).max(0) as Micros
+    }
+
     /// How long region `by` must still wait, by its own clock, before term
     /// `old`'s lease has surely expired: `clock(grant) + lease + skew`.
     fn lease_wait(&self, by: usize, old: usize) -> Micros {

@@ -23,9 +23,17 @@ impl Core<'_> {
     }
 
     /// The staleness region `r` reports now, and the truth (now minus its
-    /// watermark on the true clock).
+    /// watermark on the true clock). A leader is fresh while it holds its
+    /// lease; once the lease has run out (fencing on) a successor may be
+    /// committing, so it reports the time since its lease ended, on its own
+    /// clock, as a leaseholder-read system does.
     fn reported_staleness(&mut self, r: usize) -> (Micros, Micros) {
         if self.leads(r) {
+            let s = self.follows[r];
+            if self.cfg.fencing && !self.down(r, self.now) {
+                let expired = self.lease_expired_for(s);
+                return (expired, expired);
+            }
             return (0, 0);
         }
         if !self.cfg.holds_data(r) || self.down(r, self.now) {
@@ -62,7 +70,15 @@ impl Core<'_> {
             self.router.read(strategy, &snap)
         };
         let r = out.served_by.idx();
-        if out.staleness >= UNAVAILABLE || r != e && !self.reachable(e, r, now) {
+        // A staleness contract the strategy cannot meet (the leader it would
+        // ask is itself out of date, cut off behind a partition) fails the
+        // read rather than break the contract.
+        let limit = match strategy {
+            ReadStrategy::Bounded => self.cfg.read.max_staleness,
+            ReadStrategy::Fallback => self.cfg.read.fallback_threshold,
+            _ => UNAVAILABLE - 1,
+        };
+        if out.staleness > limit || r != e && !self.reachable(e, r, now) {
             return self.failed_read(site);
         }
         let mut follower = !self.leads(r);
