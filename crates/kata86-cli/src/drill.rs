@@ -670,6 +670,7 @@ struct DrillJson {
     time_to_mitigate_ms: Option<f64>,
     staleness_error_ms: ErrorJson,
     underreported_read_ratio: f64,
+    staleness_order_violations: u64,
     user_impact: Vec<ImpactJson>,
     runbook: Vec<StepJson>,
 }
@@ -830,6 +831,7 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
             }
         },
         underreported_read_ratio: ratio(r.underreported_reads, r.follower_reads),
+        staleness_order_violations: r.staleness_order_violations,
         user_impact: r
             .impact
             .iter()
