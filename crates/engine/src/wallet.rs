@@ -263,6 +263,9 @@ fn as_drill(cfg: &SimConfig, w: &WalletConfig, strategy: ReadStrategy) -> DrillC
     d.slos = cfg.slos.clone();
     // The run stops after its requests; the duration only bounds timelines.
     d.duration = Micros::MAX / 4;
+    // A wallet report shows no monitoring: no alert rules, one window.
+    d.alerts = Vec::new();
+    d.signal_window = Micros::MAX / 8;
     d
 }
 

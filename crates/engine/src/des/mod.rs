@@ -121,6 +121,7 @@ pub(crate) enum Ev {
     Retry(Attempt),
     Timeout(Attempt),
     Tick,
+    Compact,
     Flag {
         flag: Flag,
         to: Switch,
@@ -342,6 +343,7 @@ impl<'a> Core<'a> {
         }
         core.events.push(cfg.renew_every, Ev::Renew(0));
         core.events.push(cfg.signal_window, Ev::Tick);
+        core.events.push(COMPACT_EVERY, Ev::Compact);
         for f in &cfg.flags {
             let (flag, on, off) = (f.flag, f.on, f.off);
             core.events.push(
@@ -405,6 +407,12 @@ impl<'a> Core<'a> {
             Ev::Retry(a) => self.send(a),
             Ev::Timeout(a) => self.timeout(a),
             Ev::Tick => self.tick(),
+            Ev::Compact => {
+                self.compact();
+                if self.now < self.end {
+                    self.push(self.now + COMPACT_EVERY, Ev::Compact);
+                }
+            }
             Ev::Flag { flag, to } => self.set_flag(flag, to),
             // Nobody acts on a run that has ended.
             Ev::Step { n, round } => {
@@ -446,6 +454,10 @@ impl<'a> Core<'a> {
     }
 }
 
+/// How often the ledger folds what can no longer change into its
+/// checkpoint, in simulated time.
+const COMPACT_EVERY: Micros = 10_000_000;
+
 /// How often a run reports progress, in requests.
 const PROGRESS_EVERY: u64 = 1 << 16;
 
@@ -484,7 +496,9 @@ pub(crate) fn run(
             if let Stop::Requests(_) = stop {
                 core.end = core.now;
             }
-            core.run_until(Micros::MAX);
+            // What is in flight settles within a key horizon (every retry,
+            // ack and timeout); periodic events past it are dropped.
+            core.run_until(core.end.saturating_add(2 * core.key_horizon()));
             break;
         }
         core.run_until(at);

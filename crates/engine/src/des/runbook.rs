@@ -70,7 +70,6 @@ impl Core<'_> {
             }
         }
         self.last_sites = std::mem::replace(&mut self.degraded_sites, vec![0; self.entry.len()]);
-        self.compact();
         if self.now < self.end {
             self.push(self.now + self.cfg.signal_window, Ev::Tick);
         }
