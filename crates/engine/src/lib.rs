@@ -272,6 +272,11 @@ impl Network {
         self.snapshot(to, &[]).via_entry(to)
     }
 
+    /// The same trip's one-way legs, out and back.
+    pub(crate) fn legs_via_entry(&self, to: RegionId) -> (Micros, Micros) {
+        self.snapshot(to, &[]).legs_via_entry(to)
+    }
+
     /// Draws this request's delays.
     #[inline]
     pub(crate) fn draw(&mut self) {

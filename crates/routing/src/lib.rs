@@ -168,6 +168,14 @@ impl Snapshot<'_> {
     pub fn via_entry(&self, to: RegionId) -> Micros {
         self.site_rtt[self.entry.idx()] + self.entry_rtt[to.idx()]
     }
+
+    /// The same trip as its two one-way legs, out and back (the round trip
+    /// split in halves; the back leg takes the odd microsecond).
+    #[inline]
+    pub fn legs_via_entry(&self, to: RegionId) -> (Micros, Micros) {
+        let rtt = self.via_entry(to);
+        (rtt / 2, rtt - rtt / 2)
+    }
 }
 
 /// The result of one read.

@@ -43,9 +43,7 @@ impl Core<'_> {
         {
             return self.reject(site);
         }
-        let path = self.net[site].via_entry(leader);
-        a.out = path / 2;
-        a.back = path - a.out;
+        (a.out, a.back) = self.net[site].legs_via_entry(leader);
         self.n.attempts += 1;
         // The client's own timer: no answer by the deadline, it gives up.
         self.outstanding.insert((a.key, a.number));
@@ -63,7 +61,8 @@ impl Core<'_> {
     /// The charge is refused at once: the leader is known to be unavailable.
     fn reject(&mut self, site: usize) {
         self.n.rejected += 1;
-        self.monitor
+        self.ops
+            .monitor
             .charge_failed(self.now, ChargeFailure::Rejected);
         self.count_degraded(site);
     }
@@ -78,7 +77,8 @@ impl Core<'_> {
 
     /// The attempt got no answer: retry after the deadline, or give up.
     fn give_up(&mut self, a: Attempt) {
-        self.monitor
+        self.ops
+            .monitor
             .charge_failed(self.now, ChargeFailure::NoAnswer);
         self.count_degraded(a.site as usize);
         if a.number < self.cfg.workload.max_attempts {
@@ -175,7 +175,7 @@ impl Core<'_> {
             return;
         }
         let first = a.first_sent;
-        self.monitor.charge_ok(done - a.sent);
+        self.ops.monitor.charge_ok(done - a.sent);
         let site = a.site as usize;
         self.window(first).sites[site].write.record(done - first);
         if declined {
@@ -183,25 +183,26 @@ impl Core<'_> {
             self.n.declined += 1;
             return;
         }
-        if let Some(last) = self.last_ack {
-            if self.first_fault.is_some() {
-                self.longest_gap = self.longest_gap.max(done.saturating_sub(last));
+        if let Some(last) = self.recovery.last_ack {
+            if self.recovery.first_fault.is_some() {
+                self.recovery.longest_gap =
+                    self.recovery.longest_gap.max(done.saturating_sub(last));
             }
         }
-        self.last_ack = Some(self.last_ack.map_or(done, |l| l.max(done)));
-        if let Some(f) = self.first_fault {
-            if first >= f && self.rto.is_none() {
-                self.rto = Some(done - f);
+        self.recovery.last_ack = Some(self.recovery.last_ack.map_or(done, |l| l.max(done)));
+        if let Some(f) = self.recovery.first_fault {
+            if first >= f && self.recovery.rto.is_none() {
+                self.recovery.rto = Some(done - f);
                 self.timeline.push(Moment {
                     at: done,
                     what: "first charge sent since the fault is acknowledged".to_string(),
                 });
             }
         }
-        let session = &mut self.session[a.account as usize];
+        let session = &mut self.money.session[a.account as usize];
         *session = (*session).max(lsn);
-        self.acked_total += 1;
-        self.acked.push((
+        self.money.acked_total += 1;
+        self.money.acked.push((
             Acknowledged {
                 key: IdemKey(a.key),
                 lsn,
@@ -245,9 +246,9 @@ impl Core<'_> {
         let term = self.leader_for(e);
         let l = self.terms[term].region;
         if self.reachable(e, l, self.now) {
-            let path = self.net[site].via_entry(RegionId(l as u8));
+            let (out, _) = self.net[site].legs_via_entry(RegionId(l as u8));
             self.push(
-                self.now + path / 2,
+                self.now + out,
                 Ev::TopUp {
                     term,
                     account,

@@ -182,23 +182,29 @@ impl Core<'_> {
         if upto <= ledger.checkpoint().lsn {
             return;
         }
-        let acked = std::mem::take(&mut self.acked);
+        let acked = std::mem::take(&mut self.money.acked);
         for (ack, at, term) in acked {
             if ack.lsn > upto {
-                self.acked.push((ack, at, term));
+                self.money.acked.push((ack, at, term));
                 continue;
             }
             let entry = self.terms[newest].ledger.entry(ack.lsn);
-            if !self.checker.acknowledged(&ack, entry) {
-                self.lost.push((at, ack.amount));
+            if !self.money.checker.acknowledged(&ack, entry) {
+                self.money.lost.push((at, ack.amount));
             }
-            if term < newest && self.promotions.get(term).is_some_and(|p| ack.lsn > p.2) {
-                self.beyond_prefix += 1;
+            if term < newest
+                && self
+                    .recovery
+                    .promotions
+                    .get(term)
+                    .is_some_and(|p| ack.lsn > p.2)
+            {
+                self.money.beyond_prefix += 1;
             }
         }
         let keys_before = self.now.saturating_sub(self.key_horizon());
         let folded = self.terms[newest].ledger.compact(upto, keys_before);
-        self.checker.fold(&folded);
+        self.money.checker.fold(&folded);
     }
 
     /// How long an idempotency key can still come back: every attempt and
@@ -233,7 +239,7 @@ impl Core<'_> {
         }
         let before = self.terms[into].ledger.last_lsn() + 1;
         self.terms[into].ledger = Ledger::from_parts_unchecked(base, entries);
-        for (ack, _, term) in &mut self.acked {
+        for (ack, _, term) in &mut self.money.acked {
             if *term == from {
                 if let Some(&(_, new)) = renumber.iter().find(|(old, _)| *old == ack.lsn) {
                     ack.lsn = new;

@@ -201,7 +201,7 @@ impl Core<'_> {
         let s = self.terms.len() - 1;
         self.follows[r] = s;
         self.replicas[r] = self.replica_of(s, prefix);
-        self.promotions.push((self.now, r, prefix));
+        self.recovery.promotions.push((self.now, r, prefix));
         self.note(format!(
             "{} promoted to leader, term {number}, with the log up to lsn {prefix} (fault {})",
             self.name(r),

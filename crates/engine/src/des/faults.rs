@@ -100,7 +100,7 @@ impl Core<'_> {
 
     pub(super) fn fault_start(&mut self, i: usize) {
         let f = self.cfg.faults[i];
-        self.first_fault.get_or_insert(f.start);
+        self.recovery.first_fault.get_or_insert(f.start);
         self.note(format!("fault {} starts: {}", i + 1, self.describe(&f)));
         for s in 0..self.terms.len() {
             let from = self.terms[s].region;

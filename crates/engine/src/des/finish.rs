@@ -46,16 +46,17 @@ impl Core<'_> {
         self.timeline.sort_by_key(|m| m.at);
         let final_ledger = &self.terms[last].ledger;
         let reps: Vec<&Replica> = followers.iter().map(|&r| &self.replicas[r]).collect();
-        let acks: Vec<Acknowledged> = self.acked.iter().map(|a| a.0).collect();
+        let acks: Vec<Acknowledged> = self.money.acked.iter().map(|a| a.0).collect();
         let checker = std::mem::replace(
-            &mut self.checker,
+            &mut self.money.checker,
             Checker::new(&Checkpoint::empty(0), Micros::MAX),
         );
         let invariants = checker.finish(final_ledger, &acks, &reps);
         let ledger_entries = final_ledger.last_lsn();
-        let mut lost = std::mem::take(&mut self.lost);
+        let mut lost = std::mem::take(&mut self.money.lost);
         lost.extend(
-            self.acked
+            self.money
+                .acked
                 .iter()
                 .filter(|(a, _, _)| {
                     final_ledger.entry(a.lsn).is_none_or(|e| {
@@ -83,14 +84,14 @@ impl Core<'_> {
         let count = |f: fn(&Breach) -> bool| invariants.breaches.iter().filter(|b| f(b)).count();
         let overspend = count(|b| matches!(b, Breach::NegativeBalance { .. })) as u64;
         let dups = count(|b| matches!(b, Breach::DuplicateEffect { .. })) as u64;
-        let fault = self.first_fault.unwrap_or(0);
+        let fault = self.recovery.first_fault.unwrap_or(0);
         let oldest = lost.iter().map(|l| l.0).min();
         let newest = lost.iter().map(|l| l.0).max();
         for w in [&mut self.during, &mut self.outside] {
             w.judge(cfg);
         }
         let terms = &self.terms;
-        let acked = &self.acked;
+        let acked = &self.money.acked;
         let result = DrillResult {
             drill: cfg.name.clone(),
             policy: cfg.policy,
@@ -98,7 +99,7 @@ impl Core<'_> {
             read_strategy: cfg.strategy,
             fencing: cfg.fencing,
             watermark: cfg.watermark,
-            rto: self.rto,
+            rto: self.recovery.rto,
             rpo: match (oldest, newest) {
                 (Some(o), Some(n)) => n.max(fault) - o,
                 _ => 0,
@@ -109,8 +110,9 @@ impl Core<'_> {
                 (Some(a), Some(b)) => b - a,
                 _ => 0,
             },
-            longest_write_gap: self.longest_gap,
+            longest_write_gap: self.recovery.longest_gap,
             promotions: self
+                .recovery
                 .promotions
                 .iter()
                 .map(|&(at, r, p)| {
@@ -122,8 +124,9 @@ impl Core<'_> {
                 })
                 .collect(),
             // Promotion k (0-based) made term k + 1 from term k's log prefix.
-            acked_beyond_promoted_prefix: self.beyond_prefix
+            acked_beyond_promoted_prefix: self.money.beyond_prefix
                 + self
+                    .recovery
                     .promotions
                     .iter()
                     .enumerate()
@@ -135,6 +138,7 @@ impl Core<'_> {
                     })
                     .sum::<u64>(),
             lease_overlap: self
+                .recovery
                 .promotions
                 .iter()
                 .enumerate()
@@ -143,7 +147,7 @@ impl Core<'_> {
                 .unwrap_or(0),
             rejected_charges: self.n.rejected,
             unknown_outcome_charges: self.n.unknown,
-            acknowledged_charges: self.acked_total,
+            acknowledged_charges: self.money.acked_total,
             charges: self.n.charges,
             overspend_incidents: overspend,
             duplicate_effects: dups,
@@ -153,18 +157,18 @@ impl Core<'_> {
             during: std::mem::replace(&mut self.during, Window::new(0)),
             outside: std::mem::replace(&mut self.outside, Window::new(0)),
             timeline: std::mem::take(&mut self.timeline),
-            alerts: self.monitor.firings.clone(),
-            flags: std::mem::take(&mut self.flag_log),
-            staleness_error: std::mem::take(&mut self.staleness_error),
-            underreported_reads: self.underreported,
-            follower_reads: self.follower_reads,
+            alerts: self.ops.monitor.firings.clone(),
+            flags: std::mem::take(&mut self.ops.flag_log),
+            staleness_error: std::mem::take(&mut self.accuracy.staleness_error),
+            underreported_reads: self.accuracy.underreported,
+            follower_reads: self.accuracy.follower_reads,
             staleness_order_violations: self.n.staleness_order_violations,
             impact: Degradation::ALL
                 .iter()
-                .zip(self.monitor.impact)
+                .zip(self.ops.monitor.impact)
                 .map(|(k, i)| (*k, i))
                 .collect(),
-            runbook: std::mem::take(&mut self.runbook_steps),
+            runbook: std::mem::take(&mut self.ops.runbook_steps),
             signal_window: cfg.signal_window,
         };
         Outcome {

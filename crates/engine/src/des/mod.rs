@@ -195,10 +195,28 @@ pub(crate) struct Core<'a> {
     /// Attempts sent and not yet answered or timed out: `(key, attempt)`.
     /// Bounded by the rate times the deadline; looked up, never iterated.
     pub(crate) outstanding: BTreeSet<(u64, u32)>,
+    /// Acknowledgements, sessions and the running invariant check.
+    pub(crate) money: Money,
+    pub(crate) n: Counters,
+    /// When the faults hit and how writes recovered.
+    pub(crate) recovery: Recovery,
+    pub(crate) timeline: Vec<Moment>,
+    pub(crate) during: Window,
+    pub(crate) outside: Window,
+    /// Per term: a promotion to replace it is scheduled.
+    pub(crate) pending: Vec<bool>,
+    /// Monitoring, flags and the runbook.
+    pub(crate) ops: Ops,
+    /// How far reported staleness is from the truth on follower reads.
+    pub(crate) accuracy: Accuracy,
+}
+
+/// The money side of a run.
+pub(crate) struct Money {
     /// Acknowledged charges not yet settled by compaction: the ack, its
     /// commit time, its term.
     pub(crate) acked: Vec<(Acknowledged, Micros, usize)>,
-    /// Acknowledged charges settled so far (compacted or not).
+    /// Acknowledged charges so far (settled or not).
     pub(crate) acked_total: u64,
     /// Settled acknowledgements the final log lacks: commit time and amount.
     pub(crate) lost: Vec<(Micros, i64)>,
@@ -208,23 +226,24 @@ pub(crate) struct Core<'a> {
     pub(crate) checker: Checker,
     /// Per account: lsn of the session's last acknowledged charge.
     pub(crate) session: Vec<u64>,
-    pub(crate) n: Counters,
+}
+
+/// Faults and recovery.
+#[derive(Default)]
+pub(crate) struct Recovery {
     pub(crate) first_fault: Option<Micros>,
     pub(crate) rto: Option<Micros>,
     pub(crate) last_ack: Option<Micros>,
     pub(crate) longest_gap: Micros,
+    /// When, which region, and the log prefix it took over.
     pub(crate) promotions: Vec<(Micros, usize, u64)>,
-    pub(crate) timeline: Vec<Moment>,
-    pub(crate) during: Window,
-    pub(crate) outside: Window,
-    /// Per term: a promotion to replace it is scheduled.
-    pub(crate) pending: Vec<bool>,
+}
+
+/// Operating the run.
+pub(crate) struct Ops {
     pub(crate) flag_on: [bool; 3],
     pub(crate) flag_log: Vec<(Flag, Micros, Option<Micros>)>,
     pub(crate) monitor: Monitor,
-    pub(crate) staleness_error: LatencyHistogram,
-    pub(crate) underreported: u64,
-    pub(crate) follower_reads: u64,
     /// Degraded responses so far, and per site in the current window.
     pub(crate) degraded_total: u64,
     pub(crate) degraded_sites: Vec<u64>,
@@ -234,6 +253,14 @@ pub(crate) struct Core<'a> {
     pub(crate) last_sites: Vec<u64>,
     /// Which runbook attempt the scheduled steps belong to.
     pub(crate) runbook_round: u32,
+}
+
+/// Reported against true staleness on the reads a follower served.
+#[derive(Default)]
+pub(crate) struct Accuracy {
+    pub(crate) staleness_error: LatencyHistogram,
+    pub(crate) underreported: u64,
+    pub(crate) follower_reads: u64,
 }
 
 impl<'a> Core<'a> {
@@ -302,36 +329,34 @@ impl<'a> Core<'a> {
             staleness: vec![0; n],
             events: EventQueue::new(),
             outstanding: BTreeSet::new(),
-            acked: Vec::new(),
-            acked_total: 0,
-            lost: Vec::new(),
-            beyond_prefix: 0,
-            checker: Checker::new(&Checkpoint::empty(w.accounts), Micros::MAX),
-            session: vec![0; w.accounts as usize],
+            money: Money {
+                acked: Vec::new(),
+                acked_total: 0,
+                lost: Vec::new(),
+                beyond_prefix: 0,
+                checker: Checker::new(&Checkpoint::empty(w.accounts), Micros::MAX),
+                session: vec![0; w.accounts as usize],
+            },
             n: Counters::default(),
-            first_fault: None,
-            rto: None,
-            last_ack: None,
-            longest_gap: 0,
-            promotions: Vec::new(),
+            recovery: Recovery::default(),
             timeline: Vec::new(),
             during: Window::new(sites.len()),
             outside: Window::new(sites.len()),
             pending: vec![false],
-            flag_on: [false; 3],
-            flag_log: Vec::new(),
-            monitor: Monitor::new(cfg.signal_window, cfg.alerts.clone()),
-            staleness_error: LatencyHistogram::new(),
-            underreported: 0,
-            follower_reads: 0,
-            degraded_total: 0,
-            degraded_sites: vec![0; sites.len()],
-            runbook_steps: Vec::new(),
-            runbook_alert: None,
-            last_sites: Vec::new(),
-            runbook_round: 0,
+            ops: Ops {
+                flag_on: [false; 3],
+                flag_log: Vec::new(),
+                monitor: Monitor::new(cfg.signal_window, cfg.alerts.clone()),
+                degraded_total: 0,
+                degraded_sites: vec![0; sites.len()],
+                runbook_steps: Vec::new(),
+                runbook_alert: None,
+                last_sites: Vec::new(),
+                runbook_round: 0,
+            },
+            accuracy: Accuracy::default(),
         };
-        core.checker = Checker::new(&Checkpoint::empty(w.accounts), core.key_horizon());
+        core.money.checker = Checker::new(&Checkpoint::empty(w.accounts), core.key_horizon());
         for r in 0..n {
             if r != leader {
                 core.attach(0, r);
@@ -416,7 +441,7 @@ impl<'a> Core<'a> {
             Ev::Flag { flag, to } => self.set_flag(flag, to),
             // Nobody acts on a run that has ended.
             Ev::Step { n, round } => {
-                if round == self.runbook_round && self.now <= self.end {
+                if round == self.ops.runbook_round && self.now <= self.end {
                     self.step(n)
                 }
             }

@@ -47,7 +47,7 @@ impl Core<'_> {
     pub(super) fn read(&mut self, site: usize, account: u32, kind: ReadKind) {
         let now = self.now;
         if kind == ReadKind::Eligibility && self.flag(Flag::DisableRecs) {
-            self.monitor.degraded(Degradation::FeatureDisabled, now);
+            self.ops.monitor.degraded(Degradation::FeatureDisabled, now);
             self.count_degraded(site);
             return;
         }
@@ -89,7 +89,7 @@ impl Core<'_> {
             self.terms[s].ledger.last_lsn()
         };
         let mut served_at = now;
-        let wanted = self.session[account as usize];
+        let wanted = self.money.session[account as usize];
         let ryw = self.cfg.workload.read_your_writes;
         if follower && wanted > applied && ryw != ReadYourWrites::Off {
             let arrives = self.terms[s].streams[r]
@@ -133,13 +133,15 @@ impl Core<'_> {
         let data_age = self.data_age(served, account, applied, served_at);
         if follower {
             let (reported, truth) = self.skew(served);
-            self.follower_reads += 1;
-            self.underreported += (reported < truth) as u64;
-            self.staleness_error.record(reported.abs_diff(truth));
+            self.accuracy.follower_reads += 1;
+            self.accuracy.underreported += (reported < truth) as u64;
+            self.accuracy
+                .staleness_error
+                .record(reported.abs_diff(truth));
         }
         self.n.staleness_order_violations += (data_age > out.staleness) as u64;
         let local = if self.leads(e) { 0 } else { self.staleness[e] };
-        self.monitor.read(now, out.staleness, local);
+        self.ops.monitor.read(now, out.staleness, local);
         let bound = self.cfg.read.max_staleness;
         if out.staleness > bound {
             self.count_degraded(site);
@@ -201,7 +203,7 @@ impl Core<'_> {
     fn failed_read(&mut self, site: usize) {
         let now = self.now;
         self.window(now).sites[site].failed_reads += 1;
-        self.monitor.read_failed(now);
+        self.ops.monitor.read_failed(now);
         self.count_degraded(site);
     }
 

@@ -8,18 +8,19 @@ use crate::ops::{AlertId, Change, Flag, Signal, Switch};
 
 impl Core<'_> {
     pub(crate) fn flag(&self, f: Flag) -> bool {
-        self.flag_on[f as usize]
+        self.ops.flag_on[f as usize]
     }
 
     pub(super) fn set_flag(&mut self, f: Flag, to: Switch) {
         let on = to == Switch::On;
-        if self.flag_on[f as usize] == on {
+        if self.ops.flag_on[f as usize] == on {
             return;
         }
-        self.flag_on[f as usize] = on;
+        self.ops.flag_on[f as usize] = on;
         if on {
-            self.flag_log.push((f, self.now, None));
+            self.ops.flag_log.push((f, self.now, None));
         } else if let Some(span) = self
+            .ops
             .flag_log
             .iter_mut()
             .rev()
@@ -31,8 +32,8 @@ impl Core<'_> {
     }
 
     pub(crate) fn count_degraded(&mut self, site: usize) {
-        self.degraded_total += 1;
-        self.degraded_sites[site] += 1;
+        self.ops.degraded_total += 1;
+        self.ops.degraded_sites[site] += 1;
     }
 
     /// Closes a monitoring window: signals, alerts, and the runbook trigger.
@@ -44,8 +45,8 @@ impl Core<'_> {
             .map(|f| f.start)
             .filter(|&s| s < self.now)
             .max();
-        for (alert, change) in self.monitor.close(self.now, last_fault) {
-            let name = &self.monitor.rule(alert).name;
+        for (alert, change) in self.ops.monitor.close(self.now, last_fault) {
+            let name = &self.ops.monitor.rule(alert).name;
             self.note(format!(
                 "alert {name} {}",
                 match change {
@@ -54,12 +55,12 @@ impl Core<'_> {
                 }
             ));
             match change {
-                Change::Fired if self.cfg.runbook && self.runbook_alert.is_none() => {
+                Change::Fired if self.cfg.runbook && self.ops.runbook_alert.is_none() => {
                     self.start_runbook(alert)
                 }
-                Change::Resolved if self.runbook_alert == Some(alert) => {
-                    if self.runbook_steps.len() >= 3 {
-                        let round = self.runbook_round;
+                Change::Resolved if self.ops.runbook_alert == Some(alert) => {
+                    if self.ops.runbook_steps.len() >= 3 {
+                        let round = self.ops.runbook_round;
                         self.push(self.now + ms(60_000.0), Ev::Step { n: 5, round });
                     } else {
                         // Resolved before any mitigation: nothing to undo.
@@ -69,7 +70,8 @@ impl Core<'_> {
                 _ => {}
             }
         }
-        self.last_sites = std::mem::replace(&mut self.degraded_sites, vec![0; self.entry.len()]);
+        self.ops.last_sites =
+            std::mem::replace(&mut self.ops.degraded_sites, vec![0; self.entry.len()]);
         if self.now < self.end {
             self.push(self.now + self.cfg.signal_window, Ev::Tick);
         }
@@ -82,9 +84,9 @@ impl Core<'_> {
         if self.now >= self.end {
             return;
         }
-        self.runbook_alert = Some(alert);
-        self.runbook_round += 1;
-        let round = self.runbook_round;
+        self.ops.runbook_alert = Some(alert);
+        self.ops.runbook_round += 1;
+        let round = self.ops.runbook_round;
         for (k, delay) in [0.0, 30_000.0, 60_000.0, 90_000.0].into_iter().enumerate() {
             let at = self.now + ms(delay) + if k == 0 { 0 } else { 1 };
             self.push(
@@ -100,21 +102,25 @@ impl Core<'_> {
     /// Abandons the running runbook (its alert was a blip), then opens it
     /// again for any other alert still firing.
     fn stand_down(&mut self, alert: AlertId) {
-        let name = &self.monitor.rule(alert).name;
+        let name = &self.ops.monitor.rule(alert).name;
         self.note(format!(
             "runbook: alert {name} already resolved, standing down"
         ));
-        self.runbook_steps.clear();
-        self.runbook_alert = None;
-        self.runbook_round += 1;
-        if let Some(other) = self.monitor.firing().into_iter().find(|&a| a != alert) {
+        self.ops.runbook_steps.clear();
+        self.ops.runbook_alert = None;
+        self.ops.runbook_round += 1;
+        if let Some(other) = self.ops.monitor.firing().into_iter().find(|&a| a != alert) {
             self.start_runbook(other);
         }
     }
 
     /// The runbook's mitigation for the alert that started it.
     fn mitigation(&self) -> Flag {
-        match self.runbook_alert.map(|a| self.monitor.rule(a).signal) {
+        match self
+            .ops
+            .runbook_alert
+            .map(|a| self.ops.monitor.rule(a).signal)
+        {
             Some(Signal::LagP95 | Signal::LagP99 | Signal::StaleReadShare) => Flag::ForceLeaderRead,
             Some(
                 Signal::ChargeErrorRate
@@ -128,22 +134,23 @@ impl Core<'_> {
 
     /// Runbook step `n` (1–5) of DESIGN.md.
     pub(super) fn step(&mut self, n: u8) {
-        if self.runbook_steps.len() + 1 != n as usize {
+        if self.ops.runbook_steps.len() + 1 != n as usize {
             return;
         }
-        let Some(alert) = self.runbook_alert else {
+        let Some(alert) = self.ops.runbook_alert else {
             return;
         };
-        if n == 2 && !self.monitor.is_firing(alert) {
+        if n == 2 && !self.ops.monitor.is_firing(alert) {
             // A blip (a natural lag episode): the on-call stands down.
             self.stand_down(alert);
             return;
         }
         let what = match n {
-            1 => format!("detect: alert {} fired", self.monitor.rule(alert).name),
+            1 => format!("detect: alert {} fired", self.ops.monitor.rule(alert).name),
             2 => {
                 let t = &self.cfg.topology;
                 let sites: Vec<&str> = self
+                    .ops
                     .last_sites
                     .iter()
                     .enumerate()
@@ -167,9 +174,10 @@ impl Core<'_> {
                 format!("recover: alert resolved, {f} off")
             }
         };
-        let before = self.runbook_steps.iter().map(|x| x.2).sum::<u64>();
-        self.runbook_steps
-            .push((what.clone(), self.now, self.degraded_total - before));
+        let before = self.ops.runbook_steps.iter().map(|x| x.2).sum::<u64>();
+        self.ops
+            .runbook_steps
+            .push((what.clone(), self.now, self.ops.degraded_total - before));
         self.note(format!("runbook step {n}: {what}"));
     }
 }
