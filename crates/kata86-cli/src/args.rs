@@ -237,6 +237,11 @@ pub struct DrillArgs {
     #[arg(long, value_name = "NAME")]
     pub strategy: Option<String>,
 
+    /// Go ahead with a run over the normal size (more than 10^9 requests):
+    /// the refusal message gives its estimated time and memory.
+    #[arg(long)]
+    pub allow_long: bool,
+
     /// Turn leader leases and epochs off, to show what split brain costs.
     #[arg(long)]
     pub no_fencing: bool,

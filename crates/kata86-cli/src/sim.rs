@@ -34,11 +34,14 @@ pub fn configure(a: &SimArgs) -> Result<(SimConfig, Vec<Cell>), CliError> {
             a.jitter
         )));
     }
-    let builder = match &a.topology {
-        Some(path) => crate::files::read_topology(path)?,
-        None => Topology::kata_builder(),
+    let topology = match &a.topology {
+        Some(path) => {
+            let text = crate::files::read_capped(path, "topology")?;
+            scenario::parse_topology(&text, a.jitter)
+                .map_err(|e| crate::files::located(&path.display().to_string(), e))?
+        }
+        None => Topology::kata_builder().jitter_ms(a.jitter).build()?,
     };
-    let topology = builder.jitter_ms(a.jitter).build()?;
     let leader = topology.region(&a.leader)?;
     let lag = match model(a) {
         Model::Iid => LagModel::Iid(IidLag::default()),

@@ -27,6 +27,10 @@ use std::fmt;
 /// Simulated time or a duration, in microseconds.
 pub type Micros = u64;
 
+/// The largest RTT (and jitter) accepted, in ms: ten seconds is already far
+/// beyond any path on Earth, and keeps every sum of RTTs far from overflow.
+pub const MAX_RTT_MS: f64 = 10_000.0;
+
 /// Microseconds in one millisecond.
 pub const US_PER_MS: u64 = 1_000;
 
@@ -85,8 +89,8 @@ pub enum TopologyError {
     /// Two regions, or two sites, share a name.
     #[error("`{0}` is declared twice; each region name and each site name must be unique")]
     Duplicate(String),
-    /// An RTT is negative, NaN or infinite.
-    #[error("RTT {from} -> {to} is {value} ms; an RTT must be a finite number >= 0")]
+    /// An RTT is negative, NaN, infinite or over [`MAX_RTT_MS`].
+    #[error("RTT {from} -> {to} is {value} ms; an RTT must be a number from 0 to 10000 ms")]
     BadRtt {
         /// One end.
         from: String,
@@ -121,9 +125,18 @@ pub enum TopologyError {
     /// More than 64 regions or 255 sites.
     #[error("too many regions or sites (at most 64 regions and 255 sites)")]
     TooLarge,
-    /// The jitter bound is negative or not finite.
-    #[error("jitter is {0} ms; it must be a finite number >= 0")]
+    /// The jitter bound is negative, not finite or over [`MAX_RTT_MS`].
+    #[error("jitter is {0} ms; it must be a number from 0 to 10000 ms")]
     BadJitter(f64),
+    /// A region, site or home region with an empty name.
+    #[error("{what} has an empty name; give every region and site a name")]
+    EmptyName {
+        /// What has no name (`a region`, `site VN's home region`, ...).
+        what: String,
+    },
+    /// A link from a region to itself.
+    #[error("link {0} <-> {0} joins a region to itself; a region talks to itself for free, drop the link")]
+    SelfLoop(String),
 }
 
 /// A data centre that can hold a replica (or, later, only a witness).
@@ -342,8 +355,26 @@ impl TopologyBuilder {
         if self.regions.len() > 64 || self.sites.len() > 255 {
             return Err(TopologyError::TooLarge);
         }
-        if !self.jitter_ms.is_finite() || self.jitter_ms < 0.0 {
+        if !(0.0..=MAX_RTT_MS).contains(&self.jitter_ms) {
             return Err(TopologyError::BadJitter(self.jitter_ms));
+        }
+        let empty = |what: String| Err(TopologyError::EmptyName { what });
+        if self.regions.iter().any(|r| r.trim().is_empty()) {
+            return empty("a region".into());
+        }
+        for (name, home, rtts) in &self.sites {
+            if name.trim().is_empty() {
+                return empty("a client site".into());
+            }
+            if home.trim().is_empty() {
+                return empty(format!("site {name}'s home region"));
+            }
+            if rtts.iter().any(|(r, _)| r.trim().is_empty()) {
+                return empty(format!("a region in site {name}'s RTTs"));
+            }
+        }
+        if let Some((a, _, _)) = self.links.iter().find(|(a, b, _)| a == b) {
+            return Err(TopologyError::SelfLoop(a.clone()));
         }
         // Regions and sites are separate namespaces (the kata has a region
         // `US` and a site `US`), but each must be unique within its own.
@@ -373,7 +404,7 @@ impl TopologyBuilder {
             })
         };
         let check = |from: &str, to: &str, v: f64| -> Result<Micros, TopologyError> {
-            if !v.is_finite() || v < 0.0 {
+            if !(0.0..=MAX_RTT_MS).contains(&v) {
                 return Err(TopologyError::BadRtt {
                     from: from.to_string(),
                     to: to.to_string(),
@@ -419,15 +450,8 @@ impl TopologyBuilder {
             }
         }
 
-        let site_known = join(self.sites.iter().map(|s| s.0.as_str()));
         let mut sites = Vec::with_capacity(self.sites.len());
         for (name, home, rtts) in &self.sites {
-            if home.is_empty() {
-                return Err(TopologyError::UnknownSite {
-                    name: name.clone(),
-                    known: site_known.clone(),
-                });
-            }
             let home = RegionId(rid(home)? as u8);
             let mut rtt: Vec<Option<Micros>> = vec![None; n];
             for (r, v) in rtts {

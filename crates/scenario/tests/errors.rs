@@ -1,0 +1,168 @@
+//! Every semantic check, one line of a table each: the input, the line the
+//! error must name, and words it must hold. Inputs are short scenario files
+//! over the default topology (SG, US, JP; sites VN and US).
+
+use scenario::{parse_drill, parse_topology, Length};
+
+/// `(scenario text, expected line, expected words)`.
+const DRILL: &[(&str, usize, &[&str])] = &[
+    // Numbers beyond their bounds, with the bound in the message.
+    ("duration_s = 1e308\n", 1, &["duration_s = 1e308", "86400"]),
+    ("duration_s = 0\n", 1, &["duration_s = 0", "1 to 86400 s"]),
+    ("\nrate = 1e7\n", 2, &["rate = 1e7", "1000000"]),
+    ("\nrate = 1e6\nduration_s = 3600\n", 2, &["requests", "MB", "--allow-long"]),
+    ("rate = 20000\nduration_s = 86400\n", 1, &["requests", "--allow-long"]),
+    ("accounts = 4294967295\n", 1, &["accounts", "1000000"]),
+    ("accounts = 2.5\n", 1, &["whole number"]),
+    ("signal_window_s = 1e300\n", 1, &["signal_window_s", "3600"]),
+    ("duration_s = 100\nsignal_window_s = 200\n", 2, &["longer than the drill"]),
+    ("[[fault]]\nkind = \"lag-spike\"\nfrom = \"SG\"\nto = \"US\"\nextra_ms = 1e308\nstart_s = 1\nend_s = 2\n", 5, &["extra_ms = 1e308", "600000 ms"]),
+    ("[[fault]]\nkind = \"lag-spike\"\nfrom = \"SG\"\nto = \"US\"\nextra_ms = -5\nstart_s = 1\nend_s = 2\n", 5, &["extra_ms = -5", "ms"]),
+    // Names that must exist.
+    ("[[slo]]\nname = \"x\"\nseries = \"read\"\nquantile = 0.95\ntarget_ms = 100\nsite = \"MARS\"\n", 6, &["MARS", "VN"]),
+    ("[[fault]]\nkind = \"region-down\"\nregion = \"EU\"\nstart_s = 1\nend_s = 2\n", 3, &["EU", "SG"]),
+    ("leader = \"XX\"\n", 1, &["XX"]),
+    ("[[flag]]\nname = \"PANIC_MODE\"\non_s = 1\noff_s = 2\n", 2, &["PANIC_MODE", "FORCE_LEADER_READ"]),
+    ("[[clock]]\nkind = \"offset\"\nregion = \"MOON\"\noffset_ms = 1\n", 3, &["MOON"]),
+    ("policy = \"pray\"\n", 1, &["pray", "promote-auto"]),
+    ("strategy = \"nearest\"\n", 1, &["nearest", "bounded"]),
+    // Duplicates, self-loops, empty names.
+    ("[[clock]]\nkind = \"offset\"\nregion = \"SG\"\noffset_ms = 1\n[[clock]]\nkind = \"offset\"\nregion = \"SG\"\noffset_ms = 2\n", 7, &["already given"]),
+    ("[[alert]]\nname = \"a\"\nsignal = \"lag_p95_ms\"\nthreshold = 1\n[[alert]]\nname = \"a\"\nsignal = \"lag_p99_ms\"\nthreshold = 1\n", 6, &["name of its own"]),
+    ("witnesses = [\"JP\", \"JP\"]\n", 1, &["listed twice"]),
+    ("[topology]\nregions = [\"SG\", \"\"]\nlinks = []\nsites = [{ name = \"VN\", home = \"SG\", rtt_ms = { SG = 1 } }]\n", 2, &["needs a name"]),
+    ("[topology]\nregions = [\"SG\"]\nlinks = [{ a = \"SG\", b = \"SG\", rtt_ms = 1 }]\nsites = [{ name = \"VN\", home = \"SG\", rtt_ms = { SG = 1 } }]\n", 3, &["two different regions"]),
+    ("[topology]\nregions = [\"SG\"]\nlinks = []\nsites = [{ name = \"VN\", home = \"\", rtt_ms = { SG = 1 } }]\n", 4, &["home", "needs a home region"]),
+    ("[topology]\nregions = [\"SG\", \"US\"]\nlinks = [{ a = \"SG\", b = \"US\", rtt_ms = 1e308 }]\nsites = [{ name = \"VN\", home = \"SG\", rtt_ms = { SG = 1, US = 2 } }]\n", 3, &["rtt_ms = 1e308", "10000"]),
+    ("[topology]\nregions = [\"SG\", \"US\"]\nlinks = [{ a = \"SG\", b = \"EU\", rtt_ms = 1 }]\nsites = [{ name = \"VN\", home = \"SG\", rtt_ms = { SG = 1, US = 2 } }]\n", 3, &["EU", "SG, US"]),
+    ("[topology]\nregions = [\"SG\"]\nlinks = []\nsites = [{ name = \"VN\", home = \"SG\", rtt_ms = { SG = -4 } }]\n", 4, &["-4", "10000"]),
+    // Events outside the drill, windows the wrong way round.
+    ("duration_s = 60\n[[fault]]\nkind = \"region-down\"\nregion = \"SG\"\nstart_s = 10\nend_s = 90\n", 6, &["end_s = 90", "after the drill ends at 60 s"]),
+    ("duration_s = 300\n\n[[fault]]\nkind = \"region-down\"\nregion = \"SG\"\nstart_s = 50\nend_s = 40\n", 7, &["end_s = 40", "after it starts at 50 s"]),
+    ("duration_s = 60\n[[flag]]\nname = \"WRITE_READONLY_MODE\"\non_s = 10\noff_s = 90\n", 5, &["WRITE_READONLY_MODE", "90", "60 s"]),
+    ("duration_s = 60\n[[clock]]\nkind = \"step\"\nregion = \"SG\"\nat_s = 61\nbefore_ms = 0\nafter_ms = -3000\n", 5, &["at_s = 61", "after the drill ends"]),
+    ("[[flag]]\nname = \"DISABLE_RECS\"\non_s = 10\noff_s = 20\n[[flag]]\nname = \"DISABLE_RECS\"\non_s = 15\noff_s = 30\n", 7, &["already on", "merge"]),
+    // Shapes: kinds, fields a kind needs or does not take, unknown keys.
+    ("[[fault]]\nkind = \"meteor\"\nstart_s = 1\nend_s = 2\n", 2, &["meteor", "region-down"]),
+    ("[[fault]]\nkind = \"partition\"\na = \"SG\"\nstart_s = 1\nend_s = 2\n", 2, &["needs `b`"]),
+    ("[[fault]]\nkind = \"region-down\"\nregion = \"SG\"\nextra_ms = 5\nstart_s = 1\nend_s = 2\n", 4, &["extra_ms", "does not apply"]),
+    ("[[fault]]\nkind = \"region-down\"\nregion = \"SG\"\nseverity = 3\nstart_s = 1\nend_s = 2\n", 4, &["severity"]),
+    ("bogus = 1\n", 1, &["bogus"]),
+    ("duration_s = \"long\"\n", 1, &["duration_s"]),
+    ("[[slo]]\nname = \"x\"\nseries = \"read\"\nquantile = 2\ntarget_ms = 100\n", 4, &["quantile = 2", "1"]),
+    ("\n[[alert]]\nname = \"x\"\nsignal = \"lag_p95_ms\"\nthreshold = -1\n", 5, &["threshold = -1"]),
+    ("[[alert]]\nname = \"x\"\nsignal = \"vibes\"\nthreshold = 1\n", 3, &["vibes", "lag_p95_ms"]),
+    ("[[clock]]\nkind = \"drift\"\nregion = \"SG\"\nppm = inf\n", 4, &["ppm = inf", "100000"]),
+    ("name = \"\"\n", 1, &["name"]),
+];
+
+#[test]
+fn every_bad_scenario_is_refused_at_its_line_with_the_words_that_explain_it() {
+    for (text, line, words) in DRILL {
+        let e = match parse_drill("s.toml", text, Length::Short) {
+            Ok(_) => panic!("accepted:\n{text}"),
+            Err(e) => e,
+        };
+        let shown = e.to_string();
+        assert_eq!(e.line, Some(*line), "{shown}\nfor:\n{text}");
+        for w in *words {
+            assert!(
+                shown.contains(w),
+                "`{w}` missing from: {shown}\nfor:\n{text}"
+            );
+        }
+    }
+}
+
+/// Two lag spikes on one link at once: the second is named, 1-based.
+#[test]
+fn overlapping_lag_spikes_point_at_the_second() {
+    let one = "[[fault]]\nkind = \"lag-spike\"\nfrom = \"SG\"\nto = \"US\"\nextra_ms = 100\nstart_s = 10\nend_s = 20\n";
+    let text = format!("{one}{}", one.replace("10", "15").replace("20", "30"));
+    let e = parse_drill("s.toml", &text, Length::Short).unwrap_err();
+    assert_eq!(e.line, Some(8), "{e}");
+    assert!(e.to_string().contains("fault 2"), "{e}");
+}
+
+/// A long run is refused unless asked for; a run over the memory bound is
+/// refused either way.
+#[test]
+fn a_long_run_needs_asking_for_and_a_huge_one_is_never_run() {
+    let long = "rate = 20000\nduration_s = 86400\n";
+    assert!(parse_drill("s", long, Length::Short).is_err());
+    assert!(parse_drill("s", long, Length::Long).is_ok());
+    // Thirty sites at a million requests/s each: about 10 GB, never run.
+    let sites: Vec<String> = (0..30)
+        .map(|i| format!("{{ name = \"S{i}\", home = \"SG\", rtt_ms = {{ SG = 1 }} }}"))
+        .collect();
+    let huge = format!(
+        "rate = 1e6\nduration_s = 10\n[topology]\nregions = [\"SG\"]\nlinks = []\nsites = [{}]\n",
+        sites.join(", ")
+    );
+    let e = parse_drill("s", &huge, Length::Long).unwrap_err();
+    assert!(e.to_string().contains("lower the rate"), "{e}");
+}
+
+#[test]
+fn a_valid_scenario_sets_everything_it_names() {
+    let text = r#"
+name = "two regions"
+duration_s = 100
+policy = "reject-writes"
+replication = "semi-sync"
+strategy = "local"
+[topology]
+regions = ["SG", "US"]
+links = [{ a = "SG", b = "US", rtt_ms = 180 }]
+sites = [{ name = "VN", home = "SG", rtt_ms = { SG = 40, US = 220 } }]
+[[slo]]
+name = "charge_p95"
+series = "charge"
+quantile = 0.95
+target_ms = 500
+site = "VN"
+[[fault]]
+kind = "partition"
+a = "SG"
+b = "US"
+start_s = 10
+end_s = 20
+[[clock]]
+kind = "periodic"
+region = "US"
+amplitude_ms = 100
+period_s = 60
+"#;
+    let cfg = parse_drill("s.toml", text, Length::Short).unwrap();
+    assert_eq!(cfg.name, "two regions");
+    assert_eq!(cfg.topology.region_count(), 2);
+    assert_eq!(cfg.faults.len(), 1);
+    assert_eq!(cfg.faults[0].end, 20_000_000);
+    assert_eq!(cfg.policy.name(), "reject-writes");
+    assert_eq!(cfg.replication.name(), "semi-sync");
+    assert_eq!(cfg.strategy.name(), "local");
+    assert_eq!(cfg.slos.len(), 1);
+    assert_eq!(cfg.duration, 100_000_000);
+}
+
+/// `(topology text, expected line, expected words)`.
+const TOPOLOGY: &[(&str, usize, &[&str])] = &[
+    ("regions = [\"SG\", \"US\"]\nlinks = []\nsites = [{ name = \"VN\", home = \"SG\", rtt_ms = { SG = 1, US = 2 } }]\n", 1, &["no link SG <-> US"]),
+    ("regions = [\"SG\"]\nlinks = []\nsites = [{ name = \"VN\", home = \"SG\", rtt_ms = { SG = 1, EU = 2 } }]\n", 3, &["EU"]),
+    ("regions = [\"SG\", \"US\"]\nlinks = [{ a = \"SG\", b = \"US\", rtt_ms = 1 }]\nsites = [{ name = \"VN\", home = \"SG\", rtt_ms = { SG = 1 } }]\n", 3, &["no RTT to region US"]),
+    ("regions = [\"SG\", \"US\"]\nlinks = [{ a = \"SG\", b = \"US\", rtt_ms = 1 }, { a = \"US\", b = \"SG\", rtt_ms = 2 }]\nsites = [{ name = \"VN\", home = \"SG\", rtt_ms = { SG = 1, US = 1 } }]\n", 2, &["given twice"]),
+    ("regions = [\"SG\"]\nlinks = []\nsites = [{ name = \"VN\", home = \"SG\", rtt_ms = { SG = 1 } }, { name = \"VN\", home = \"SG\", rtt_ms = { SG = 1 } }]\n", 3, &["declared twice"]),
+];
+
+#[test]
+fn every_bad_topology_is_refused_at_its_line() {
+    for (text, line, words) in TOPOLOGY {
+        let e = parse_topology(text, 0.0).expect_err(text);
+        let shown = e.to_string();
+        assert_eq!(e.line, Some(*line), "{shown}\nfor:\n{text}");
+        for w in *words {
+            assert!(shown.contains(w), "`{w}` missing from: {shown}");
+        }
+    }
+    assert!(parse_topology("regions = [\"SG\"]\nlinks = []\nsites = [{ name = \"VN\", home = \"SG\", rtt_ms = { SG = 1 } }]\n", 1e9).is_err(), "jitter bound");
+}
