@@ -1,7 +1,6 @@
 //! `kata86 drill`: built-in drills and TOML scenarios → runs → report.
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use engine::drill::{
     run_drill, Builtin, DrillConfig, DrillResult, JpRole, Policy, Replication, SiteWindow,
@@ -16,7 +15,7 @@ use topology::to_ms;
 use crate::files::{length, located, read_capped};
 
 use crate::args::{DrillArgs, Format};
-use crate::CliError;
+use crate::{CliError, Verdict};
 
 /// The configuration the arguments describe (before policy/mode overrides).
 fn base_config(a: &DrillArgs) -> Result<DrillConfig, CliError> {
@@ -53,7 +52,7 @@ fn builtin_names() -> String {
 }
 
 /// Runs `kata86 drill`.
-pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     if a.format == Format::Csv {
         return Err(CliError::Usage(
             "drill reports come as --format table or json".into(),
@@ -122,9 +121,9 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     // Without fencing, or async's lost tail, the breaches are the finding.
     if let Some(d) = results.iter().find_map(|r| r.defect.as_ref()) {
         eprintln!("error: money invariant broken where the design promises it holds: {d}");
-        return Ok(ExitCode::from(1));
+        return Ok(Verdict::MoneyBroken);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Verdict::Clean)
 }
 
 /// `NAME@ON-OFF` (seconds) → a flag span.

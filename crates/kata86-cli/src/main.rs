@@ -3,8 +3,8 @@
 //! This crate is glue: it parses arguments (clap), builds a validated
 //! [`engine::SimConfig`], runs it, and renders the plain-data results as a
 //! table, JSON or CSV ([`report`]). It is the only crate that prints, and the
-//! only one that turns errors into exit codes: 2 for bad input, 1 for a run
-//! whose checks failed.
+//! only one that turns outcomes into exit codes, all of them in [`exit`].
+#![forbid(unsafe_code)]
 
 mod args;
 mod drill;
@@ -39,11 +39,34 @@ pub enum CliError {
     Io(#[from] std::io::Error),
 }
 
+/// How a run that completed ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every check held.
+    Clean,
+    /// A money invariant broke (or, in a drill, one the configuration
+    /// promises to keep): the report was written, the run failed.
+    MoneyBroken,
+}
+
+/// The exit codes, in one place.
+mod exit {
+    /// The run completed and every check held.
+    pub const OK: u8 = 0;
+    /// A money invariant broke: `sim --workload wallet` (staleness-order
+    /// violations included) or a drill's `defect`.
+    pub const MONEY: u8 = 1;
+    /// Bad input: an argument, a file, a combination of flags.
+    pub const USAGE: u8 = 2;
+    /// The report could not be written (sysexits' EX_IOERR).
+    pub const OUTPUT: u8 = 74;
+}
+
 impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
-            CliError::Io(_) => 1,
-            _ => 2,
+            CliError::Io(_) => exit::OUTPUT,
+            _ => exit::USAGE,
         }
     }
 }
@@ -57,11 +80,15 @@ fn main() -> ExitCode {
     };
     let _ = out.flush();
     match result {
-        Ok(code) => code,
-        Err(CliError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Ok(Verdict::Clean) => ExitCode::from(exit::OK),
+        Ok(Verdict::MoneyBroken) => ExitCode::from(exit::MONEY),
+        // A reader that stops early (`| head`) is not a failure.
+        Err(CliError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::from(exit::OK)
+        }
         Err(e) => {
             eprintln!("error: {e}");
-            if e.exit_code() == 2 {
+            if e.exit_code() == exit::USAGE {
                 eprintln!("(see `kata86 --help` and `kata86 <command> --help`)");
             }
             ExitCode::from(e.exit_code())

@@ -280,10 +280,13 @@ fn pct(v: f64) -> String {
 
 /// "pass" or the failed objectives' names.
 fn verdicts(v: &[SloVerdict]) -> String {
-    let failed: Vec<&str> = v
+    let failed: Vec<String> = v
         .iter()
         .filter(|v| !v.pass)
-        .map(|v| v.name.as_str())
+        .map(|v| match v.observed_ms {
+            Some(_) => v.name.clone(),
+            None => format!("{} (no data)", v.name),
+        })
         .collect();
     if failed.is_empty() {
         format!("{}/{} pass", v.len(), v.len())

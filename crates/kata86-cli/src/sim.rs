@@ -1,7 +1,6 @@
 //! `kata86 sim`: arguments → configuration → run → report.
 
 use std::io::{IsTerminal, Write};
-use std::process::ExitCode;
 
 use engine::wallet::{Mix, Popularity, ReadYourWrites, WalletConfig};
 use engine::{Cell, SimConfig};
@@ -11,7 +10,7 @@ use topology::Topology;
 
 use crate::args::{Format, Model, Ryw, SimArgs, Workload};
 use crate::report::{self, SimReport};
-use crate::CliError;
+use crate::{CliError, Verdict};
 
 /// The lag model in force: the flag, or the workload's default.
 fn model(a: &SimArgs) -> Model {
@@ -207,7 +206,7 @@ pub fn reproduce(a: &SimArgs) -> String {
 }
 
 /// Runs `kata86 sim` and writes its report to `out`.
-pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     let (cfg, cells) = configure(a)?;
     let show = !a.quiet && std::io::stderr().is_terminal();
     let total = cells.len();
@@ -253,19 +252,27 @@ pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
         Format::Csv => report::csv(&rep, out)?,
     }
     // A broken money invariant is a failed run, whatever the format.
-    if let Some(bad) = wallets.iter().find(|w| !w.invariants.ok()) {
+    if let Some(bad) = wallets
+        .iter()
+        .find(|w| !w.invariants.ok() || w.stats.staleness_order_violations > 0)
+    {
+        let first = bad.invariants.first().map_or_else(
+            || {
+                format!(
+                    "{} reads returned data older than the staleness their replica reported",
+                    bad.stats.staleness_order_violations
+                )
+            },
+            |b| b.to_string(),
+        );
         eprintln!(
-            "error: money invariants broken ({} breaches) in cell {} / {}; first: {}",
+            "error: money invariants broken ({} breaches) in cell {} / {}; first: {first}",
             bad.invariants.breach_count,
             cfg.topology.site_name(bad.base.cell.site),
             bad.base.cell.strategy.name(),
-            bad.invariants
-                .first()
-                .map(|b| b.to_string())
-                .unwrap_or_default()
         );
         eprintln!("reproduce with: {}", rep.command);
-        return Ok(ExitCode::from(1));
+        return Ok(Verdict::MoneyBroken);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Verdict::Clean)
 }

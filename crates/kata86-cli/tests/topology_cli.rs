@@ -59,12 +59,12 @@ fn bad_topology_files_are_explained_with_exit_code_2() {
         (
             "missing.toml",
             "regions = [\"SG\", \"US\"]\nlinks = []\nsites = [{ name = \"VN\", home = \"SG\", rtt_ms = { SG = 40, US = 220 } }]\n".to_string(),
-            "missing RTT SG -> US",
+            "no link SG <-> US",
         ),
         (
             "unknown.toml",
             format!("regions = [\"SG\", \"US\"]\n{LINKS}sites = [{{ name = \"VN\", home = \"TH\", rtt_ms = {{ SG = 40, US = 220 }} }}]\n"),
-            "unknown region `TH`",
+            "home = \"TH\": unknown region",
         ),
         ("syntax.toml", "regions = [\"SG\"\n".to_string(), "syntax.toml:"),
     ];
@@ -79,4 +79,8 @@ fn bad_topology_files_are_explained_with_exit_code_2() {
     let (code, _, err) = kata86(&["sim", "--topology", "/nonexistent/topo.toml"]);
     assert_eq!(code, 2);
     assert!(err.contains("cannot read topology"), "{err}");
+    // Not a file of TOML at all: refused by its size before anything else.
+    let (code, _, err) = kata86(&["sim", "--topology", "/dev/zero"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("KiB"), "{err}");
 }

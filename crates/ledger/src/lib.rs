@@ -24,6 +24,7 @@
 //!
 //! This crate knows nothing about regions, networks or read strategies. It
 //! does no I/O, and nothing in it depends on hash-map iteration order.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod error;

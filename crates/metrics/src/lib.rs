@@ -24,6 +24,7 @@
 //! sorted-vector oracle.
 //!
 //! This crate depends on no other crate of the workspace and does no I/O.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod histogram;

@@ -81,22 +81,21 @@ impl Slo {
         self.site.as_deref().is_none_or(|own| own == site)
     }
 
-    /// Judges `h` against this objective; `None` when `h` is empty, since no
-    /// data means no verdict.
+    /// Judges `h` against this objective. An empty `h` gives a verdict of
+    /// "no data" (`observed_ms: None`), which never passes: an objective
+    /// nobody measured is not met.
     ///
     /// The observed value is the histogram's quantile, which never rounds
     /// below the exact one, so a pass is never an artefact of precision.
-    pub fn judge(&self, h: &LatencyHistogram) -> Option<SloVerdict> {
-        if h.count() == 0 {
-            return None;
-        }
-        let observed_ms = us_to_ms(h.value_at_quantile(self.quantile) as f64);
-        Some(SloVerdict {
+    pub fn judge(&self, h: &LatencyHistogram) -> SloVerdict {
+        let observed_ms =
+            (h.count() > 0).then(|| us_to_ms(h.value_at_quantile(self.quantile) as f64));
+        SloVerdict {
             name: self.name.clone(),
             target_ms: self.target_ms,
             observed_ms,
-            pass: observed_ms < self.target_ms,
-        })
+            pass: observed_ms.is_some_and(|o| o < self.target_ms),
+        }
     }
 }
 
@@ -127,9 +126,10 @@ pub struct SloVerdict {
     pub name: String,
     /// The objective's target, in milliseconds.
     pub target_ms: f64,
-    /// The observed quantile, in milliseconds.
-    pub observed_ms: f64,
-    /// Whether `observed_ms < target_ms` (strictly).
+    /// The observed quantile, in milliseconds; `None` when nothing was
+    /// measured ("no data").
+    pub observed_ms: Option<f64>,
+    /// Whether `observed_ms < target_ms` (strictly); never with no data.
     pub pass: bool,
 }
 

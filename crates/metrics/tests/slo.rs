@@ -22,13 +22,16 @@ fn p95(target_ms: f64) -> Slo {
 fn p95_rank_decides_the_verdict() {
     let slo = p95(150.0);
     // The 95th of 100 samples is the last fast one: pass.
-    let verdict = slo.judge(&with_tail(95, 100.0, 150.0)).unwrap();
+    let verdict = slo.judge(&with_tail(95, 100.0, 150.0));
     assert!(verdict.pass, "{verdict:?}");
-    assert!((verdict.observed_ms - 100.0).abs() <= 0.1, "{verdict:?}");
+    assert!(
+        (verdict.observed_ms.unwrap() - 100.0).abs() <= 0.1,
+        "{verdict:?}"
+    );
     // One more slow sample pushes the 95th into the tail: fail.
-    let verdict = slo.judge(&with_tail(94, 100.0, 150.0)).unwrap();
+    let verdict = slo.judge(&with_tail(94, 100.0, 150.0));
     assert!(!verdict.pass, "{verdict:?}");
-    assert!(verdict.observed_ms >= 1_500.0, "{verdict:?}");
+    assert!(verdict.observed_ms.unwrap() >= 1_500.0, "{verdict:?}");
 }
 
 #[test]
@@ -36,15 +39,11 @@ fn p95_just_under_target_passes_and_just_over_fails() {
     for target_ms in [150.0, 500.0, 2_000.0, 10_000.0] {
         let slo = p95(target_ms);
         // 0.5 % either side: well clear of the 0.1 % histogram precision.
-        let under = slo
-            .judge(&with_tail(95, target_ms * 0.995, target_ms))
-            .unwrap();
-        let over = slo
-            .judge(&with_tail(95, target_ms * 1.005, target_ms))
-            .unwrap();
+        let under = slo.judge(&with_tail(95, target_ms * 0.995, target_ms));
+        let over = slo.judge(&with_tail(95, target_ms * 1.005, target_ms));
         assert!(under.pass, "{under:?}");
         assert!(!over.pass, "{over:?}");
-        assert!(under.observed_ms < target_ms && target_ms < over.observed_ms);
+        assert!(under.observed_ms.unwrap() < target_ms && target_ms < over.observed_ms.unwrap());
     }
 }
 
@@ -52,9 +51,7 @@ fn p95_just_under_target_passes_and_just_over_fails() {
 fn observing_exactly_the_target_fails() {
     // "below target" is strict, and the histogram only ever rounds up.
     for target_ms in [1.5, 150.0, 500.0, 2_000.0, 10_000.0] {
-        let verdict = p95(target_ms)
-            .judge(&with_tail(100, target_ms, target_ms))
-            .unwrap();
+        let verdict = p95(target_ms).judge(&with_tail(100, target_ms, target_ms));
         assert!(!verdict.pass, "{verdict:?}");
     }
 }
@@ -64,9 +61,9 @@ fn pass_is_strictly_below_target() {
     for value_ms in [1.5, 149.9, 2_000.0] {
         let h = with_tail(100, value_ms, value_ms);
         let observed_ms = h.value_at_quantile(0.95) as f64 / 1000.0;
-        let at = p95(observed_ms).judge(&h).unwrap();
-        let above = p95(observed_ms + 0.001).judge(&h).unwrap();
-        assert_eq!(at.observed_ms, observed_ms);
+        let at = p95(observed_ms).judge(&h);
+        let above = p95(observed_ms + 0.001).judge(&h);
+        assert_eq!(at.observed_ms.unwrap(), observed_ms);
         assert!(!at.pass, "{at:?}");
         assert!(above.pass, "{above:?}");
     }
@@ -79,21 +76,23 @@ fn verdict_reports_name_target_and_observed_quantile() {
     for us in (1..=1_000u64).map(|i| i * 1_000) {
         h.record(us); // 1 ms ..= 1000 ms
     }
-    let verdict = slo.judge(&h).unwrap();
+    let verdict = slo.judge(&h);
     assert_eq!(verdict.name, "staleness_p99");
     assert_eq!(verdict.target_ms, 10_000.0);
     assert!(verdict.pass);
     // Exact p99 of 1..=1000 ms is 990 ms.
     assert!(
-        (990.0..=990.0 * 1.001).contains(&verdict.observed_ms),
+        (990.0..=990.0 * 1.001).contains(&verdict.observed_ms.unwrap()),
         "{verdict:?}"
     );
 }
 
 #[test]
-fn empty_histogram_gives_no_verdict() {
+fn empty_histogram_gives_a_no_data_verdict_that_fails() {
     for slo in kata_slos() {
-        assert_eq!(slo.judge(&LatencyHistogram::new()), None);
+        let v = slo.judge(&LatencyHistogram::new());
+        assert_eq!(v.observed_ms, None, "{v:?}");
+        assert!(!v.pass, "no data is not a pass: {v:?}");
     }
 }
 

@@ -47,6 +47,7 @@
 //! the same replication weather.
 //!
 //! This crate knows nothing about read strategies or reports, and does no I/O.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod clock;

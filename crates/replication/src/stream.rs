@@ -141,6 +141,12 @@ impl FollowerStream {
     }
 
     fn send(&mut self, stamp: Micros, lsn: u64) {
+        self.send_stamped(stamp, stamp, lsn);
+    }
+
+    /// Sends an item at `sent` whose watermark stamp is `stamp` (its commit
+    /// time; `sent` itself for live shipping and heartbeats).
+    fn send_stamped(&mut self, sent: Micros, stamp: Micros, lsn: u64) {
         let jitter = if self.link.jitter > 0 {
             below(&mut self.net, self.link.jitter)
         } else {
@@ -149,10 +155,10 @@ impl FollowerStream {
         let received = self
             .last
             .received
-            .max(stamp + self.link.one_way + jitter)
+            .max(sent + self.link.one_way + jitter)
             .max(self.blocked_until);
         let durable = self.last.durable.max(received + self.link.fsync);
-        let apply = self.lag.apply_delay(stamp) + self.extra;
+        let apply = self.lag.apply_delay(sent) + self.extra;
         let visible = self.last.visible.max(durable).max(received + apply);
         self.last = Times {
             received,
@@ -214,6 +220,17 @@ impl FollowerStream {
     pub fn ship(&mut self, lsn: u64, committed_at: Micros) {
         self.advance(committed_at);
         self.send(committed_at, lsn);
+    }
+
+    /// Ships entry `lsn`, committed at `committed_at`, as part of a catch-up
+    /// sent at the stream's current time (a new follower, a returning one):
+    /// it travels from now, but the watermark it moves to is its commit time,
+    /// not now, so a follower half way through its backlog does not claim to
+    /// be fresh. Ship the whole backlog before advancing the stream: the
+    /// first heartbeat then goes out behind it.
+    pub fn ship_backlog(&mut self, lsn: u64, committed_at: Micros) {
+        let sent = self.now;
+        self.send_stamped(sent, committed_at.min(sent), lsn);
     }
 
     /// The last log entry visible (applied) at the follower.
@@ -523,6 +540,25 @@ mod tests {
         assert_eq!(s.drain(), ms(4170.0));
         assert_eq!((s.durable_lsn(), s.applied_lsn()), (2, 2));
         assert_eq!(s.in_flight(), 0);
+    }
+
+    /// A follower catching up on a backlog does not claim to be fresh: the
+    /// watermark follows the commit times of what it has applied, and the
+    /// first heartbeat goes out behind the backlog.
+    #[test]
+    fn a_backlog_moves_the_watermark_to_commit_times_not_to_the_send_time() {
+        let mut s = sg_us(100.0).starting_at(ms(10_000.0));
+        // Entries committed at 1 s, 2 s, 3 s, shipped at 10 s with the
+        // apply lag: visible at 10.15 s, in order.
+        for (lsn, at) in [(1, 1_000.0), (2, 2_000.0), (3, 3_000.0)] {
+            s.ship_backlog(lsn, ms(at));
+        }
+        s.advance(ms(10_149.0));
+        assert_eq!((s.applied_lsn(), s.watermark()), (0, 0));
+        s.advance(ms(10_150.0));
+        assert_eq!(s.applied_lsn(), 3);
+        // The heartbeat sent at 10 s came behind: only then is it fresh.
+        assert_eq!(s.watermark(), ms(10_000.0));
     }
 
     #[test]

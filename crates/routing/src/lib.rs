@@ -17,6 +17,7 @@
 //!
 //! Routing is pure arithmetic over a [`Snapshot`]: no randomness, no clock, no
 //! I/O. The engine draws the jitter and the lag; this crate only decides.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 use std::fmt;

@@ -166,3 +166,16 @@ fn every_bad_topology_is_refused_at_its_line() {
     }
     assert!(parse_topology("regions = [\"SG\"]\nlinks = []\nsites = [{ name = \"VN\", home = \"SG\", rtt_ms = { SG = 1 } }]\n", 1e9).is_err(), "jitter bound");
 }
+
+/// The README's reference of scenario keys is the table the checks read:
+/// it cannot drift from the code.
+#[test]
+fn the_readme_reference_is_the_bounds_table() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    let table = scenario::reference_table();
+    assert!(
+        readme.contains(&table),
+        "README.md's \"Scenario files\" table differs from scenario::BOUNDS; paste this:\n{table}"
+    );
+}

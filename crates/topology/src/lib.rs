@@ -20,6 +20,7 @@
 //!
 //! This crate knows nothing about replication, strategies or randomness. It does
 //! no I/O.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 use std::fmt;

@@ -48,8 +48,10 @@ impl Core<'_> {
         self.follows[r] = s;
         let now = self.now;
         let mut stream = self.new_stream(s, r, now);
-        for l in self.replicas[r].applied_lsn() + 1..=self.terms[s].ledger.last_lsn() {
-            stream.ship(l, now);
+        let ledger = &self.terms[s].ledger;
+        for l in self.replicas[r].applied_lsn() + 1..=ledger.last_lsn() {
+            let committed = ledger.entry(l).map_or(now, |e| e.committed_at);
+            stream.ship_backlog(l, committed);
         }
         let from = self.terms[s].region;
         for f in self.cfg.faults.iter().filter(|f| f.active(now)) {

@@ -2,6 +2,7 @@
 //! catch up with the final leader, check the money and build the result.
 
 use ledger::{Acknowledged, Breach, Checker, Checkpoint, InvariantReport, Replica};
+use replication::clock::ClockModel;
 use topology::{Micros, RegionId};
 
 use super::{Core, Counters};
@@ -75,12 +76,22 @@ impl Core<'_> {
             }
             _ => true,
         };
+        // With exact clocks and fencing a replica never reports less
+        // staleness than its data has; with skewed clocks, or a deposed leader
+        // that cannot know it was deposed, under-reporting is the finding.
+        let exact_clocks = cfg.clocks.iter().all(|c| *c == ClockModel::Exact);
+        let order = self.n.staleness_order_violations;
         let defect = invariants
             .breaches
             .iter()
             .filter(promised)
             .find(|_| cfg.fencing)
-            .map(|b| b.to_string());
+            .map(|b| b.to_string())
+            .or_else(|| {
+                (cfg.fencing && exact_clocks && order > 0).then(|| {
+                    format!("{order} reads returned data older than the staleness their replica reported")
+                })
+            });
         let count = |f: fn(&Breach) -> bool| invariants.breaches.iter().filter(|b| f(b)).count();
         let overspend = count(|b| matches!(b, Breach::NegativeBalance { .. })) as u64;
         let dups = count(|b| matches!(b, Breach::DuplicateEffect { .. })) as u64;

@@ -140,6 +140,7 @@ impl Core<'_> {
                 .record(reported.abs_diff(truth));
         }
         self.n.staleness_order_violations += (data_age > out.staleness) as u64;
+
         let local = if self.leads(e) { 0 } else { self.staleness[e] };
         self.ops.monitor.read(now, out.staleness, local);
         let bound = self.cfg.read.max_staleness;

@@ -118,11 +118,11 @@ impl Window {
                     None => &total,
                     Some(n) => sites.get(cfg.topology.site(n).ok()?.idx())?,
                 };
-                s.judge(match s.series {
+                Some(s.judge(match s.series {
                     Series::Read => &w.read,
                     Series::Write => &w.write,
                     Series::Staleness => &w.data_age,
-                })
+                }))
             })
             .collect();
     }
