@@ -120,6 +120,10 @@ impl Default for WalletConfig {
     }
 }
 
+/// Most accounts a wallet may have: memory per account is a few words in
+/// every replica and session table.
+pub const MAX_ACCOUNTS: u32 = 1_000_000;
+
 /// Largest charge or top-up (cents): 10^9, so that even 10^9 top-ups on one
 /// account cannot overflow an `i64` balance.
 pub const MAX_AMOUNT: i64 = 1_000_000_000;
@@ -135,8 +139,11 @@ fn bad(name: &'static str, reason: String) -> EngineError {
 impl WalletConfig {
     /// Checks every parameter, naming the first one that is wrong.
     pub fn validate(&self) -> Result<(), EngineError> {
-        if self.accounts == 0 {
-            return Err(bad("accounts", "must be at least 1".into()));
+        if !(1..=MAX_ACCOUNTS).contains(&self.accounts) {
+            return Err(bad(
+                "accounts",
+                format!("{} is not from 1 to {MAX_ACCOUNTS}", self.accounts),
+            ));
         }
         let m = self.mix;
         let shares = [
@@ -158,8 +165,11 @@ impl WalletConfig {
             ));
         }
         if let Popularity::Zipf(s) = self.popularity {
-            if !(s.is_finite() && s > 0.0) {
-                return Err(bad("zipf", format!("exponent {s} must be > 0")));
+            if !(s > 0.0 && s <= 10.0) {
+                return Err(bad(
+                    "zipf",
+                    format!("exponent {s} must be > 0 and at most 10"),
+                ));
             }
         }
         for (name, (lo, hi)) in [

@@ -77,7 +77,7 @@ pub enum Ryw {
 /// `kata86 sim` options.
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// Requests simulated per cell (each: one read, one charge).
+    /// Requests simulated per cell (each: one read, one charge); 1 to 10^9.
     #[arg(long, short = 'n', default_value_t = 1_000_000)]
     pub iterations: u64,
 
@@ -171,11 +171,11 @@ pub struct SimArgs {
     #[arg(long, value_enum, default_value_t = Workload::Kata)]
     pub workload: Workload,
 
-    /// Wallet: number of accounts [default: 2000].
+    /// Wallet: number of accounts, 1 to 1000000 [default: 2000].
     #[arg(long)]
     pub accounts: Option<u32>,
 
-    /// Wallet: Zipf exponent of account popularity, 0 for uniform [default: 1.1].
+    /// Wallet: Zipf exponent of account popularity, 0 (uniform) to 10 [default: 1.1].
     #[arg(long, allow_negative_numbers = true)]
     pub zipf: Option<f64>,
 
@@ -191,6 +191,12 @@ pub struct SimArgs {
     /// No progress on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Go ahead with a run over the normal size (iterations x cells over
+    /// 2 x 10^9 for the kata loop, 3 x 10^8 for the wallet: under a minute or
+    /// two); the refusal message gives the estimated time.
+    #[arg(long)]
+    pub allow_long: bool,
 }
 
 /// `kata86 drill` options.

@@ -177,6 +177,9 @@ fn reproduce(a: &DrillArgs) -> String {
     if a.no_fencing {
         cmd.push_str(" --no-fencing");
     }
+    if a.allow_long {
+        cmd.push_str(" --allow-long");
+    }
     if a.matrix {
         cmd.push_str(" --matrix");
     }

@@ -12,6 +12,9 @@ use crate::args::{Format, Model, Ryw, SimArgs, Workload};
 use crate::report::{self, SimReport};
 use crate::{CliError, Verdict};
 
+/// The most requests per cell: a billion, about a minute of the wallet.
+const MAX_ITERATIONS: u64 = 1_000_000_000;
+
 /// The lag model in force: the flag, or the workload's default.
 fn model(a: &SimArgs) -> Model {
     a.model.unwrap_or(match a.workload {
@@ -22,10 +25,11 @@ fn model(a: &SimArgs) -> Model {
 
 /// Builds the configuration and the cell list the arguments describe.
 pub fn configure(a: &SimArgs) -> Result<(SimConfig, Vec<Cell>), CliError> {
-    if a.iterations == 0 {
-        return Err(CliError::Usage(
-            "--iterations must be at least 1 (try --iterations 100000)".into(),
-        ));
+    if !(1..=MAX_ITERATIONS).contains(&a.iterations) {
+        return Err(CliError::Usage(format!(
+            "--iterations {} is not from 1 to {MAX_ITERATIONS} (try --iterations 100000)",
+            a.iterations
+        )));
     }
     if !(a.jitter.is_finite() && a.jitter >= 0.0) {
         return Err(CliError::Usage(format!(
@@ -70,7 +74,7 @@ pub fn configure(a: &SimArgs) -> Result<(SimConfig, Vec<Cell>), CliError> {
             .map(|s| s.parse())
             .collect::<Result<Vec<ReadStrategy>, _>>()?
     };
-    let cells = sites
+    let cells: Vec<Cell> = sites
         .iter()
         .flat_map(|&site| {
             strategies
@@ -78,6 +82,22 @@ pub fn configure(a: &SimArgs) -> Result<(SimConfig, Vec<Cell>), CliError> {
                 .map(move |&strategy| Cell { site, strategy })
         })
         .collect();
+    let (limit, per_s) = match a.workload {
+        Workload::Kata => (2e9, 5e7),
+        Workload::Wallet => (3e8, 3.8e6),
+    };
+    let requests = a.iterations as f64 * cells.len() as f64;
+    if requests > limit && !a.allow_long {
+        return Err(CliError::Usage(format!(
+            "--iterations {} x {} cells = {} requests: about {:.0} s; over the {} of a normal run. \
+             Give fewer iterations, clients or strategies, or pass --allow-long to go ahead",
+            a.iterations,
+            cells.len(),
+            scenario::show(requests),
+            requests / per_s,
+            scenario::show(limit)
+        )));
+    }
     let cfg = SimConfig {
         topology,
         leader,
@@ -173,6 +193,9 @@ pub fn reproduce(a: &SimArgs) -> String {
         a.fallback_threshold,
         a.max_staleness,
     );
+    if a.allow_long {
+        cmd.push_str(" --allow-long");
+    }
     if a.workload == Workload::Wallet {
         cmd.push_str(" --workload wallet");
         if let Some(n) = a.accounts {

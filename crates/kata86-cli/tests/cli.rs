@@ -255,3 +255,30 @@ fn help_explains_the_flags() {
         assert!(sim.contains(value), "`sim --help` does not mention {value}");
     }
 }
+
+/// Numbers past their bounds are refused with the bound, never saturated
+/// into a run with wrong figures; work past a normal run needs asking for.
+#[test]
+fn numbers_past_their_bounds_are_refused_with_the_bound() {
+    for (args, needle) in [
+        (
+            &["sim", "--iterations", "18446744073709551615"][..],
+            "1000000000",
+        ),
+        (&["sim", "--commit", "1e308"][..], "3600000"),
+        (&["sim", "--jitter", "1e308"][..], "10000"),
+        (&["sim", "--deadline", "inf"][..], "3600000"),
+        (
+            &["sim", "--workload", "wallet", "--accounts", "4294967295"][..],
+            "1000000",
+        ),
+        (
+            &["sim", "--workload", "wallet", "--zipf", "1e308"][..],
+            "at most 10",
+        ),
+        (&["sim", "--iterations", "1000000000"][..], "--allow-long"),
+    ] {
+        let err = refused(args);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}

@@ -86,8 +86,9 @@ pub enum RoutingError {
     /// A strategy name that does not exist.
     #[error("unknown read strategy `{0}` (choose from: local, leader, fallback, quorum, bounded)")]
     UnknownStrategy(String),
-    /// A threshold, bound or deadline that is negative or not finite.
-    #[error("{name} is {value} ms; it must be a finite number >= 0")]
+    /// A threshold, bound or deadline that is negative, not finite or over
+    /// [`MAX_DURATION_MS`].
+    #[error("{name} is {value} ms; give a number from 0 to 3600000 ms")]
     BadDuration {
         /// The parameter.
         name: &'static str,
@@ -133,9 +134,13 @@ impl Default for WritePolicy {
     }
 }
 
-/// Validates a user-supplied duration in ms.
+/// The longest duration a policy accepts, in ms: an hour, far beyond any
+/// deadline or staleness bound a wallet would set, and far from overflow.
+pub const MAX_DURATION_MS: f64 = 3_600_000.0;
+
+/// Validates a user-supplied duration in ms (0 to [`MAX_DURATION_MS`]).
 pub fn duration(name: &'static str, value_ms: f64) -> Result<Micros, RoutingError> {
-    if value_ms.is_finite() && value_ms >= 0.0 {
+    if (0.0..=MAX_DURATION_MS).contains(&value_ms) {
         Ok(ms(value_ms))
     } else {
         Err(RoutingError::BadDuration {
