@@ -11,8 +11,18 @@ impl Core<'_> {
     pub(super) fn renew(&mut self, s: usize) {
         let region = self.terms[s].region;
         let voters = self.voters_for(self.terms[s].excluded);
-        if self.terms[s].alive && !self.down(region, self.now) && self.has_majority(region, &voters)
-        {
+        // A voter that has moved on to a newer term refuses to extend an
+        // older one's lease (as a Raft follower rejects a stale term).
+        let current: Vec<usize> = voters
+            .into_iter()
+            .filter(|&v| v == region || self.follows[v] <= s)
+            .collect();
+        let total = self.voters_for(self.terms[s].excluded).len();
+        let reach = current
+            .iter()
+            .filter(|&&v| !self.down(v, self.now) && self.reachable(region, v, self.now))
+            .count();
+        if self.terms[s].alive && !self.down(region, self.now) && reach > total / 2 {
             self.terms[s].lease_from = self.now;
         }
         if self.terms[s].alive && self.now < self.end {
