@@ -872,3 +872,45 @@ fn each_promise_breaks_on_some_timeline_when_its_mechanism_is_off() {
         "no timeline lost an acknowledged charge under async"
     );
 }
+
+/// RTO per site: with SG down and automatic promotion, Virginia users (home
+/// US) recover once the new leader is up (lease wait, about 10 s), but VN's
+/// users can charge again only when health checks and DNS have moved them
+/// off the dead SG: detection plus the DNS TTL, less what a charge sent just
+/// before the move recovers through its retries.
+#[test]
+fn each_site_recovers_on_its_own_clock() {
+    let cfg = builtin("region-down", JpRole::Replica);
+    let (vn, us) = (site(&cfg, "VN"), site(&cfg, "US"));
+    let moved = to_ms(cfg.detection + cfg.dns_ttl) / 1000.0;
+    let retries = (cfg.workload.max_attempts - 1) as f64
+        * to_ms(cfg.write.deadline + cfg.workload.backoff)
+        / 1000.0;
+    for seed in SEEDS {
+        let r = run(&cfg, seed);
+        let s = story(&r);
+        let rto = |x: topology::SiteId| to_ms(r.rto_by_site[x.idx()].expect("recovers")) / 1000.0;
+        let (v, u) = (rto(vn), rto(us));
+        // Seconds count by the charges first sent in them, about four per
+        // site: a second that happens to hold none cannot fail, so allow a
+        // few seconds of slack below.
+        assert!(
+            v >= moved - retries - 5.0 && v <= moved + 1.0,
+            "VN {v} s, moved at {moved} s\n{s}"
+        );
+        let lease = to_ms(cfg.lease + cfg.skew_bound) / 1000.0;
+        assert!(u <= lease + 2.0, "US {u} s\n{s}");
+        assert!(u < v, "{s}");
+        assert_eq!(r.rto_worst, r.rto_by_site[vn.idx()]);
+        // The first acknowledgement after the fault says little: it is the
+        // fastest site's, long before VN recovers.
+        assert!(to_ms(r.rto.unwrap()) / 1000.0 < v, "{s}");
+    }
+    // No fault, nothing to recover from.
+    let r = run(&builtin("baseline", JpRole::Replica), 1);
+    assert!(r.rto_by_site.is_empty() && r.rto_worst.is_none());
+}
+
+fn site(cfg: &DrillConfig, name: &str) -> topology::SiteId {
+    cfg.topology.site(name).expect("site exists")
+}

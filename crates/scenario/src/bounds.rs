@@ -71,6 +71,23 @@ pub const BOUNDS: &[Bound] = &[
         meaning: "monitoring window; at most duration_s",
     },
     Bound {
+        key: "recovery_share",
+        unit: "fraction",
+        min: 0.01,
+        max: 1.0,
+        default: "0.95",
+        meaning:
+            "a site has recovered when its charges are answered at this share of its pre-fault rate",
+    },
+    Bound {
+        key: "recovery_hold_s",
+        unit: "s",
+        min: 1.0,
+        max: 3_600.0,
+        default: "30",
+        meaning: "for this long without a break; at most duration_s",
+    },
+    Bound {
         key: "topology.links.rtt_ms",
         unit: "ms",
         min: 0.0,

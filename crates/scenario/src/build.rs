@@ -449,6 +449,22 @@ pub fn parse_drill(
         }
         cfg.signal_window = us(x, 1e6);
     }
+    if let Some(r) = &sc.recovery_share {
+        cfg.recovery_share =
+            bound("recovery_share").check(loc, "recovery_share", *r.get_ref(), &r.span())?;
+    }
+    if let Some(h) = &sc.recovery_hold_s {
+        let x = bound("recovery_hold_s").check(loc, "recovery_hold_s", *h.get_ref(), &h.span())?;
+        if x > duration_s {
+            return Err(loc.error(
+                Some(&h.span()),
+                "recovery_hold_s",
+                Some(loc.written(&h.span())),
+                format!("longer than the drill ({} s)", show(duration_s)),
+            ));
+        }
+        cfg.recovery_hold = us(x, 1e6);
+    }
     if !sc.alert.is_empty() {
         // Alerts listed in the file replace the defaults.
         cfg.alerts.clear();

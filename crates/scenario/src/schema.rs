@@ -34,6 +34,8 @@ pub(crate) struct ScenarioFile {
     #[serde(default)]
     pub alert: Vec<Spanned<AlertSpec>>,
     pub signal_window_s: Option<Spanned<f64>>,
+    pub recovery_share: Option<Spanned<f64>>,
+    pub recovery_hold_s: Option<Spanned<f64>>,
 }
 
 /// Regions, links and client sites (a topology file, or `[topology]`).

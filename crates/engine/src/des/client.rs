@@ -5,7 +5,7 @@ use ledger::{Acknowledged, ChargeOutcome as Booked, IdemKey};
 use replication::rng::{below, unit};
 use topology::{Micros, RegionId, SiteId};
 
-use super::{Attempt, Core, Ev};
+use super::{Attempt, Core, Ev, Recovery};
 use crate::drill::Moment;
 use crate::ops::{ChargeFailure, Flag};
 
@@ -179,8 +179,9 @@ impl Core<'_> {
         let site = a.site as usize;
         self.window(first).sites[site].write.record(done - first);
         if declined {
-            // An answer, but not a charge taken: RTO and gaps count charges.
+            // An answer, but not a charge taken: the gaps count charges.
             self.n.declined += 1;
+            Recovery::count(&mut self.recovery.answered, site, first);
             return;
         }
         if let Some(last) = self.recovery.last_ack {
@@ -211,6 +212,7 @@ impl Core<'_> {
             },
             commit,
             s,
+            (a.site, a.first_sent),
         ));
     }
 

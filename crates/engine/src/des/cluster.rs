@@ -7,7 +7,7 @@ use replication::{FollowerStream, LagProcess, Link};
 use topology::{Micros, RegionId};
 
 use super::faults::apply_fault;
-use super::Core;
+use super::{Core, Recovery};
 
 impl Core<'_> {
     /// The stream term `term` ships to region `to`, starting at `start`. Its
@@ -185,13 +185,15 @@ impl Core<'_> {
             return;
         }
         let acked = std::mem::take(&mut self.money.acked);
-        for (ack, at, term) in acked {
+        for (ack, at, term, origin) in acked {
             if ack.lsn > upto {
-                self.money.acked.push((ack, at, term));
+                self.money.acked.push((ack, at, term, origin));
                 continue;
             }
             let entry = self.terms[newest].ledger.entry(ack.lsn);
-            if !self.money.checker.acknowledged(&ack, entry) {
+            if self.money.checker.acknowledged(&ack, entry) {
+                Recovery::count(&mut self.recovery.answered, origin.0 as usize, origin.1);
+            } else {
                 self.money.lost.push((at, ack.amount));
             }
             if term < newest
@@ -241,7 +243,7 @@ impl Core<'_> {
         }
         let before = self.terms[into].ledger.last_lsn() + 1;
         self.terms[into].ledger = Ledger::from_parts_unchecked(base, entries);
-        for (ack, _, term) in &mut self.money.acked {
+        for (ack, _, term, _) in &mut self.money.acked {
             if *term == from {
                 if let Some(&(_, new)) = renumber.iter().find(|(old, _)| *old == ack.lsn) {
                     ack.lsn = new;

@@ -5,7 +5,7 @@ use ledger::{Acknowledged, Breach, Checker, Checkpoint, InvariantReport, Replica
 use replication::clock::ClockModel;
 use topology::{Micros, RegionId};
 
-use super::{Core, Counters};
+use super::{Core, Counters, Recovery};
 use crate::drill::{DrillResult, Window};
 use crate::ops::Degradation;
 
@@ -21,6 +21,37 @@ pub(crate) struct Outcome {
 }
 
 impl Core<'_> {
+    /// Per site, how long after the first fault its charges recovered: the
+    /// first second from which, for `recovery_hold`, every second's charges
+    /// (by first send) were answered — declined, or accepted and kept in the
+    /// final ledger — at no less than `recovery_share` of the site's
+    /// pre-fault rate. Seconds without a charge do not count against it.
+    /// `None`: not within the drill. Empty when the run had no fault.
+    fn rto_by_site(&self) -> Vec<Option<Micros>> {
+        let Some(fault) = self.recovery.first_fault else {
+            return Vec::new();
+        };
+        let f = (fault / 1_000_000) as usize;
+        let hold = (self.cfg.recovery_hold / 1_000_000).max(1) as usize;
+        self.recovery
+            .sent
+            .iter()
+            .zip(&self.recovery.answered)
+            .map(|(sent, answered)| {
+                let (s, a): (u64, u64) = (0..f.min(sent.len()))
+                    .map(|i| (sent[i] as u64, answered[i] as u64))
+                    .fold((0, 0), |x, y| (x.0 + y.0, x.1 + y.1));
+                let before = if s == 0 { 1.0 } else { a as f64 / s as f64 };
+                let floor = self.cfg.recovery_share * before;
+                let ok = |i: usize| sent[i] == 0 || answered[i] as f64 >= floor * sent[i] as f64;
+                let last = sent.len().saturating_sub(hold);
+                (f..last)
+                    .find(|&t| (t..t + hold).all(ok))
+                    .map(|t| (t - f) as Micros * 1_000_000)
+            })
+            .collect()
+    }
+
     pub(super) fn finish(mut self) -> Outcome {
         let cfg = self.cfg;
         let simulated = self.now.min(self.end);
@@ -59,13 +90,22 @@ impl Core<'_> {
             self.money
                 .acked
                 .iter()
-                .filter(|(a, _, _)| {
+                .filter(|(a, _, _, _)| {
                     final_ledger.entry(a.lsn).is_none_or(|e| {
                         e.key != Some(a.key) || e.amount != a.amount || e.account != a.account
                     })
                 })
-                .map(|(a, at, _)| (*at, a.amount)),
+                .map(|(a, at, _, _)| (*at, a.amount)),
         );
+        for (a, _, _, (site, first)) in &self.money.acked {
+            let stood = final_ledger.entry(a.lsn).is_some_and(|e| {
+                e.key == Some(a.key) && e.amount == a.amount && e.account == a.account
+            });
+            if stood {
+                Recovery::count(&mut self.recovery.answered, *site as usize, *first);
+            }
+        }
+        let rto_by_site = self.rto_by_site();
         // What this configuration promises: with fencing, never an overspend,
         // a second effect or a broken cache; under `majority`, not even a lost
         // acknowledgement. Async and semi-sync lose their unreplicated tail
@@ -111,6 +151,15 @@ impl Core<'_> {
             fencing: cfg.fencing,
             watermark: cfg.watermark,
             rto: self.recovery.rto,
+            rto_worst: if rto_by_site.is_empty() {
+                None
+            } else {
+                rto_by_site
+                    .iter()
+                    .copied()
+                    .try_fold(0, |w, r| r.map(|r| r.max(w)))
+            },
+            rto_by_site,
             rpo: match (oldest, newest) {
                 (Some(o), Some(n)) => n.max(fault) - o,
                 _ => 0,
@@ -144,7 +193,7 @@ impl Core<'_> {
                     .map(|(k, &(_, _, p))| {
                         acked
                             .iter()
-                            .filter(|(a, _, term)| *term == k && a.lsn > p)
+                            .filter(|(a, _, term, _)| *term == k && a.lsn > p)
                             .count() as u64
                     })
                     .sum::<u64>(),

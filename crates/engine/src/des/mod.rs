@@ -214,8 +214,8 @@ pub(crate) struct Core<'a> {
 /// The money side of a run.
 pub(crate) struct Money {
     /// Acknowledged charges not yet settled by compaction: the ack, its
-    /// commit time, its term.
-    pub(crate) acked: Vec<(Acknowledged, Micros, usize)>,
+    /// commit time, its term, and the site and time it was first sent.
+    pub(crate) acked: Vec<(Acknowledged, Micros, usize, (u8, Micros))>,
     /// Acknowledged charges so far (settled or not).
     pub(crate) acked_total: u64,
     /// Settled acknowledgements the final log lacks: commit time and amount.
@@ -237,6 +237,24 @@ pub(crate) struct Recovery {
     pub(crate) longest_gap: Micros,
     /// When, which region, and the log prefix it took over.
     pub(crate) promotions: Vec<(Micros, usize, u64)>,
+    /// Per site, per second of first send: charges sent (empty when the run
+    /// has no fault, so nothing to recover from).
+    pub(crate) sent: Vec<Vec<u32>>,
+    /// The same, counting charges whose answer stood: declined, or accepted
+    /// and present in the final ledger.
+    pub(crate) answered: Vec<Vec<u32>>,
+}
+
+impl Recovery {
+    /// Counts one charge of `site` first sent at `at` into `which`.
+    pub(crate) fn count(which: &mut [Vec<u32>], site: usize, at: Micros) {
+        if let Some(c) = which
+            .get_mut(site)
+            .and_then(|s| s.get_mut((at / 1_000_000) as usize))
+        {
+            *c += 1;
+        }
+    }
 }
 
 /// Operating the run.
@@ -338,7 +356,20 @@ impl<'a> Core<'a> {
                 session: vec![0; w.accounts as usize],
             },
             n: Counters::default(),
-            recovery: Recovery::default(),
+            recovery: {
+                // Per-second counts only where there is a fault to recover
+                // from: at most a day of seconds per site.
+                let seconds = if cfg.faults.is_empty() {
+                    0
+                } else {
+                    (end / 1_000_000) as usize + 1
+                };
+                Recovery {
+                    sent: vec![vec![0; seconds]; sites.len()],
+                    answered: vec![vec![0; seconds]; sites.len()],
+                    ..Recovery::default()
+                }
+            },
             timeline: Vec::new(),
             during: Window::new(sites.len()),
             outside: Window::new(sites.len()),
@@ -462,6 +493,7 @@ impl<'a> Core<'a> {
             Request::Charge { account, amount } => {
                 *key += 1;
                 self.n.charges += 1;
+                Recovery::count(&mut self.recovery.sent, site, self.now);
                 self.send(Attempt {
                     key: ((site as u64) << 48) | *key,
                     site: site as u8,

@@ -206,6 +206,11 @@ pub struct DrillConfig {
     pub signal_window: Micros,
     /// Play DESIGN.md's five runbook steps when the first alert fires.
     pub runbook: bool,
+    /// A site has recovered when its charges are answered at no less than
+    /// this share of its pre-fault rate (default 0.95)...
+    pub recovery_share: f64,
+    /// ...for this long without a break (default 30 s).
+    pub recovery_hold: Micros,
 }
 
 /// How a replica turns its watermark into the staleness it reports.
@@ -387,6 +392,8 @@ impl DrillConfig {
             alerts: default_alerts(),
             signal_window: ms(10_000.0),
             runbook: drill == Builtin::Runbook,
+            recovery_share: 0.95,
+            recovery_hold: ms(30_000.0),
         }
     }
 
@@ -427,6 +434,17 @@ impl DrillConfig {
         }
         for c in &self.clocks {
             c.validate()?;
+        }
+        if !(self.recovery_share > 0.0 && self.recovery_share <= 1.0) {
+            return Err(EngineError::BadDrill(format!(
+                "recovery share {} is not in (0, 1]",
+                self.recovery_share
+            )));
+        }
+        if self.recovery_hold < 1_000_000 || self.recovery_hold > self.duration {
+            return Err(EngineError::BadDrill(
+                "the recovery hold must be at least 1 s and no longer than the drill".into(),
+            ));
         }
         if self.signal_window == 0 {
             return Err(EngineError::BadDrill(

@@ -143,8 +143,16 @@ pub struct DrillResult {
     pub fencing: bool,
     /// How replicas computed the staleness they reported.
     pub watermark: Watermark,
-    /// From the first fault to the first charge sent after it being acknowledged.
+    /// From the first fault to the first charge sent after it being
+    /// acknowledged, by any site (an acknowledgement that may later be lost):
+    /// the first sign of life, not recovery.
     pub rto: Option<Micros>,
+    /// Per client site (index = site id): from the first fault until the
+    /// site's charges recovered (see `DrillConfig::recovery_share`); `None`
+    /// if they did not within the drill. Empty with no fault.
+    pub rto_by_site: Vec<Option<Micros>>,
+    /// The worst site's RTO; `None` if a site never recovered (or no fault).
+    pub rto_worst: Option<Micros>,
     /// The span of acknowledged writes lost: from the oldest lost charge's
     /// commit to the fault or to the newest lost charge's commit, whichever is
     /// later (a leader cut off by a partition can keep acknowledging charges
