@@ -914,3 +914,23 @@ fn each_site_recovers_on_its_own_clock() {
 fn site(cfg: &DrillConfig, name: &str) -> topology::SiteId {
     cfg.topology.site(name).expect("site exists")
 }
+
+/// Health checks move clients off a region that is up but cut off from the
+/// leader, not only off a dead one: VN's users, whose SG is partitioned
+/// away, charge again one DNS TTL after JP or US is promoted, not when the
+/// partition heals.
+#[test]
+fn clients_leave_a_region_cut_off_from_the_leader() {
+    let cfg = builtin("partition", JpRole::Replica);
+    let vn = site(&cfg, "VN");
+    let (_, end) = window(&cfg);
+    for seed in SEEDS {
+        let r = run(&cfg, seed);
+        let s = story(&r);
+        let promoted = r.promotions.first().expect("a promotion").0;
+        let v = r.rto_by_site[vn.idx()].expect("VN recovers");
+        let fault = end - ms(120_000.0);
+        assert!(fault + v <= promoted + cfg.dns_ttl + ms(1_000.0), "{s}");
+        assert!(fault + v < end, "VN waited for the heal\n{s}");
+    }
+}

@@ -223,23 +223,48 @@ impl Core<'_> {
             }
         }
         self.push(self.now + self.cfg.renew_every, Ev::Renew(s));
-        // Entry regions that can reach the new leader route charges to it.
+        // Entry regions that can reach the new leader route charges to it,
+        // and health checks move clients off regions that cannot.
+        for site in 0..self.entry.len() {
+            self.push(self.now + self.cfg.dns_ttl, Ev::Route { site });
+        }
         self.heal();
     }
 
     /// Health checks and DNS move a site's clients to the nearest region up.
+    ///
+    /// A region is healthy for a site's traffic when it is up, holds data,
+    /// and reaches the newest leader (or is it): a region cut off from the
+    /// leader serves neither charges nor fresh reads. With no healthy region,
+    /// clients of a dead home go to the nearest region up. Health checks run every
+    /// detection period; a decision reaches clients after the DNS TTL, so a
+    /// route change lands `detection + dns_ttl` after what caused it.
     pub(super) fn route(&mut self, site: usize) {
         let cfg = self.cfg;
         let t = &cfg.topology;
         let sid = SiteId(site as u8);
         let home = t.home(sid).idx();
-        let to = if !self.down(home, self.now) {
-            home
-        } else {
+        let newest = self.terms.len() - 1;
+        let leader = self.terms[newest].region;
+        let healthy = |r: usize| {
+            !self.down(r, self.now)
+                && cfg.holds_data(r)
+                && (r == leader || self.reachable(r, leader, self.now))
+        };
+        // Failing a healthy region, any region up beats a dead one: it can
+        // still answer reads.
+        let up = |r: usize| !self.down(r, self.now) && cfg.holds_data(r);
+        let nearest = |ok: &dyn Fn(usize) -> bool| {
             t.regions_by_distance(sid)
                 .into_iter()
                 .map(|r| r.idx())
-                .find(|&r| !self.down(r, self.now) && self.cfg.holds_data(r))
+                .find(|&r| ok(r))
+        };
+        let to = if healthy(home) {
+            home
+        } else {
+            nearest(&healthy)
+                .or_else(|| (!up(home)).then(|| nearest(&up)).flatten())
                 .unwrap_or(home)
         };
         if to != self.entry[site] {

@@ -166,14 +166,13 @@ impl Core<'_> {
                     self.push(self.now, Ev::Renew(s));
                 }
             }
-            for site in 0..self.entry.len() {
-                if self.cfg.topology.home(SiteId(site as u8)).idx() == r {
-                    self.push(
-                        f.end + self.cfg.detection + self.cfg.dns_ttl,
-                        Ev::Route { site },
-                    );
-                }
-            }
+        }
+        // Health checks see the fault is over; clients follow after the TTL.
+        for site in 0..self.entry.len() {
+            self.push(
+                f.end + self.cfg.detection + self.cfg.dns_ttl,
+                Ev::Route { site },
+            );
         }
         self.heal();
     }
