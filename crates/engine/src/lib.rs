@@ -9,6 +9,11 @@
 //! * [`Cell`] — one client site × one read strategy; [`run_cell`] simulates it
 //!   and returns a [`CellResult`] (histograms and counters, plain data).
 //! * [`run`] — a list of cells under one master seed, in order.
+//! * [`wallet::run_wallet`] and [`drill::run_drill`] — the wallet workload
+//!   and the failover drills, both played on one discrete-event core (a
+//!   private module, `des`): a wallet cell is a drill with no fault, a fixed
+//!   leader and one client site. `run_cell` stays a specialised fast path for
+//!   the kata's loop.
 //!
 //! # Key decision: one master seed, one stream per component
 //! Every source of randomness — each follower's lag, the network jitter of a
