@@ -751,72 +751,59 @@ fn clock(
     let opt_ms = |key: &str, v: &Option<Spanned<f64>>| -> Result<i64, ScenarioError> {
         v.as_ref().map_or(Ok(0), |v| ms(key, v))
     };
-    let model = match k.get_ref().as_str() {
-        "offset" => {
-            for (n, v) in [
-                ("ppm", &c.ppm),
-                ("at_s", &c.at_s),
-                ("before_ms", &c.before_ms),
-                ("after_ms", &c.after_ms),
-                ("amplitude_ms", &c.amplitude_ms),
-                ("period_s", &c.period_s),
-                ("noise_ms", &c.noise_ms),
-            ] {
-                unused(loc, k, n, v)?;
-            }
-            ClockModel::Offset {
-                offset: ms(
-                    "clock.offset_ms",
-                    needed(loc, k, "offset_ms", &c.offset_ms)?,
-                )?,
-            }
+    // Which of the optional fields each kind takes; any other must be absent.
+    let uses: &[&str] = match k.get_ref().as_str() {
+        "offset" => &["offset_ms"],
+        "drift" => &["offset_ms", "ppm"],
+        "step" => &["at_s", "before_ms", "after_ms"],
+        "periodic" => &["amplitude_ms", "period_s", "noise_ms"],
+        other => {
+            return Err(loc.error(
+                Some(&k.span()),
+                "clock.kind",
+                quoted(other),
+                "choose offset, drift, step or periodic",
+            ))
         }
+    };
+    for (n, v) in [
+        ("offset_ms", &c.offset_ms),
+        ("ppm", &c.ppm),
+        ("at_s", &c.at_s),
+        ("before_ms", &c.before_ms),
+        ("after_ms", &c.after_ms),
+        ("amplitude_ms", &c.amplitude_ms),
+        ("period_s", &c.period_s),
+        ("noise_ms", &c.noise_ms),
+    ] {
+        if !uses.contains(&n) {
+            unused(loc, k, n, v)?;
+        }
+    }
+    let model = match k.get_ref().as_str() {
+        "offset" => ClockModel::Offset {
+            offset: ms(
+                "clock.offset_ms",
+                needed(loc, k, "offset_ms", &c.offset_ms)?,
+            )?,
+        },
         "drift" => {
-            for (n, v) in [
-                ("at_s", &c.at_s),
-                ("before_ms", &c.before_ms),
-                ("after_ms", &c.after_ms),
-                ("amplitude_ms", &c.amplitude_ms),
-                ("period_s", &c.period_s),
-                ("noise_ms", &c.noise_ms),
-            ] {
-                unused(loc, k, n, v)?;
-            }
             let ppm = needed(loc, k, "ppm", &c.ppm)?;
             ClockModel::Drift {
                 offset: opt_ms("clock.offset_ms", &c.offset_ms)?,
                 ppm: bound("clock.ppm").check(loc, "clock.ppm", *ppm.get_ref(), &ppm.span())?,
             }
         }
-        "step" => {
-            for (n, v) in [
-                ("offset_ms", &c.offset_ms),
-                ("ppm", &c.ppm),
-                ("amplitude_ms", &c.amplitude_ms),
-                ("period_s", &c.period_s),
-                ("noise_ms", &c.noise_ms),
-            ] {
-                unused(loc, k, n, v)?;
-            }
-            ClockModel::Step {
-                at: within("clock.at_s", needed(loc, k, "at_s", &c.at_s)?, "clock.at_s")?,
-                before: ms(
-                    "clock.before_ms",
-                    needed(loc, k, "before_ms", &c.before_ms)?,
-                )?,
-                after: ms("clock.after_ms", needed(loc, k, "after_ms", &c.after_ms)?)?,
-            }
-        }
-        "periodic" => {
-            for (n, v) in [
-                ("offset_ms", &c.offset_ms),
-                ("ppm", &c.ppm),
-                ("at_s", &c.at_s),
-                ("before_ms", &c.before_ms),
-                ("after_ms", &c.after_ms),
-            ] {
-                unused(loc, k, n, v)?;
-            }
+        "step" => ClockModel::Step {
+            at: within("clock.at_s", needed(loc, k, "at_s", &c.at_s)?, "clock.at_s")?,
+            before: ms(
+                "clock.before_ms",
+                needed(loc, k, "before_ms", &c.before_ms)?,
+            )?,
+            after: ms("clock.after_ms", needed(loc, k, "after_ms", &c.after_ms)?)?,
+        },
+        // "periodic": the kind was checked above.
+        _ => {
             let period = needed(loc, k, "period_s", &c.period_s)?;
             let p = bound("clock.period_s").check(
                 loc,
@@ -834,14 +821,6 @@ fn clock(
                 // Replaced by the run's own sub-stream `clock/<region>`.
                 seed: 0,
             }
-        }
-        other => {
-            return Err(loc.error(
-                Some(&k.span()),
-                "clock.kind",
-                quoted(other),
-                "choose offset, drift, step or periodic",
-            ))
         }
     };
     model

@@ -94,13 +94,9 @@ impl<'t> Locator<'t> {
         span: Option<&Range<usize>>,
         reason: impl Into<String>,
     ) -> ScenarioError {
-        let (line, column) = span.map(|s| self.at(s)).unzip();
         ScenarioError {
-            line,
-            column,
             field: None,
-            value: None,
-            reason: reason.into(),
+            ..self.error(span, "", None, reason)
         }
     }
 }
