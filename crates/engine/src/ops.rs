@@ -128,7 +128,10 @@ pub enum Switch {
     Off,
 }
 
-/// Fires when `signal` exceeds `threshold` at the end of a window.
+/// Fires when `signal` has exceeded `threshold` at the end of every window
+/// for at least `hold` (Prometheus's `for:`): pending from the first window
+/// over it, firing once it has stayed over for `hold`, resolved at the first
+/// window back under.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertRule {
     /// The alert's name.
@@ -137,6 +140,9 @@ pub struct AlertRule {
     pub signal: Signal,
     /// Above this it fires (ms for latencies, a fraction for rates).
     pub threshold: f64,
+    /// How long the signal must stay over before the alert fires (0: at the
+    /// first window over).
+    pub hold: Micros,
 }
 
 /// The alerts of DESIGN.md, thresholds taken from the SLOs: replica lag p95
@@ -151,6 +157,7 @@ pub fn default_alerts() -> Vec<AlertRule> {
         name: name.to_string(),
         signal,
         threshold,
+        hold: 0,
     };
     vec![
         r("replication_lag_p95", Signal::LagP95, 2000.0),
@@ -285,6 +292,9 @@ pub struct Monitor {
     rules: Vec<AlertRule>,
     cur: Current,
     active: Vec<Option<usize>>,
+    /// Per rule: the end of the first window of the current run over the
+    /// threshold (pending or firing).
+    over_since: Vec<Option<Micros>>,
     /// Every firing, in order.
     pub firings: Vec<Firing>,
     /// Signals of every closed window.
@@ -299,6 +309,7 @@ impl Monitor {
         Monitor {
             window: window.max(1),
             active: vec![None; rules.len()],
+            over_since: vec![None; rules.len()],
             rules,
             cur: Current::default(),
             firings: Vec::new(),
@@ -401,8 +412,14 @@ impl Monitor {
         let mut changes = Vec::new();
         for (i, rule) in self.rules.iter().enumerate() {
             let over = sig.value(rule.signal) > rule.threshold;
+            let since = if over {
+                *self.over_since[i].get_or_insert(t)
+            } else {
+                self.over_since[i] = None;
+                t
+            };
             match (over, self.active[i]) {
-                (true, None) => {
+                (true, None) if t - since >= rule.hold => {
                     self.active[i] = Some(self.firings.len());
                     self.firings.push(Firing {
                         alert: AlertId(i),

@@ -864,6 +864,7 @@ fn rule(name: &str, signal: Signal, threshold: f64) -> AlertRule {
         name: name.into(),
         signal,
         threshold,
+        hold: 0,
     }
 }
 
@@ -1091,4 +1092,30 @@ fn bounded_reads_keep_the_contract_through_a_lag_spike() {
             }
         }
     }
+}
+
+/// `for:` as Prometheus has it: pending from the first window over the
+/// threshold, firing once the signal has stayed over for the hold, and a
+/// window back under resets the wait.
+#[test]
+fn an_alert_with_a_hold_fires_only_after_the_signal_stays_over() {
+    let w = ms(10_000.0);
+    let mut rule = rule("lag", Signal::LagP95, 2000.0);
+    rule.hold = ms(20_000.0);
+    let mut m = Monitor::new(w, vec![rule]);
+    let window = |m: &mut Monitor, k: u64, lag_ms: f64| {
+        for _ in 0..10 {
+            m.read(w * (k - 1) + 1, 0, ms(lag_ms));
+        }
+        m.close(w * k, None)
+    };
+    // Over at 10 s, under at 20 s: never fires (the hold restarts).
+    assert!(window(&mut m, 1, 3000.0).is_empty());
+    assert!(window(&mut m, 2, 100.0).is_empty());
+    // Over from 30 s: pending at 30 and 40, fires at 50 (20 s later).
+    assert!(window(&mut m, 3, 3000.0).is_empty());
+    assert!(window(&mut m, 4, 3000.0).is_empty());
+    assert_eq!(window(&mut m, 5, 3000.0), vec![(LAG, Change::Fired)]);
+    assert_eq!(m.firings[0].fired_at, w * 5);
+    assert_eq!(window(&mut m, 6, 100.0), vec![(LAG, Change::Resolved)]);
 }

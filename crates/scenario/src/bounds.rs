@@ -231,6 +231,14 @@ pub const BOUNDS: &[Bound] = &[
         default: "-",
         meaning: "above this the alert fires",
     },
+    Bound {
+        key: "alert.for_s",
+        unit: "s",
+        min: 0.0,
+        max: 3_600.0,
+        default: "0",
+        meaning: "how long the signal must stay over before the alert fires (Prometheus for:)",
+    },
 ];
 
 /// The bound of `key`.

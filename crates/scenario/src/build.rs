@@ -499,10 +499,18 @@ pub fn parse_drill(
             *spec.threshold.get_ref(),
             &spec.threshold.span(),
         )?;
+        let hold = match &spec.for_s {
+            Some(f) => us(
+                bound("alert.for_s").check(loc, "alert.for_s", *f.get_ref(), &f.span())?,
+                1e6,
+            ),
+            None => 0,
+        };
         cfg.alerts.push(AlertRule {
             name: name.clone(),
             signal,
             threshold,
+            hold,
         });
     }
     if !sc.clock.is_empty() {

@@ -119,4 +119,5 @@ pub(crate) struct AlertSpec {
     pub name: Spanned<String>,
     pub signal: Spanned<String>,
     pub threshold: Spanned<f64>,
+    pub for_s: Option<Spanned<f64>>,
 }
