@@ -23,6 +23,19 @@ pub struct Acknowledged {
     pub amount: Amount,
 }
 
+impl Acknowledged {
+    /// Whether `entry` (what a log holds at this acknowledgement's lsn) is
+    /// the charge the client was told about.
+    pub fn held_by(&self, entry: Option<&Entry>) -> bool {
+        entry.is_some_and(|e| {
+            e.kind == EntryKind::Charge
+                && e.key == Some(self.key)
+                && e.account == self.account
+                && e.amount == self.amount
+        })
+    }
+}
+
 /// One broken money invariant, naming the first entry (or account) at fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Breach {
@@ -392,12 +405,7 @@ impl Checker {
     /// at its lsn (`entry`, looked up before it is compacted away); records
     /// a [`Breach::LostAcknowledged`] if not.
     pub fn acknowledged(&mut self, ack: &Acknowledged, entry: Option<&Entry>) -> bool {
-        let present = entry.is_some_and(|e| {
-            e.kind == EntryKind::Charge
-                && e.key == Some(ack.key)
-                && e.account == ack.account
-                && e.amount == ack.amount
-        });
+        let present = ack.held_by(entry);
         if !present {
             self.report.record(Breach::LostAcknowledged {
                 key: ack.key,

@@ -1,7 +1,7 @@
 //! The cluster's data: each term's log, the streams it ships, every region's
 //! replica, and the reconciliation that follows a heal.
 
-use ledger::{Entry, Ledger, Replica};
+use ledger::{Acknowledged, Entry, Ledger, Replica};
 use replication::rng::substream;
 use replication::{FollowerStream, LagProcess, Link};
 use topology::{Micros, RegionId};
@@ -191,24 +191,35 @@ impl Core<'_> {
                 continue;
             }
             let entry = self.terms[newest].ledger.entry(ack.lsn);
-            if self.money.checker.acknowledged(&ack, entry) {
-                Recovery::count(&mut self.recovery.answered, origin.0 as usize, origin.1);
-            } else {
-                self.money.lost.push((at, ack.amount));
-            }
-            if term < newest
-                && self
-                    .recovery
-                    .promotions
-                    .get(term)
-                    .is_some_and(|p| ack.lsn > p.2)
-            {
-                self.money.beyond_prefix += 1;
-            }
+            let held = self.money.checker.acknowledged(&ack, entry);
+            self.settle(&ack, at, term, origin, held);
         }
         let keys_before = self.now.saturating_sub(self.key_horizon());
         let folded = self.terms[newest].ledger.compact(upto, keys_before);
         self.money.checker.fold(&folded);
+    }
+
+    /// Settles one acknowledgement once it is known whether the final log
+    /// holds it: an answer that stood (for the site's RTO), or a loss (for
+    /// the RPO), and whether a deposed term had acknowledged it beyond the
+    /// prefix its successor took over.
+    pub(crate) fn settle(
+        &mut self,
+        ack: &Acknowledged,
+        commit: Micros,
+        term: usize,
+        (site, first_sent): (u8, Micros),
+        held: bool,
+    ) {
+        if held {
+            Recovery::count(&mut self.recovery.answered, site as usize, first_sent);
+        } else {
+            self.money.lost.push((commit, ack.amount));
+        }
+        let successor = self.recovery.promotions.get(term);
+        if term + 1 < self.terms.len() && successor.is_some_and(|p| ack.lsn > p.2) {
+            self.money.beyond_prefix += 1;
+        }
     }
 
     /// How long an idempotency key can still come back: every attempt and

@@ -5,7 +5,7 @@ use ledger::{Acknowledged, Breach, Checker, Checkpoint, InvariantReport, Replica
 use replication::clock::ClockModel;
 use topology::{Micros, RegionId};
 
-use super::{Core, Counters, Recovery};
+use super::{Core, Counters};
 use crate::drill::{DrillResult, Window};
 use crate::ops::Degradation;
 
@@ -85,26 +85,18 @@ impl Core<'_> {
         );
         let invariants = checker.finish(final_ledger, &acks, &reps);
         let ledger_entries = final_ledger.last_lsn();
-        let mut lost = std::mem::take(&mut self.money.lost);
-        lost.extend(
-            self.money
-                .acked
-                .iter()
-                .filter(|(a, _, _, _)| {
-                    final_ledger.entry(a.lsn).is_none_or(|e| {
-                        e.key != Some(a.key) || e.amount != a.amount || e.account != a.account
-                    })
-                })
-                .map(|(a, at, _, _)| (*at, a.amount)),
-        );
-        for (a, _, _, (site, first)) in &self.money.acked {
-            let stood = final_ledger.entry(a.lsn).is_some_and(|e| {
-                e.key == Some(a.key) && e.amount == a.amount && e.account == a.account
-            });
-            if stood {
-                Recovery::count(&mut self.recovery.answered, *site as usize, *first);
-            }
+        let held: Vec<bool> = self
+            .money
+            .acked
+            .iter()
+            .map(|(a, ..)| a.held_by(final_ledger.entry(a.lsn)))
+            .collect();
+        for ((a, at, term, origin), held) in
+            std::mem::take(&mut self.money.acked).into_iter().zip(held)
+        {
+            self.settle(&a, at, term, origin, held);
         }
+        let lost = std::mem::take(&mut self.money.lost);
         let rto_by_site = self.rto_by_site();
         // What this configuration promises: with fencing, never an overspend,
         // a second effect or a broken cache; under `majority`, not even a lost
@@ -142,7 +134,6 @@ impl Core<'_> {
             w.judge(cfg);
         }
         let terms = &self.terms;
-        let acked = &self.money.acked;
         let result = DrillResult {
             drill: cfg.name.clone(),
             policy: cfg.policy,
@@ -184,19 +175,7 @@ impl Core<'_> {
                 })
                 .collect(),
             // Promotion k (0-based) made term k + 1 from term k's log prefix.
-            acked_beyond_promoted_prefix: self.money.beyond_prefix
-                + self
-                    .recovery
-                    .promotions
-                    .iter()
-                    .enumerate()
-                    .map(|(k, &(_, _, p))| {
-                        acked
-                            .iter()
-                            .filter(|(a, _, term, _)| *term == k && a.lsn > p)
-                            .count() as u64
-                    })
-                    .sum::<u64>(),
+            acked_beyond_promoted_prefix: self.money.beyond_prefix,
             lease_overlap: self
                 .recovery
                 .promotions
