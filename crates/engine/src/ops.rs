@@ -82,9 +82,10 @@ pub enum Signal {
     LagP95,
     /// p99 of the same (ms).
     LagP99,
-    /// p95 of acknowledged charge latency (ms).
+    /// p95 of charge-attempt latency (ms): acknowledged attempts at their
+    /// latency, timed-out ones at their deadline.
     ChargeP95,
-    /// p99 of acknowledged charge latency (ms).
+    /// p99 of the same (ms).
     ChargeP99,
     /// Reads that got no answer, per read.
     ReadErrorRate,
@@ -161,7 +162,7 @@ pub fn default_alerts() -> Vec<AlertRule> {
     };
     vec![
         r("replication_lag_p95", Signal::LagP95, 2000.0),
-        r("charge_latency_p99", Signal::ChargeP99, 1000.0),
+        r("charge_latency_p95", Signal::ChargeP95, 500.0),
         r("read_errors", Signal::ReadErrorRate, 0.01),
         r("charge_errors", Signal::ChargeErrorRate, 0.10),
         r("stale_reads_served", Signal::StaleReadShare, 0.05),
@@ -377,6 +378,14 @@ impl Monitor {
     pub fn charge_ok(&mut self, latency: Micros) {
         self.cur.attempts += 1;
         self.cur.charge.record(latency);
+    }
+
+    /// A charge attempt that got no answer by its deadline: a failure, and a
+    /// latency of the whole deadline (the client waited that long), so a
+    /// latency alert sees an outage instead of only the lucky answers.
+    pub fn charge_timed_out(&mut self, t: Micros, deadline: Micros) {
+        self.cur.charge.record(deadline);
+        self.charge_failed(t, ChargeFailure::NoAnswer);
     }
 
     /// A charge attempt that failed, and why.

@@ -338,30 +338,39 @@ fn no_alert_at_all_fires_when_nothing_is_wrong() {
     assert!(noisy.is_empty(), "quiet drills fired alerts: {noisy:?}");
 }
 
-/// Every acknowledged charge is within the 1 s deadline (a later answer is
-/// a give-up), so "charge p99 over 1 s" cannot be true in any window. The
-/// signal is read from the histogram's bucket *top* (up to 0.1 % high), so a
-/// charge acknowledged at 999.5–1000 ms reads as > 1000 ms and fires it.
-/// Quiet seed 58 does this (found by surveying seeds 0..200).
+/// A charge attempt that times out counts at its deadline, so the charge
+/// latency alert sees an outage: with SG down and the US-bound clients still
+/// routed to it for detection + DNS TTL (33 s), well over 5 % of attempts wait
+/// the whole 1 s deadline, and p95 crosses the 500 ms objective in the first
+/// window that closes after the fault (it must fire there, not later).
 #[test]
-fn the_charge_latency_alert_never_fires_when_every_ack_is_within_the_deadline() {
-    let cfg = quiet();
-    assert_eq!(cfg.write.deadline, ms(1_000.0));
+fn the_charge_latency_alert_fires_in_the_first_window_of_an_outage() {
+    let mut cfg = builtin("region-down");
+    cfg.lag = steady();
     let rule = cfg
         .alerts
         .iter()
-        .find(|a| a.name == "charge_latency_p99")
-        .unwrap();
-    assert_eq!(rule.threshold, to_ms(cfg.write.deadline));
-    for seed in [58, 100] {
+        .find(|a| a.name == "charge_latency_p95")
+        .expect("a charge-latency rule")
+        .clone();
+    let fault = cfg.faults[0].start;
+    let first_window_after = (fault / cfg.signal_window + 1) * cfg.signal_window + rule.hold;
+    for seed in SEEDS {
         let r = run(&cfg, seed);
+        let fired = r
+            .alerts
+            .iter()
+            .find(|a| a.name == rule.name && a.fault_at.is_some())
+            .unwrap_or_else(|| panic!("seed {seed}: never fired: {}", story(&r)));
         assert!(
-            r.alerts.iter().all(|a| a.name != "charge_latency_p99"),
-            "seed {seed}: {:?}",
-            r.alerts
+            fired.fired_at <= first_window_after + cfg.signal_window,
+            "seed {seed}: fired at {} ms",
+            to_ms(fired.fired_at)
         );
+        assert_eq!(fired.fault_at, Some(fault));
     }
 }
+
 /// The lag-spike drill with replication that has no spikes of its own.
 fn steady_lag_spike() -> DrillConfig {
     let mut cfg = builtin("lag-spike");
@@ -995,18 +1004,18 @@ fn monitor_does_not_fire_on_values_at_or_below_the_threshold() {
     let w = ms(10_000.0);
     let mut m = Monitor::new(w, default_alerts());
     for _ in 0..100 {
-        // Replica lag 1999.9 ms (< 2 s), charges acknowledged in 999.95 ms
-        // (< the 1 s deadline).
+        // Replica lag 1999.9 ms (< 2 s), charges acknowledged in 499.95 ms
+        // (< the 500 ms objective).
         m.read(1, 0, 1_999_900);
-        m.charge_ok(999_950);
+        m.charge_ok(499_950);
     }
     let ch = m.close(w, None);
     let sig = m.history[0];
     assert!(
         ch.is_empty(),
-        "fired {ch:?} with lag p95 read as {} ms and charge p99 as {} ms",
+        "fired {ch:?} with lag p95 read as {} ms and charge p95 as {} ms",
         sig.lag_p95,
-        sig.charge_p99
+        sig.charge_p95
     );
 }
 

@@ -79,7 +79,7 @@ impl Core<'_> {
     fn give_up(&mut self, a: Attempt) {
         self.ops
             .monitor
-            .charge_failed(self.now, ChargeFailure::NoAnswer);
+            .charge_timed_out(self.now, self.cfg.write.deadline);
         self.count_degraded(a.site as usize);
         if a.number < self.cfg.workload.max_attempts {
             let at = (a.sent + self.cfg.write.deadline + self.cfg.workload.backoff).max(self.now);

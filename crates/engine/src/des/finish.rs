@@ -197,6 +197,7 @@ impl Core<'_> {
             outside: std::mem::replace(&mut self.outside, Window::new(0)),
             timeline: std::mem::take(&mut self.timeline),
             alerts: self.ops.monitor.firings.clone(),
+            signals: std::mem::take(&mut self.ops.monitor.history),
             flags: std::mem::take(&mut self.ops.flag_log),
             staleness_error: std::mem::take(&mut self.accuracy.staleness_error),
             underreported_reads: self.accuracy.underreported,

@@ -25,7 +25,7 @@ use routing::ReadStrategy;
 use topology::Micros;
 
 use crate::des::{self, Stop};
-use crate::ops::{Degradation, Firing, Flag, Impact};
+use crate::ops::{Degradation, Firing, Flag, Impact, Signals};
 use crate::EngineError;
 
 /// One line of the drill's timeline.
@@ -204,6 +204,9 @@ pub struct DrillResult {
     pub timeline: Vec<Moment>,
     /// Every alert firing.
     pub alerts: Vec<Firing>,
+    /// The monitoring signals of every closed window, in time order: the
+    /// series the alerts were evaluated on.
+    pub signals: Vec<Signals>,
     /// Every flag switched: flag, on, off (None if still on at the end).
     pub flags: Vec<(Flag, Micros, Option<Micros>)>,
     /// |reported − true| staleness of every read a follower served.
