@@ -256,9 +256,31 @@ pub struct DrillArgs {
     #[arg(long)]
     pub matrix: bool,
 
-    /// Master seed.
+    /// Master seed. Run i plays with seed SEED + i, so `--seed S --runs 1`
+    /// replays any one run alone.
     #[arg(long, default_value_t = 86)]
     pub seed: u64,
+
+    /// Play the drill this many times (1 to 10000), each run with its own
+    /// seed and fault onset, and report p50/p95/p99/max over the runs.
+    #[arg(
+        long,
+        default_value_t = 20,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub runs: i64,
+
+    /// Shift each run's fault timeline (faults, flags, clock steps) by a
+    /// time drawn uniformly from [0, S) seconds [default: 60 for built-in
+    /// drills with a fault, 0 for baseline, clock-skew and scenario files
+    /// unless they set onset_window_s].
+    #[arg(long, value_name = "S", allow_negative_numbers = true)]
+    pub onset_window: Option<f64>,
+
+    /// No progress bar on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 
     /// Output format (table or json).
     #[arg(long, value_enum, default_value_t = Format::Table)]

@@ -1,12 +1,17 @@
 //! `kata86 drill`: built-in drills and TOML scenarios → runs → report.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 
+use std::io::IsTerminal;
+
 use engine::drill::{
-    run_drill, Builtin, DrillConfig, DrillResult, JpRole, Policy, Replication, SiteWindow,
-    Watermark, Window,
+    run_drills, Builtin, DrillConfig, DrillResult, DrillRuns, JpRole, Policy, Replication,
+    SiteWindow, Watermark, Window, MAX_RUNS,
 };
 use engine::ops::FlagSpan;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use metrics::Spread;
 use serde::Serialize;
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
@@ -82,6 +87,16 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     for f in &a.flags {
         cfg.flags.push(parse_flag(f)?);
     }
+    if let Some(w) = a.onset_window {
+        let b = scenario::bound("onset_window_s");
+        if !(b.min..=b.max).contains(&w) {
+            return Err(CliError::Usage(format!(
+                "--onset-window {w}: give seconds from {} to {}",
+                b.min, b.max
+            )));
+        }
+        cfg.onset_window = (w * 1e6).round() as u64;
+    }
     cfg.validate()?;
     let compare_clocks =
         cfg.builtin == Some(Builtin::ClockSkew) && a.watermark.is_none() && !a.matrix;
@@ -108,22 +123,54 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     } else {
         vec![cfg.clone()]
     };
+    let n = runs_count(a.runs)?;
+    let bar = progress_bar(a.quiet, (runs.len() as u64) * n as u64);
+    let tick = || bar.inc(1);
     let results = runs
         .iter()
-        .map(|c| run_drill(c, a.seed))
+        .map(|c| run_drills(c, a.seed, n, &tick))
         .collect::<Result<Vec<_>, _>>()?;
+    bar.finish_and_clear();
     let command = reproduce(a);
     match a.format {
-        Format::Json => json(&cfg, a.seed, &results, &command, out)?,
-        _ => table(&cfg, a.seed, &results, &command, out)?,
+        Format::Json => json(&cfg, a.seed, n, &results, &command, out)?,
+        _ => table(&cfg, a.seed, n, &results, &command, out)?,
     }
     // A breach the configuration promises cannot happen is a defect: exit 1.
     // Without fencing, or async's lost tail, the breaches are the finding.
-    if let Some(d) = results.iter().find_map(|r| r.defect.as_ref()) {
-        eprintln!("error: money invariant broken where the design promises it holds: {d}");
+    if let Some(d) = results.iter().find_map(|r| r.defect()) {
+        eprintln!(
+            "error: money invariant broken where the design promises it holds (run seed {}): {}",
+            d.seed,
+            d.defect.as_deref().unwrap_or_default()
+        );
         return Ok(Verdict::MoneyBroken);
     }
     Ok(Verdict::Clean)
+}
+
+/// `--runs`, checked.
+fn runs_count(n: i64) -> Result<u32, CliError> {
+    u32::try_from(n)
+        .ok()
+        .filter(|n| (1..=MAX_RUNS).contains(n))
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "--runs {n}: give a number of runs from 1 to {MAX_RUNS}"
+            ))
+        })
+}
+
+/// A progress bar over every run, on stderr only when it is a terminal.
+fn progress_bar(quiet: bool, total: u64) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} runs {elapsed}") {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// `NAME@ON-OFF` (seconds) → a flag span.
@@ -183,7 +230,10 @@ fn reproduce(a: &DrillArgs) -> String {
     if a.matrix {
         cmd.push_str(" --matrix");
     }
-    cmd.push_str(&format!(" --seed {}", a.seed));
+    if let Some(w) = a.onset_window {
+        cmd.push_str(&format!(" --onset-window {w}"));
+    }
+    cmd.push_str(&format!(" --runs {} --seed {}", a.runs, a.seed));
     cmd
 }
 
@@ -230,13 +280,17 @@ struct DrillJson {
     replication: &'static str,
     read_strategy: &'static str,
     fencing: bool,
-    rto_ms: Option<f64>,
+    /// From the fault to the first charge sent after it being acknowledged
+    /// (any site): the first sign of life, not recovery.
+    first_ack_ms: Option<f64>,
     /// Per client site: when its charges recovered (null: not in the drill).
-    rto_by_site_ms: std::collections::BTreeMap<String, Option<f64>>,
+    rto_by_site_ms: BTreeMap<String, Option<f64>>,
     rto_worst_ms: Option<f64>,
     rpo_ms: f64,
     lost_acknowledged_charges: u64,
     lost_amount: i64,
+    lost_acknowledged_top_ups: u64,
+    lost_top_up_amount: i64,
     lost_window_ms: f64,
     longest_write_gap_ms: f64,
     promotions: Vec<PromotionJson>,
@@ -305,20 +359,6 @@ struct StepJson {
     degraded_responses_since_previous: u64,
 }
 
-/// Fault start → first alert fired at or after it (the first fault's).
-fn time_to_detect(r: &DrillResult) -> Option<u64> {
-    r.alerts
-        .iter()
-        .filter_map(|a| a.fault_at.map(|f| a.fired_at - f))
-        .min()
-}
-
-/// Fault start → the runbook's mitigation step.
-fn time_to_mitigate(r: &DrillResult) -> Option<u64> {
-    let fault = r.alerts.iter().find_map(|a| a.fault_at)?;
-    r.runbook.get(2).map(|s| s.1.saturating_sub(fault))
-}
-
 fn site_json(w: &SiteWindow, client: Option<String>) -> SiteJson {
     SiteJson {
         client,
@@ -354,7 +394,7 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
         replication: r.replication.name(),
         read_strategy: r.read_strategy.name(),
         fencing: r.fencing,
-        rto_ms: r.rto.map(to_ms),
+        first_ack_ms: r.rto.map(to_ms),
         rto_by_site_ms: r
             .rto_by_site
             .iter()
@@ -370,6 +410,8 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
         rpo_ms: to_ms(r.rpo),
         lost_acknowledged_charges: r.lost_acknowledged_charges,
         lost_amount: r.lost_amount,
+        lost_acknowledged_top_ups: r.lost_acknowledged_top_ups,
+        lost_top_up_amount: r.lost_top_up_amount,
         lost_window_ms: to_ms(r.lost_window),
         longest_write_gap_ms: to_ms(r.longest_write_gap),
         promotions: r
@@ -422,17 +464,9 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
                 off_at_ms: off.map(to_ms),
             })
             .collect(),
-        time_to_detect_ms: time_to_detect(r).map(to_ms),
-        time_to_mitigate_ms: time_to_mitigate(r).map(to_ms),
-        staleness_error_ms: {
-            let s = r.staleness_error.summary();
-            ErrorJson {
-                p50: s.p50,
-                p95: s.p95,
-                p99: s.p99,
-                max: s.max,
-            }
-        },
+        time_to_detect_ms: r.time_to_detect().map(to_ms),
+        time_to_mitigate_ms: r.time_to_mitigate().map(to_ms),
+        staleness_error_ms: error_json(&r.staleness_error),
         underreported_read_ratio: ratio(r.underreported_reads, r.follower_reads),
         staleness_order_violations: r.staleness_order_violations,
         user_impact: r
@@ -466,10 +500,164 @@ fn ratio(a: u64, b: u64) -> f64 {
     }
 }
 
+/// p50/p95/p99/max of a figure over the runs, in its report unit (`null`
+/// where the quantile lands on a run in which it never happened).
+#[derive(Serialize)]
+struct SpreadJson {
+    p50: Option<f64>,
+    p95: Option<f64>,
+    p99: Option<f64>,
+    max: Option<f64>,
+}
+
+impl SpreadJson {
+    fn new(s: Spread, unit: fn(u64) -> f64) -> SpreadJson {
+        let [p50, p95, p99, max] = s.quantiles().map(|q| q.map(unit));
+        SpreadJson { p50, p95, p99, max }
+    }
+    fn ms(s: Spread) -> SpreadJson {
+        SpreadJson::new(s, to_ms)
+    }
+    fn count(s: Spread) -> SpreadJson {
+        SpreadJson::new(s, |x| x as f64)
+    }
+}
+
+/// One run's figures.
+#[derive(Serialize)]
+struct RunJson {
+    seed: u64,
+    onset_ms: f64,
+    rto_ms: BTreeMap<String, Option<f64>>,
+    rpo_ms: f64,
+    lost_acknowledged_charges: u64,
+    lost_amount: i64,
+    lost_acknowledged_top_ups: u64,
+    lost_top_up_amount: i64,
+    overspend_incidents: u64,
+    time_to_detect_ms: Option<f64>,
+    lease_overlap_ms: f64,
+    invariants_ok: bool,
+    defect: Option<String>,
+}
+
+/// One configuration played N times.
+#[derive(Serialize)]
+struct RunsJson {
+    drill: String,
+    seed: u64,
+    policy: &'static str,
+    replication: &'static str,
+    read_strategy: &'static str,
+    fencing: bool,
+    watermark: &'static str,
+    runs: usize,
+    onset_window_ms: f64,
+    rto_ms: BTreeMap<String, SpreadJson>,
+    rto_worst_ms: SpreadJson,
+    rpo_ms: SpreadJson,
+    lost_acknowledged_charges: SpreadJson,
+    lost_amount: SpreadJson,
+    lost_acknowledged_top_ups: SpreadJson,
+    lost_top_up_amount: SpreadJson,
+    overspend_incidents: SpreadJson,
+    time_to_detect_ms: SpreadJson,
+    lease_overlap_ms: SpreadJson,
+    runs_with_broken_invariants: usize,
+    runs_with_defect: usize,
+    underreported_read_ratio: f64,
+    staleness_error_ms: ErrorJson,
+    during_faults: WindowJson,
+    outside_faults: WindowJson,
+    per_run: Vec<RunJson>,
+    first_run: DrillJson,
+}
+
+fn site_names(t: &topology::Topology) -> Vec<String> {
+    t.site_ids().map(|s| t.site_name(s).to_string()).collect()
+}
+
+fn error_json(h: &metrics::LatencyHistogram) -> ErrorJson {
+    let s = h.summary();
+    ErrorJson {
+        p50: s.p50,
+        p95: s.p95,
+        p99: s.p99,
+        max: s.max,
+    }
+}
+
+fn runs_json(r: &DrillRuns, cfg: &DrillConfig, seed: u64) -> RunsJson {
+    let t = &cfg.topology;
+    let sites = site_names(t);
+    let f = &r.first;
+    RunsJson {
+        drill: f.drill.clone(),
+        seed,
+        policy: f.policy.name(),
+        replication: f.replication.name(),
+        read_strategy: f.read_strategy.name(),
+        fencing: f.fencing,
+        watermark: f.watermark.name(),
+        runs: r.runs.len(),
+        onset_window_ms: to_ms(cfg.onset_window),
+        rto_ms: sites
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), SpreadJson::ms(r.rto(i))))
+            .collect(),
+        rto_worst_ms: SpreadJson::ms(r.rto_worst()),
+        rpo_ms: SpreadJson::ms(r.rpo()),
+        lost_acknowledged_charges: SpreadJson::count(r.lost_acknowledged_charges()),
+        lost_amount: SpreadJson::count(r.lost_amount()),
+        lost_acknowledged_top_ups: SpreadJson::count(r.lost_acknowledged_top_ups()),
+        lost_top_up_amount: SpreadJson::count(r.lost_top_up_amount()),
+        overspend_incidents: SpreadJson::count(r.overspend()),
+        time_to_detect_ms: SpreadJson::ms(r.time_to_detect()),
+        lease_overlap_ms: SpreadJson::ms(r.lease_overlap()),
+        runs_with_broken_invariants: r.runs.iter().filter(|x| !x.invariants_ok).count(),
+        runs_with_defect: r.runs.iter().filter(|x| x.defect.is_some()).count(),
+        underreported_read_ratio: ratio(r.underreported_reads, r.follower_reads),
+        staleness_error_ms: error_json(&r.staleness_error),
+        during_faults: window_json(&r.during, t),
+        outside_faults: window_json(&r.outside, t),
+        per_run: r
+            .runs
+            .iter()
+            .map(|x| RunJson {
+                seed: x.seed,
+                onset_ms: to_ms(x.onset),
+                rto_ms: sites
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| {
+                        (
+                            n.clone(),
+                            x.rto_by_site.get(i).copied().flatten().map(to_ms),
+                        )
+                    })
+                    .collect(),
+                rpo_ms: to_ms(x.rpo),
+                lost_acknowledged_charges: x.lost_acknowledged_charges,
+                lost_amount: x.lost_amount,
+                lost_acknowledged_top_ups: x.lost_acknowledged_top_ups,
+                lost_top_up_amount: x.lost_top_up_amount,
+                overspend_incidents: x.overspend_incidents,
+                time_to_detect_ms: x.time_to_detect.map(to_ms),
+                lease_overlap_ms: to_ms(x.lease_overlap),
+                invariants_ok: x.invariants_ok,
+                defect: x.defect.clone(),
+            })
+            .collect(),
+        first_run: drill_json(f, r.runs[0].seed, t),
+    }
+}
+
 fn json(
     cfg: &DrillConfig,
     seed: u64,
-    results: &[DrillResult],
+    runs: u32,
+    results: &[DrillRuns],
     command: &str,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
@@ -477,19 +665,20 @@ fn json(
     struct Doc<'a> {
         drill: &'a str,
         seed: u64,
+        runs: u32,
+        onset_window_ms: f64,
         topology: String,
         command: &'a str,
-        results: Vec<DrillJson>,
+        results: Vec<RunsJson>,
     }
     let doc = Doc {
         drill: &cfg.name,
         seed,
+        runs,
+        onset_window_ms: to_ms(cfg.onset_window),
         topology: cfg.topology.to_string(),
         command,
-        results: results
-            .iter()
-            .map(|r| drill_json(r, seed, &cfg.topology))
-            .collect(),
+        results: results.iter().map(|r| runs_json(r, cfg, seed)).collect(),
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
@@ -498,9 +687,9 @@ fn json(
 /// Alerts, user impact and the runbook of one drill.
 fn operations(r: &DrillResult, out: &mut dyn Write) -> std::io::Result<()> {
     let secs = |t: u64| format!("{:.1} s", to_ms(t) / 1000.0);
-    if let Some(d) = time_to_detect(r) {
+    if let Some(d) = r.time_to_detect() {
         write!(out, "\ntime to detect: {}", secs(d))?;
-        match time_to_mitigate(r) {
+        match r.time_to_mitigate() {
             Some(m) => writeln!(out, ", time to mitigate: {}", secs(m))?,
             None => writeln!(out)?,
         }
@@ -547,7 +736,7 @@ struct SkewRow {
 }
 
 /// The staleness error of each watermark clock, side by side.
-fn skew_table(results: &[DrillResult], out: &mut dyn Write) -> std::io::Result<()> {
+fn skew_table(results: &[DrillRuns], out: &mut dyn Write) -> std::io::Result<()> {
     let rows: Vec<SkewRow> = results
         .iter()
         .map(|r| {
@@ -555,7 +744,7 @@ fn skew_table(results: &[DrillResult], out: &mut dyn Write) -> std::io::Result<(
             let mut st = r.during.total().reported_staleness;
             st.merge(&r.outside.total().reported_staleness);
             SkewRow {
-                watermark: r.watermark.name(),
+                watermark: r.first.watermark.name(),
                 reads: r.follower_reads,
                 under: format!(
                     "{:.2}%",
@@ -570,52 +759,56 @@ fn skew_table(results: &[DrillResult], out: &mut dyn Write) -> std::io::Result<(
         .collect();
     let mut t = Table::new(rows);
     t.with(Style::psql());
-    writeln!(out, "\nreported vs true staleness on follower reads:\n{t}")
+    writeln!(
+        out,
+        "\nreported vs true staleness on follower reads, every run:\n{t}"
+    )
 }
 
-#[derive(Tabled)]
-struct Row {
-    policy: &'static str,
-    replication: &'static str,
-    #[tabled(rename = "first ack s")]
-    rto: String,
-    #[tabled(rename = "RTO s by site")]
-    rto_sites: String,
-    #[tabled(rename = "max gap s")]
-    gap: String,
-    #[tabled(rename = "RPO s")]
-    rpo: String,
-    #[tabled(rename = "lost acked")]
-    lost: u64,
-    #[tabled(rename = "lost amount")]
-    amount: String,
-    rejected: u64,
-    unknown: u64,
-    overspend: u64,
-    #[tabled(rename = "charge p95 in/out")]
-    charge: String,
-    #[tabled(rename = "charge p50/p95 by site, out")]
-    by_site: String,
-    #[tabled(rename = "data age p99 in")]
-    stale: String,
-    invariants: &'static str,
+/// `p50/p95/p99/max` of a spread, each in `unit` ("never" for a run in
+/// which it did not happen).
+fn cell(s: Spread, unit: fn(u64) -> String) -> String {
+    s.quantiles()
+        .map(|q| q.map_or_else(|| "never".to_string(), unit))
+        .join("/")
+}
+
+fn secs(x: u64) -> String {
+    let s = to_ms(x) / 1000.0;
+    if s < 10.0 && s.fract() != 0.0 {
+        format!("{s:.1}")
+    } else {
+        format!("{s:.0}")
+    }
+}
+
+fn count(x: u64) -> String {
+    x.to_string()
+}
+
+fn cents(x: u64) -> String {
+    format!("{:.2}", x as f64 / 100.0)
 }
 
 fn table(
     cfg: &DrillConfig,
     seed: u64,
-    results: &[DrillResult],
+    runs: u32,
+    results: &[DrillRuns],
     command: &str,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     writeln!(
         out,
-        "kata86 drill {}: leader {}, fencing {}, {} s drill, seed {}",
+        "kata86 drill {}: leader {}, fencing {}, {} s drill, {} run{} from seed {}, fault onset +U[0, {}) s",
         cfg.name,
         cfg.topology.region_name(cfg.leader),
         if cfg.fencing { "on" } else { "OFF" },
         to_ms(cfg.duration) / 1000.0,
-        seed
+        runs,
+        if runs == 1 { "" } else { "s" },
+        seed,
+        to_ms(cfg.onset_window) / 1000.0,
     )?;
     writeln!(out, "topology: {}", cfg.topology)?;
     let witnesses: Vec<&str> = cfg
@@ -631,88 +824,118 @@ fn table(
         )?;
     }
     if results.len() == 1 {
-        writeln!(out, "\ntimeline:")?;
-        for m in &results[0].timeline {
+        let r = &results[0];
+        let first = &r.runs[0];
+        writeln!(
+            out,
+            "\nrun 1 (seed {}, timeline shifted {:.1} s):",
+            first.seed,
+            to_ms(first.onset) / 1000.0
+        )?;
+        for m in &r.first.timeline {
             writeln!(out, "  {:>9.3} s  {}", to_ms(m.at) / 1000.0, m.what)?;
         }
-        operations(&results[0], out)?;
+        operations(&r.first, out)?;
     }
-    if results.iter().any(|r| r.watermark != results[0].watermark) {
+    if results
+        .iter()
+        .any(|r| r.first.watermark != results[0].first.watermark)
+    {
         // Runs that differ only in their watermark clock: the comparison is the report.
         skew_table(results, out)?;
         writeln!(out, "seed: {seed}")?;
         return writeln!(out, "reproduce: {command}");
     }
-    writeln!(out)?;
-    let rows: Vec<Row> = results
-        .iter()
-        .map(|r| Row {
-            policy: r.policy.name(),
-            replication: r.replication.name(),
-            rto_sites: if r.rto_by_site.is_empty() {
-                "-".into()
-            } else {
-                r.rto_by_site
-                    .iter()
-                    .enumerate()
-                    .map(|(i, x)| {
-                        let site = cfg.topology.site_name(topology::SiteId(i as u8));
-                        match x {
-                            Some(x) => format!("{site} {:.0}", to_ms(*x) / 1000.0),
-                            None => format!("{site} never"),
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
-            rto: match (r.rto, cfg.faults.is_empty()) {
-                (_, true) => "-".into(),
-                (None, false) => "never".into(),
-                (Some(x), false) => format!("{:.1}", to_ms(x) / 1000.0),
-            },
-            gap: format!("{:.1}", to_ms(r.longest_write_gap) / 1000.0),
-            rpo: format!("{:.3}", to_ms(r.rpo) / 1000.0),
-            lost: r.lost_acknowledged_charges,
-            amount: format!("{:.2}", r.lost_amount as f64 / 100.0),
-            rejected: r.rejected_charges,
-            unknown: r.unknown_outcome_charges,
-            overspend: r.overspend_incidents,
-            charge: format!(
-                "{:.0}/{:.0}",
-                r.during.total().write.summary().p95,
-                r.outside.total().write.summary().p95
-            ),
-            by_site: r
-                .outside
-                .sites
-                .iter()
-                .enumerate()
-                .map(|(i, w)| {
-                    let s = w.write.summary();
-                    let site = cfg.topology.site_name(topology::SiteId(i as u8));
-                    format!("{site} {:.0}/{:.0}", s.p50, s.p95)
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
-            stale: format!("{:.0}", r.during.total().data_age.summary().p99),
-            invariants: if r.invariants_ok { "ok" } else { "BROKEN" },
-        })
-        .collect();
-    let mut t = Table::new(rows);
+    let sites = site_names(&cfg.topology);
+    let mut b = tabled::builder::Builder::default();
+    let mut head = vec!["policy".to_string(), "replication".to_string()];
+    head.extend(sites.iter().map(|s| format!("RTO {s} s")));
+    head.extend(
+        [
+            "RPO s",
+            "lost acked",
+            "lost amount",
+            "lost top-ups",
+            "overspend",
+            "detect s",
+            "charge p95 in/out",
+            "broken runs",
+        ]
+        .map(String::from),
+    );
+    b.push_record(head);
+    for r in results {
+        let mut row = vec![
+            r.first.policy.name().to_string(),
+            r.first.replication.name().to_string(),
+        ];
+        if cfg.faults.is_empty() {
+            row.extend(sites.iter().map(|_| "-".to_string()));
+        } else {
+            row.extend((0..sites.len()).map(|i| cell(r.rto(i), secs)));
+        }
+        row.push(cell(r.rpo(), |x| format!("{:.2}", to_ms(x) / 1000.0)));
+        row.push(cell(r.lost_acknowledged_charges(), count));
+        row.push(cell(r.lost_amount(), cents));
+        row.push(cell(r.lost_acknowledged_top_ups(), count));
+        row.push(cell(r.overspend(), count));
+        row.push(cell(r.time_to_detect(), secs));
+        row.push(format!(
+            "{:.0}/{:.0}",
+            r.during.total().write.summary().p95,
+            r.outside.total().write.summary().p95
+        ));
+        let broken = r.runs.iter().filter(|x| !x.invariants_ok).count();
+        row.push(format!("{broken}/{}", r.runs.len()));
+        b.push_record(row);
+    }
+    let mut t = b.build();
     t.with(Style::psql());
-    writeln!(out, "{t}")?;
     writeln!(
         out,
-        "\nfirst ack: fault start -> first charge sent after it is acknowledged (any site). RTO by site: fault start -> the site's charges answered at >= 95 % of their pre-fault rate for 30 s, counting only answers that stand in the final ledger. max gap: longest time with no charge acknowledged after the fault.\nRPO: span of the lost acknowledged charges, from the oldest one's commit to the fault or the newest one's commit; lost acked: acknowledged charges missing from the final ledger."
+        "\nover {runs} run{} (p50/p95/p99/max):\n{t}",
+        if runs == 1 { "" } else { "s" }
     )?;
-    for r in results.iter().filter(|r| r.first_breach.is_some()) {
-        writeln!(
-            out,
-            "{} / {}: first breach: {}",
-            r.policy.name(),
-            r.replication.name(),
-            r.first_breach.as_deref().unwrap_or_default()
-        )?;
+    writeln!(
+        out,
+        "\nRTO by site: fault start -> the site's charges answered at >= {:.0} % of their pre-fault rate for {:.0} s, counting only answers that stand in the final ledger (never: not within the drill).\nRPO: commit-time span of the acknowledged writes (charges and top-ups) missing from the final ledger; lost acked / lost amount: acknowledged charges lost and their value; lost top-ups: acknowledged top-ups lost.\ndetect: fault start -> the first alert fired after it (never: no alert). charge p95: every run pooled, inside/outside the fault windows, ms. broken runs: runs whose final ledger broke a money invariant.",
+        cfg.recovery_share * 100.0,
+        to_ms(cfg.recovery_hold) / 1000.0
+    )?;
+    for r in results {
+        if let Some(x) = r.runs.iter().find(|x| !x.invariants_ok) {
+            let first = if x.seed == r.runs[0].seed {
+                r.first.first_breach.clone()
+            } else {
+                None
+            };
+            writeln!(
+                out,
+                "{} / {}: invariants broke in run seed {}{}",
+                r.first.policy.name(),
+                r.first.replication.name(),
+                x.seed,
+                first.map(|b| format!(": {b}")).unwrap_or_default()
+            )?;
+        }
+        if runs > 1 && results.len() == 1 && !cfg.faults.is_empty() {
+            if let Some(w) = r.runs.iter().max_by_key(|x| {
+                (
+                    x.rto_worst.is_none(),
+                    x.rto_worst,
+                    std::cmp::Reverse(x.seed),
+                )
+            }) {
+                writeln!(
+                    out,
+                    "{} / {}: slowest recovery in run seed {} (replay it alone with --seed {} --runs 1)",
+                    r.first.policy.name(),
+                    r.first.replication.name(),
+                    w.seed,
+                    w.seed
+                )?;
+            }
+        }
     }
     writeln!(out, "seed: {seed}")?;
     writeln!(out, "reproduce: {command}")

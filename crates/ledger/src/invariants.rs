@@ -9,11 +9,13 @@ use crate::{
     Replica,
 };
 
-/// A charge the client was told succeeded. Every one of them must be in the
-/// final ledger, unchanged.
+/// A write (a charge or a keyed top-up) the client was told succeeded.
+/// Every one of them must be in the final ledger, unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Acknowledged {
-    /// The charge's idempotency key.
+    /// What was written: [`EntryKind::Charge`] or [`EntryKind::TopUp`].
+    pub kind: EntryKind,
+    /// The write's idempotency key.
     pub key: IdemKey,
     /// The lsn the client was given.
     pub lsn: Lsn,
@@ -25,10 +27,10 @@ pub struct Acknowledged {
 
 impl Acknowledged {
     /// Whether `entry` (what a log holds at this acknowledgement's lsn) is
-    /// the charge the client was told about.
+    /// the write the client was told about.
     pub fn held_by(&self, entry: Option<&Entry>) -> bool {
         entry.is_some_and(|e| {
-            e.kind == EntryKind::Charge
+            e.kind == self.kind
                 && e.key == Some(self.key)
                 && e.account == self.account
                 && e.amount == self.amount
@@ -61,6 +63,8 @@ pub enum Breach {
     /// A charge the client was told succeeded is not at its lsn in the final
     /// ledger, or is there with another key, account or amount.
     LostAcknowledged {
+        /// What was acknowledged.
+        kind: EntryKind,
         /// The acknowledged key.
         key: IdemKey,
         /// The lsn the client was given.
@@ -145,11 +149,18 @@ impl fmt::Display for Breach {
                 f,
                 "duplicate effect: {key} took effect at lsn {first} and again at lsn {again}"
             ),
-            Breach::LostAcknowledged { key, lsn } => write!(
-                f,
-                "lost acknowledged charge: {key} was acknowledged at lsn {lsn}, \
-                 but the final ledger has no such charge there"
-            ),
+            Breach::LostAcknowledged { kind, key, lsn } => {
+                let what = match kind {
+                    EntryKind::TopUp => "top-up",
+                    EntryKind::Refund => "refund",
+                    EntryKind::Charge => "charge",
+                };
+                write!(
+                    f,
+                    "lost acknowledged {what}: {key} was acknowledged at lsn {lsn}, \
+                     but the final ledger has no such {what} there"
+                )
+            }
             Breach::NotConserved {
                 top_ups,
                 charges,
@@ -408,6 +419,7 @@ impl Checker {
         let present = ack.held_by(entry);
         if !present {
             self.report.record(Breach::LostAcknowledged {
+                kind: ack.kind,
                 key: ack.key,
                 lsn: ack.lsn,
             });

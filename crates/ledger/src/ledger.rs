@@ -286,6 +286,21 @@ impl Ledger {
         self.append(EntryKind::TopUp, account, amount, None, None, now)
     }
 
+    /// A top-up carrying the client's idempotency key, so that an
+    /// acknowledged top-up can be found in a log after a failover (see
+    /// [`Acknowledged`](crate::Acknowledged)).
+    pub fn top_up_keyed(
+        &mut self,
+        account: AccountId,
+        amount: Amount,
+        key: IdemKey,
+        now: Micros,
+    ) -> Result<Lsn, LedgerError> {
+        self.check_account(account)?;
+        check_amount(amount)?;
+        self.append(EntryKind::TopUp, account, amount, Some(key), None, now)
+    }
+
     /// Atomic check-and-append: accepts the charge only if the balance covers
     /// `amount`, so no interleaving of charges can overspend.
     ///

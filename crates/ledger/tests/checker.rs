@@ -31,6 +31,7 @@ fn refund_of(mut entries: Vec<Entry>, refund: Lsn, charge: Lsn) -> Vec<Entry> {
 fn ack(ledger: &Ledger, lsn: Lsn) -> Acknowledged {
     let e = ledger.entry(lsn).expect("acknowledged entry exists");
     Acknowledged {
+        kind: e.kind,
         key: e.key.expect("charges have keys"),
         lsn,
         account: e.account,
@@ -63,6 +64,7 @@ fn a_clean_run_is_ok() {
             l.charge(account, amount, IdemKey(key), 3).unwrap().outcome
         {
             acks.push(Acknowledged {
+                kind: EntryKind::Charge,
                 key: IdemKey(key),
                 lsn,
                 account,
@@ -185,6 +187,7 @@ fn an_acknowledged_charge_missing_or_altered_is_lost() {
         &[],
     );
     let lost = |a: Acknowledged| Breach::LostAcknowledged {
+        kind: a.kind,
         key: a.key,
         lsn: a.lsn,
     };

@@ -123,6 +123,7 @@ fn run(ledger: &mut Ledger, model: &mut Model, op: &Op, now: u64) -> Result<(), 
                                 before[account as usize] - amount
                             );
                             model.acknowledged.push(Acknowledged {
+                                kind: EntryKind::Charge,
                                 key: IdemKey(key),
                                 lsn,
                                 account,

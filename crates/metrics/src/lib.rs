@@ -11,6 +11,8 @@
 //! * [`Slo`] and [`SloVerdict`] — an objective ("the p95 of reads from VN is
 //!   under 150 ms") and its pass/fail outcome for one histogram;
 //!   [`kata_slos`] lists the kata's four objectives.
+//! * [`Spread`] — p50/p95/p99/max of a per-run figure over the runs of a
+//!   drill, exact (nearest rank), with "never happened" ranked last.
 //!
 //! # Key decision: histograms, not sample vectors
 //! A run records tens of millions of durations. Keeping them all to sort at the
@@ -29,6 +31,8 @@
 
 mod histogram;
 mod slo;
+mod spread;
 
 pub use histogram::{LatencyHistogram, Summary};
 pub use slo::{kata_slos, MetricsError, Series, Slo, SloVerdict};
+pub use spread::{nearest_rank, Spread};

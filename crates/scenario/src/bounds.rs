@@ -88,6 +88,14 @@ pub const BOUNDS: &[Bound] = &[
         meaning: "for this long without a break; at most duration_s",
     },
     Bound {
+        key: "onset_window_s",
+        unit: "s",
+        min: 0.0,
+        max: 3_600.0,
+        default: "0",
+        meaning: "with --runs N, each run's timeline is shifted by a time drawn uniformly from [0, this); the shifted timeline must end within duration_s",
+    },
+    Bound {
         key: "topology.links.rtt_ms",
         unit: "ms",
         min: 0.0,

@@ -265,6 +265,8 @@ pub fn parse_drill(
     let mut cfg = DrillConfig::builtin(Builtin::RegionDown, JpRole::Replica);
     cfg.builtin = None;
     cfg.faults.clear();
+    // A file's timeline plays as written unless it asks for drawn onsets.
+    cfg.onset_window = 0;
     if let Some(t) = &sc.topology {
         cfg.topology = topology(loc, t, 0.0)?;
     }
@@ -464,6 +466,10 @@ pub fn parse_drill(
             ));
         }
         cfg.recovery_hold = us(x, 1e6);
+    }
+    if let Some(w) = &sc.onset_window_s {
+        let x = bound("onset_window_s").check(loc, "onset_window_s", *w.get_ref(), &w.span())?;
+        cfg.onset_window = us(x, 1e6);
     }
     if !sc.alert.is_empty() {
         // Alerts listed in the file replace the defaults.

@@ -36,6 +36,7 @@ pub(crate) struct ScenarioFile {
     pub signal_window_s: Option<Spanned<f64>>,
     pub recovery_share: Option<Spanned<f64>>,
     pub recovery_hold_s: Option<Spanned<f64>>,
+    pub onset_window_s: Option<Spanned<f64>>,
 }
 
 /// Regions, links and client sites (a topology file, or `[topology]`).

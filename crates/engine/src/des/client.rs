@@ -1,11 +1,11 @@
 //! Clients writing: charges with deadlines, idempotent retries and the
 //! replication mode's acknowledgement, and top-ups.
 
-use ledger::{Acknowledged, ChargeOutcome as Booked, IdemKey};
+use ledger::{Acknowledged, ChargeOutcome as Booked, EntryKind, IdemKey};
 use replication::rng::{below, unit};
 use topology::{Micros, RegionId, SiteId};
 
-use super::{Attempt, Core, Ev, Recovery};
+use super::{Attempt, Core, Ev, Recovery, TopUpWrite};
 use crate::drill::Moment;
 use crate::ops::{ChargeFailure, Flag};
 
@@ -164,12 +164,20 @@ impl Core<'_> {
         times.get(need - 1).copied()
     }
 
+    /// Whether an acknowledgement the leader of term `s` sends now for
+    /// `lsn` reaches a client that sent at `sent`, `back` away, in time: the
+    /// leader still leads and is up, the answer lands by the deadline, and
+    /// (for a write taken) the copies the mode needs are really durable.
+    fn answer_lands(&mut self, s: usize, lsn: Option<u64>, sent: Micros, back: Micros) -> bool {
+        let alive = self.terms[s].alive && !self.down(self.terms[s].region, self.now);
+        alive
+            && self.now + back <= sent + self.cfg.write.deadline
+            && lsn.is_none_or(|lsn| self.replicated(s, lsn))
+    }
+
     pub(super) fn ack(&mut self, s: usize, a: Attempt, lsn: u64, declined: bool, commit: Micros) {
         let done = self.now + a.back;
-        let alive = self.terms[s].alive && !self.down(self.terms[s].region, self.now);
-        if !alive
-            || done > a.sent + self.cfg.write.deadline
-            || !declined && !self.replicated(s, lsn)
+        if !self.answer_lands(s, (!declined).then_some(lsn), a.sent, a.back)
             || !self.outstanding.remove(&(a.key, a.number))
         {
             return;
@@ -205,6 +213,7 @@ impl Core<'_> {
         self.money.acked_total += 1;
         self.money.acked.push((
             Acknowledged {
+                kind: EntryKind::Charge,
                 key: IdemKey(a.key),
                 lsn,
                 account: a.account,
@@ -240,7 +249,7 @@ impl Core<'_> {
     }
 
     /// A top-up from `site`: sent to the leader its entry region reaches.
-    pub(super) fn send_top_up(&mut self, site: usize, account: u32, amount: i64) {
+    pub(super) fn send_top_up(&mut self, site: usize, key: u64, account: u32, amount: i64) {
         let e = self.entry[site];
         if self.down(e, self.now) {
             return;
@@ -248,32 +257,71 @@ impl Core<'_> {
         let term = self.leader_for(e);
         let l = self.terms[term].region;
         if self.reachable(e, l, self.now) {
-            let (out, _) = self.net[site].legs_via_entry(RegionId(l as u8));
-            self.push(
-                self.now + out,
-                Ev::TopUp {
-                    term,
-                    account,
-                    amount,
-                },
-            );
+            let (out, back) = self.net[site].legs_via_entry(RegionId(l as u8));
+            let w = TopUpWrite {
+                key,
+                site: site as u8,
+                account,
+                amount,
+                sent: self.now,
+                back,
+            };
+            self.push(self.now + out, Ev::TopUp { term, w });
         }
     }
 
-    /// A top-up reaches the leader of term `s`.
-    pub(super) fn book_top_up(&mut self, s: usize, account: u32, amount: i64) {
+    /// A top-up reaches the leader of term `s`: booked, and acknowledged when
+    /// the replication mode's acks are in (if the client still waits).
+    pub(super) fn book_top_up(&mut self, s: usize, w: TopUpWrite) {
         if !self.admits(s) {
             return;
         }
         let before = self.terms[s].ledger.last_lsn() + 1;
         // Validation caps amounts so that no balance can overflow in a run
         // the clock can express; a refused top-up is counted, never a crash.
-        match self.terms[s].ledger.top_up(account, amount, self.now) {
-            Ok(_) => {
+        match self.terms[s]
+            .ledger
+            .top_up_keyed(w.account, w.amount, IdemKey(w.key), self.now)
+        {
+            Ok(lsn) => {
                 self.n.top_ups += 1;
                 self.ship(s, before);
+                let commit = self.now + self.cfg.write.commit;
+                if let Some(ready) = self.ack_ready(s, lsn).map(|t| t.max(commit)) {
+                    if ready + w.back <= w.sent + self.cfg.write.deadline {
+                        let at = self.now;
+                        self.push(
+                            ready,
+                            Ev::TopUpAck {
+                                term: s,
+                                w,
+                                lsn,
+                                commit: at,
+                            },
+                        );
+                    }
+                }
             }
             Err(_) => self.n.top_ups_refused += 1,
         }
+    }
+
+    /// The leader of term `s` acknowledges a top-up.
+    pub(super) fn top_up_ack(&mut self, s: usize, w: TopUpWrite, lsn: u64, commit: Micros) {
+        if !self.answer_lands(s, Some(lsn), w.sent, w.back) {
+            return;
+        }
+        self.money.acked.push((
+            Acknowledged {
+                kind: EntryKind::TopUp,
+                key: IdemKey(w.key),
+                lsn,
+                account: w.account,
+                amount: w.amount,
+            },
+            commit,
+            s,
+            (w.site, w.sent),
+        ));
     }
 }

@@ -1,7 +1,7 @@
 //! The cluster's data: each term's log, the streams it ships, every region's
 //! replica, and the reconciliation that follows a heal.
 
-use ledger::{Acknowledged, Entry, Ledger, Replica};
+use ledger::{Acknowledged, Entry, EntryKind, Ledger, Replica};
 use replication::rng::substream;
 use replication::{FollowerStream, LagProcess, Link};
 use topology::{Micros, RegionId};
@@ -211,13 +211,15 @@ impl Core<'_> {
         (site, first_sent): (u8, Micros),
         held: bool,
     ) {
-        if held {
+        let charge = ack.kind == EntryKind::Charge;
+        if !held {
+            self.money.lost.push((commit, ack.amount, ack.kind));
+        } else if charge {
+            // A site's RTO counts charges.
             Recovery::count(&mut self.recovery.answered, site as usize, first_sent);
-        } else {
-            self.money.lost.push((commit, ack.amount));
         }
         let successor = self.recovery.promotions.get(term);
-        if term + 1 < self.terms.len() && successor.is_some_and(|p| ack.lsn > p.2) {
+        if charge && term + 1 < self.terms.len() && successor.is_some_and(|p| ack.lsn > p.2) {
             self.money.beyond_prefix += 1;
         }
     }

@@ -1,7 +1,7 @@
 //! The end of a run: every fault has ended, so reconcile, let every follower
 //! catch up with the final leader, check the money and build the result.
 
-use ledger::{Acknowledged, Breach, Checker, Checkpoint, InvariantReport, Replica};
+use ledger::{Acknowledged, Breach, Checker, Checkpoint, EntryKind, InvariantReport, Replica};
 use replication::clock::ClockModel;
 use topology::{Micros, RegionId};
 
@@ -130,6 +130,7 @@ impl Core<'_> {
         let fault = self.recovery.first_fault.unwrap_or(0);
         let oldest = lost.iter().map(|l| l.0).min();
         let newest = lost.iter().map(|l| l.0).max();
+        let lost_of = |k: EntryKind| lost.iter().filter(move |l| l.2 == k);
         for w in [&mut self.during, &mut self.outside] {
             w.judge(cfg);
         }
@@ -155,8 +156,10 @@ impl Core<'_> {
                 (Some(o), Some(n)) => n.max(fault) - o,
                 _ => 0,
             },
-            lost_acknowledged_charges: lost.len() as u64,
-            lost_amount: lost.iter().map(|l| l.1).sum(),
+            lost_acknowledged_charges: lost_of(EntryKind::Charge).count() as u64,
+            lost_amount: lost_of(EntryKind::Charge).map(|l| l.1).sum(),
+            lost_acknowledged_top_ups: lost_of(EntryKind::TopUp).count() as u64,
+            lost_top_up_amount: lost_of(EntryKind::TopUp).map(|l| l.1).sum(),
             lost_window: match (oldest, newest) {
                 (Some(a), Some(b)) => b - a,
                 _ => 0,

@@ -132,9 +132,27 @@ pub(crate) enum Ev {
     },
     TopUp {
         term: usize,
-        account: u32,
-        amount: i64,
+        w: TopUpWrite,
     },
+    TopUpAck {
+        term: usize,
+        w: TopUpWrite,
+        lsn: u64,
+        commit: Micros,
+    },
+}
+
+/// A top-up on its way: one attempt, acknowledged like a charge (the
+/// replication mode's acks, within the deadline) but never retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TopUpWrite {
+    pub(crate) key: u64,
+    pub(crate) site: u8,
+    pub(crate) account: u32,
+    pub(crate) amount: i64,
+    pub(crate) sent: Micros,
+    /// One-way time back to the client.
+    pub(crate) back: Micros,
 }
 
 /// When a run stops sending traffic.
@@ -157,6 +175,7 @@ pub(crate) struct Counters {
     pub(crate) duplicates_suppressed: u64,
     pub(crate) retries_raced_original: u64,
     pub(crate) top_ups: u64,
+    pub(crate) top_ups_sent: u64,
     pub(crate) top_ups_refused: u64,
     pub(crate) ryw_waits: u64,
     pub(crate) ryw_forwards: u64,
@@ -213,13 +232,15 @@ pub(crate) struct Core<'a> {
 
 /// The money side of a run.
 pub(crate) struct Money {
-    /// Acknowledged charges not yet settled by compaction: the ack, its
-    /// commit time, its term, and the site and time it was first sent.
+    /// Acknowledged writes (charges and top-ups) not yet settled by
+    /// compaction: the ack, its commit time, its term, and the site and time
+    /// it was first sent.
     pub(crate) acked: Vec<(Acknowledged, Micros, usize, (u8, Micros))>,
     /// Acknowledged charges so far (settled or not).
     pub(crate) acked_total: u64,
-    /// Settled acknowledgements the final log lacks: commit time and amount.
-    pub(crate) lost: Vec<(Micros, i64)>,
+    /// Settled acknowledgements the final log lacks: commit time, amount,
+    /// and whether it was a charge or a top-up.
+    pub(crate) lost: Vec<(Micros, i64, ledger::EntryKind)>,
     /// Settled acknowledgements of a deposed term beyond its successor's prefix.
     pub(crate) beyond_prefix: u64,
     /// The money invariants, checked as the log is compacted.
@@ -476,11 +497,13 @@ impl<'a> Core<'a> {
                     self.step(n)
                 }
             }
-            Ev::TopUp {
+            Ev::TopUp { term, w } => self.book_top_up(term, w),
+            Ev::TopUpAck {
                 term,
-                account,
-                amount,
-            } => self.book_top_up(term, account, amount),
+                w,
+                lsn,
+                commit,
+            } => self.top_up_ack(term, w, lsn, commit),
         }
     }
 
@@ -506,7 +529,12 @@ impl<'a> Core<'a> {
                     back: 0,
                 });
             }
-            Request::TopUp { account, amount } => self.send_top_up(site, account, amount),
+            Request::TopUp { account, amount } => {
+                // Top-up keys live beside the charges' (bit 47 set).
+                self.n.top_ups_sent += 1;
+                let key = ((site as u64) << 48) | (1 << 47) | self.n.top_ups_sent;
+                self.send_top_up(site, key, account, amount)
+            }
         }
     }
 }

@@ -211,6 +211,10 @@ pub struct DrillConfig {
     pub recovery_share: f64,
     /// ...for this long without a break (default 30 s).
     pub recovery_hold: Micros,
+    /// When a drill is played many times, each run's fault timeline is
+    /// shifted by a time drawn uniformly from `[0, onset_window)` (default
+    /// 60 s for built-in drills with a fault, 0 otherwise).
+    pub onset_window: Micros,
 }
 
 /// How a replica turns its watermark into the staleness it reports.
@@ -394,6 +398,11 @@ impl DrillConfig {
             runbook: drill == Builtin::Runbook,
             recovery_share: 0.95,
             recovery_hold: ms(30_000.0),
+            onset_window: if drill == Builtin::Baseline || drill == Builtin::ClockSkew {
+                0
+            } else {
+                ms(60_000.0)
+            },
         }
     }
 
@@ -509,6 +518,32 @@ impl DrillConfig {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The timeline, shifted by as much as the onset window, must still end
+    /// within the drill (checked where runs are drawn: one run plays the
+    /// timeline as it is).
+    pub(crate) fn check_onset_window(&self) -> Result<(), EngineError> {
+        let last = self
+            .faults
+            .iter()
+            .map(|f| f.end)
+            .chain(self.flags.iter().map(|f| f.off))
+            .chain(self.clocks.iter().filter_map(|c| match c {
+                ClockModel::Step { at, .. } => Some(*at),
+                _ => None,
+            }))
+            .max()
+            .unwrap_or(0);
+        if self.onset_window > 0 && last.saturating_add(self.onset_window) > self.duration {
+            return Err(EngineError::BadDrill(format!(
+                "the fault onset window ({} s) would push the timeline's last event ({} s) past the drill's end ({} s); shorten the window or lengthen the drill",
+                topology::to_ms(self.onset_window) / 1000.0,
+                topology::to_ms(last) / 1000.0,
+                topology::to_ms(self.duration) / 1000.0
+            )));
         }
         Ok(())
     }

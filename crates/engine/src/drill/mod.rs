@@ -14,11 +14,13 @@
 //! already acknowledged, and the invariant checker shows the cost.
 
 mod config;
+mod runs;
 
 pub use config::{
     topology_with_jp, Builtin, DrillConfig, Fault, FaultKind, JpRole, Policy, Replication,
     Watermark,
 };
+pub use runs::{onset, run_drills, run_seed, shifted, DrillRuns, RunRecord, MAX_RUNS};
 
 use metrics::{LatencyHistogram, Series, SloVerdict};
 use routing::ReadStrategy;
@@ -98,6 +100,13 @@ impl Window {
         }
     }
 
+    /// Adds another run's window of the same sites.
+    pub(crate) fn merge(&mut self, o: &Window) {
+        for (a, b) in self.sites.iter_mut().zip(&o.sites) {
+            a.merge(b);
+        }
+    }
+
     /// Every site together.
     pub fn total(&self) -> SiteWindow {
         let mut all = SiteWindow::default();
@@ -153,16 +162,20 @@ pub struct DrillResult {
     pub rto_by_site: Vec<Option<Micros>>,
     /// The worst site's RTO; `None` if a site never recovered (or no fault).
     pub rto_worst: Option<Micros>,
-    /// The span of acknowledged writes lost: from the oldest lost charge's
-    /// commit to the fault or to the newest lost charge's commit, whichever is
-    /// later (a leader cut off by a partition can keep acknowledging charges
-    /// that are lost later).
+    /// The span of acknowledged writes (charges and top-ups) lost: from the
+    /// oldest lost write's commit to the fault or to the newest lost write's
+    /// commit, whichever is later (a leader cut off by a partition can keep
+    /// acknowledging writes that are lost later).
     pub rpo: Micros,
     /// Acknowledged charges missing from the final ledger.
     pub lost_acknowledged_charges: u64,
     /// Their amount, in cents.
     pub lost_amount: i64,
-    /// Time between the first and last lost charge's commit.
+    /// Acknowledged top-ups missing from the final ledger.
+    pub lost_acknowledged_top_ups: u64,
+    /// Their amount, in cents.
+    pub lost_top_up_amount: i64,
+    /// Time between the first and last lost write's commit.
     pub lost_window: Micros,
     /// The longest time without any acknowledged charge after the first fault.
     pub longest_write_gap: Micros,
@@ -224,6 +237,22 @@ pub struct DrillResult {
     pub runbook: Vec<(String, Micros, u64)>,
     /// Monitoring window length.
     pub signal_window: Micros,
+}
+
+impl DrillResult {
+    /// From a fault's start to the first alert that fired at or after it.
+    pub fn time_to_detect(&self) -> Option<Micros> {
+        self.alerts
+            .iter()
+            .filter_map(|a| a.fault_at.map(|f| a.fired_at - f))
+            .min()
+    }
+
+    /// From the fault's start to the runbook's mitigation step.
+    pub fn time_to_mitigate(&self) -> Option<Micros> {
+        let fault = self.alerts.iter().find_map(|a| a.fault_at)?;
+        self.runbook.get(2).map(|s| s.1.saturating_sub(fault))
+    }
 }
 
 /// Plays one drill: every client site sends traffic for the drill's duration.
