@@ -278,6 +278,12 @@ pub struct DrillArgs {
     #[arg(long, value_name = "S", allow_negative_numbers = true)]
     pub onset_window: Option<f64>,
 
+    /// Simulated length of each run, in seconds (1 to 86400) [default: 300,
+    /// or the scenario's]. `baseline --duration 86400` measures false alarms
+    /// per simulated day.
+    #[arg(long, value_name = "S", allow_negative_numbers = true)]
+    pub duration: Option<f64>,
+
     /// No progress bar on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,

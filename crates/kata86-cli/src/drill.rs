@@ -87,6 +87,16 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     for f in &a.flags {
         cfg.flags.push(parse_flag(f)?);
     }
+    if let Some(d) = a.duration {
+        let b = scenario::bound("duration_s");
+        if !(b.min..=b.max).contains(&d) {
+            return Err(CliError::Usage(format!(
+                "--duration {d}: give seconds from {} to {}",
+                b.min, b.max
+            )));
+        }
+        cfg.duration = (d * 1e6).round() as u64;
+    }
     if let Some(w) = a.onset_window {
         let b = scenario::bound("onset_window_s");
         if !(b.min..=b.max).contains(&w) {
@@ -124,6 +134,19 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         vec![cfg.clone()]
     };
     let n = runs_count(a.runs)?;
+    let one = scenario::Work::drill(
+        cfg.rate,
+        to_ms(cfg.duration) / 1000.0,
+        cfg.topology.site_ids().count(),
+    );
+    let work = scenario::Work {
+        requests: one.requests * (n as f64) * runs.len() as f64,
+        seconds: one.seconds * (n as f64) * runs.len() as f64,
+        ..one
+    };
+    if let Some(why) = work.refusal(length(a.allow_long)) {
+        return Err(CliError::Usage(format!("this drill is too big: {why}")));
+    }
     let bar = progress_bar(a.quiet, (runs.len() as u64) * n as u64);
     let tick = || bar.inc(1);
     let results = runs
@@ -232,6 +255,9 @@ fn reproduce(a: &DrillArgs) -> String {
     }
     if let Some(w) = a.onset_window {
         cmd.push_str(&format!(" --onset-window {w}"));
+    }
+    if let Some(d) = a.duration {
+        cmd.push_str(&format!(" --duration {d}"));
     }
     cmd.push_str(&format!(" --runs {} --seed {}", a.runs, a.seed));
     cmd
@@ -565,12 +591,21 @@ struct RunsJson {
     lease_overlap_ms: SpreadJson,
     runs_with_broken_invariants: usize,
     runs_with_defect: usize,
+    /// Alerts fired before any fault, per simulated day (null: no quiet time).
+    false_alarms_per_day: Option<f64>,
+    false_alarms_by_rule: BTreeMap<String, u64>,
+    quiet_hours: f64,
     underreported_read_ratio: f64,
     staleness_error_ms: ErrorJson,
     during_faults: WindowJson,
     outside_faults: WindowJson,
     per_run: Vec<RunJson>,
     first_run: DrillJson,
+}
+
+/// The simulated time before any fault, every run, in hours.
+fn quiet_hours(r: &DrillRuns) -> f64 {
+    to_ms(r.runs.iter().map(|x| x.quiet_time).sum()) / 3.6e6
 }
 
 fn site_names(t: &topology::Topology) -> Vec<String> {
@@ -617,6 +652,15 @@ fn runs_json(r: &DrillRuns, cfg: &DrillConfig, seed: u64) -> RunsJson {
         lease_overlap_ms: SpreadJson::ms(r.lease_overlap()),
         runs_with_broken_invariants: r.runs.iter().filter(|x| !x.invariants_ok).count(),
         runs_with_defect: r.runs.iter().filter(|x| x.defect.is_some()).count(),
+        false_alarms_per_day: r
+            .false_alarms_per_day()
+            .map(|x| (x * 1000.0).round() / 1000.0),
+        false_alarms_by_rule: r
+            .false_alarms_by_rule()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        quiet_hours: quiet_hours(r),
         underreported_read_ratio: ratio(r.underreported_reads, r.follower_reads),
         staleness_error_ms: error_json(&r.staleness_error),
         during_faults: window_json(&r.during, t),
@@ -903,6 +947,24 @@ fn table(
         to_ms(cfg.recovery_hold) / 1000.0
     )?;
     for r in results {
+        if let Some(rate) = r.false_alarms_per_day() {
+            let by: Vec<String> = r
+                .false_alarms_by_rule()
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            writeln!(
+                out,
+                "{} / {}: false alarms {:.1} per simulated day ({} over {:.1} h before any fault{}{})",
+                r.first.policy.name(),
+                r.first.replication.name(),
+                rate,
+                r.runs.iter().map(|x| x.false_alarms.len()).sum::<usize>(),
+                quiet_hours(r),
+                if by.is_empty() { "" } else { ": " },
+                by.join(", ")
+            )?;
+        }
         if let Some(x) = r.runs.iter().find(|x| !x.invariants_ok) {
             let first = if x.seed == r.runs[0].seed {
                 r.first.first_breach.clone()

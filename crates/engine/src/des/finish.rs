@@ -213,6 +213,8 @@ impl Core<'_> {
                 .collect(),
             runbook: std::mem::take(&mut self.ops.runbook_steps),
             signal_window: cfg.signal_window,
+            first_fault: self.recovery.first_fault,
+            duration: cfg.duration,
         };
         Outcome {
             result,

@@ -356,16 +356,9 @@ impl DrillConfig {
         } else {
             Vec::new()
         };
-        // The runbook drill keeps replication steady outside its fault, so
-        // the only incident the alerts can see is the one being drilled.
-        let lag = if drill == Builtin::Runbook {
-            LagModel::Iid(replication::IidLag {
-                spike_prob: 0.0,
-                ..Default::default()
-            })
-        } else {
-            LagModel::Episodic(replication::EpisodicLag::default())
-        };
+        // Every drill, the runbook's included, runs on the design's own lag
+        // model: the alerts must tell ordinary lag episodes from the fault.
+        let lag = LagModel::Episodic(replication::EpisodicLag::default());
         DrillConfig {
             name: drill.name().to_string(),
             builtin: Some(drill),

@@ -237,6 +237,10 @@ pub struct DrillResult {
     pub runbook: Vec<(String, Micros, u64)>,
     /// Monitoring window length.
     pub signal_window: Micros,
+    /// When the first fault started, if any.
+    pub first_fault: Option<Micros>,
+    /// The drill's simulated length.
+    pub duration: Micros,
 }
 
 impl DrillResult {
@@ -246,6 +250,17 @@ impl DrillResult {
             .iter()
             .filter_map(|a| a.fault_at.map(|f| a.fired_at - f))
             .min()
+    }
+
+    /// The time before any fault (the whole drill when there is none): what
+    /// false alarms are counted over.
+    pub fn quiet_time(&self) -> Micros {
+        self.first_fault.unwrap_or(self.duration)
+    }
+
+    /// Alerts that fired before any fault: false alarms.
+    pub fn false_alarms(&self) -> impl Iterator<Item = &Firing> {
+        self.alerts.iter().filter(|a| a.fault_at.is_none())
     }
 
     /// From the fault's start to the runbook's mitigation step.

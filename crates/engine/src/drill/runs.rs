@@ -49,6 +49,10 @@ pub struct RunRecord {
     pub time_to_detect: Option<Micros>,
     /// See [`DrillResult::lease_overlap`].
     pub lease_overlap: Micros,
+    /// Alerts fired before any fault, by rule name.
+    pub false_alarms: Vec<String>,
+    /// The time they were counted over: before the first fault.
+    pub quiet_time: Micros,
     /// A breach the configuration promises cannot happen.
     pub defect: Option<String>,
     /// Whether every money invariant held.
@@ -70,6 +74,8 @@ impl RunRecord {
             overspend_incidents: r.overspend_incidents,
             time_to_detect: r.time_to_detect(),
             lease_overlap: r.lease_overlap,
+            false_alarms: r.false_alarms().map(|a| a.name.clone()).collect(),
+            quiet_time: r.quiet_time(),
             defect: r.defect.clone(),
             invariants_ok: r.invariants_ok,
         }
@@ -149,6 +155,23 @@ impl DrillRuns {
     /// Lease overlap, over the runs.
     pub fn lease_overlap(&self) -> Spread {
         self.spread(|r| Some(r.lease_overlap))
+    }
+
+    /// False alarms per simulated day, every run pooled: alerts fired before
+    /// any fault over the time before it. `None` with no quiet time.
+    pub fn false_alarms_per_day(&self) -> Option<f64> {
+        let quiet: Micros = self.runs.iter().map(|r| r.quiet_time).sum();
+        let fired: usize = self.runs.iter().map(|r| r.false_alarms.len()).sum();
+        (quiet > 0).then(|| fired as f64 * 86_400e6 / quiet as f64)
+    }
+
+    /// False alarms per rule, every run pooled, in rule-name order.
+    pub fn false_alarms_by_rule(&self) -> std::collections::BTreeMap<&str, u64> {
+        let mut m = std::collections::BTreeMap::new();
+        for name in self.runs.iter().flat_map(|r| &r.false_alarms) {
+            *m.entry(name.as_str()).or_insert(0) += 1;
+        }
+        m
     }
 
     /// The first run with a defect, if any.
