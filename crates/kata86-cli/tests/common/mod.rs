@@ -13,6 +13,23 @@ pub fn kata86(args: &[&str]) -> Output {
         .expect("the kata86 binary runs")
 }
 
+/// The repository's root, where the docs' commands run.
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `kata86` with `args` from the repository's root, as the docs do; it
+/// must succeed, and its stdout is returned.
+pub fn ok_at_root(args: &[&str]) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_kata86"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("the kata86 binary runs");
+    assert_eq!(o.status.code(), Some(0), "kata86 {args:?}:\n{}", stderr(&o));
+    stdout(&o)
+}
+
 /// What it printed on stdout.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
