@@ -147,8 +147,8 @@ pub struct AlertRule {
 }
 
 /// The alerts of DESIGN.md, thresholds taken from the SLOs, each with a
-/// `for:` hold chosen against the design's own episodic lag model (see
-/// docs/alerts.md for the measurement):
+/// `for:` hold chosen against the design's own episodic lag model (DESIGN.md
+/// §7 gives the measurement and the command that repeats it):
 ///
 /// * replica lag p95 over the 2 s staleness objective for 60 s: ordinary lag
 ///   episodes (2–8 s stalls) put single windows over 2 s hundreds of times a
