@@ -316,7 +316,7 @@ fn no_lag_read_or_rejection_alert_fires_when_nothing_is_wrong() {
 
 /// Under the design's own lag model (episodic: 2–8 s stalls), six
 /// simulated hours of the baseline fire no alert: the `for:` holds of
-/// [`default_alerts`] were chosen for that (docs/alerts.md). The test can
+/// [`default_alerts`] were chosen for that (DESIGN.md §7). The test can
 /// fail: with every hold at 0, the same hours fire the lag and the
 /// charge-latency alerts on ordinary episodes and slow paths.
 #[test]
