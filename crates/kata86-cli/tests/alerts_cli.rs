@@ -164,3 +164,44 @@ fn a_window_prometheus_cannot_express_is_refused() {
         assert!(err.contains("whole number of milliseconds"), "{err}");
     }
 }
+
+/// docs/metrics.md names the code's metrics, bounds and queries.
+#[test]
+fn docs_metrics_md_matches_the_code() {
+    use engine::ops::prometheus::*;
+    let doc = std::fs::read_to_string(repo("docs/metrics.md")).expect("docs/metrics.md");
+    for metric in [
+        STALENESS,
+        CHARGE_DURATION,
+        READS,
+        READ_ERRORS,
+        STALE_READS,
+        CHARGE_ATTEMPTS,
+        CHARGE_ATTEMPT_ERRORS,
+    ] {
+        assert!(doc.contains(&format!("| `{metric}` |")), "{metric}");
+    }
+    for reason in [REJECTED, TIMEOUT] {
+        assert!(doc.contains(&format!("`reason=\"{reason}\"`")), "{reason}");
+    }
+    let bounds = |b: &[u64]| {
+        b.iter()
+            .map(|&us| (us as f64 / 1e6).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (what, b) in [
+        ("staleness", &STALENESS_BUCKETS_US[..]),
+        ("charge attempts", &CHARGE_BUCKETS_US[..]),
+    ] {
+        let line = format!("- {what}: {} —", bounds(b));
+        assert!(doc.contains(&line), "{line}");
+    }
+    for (name, signal) in scenario::SIGNALS {
+        let row = format!(
+            "| `{signal:?}` (`{name}`) | `{}` |",
+            signal_expr(*signal, "10s")
+        );
+        assert!(doc.contains(&row), "{row}");
+    }
+}
