@@ -4,6 +4,10 @@
 sim *ARGS:
     cargo run --release -- sim {{ARGS}}
 
+# The alert rules; `just alerts --format prometheus` writes them for Prometheus.
+alerts *ARGS:
+    cargo run --release -- alerts {{ARGS}}
+
 # The test suite (what CI runs).
 test:
     cargo test --workspace

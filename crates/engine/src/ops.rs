@@ -15,6 +15,10 @@ use topology::{ms, to_ms, Micros};
 
 use crate::EngineError;
 
+pub mod prometheus;
+
+use prometheus::{CHARGE_BUCKETS_US, STALENESS_BUCKETS_US};
+
 /// A runbook toggle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Flag {
@@ -204,10 +208,45 @@ pub struct Signals {
     pub stale_read_share: f64,
     /// Rejected share.
     pub rejected_share: f64,
+    /// What the window counted, which the signals above were computed from.
+    pub counts: WindowCounts,
+}
+
+/// What one window counted: the inputs of its [`Signals`], as the counters
+/// and histograms of docs/metrics.md would see them over that window (their
+/// increase, not their running total). Histogram buckets count whole
+/// buckets of the monitor's HDR histograms, so an `le` count includes values
+/// up to 0.1 % over its bound, the monitor's own precision (see
+/// [`metrics::LatencyHistogram::counts_at_most`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WindowCounts {
+    /// Reads made, answered or not.
+    pub reads: u64,
+    /// Reads that got no answer.
+    pub read_errors: u64,
+    /// Reads answered with a staleness over 2 s.
+    pub stale_reads: u64,
+    /// Answered reads whose local replica reported a staleness of at most
+    /// each bound of [`STALENESS_BUCKETS_US`].
+    pub staleness_le: [u64; STALENESS_BUCKETS_US.len()],
+    /// Answered reads (the staleness histogram's `+Inf` bucket).
+    pub staleness_count: u64,
+    /// Charge attempts.
+    pub attempts: u64,
+    /// Charge attempts refused at once.
+    pub rejected: u64,
+    /// Charge attempts without an answer by their deadline.
+    pub timed_out: u64,
+    /// Charge attempts observed (acknowledged, or timed out at their
+    /// deadline) at most each bound of [`CHARGE_BUCKETS_US`].
+    pub charge_le: [u64; CHARGE_BUCKETS_US.len()],
+    /// Charge attempts observed (the charge histogram's `+Inf` bucket).
+    pub charge_count: u64,
 }
 
 impl Signals {
-    fn value(&self, s: Signal) -> f64 {
+    /// The value of signal `s` in this window.
+    pub fn value(&self, s: Signal) -> f64 {
         match s {
             Signal::LagP95 => self.lag_p95,
             Signal::LagP99 => self.lag_p99,
@@ -292,6 +331,7 @@ struct Current {
     attempts: u64,
     attempt_errors: u64,
     rejected: u64,
+    timed_out: u64,
     seen: [bool; 4],
 }
 
@@ -402,6 +442,7 @@ impl Monitor {
         self.cur.attempts += 1;
         self.cur.attempt_errors += 1;
         self.cur.rejected += (why == ChargeFailure::Rejected) as u64;
+        self.cur.timed_out += (why == ChargeFailure::NoAnswer) as u64;
         self.degraded(Degradation::WritesUnavailable, t);
     }
 
@@ -422,6 +463,18 @@ impl Monitor {
             charge_error_rate: share(c.attempt_errors, c.attempts),
             stale_read_share: share(c.stale_reads, c.reads),
             rejected_share: share(c.rejected, c.attempts),
+            counts: WindowCounts {
+                reads: c.reads,
+                read_errors: c.read_errors,
+                stale_reads: c.stale_reads,
+                staleness_le: c.lag.counts_at_most(STALENESS_BUCKETS_US),
+                staleness_count: c.lag.count(),
+                attempts: c.attempts,
+                rejected: c.rejected,
+                timed_out: c.timed_out,
+                charge_le: c.charge.counts_at_most(CHARGE_BUCKETS_US),
+                charge_count: c.charge.count(),
+            },
         };
         for (i, seen) in c.seen.iter().enumerate() {
             self.impact[i].windows += *seen as u64;

@@ -31,6 +31,12 @@ pub enum Command {
     /// Three regions by default: SG leads, US and JP (Tokyo) follow. Both client
     /// sites send traffic. Faults run from 60 s to 180 s of a 300 s drill.
     Drill(DrillArgs),
+    /// The alert rules, for people or as a Prometheus rules file.
+    ///
+    /// `--format prometheus` writes them as Prometheus alerting rules over the
+    /// metrics of docs/metrics.md; `--format promtool-test` a `promtool test
+    /// rules` file replaying a drill's windows against them.
+    Alerts(crate::alerts::AlertsArgs),
 }
 
 /// Output formats.

@@ -17,7 +17,7 @@ use tabled::settings::Style;
 use tabled::{Table, Tabled};
 use topology::to_ms;
 
-use crate::files::{length, located, read_capped};
+use crate::files::read_scenario;
 
 use crate::args::{DrillArgs, Format};
 use crate::{CliError, Verdict};
@@ -31,10 +31,7 @@ fn base_config(a: &DrillArgs) -> Result<DrillConfig, CliError> {
                     "--jp applies to built-in drills; a scenario file declares its own regions and witnesses".into(),
                 ));
             }
-            let shown = path.display().to_string();
-            let text = read_capped(path, "scenario")?;
-            scenario::parse_drill(&shown, &text, length(a.allow_long))
-                .map_err(|e| located(&shown, e))
+            read_scenario(path, a.allow_long)
         }
         (Some(name), None) => {
             let jp: JpRole = a.jp.as_deref().unwrap_or("replica").parse()?;

@@ -5,6 +5,7 @@
 use std::io::Read;
 use std::path::Path;
 
+use engine::drill::DrillConfig;
 use scenario::{Length, ScenarioError, MAX_FILE_BYTES};
 
 use crate::CliError;
@@ -26,6 +27,13 @@ pub fn read_capped(path: &Path, what: &str) -> Result<String, CliError> {
     }
     String::from_utf8(bytes)
         .map_err(|_| CliError::Usage(format!("{what} {shown} is not UTF-8 text")))
+}
+
+/// A scenario file → its drill configuration, errors located in the file.
+pub fn read_scenario(path: &Path, allow_long: bool) -> Result<DrillConfig, CliError> {
+    let shown = path.display().to_string();
+    let text = read_capped(path, "scenario")?;
+    scenario::parse_drill(&shown, &text, length(allow_long)).map_err(|e| located(&shown, e))
 }
 
 /// A scenario error with the file's name in front: `FILE:LINE:COLUMN: ...`.

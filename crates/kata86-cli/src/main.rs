@@ -6,6 +6,7 @@
 //! only one that turns outcomes into exit codes, all of them in [`exit`].
 #![forbid(unsafe_code)]
 
+mod alerts;
 mod args;
 mod drill;
 mod files;
@@ -77,6 +78,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Sim(a) => sim::run(&a, &mut out),
         Command::Drill(a) => drill::run(&a, &mut out),
+        Command::Alerts(a) => alerts::run(&a, &mut out),
     };
     let _ = out.flush();
     match result {

@@ -203,7 +203,16 @@ impl LatencyHistogram {
     /// exact for 0 (which has a bucket of its own) and for any value below
     /// 2048 µs, within the histogram's precision above.
     pub fn count_at_most(&self, us: u64) -> u64 {
-        self.to_hdr().count_between(0, us)
+        self.counts_at_most([us])[0]
+    }
+
+    /// [`count_at_most`](Self::count_at_most) of each bound, reading the
+    /// histogram once: the cumulative `le` buckets a Prometheus histogram with
+    /// these bounds would hold, to this histogram's precision (a value up to
+    /// 0.1 % over a bound shares its bucket and counts as at most it).
+    pub fn counts_at_most<const N: usize>(&self, bounds_us: [u64; N]) -> [u64; N] {
+        let hist = self.to_hdr();
+        bounds_us.map(|us| hist.count_between(0, us))
     }
 
     /// Everything recorded as an hdrhistogram with the same bounds: each

@@ -121,6 +121,29 @@ proptest! {
         prop_assert!(got <= fraction_at_or_below(bucket_top), "{got} at {probe}");
     }
 
+    /// What makes an alert rule over exported `le` buckets fire exactly when
+    /// the simulator's monitor does (docs/metrics.md): the quantile's bucket
+    /// floor is over a bound exactly when fewer than `q * n` values are at
+    /// most that bound, which is Prometheus's `histogram_quantile` rule with
+    /// the bound as a bucket edge.
+    #[test]
+    fn quantile_floor_is_over_a_bound_iff_the_le_count_is_under_the_rank(
+        values in values(),
+        bounds in prop::array::uniform3(value()),
+        q in prop_oneof![Just(0.5), Just(0.95), Just(0.99), 0.01f64..=1.0],
+    ) {
+        let h = recorded(&values);
+        let rank = q * h.count() as f64;
+        for (bound, le) in bounds.into_iter().zip(h.counts_at_most(bounds)) {
+            prop_assert_eq!(le, h.count_at_most(bound));
+            prop_assert_eq!(
+                h.quantile_floor(q) > bound,
+                (le as f64) < rank,
+                "q {} bound {}: le count {} of {}", q, bound, le, h.count()
+            );
+        }
+    }
+
     #[test]
     fn bucket_width_is_within_a_thousandth(v in 0..=MAX) {
         let hist = Histogram::<u64>::new_with_bounds(1, MAX, 3).unwrap();

@@ -1,0 +1,494 @@
+//! `kata86 alerts`: the alert rules for people (a table), as Prometheus
+//! alerting rules, or as a `promtool test rules` file that replays a drill.
+//!
+//! The metric names, bucket bounds and the PromQL of every signal are the
+//! engine's ([`engine::ops::prometheus`], next to the signals they
+//! recompute); this module only lays them out. YAML is written by hand: a
+//! few fixed shapes, every string quoted by [`quote`].
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use engine::drill::{run_drill, Builtin, DrillConfig, DrillResult, JpRole};
+use engine::ops::prometheus::{self as prom, Fit, Query};
+use engine::ops::AlertRule;
+use tabled::settings::Style;
+use tabled::{Table, Tabled};
+use topology::Micros;
+
+use crate::files::read_scenario;
+use crate::{CliError, Verdict};
+
+/// Where every alert points for what to do: DESIGN.md's runbook.
+const RUNBOOK_URL: &str = "DESIGN.md#8-runbook";
+/// Every rule pages: DESIGN.md's runbook starts on any alert.
+const SEVERITY: &str = "page";
+
+/// `kata86 alerts` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlertFormat {
+    /// The rules for people.
+    Table,
+    /// A Prometheus alerting-rules file.
+    Prometheus,
+    /// A `promtool test rules` file: a drill's windows as input series, the
+    /// drill's own alerts as the expected ones (needs --drill or --scenario).
+    PromtoolTest,
+}
+
+/// `kata86 alerts` options.
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AlertFormat::Table)]
+    pub format: AlertFormat,
+
+    /// The rules and window of this built-in drill; for promtool-test, the
+    /// drill replayed [default: the defaults every built-in drill uses].
+    #[arg(long, value_name = "NAME")]
+    pub drill: Option<String>,
+
+    /// The rules, window and (for promtool-test) the timeline of a TOML
+    /// scenario file.
+    #[arg(long, value_name = "FILE", conflicts_with = "drill")]
+    pub scenario: Option<PathBuf>,
+
+    /// promtool-test: the drill's seed.
+    #[arg(long, default_value_t = 86)]
+    pub seed: u64,
+
+    /// promtool-test: the rules file the test loads, relative to the test
+    /// file.
+    #[arg(long, value_name = "PATH", default_value = "rules.yml")]
+    pub rules_file: String,
+
+    /// Accept a scenario over the normal size (see `kata86 drill --help`).
+    #[arg(long)]
+    pub allow_long: bool,
+}
+
+/// Runs `kata86 alerts`. Everything is checked before anything is written.
+pub fn run(a: &AlertsArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
+    let (cfg, source) = match (&a.drill, &a.scenario) {
+        (_, Some(path)) => (
+            read_scenario(path, a.allow_long)?,
+            format!("scenario {}", path.display()),
+        ),
+        (Some(name), None) => (
+            DrillConfig::builtin(name.parse()?, JpRole::Replica),
+            format!("drill {name}"),
+        ),
+        (None, None) if a.format == AlertFormat::PromtoolTest => {
+            return Err(CliError::Usage(
+                "--format promtool-test replays a drill: give --drill NAME or --scenario FILE"
+                    .into(),
+            ))
+        }
+        (None, None) => (
+            DrillConfig::builtin(Builtin::Baseline, JpRole::Replica),
+            "the defaults every built-in drill uses".into(),
+        ),
+    };
+    let text = match a.format {
+        AlertFormat::Table => table(&cfg, &source)?,
+        AlertFormat::Prometheus => rules_yaml(&cfg, &source, &command(a))?,
+        AlertFormat::PromtoolTest => {
+            let r = run_drill(&cfg, a.seed)?;
+            test_yaml(&cfg, &r, &source, a.seed, &command(a), &a.rules_file)?
+        }
+    };
+    out.write_all(text.as_bytes())?;
+    Ok(Verdict::Clean)
+}
+
+/// The command that writes this output.
+fn command(a: &AlertsArgs) -> String {
+    let format = a
+        .format
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default();
+    let mut cmd = format!("kata86 alerts --format {format}");
+    if let Some(d) = &a.drill {
+        cmd.push_str(&format!(" --drill {d}"));
+    }
+    if let Some(s) = &a.scenario {
+        cmd.push_str(&format!(" --scenario {}", s.display()));
+    }
+    if a.format == AlertFormat::PromtoolTest {
+        cmd.push_str(&format!(" --seed {} --rules-file {}", a.seed, a.rules_file));
+    }
+    if a.allow_long {
+        cmd.push_str(" --allow-long");
+    }
+    cmd
+}
+
+/// A duration as rule files write it, or why it cannot be.
+fn duration(us: Micros, what: &str) -> Result<String, CliError> {
+    prom::duration(us).ok_or_else(|| {
+        CliError::Usage(format!(
+            "{what} ({us} µs) is not a whole number of milliseconds, which Prometheus cannot express"
+        ))
+    })
+}
+
+/// The rule's threshold in its query's unit, for people.
+fn threshold(rule: &AlertRule) -> String {
+    match prom::query(rule.signal) {
+        Query::Quantile { .. } => format!("{} s", prom::threshold(rule)),
+        Query::Ratio { .. } => prom::threshold(rule).to_string(),
+    }
+}
+
+/// Why the rule may not fire where the simulator's monitor does, if it may not.
+fn fit_note(rule: &AlertRule) -> Option<String> {
+    match prom::fit(rule) {
+        Fit::Exact => None,
+        Fit::Inside { lower, upper } => Some(format!(
+            "threshold {} is inside the bucket ({lower}, {upper}] s, where \
+             histogram_quantile interpolates: it can fire in other windows than the \
+             simulator's monitor (docs/metrics.md)",
+            threshold(rule)
+        )),
+        Fit::AboveLast { last } => Some(format!(
+            "threshold {} is over the highest bucket bound ({last} s), which \
+             histogram_quantile never exceeds: this rule cannot fire",
+            threshold(rule)
+        )),
+    }
+}
+
+/// A rule's annotations, the same in the rules file and in a test's
+/// expected alerts.
+fn annotations(rule: &AlertRule, window: &str, hold: &str) -> [(&'static str, String); 3] {
+    let what = prom::describe(rule.signal);
+    [
+        ("summary", format!("{what} over {}", threshold(rule))),
+        (
+            "description",
+            format!(
+                "The {what} {} (the simulator's alert {}). Metrics, and how the query \
+                 relates to the simulator's signal: docs/metrics.md.",
+                if rule.hold == 0 {
+                    format!("was over {} in the last {window} window", threshold(rule))
+                } else {
+                    format!(
+                        "has been over {} in every {window} window for {hold}",
+                        threshold(rule)
+                    )
+                },
+                rule.name
+            ),
+        ),
+        ("runbook_url", RUNBOOK_URL.into()),
+    ]
+}
+
+/// Text as a YAML scalar: single-quoted (`'` doubled) when every character
+/// prints, else double-quoted with escapes, so any rule name is safe.
+fn quote(s: &str) -> String {
+    let special = |c: char| {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+            )
+    };
+    if !s.chars().any(special) {
+        return format!("'{}'", s.replace('\'', "''"));
+    }
+    let mut q = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            '\n' => q.push_str("\\n"),
+            '\t' => q.push_str("\\t"),
+            c if special(c) => q.push_str(&format!("\\u{:04x}", c as u32)),
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
+/// A counter's samples in promtool's notation: `a+bxn` for a run of n + 1
+/// values growing by b each, single values otherwise.
+fn values(v: &[u64]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let step = v.get(i + 1).and_then(|next| next.checked_sub(v[i]));
+        // How many values after v[i] keep growing by that step.
+        let run = (i + 1..v.len())
+            .take_while(|&j| step.is_some() && v[j].checked_sub(v[j - 1]) == step)
+            .count();
+        match step {
+            Some(step) if run >= 2 => {
+                parts.push(format!("{}+{step}x{run}", v[i]));
+                i += run + 1;
+            }
+            _ => {
+                parts.push(v[i].to_string());
+                i += 1;
+            }
+        }
+    }
+    parts.join(" ")
+}
+
+/// `text` as YAML comment lines indented by `indent`, split wherever YAML
+/// would see a line break (so no text can end a comment early).
+fn comment(indent: &str, text: &str) -> String {
+    text.split(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'])
+        .map(|l| format!("{indent}# {l}\n"))
+        .collect()
+}
+
+/// The Prometheus alerting-rules file: one group evaluated every window.
+fn rules_yaml(cfg: &DrillConfig, source: &str, command: &str) -> Result<String, CliError> {
+    let window = duration(cfg.signal_window, "the monitoring window")?;
+    let mut y = comment(
+        "",
+        &format!(
+            "Prometheus alerting rules generated from the simulator's alert rules\n\
+         ({source}), over the metrics of docs/metrics.md, evaluated every {window}\n\
+         window as the simulator's monitor is.\n\
+         Generated by: {command}\nDo not edit; regenerate."
+        ),
+    );
+    y.push_str(&format!(
+        "groups:\n  - name: 'kata86'\n    interval: {window}\n    rules:{}\n",
+        if cfg.alerts.is_empty() { " []" } else { "" }
+    ));
+    for rule in &cfg.alerts {
+        let hold = duration(rule.hold, &format!("alert {}'s hold", rule.name))?;
+        if let Some(note) = fit_note(rule) {
+            y.push_str(&comment("      ", &note));
+        }
+        let _ = writeln!(y, "      - alert: {}", quote(&rule.name));
+        let expr = prom::alert_expr(rule, &window);
+        let _ = writeln!(y, "        expr: {}", quote(&expr));
+        let _ = writeln!(y, "        for: {hold}");
+        let _ = writeln!(
+            y,
+            "        labels:\n          severity: {}",
+            quote(SEVERITY)
+        );
+        y.push_str("        annotations:\n");
+        for (k, v) in annotations(rule, &window, &hold) {
+            let _ = writeln!(y, "          {k}: {}", quote(&v));
+        }
+    }
+    Ok(y)
+}
+
+#[derive(Tabled)]
+struct Row {
+    alert: String,
+    signal: &'static str,
+    #[tabled(rename = "fires over")]
+    over: String,
+    #[tabled(rename = "for")]
+    hold: String,
+    #[tabled(rename = "exported as")]
+    metric: String,
+}
+
+/// The rules for people, each with its PromQL.
+fn table(cfg: &DrillConfig, source: &str) -> Result<String, CliError> {
+    let window = duration(cfg.signal_window, "the monitoring window")?;
+    let mut rows = Vec::new();
+    for rule in &cfg.alerts {
+        rows.push(Row {
+            alert: rule.name.clone(),
+            signal: scenario::SIGNALS
+                .iter()
+                .find(|(_, s)| *s == rule.signal)
+                .map_or("?", |(n, _)| n),
+            over: threshold(rule),
+            hold: duration(rule.hold, &format!("alert {}'s hold", rule.name))?,
+            metric: match prom::query(rule.signal) {
+                Query::Quantile { histogram, .. } => histogram.to_string(),
+                Query::Ratio {
+                    numerator,
+                    denominator,
+                } => format!("{numerator} / {denominator}"),
+            },
+        });
+    }
+    let mut t = Table::new(rows);
+    t.with(Style::psql());
+    let mut y = format!(
+        "kata86 alerts: {} rules ({source}), each evaluated on every {window} window\n\n{t}\n\nPromQL (metrics: docs/metrics.md):\n",
+        cfg.alerts.len()
+    );
+    for rule in &cfg.alerts {
+        let _ = writeln!(y, "  {}: {}", rule.name, prom::alert_expr(rule, &window));
+    }
+    for rule in &cfg.alerts {
+        if let Some(note) = fit_note(rule) {
+            let _ = writeln!(y, "note: {}: {note}", rule.name);
+        }
+    }
+    y.push_str("\nAs a Prometheus rules file: kata86 alerts --format prometheus\n");
+    Ok(y)
+}
+
+/// When the drill's monitor fired and resolved rule `i`, for people.
+fn firings(r: &DrillResult, i: usize) -> String {
+    let secs = |t: Micros| format!("{} s", t as f64 / 1e6);
+    let spans: Vec<String> = r
+        .alerts
+        .iter()
+        .filter(|f| f.alert.0 == i)
+        .map(|f| match f.resolved_at {
+            Some(end) => format!("{} to {}", secs(f.fired_at), secs(end)),
+            None => format!("from {}", secs(f.fired_at)),
+        })
+        .collect();
+    if spans.is_empty() {
+        "never fired".into()
+    } else {
+        format!("firing {}", spans.join(", "))
+    }
+}
+
+/// The `promtool test rules` file: the drill's windows as input series and,
+/// for every rule whose threshold is exact, the monitor's state at every
+/// window end as the expected alerts.
+fn test_yaml(
+    cfg: &DrillConfig,
+    r: &DrillResult,
+    source: &str,
+    seed: u64,
+    command: &str,
+    rules_file: &str,
+) -> Result<String, CliError> {
+    let window = duration(cfg.signal_window, "the monitoring window")?;
+    let faults: Vec<String> = cfg
+        .faults
+        .iter()
+        .map(|f| format!("{} s to {} s", f.start as f64 / 1e6, f.end as f64 / 1e6))
+        .collect();
+    let mut y = comment(
+        "",
+        &format!(
+            "promtool unit test of {rules_file}: {source} (seed {}), replayed. The input\n\
+         series are what the drill's monitor counted in each {window} window, as running\n\
+         totals; the expected alerts are the monitor's own, at every window end, for\n\
+         every rule whose threshold is exact (docs/metrics.md). Faults: {}.\n\
+         Generated by: {command}\nDo not edit; regenerate.",
+            seed,
+            if faults.is_empty() {
+                "none".into()
+            } else {
+                faults.join(", ")
+            }
+        ),
+    );
+    let _ = write!(
+        y,
+        "rule_files:\n  - {}\nevaluation_interval: {window}\ntests:\n  - interval: {window}\n    input_series:\n",
+        quote(rules_file)
+    );
+    for s in prom::series(&r.signals) {
+        let _ = writeln!(y, "      - series: {}", quote(&s.name));
+        let _ = writeln!(y, "        values: {}", quote(&values(&s.values)));
+    }
+    y.push_str("    alert_rule_test:\n");
+    let mut asserted = 0;
+    for (i, rule) in cfg.alerts.iter().enumerate() {
+        let name = quote(&rule.name);
+        y.push_str(&comment(
+            "      ",
+            &format!("{}: the drill's monitor {}", rule.name, firings(r, i)),
+        ));
+        if let Some(note) = fit_note(rule) {
+            y.push_str(&comment("      ", &format!("not asserted: {note}")));
+            continue;
+        }
+        let hold = duration(rule.hold, &format!("alert {}'s hold", rule.name))?;
+        for s in &r.signals {
+            let at = duration(s.at, "a window end")?;
+            let firing = r.alerts.iter().any(|f| {
+                f.alert.0 == i && f.fired_at <= s.at && f.resolved_at.is_none_or(|end| s.at < end)
+            });
+            asserted += 1;
+            if !firing {
+                let _ = writeln!(
+                    y,
+                    "      - {{eval_time: {at}, alertname: {name}, exp_alerts: []}}"
+                );
+                continue;
+            }
+            let _ = writeln!(
+                y,
+                "      - eval_time: {at}\n        alertname: {name}\n        exp_alerts:\n          \
+                 - exp_labels:\n              severity: {}\n            exp_annotations:",
+                quote(SEVERITY)
+            );
+            for (k, v) in annotations(rule, &window, &hold) {
+                let _ = writeln!(y, "              {k}: {}", quote(&v));
+            }
+        }
+    }
+    if asserted == 0 {
+        y.push_str("      []\n");
+    }
+    Ok(y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_quoted_single_unless_a_character_needs_an_escape() {
+        assert_eq!(quote("lag"), "'lag'");
+        assert_eq!(quote("it's {le=\"2\"}"), "'it''s {le=\"2\"}'");
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("a\tb\n\"c\"\\"), "\"a\\tb\\n\\\"c\\\"\\\\\"");
+        assert_eq!(
+            quote("x\u{85}\u{2028}\u{feff}"),
+            "\"x\\u0085\\u2028\\ufeff\""
+        );
+        assert_eq!(quote("Tōkyō ✓"), "'Tōkyō ✓'");
+    }
+
+    #[test]
+    fn counters_use_promtools_expanding_notation_for_even_runs() {
+        assert_eq!(values(&[0, 0, 0, 0]), "0+0x3");
+        assert_eq!(values(&[0, 5, 10, 15, 17, 40]), "0+5x3 17 40");
+        assert_eq!(values(&[0, 2, 3]), "0 2 3");
+        assert_eq!(values(&[0, 1, 2, 2, 2]), "0+1x2 2 2");
+        assert_eq!(values(&[7]), "7");
+        assert_eq!(values(&[]), "");
+        // Not a counter (never written): listed as is.
+        assert_eq!(values(&[5, 3, 1]), "5 3 1");
+    }
+
+    /// promtool expands `a+bxn` to n + 1 values: expanding the notation
+    /// gives back the samples.
+    #[test]
+    fn the_notation_expands_back_to_the_samples() {
+        let expand = |s: &str| -> Vec<u64> {
+            s.split(' ')
+                .flat_map(|p| match p.split_once('+') {
+                    Some((a, rest)) => {
+                        let (b, n) = rest.split_once('x').unwrap();
+                        let (a, b, n): (u64, u64, u64) =
+                            (a.parse().unwrap(), b.parse().unwrap(), n.parse().unwrap());
+                        (0..=n).map(|k| a + b * k).collect::<Vec<_>>()
+                    }
+                    None => vec![p.parse().unwrap()],
+                })
+                .collect()
+        };
+        let samples = [0, 3, 6, 9, 9, 9, 9, 10, 12, 20, 28, 36, 44, 45];
+        assert_eq!(expand(&values(&samples)), samples);
+    }
+}
