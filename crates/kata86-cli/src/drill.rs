@@ -17,7 +17,7 @@ use tabled::settings::Style;
 use tabled::{Table, Tabled};
 use topology::to_ms;
 
-use crate::files::read_scenario;
+use crate::files::{length, read_scenario};
 
 use crate::args::{DrillArgs, Format};
 use crate::{CliError, Verdict};
