@@ -85,24 +85,10 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         cfg.flags.push(parse_flag(f)?);
     }
     if let Some(d) = a.duration {
-        let b = scenario::bound("duration_s");
-        if !(b.min..=b.max).contains(&d) {
-            return Err(CliError::Usage(format!(
-                "--duration {d}: give seconds from {} to {}",
-                b.min, b.max
-            )));
-        }
-        cfg.duration = (d * 1e6).round() as u64;
+        cfg.duration = seconds("--duration", d, "duration_s")?;
     }
     if let Some(w) = a.onset_window {
-        let b = scenario::bound("onset_window_s");
-        if !(b.min..=b.max).contains(&w) {
-            return Err(CliError::Usage(format!(
-                "--onset-window {w}: give seconds from {} to {}",
-                b.min, b.max
-            )));
-        }
-        cfg.onset_window = (w * 1e6).round() as u64;
+        cfg.onset_window = seconds("--onset-window", w, "onset_window_s")?;
     }
     cfg.validate()?;
     let compare_clocks =
@@ -167,6 +153,18 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         return Ok(Verdict::MoneyBroken);
     }
     Ok(Verdict::Clean)
+}
+
+/// A flag's seconds, within the bounds of the scenario field `key`.
+fn seconds(flag: &str, v: f64, key: &str) -> Result<u64, CliError> {
+    let b = scenario::bound(key);
+    if !(b.min..=b.max).contains(&v) {
+        return Err(CliError::Usage(format!(
+            "{flag} {v}: give seconds from {} to {}",
+            b.min, b.max
+        )));
+    }
+    Ok((v * 1e6).round() as u64)
 }
 
 /// `--runs`, checked.
@@ -295,14 +293,36 @@ struct WindowJson {
     slo: Vec<metrics::SloVerdict>,
 }
 
+/// What a result was run with.
 #[derive(Serialize)]
-struct DrillJson {
+struct ConfigJson {
     drill: String,
     seed: u64,
     policy: &'static str,
     replication: &'static str,
     read_strategy: &'static str,
     fencing: bool,
+    watermark: &'static str,
+}
+
+impl ConfigJson {
+    fn of(r: &DrillResult, seed: u64) -> ConfigJson {
+        ConfigJson {
+            drill: r.drill.clone(),
+            seed,
+            policy: r.policy.name(),
+            replication: r.replication.name(),
+            read_strategy: r.read_strategy.name(),
+            fencing: r.fencing,
+            watermark: r.watermark.name(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct DrillJson {
+    #[serde(flatten)]
+    config: ConfigJson,
     /// From the fault to the first charge sent after it being acknowledged
     /// (any site): the first sign of life, not recovery.
     first_ack_ms: Option<f64>,
@@ -331,7 +351,6 @@ struct DrillJson {
     during_faults: WindowJson,
     outside_faults: WindowJson,
     timeline: Vec<MomentJson>,
-    watermark: &'static str,
     alerts: Vec<AlertJson>,
     flags: Vec<FlagJson>,
     time_to_detect_ms: Option<f64>,
@@ -411,12 +430,7 @@ fn window_json(w: &Window, t: &topology::Topology) -> WindowJson {
 
 fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
     DrillJson {
-        drill: r.drill.clone(),
-        seed,
-        policy: r.policy.name(),
-        replication: r.replication.name(),
-        read_strategy: r.read_strategy.name(),
-        fencing: r.fencing,
+        config: ConfigJson::of(r, seed),
         first_ack_ms: r.rto.map(to_ms),
         rto_by_site_ms: r
             .rto_by_site
@@ -467,7 +481,6 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
                 what: m.what.clone(),
             })
             .collect(),
-        watermark: r.watermark.name(),
         alerts: r
             .alerts
             .iter()
@@ -567,13 +580,8 @@ struct RunJson {
 /// One configuration played N times.
 #[derive(Serialize)]
 struct RunsJson {
-    drill: String,
-    seed: u64,
-    policy: &'static str,
-    replication: &'static str,
-    read_strategy: &'static str,
-    fencing: bool,
-    watermark: &'static str,
+    #[serde(flatten)]
+    config: ConfigJson,
     runs: usize,
     onset_window_ms: f64,
     rto_ms: BTreeMap<String, SpreadJson>,
@@ -624,13 +632,7 @@ fn runs_json(r: &DrillRuns, cfg: &DrillConfig, seed: u64) -> RunsJson {
     let sites = site_names(t);
     let f = &r.first;
     RunsJson {
-        drill: f.drill.clone(),
-        seed,
-        policy: f.policy.name(),
-        replication: f.replication.name(),
-        read_strategy: f.read_strategy.name(),
-        fencing: f.fencing,
-        watermark: f.watermark.name(),
+        config: ConfigJson::of(f, seed),
         runs: r.runs.len(),
         onset_window_ms: to_ms(cfg.onset_window),
         rto_ms: sites

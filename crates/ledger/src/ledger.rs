@@ -281,9 +281,7 @@ impl Ledger {
         amount: Amount,
         now: Micros,
     ) -> Result<Lsn, LedgerError> {
-        self.check_account(account)?;
-        check_amount(amount)?;
-        self.append(EntryKind::TopUp, account, amount, None, None, now)
+        self.paid_in(account, amount, None, now)
     }
 
     /// A top-up carrying the client's idempotency key, so that an
@@ -296,9 +294,19 @@ impl Ledger {
         key: IdemKey,
         now: Micros,
     ) -> Result<Lsn, LedgerError> {
+        self.paid_in(account, amount, Some(key), now)
+    }
+
+    fn paid_in(
+        &mut self,
+        account: AccountId,
+        amount: Amount,
+        key: Option<IdemKey>,
+        now: Micros,
+    ) -> Result<Lsn, LedgerError> {
         self.check_account(account)?;
         check_amount(amount)?;
-        self.append(EntryKind::TopUp, account, amount, Some(key), None, now)
+        self.append(EntryKind::TopUp, account, amount, key, None, now)
     }
 
     /// Atomic check-and-append: accepts the charge only if the balance covers
