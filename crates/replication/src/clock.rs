@@ -139,11 +139,6 @@ impl ClockModel {
     }
 }
 
-/// The former stand-in for a hybrid clock (kept until the engine moves to [`Hlc`]).
-pub fn hlc(wall: i64, received: i64) -> i64 {
-    wall.max(received)
-}
-
 /// A hybrid logical clock timestamp, ordered lexicographically by `(l, c)`
 /// (the derived order: `l` first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -72,6 +72,11 @@ impl Core<'_> {
         self.clocks.get(r).map_or(0, |c| c.offset_at(t))
     }
 
+    /// What region `r`'s physical clock reads at true time `t`.
+    pub(crate) fn pt(&self, r: usize, t: Micros) -> i64 {
+        t as i64 + self.offset(r, t)
+    }
+
     pub(super) fn detect(&mut self, r: usize, fault: usize) {
         let s = self.follows[r];
         let leader = self.terms[s].region;

@@ -35,7 +35,7 @@ use std::collections::BTreeSet;
 
 use ledger::{Acknowledged, Checker, Checkpoint, Ledger, Replica};
 use metrics::LatencyHistogram;
-use replication::clock::ClockModel;
+use replication::clock::{ClockModel, Hlc, HlcStamp};
 use replication::rng::{below, substream, Rng};
 use replication::FollowerStream;
 use routing::Router;
@@ -181,6 +181,14 @@ pub(crate) struct Core<'a> {
     pub(crate) replicas: Vec<Replica>,
     /// Per region: the highest watermark its replica has seen.
     pub(crate) marks: Vec<Micros>,
+    /// Per region: its hybrid logical clock, ticked on every send (entries,
+    /// heartbeats) and receipt, and on every staleness reading.
+    pub(crate) hlcs: Vec<Hlc>,
+    /// Per region: the leader's hybrid clock stamp on its watermark.
+    pub(crate) hlc_marks: Vec<HlcStamp>,
+    /// The earliest instant a heartbeat or a receipt may be due on some
+    /// stream (see `pump`).
+    pub(crate) due: Micros,
     /// Per site: the region its traffic lands in.
     pub(crate) entry: Vec<usize>,
     /// Per site: this request's network draws (sub-stream `net/<site>`).
@@ -316,6 +324,11 @@ impl<'a> Core<'a> {
             follows: vec![0; n],
             replicas: (0..n).map(|_| Replica::new(w.accounts)).collect(),
             marks: vec![0; n],
+            hlcs: vec![Hlc::new(); n],
+            // Every replica starts with the log as of time 0, stamped on the
+            // first leader's clock (set below, once the clocks are known).
+            hlc_marks: vec![HlcStamp::physical(0); n],
+            due: 0,
             entry: sites.iter().map(|&s| t.home(s).idx()).collect(),
             net: sites
                 .iter()
@@ -388,6 +401,7 @@ impl<'a> Core<'a> {
             accuracy: Accuracy::default(),
         };
         core.money.checker = Checker::new(&Checkpoint::empty(w.accounts), core.key_horizon());
+        core.hlc_marks = vec![HlcStamp::physical(core.pt(leader, 0)); n];
         for r in 0..n {
             if r != leader {
                 core.attach(0, r);
@@ -441,6 +455,11 @@ impl<'a> Core<'a> {
     }
 
     fn handle(&mut self, e: Ev) {
+        // A fault's end first stops its lag spike, so that what is sent from
+        // its end on is not slowed (fault_end pumps once that is done).
+        if !matches!(e, Ev::FaultEnd(_)) {
+            self.pump();
+        }
         match e {
             Ev::FaultStart(i) => self.fault_start(i),
             Ev::FaultEnd(i) => self.fault_end(i),
@@ -486,6 +505,7 @@ impl<'a> Core<'a> {
 
     /// One request from `site`, arriving now.
     fn request(&mut self, site: usize, req: Request, key: &mut u64) {
+        self.pump();
         self.n.requests += 1;
         self.net[site].draw();
         match req {

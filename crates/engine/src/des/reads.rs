@@ -208,18 +208,25 @@ impl Core<'_> {
         self.count_degraded(site);
     }
 
-    /// The staleness replica `e` reports now on its own clock, and the truth.
-    pub(crate) fn skew(&self, e: usize) -> (Micros, Micros) {
+    /// The staleness replica `e` reports now, and the truth (now minus its
+    /// watermark, on the true clock).
+    ///
+    /// `wall`: its own clock minus the leader's wall-clock stamp on the
+    /// watermark. `hlc`: a reading of its hybrid clock (a local event) minus
+    /// the leader's hybrid stamp on the watermark, plus the configured
+    /// maximum clock offset as uncertainty: `l` differs from true time by at
+    /// most the largest clock offset, on either side.
+    pub(crate) fn skew(&mut self, e: usize) -> (Micros, Micros) {
         let now = self.now;
         let mark = self.marks[e];
         let truth = now.saturating_sub(mark);
         let leader = self.terms[self.follows[e]].region;
-        let stamp = mark as i64 + self.offset(leader, mark);
-        let wall = now as i64 + self.offset(e, now);
+        let wall = self.pt(e, now);
         let reported = match self.cfg.watermark {
-            crate::drill::Watermark::Wall => (wall - stamp).max(0),
+            crate::drill::Watermark::Wall => (wall - self.pt(leader, mark)).max(0),
             crate::drill::Watermark::Hybrid => {
-                replication::clock::hlc(wall, stamp) - stamp + self.cfg.skew_bound as i64
+                let l = self.hlcs[e].now(wall).l;
+                (l - self.hlc_marks[e].l + self.cfg.skew_bound as i64).max(0)
             }
         } as Micros;
         (reported, truth)
