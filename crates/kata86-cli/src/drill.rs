@@ -73,6 +73,9 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     if a.no_fencing {
         cfg.fencing = false;
     }
+    if a.no_offset_check {
+        cfg.max_offset_enforced = false;
+    }
     if let Some(w) = &a.watermark {
         cfg.watermark = w.parse()?;
     }
@@ -177,6 +180,9 @@ fn reproduce(a: &DrillArgs) -> String {
     if a.no_fencing {
         cmd.push_str(" --no-fencing");
     }
+    if a.no_offset_check {
+        cmd.push_str(" --no-offset-check");
+    }
     if a.allow_long {
         cmd.push_str(" --allow-long");
     }
@@ -230,6 +236,7 @@ struct DrillJson {
     replication: &'static str,
     read_strategy: &'static str,
     fencing: bool,
+    max_offset_enforced: bool,
     rto_ms: Option<f64>,
     /// Per client site: when its charges recovered (null: not in the drill).
     rto_by_site_ms: std::collections::BTreeMap<String, Option<f64>>,
@@ -262,6 +269,7 @@ struct DrillJson {
     staleness_error_ms: ErrorJson,
     underreported_read_ratio: f64,
     staleness_order_violations: u64,
+    offset_refused_reads: u64,
     user_impact: Vec<ImpactJson>,
     runbook: Vec<StepJson>,
 }
@@ -354,6 +362,7 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
         replication: r.replication.name(),
         read_strategy: r.read_strategy.name(),
         fencing: r.fencing,
+        max_offset_enforced: r.max_offset_enforced,
         rto_ms: r.rto.map(to_ms),
         rto_by_site_ms: r
             .rto_by_site
@@ -435,6 +444,7 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
         },
         underreported_read_ratio: ratio(r.underreported_reads, r.follower_reads),
         staleness_order_violations: r.staleness_order_violations,
+        offset_refused_reads: r.offset_refused_reads,
         user_impact: r
             .impact
             .iter()
@@ -504,6 +514,13 @@ fn operations(r: &DrillResult, out: &mut dyn Write) -> std::io::Result<()> {
             Some(m) => writeln!(out, ", time to mitigate: {}", secs(m))?,
             None => writeln!(out)?,
         }
+    }
+    if r.offset_refused_reads > 0 {
+        writeln!(
+            out,
+            "\nreads refused by a region whose clock was beyond the bound: {}",
+            r.offset_refused_reads
+        )?;
     }
     writeln!(out, "\nwhat users saw (window {}):", secs(r.signal_window))?;
     for (k, i) in &r.impact {
@@ -610,10 +627,15 @@ fn table(
 ) -> std::io::Result<()> {
     writeln!(
         out,
-        "kata86 drill {}: leader {}, fencing {}, {} s drill, seed {}",
+        "kata86 drill {}: leader {}, fencing {}{}, {} s drill, seed {}",
         cfg.name,
         cfg.topology.region_name(cfg.leader),
         if cfg.fencing { "on" } else { "OFF" },
+        if cfg.max_offset_enforced {
+            ""
+        } else {
+            ", offset check OFF"
+        },
         to_ms(cfg.duration) / 1000.0,
         seed
     )?;

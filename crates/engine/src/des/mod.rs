@@ -95,6 +95,8 @@ pub(crate) enum Ev {
     FaultStart(usize),
     FaultEnd(usize),
     Renew(usize),
+    /// Every region measures its clock against the regions it reaches.
+    Offsets,
     Detect {
         region: usize,
         fault: usize,
@@ -161,6 +163,7 @@ pub(crate) struct Counters {
     pub(crate) ryw_waits: u64,
     pub(crate) ryw_forwards: u64,
     pub(crate) staleness_order_violations: u64,
+    pub(crate) offset_refused_reads: u64,
     pub(crate) eligible: u64,
     pub(crate) requests: u64,
 }
@@ -197,6 +200,9 @@ pub(crate) struct Core<'a> {
     pub(crate) slow: Vec<Rng>,
     /// Per region: its clock, periodic noise drawn from `clock/<region>`.
     pub(crate) clocks: Vec<ClockModel>,
+    /// Per region: its clock was last measured beyond the skew bound from a
+    /// majority of the regions it reached (see `check_offsets`).
+    pub(crate) clock_out: Vec<bool>,
     /// Scratch: the staleness every region reports for the read at hand.
     pub(crate) staleness: Vec<Micros>,
     pub(crate) events: EventQueue<Ev>,
@@ -357,6 +363,7 @@ impl<'a> Core<'a> {
                     other => other,
                 })
                 .collect(),
+            clock_out: vec![false; n],
             staleness: vec![0; n],
             events: EventQueue::new(),
             outstanding: BTreeSet::new(),
@@ -412,6 +419,7 @@ impl<'a> Core<'a> {
             core.events.push(f.end, Ev::FaultEnd(i));
         }
         core.events.push(cfg.renew_every, Ev::Renew(0));
+        core.events.push(0, Ev::Offsets);
         core.events.push(cfg.signal_window, Ev::Tick);
         core.events.push(COMPACT_EVERY, Ev::Compact);
         for f in &cfg.flags {
@@ -464,6 +472,7 @@ impl<'a> Core<'a> {
             Ev::FaultStart(i) => self.fault_start(i),
             Ev::FaultEnd(i) => self.fault_end(i),
             Ev::Renew(s) => self.renew(s),
+            Ev::Offsets => self.check_offsets(),
             Ev::Detect { region, fault } => self.detect(region, fault),
             Ev::Promote {
                 region,

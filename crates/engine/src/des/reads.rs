@@ -28,6 +28,9 @@ impl Core<'_> {
     /// committing, so it reports the time since its lease ended, on its own
     /// clock, as a leaseholder-read system does.
     fn reported_staleness(&mut self, r: usize) -> (Micros, Micros) {
+        if self.refuses_reads(r) {
+            return (UNAVAILABLE, UNAVAILABLE);
+        }
         if self.leads(r) {
             let s = self.follows[r];
             if self.cfg.fencing && !self.down(r, self.now) {
@@ -43,6 +46,13 @@ impl Core<'_> {
         self.skew(r)
     }
 
+    /// Whether region `r` refuses reads for its clock: the offset check
+    /// fences it, and it would serve them as a follower or under its lease
+    /// (without fencing a leader has no lease to lose).
+    fn refuses_reads(&self, r: usize) -> bool {
+        self.offset_fenced(r) && (self.cfg.fencing || !self.leads(r))
+    }
+
     /// One read from `site` now.
     pub(super) fn read(&mut self, site: usize, account: u32, kind: ReadKind) {
         let now = self.now;
@@ -56,6 +66,7 @@ impl Core<'_> {
             return self.failed_read(site);
         }
         let leader = self.terms[self.leader_for(e)].region;
+        self.n.offset_refused_reads += self.refuses_reads(e) as u64;
         for r in 0..self.staleness.len() {
             self.staleness[r] = self.reported_staleness(r).0;
         }
