@@ -9,8 +9,11 @@
 //!
 //! * `queue.rs` — the event queue, `(time, seq)` ordered;
 //! * `workload.rs` — arrivals, the request mix, accounts and amounts per site;
-//! * `cluster.rs` — terms, log shipping, replicas, reconciliation after a heal;
-//! * `control.rs` — leases, failure detection, promotion, client re-routing;
+//! * `cluster.rs` — terms, log shipping, replicas, reconciliation after a heal,
+//!   and the pump that plays every heartbeat and receipt due, in time order,
+//!   through each region's hybrid logical clock;
+//! * `control.rs` — leases, the clock-offset check, failure detection,
+//!   promotion, client re-routing;
 //! * `faults.rs` — which regions are down or cut off, and fault start/end;
 //! * `client.rs` — charges and top-ups: attempts, deadlines, retries, acks;
 //! * `reads.rs` — reads by the configured strategy, read-your-writes, data age;
