@@ -57,7 +57,19 @@ fn a_clock_stepped_back_beyond_the_bound_lets_the_old_leader_overlap() {
     // 3 s back: SG believes its lease lasts 3 s longer than it does, while
     // JP, on a true clock, promotes itself on time.
     let step = 3000.0;
-    let r = run_drill(&with_sg_step(partition(), -step), 86).unwrap();
+    let cfg = with_sg_step(partition(), -step);
+    // The offset check is on, but SG steps while cut off from every other
+    // region: it measures nobody, so nothing fences it until the heal.
+    assert!(cfg.max_offset_enforced);
+    let heal = cfg.faults[0].end;
+    let r = run_drill(&cfg, 86).unwrap();
+    let fenced: Vec<_> = r
+        .timeline
+        .iter()
+        .filter(|m| m.what.starts_with("SG measures its clock beyond"))
+        .map(|m| m.at)
+        .collect();
+    assert_eq!(fenced, vec![heal], "{:?}", r.timeline);
     let promoted = r.promotions[0].0;
     assert!(r.lease_overlap > 0, "no overlap");
     // SG can over-run by at most the step beyond the two margins.

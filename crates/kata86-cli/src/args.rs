@@ -233,8 +233,9 @@ pub struct DrillArgs {
     pub jp: Option<String>,
 
     /// How replicas compute reported staleness: wall (their wall clock minus
-    /// the leader's stamp) or hlc (hybrid clock plus the skew bound as
-    /// uncertainty) [default: wall; `clock-skew` runs both].
+    /// the leader's stamp) or hlc (their hybrid logical clock minus the
+    /// leader's hybrid stamp, plus the skew bound as uncertainty) [default:
+    /// wall; `clock-skew` runs both].
     #[arg(long, value_name = "CLOCK")]
     pub watermark: Option<String>,
 
@@ -257,6 +258,12 @@ pub struct DrillArgs {
     /// Turn leader leases and epochs off, to show what split brain costs.
     #[arg(long)]
     pub no_fencing: bool,
+
+    /// Turn the clock-offset check off: a region whose clock is beyond the
+    /// 500 ms skew bound from a majority of the regions it reaches goes on
+    /// holding leases and serving reads (on by default, as in CockroachDB).
+    #[arg(long)]
+    pub no_offset_check: bool,
 
     /// Run every policy × replication mode and print them side by side.
     #[arg(long)]

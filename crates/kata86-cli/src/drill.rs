@@ -75,6 +75,9 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     if a.no_fencing {
         cfg.fencing = false;
     }
+    if a.no_offset_check {
+        cfg.max_offset_enforced = false;
+    }
     if let Some(w) = &a.watermark {
         cfg.watermark = w.parse()?;
     }
@@ -242,6 +245,9 @@ fn reproduce(a: &DrillArgs) -> String {
     if a.no_fencing {
         cmd.push_str(" --no-fencing");
     }
+    if a.no_offset_check {
+        cmd.push_str(" --no-offset-check");
+    }
     if a.allow_long {
         cmd.push_str(" --allow-long");
     }
@@ -303,6 +309,7 @@ struct ConfigJson {
     read_strategy: &'static str,
     fencing: bool,
     watermark: &'static str,
+    max_offset_enforced: bool,
 }
 
 impl ConfigJson {
@@ -315,6 +322,7 @@ impl ConfigJson {
             read_strategy: r.read_strategy.name(),
             fencing: r.fencing,
             watermark: r.watermark.name(),
+            max_offset_enforced: r.max_offset_enforced,
         }
     }
 }
@@ -358,6 +366,7 @@ struct DrillJson {
     staleness_error_ms: ErrorJson,
     underreported_read_ratio: f64,
     staleness_order_violations: u64,
+    offset_refused_reads: u64,
     user_impact: Vec<ImpactJson>,
     runbook: Vec<StepJson>,
 }
@@ -505,6 +514,7 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
         staleness_error_ms: error_json(&r.staleness_error),
         underreported_read_ratio: ratio(r.underreported_reads, r.follower_reads),
         staleness_order_violations: r.staleness_order_violations,
+        offset_refused_reads: r.offset_refused_reads,
         user_impact: r
             .impact
             .iter()
@@ -737,6 +747,13 @@ fn operations(r: &DrillResult, out: &mut dyn Write) -> std::io::Result<()> {
             None => writeln!(out)?,
         }
     }
+    if r.offset_refused_reads > 0 {
+        writeln!(
+            out,
+            "\nreads refused by a region whose clock was beyond the bound: {}",
+            r.offset_refused_reads
+        )?;
+    }
     writeln!(out, "\nwhat users saw (window {}):", secs(r.signal_window))?;
     for (k, i) in &r.impact {
         if i.responses > 0 {
@@ -843,10 +860,15 @@ fn table(
 ) -> std::io::Result<()> {
     writeln!(
         out,
-        "kata86 drill {}: leader {}, fencing {}, {} s drill, {} run{} from seed {}, fault onset +U[0, {}) s",
+        "kata86 drill {}: leader {}, fencing {}{}, {} s drill, {} run{} from seed {}, fault onset +U[0, {}) s",
         cfg.name,
         cfg.topology.region_name(cfg.leader),
         if cfg.fencing { "on" } else { "OFF" },
+        if cfg.max_offset_enforced {
+            ""
+        } else {
+            ", offset check OFF"
+        },
         to_ms(cfg.duration) / 1000.0,
         runs,
         if runs == 1 { "" } else { "s" },

@@ -216,6 +216,81 @@ fn a_flag_without_a_window_is_refused_with_the_expected_form() {
     refused(&["drill", "lag-spike", "--flag", "FORCE_LEADER_READ@a-b"]);
 }
 
+/// The example with a clock beyond the bound shows what the offset check
+/// buys: without it a lease overlap and under-reported reads, with it none
+/// (and the reads it refused). A scenario's `offset_check = false` is the
+/// same as `--no-offset-check`.
+#[test]
+fn the_offset_check_example_shows_overlap_and_under_reports_only_without_the_check() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/clock-jump-beyond-bound.toml")
+        .display()
+        .to_string();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "drill",
+            "--scenario",
+            path.as_str(),
+            "--runs",
+            "3",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        json(&args)
+    };
+    // Over every run: the largest overlap, the pooled under-reporting.
+    let on = run(&[]);
+    let r = &on["results"][0];
+    assert_eq!(r["watermark"], "hlc");
+    assert_eq!(r["max_offset_enforced"], true);
+    assert_eq!(f64_of(&r["lease_overlap_ms"]["max"]), 0.0, "{r}");
+    assert_eq!(f64_of(&r["underreported_read_ratio"]), 0.0, "{r}");
+    assert!(
+        r["first_run"]["offset_refused_reads"].as_u64().unwrap() > 0,
+        "{r}"
+    );
+    let off = run(&["--no-offset-check"]);
+    assert!(off["command"]
+        .as_str()
+        .unwrap()
+        .contains("--no-offset-check"));
+    let r = &off["results"][0];
+    assert_eq!(r["max_offset_enforced"], false);
+    assert!(f64_of(&r["lease_overlap_ms"]["p50"]) > 0.0, "{r}");
+    assert!(f64_of(&r["underreported_read_ratio"]) > 0.0, "{r}");
+    assert_eq!(r["first_run"]["offset_refused_reads"], 0);
+    // The same switch in the file.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let dir = std::env::temp_dir().join(format!("kata86-offset-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("no-check.toml");
+    std::fs::write(
+        &file,
+        text.replace(
+            "watermark = \"hlc\"",
+            "watermark = \"hlc\"\noffset_check = false",
+        ),
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    let from_file = json(&[
+        "drill",
+        "--scenario",
+        &file,
+        "--runs",
+        "3",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(from_file["results"][0]["max_offset_enforced"], false);
+    assert_eq!(
+        from_file["results"][0]["lease_overlap_ms"],
+        off["results"][0]["lease_overlap_ms"]
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn an_unknown_watermark_is_refused_naming_the_known_ones() {
     let err = refused(&["drill", "clock-skew", "--watermark", "sundial"]);

@@ -19,7 +19,9 @@
 //!   durable lsn (what a synchronous commit waits for), its applied lsn, and
 //!   its watermark (closed timestamp) from which it reports its staleness.
 //! * [`clock::ClockModel`] — a region's wall clock (offset, drift, step,
-//!   periodic wander), through which it stamps and reads time.
+//!   periodic wander), through which it stamps and reads time, and
+//!   [`clock::Hlc`], the hybrid logical clock a region keeps on top of it
+//!   (every stream item carries the leader's [`clock::HlcStamp`]).
 //! * [`rng`] — named sub-streams of one master seed.
 //!
 //! # Key decision: a link's lag is derived, not drawn whole

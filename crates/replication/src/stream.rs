@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 
+use crate::clock::HlcStamp;
 use crate::rng::{below, Rng};
 use crate::LagProcess;
 use topology::Micros;
@@ -32,10 +33,12 @@ struct Times {
 }
 
 /// One item on the wire: a log entry (`lsn > 0`) or a heartbeat (`lsn == 0`),
-/// stamped with the leader's time when it was sent.
+/// stamped with the true time it closes (its send time, or an entry's commit)
+/// and with the leader's hybrid logical clock for the same instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Item {
     stamp: Micros,
+    hlc: HlcStamp,
     lsn: u64,
     /// Its delay from receipt to visibility (apply delay plus any extra).
     apply: Micros,
@@ -69,6 +72,14 @@ struct Item {
 /// [`durable_lsn`](Self::durable_lsn) says how far the follower's disk has
 /// got, which is what a synchronous or semi-synchronous commit waits for.
 ///
+/// Every item also carries the leader's [`HlcStamp`]: the caller stamps
+/// entries ([`ship`](Self::ship)) and heartbeats ([`heartbeat`](Self::heartbeat))
+/// with the leader's hybrid clock at send, and takes each receipt in order
+/// ([`deliver`](Self::deliver)) into the follower's clock. The stamp of the
+/// item that set the watermark is [`watermark_hlc`](Self::watermark_hlc).
+/// Heartbeats that [`advance`](Self::advance) sends by itself (a caller that
+/// did not send them first) carry their bare send time.
+///
 /// Calls must come in non-decreasing time order: [`ship`](Self::ship) an entry
 /// at its commit time, [`advance`](Self::advance) before reading. The stream's
 /// *current time* is the last time it was advanced to. Memory holds only the
@@ -81,6 +92,8 @@ pub struct FollowerStream {
     queue: VecDeque<Item>,
     /// How many items at the front of `queue` are durable already.
     durable_count: usize,
+    /// How many items at the front of `queue` were taken by [`Self::deliver`].
+    delivered: usize,
     heartbeat_every: Micros,
     next_heartbeat: Micros,
     /// The stream's current time: the last `advance`.
@@ -92,6 +105,7 @@ pub struct FollowerStream {
     /// Nothing sent is received before this (the end of a cut).
     blocked_until: Micros,
     watermark: Micros,
+    watermark_hlc: HlcStamp,
     applied_lsn: u64,
     durable_lsn: u64,
     extra: Micros,
@@ -108,6 +122,7 @@ impl FollowerStream {
             net,
             queue: VecDeque::new(),
             durable_count: 0,
+            delivered: 0,
             heartbeat_every: heartbeat_every.max(1),
             next_heartbeat: 0,
             now: 0,
@@ -115,6 +130,7 @@ impl FollowerStream {
             done: Times::default(),
             blocked_until: 0,
             watermark: 0,
+            watermark_hlc: HlcStamp::physical(i64::MIN),
             applied_lsn: 0,
             durable_lsn: 0,
             extra: 0,
@@ -140,13 +156,41 @@ impl FollowerStream {
         self.link
     }
 
-    fn send(&mut self, stamp: Micros, lsn: u64) {
-        self.send_stamped(stamp, stamp, lsn);
+    /// When the next heartbeat is due.
+    pub fn next_heartbeat(&self) -> Micros {
+        self.next_heartbeat
+    }
+
+    /// Sends the heartbeat due at [`next_heartbeat`](Self::next_heartbeat),
+    /// stamped `hlc` by the leader, and schedules the next one.
+    pub fn heartbeat(&mut self, hlc: HlcStamp) {
+        let at = self.next_heartbeat;
+        self.send_stamped(at, at, 0, hlc);
+        self.next_heartbeat += self.heartbeat_every;
+    }
+
+    /// When the oldest item the follower has not yet taken with
+    /// [`deliver`](Self::deliver) is (or will be) received.
+    pub fn next_receipt(&self) -> Option<Micros> {
+        self.queue.get(self.delivered).map(|i| i.at.received)
+    }
+
+    /// Takes the oldest item not yet delivered, if it is received by `t`:
+    /// its receipt time and the leader's stamp on it. Items arrive in order;
+    /// an item made visible before it was delivered is never delivered.
+    pub fn deliver(&mut self, t: Micros) -> Option<(Micros, HlcStamp)> {
+        let item = self.queue.get(self.delivered)?;
+        if item.at.received > t {
+            return None;
+        }
+        self.delivered += 1;
+        Some((item.at.received, item.hlc))
     }
 
     /// Sends an item at `sent` whose watermark stamp is `stamp` (its commit
-    /// time; `sent` itself for live shipping and heartbeats).
-    fn send_stamped(&mut self, sent: Micros, stamp: Micros, lsn: u64) {
+    /// time; `sent` itself for live shipping and heartbeats), with the
+    /// leader's hybrid clock stamp `hlc`.
+    fn send_stamped(&mut self, sent: Micros, stamp: Micros, lsn: u64, hlc: HlcStamp) {
         let jitter = if self.link.jitter > 0 {
             below(&mut self.net, self.link.jitter)
         } else {
@@ -167,20 +211,27 @@ impl FollowerStream {
         };
         self.queue.push_back(Item {
             stamp,
+            hlc,
             lsn,
             apply,
             at: self.last,
         });
     }
 
-    /// Sends the heartbeats due up to `t`, then marks durable every item whose
-    /// durable time has come by `t` and applies every item visible by `t`.
-    /// `t` becomes the stream's current time.
+    /// Sends the heartbeats due up to `t` (stamped with their bare send time:
+    /// a caller that keeps the leader's hybrid clock sends them first with
+    /// [`heartbeat`](Self::heartbeat)), then [`settle`](Self::settle)s to `t`.
     pub fn advance(&mut self, t: Micros) {
         while self.next_heartbeat <= t {
-            self.send(self.next_heartbeat, 0);
-            self.next_heartbeat += self.heartbeat_every;
+            self.heartbeat(HlcStamp::physical(self.next_heartbeat as i64));
         }
+        self.settle(t);
+    }
+
+    /// Marks durable every item whose durable time has come by `t` and
+    /// applies every item visible by `t`, sending nothing. `t` becomes the
+    /// stream's current time.
+    pub fn settle(&mut self, t: Micros) {
         self.now = self.now.max(t);
         while let Some(item) = self.queue.get(self.durable_count) {
             if item.at.durable > t {
@@ -206,31 +257,35 @@ impl FollowerStream {
     fn pop_visible(&mut self) {
         if let Some(item) = self.queue.pop_front() {
             self.watermark = self.watermark.max(item.stamp);
+            self.watermark_hlc = self.watermark_hlc.max(item.hlc);
             if item.lsn > 0 {
                 self.applied_lsn = item.lsn;
                 self.durable_lsn = self.durable_lsn.max(item.lsn);
             }
             self.durable_count = self.durable_count.saturating_sub(1);
+            self.delivered = self.delivered.saturating_sub(1);
             self.done = item.at;
         }
     }
 
-    /// Ships entry `lsn`, committed at the leader at `committed_at`: advances
-    /// to `committed_at`, then sends it. Entries must be shipped in lsn order.
-    pub fn ship(&mut self, lsn: u64, committed_at: Micros) {
+    /// Ships entry `lsn`, committed at the leader at `committed_at` and
+    /// stamped `hlc` by its hybrid clock: advances to `committed_at`, then
+    /// sends it. Entries must be shipped in lsn order.
+    pub fn ship(&mut self, lsn: u64, committed_at: Micros, hlc: HlcStamp) {
         self.advance(committed_at);
-        self.send(committed_at, lsn);
+        self.send_stamped(committed_at, committed_at, lsn, hlc);
     }
 
     /// Ships entry `lsn`, committed at `committed_at`, as part of a catch-up
     /// sent at the stream's current time (a new follower, a returning one):
     /// it travels from now, but the watermark it moves to is its commit time,
     /// not now, so a follower half way through its backlog does not claim to
-    /// be fresh. Ship the whole backlog before advancing the stream: the
-    /// first heartbeat then goes out behind it.
-    pub fn ship_backlog(&mut self, lsn: u64, committed_at: Micros) {
+    /// be fresh; likewise `hlc` should be the entry's commit stamp. Ship the
+    /// whole backlog before advancing the stream: the first heartbeat then
+    /// goes out behind it.
+    pub fn ship_backlog(&mut self, lsn: u64, committed_at: Micros, hlc: HlcStamp) {
         let sent = self.now;
-        self.send_stamped(sent, committed_at.min(sent), lsn);
+        self.send_stamped(sent, committed_at.min(sent), lsn, hlc);
     }
 
     /// The last log entry visible (applied) at the follower.
@@ -247,6 +302,12 @@ impl FollowerStream {
     /// The closed timestamp: every write committed before it is visible.
     pub fn watermark(&self) -> Micros {
         self.watermark
+    }
+
+    /// The leader's hybrid clock stamp on the closed timestamp: the largest
+    /// stamp of the items visible so far (`l == i64::MIN` before the first).
+    pub fn watermark_hlc(&self) -> HlcStamp {
+        self.watermark_hlc
     }
 
     /// The staleness this follower reports at `now` (after [`advance`](Self::advance)).
@@ -314,6 +375,7 @@ impl FollowerStream {
             self.queue.pop_back();
         }
         self.durable_count = self.durable_count.min(self.queue.len());
+        self.delivered = self.delivered.min(self.queue.len());
         self.last = self.queue.back().map_or(self.done, |i| i.at);
     }
 
@@ -349,6 +411,11 @@ mod tests {
     use crate::rng::substream;
     use crate::{EpisodicLag, IidLag, LagModel, Normal};
     use topology::ms;
+
+    /// The bare stamp of true time `t` (these tests keep no hybrid clock).
+    fn at(t: Micros) -> HlcStamp {
+        HlcStamp::physical(t as i64)
+    }
 
     /// Iid apply delay `base` ms, no jitter, no spikes.
     fn fixed(base_ms: f64) -> LagProcess {
@@ -386,7 +453,7 @@ mod tests {
     fn an_entry_is_received_then_durable_then_visible() {
         let mut s = sg_us(100.0);
         assert_eq!(s.link(), link(90.0, 0.0, 5.0));
-        s.ship(1, ms(1000.0));
+        s.ship(1, ms(1000.0), at(ms(1000.0)));
         assert_eq!(s.durable_time(1), Some(ms(1095.0)));
         assert_eq!(s.apply_time(1), Some(ms(1150.0)));
         assert_eq!(s.durable_time(2), None);
@@ -430,8 +497,8 @@ mod tests {
     #[test]
     fn a_cut_holds_back_only_what_the_follower_has_not_received() {
         let mut s = sg_us(1_000_000.0);
-        s.ship(1, ms(1000.0)); // received 1090, durable 1095, visible 1150
-        s.ship(2, ms(1050.0)); // received 1140, durable 1145, visible 1200
+        s.ship(1, ms(1000.0), at(ms(1000.0))); // received 1090, durable 1095, visible 1150
+        s.ship(2, ms(1050.0), at(ms(1050.0))); // received 1140, durable 1145, visible 1200
         s.advance(ms(1092.0));
         s.cut(ms(3000.0));
         // Entry 1 is at the follower, not yet on disk: on time all the same.
@@ -441,7 +508,7 @@ mod tests {
         assert_eq!(s.durable_time(2), Some(ms(3005.0)));
         assert_eq!(s.apply_time(2), Some(ms(3060.0)));
         // Sent while the cut holds: received at 3000 too.
-        s.ship(3, ms(1200.0));
+        s.ship(3, ms(1200.0), at(ms(1200.0)));
         assert_eq!(s.durable_time(3), Some(ms(3005.0)));
         assert_eq!(s.apply_time(3), Some(ms(3060.0)));
         s.advance(ms(1150.0));
@@ -456,7 +523,7 @@ mod tests {
         assert_eq!(s.applied_lsn(), 3);
         assert_eq!(s.watermark(), ms(1200.0));
         // After the cut: the link's own delays again.
-        s.ship(4, ms(3500.0));
+        s.ship(4, ms(3500.0), at(ms(3500.0)));
         assert_eq!(s.durable_time(4), Some(ms(3595.0)));
         assert_eq!(s.apply_time(4), Some(ms(3650.0)));
     }
@@ -464,9 +531,9 @@ mod tests {
     #[test]
     fn a_dead_sender_loses_only_what_was_still_on_the_wire() {
         let mut s = sg_us(1_000_000.0);
-        s.ship(1, ms(1000.0)); // received 1090
+        s.ship(1, ms(1000.0), at(ms(1000.0))); // received 1090
         s.set_extra(ms(10_000.0));
-        s.ship(2, ms(1050.0)); // received 1140, visible 11 200
+        s.ship(2, ms(1050.0), at(ms(1050.0))); // received 1140, visible 11 200
         s.advance(ms(1092.0));
         s.drop_in_flight();
         assert_eq!(s.in_flight(), 1);
@@ -478,7 +545,7 @@ mod tests {
         // The lost entry no longer holds back the chain: one sent now is
         // received at 1290, visible at 1350 (not behind 11 200).
         s.set_extra(0);
-        s.ship(3, ms(1200.0));
+        s.ship(3, ms(1200.0), at(ms(1200.0)));
         assert_eq!(s.durable_time(3), Some(ms(1295.0)));
         assert_eq!(s.apply_time(3), Some(ms(1350.0)));
         // Shipping advanced to 1200 ms: entry 1 is visible.
@@ -498,9 +565,9 @@ mod tests {
         let mut s = sg_us(1_000_000.0);
         s.advance(0); // the heartbeat at 0, before the spike
         s.set_extra(ms(4000.0));
-        s.ship(1, ms(10.0)); // received 100, visible 100 + 60 + 4000
+        s.ship(1, ms(10.0), at(ms(10.0))); // received 100, visible 100 + 60 + 4000
         s.set_extra(0);
-        s.ship(2, ms(20.0)); // received 110, own visible 170
+        s.ship(2, ms(20.0), at(ms(20.0))); // received 110, own visible 170
         assert_eq!(s.apply_time(1), Some(ms(4160.0)));
         assert_eq!(s.apply_time(2), Some(ms(4160.0)));
         assert_eq!(s.durable_time(2), Some(ms(115.0)));
@@ -530,8 +597,8 @@ mod tests {
             ms(100_000.0),
             substream(1, "net", 0),
         );
-        s.ship(1, ms(10.0));
-        s.ship(2, ms(20.0));
+        s.ship(1, ms(10.0), at(ms(10.0)));
+        s.ship(2, ms(20.0), at(ms(20.0)));
         assert_eq!(s.apply_time(1), Some(ms(4160.0)));
         assert_eq!(s.apply_time(2), Some(ms(4170.0)));
         s.advance(ms(4165.0));
@@ -550,8 +617,8 @@ mod tests {
         let mut s = sg_us(100.0).starting_at(ms(10_000.0));
         // Entries committed at 1 s, 2 s, 3 s, shipped at 10 s with the
         // apply lag: visible at 10.15 s, in order.
-        for (lsn, at) in [(1, 1_000.0), (2, 2_000.0), (3, 3_000.0)] {
-            s.ship_backlog(lsn, ms(at));
+        for (lsn, c) in [(1, 1_000.0), (2, 2_000.0), (3, 3_000.0)] {
+            s.ship_backlog(lsn, ms(c), at(ms(c)));
         }
         s.advance(ms(10_149.0));
         assert_eq!((s.applied_lsn(), s.watermark()), (0, 0));
@@ -559,6 +626,48 @@ mod tests {
         assert_eq!(s.applied_lsn(), 3);
         // The heartbeat sent at 10 s came behind: only then is it fresh.
         assert_eq!(s.watermark(), ms(10_000.0));
+        assert_eq!(s.watermark_hlc(), at(ms(10_000.0)));
+    }
+
+    /// The caller's stamps travel with the items: each receipt is delivered
+    /// once, in order, not before it is received; the watermark's stamp is
+    /// the largest visible one.
+    #[test]
+    fn stamps_travel_with_the_items_and_receipts_are_delivered_in_order() {
+        let mut s = sg_us(100.0);
+        assert_eq!(s.watermark_hlc().l, i64::MIN);
+        let stamp = |l: i64, c: u32| HlcStamp { l, c };
+        // The heartbeat due at 0, sent by the caller with its own stamp.
+        assert_eq!(s.next_heartbeat(), 0);
+        s.heartbeat(stamp(7, 1));
+        assert_eq!(s.next_heartbeat(), ms(100.0));
+        s.ship(1, ms(50.0), stamp(ms(50.0) as i64 + 7, 0));
+        // Received at 90 and 140 ms.
+        assert_eq!(s.next_receipt(), Some(ms(90.0)));
+        assert_eq!(s.deliver(ms(90.0) - 1), None);
+        assert_eq!(s.deliver(ms(90.0)), Some((ms(90.0), stamp(7, 1))));
+        assert_eq!(s.next_receipt(), Some(ms(140.0)));
+        // Settling sends no heartbeat, even one that is due.
+        s.settle(ms(150.0));
+        assert_eq!((s.next_heartbeat(), s.watermark()), (ms(100.0), 0));
+        assert_eq!(s.watermark_hlc(), stamp(7, 1));
+        assert_eq!(s.deliver(ms(200.0)), Some((ms(140.0), stamp(50_007, 0))));
+        assert_eq!((s.deliver(ms(200.0)), s.next_receipt()), (None, None));
+        s.settle(ms(200.0));
+        assert_eq!((s.applied_lsn(), s.watermark()), (1, ms(50.0)));
+        assert_eq!(s.watermark_hlc(), stamp(50_007, 0));
+        // Advancing sends the due heartbeats itself, with their send time;
+        // the one sent at 100 ms was visible (250 ms) before anyone took it.
+        s.advance(ms(300.0));
+        assert_eq!(s.next_heartbeat(), ms(400.0));
+        assert_eq!(s.watermark_hlc(), at(ms(100.0)));
+        assert_eq!(s.deliver(ms(300.0)), Some((ms(290.0), at(ms(200.0)))));
+        // A dead sender: what was not received (the 300 ms heartbeat, due at
+        // 390 ms) is never delivered.
+        assert_eq!(s.next_receipt(), Some(ms(390.0)));
+        s.advance(ms(305.0));
+        s.drop_in_flight();
+        assert_eq!((s.deliver(ms(10_000.0)), s.next_receipt()), (None, None));
     }
 
     #[test]
@@ -594,7 +703,7 @@ mod tests {
         let (mut lo, mut hi) = (Micros::MAX, 0);
         for lsn in 1..=2000u64 {
             let sent = lsn * ms(50.0);
-            s.ship(lsn, sent);
+            s.ship(lsn, sent, at(sent));
             let d = s.durable_time(lsn).unwrap() - sent;
             assert!((ms(90.0)..ms(130.0)).contains(&d), "{d}");
             (lo, hi) = (lo.min(d), hi.max(d));
@@ -606,7 +715,7 @@ mod tests {
         for i in 1..=2000u64 {
             let lsn = 2000 + i;
             let sent = ms(200_000.0) + i * ms(1.0);
-            s.ship(lsn, sent);
+            s.ship(lsn, sent, at(sent));
             let r = s.durable_time(lsn).unwrap();
             assert!(r >= prev && r >= sent + ms(90.0), "{r}");
             assert!(r == prev || r < sent + ms(130.0), "{r}");

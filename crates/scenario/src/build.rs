@@ -340,6 +340,9 @@ pub fn parse_drill(
     if let Some(f) = sc.fencing {
         cfg.fencing = f;
     }
+    if let Some(o) = sc.offset_check {
+        cfg.max_offset_enforced = o;
+    }
     if let Some(m) = &sc.model {
         cfg.lag = match m.get_ref().as_str() {
             "iid" => LagModel::Iid(IidLag::default()),

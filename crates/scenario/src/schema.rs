@@ -18,6 +18,7 @@ pub(crate) struct ScenarioFile {
     pub replication: Option<Spanned<String>>,
     pub strategy: Option<Spanned<String>>,
     pub fencing: Option<bool>,
+    pub offset_check: Option<bool>,
     pub model: Option<Spanned<String>>,
     pub rate: Option<Spanned<f64>>,
     pub accounts: Option<Spanned<f64>>,

@@ -2,6 +2,7 @@
 //! replica, and the reconciliation that follows a heal.
 
 use ledger::{Acknowledged, Entry, EntryKind, Ledger, Replica};
+use replication::clock::HlcStamp;
 use replication::rng::substream;
 use replication::{FollowerStream, LagProcess, Link};
 use topology::{Micros, RegionId};
@@ -33,6 +34,70 @@ impl Core<'_> {
         .starting_at(start)
     }
 
+    /// Every send and receipt due by now on every stream, in time order
+    /// (receipts first at one instant, then by term and region): each
+    /// heartbeat leaves stamped by its leader's hybrid clock, each receipt
+    /// moves its follower's. Run before anything else at a new instant, so
+    /// that each region's clock sees its events in order. `self.due` (the
+    /// earliest instant anything is due) skips the scan until then; whatever
+    /// sends outside the pump lowers it.
+    pub(crate) fn pump(&mut self) {
+        let now = self.now;
+        while self.due <= now {
+            let mut next: Option<(Micros, bool, usize, usize)> = None;
+            for (s, term) in self.terms.iter().enumerate() {
+                for (r, st) in term.streams.iter().enumerate() {
+                    let Some(st) = st else { continue };
+                    let due = [
+                        (st.next_receipt(), false),
+                        (Some(st.next_heartbeat()), true),
+                    ];
+                    for (t, send) in due {
+                        let key = t.map(|t| (t, send, s, r));
+                        if key.is_some() && next.is_none_or(|n| key < Some(n)) {
+                            next = key;
+                        }
+                    }
+                }
+            }
+            let Some((t, send, s, r)) = next else {
+                self.due = Micros::MAX;
+                break;
+            };
+            self.due = t;
+            if t > now {
+                break;
+            }
+            let leader = self.terms[s].region;
+            let (pt_leader, pt_follower) = (self.pt(leader, t), self.pt(r, t));
+            let Some(st) = self.terms[s].streams[r].as_mut() else {
+                break;
+            };
+            if send {
+                st.heartbeat(self.hlcs[leader].send(pt_leader));
+                // Every receipt up to `t` is taken: what is visible by then
+                // may go (this keeps streams nobody reads from small).
+                st.settle(t);
+            } else if let Some((_, stamp)) = st.deliver(now) {
+                self.hlcs[r].recv(pt_follower, stamp);
+            }
+        }
+    }
+
+    /// The stamp a backlog carries for entry `lsn` of term `s`'s log,
+    /// committed at `committed_at`: the clock reading of the leader that
+    /// committed it (the term of `s`'s lineage that appended it) at the
+    /// commit. That leader's hybrid clock read at least this, so the stamp
+    /// is never younger than the one the entry was committed with: a
+    /// follower catching up never claims more freshness than it has.
+    fn commit_stamp(&self, s: usize, lsn: u64, committed_at: Micros) -> HlcStamp {
+        let mut k = s;
+        while k > 0 && lsn <= self.terms[k].prefix {
+            k -= 1;
+        }
+        HlcStamp::physical(self.pt(self.terms[k].region, committed_at))
+    }
+
     /// Makes term `s` the source of region `r`'s log from now on: cuts the
     /// replica back to what it shares with `s`'s log and ships the rest.
     pub(crate) fn attach(&mut self, s: usize, r: usize) {
@@ -51,13 +116,16 @@ impl Core<'_> {
         let ledger = &self.terms[s].ledger;
         for l in self.replicas[r].applied_lsn() + 1..=ledger.last_lsn() {
             let committed = ledger.entry(l).map_or(now, |e| e.committed_at);
-            stream.ship_backlog(l, committed);
+            stream.ship_backlog(l, committed, self.commit_stamp(s, l, committed));
         }
         let from = self.terms[s].region;
         for f in self.cfg.faults.iter().filter(|f| f.active(now)) {
             apply_fault(f, &mut stream, from, r, now);
         }
         self.terms[s].streams[r] = Some(stream);
+        // Its first heartbeat is due now, behind the backlog.
+        self.due = self.due.min(now);
+        self.pump();
     }
 
     /// Brings region `r`'s replica up to what its stream has applied by now.
@@ -70,6 +138,7 @@ impl Core<'_> {
         if let Some(stream) = self.terms[s].streams[r].as_mut() {
             stream.advance(now);
             self.marks[r] = self.marks[r].max(stream.watermark());
+            self.hlc_marks[r] = self.hlc_marks[r].max(stream.watermark_hlc());
             let target = stream.applied_lsn();
             let ledger = &self.terms[s].ledger;
             let rep = &mut self.replicas[r];
@@ -80,15 +149,22 @@ impl Core<'_> {
         }
     }
 
-    /// Ships term `s`'s entries from `from_lsn` on to every follower.
+    /// Ships term `s`'s entries from `from_lsn` on to every follower, each
+    /// entry stamped once by the leader's hybrid clock (its commit stamp).
     pub(crate) fn ship(&mut self, s: usize, from_lsn: u64) {
+        self.pump();
         let now = self.now;
+        let leader = self.terms[s].region;
+        let pt = self.pt(leader, now);
         let term = &mut self.terms[s];
         for l in from_lsn..=term.ledger.last_lsn() {
+            let stamp = self.hlcs[leader].send(pt);
             for stream in term.streams.iter_mut().flatten() {
-                stream.ship(l, now);
+                stream.ship(l, now, stamp);
             }
         }
+        // Their receipts are due from now on.
+        self.due = self.due.min(now);
     }
 
     /// After a fault ends: any deposed leader that can now hear the newest

@@ -22,7 +22,11 @@ impl Core<'_> {
             .iter()
             .filter(|&&v| !self.down(v, self.now) && self.reachable(region, v, self.now))
             .count();
-        if self.terms[s].alive && !self.down(region, self.now) && reach > total / 2 {
+        if self.terms[s].alive
+            && !self.down(region, self.now)
+            && !self.offset_fenced(region)
+            && reach > total / 2
+        {
             self.terms[s].lease_from = self.now;
         }
         if self.terms[s].alive && self.now < self.end {
@@ -41,19 +45,97 @@ impl Core<'_> {
     /// Whether term `s`'s leader, reading its own clock, believes its lease
     /// still valid with the skew margin: `clock(now) + skew < clock(grant) + lease`.
     /// With clocks that only differ by an offset this is exact; a clock
-    /// stepped back or running slow makes the leader believe it longer.
+    /// stepped back or running slow makes the leader believe it longer. A
+    /// leader fenced by the offset check holds no lease at all.
     fn holds_lease(&self, s: usize) -> bool {
         let term = &self.terms[s];
-        let read = |t: Micros| t as i64 + self.offset(term.region, t);
-        read(self.now) + (self.cfg.skew_bound as i64)
-            < read(term.lease_from) + self.cfg.lease as i64
+        let read = |t: Micros| self.pt(term.region, t);
+        !self.offset_fenced(term.region)
+            && read(self.now) + (self.cfg.skew_bound as i64)
+                < read(term.lease_from) + self.cfg.lease as i64
+    }
+
+    /// Whether the offset check (when on) keeps region `r` from holding a
+    /// lease, promoting, and serving reads: its clock was last measured
+    /// beyond the skew bound from a majority of the regions it reached.
+    pub(crate) fn offset_fenced(&self, r: usize) -> bool {
+        self.cfg.max_offset_enforced && self.clock_out[r]
+    }
+
+    /// The offset check, once per renewal period (as CockroachDB's remote
+    /// clock monitor measures on its heartbeats). Modelling choice: a
+    /// heartbeat round trip measures the true difference between the two
+    /// clocks (no network error), between regions that are up and reach
+    /// each other. A region is beyond the bound when more than half of those
+    /// it measured are over `skew_bound` away; one that measured nobody
+    /// (down, or cut off from everyone) keeps its verdict. Each change is
+    /// noted on the timeline; a region back within the bound looks for a
+    /// leader again.
+    pub(super) fn check_offsets(&mut self) {
+        let now = self.now;
+        let bound = self.cfg.skew_bound;
+        for r in 0..self.follows.len() {
+            let gaps = self.measure_offsets(r);
+            let beyond = gaps.iter().filter(|&&g| g > bound).count();
+            let out = 2 * beyond > gaps.len();
+            if gaps.is_empty() || out == self.clock_out[r] {
+                continue;
+            }
+            self.clock_out[r] = out;
+            let what = match (out, self.cfg.max_offset_enforced) {
+                (true, true) => "it holds no lease and serves no reads",
+                (true, false) => "offset check off: it goes on serving",
+                (false, true) => "it serves again",
+                (false, false) => "offset check off",
+            };
+            let (how, k) = if out {
+                ("beyond", beyond)
+            } else {
+                ("within", gaps.len() - beyond)
+            };
+            self.note(format!(
+                "{} measures its clock {how} the {} ms bound from {k} of the {} regions it \
+                 reaches: {what}",
+                self.name(r),
+                topology::to_ms(bound),
+                gaps.len(),
+            ));
+            if !out {
+                self.look_for_leader(r);
+            }
+        }
+        if now < self.end {
+            self.push(now + self.cfg.renew_every, Ev::Offsets);
+        }
+    }
+
+    /// What region `r` measures now: the gap between its clock and that of
+    /// every region it reaches (nothing if it is down).
+    fn measure_offsets(&self, r: usize) -> Vec<u64> {
+        let now = self.now;
+        if self.down(r, now) {
+            return Vec::new();
+        }
+        (0..self.follows.len())
+            .filter(|&x| x != r && !self.down(x, now) && self.reachable(r, x, now))
+            .map(|x| self.offset(r, now).abs_diff(self.offset(x, now)))
+            .collect()
+    }
+
+    /// Region `r` checks whether it has lost its leader to an active fault
+    /// (as its failure detector would on its next heartbeat).
+    fn look_for_leader(&mut self, r: usize) {
+        let now = self.now;
+        if let Some(fault) = self.cfg.faults.iter().position(|f| f.active(now)) {
+            self.push(now, Ev::Detect { region: r, fault });
+        }
     }
 
     /// How long ago term `s`'s lease ran out, by its leader's own clock
     /// (0 while it holds it).
     pub(crate) fn lease_expired_for(&self, s: usize) -> Micros {
         let term = &self.terms[s];
-        let read = |t: Micros| t as i64 + self.offset(term.region, t);
+        let read = |t: Micros| self.pt(term.region, t);
         let end = read(term.lease_from) + self.cfg.lease as i64;
         (read(self.now) - end).max(0) as Micros
     }
@@ -61,7 +143,7 @@ impl Core<'_> {
     /// How long region `by` must still wait, by its own clock, before term
     /// `old`'s lease has surely expired: `clock(grant) + lease + skew`.
     fn lease_wait(&self, by: usize, old: usize) -> Micros {
-        let read = |t: Micros| t as i64 + self.offset(by, t);
+        let read = |t: Micros| self.pt(by, t);
         let until =
             read(self.terms[old].lease_from) + (self.cfg.lease + self.cfg.skew_bound) as i64;
         (until - read(self.now)).max(0) as Micros
@@ -72,12 +154,18 @@ impl Core<'_> {
         self.clocks.get(r).map_or(0, |c| c.offset_at(t))
     }
 
+    /// What region `r`'s physical clock reads at true time `t`.
+    pub(crate) fn pt(&self, r: usize, t: Micros) -> i64 {
+        t as i64 + self.offset(r, t)
+    }
+
     pub(super) fn detect(&mut self, r: usize, fault: usize) {
         let s = self.follows[r];
         let leader = self.terms[s].region;
         if s != self.terms.len() - 1
             || self.reachable(r, leader, self.now) && !self.down(leader, self.now)
             || self.pending[s]
+            || self.offset_fenced(r)
         {
             return;
         }
@@ -150,6 +238,18 @@ impl Core<'_> {
         {
             return;
         }
+        // A region fenced by the offset check cannot trust its lease
+        // arithmetic, nor lead: it leaves the promotion to the others.
+        if self.offset_fenced(by) {
+            self.note(format!(
+                "{} does not promote: its clock is beyond the bound",
+                self.name(by)
+            ));
+            for x in (0..self.follows.len()).filter(|&x| x != by) {
+                self.push(self.now, Ev::Detect { region: x, fault });
+            }
+            return;
+        }
         // An operator removes the lost leader from the voter set; automatic
         // promotion must win a majority of the full set.
         let excluded = (self.cfg.policy == Policy::PromoteManual).then_some(old_region);
@@ -184,7 +284,8 @@ impl Core<'_> {
             }
             let have = self.durable_prefix(r, old);
             longest = longest.max(have);
-            if self.cfg.holds_data(r) && best.is_none_or(|(b, _)| have > b) {
+            let can_lead = self.cfg.holds_data(r) && !self.offset_fenced(r);
+            if can_lead && best.is_none_or(|(b, _)| have > b) {
                 best = Some((have, r));
             }
         }

@@ -152,6 +152,7 @@ impl Core<'_> {
                 }
             }
         }
+        self.pump();
         if let FaultKind::RegionDown { region } = f.kind {
             let r = region.idx();
             // A returning leader re-sends what its followers miss.

@@ -187,6 +187,8 @@ impl Core<'_> {
                 .filter_map(|(k, &(at, _, _))| terms[k].last_admit.map(|l| l.saturating_sub(at)))
                 .max()
                 .unwrap_or(0),
+            max_offset_enforced: cfg.max_offset_enforced,
+            offset_refused_reads: self.n.offset_refused_reads,
             rejected_charges: self.n.rejected,
             unknown_outcome_charges: self.n.unknown,
             acknowledged_charges: self.money.acked_total,

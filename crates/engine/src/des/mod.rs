@@ -9,8 +9,11 @@
 //!
 //! * `queue.rs` — the event queue, `(time, seq)` ordered;
 //! * `workload.rs` — arrivals, the request mix, accounts and amounts per site;
-//! * `cluster.rs` — terms, log shipping, replicas, reconciliation after a heal;
-//! * `control.rs` — leases, failure detection, promotion, client re-routing;
+//! * `cluster.rs` — terms, log shipping, replicas, reconciliation after a heal,
+//!   and the pump that plays every heartbeat and receipt due, in time order,
+//!   through each region's hybrid logical clock;
+//! * `control.rs` — leases, the clock-offset check, failure detection,
+//!   promotion, client re-routing;
 //! * `faults.rs` — which regions are down or cut off, and fault start/end;
 //! * `client.rs` — charges and top-ups: attempts, deadlines, retries, acks;
 //! * `reads.rs` — reads by the configured strategy, read-your-writes, data age;
@@ -35,7 +38,7 @@ use std::collections::BTreeSet;
 
 use ledger::{Acknowledged, Checker, Checkpoint, Ledger, Replica};
 use metrics::LatencyHistogram;
-use replication::clock::ClockModel;
+use replication::clock::{ClockModel, Hlc, HlcStamp};
 use replication::rng::{below, substream, Rng};
 use replication::FollowerStream;
 use routing::Router;
@@ -95,6 +98,8 @@ pub(crate) enum Ev {
     FaultStart(usize),
     FaultEnd(usize),
     Renew(usize),
+    /// Every region measures its clock against the regions it reaches.
+    Offsets,
     Detect {
         region: usize,
         fault: usize,
@@ -180,6 +185,7 @@ pub(crate) struct Counters {
     pub(crate) ryw_waits: u64,
     pub(crate) ryw_forwards: u64,
     pub(crate) staleness_order_violations: u64,
+    pub(crate) offset_refused_reads: u64,
     pub(crate) eligible: u64,
     pub(crate) requests: u64,
 }
@@ -200,6 +206,14 @@ pub(crate) struct Core<'a> {
     pub(crate) replicas: Vec<Replica>,
     /// Per region: the highest watermark its replica has seen.
     pub(crate) marks: Vec<Micros>,
+    /// Per region: its hybrid logical clock, ticked on every send (entries,
+    /// heartbeats) and receipt, and on every staleness reading.
+    pub(crate) hlcs: Vec<Hlc>,
+    /// Per region: the leader's hybrid clock stamp on its watermark.
+    pub(crate) hlc_marks: Vec<HlcStamp>,
+    /// The earliest instant a heartbeat or a receipt may be due on some
+    /// stream (see `pump`).
+    pub(crate) due: Micros,
     /// Per site: the region its traffic lands in.
     pub(crate) entry: Vec<usize>,
     /// Per site: this request's network draws (sub-stream `net/<site>`).
@@ -208,6 +222,9 @@ pub(crate) struct Core<'a> {
     pub(crate) slow: Vec<Rng>,
     /// Per region: its clock, periodic noise drawn from `clock/<region>`.
     pub(crate) clocks: Vec<ClockModel>,
+    /// Per region: its clock was last measured beyond the skew bound from a
+    /// majority of the regions it reached (see `check_offsets`).
+    pub(crate) clock_out: Vec<bool>,
     /// Scratch: the staleness every region reports for the read at hand.
     pub(crate) staleness: Vec<Micros>,
     pub(crate) events: EventQueue<Ev>,
@@ -337,6 +354,11 @@ impl<'a> Core<'a> {
             follows: vec![0; n],
             replicas: (0..n).map(|_| Replica::new(w.accounts)).collect(),
             marks: vec![0; n],
+            hlcs: vec![Hlc::new(); n],
+            // Every replica starts with the log as of time 0, stamped on the
+            // first leader's clock (set below, once the clocks are known).
+            hlc_marks: vec![HlcStamp::physical(0); n],
+            due: 0,
             entry: sites.iter().map(|&s| t.home(s).idx()).collect(),
             net: sites
                 .iter()
@@ -365,6 +387,7 @@ impl<'a> Core<'a> {
                     other => other,
                 })
                 .collect(),
+            clock_out: vec![false; n],
             staleness: vec![0; n],
             events: EventQueue::new(),
             outstanding: BTreeSet::new(),
@@ -409,6 +432,7 @@ impl<'a> Core<'a> {
             accuracy: Accuracy::default(),
         };
         core.money.checker = Checker::new(&Checkpoint::empty(w.accounts), core.key_horizon());
+        core.hlc_marks = vec![HlcStamp::physical(core.pt(leader, 0)); n];
         for r in 0..n {
             if r != leader {
                 core.attach(0, r);
@@ -419,6 +443,7 @@ impl<'a> Core<'a> {
             core.events.push(f.end, Ev::FaultEnd(i));
         }
         core.events.push(cfg.renew_every, Ev::Renew(0));
+        core.events.push(0, Ev::Offsets);
         core.events.push(cfg.signal_window, Ev::Tick);
         core.events.push(COMPACT_EVERY, Ev::Compact);
         for f in &cfg.flags {
@@ -462,10 +487,16 @@ impl<'a> Core<'a> {
     }
 
     fn handle(&mut self, e: Ev) {
+        // A fault's end first stops its lag spike, so that what is sent from
+        // its end on is not slowed (fault_end pumps once that is done).
+        if !matches!(e, Ev::FaultEnd(_)) {
+            self.pump();
+        }
         match e {
             Ev::FaultStart(i) => self.fault_start(i),
             Ev::FaultEnd(i) => self.fault_end(i),
             Ev::Renew(s) => self.renew(s),
+            Ev::Offsets => self.check_offsets(),
             Ev::Detect { region, fault } => self.detect(region, fault),
             Ev::Promote {
                 region,
@@ -509,6 +540,7 @@ impl<'a> Core<'a> {
 
     /// One request from `site`, arriving now.
     fn request(&mut self, site: usize, req: Request, key: &mut u64) {
+        self.pump();
         self.n.requests += 1;
         self.net[site].draw();
         match req {

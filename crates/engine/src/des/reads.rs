@@ -28,6 +28,9 @@ impl Core<'_> {
     /// committing, so it reports the time since its lease ended, on its own
     /// clock, as a leaseholder-read system does.
     fn reported_staleness(&mut self, r: usize) -> (Micros, Micros) {
+        if self.refuses_reads(r) {
+            return (UNAVAILABLE, UNAVAILABLE);
+        }
         if self.leads(r) {
             let s = self.follows[r];
             if self.cfg.fencing && !self.down(r, self.now) {
@@ -43,6 +46,13 @@ impl Core<'_> {
         self.skew(r)
     }
 
+    /// Whether region `r` refuses reads for its clock: the offset check
+    /// fences it, and it would serve them as a follower or under its lease
+    /// (without fencing a leader has no lease to lose).
+    fn refuses_reads(&self, r: usize) -> bool {
+        self.offset_fenced(r) && (self.cfg.fencing || !self.leads(r))
+    }
+
     /// One read from `site` now.
     pub(super) fn read(&mut self, site: usize, account: u32, kind: ReadKind) {
         let now = self.now;
@@ -56,6 +66,7 @@ impl Core<'_> {
             return self.failed_read(site);
         }
         let leader = self.terms[self.leader_for(e)].region;
+        self.n.offset_refused_reads += self.refuses_reads(e) as u64;
         for r in 0..self.staleness.len() {
             self.staleness[r] = self.reported_staleness(r).0;
         }
@@ -208,18 +219,25 @@ impl Core<'_> {
         self.count_degraded(site);
     }
 
-    /// The staleness replica `e` reports now on its own clock, and the truth.
-    pub(crate) fn skew(&self, e: usize) -> (Micros, Micros) {
+    /// The staleness replica `e` reports now, and the truth (now minus its
+    /// watermark, on the true clock).
+    ///
+    /// `wall`: its own clock minus the leader's wall-clock stamp on the
+    /// watermark. `hlc`: a reading of its hybrid clock (a local event) minus
+    /// the leader's hybrid stamp on the watermark, plus the configured
+    /// maximum clock offset as uncertainty: `l` differs from true time by at
+    /// most the largest clock offset, on either side.
+    pub(crate) fn skew(&mut self, e: usize) -> (Micros, Micros) {
         let now = self.now;
         let mark = self.marks[e];
         let truth = now.saturating_sub(mark);
         let leader = self.terms[self.follows[e]].region;
-        let stamp = mark as i64 + self.offset(leader, mark);
-        let wall = now as i64 + self.offset(e, now);
+        let wall = self.pt(e, now);
         let reported = match self.cfg.watermark {
-            crate::drill::Watermark::Wall => (wall - stamp).max(0),
+            crate::drill::Watermark::Wall => (wall - self.pt(leader, mark)).max(0),
             crate::drill::Watermark::Hybrid => {
-                replication::clock::hlc(wall, stamp) - stamp + self.cfg.skew_bound as i64
+                let l = self.hlcs[e].now(wall).l;
+                (l - self.hlc_marks[e].l + self.cfg.skew_bound as i64).max(0)
             }
         } as Micros;
         (reported, truth)

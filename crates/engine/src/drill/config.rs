@@ -188,8 +188,16 @@ pub struct DrillConfig {
     pub lease: Micros,
     /// Lease renewal period.
     pub renew_every: Micros,
-    /// Bound on clock skew, kept as a margin on both sides of a lease (500 ms).
+    /// The maximum clock offset the system is built for (500 ms): kept as a
+    /// margin on both sides of a lease, added as uncertainty by `hlc`
+    /// watermarks, and enforced by the offset check.
     pub skew_bound: Micros,
+    /// The offset check (on by default), as CockroachDB enforces its
+    /// max offset: every region measures its clock against each region it
+    /// reaches once per `renew_every`; one beyond `skew_bound` from a majority
+    /// of them holds no lease (so, leading, admits nothing) and serves no
+    /// reads until it is back within the bound. Off: it goes on regardless.
+    pub max_offset_enforced: bool,
     /// Charge deadline (1000 ms) and commit time (5 ms).
     pub write: routing::WritePolicy,
     /// SLOs judged inside and outside the fault windows.
@@ -223,9 +231,12 @@ pub enum Watermark {
     /// Its own wall clock minus the leader's wall-clock stamp: wrong by the
     /// skew between the two clocks, in either direction.
     Wall,
-    /// A hybrid logical clock (never behind a stamp it has received) plus the
-    /// configured clock-offset bound as uncertainty: never under-reports while
-    /// the real skew stays within the bound, over-reports by at most twice it.
+    /// The replica's hybrid logical clock now minus the leader's hybrid stamp
+    /// on the watermark, plus the configured maximum offset as uncertainty:
+    /// never under-reports while every clock stays within the bound of the
+    /// others, over-reports by at most twice it. Beyond the bound a replica cut
+    /// off from its leader can under-report (the offset check stops it from
+    /// serving).
     Hybrid,
 }
 named!(Watermark, "watermark clock", Wall = "wall", Hybrid = "hlc");
@@ -381,6 +392,7 @@ impl DrillConfig {
             lease: ms(10_000.0),
             renew_every: ms(1_000.0),
             skew_bound: ms(500.0),
+            max_offset_enforced: true,
             write: routing::WritePolicy::default(),
             slos: metrics::kata_slos(),
             clocks,

@@ -188,6 +188,12 @@ pub struct DrillResult {
     /// successor was promoted: 0 when leases kept the two apart (with
     /// fencing and clocks within the skew bound); positive in a split brain.
     pub lease_overlap: Micros,
+    /// Whether the offset check was on (`DrillConfig::max_offset_enforced`).
+    pub max_offset_enforced: bool,
+    /// Reads whose entry region refused to serve them because its clock was
+    /// beyond the bound from a majority of the regions it measured (they
+    /// went to another region, or failed).
+    pub offset_refused_reads: u64,
     /// Charges refused at once (leader known to be unreachable or read-only).
     pub rejected_charges: u64,
     /// Charges whose every attempt timed out.
