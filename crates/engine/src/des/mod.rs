@@ -24,7 +24,7 @@
 mod client;
 mod cluster;
 mod control;
-mod faults;
+pub(crate) mod faults;
 mod finish;
 pub(crate) mod queue;
 mod reads;
@@ -36,7 +36,7 @@ use std::collections::BTreeSet;
 use ledger::{Acknowledged, Checker, Checkpoint, Ledger, Replica};
 use metrics::LatencyHistogram;
 use replication::clock::ClockModel;
-use replication::rng::{below, substream, Rng};
+use replication::rng::{below, substream, unit, Rng};
 use replication::FollowerStream;
 use routing::Router;
 use topology::{Micros, RegionId, SiteId};
@@ -536,6 +536,25 @@ impl<'a> Core<'a> {
                 self.send_top_up(site, key, account, amount)
             }
         }
+    }
+}
+
+/// How long an idempotency key can still come back: every attempt and
+/// its backoff, the slowest slow path, and one more deadline of margin.
+pub(crate) fn key_horizon(cfg: &DrillConfig) -> Micros {
+    let w = &cfg.workload;
+    let attempt = cfg.write.deadline + w.backoff;
+    attempt * w.max_attempts as Micros + w.slow_max + cfg.write.deadline
+}
+
+/// The slow path of one charge attempt where it is booked: with the
+/// workload's probability, a delay uniform below its maximum (sub-stream
+/// `slow/<site>`).
+pub(crate) fn slow_path(rng: &mut Rng, w: &crate::wallet::WalletConfig) -> Micros {
+    if unit(rng) < w.slow_prob {
+        below(rng, w.slow_max)
+    } else {
+        0
     }
 }
 
