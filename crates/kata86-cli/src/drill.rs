@@ -9,6 +9,7 @@ use engine::drill::{
     run_drills, Builtin, DrillConfig, DrillResult, DrillRuns, JpRole, Policy, Replication,
     SiteWindow, Watermark, Window, MAX_RUNS,
 };
+use engine::multi::WritePath;
 use engine::ops::FlagSpan;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use metrics::Spread;
@@ -23,7 +24,7 @@ use crate::args::{DrillArgs, Format};
 use crate::{CliError, Verdict};
 
 /// The configuration the arguments describe (before policy/mode overrides).
-fn base_config(a: &DrillArgs) -> Result<DrillConfig, CliError> {
+pub(crate) fn base_config(a: &DrillArgs) -> Result<DrillConfig, CliError> {
     match (&a.name, &a.scenario) {
         (_, Some(path)) => {
             if a.jp.is_some() {
@@ -65,6 +66,15 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
             "--matrix runs every policy and replication mode; drop --policy/--replication".into(),
         ));
     }
+    let path: WritePath = a.write_path.as_deref().unwrap_or("single-leader").parse()?;
+    if !path.has_leader() {
+        return crate::multi::drill(a, base_config(a)?, path, out);
+    }
+    if a.escrow_regions.is_some() {
+        return Err(CliError::Usage(
+            "--escrow-regions applies to --write-path escrow".into(),
+        ));
+    }
     let mut cfg = base_config(a)?;
     if let Some(p) = &a.policy {
         cfg.policy = p.parse()?;
@@ -84,26 +94,7 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     for f in &a.flags {
         cfg.flags.push(parse_flag(f)?);
     }
-    if let Some(d) = a.duration {
-        let b = scenario::bound("duration_s");
-        if !(b.min..=b.max).contains(&d) {
-            return Err(CliError::Usage(format!(
-                "--duration {d}: give seconds from {} to {}",
-                b.min, b.max
-            )));
-        }
-        cfg.duration = (d * 1e6).round() as u64;
-    }
-    if let Some(w) = a.onset_window {
-        let b = scenario::bound("onset_window_s");
-        if !(b.min..=b.max).contains(&w) {
-            return Err(CliError::Usage(format!(
-                "--onset-window {w}: give seconds from {} to {}",
-                b.min, b.max
-            )));
-        }
-        cfg.onset_window = (w * 1e6).round() as u64;
-    }
+    timing(a, &mut cfg)?;
     cfg.validate()?;
     let compare_clocks =
         cfg.builtin == Some(Builtin::ClockSkew) && a.watermark.is_none() && !a.matrix;
@@ -130,7 +121,7 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     } else {
         vec![cfg.clone()]
     };
-    let n = runs_count(a.runs)?;
+    let n = runs_count(a.runs.unwrap_or(20))?;
     let one = scenario::Work::drill(
         cfg.rate,
         to_ms(cfg.duration) / 1000.0,
@@ -169,8 +160,33 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     Ok(Verdict::Clean)
 }
 
+/// `--duration` and `--onset-window`, checked against their bounds.
+pub(crate) fn timing(a: &DrillArgs, cfg: &mut DrillConfig) -> Result<(), CliError> {
+    if let Some(d) = a.duration {
+        let b = scenario::bound("duration_s");
+        if !(b.min..=b.max).contains(&d) {
+            return Err(CliError::Usage(format!(
+                "--duration {d}: give seconds from {} to {}",
+                b.min, b.max
+            )));
+        }
+        cfg.duration = (d * 1e6).round() as u64;
+    }
+    if let Some(w) = a.onset_window {
+        let b = scenario::bound("onset_window_s");
+        if !(b.min..=b.max).contains(&w) {
+            return Err(CliError::Usage(format!(
+                "--onset-window {w}: give seconds from {} to {}",
+                b.min, b.max
+            )));
+        }
+        cfg.onset_window = (w * 1e6).round() as u64;
+    }
+    Ok(())
+}
+
 /// `--runs`, checked.
-fn runs_count(n: i64) -> Result<u32, CliError> {
+pub(crate) fn runs_count(n: i64) -> Result<u32, CliError> {
     u32::try_from(n)
         .ok()
         .filter(|n| (1..=MAX_RUNS).contains(n))
@@ -194,7 +210,7 @@ fn progress_bar(quiet: bool, total: u64) -> ProgressBar {
 }
 
 /// `NAME@ON-OFF` (seconds) → a flag span.
-fn parse_flag(text: &str) -> Result<FlagSpan, CliError> {
+pub(crate) fn parse_flag(text: &str) -> Result<FlagSpan, CliError> {
     let bad = || {
         CliError::Usage(format!(
             "--flag `{text}`: write NAME@ON-OFF in seconds, e.g. FORCE_LEADER_READ@60-180"
@@ -256,7 +272,11 @@ fn reproduce(a: &DrillArgs) -> String {
     if let Some(d) = a.duration {
         cmd.push_str(&format!(" --duration {d}"));
     }
-    cmd.push_str(&format!(" --runs {} --seed {}", a.runs, a.seed));
+    cmd.push_str(&format!(
+        " --runs {} --seed {}",
+        a.runs.unwrap_or(20),
+        a.seed
+    ));
     cmd
 }
 

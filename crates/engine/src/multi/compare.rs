@@ -121,8 +121,8 @@ fn single_leader(d: &DrillConfig, seed: u64) -> Result<CompareRow, EngineError> 
     })
 }
 
-/// A multi-leader result as a comparison row.
-pub(crate) fn row(d: &DrillConfig, path: WritePath, r: &MultiResult) -> CompareRow {
+/// A multi-leader result of drill `d` on `path` as a comparison row.
+pub fn row_of(d: &DrillConfig, path: WritePath, r: &MultiResult) -> CompareRow {
     let sites = r
         .sites
         .iter()
@@ -170,7 +170,7 @@ pub fn compare(drills: &[DrillConfig], seed: u64) -> Result<Vec<CompareRow>, Eng
             WritePath::SingleLeader => single_leader(d, seed),
             _ => {
                 let r = run_multi(&MultiConfig::new(d.clone(), p), seed)?;
-                Ok(row(d, p, &r))
+                Ok(row_of(d, p, &r))
             }
         })
         .collect()

@@ -20,7 +20,7 @@
 mod compare;
 mod sim;
 
-pub use compare::{compare, CompareRow, CompareSite};
+pub use compare::{compare, row_of, CompareRow, CompareSite, CHARGE_P95_TARGET};
 
 use metrics::LatencyHistogram;
 use topology::{Micros, RegionId};
