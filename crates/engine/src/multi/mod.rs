@@ -212,6 +212,45 @@ pub struct MultiResult {
     pub defect: Option<String>,
 }
 
+/// One request of a scripted run (tests, worked examples): when, from which
+/// client site, on which account, how many cents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scripted {
+    /// A charge.
+    Charge {
+        /// When the client sends it.
+        at: Micros,
+        /// From which site.
+        site: topology::SiteId,
+        /// The account.
+        account: u32,
+        /// Cents.
+        amount: i64,
+    },
+    /// A top-up.
+    TopUp {
+        /// When the client sends it.
+        at: Micros,
+        /// From which site.
+        site: topology::SiteId,
+        /// The account.
+        account: u32,
+        /// Cents.
+        amount: i64,
+    },
+}
+
+/// Plays exactly `script` (sorted by time) on `cfg` with `seed`, with the
+/// drill's faults as they are (no onset shift).
+pub fn run_script(
+    cfg: &MultiConfig,
+    seed: u64,
+    script: &[Scripted],
+) -> Result<MultiResult, EngineError> {
+    cfg.validate()?;
+    Ok(sim::play_script(cfg, seed, script))
+}
+
 /// Plays `cfg` once with `seed`, its fault timeline shifted by the run's
 /// onset exactly as run 0 of [`crate::drill::run_drills`] shifts it.
 pub fn run_multi(cfg: &MultiConfig, seed: u64) -> Result<MultiResult, EngineError> {

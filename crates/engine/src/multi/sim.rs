@@ -68,7 +68,7 @@ enum Ev {
     TopUp { region: u8, key: u64, account: u32, amount: i64 },
     Apply { from: u8, to: u8 },
     /// A request for rights reaches the donor.
-    Ask { a: Attempt, donor: u8, asked: Micros },
+    Ask { a: Attempt, donor: u8, asked: Micros, need: i64 },
     /// A grant (possibly of nothing) reaches the requester.
     Grant { a: Attempt, rights: i64, asked: Micros },
     /// The requester stops waiting for rights.
@@ -345,7 +345,12 @@ impl<'a> World<'a> {
                 amount,
             } => self.top_up(region as usize, key, account, amount),
             Ev::Apply { from, to } => self.apply(from as usize, to as usize),
-            Ev::Ask { a, donor, asked } => self.ask(a, donor as usize, asked),
+            Ev::Ask {
+                a,
+                donor,
+                asked,
+                need,
+            } => self.ask(a, donor as usize, asked, need),
             Ev::Grant { a, rights, asked } => self.grant(a, rights, asked),
             Ev::GiveUpRights(a) => {
                 if self.pending_rights_remove(a) {
@@ -690,12 +695,14 @@ impl<'a> World<'a> {
             .push(self.now + rtt + 1, Ev::GiveUpRights(a));
         if let Some(at) = self.rpc(r, donor, self.now) {
             let asked = self.now;
+            let need = a.amount - self.regions[r].rights[a.account as usize];
             self.events.push(
                 at,
                 Ev::Ask {
                     a,
                     donor: donor as u8,
                     asked,
+                    need,
                 },
             );
         }
@@ -703,13 +710,12 @@ impl<'a> World<'a> {
 
     /// The donor hands over what the requester lacks, or half of its own
     /// rights if that is more; nothing if it holds less than the lack.
-    fn ask(&mut self, a: Attempt, donor: usize, asked: Micros) {
+    fn ask(&mut self, a: Attempt, donor: usize, asked: Micros, need: i64) {
         let r = a.region as usize;
         if self.down(donor, self.now) {
             return;
         }
         let acct = a.account as usize;
-        let need = a.amount - self.regions[r].rights[acct].min(a.amount);
         let held = self.regions[donor].rights[acct];
         let give = if held >= need { need.max(held / 2) } else { 0 };
         self.regions[donor].rights[acct] -= give;
@@ -865,21 +871,55 @@ fn apply_op(reg: &mut Region, path: WritePath, op: &Op, now: Micros) {
 /// duration, then what is in flight, then the drain and the money check.
 pub(super) fn play(cfg: &MultiConfig, seed: u64) -> MultiResult {
     let d = &cfg.drill;
-    let mut w = World::new(cfg, seed);
     let accounts = Accounts::new(d.workload.accounts, d.workload.popularity);
     let mut sources: Vec<(usize, Source)> = d
         .topology
         .site_ids()
         .map(|s| (s.idx(), Source::new(seed, s, d.rate)))
         .collect();
-    let mut n = 0u64;
-    loop {
+    drive(cfg, seed, || {
         let (i, at) = sources
             .iter()
             .enumerate()
             .map(|(i, (_, src))| (i, src.next_at()))
-            .min_by_key(|&(i, at)| (at, i))
-            .expect("at least one site");
+            .min_by_key(|&(i, at)| (at, i))?;
+        let (site, src) = &mut sources[i];
+        Some((at, *site, src.take(&d.workload, &accounts)))
+    })
+}
+
+/// Plays exactly the charges and top-ups of `script` (in time order)
+/// instead of the drill's random traffic.
+pub(super) fn play_script(cfg: &MultiConfig, seed: u64, script: &[super::Scripted]) -> MultiResult {
+    let mut it = script.iter();
+    drive(cfg, seed, || {
+        it.next().map(|s| match *s {
+            super::Scripted::Charge {
+                at,
+                site,
+                account,
+                amount,
+            } => (at, site.idx(), Request::Charge { account, amount }),
+            super::Scripted::TopUp {
+                at,
+                site,
+                account,
+                amount,
+            } => (at, site.idx(), Request::TopUp { account, amount }),
+        })
+    })
+}
+
+/// Sends the requests `next` yields until the drill's end, then lets what
+/// is in flight settle, drains and checks.
+fn drive(
+    cfg: &MultiConfig,
+    seed: u64,
+    mut next: impl FnMut() -> Option<(Micros, usize, Request)>,
+) -> MultiResult {
+    let mut w = World::new(cfg, seed);
+    let mut n = 0u64;
+    while let Some((at, site, req)) = next() {
         if at >= w.end {
             break;
         }
@@ -888,9 +928,7 @@ pub(super) fn play(cfg: &MultiConfig, seed: u64) -> MultiResult {
             w.handle(e);
         }
         w.now = at;
-        let (site, src) = &mut sources[i];
-        let req = src.take(&d.workload, &accounts);
-        w.request(*site, req, &mut n);
+        w.request(site, req, &mut n);
     }
     let stop = w.end.saturating_add(2 * w.horizon);
     while let Some((t, e)) = w.events.pop_until(stop) {
