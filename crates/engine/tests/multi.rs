@@ -81,6 +81,35 @@ fn crdt_overspends_across_regions_where_escrow_declines() {
 }
 
 #[test]
+fn a_retry_in_another_region_books_twice_unless_the_key_is_pinned() {
+    // VN's charge is booked in SG at 1,020 ms; SG dies 2 ms later, before
+    // its answer leaves and before US has received the write. The client
+    // times out and retries: lww and crdt send it to US, which has not seen
+    // the key (a duplicate effect once merged); escrow pins the key to SG.
+    let script = [charge(1_000.0, 0, 1_000)];
+    let with_fault = |path| {
+        let mut c = two_regions(path);
+        let sg = c.drill.topology.region("SG").unwrap();
+        c.drill.faults.push(Fault {
+            kind: FaultKind::RegionDown { region: sg },
+            start: ms(1_022.0),
+            end: ms(60_000.0),
+        });
+        run_script(&c, 1, &script).expect("valid")
+    };
+    for path in [WritePath::Lww, WritePath::Crdt] {
+        let r = with_fault(path);
+        assert_eq!(r.duplicate_effects, 1, "{path}: {r:?}");
+        assert_eq!(r.acknowledged_charges, 1);
+        assert!(!r.invariants_ok && r.defect.is_none());
+    }
+    let r = with_fault(WritePath::Escrow);
+    assert_eq!(r.duplicate_effects, 0, "{r:?}");
+    assert_eq!(r.unknown_outcome_charges, 1);
+    assert!(r.invariants_ok, "{:?}", r.first_breach);
+}
+
+#[test]
 fn an_uncontended_escrow_charge_costs_exactly_the_local_path() {
     // Closed form: site -> home region round trip plus the commit (fsync),
     // with no rights transfer: VN -> SG 40 ms + 5 ms.

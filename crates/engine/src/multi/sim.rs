@@ -569,9 +569,11 @@ impl<'a> World<'a> {
         self.reply(a, declined);
     }
 
+    /// The region answers once its commit is done, if it is still up then.
     fn reply(&mut self, a: Attempt, declined: bool) {
-        let at = self.now + self.d.write.commit + a.back;
-        if at <= a.sent + self.d.write.deadline {
+        let done = self.now + self.d.write.commit;
+        let at = done + a.back;
+        if !self.down(a.region as usize, done) && at <= a.sent + self.d.write.deadline {
             self.events.push(at, Ev::Answer { a, declined });
         }
     }
