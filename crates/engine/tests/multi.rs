@@ -3,7 +3,9 @@
 //! the closed form of an uncontended escrow charge.
 
 use engine::drill::{Builtin, DrillConfig, Fault, FaultKind, JpRole};
-use engine::multi::{compare, run_multi, run_script, MultiConfig, MultiResult, Scripted, WritePath};
+use engine::multi::{
+    compare, run_multi, run_script, MultiConfig, MultiResult, Scripted, WritePath,
+};
 use metrics::LatencyHistogram;
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
@@ -161,7 +163,10 @@ fn compare_keeps_single_leader_and_escrow_whole() {
         }
     }
     // Multi-leader answers every site through the partition.
-    let crdt = rows.iter().find(|r| r.write_path == WritePath::Crdt).unwrap();
+    let crdt = rows
+        .iter()
+        .find(|r| r.write_path == WritePath::Crdt)
+        .unwrap();
     assert!(crdt.sites.iter().all(|s| s.availability == Some(1.0)));
     assert!(crdt.convergence.is_some());
 }

@@ -100,7 +100,10 @@ fn bad_write_paths_and_combinations_are_refused() {
         "--policy",
         "promote-auto",
     ]);
-    assert!(err.contains("--policy") && err.contains("single leader"), "{err}");
+    assert!(
+        err.contains("--policy") && err.contains("single leader"),
+        "{err}"
+    );
     let err = refused(&[
         "drill",
         "partition",
@@ -127,7 +130,14 @@ fn bad_write_paths_and_combinations_are_refused() {
         "--escrow-regions",
         "MARS",
     ]);
-    refused(&["drill", "baseline", "--write-path", "lww", "--escrow-regions", "SG"]);
+    refused(&[
+        "drill",
+        "baseline",
+        "--write-path",
+        "lww",
+        "--escrow-regions",
+        "SG",
+    ]);
     let err = refused(&["drill", "baseline", "--write-path", "lww", "--runs", "5"]);
     assert!(err.contains("--runs 1"), "{err}");
     refused(&["drill", "baseline", "--write-path", "lww", "--matrix"]);

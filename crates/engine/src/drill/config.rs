@@ -1,7 +1,6 @@
 //! What a drill is: the fault timeline, the policies and modes, the
 //! topology with `JP`, the built-in drills, and their validation.
 
-
 use metrics::Slo;
 use replication::clock::ClockModel;
 use replication::LagModel;

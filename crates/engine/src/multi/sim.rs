@@ -62,15 +62,35 @@ enum Ev {
     FaultStart(usize),
     FaultEnd(usize),
     Arrive(Attempt),
-    Answer { a: Attempt, declined: bool },
+    Answer {
+        a: Attempt,
+        declined: bool,
+    },
     Timeout(Attempt),
     Retry(Attempt),
-    TopUp { region: u8, key: u64, account: u32, amount: i64 },
-    Apply { from: u8, to: u8 },
+    TopUp {
+        region: u8,
+        key: u64,
+        account: u32,
+        amount: i64,
+    },
+    Apply {
+        from: u8,
+        to: u8,
+    },
     /// A request for rights reaches the donor.
-    Ask { a: Attempt, donor: u8, asked: Micros, need: i64 },
+    Ask {
+        a: Attempt,
+        donor: u8,
+        asked: Micros,
+        need: i64,
+    },
     /// A grant (possibly of nothing) reaches the requester.
-    Grant { a: Attempt, rights: i64, asked: Micros },
+    Grant {
+        a: Attempt,
+        rights: i64,
+        asked: Micros,
+    },
     /// The requester stops waiting for rights.
     GiveUpRights(Attempt),
 }
@@ -178,7 +198,14 @@ impl<'a> World<'a> {
                     balance: vec![open; accounts],
                     stamp: vec![(0, 0); accounts],
                     len: vec![0; accounts],
-                    rights: vec![if cfg.path == WritePath::Escrow { share } else { 0 }; accounts],
+                    rights: vec![
+                        if cfg.path == WritePath::Escrow {
+                            share
+                        } else {
+                            0
+                        };
+                        accounts
+                    ],
                     keys: Keys::default(),
                     lsn: 0,
                 }
@@ -505,9 +532,12 @@ impl<'a> World<'a> {
         }
         let s = &mut self.out.sites[a.site as usize];
         s.charge.record(self.now - a.first_sent);
-        if self.d.faults.iter().any(|f| {
-            f.active(a.first_sent) && !matches!(f.kind, FaultKind::LagSpike { .. })
-        }) {
+        if self
+            .d
+            .faults
+            .iter()
+            .any(|f| f.active(a.first_sent) && !matches!(f.kind, FaultKind::LagSpike { .. }))
+        {
             s.answered_during += 1;
         }
         if declined {
@@ -598,7 +628,11 @@ impl<'a> World<'a> {
         let reg = &mut self.regions[r];
         reg.balance[acct] += delta;
         reg.len[acct] += 1;
-        let clock = self.d.clocks.get(r).map_or(self.now as i64, |c| c.read(self.now));
+        let clock = self
+            .d
+            .clocks
+            .get(r)
+            .map_or(self.now as i64, |c| c.read(self.now));
         reg.stamp[acct] = (clock.max(reg.stamp[acct].0 + 1), r as u8);
         reg.lsn += 1;
         let op = Op {
@@ -687,14 +721,12 @@ impl<'a> World<'a> {
             return self.decide(a, true);
         };
         let rtt = 2 * self.one_way(r, donor);
-        let fits =
-            self.now + rtt + self.d.write.commit + a.back <= a.sent + self.d.write.deadline;
+        let fits = self.now + rtt + self.d.write.commit + a.back <= a.sent + self.d.write.deadline;
         if !fits {
             return self.decide(a, true);
         }
         self.pending_rights_insert(a);
-        self.events
-            .push(self.now + rtt + 1, Ev::GiveUpRights(a));
+        self.events.push(self.now + rtt + 1, Ev::GiveUpRights(a));
         if let Some(at) = self.rpc(r, donor, self.now) {
             let asked = self.now;
             let need = a.amount - self.regions[r].rights[a.account as usize];
