@@ -346,25 +346,7 @@ impl<'a> Core<'a> {
                 .iter()
                 .map(|&s| substream(seed, "slow", s.0 as u64))
                 .collect(),
-            clocks: cfg
-                .clocks
-                .iter()
-                .enumerate()
-                .map(|(r, c)| match *c {
-                    ClockModel::Periodic {
-                        amplitude,
-                        period,
-                        noise,
-                        ..
-                    } => ClockModel::Periodic {
-                        amplitude,
-                        period,
-                        noise,
-                        seed: below(&mut substream(seed, "clock", r as u64), u64::MAX),
-                    },
-                    other => other,
-                })
-                .collect(),
+            clocks: region_clocks(cfg, seed),
             staleness: vec![0; n],
             events: EventQueue::new(),
             outstanding: BTreeSet::new(),
@@ -537,6 +519,29 @@ impl<'a> Core<'a> {
             }
         }
     }
+}
+
+/// Every region's clock for a run: a periodic clock's noise seeded from the
+/// run's sub-stream `clock/<region>`.
+pub(crate) fn region_clocks(cfg: &DrillConfig, seed: u64) -> Vec<ClockModel> {
+    cfg.clocks
+        .iter()
+        .enumerate()
+        .map(|(r, c)| match *c {
+            ClockModel::Periodic {
+                amplitude,
+                period,
+                noise,
+                ..
+            } => ClockModel::Periodic {
+                amplitude,
+                period,
+                noise,
+                seed: below(&mut substream(seed, "clock", r as u64), u64::MAX),
+            },
+            other => other,
+        })
+        .collect()
 }
 
 /// How long an idempotency key can still come back: every attempt and

@@ -21,9 +21,10 @@ use super::{MultiConfig, MultiResult, MultiSite, WritePath};
 use crate::des::faults::apply_fault;
 use crate::des::queue::EventQueue;
 use crate::des::workload::{Accounts, Request, Source};
-use crate::des::{key_horizon, slow_path};
+use crate::des::{key_horizon, region_clocks, slow_path};
 use crate::drill::{DrillConfig, FaultKind};
 use crate::Network;
+use replication::clock::ClockModel;
 
 /// A charge attempt on its way.
 #[derive(Debug, Clone, Copy)]
@@ -162,6 +163,8 @@ pub(super) struct World<'a> {
     pipes: Vec<Vec<Option<Pipe>>>,
     net: Vec<Network>,
     slow: Vec<replication::rng::Rng>,
+    /// Per region: the clock that stamps lww's writes.
+    clocks: Vec<ClockModel>,
     outstanding: std::collections::BTreeSet<(u64, u32)>,
     /// The oracle: every booked effect, summed, per account.
     truth: Vec<i64>,
@@ -257,6 +260,7 @@ impl<'a> World<'a> {
                 .iter()
                 .map(|&s| substream(seed, "slow", s.0 as u64))
                 .collect(),
+            clocks: region_clocks(d, seed),
             outstanding: Default::default(),
             truth: vec![open; accounts],
             effects: vec![0; accounts],
@@ -629,7 +633,6 @@ impl<'a> World<'a> {
         reg.balance[acct] += delta;
         reg.len[acct] += 1;
         let clock = self
-            .d
             .clocks
             .get(r)
             .map_or(self.now as i64, |c| c.read(self.now));
@@ -674,6 +677,7 @@ impl<'a> World<'a> {
         p.stream.advance(now);
         let upto = p.stream.applied_lsn();
         let reg = &mut self.regions[to];
+        reg.keys.prune(now, self.horizon);
         while p.ops.front().is_some_and(|&(l, _)| l <= upto) {
             let (_, op) = p.ops.pop_front().expect("checked");
             apply_op(reg, path, &op, now);
