@@ -84,6 +84,36 @@ fn compare_prints_every_path_on_every_drill() {
     }
     let csv = ok(&["compare", "--format", "csv"]);
     assert_eq!(csv.lines().count(), 1 + 12);
+    let scenario = common::repo_root().join("examples/sg-down-two-regions.toml");
+    let one = ok(&[
+        "compare",
+        "--scenario",
+        scenario.to_str().expect("UTF-8 path"),
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(one.lines().count(), 1 + 4, "{one}");
+    assert!(one.contains("sg-down-two-regions,escrow"), "{one}");
+}
+
+#[test]
+fn escrow_rights_can_start_in_one_region() {
+    let out = ok(&[
+        "drill",
+        "partition",
+        "--write-path",
+        "escrow",
+        "--escrow-regions",
+        "SG",
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["invariants_ok"], Value::Bool(true), "{out}");
+    assert!(v["command"]
+        .as_str()
+        .unwrap()
+        .contains("--escrow-regions SG"));
 }
 
 #[test]
