@@ -195,7 +195,7 @@ proptest! {
     })]
 
     #[test]
-    fn escrow_never_overspends_loses_or_breaks_conservation(
+    fn escrow_never_overspends_loses_or_breaks_conservation_and_crdt_never_loses(
         seed in 0u64..1_000,
         accounts in 1u32..50,
         rate in 20.0f64..200.0,
@@ -220,6 +220,10 @@ proptest! {
                 d.faults.push(f);
             }
         }
+        // crdt on the same timeline: it may overspend, never lose an effect.
+        let c = run_multi(&MultiConfig::new(d.clone(), WritePath::Crdt), seed).expect("valid");
+        prop_assert!(c.converged);
+        prop_assert_eq!((c.lost_updates, c.lost_amount), (0, 0));
         let r = run_multi(&MultiConfig::new(d, WritePath::Escrow), seed).expect("valid");
         prop_assert_eq!(r.overspend_incidents, 0);
         prop_assert_eq!(r.lost_updates, 0);
