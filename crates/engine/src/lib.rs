@@ -31,6 +31,7 @@
 
 mod des;
 pub mod drill;
+pub mod multi;
 pub mod ops;
 pub mod wallet;
 

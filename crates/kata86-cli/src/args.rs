@@ -31,6 +31,10 @@ pub enum Command {
     /// Three regions by default: SG leads, US and JP (Tokyo) follow. Both client
     /// sites send traffic. Faults run from 60 s to 180 s of a 300 s drill.
     Drill(DrillArgs),
+    /// Option A (single leader, majority) against the three Option B
+    /// write paths (lww, crdt, escrow), side by side on the same workload,
+    /// seed and faults: baseline, partition and region-down (or a scenario).
+    Compare(CompareArgs),
     /// The alert rules, for people or as a Prometheus rules file.
     ///
     /// `--format prometheus` writes them as Prometheus alerting rules over the
@@ -276,13 +280,19 @@ pub struct DrillArgs {
 
     /// Play the drill this many times (1 to 10000), each run with its own
     /// seed and fault onset, and report p50/p95/p99/max over the runs.
-    #[arg(
-        long,
-        default_value_t = 20,
-        value_name = "N",
-        allow_negative_numbers = true
-    )]
-    pub runs: i64,
+    /// [default: 20; 1, the only choice, with a multi-leader --write-path]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub runs: Option<i64>,
+
+    /// Where charges commit: single-leader (the default), lww, crdt or
+    /// escrow (multi-leader regional writes, one run per command).
+    #[arg(long, value_name = "PATH")]
+    pub write_path: Option<String>,
+
+    /// Escrow: the regions holding rights at the start, comma-separated
+    /// [default: every region a client site enters].
+    #[arg(long, value_name = "R1,R2")]
+    pub escrow_regions: Option<String>,
 
     /// Shift each run's fault timeline (faults, flags, clock steps) by a
     /// time drawn uniformly from [0, S) seconds [default: 60 for built-in
@@ -304,4 +314,21 @@ pub struct DrillArgs {
     /// Output format (table or json).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+/// `kata86 compare` options.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Compare on this TOML scenario's timeline instead of the built-in
+    /// baseline, partition and region-down.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<std::path::PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Master seed (every row plays this one seed and its fault onset).
+    #[arg(long, default_value_t = 86)]
+    pub seed: u64,
 }

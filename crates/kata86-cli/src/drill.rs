@@ -9,6 +9,7 @@ use engine::drill::{
     run_drills, Builtin, DrillConfig, DrillResult, DrillRuns, JpRole, Policy, Replication,
     SiteWindow, Watermark, Window, MAX_RUNS,
 };
+use engine::multi::WritePath;
 use engine::ops::FlagSpan;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use metrics::Spread;
@@ -23,7 +24,7 @@ use crate::args::{DrillArgs, Format};
 use crate::{CliError, Verdict};
 
 /// The configuration the arguments describe (before policy/mode overrides).
-fn base_config(a: &DrillArgs) -> Result<DrillConfig, CliError> {
+pub(crate) fn base_config(a: &DrillArgs) -> Result<DrillConfig, CliError> {
     match (&a.name, &a.scenario) {
         (_, Some(path)) => {
             if a.jp.is_some() {
@@ -65,6 +66,15 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
             "--matrix runs every policy and replication mode; drop --policy/--replication".into(),
         ));
     }
+    let path: WritePath = a.write_path.as_deref().unwrap_or("single-leader").parse()?;
+    if !path.has_leader() {
+        return crate::multi::drill(a, base_config(a)?, path, out);
+    }
+    if a.escrow_regions.is_some() {
+        return Err(CliError::Usage(
+            "--escrow-regions applies to --write-path escrow".into(),
+        ));
+    }
     let mut cfg = base_config(a)?;
     if let Some(p) = &a.policy {
         cfg.policy = p.parse()?;
@@ -87,12 +97,7 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     for f in &a.flags {
         cfg.flags.push(parse_flag(f)?);
     }
-    if let Some(d) = a.duration {
-        cfg.duration = seconds("--duration", d, "duration_s")?;
-    }
-    if let Some(w) = a.onset_window {
-        cfg.onset_window = seconds("--onset-window", w, "onset_window_s")?;
-    }
+    timing(a, &mut cfg)?;
     cfg.validate()?;
     let compare_clocks =
         cfg.builtin == Some(Builtin::ClockSkew) && a.watermark.is_none() && !a.matrix;
@@ -119,7 +124,7 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     } else {
         vec![cfg.clone()]
     };
-    let n = runs_count(a.runs)?;
+    let n = runs_count(a.runs.unwrap_or(20))?;
     let one = scenario::Work::drill(
         cfg.rate,
         to_ms(cfg.duration) / 1000.0,
@@ -158,6 +163,17 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     Ok(Verdict::Clean)
 }
 
+/// `--duration` and `--onset-window`, checked against their bounds.
+pub(crate) fn timing(a: &DrillArgs, cfg: &mut DrillConfig) -> Result<(), CliError> {
+    if let Some(d) = a.duration {
+        cfg.duration = seconds("--duration", d, "duration_s")?;
+    }
+    if let Some(w) = a.onset_window {
+        cfg.onset_window = seconds("--onset-window", w, "onset_window_s")?;
+    }
+    Ok(())
+}
+
 /// A flag's seconds, within the bounds of the scenario field `key`.
 fn seconds(flag: &str, v: f64, key: &str) -> Result<u64, CliError> {
     let b = scenario::bound(key);
@@ -171,7 +187,7 @@ fn seconds(flag: &str, v: f64, key: &str) -> Result<u64, CliError> {
 }
 
 /// `--runs`, checked.
-fn runs_count(n: i64) -> Result<u32, CliError> {
+pub(crate) fn runs_count(n: i64) -> Result<u32, CliError> {
     u32::try_from(n)
         .ok()
         .filter(|n| (1..=MAX_RUNS).contains(n))
@@ -195,7 +211,7 @@ fn progress_bar(quiet: bool, total: u64) -> ProgressBar {
 }
 
 /// `NAME@ON-OFF` (seconds) → a flag span.
-fn parse_flag(text: &str) -> Result<FlagSpan, CliError> {
+pub(crate) fn parse_flag(text: &str) -> Result<FlagSpan, CliError> {
     let bad = || {
         CliError::Usage(format!(
             "--flag `{text}`: write NAME@ON-OFF in seconds, e.g. FORCE_LEADER_READ@60-180"
@@ -260,7 +276,11 @@ fn reproduce(a: &DrillArgs) -> String {
     if let Some(d) = a.duration {
         cmd.push_str(&format!(" --duration {d}"));
     }
-    cmd.push_str(&format!(" --runs {} --seed {}", a.runs, a.seed));
+    cmd.push_str(&format!(
+        " --runs {} --seed {}",
+        a.runs.unwrap_or(20),
+        a.seed
+    ));
     cmd
 }
 

@@ -10,6 +10,7 @@ mod alerts;
 mod args;
 mod drill;
 mod files;
+mod multi;
 mod report;
 mod sim;
 
@@ -78,6 +79,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Sim(a) => sim::run(&a, &mut out),
         Command::Drill(a) => drill::run(&a, &mut out),
+        Command::Compare(a) => multi::compare(&a, &mut out),
         Command::Alerts(a) => alerts::run(&a, &mut out),
     };
     let _ = out.flush();

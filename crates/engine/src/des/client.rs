@@ -2,7 +2,6 @@
 //! replication mode's acknowledgement, and top-ups.
 
 use ledger::{Acknowledged, ChargeOutcome as Booked, EntryKind, IdemKey};
-use replication::rng::{below, unit};
 use topology::{Micros, RegionId, SiteId};
 
 use super::{Attempt, Core, Ev, Recovery, TopUpWrite};
@@ -48,13 +47,7 @@ impl Core<'_> {
         // The client's own timer: no answer by the deadline, it gives up.
         self.outstanding.insert((a.key, a.number));
         self.push(a.sent + self.cfg.write.deadline, Ev::Timeout(a));
-        let w = &self.cfg.workload;
-        let rng = &mut self.slow[site];
-        let slow = if unit(rng) < w.slow_prob {
-            below(rng, w.slow_max)
-        } else {
-            0
-        };
+        let slow = super::slow_path(&mut self.slow[site], &self.cfg.workload);
         self.push(self.now + a.out + slow, Ev::Arrive { term, a });
     }
 

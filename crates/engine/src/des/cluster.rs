@@ -303,9 +303,7 @@ impl Core<'_> {
     /// How long an idempotency key can still come back: every attempt and
     /// its backoff, the slowest slow path, and one more deadline of margin.
     pub(crate) fn key_horizon(&self) -> Micros {
-        let w = &self.cfg.workload;
-        let attempt = self.cfg.write.deadline + w.backoff;
-        attempt * w.max_attempts as Micros + w.slow_max + self.cfg.write.deadline
+        super::key_horizon(self.cfg)
     }
 
     /// Split-brain reconciliation: the deposed leader's divergent entries were

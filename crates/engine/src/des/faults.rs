@@ -10,7 +10,7 @@ use crate::drill::{Fault, FaultKind, Window};
 /// What an active fault does to the stream from region `from` to region `to`:
 /// a cut link receives nothing before the fault ends; a lag spike slows the
 /// follower's apply.
-pub(super) fn apply_fault(
+pub(crate) fn apply_fault(
     f: &Fault,
     stream: &mut FollowerStream,
     from: usize,

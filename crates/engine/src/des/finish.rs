@@ -52,6 +52,35 @@ impl Core<'_> {
             .collect()
     }
 
+    /// Per site, the share of the charges first sent while a region was down
+    /// or a link cut whose answer stood (declined, or accepted and kept);
+    /// `None` for a site that sent none then. Empty with no fault.
+    fn availability_by_site(&self) -> Vec<Option<f64>> {
+        let cuts: Vec<_> = self
+            .cfg
+            .faults
+            .iter()
+            .filter(|f| !matches!(f.kind, crate::drill::FaultKind::LagSpike { .. }))
+            .collect();
+        let during = |sec: usize| {
+            let t = sec as Micros * 1_000_000;
+            cuts.iter().any(|f| f.start <= t && t < f.end)
+        };
+        self.recovery
+            .sent
+            .iter()
+            .zip(&self.recovery.answered)
+            .map(|(sent, answered)| {
+                let (s, a) = (0..sent.len())
+                    .filter(|&i| during(i))
+                    .fold((0u64, 0u64), |x, i| {
+                        (x.0 + sent[i] as u64, x.1 + answered[i] as u64)
+                    });
+                (s > 0).then(|| a as f64 / s as f64)
+            })
+            .collect()
+    }
+
     pub(super) fn finish(mut self) -> Outcome {
         let cfg = self.cfg;
         let simulated = self.now.min(self.end);
@@ -98,6 +127,7 @@ impl Core<'_> {
         }
         let lost = std::mem::take(&mut self.money.lost);
         let rto_by_site = self.rto_by_site();
+        let availability_by_site = self.availability_by_site();
         // What this configuration promises: with fencing, never an overspend,
         // a second effect or a broken cache; under `majority`, not even a lost
         // acknowledgement. Async and semi-sync lose their unreplicated tail
@@ -152,6 +182,7 @@ impl Core<'_> {
                     .try_fold(0, |w, r| r.map(|r| r.max(w)))
             },
             rto_by_site,
+            availability_by_site,
             rpo: match (oldest, newest) {
                 (Some(o), Some(n)) => n.max(fault) - o,
                 _ => 0,

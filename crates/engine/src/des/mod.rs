@@ -27,7 +27,7 @@
 mod client;
 mod cluster;
 mod control;
-mod faults;
+pub(crate) mod faults;
 mod finish;
 pub(crate) mod queue;
 mod reads;
@@ -39,7 +39,7 @@ use std::collections::BTreeSet;
 use ledger::{Acknowledged, Checker, Checkpoint, Ledger, Replica};
 use metrics::LatencyHistogram;
 use replication::clock::{ClockModel, Hlc, HlcStamp};
-use replication::rng::{below, substream, Rng};
+use replication::rng::{below, substream, unit, Rng};
 use replication::FollowerStream;
 use routing::Router;
 use topology::{Micros, RegionId, SiteId};
@@ -368,25 +368,7 @@ impl<'a> Core<'a> {
                 .iter()
                 .map(|&s| substream(seed, "slow", s.0 as u64))
                 .collect(),
-            clocks: cfg
-                .clocks
-                .iter()
-                .enumerate()
-                .map(|(r, c)| match *c {
-                    ClockModel::Periodic {
-                        amplitude,
-                        period,
-                        noise,
-                        ..
-                    } => ClockModel::Periodic {
-                        amplitude,
-                        period,
-                        noise,
-                        seed: below(&mut substream(seed, "clock", r as u64), u64::MAX),
-                    },
-                    other => other,
-                })
-                .collect(),
+            clocks: region_clocks(cfg, seed),
             clock_out: vec![false; n],
             staleness: vec![0; n],
             events: EventQueue::new(),
@@ -568,6 +550,48 @@ impl<'a> Core<'a> {
                 self.send_top_up(site, key, account, amount)
             }
         }
+    }
+}
+
+/// Every region's clock for a run: a periodic clock's noise seeded from the
+/// run's sub-stream `clock/<region>`.
+pub(crate) fn region_clocks(cfg: &DrillConfig, seed: u64) -> Vec<ClockModel> {
+    cfg.clocks
+        .iter()
+        .enumerate()
+        .map(|(r, c)| match *c {
+            ClockModel::Periodic {
+                amplitude,
+                period,
+                noise,
+                ..
+            } => ClockModel::Periodic {
+                amplitude,
+                period,
+                noise,
+                seed: below(&mut substream(seed, "clock", r as u64), u64::MAX),
+            },
+            other => other,
+        })
+        .collect()
+}
+
+/// How long an idempotency key can still come back: every attempt and
+/// its backoff, the slowest slow path, and one more deadline of margin.
+pub(crate) fn key_horizon(cfg: &DrillConfig) -> Micros {
+    let w = &cfg.workload;
+    let attempt = cfg.write.deadline + w.backoff;
+    attempt * w.max_attempts as Micros + w.slow_max + cfg.write.deadline
+}
+
+/// The slow path of one charge attempt where it is booked: with the
+/// workload's probability, a delay uniform below its maximum (sub-stream
+/// `slow/<site>`).
+pub(crate) fn slow_path(rng: &mut Rng, w: &crate::wallet::WalletConfig) -> Micros {
+    if unit(rng) < w.slow_prob {
+        below(rng, w.slow_max)
+    } else {
+        0
     }
 }
 

@@ -1,9 +1,6 @@
 //! What a drill is: the fault timeline, the policies and modes, the
 //! topology with `JP`, the built-in drills, and their validation.
 
-use std::fmt;
-use std::str::FromStr;
-
 use metrics::Slo;
 use replication::clock::ClockModel;
 use replication::LagModel;
@@ -48,12 +45,12 @@ macro_rules! named {
                 match self { $(<$t>::$v => $n),+ }
             }
         }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.name())
             }
         }
-        impl FromStr for $t {
+        impl std::str::FromStr for $t {
             type Err = EngineError;
             fn from_str(s: &str) -> Result<Self, EngineError> {
                 Self::ALL.iter().copied().find(|v| v.name() == s).ok_or_else(|| {
@@ -67,6 +64,7 @@ macro_rules! named {
         }
     };
 }
+pub(crate) use named;
 named!(
     Policy,
     "policy",

@@ -16,6 +16,7 @@
 mod config;
 mod runs;
 
+pub(crate) use config::named;
 pub use config::{
     topology_with_jp, Builtin, DrillConfig, Fault, FaultKind, JpRole, Policy, Replication,
     Watermark,
@@ -160,6 +161,10 @@ pub struct DrillResult {
     /// site's charges recovered (see `DrillConfig::recovery_share`); `None`
     /// if they did not within the drill. Empty with no fault.
     pub rto_by_site: Vec<Option<Micros>>,
+    /// Per client site: the share of its charges first sent during a region
+    /// outage or a cut link (whole seconds) whose answer stood; `None` if
+    /// it sent none then. Empty with no fault.
+    pub availability_by_site: Vec<Option<f64>>,
     /// The worst site's RTO; `None` if a site never recovered (or no fault).
     pub rto_worst: Option<Micros>,
     /// The span of acknowledged writes (charges and top-ups) lost: from the

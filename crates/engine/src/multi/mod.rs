@@ -1,0 +1,267 @@
+//! Option B: multi-leader regional writes, played on the same workload,
+//! seeds and fault timelines as the single-leader drills.
+//!
+//! A [`WritePath`] says where a charge commits and how concurrent updates of
+//! one balance meet: `single-leader` is the event core of `des` (Option A);
+//! `lww`, `crdt` and `escrow` commit in the region the client's site enters
+//! and replicate every write to every other region over one
+//! `FollowerStream` per ordered pair of regions. [`run_multi`] plays one run
+//! and returns a [`MultiResult`]: latency per site, and the money checked
+//! after convergence (overspends, lost updates, duplicate effects, spurious
+//! declines, rights transfers, convergence time, availability).
+//!
+//! Key design decision: the money check is made against an *oracle* the
+//! regions never see — the sum of every effect any region booked — so a
+//! write path is judged by what it does to money, not by what its regions
+//! believe. Escrow's rights are conserved against that same oracle
+//! (`rights held + rights in flight = balance`, per account, checked after
+//! every event that moves rights).
+
+mod compare;
+mod sim;
+
+pub use compare::{compare, row_of, CompareRow, CompareSite, CHARGE_P95_TARGET};
+
+use metrics::LatencyHistogram;
+use topology::{Micros, RegionId};
+
+use crate::drill::{named, onset, shifted, DrillConfig};
+use crate::EngineError;
+
+/// Where a charge commits, and how concurrent updates meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WritePath {
+    /// Option A: every charge commits at the one leader (the drills' core).
+    SingleLeader,
+    /// The home region commits; a balance is a last-writer-wins register.
+    Lww,
+    /// The home region commits; balances are op-based counters (every
+    /// region applies every charge and top-up once).
+    Crdt,
+    /// The home region commits within its rights to a share of the balance
+    /// (bounded counter), and asks another region for rights when short.
+    Escrow,
+}
+named!(
+    WritePath,
+    "write path",
+    SingleLeader = "single-leader",
+    Lww = "lww",
+    Crdt = "crdt",
+    Escrow = "escrow"
+);
+
+impl WritePath {
+    /// Whether every money invariant must hold on this path: a breach under
+    /// `single-leader` or `escrow` is a defect; under `lww` and `crdt` the
+    /// breaches are the finding.
+    pub fn invariants_expected(self) -> bool {
+        matches!(self, WritePath::SingleLeader | WritePath::Escrow)
+    }
+
+    /// Whether the path has a single leader (so `--policy` and
+    /// `--replication` mean something).
+    pub fn has_leader(self) -> bool {
+        self == WritePath::SingleLeader
+    }
+}
+
+/// A multi-leader run's configuration: the drill (topology, workload,
+/// faults) plus what the write path needs.
+#[derive(Debug, Clone)]
+pub struct MultiConfig {
+    /// The drill whose traffic and faults are played.
+    pub drill: DrillConfig,
+    /// `lww`, `crdt` or `escrow`.
+    pub path: WritePath,
+    /// Escrow: the regions that hold rights at the start, sharing every
+    /// opening balance equally (default: every region some site enters).
+    pub rights_holders: Vec<RegionId>,
+}
+
+impl MultiConfig {
+    /// `drill` played on `path`, rights split over the sites' home regions.
+    pub fn new(drill: DrillConfig, path: WritePath) -> MultiConfig {
+        let t = &drill.topology;
+        let mut holders: Vec<RegionId> = t.site_ids().map(|s| t.home(s)).collect();
+        holders.sort_unstable();
+        holders.dedup();
+        MultiConfig {
+            drill,
+            path,
+            rights_holders: holders,
+        }
+    }
+
+    /// Checks the drill and the write path's own parameters.
+    pub fn validate(&self) -> Result<(), EngineError> {
+        self.drill.validate()?;
+        if self.path == WritePath::SingleLeader {
+            return Err(EngineError::BadDrill(
+                "single-leader is played by the drills' event core, not the multi-leader model"
+                    .into(),
+            ));
+        }
+        let n = self.drill.topology.region_count();
+        if self.path == WritePath::Escrow {
+            if self.rights_holders.is_empty() {
+                return Err(EngineError::BadDrill(
+                    "escrow needs at least one region holding rights".into(),
+                ));
+            }
+            if self.rights_holders.iter().any(|r| r.idx() >= n) {
+                return Err(EngineError::BadDrill(
+                    "a rights holder is not a region of the topology".into(),
+                ));
+            }
+            if let Some(w) = self
+                .rights_holders
+                .iter()
+                .find(|r| !self.drill.holds_data(r.idx()))
+            {
+                return Err(EngineError::BadDrill(format!(
+                    "{} is a witness: it holds no data, so no rights",
+                    self.drill.topology.region_name(*w)
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What one client site saw on a multi-leader path.
+#[derive(Debug, Clone, Default)]
+pub struct MultiSite {
+    /// The site's name.
+    pub name: String,
+    /// End-to-end latency of answered charges (accepted or declined), from
+    /// the first send.
+    pub charge: LatencyHistogram,
+    /// Charges first sent while a fault was active.
+    pub sent_during: u64,
+    /// Those that got an answer (accepted or declined).
+    pub answered_during: u64,
+}
+
+impl MultiSite {
+    /// Share of the charges sent during a fault that were answered; `None`
+    /// when none was sent during a fault.
+    pub fn availability(&self) -> Option<f64> {
+        (self.sent_during > 0).then(|| self.answered_during as f64 / self.sent_during as f64)
+    }
+}
+
+/// What a multi-leader run measured.
+#[derive(Debug, Clone, Default)]
+pub struct MultiResult {
+    /// The drill's name.
+    pub drill: String,
+    /// The write path's name.
+    pub write_path: String,
+    /// The run's seed.
+    pub seed: u64,
+    /// How far the fault timeline was shifted (the run's onset).
+    pub onset: Micros,
+    /// Per client site (index = site id).
+    pub sites: Vec<MultiSite>,
+    /// Charges sent.
+    pub charges: u64,
+    /// Charges acknowledged as accepted.
+    pub acknowledged_charges: u64,
+    /// Charges answered as declined.
+    pub declined_charges: u64,
+    /// Declined although the merged balance at that moment covered them.
+    pub spurious_declines: u64,
+    /// Charges whose every attempt went unanswered.
+    pub unknown_outcome_charges: u64,
+    /// Attempts a region recognised as a repeat of a key it had seen.
+    pub duplicates_suppressed: u64,
+    /// Keys booked twice (in two regions that had not seen each other's).
+    pub duplicate_effects: u64,
+    /// Times a merged balance went below zero.
+    pub overspend_incidents: u64,
+    /// Cents below zero those charges took it.
+    pub overspend_amount: i64,
+    /// Booked effects missing from the converged balances (lww overwrites).
+    pub lost_updates: u64,
+    /// |booked − converged| money over every account, in cents.
+    pub lost_amount: i64,
+    /// Escrow: rights transfers that moved rights.
+    pub rights_transfers: u64,
+    /// Escrow: rights requests that got no grant (refused, cut off, down).
+    pub rights_refused: u64,
+    /// Escrow: from a request for rights to the grant's arrival.
+    pub rights_latency: LatencyHistogram,
+    /// Escrow: conservation checks made, and how many failed.
+    pub conservation_checks: u64,
+    /// See `conservation_checks`.
+    pub conservation_breaches: u64,
+    /// The longest time, over the faults that cut links or regions, from
+    /// the fault's end until every write booked before it was applied in
+    /// every region; `None` with no such fault.
+    pub convergence: Option<Micros>,
+    /// Every region ended with the same balances.
+    pub converged: bool,
+    /// Whether every money invariant held.
+    pub invariants_ok: bool,
+    /// Whether the write path promises them (see [`WritePath::invariants_expected`]).
+    pub invariants_expected: bool,
+    /// The first breach, if any.
+    pub first_breach: Option<String>,
+    /// A breach the write path promises cannot happen: exit 1.
+    pub defect: Option<String>,
+}
+
+/// One request of a scripted run (tests, worked examples): when, from which
+/// client site, on which account, how many cents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scripted {
+    /// A charge.
+    Charge {
+        /// When the client sends it.
+        at: Micros,
+        /// From which site.
+        site: topology::SiteId,
+        /// The account.
+        account: u32,
+        /// Cents.
+        amount: i64,
+    },
+    /// A top-up.
+    TopUp {
+        /// When the client sends it.
+        at: Micros,
+        /// From which site.
+        site: topology::SiteId,
+        /// The account.
+        account: u32,
+        /// Cents.
+        amount: i64,
+    },
+}
+
+/// Plays exactly `script` (sorted by time) on `cfg` with `seed`, with the
+/// drill's faults as they are (no onset shift).
+pub fn run_script(
+    cfg: &MultiConfig,
+    seed: u64,
+    script: &[Scripted],
+) -> Result<MultiResult, EngineError> {
+    cfg.validate()?;
+    Ok(sim::play_script(cfg, seed, script))
+}
+
+/// Plays `cfg` once with `seed`, its fault timeline shifted by the run's
+/// onset exactly as run 0 of [`crate::drill::run_drills`] shifts it.
+pub fn run_multi(cfg: &MultiConfig, seed: u64) -> Result<MultiResult, EngineError> {
+    cfg.validate()?;
+    cfg.drill.check_onset_window()?;
+    let at = onset(seed, cfg.drill.onset_window);
+    let c = MultiConfig {
+        drill: shifted(&cfg.drill, at),
+        ..cfg.clone()
+    };
+    let mut r = sim::play(&c, seed);
+    r.onset = at;
+    Ok(r)
+}

@@ -1,0 +1,979 @@
+//! The multi-leader event loop: [`World`] holds every region's balances
+//! (and escrow rights), one `FollowerStream` per ordered pair of regions
+//! carrying each region's own writes ([`Op`]) to every other, the clients'
+//! attempts, and the money oracle.
+//!
+//! Key design decision: idempotency keys travel with the effects. A region
+//! answers a key it has booked or applied with the first outcome; a retry
+//! that lands in a region which has not yet seen its key (lww, crdt: the
+//! client fails over on retry) books it again, which the oracle counts as a
+//! duplicate effect. Escrow pins a key to the region its first attempt
+//! entered: every retry goes there (or times out), so no key is ever booked
+//! twice, at the cost of retries during that region's outage.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use replication::rng::substream;
+use replication::{FollowerStream, LagProcess, Link};
+use topology::{Micros, RegionId, SiteId};
+
+use super::{MultiConfig, MultiResult, MultiSite, WritePath};
+use crate::des::faults::apply_fault;
+use crate::des::queue::EventQueue;
+use crate::des::workload::{Accounts, Request, Source};
+use crate::des::{key_horizon, region_clocks, slow_path};
+use crate::drill::{DrillConfig, FaultKind};
+use crate::Network;
+use replication::clock::{ClockModel, HlcStamp};
+
+/// A charge attempt on its way.
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    key: u64,
+    site: u8,
+    account: u32,
+    amount: i64,
+    first_sent: Micros,
+    sent: Micros,
+    number: u32,
+    /// The region the first attempt went to (escrow pins the key there).
+    owner: u8,
+    /// The region this attempt goes to.
+    region: u8,
+    /// One-way time back to the client.
+    back: Micros,
+}
+
+/// One write a region ships to the others.
+#[derive(Debug, Clone, Copy)]
+struct Op {
+    key: u64,
+    account: u32,
+    /// Signed effect on the balance.
+    delta: i64,
+    /// lww: the register's new value, its timestamp and its lineage length.
+    value: i64,
+    stamp: (i64, u8),
+    len: u32,
+}
+
+/// What can happen at an instant.
+#[derive(Debug, Clone, Copy)]
+enum Ev {
+    FaultStart(usize),
+    FaultEnd(usize),
+    Arrive(Attempt),
+    Answer {
+        a: Attempt,
+        declined: bool,
+    },
+    Timeout(Attempt),
+    Retry(Attempt),
+    TopUp {
+        region: u8,
+        key: u64,
+        account: u32,
+        amount: i64,
+    },
+    Apply {
+        from: u8,
+        to: u8,
+    },
+    /// A request for rights reaches the donor.
+    Ask {
+        a: Attempt,
+        donor: u8,
+        asked: Micros,
+        need: i64,
+    },
+    /// A grant (possibly of nothing) reaches the requester.
+    Grant {
+        a: Attempt,
+        rights: i64,
+        asked: Micros,
+    },
+    /// The requester stops waiting for rights.
+    GiveUpRights(Attempt),
+}
+
+/// Keys seen, forgotten past the retry horizon (memory flat in run length).
+#[derive(Default)]
+struct Keys {
+    map: BTreeMap<u64, bool>,
+    order: VecDeque<(Micros, u64)>,
+}
+
+impl Keys {
+    fn get(&self, key: u64) -> Option<bool> {
+        self.map.get(&key).copied()
+    }
+
+    /// Records `key` (with whether it was declined) unless known already;
+    /// true when it was new.
+    fn insert(&mut self, key: u64, declined: bool, now: Micros) -> bool {
+        if self.map.contains_key(&key) {
+            return false;
+        }
+        self.map.insert(key, declined);
+        self.order.push_back((now, key));
+        true
+    }
+
+    fn prune(&mut self, now: Micros, horizon: Micros) {
+        while let Some(&(t, k)) = self.order.front() {
+            if t + horizon >= now {
+                break;
+            }
+            self.order.pop_front();
+            self.map.remove(&k);
+        }
+    }
+}
+
+/// One region's state.
+struct Region {
+    /// Its view of every balance (lww: the register).
+    balance: Vec<i64>,
+    /// lww: each register's timestamp and lineage length.
+    stamp: Vec<(i64, u8)>,
+    len: Vec<u32>,
+    /// escrow: its rights per account.
+    rights: Vec<i64>,
+    keys: Keys,
+    /// Writes it has booked (its log's last lsn).
+    lsn: u64,
+}
+
+/// The link from one region to another: its stream and the ops on it.
+struct Pipe {
+    stream: FollowerStream,
+    ops: VecDeque<(u64, Op)>,
+}
+
+/// The whole state of one multi-leader run.
+pub(super) struct World<'a> {
+    cfg: &'a MultiConfig,
+    d: &'a DrillConfig,
+    now: Micros,
+    end: Micros,
+    horizon: Micros,
+    events: EventQueue<Ev>,
+    regions: Vec<Region>,
+    /// `pipes[from][to]`; `None` on the diagonal and to or from a witness.
+    pipes: Vec<Vec<Option<Pipe>>>,
+    net: Vec<Network>,
+    slow: Vec<replication::rng::Rng>,
+    /// Per region: the clock that stamps lww's writes.
+    clocks: Vec<ClockModel>,
+    outstanding: std::collections::BTreeSet<(u64, u32)>,
+    /// The oracle: every booked effect, summed, per account.
+    truth: Vec<i64>,
+    /// Effects booked per account (lww's lineage is judged against it).
+    effects: Vec<u32>,
+    booked: Keys,
+    /// Escrow: rights in flight per account.
+    in_flight: Vec<i64>,
+    /// Escrow: attempts waiting for rights, `(key, attempt)`.
+    waiting: std::collections::BTreeSet<(u64, u32)>,
+    /// Top-ups sent so far (their keys).
+    top_ups: u64,
+    out: MultiResult,
+}
+
+impl<'a> World<'a> {
+    fn new(cfg: &'a MultiConfig, seed: u64) -> World<'a> {
+        let d = &cfg.drill;
+        let t = &d.topology;
+        let n = t.region_count();
+        let accounts = d.workload.accounts as usize;
+        let open = d.workload.opening_balance;
+        let holders: Vec<usize> = cfg.rights_holders.iter().map(|r| r.idx()).collect();
+        let regions = (0..n)
+            .map(|r| {
+                // The opening balance split over the holders; the first
+                // holder takes the remainder.
+                let share = match holders.iter().position(|&h| h == r) {
+                    Some(0) => open - open / holders.len() as i64 * (holders.len() as i64 - 1),
+                    Some(_) => open / holders.len() as i64,
+                    None => 0,
+                };
+                Region {
+                    balance: vec![open; accounts],
+                    stamp: vec![(0, 0); accounts],
+                    len: vec![0; accounts],
+                    rights: vec![
+                        if cfg.path == WritePath::Escrow {
+                            share
+                        } else {
+                            0
+                        };
+                        accounts
+                    ],
+                    keys: Keys::default(),
+                    lsn: 0,
+                }
+            })
+            .collect();
+        let pipes = (0..n)
+            .map(|from| {
+                (0..n)
+                    .map(|to| {
+                        (from != to && d.holds_data(from) && d.holds_data(to)).then(|| {
+                            let id = ((from as u64) << 8) | to as u64;
+                            let link = Link {
+                                one_way: t.rtt_regions(RegionId(from as u8), RegionId(to as u8))
+                                    / 2,
+                                jitter: t.jitter(),
+                                fsync: d.write.commit,
+                            };
+                            let lag = LagProcess::new(d.lag, substream(seed, "mlag", id));
+                            Pipe {
+                                // No watermark is read here: one heartbeat, at 0.
+                                stream: FollowerStream::new(
+                                    link,
+                                    lag,
+                                    Micros::MAX / 4,
+                                    substream(seed, "mlink", id),
+                                ),
+                                ops: VecDeque::new(),
+                            }
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        let sites: Vec<SiteId> = t.site_ids().collect();
+        let mut w = World {
+            cfg,
+            d,
+            now: 0,
+            end: d.duration,
+            horizon: key_horizon(d),
+            events: EventQueue::new(),
+            regions,
+            pipes,
+            net: sites
+                .iter()
+                .map(|&s| Network::new(t, s, t.home(s), substream(seed, "net", s.0 as u64)))
+                .collect(),
+            slow: sites
+                .iter()
+                .map(|&s| substream(seed, "slow", s.0 as u64))
+                .collect(),
+            clocks: region_clocks(d, seed),
+            outstanding: Default::default(),
+            truth: vec![open; accounts],
+            effects: vec![0; accounts],
+            booked: Keys::default(),
+            in_flight: vec![0; accounts],
+            waiting: Default::default(),
+            top_ups: 0,
+            out: MultiResult {
+                drill: d.name.clone(),
+                write_path: cfg.path.name().to_string(),
+                seed,
+                sites: sites
+                    .iter()
+                    .map(|&s| MultiSite {
+                        name: t.site_name(s).to_string(),
+                        ..MultiSite::default()
+                    })
+                    .collect(),
+                converged: true,
+                invariants_expected: cfg.path.invariants_expected(),
+                ..MultiResult::default()
+            },
+        };
+        for (i, f) in d.faults.iter().enumerate() {
+            w.events.push(f.start, Ev::FaultStart(i));
+            w.events.push(f.end, Ev::FaultEnd(i));
+        }
+        w
+    }
+
+    fn down(&self, r: usize, t: Micros) -> bool {
+        self.d.faults.iter().any(|f| {
+            f.active(t) && matches!(f.kind, FaultKind::RegionDown { region } if region.idx() == r)
+        })
+    }
+
+    fn in_fault(&self, t: Micros) -> bool {
+        self.d
+            .faults
+            .iter()
+            .any(|f| f.active(t) && !matches!(f.kind, FaultKind::LagSpike { .. }))
+    }
+
+    /// The region `site`'s new charges enter at `t`: its home, unless the
+    /// home is down and health checks plus the DNS TTL have moved the site
+    /// to the nearest region that is up (and back after the same delay).
+    fn entry(&self, site: usize, t: Micros) -> usize {
+        let topo = &self.d.topology;
+        let home = topo.home(SiteId(site as u8)).idx();
+        let moved = |f: &crate::drill::Fault| {
+            let delay = self.d.detection + self.d.dns_ttl;
+            matches!(f.kind, FaultKind::RegionDown { region } if region.idx() == home)
+                && f.start + delay <= t
+                && t < f.end + delay
+        };
+        if self.d.faults.iter().any(moved) {
+            self.nearest_up(site, t).unwrap_or(home)
+        } else {
+            home
+        }
+    }
+
+    /// The nearest data region of `site` that is up at `t`.
+    fn nearest_up(&self, site: usize, t: Micros) -> Option<usize> {
+        self.d
+            .topology
+            .regions_by_distance(SiteId(site as u8))
+            .into_iter()
+            .map(|r| r.idx())
+            .find(|&r| self.d.holds_data(r) && !self.down(r, t))
+    }
+
+    /// When a message sent `from` → `to` at `t` is delivered, if a lost
+    /// request (a cut link or a dead end drops it).
+    fn rpc(&self, from: usize, to: usize, t: Micros) -> Option<Micros> {
+        let blocked = self.d.faults.iter().any(|f| f.blocks(from, to, t));
+        let one_way = self.one_way(from, to);
+        (!blocked && !self.down(to, t + one_way)).then_some(t + one_way)
+    }
+
+    /// When rights sent `from` → `to` at `t` arrive: they are retried until
+    /// the link heals, never lost.
+    fn reliable(&self, from: usize, to: usize, mut t: Micros) -> Micros {
+        while let Some(f) = self.d.faults.iter().find(|f| f.blocks(from, to, t)) {
+            t = f.end;
+        }
+        t + self.one_way(from, to)
+    }
+
+    fn one_way(&self, a: usize, b: usize) -> Micros {
+        self.d
+            .topology
+            .rtt_regions(RegionId(a as u8), RegionId(b as u8))
+            / 2
+    }
+
+    fn handle(&mut self, e: Ev) {
+        match e {
+            Ev::FaultStart(i) => self.fault_start(i),
+            Ev::FaultEnd(i) => self.fault_end(i),
+            Ev::Arrive(a) => self.arrive(a),
+            Ev::Answer { a, declined } => self.answer(a, declined),
+            Ev::Timeout(a) => {
+                if self.outstanding.remove(&(a.key, a.number)) {
+                    self.give_up(a);
+                }
+            }
+            Ev::Retry(a) => self.send(a),
+            Ev::TopUp {
+                region,
+                key,
+                account,
+                amount,
+            } => self.top_up(region as usize, key, account, amount),
+            Ev::Apply { from, to } => self.apply(from as usize, to as usize),
+            Ev::Ask {
+                a,
+                donor,
+                asked,
+                need,
+            } => self.ask(a, donor as usize, asked, need),
+            Ev::Grant { a, rights, asked } => self.grant(a, rights, asked),
+            Ev::GiveUpRights(a) => {
+                if self.pending_rights_remove(a) {
+                    self.decide(a, true);
+                }
+            }
+        }
+    }
+
+    // ---- faults ----------------------------------------------------------
+
+    fn fault_start(&mut self, i: usize) {
+        let f = self.d.faults[i];
+        for from in 0..self.pipes.len() {
+            for to in 0..self.pipes.len() {
+                if let Some(p) = self.pipes[from][to].as_mut() {
+                    p.stream.advance(f.start);
+                    apply_fault(&f, &mut p.stream, from, to, f.start);
+                }
+            }
+        }
+    }
+
+    fn fault_end(&mut self, i: usize) {
+        let f = self.d.faults[i];
+        let now = self.now;
+        let mut last = now;
+        for from in 0..self.pipes.len() {
+            for to in 0..self.pipes.len() {
+                if let Some(p) = self.pipes[from][to].as_mut() {
+                    if let FaultKind::LagSpike { from: a, to: b, .. } = f.kind {
+                        if (a.idx(), b.idx()) == (from, to) {
+                            p.stream.set_extra(0);
+                        }
+                    }
+                    p.stream.advance(now);
+                    if let Some(&(lsn, _)) = p.ops.back() {
+                        last = last.max(p.stream.apply_time(lsn).unwrap_or(now));
+                    }
+                }
+            }
+        }
+        if !matches!(f.kind, FaultKind::LagSpike { .. }) {
+            let c = last - now;
+            self.out.convergence = Some(self.out.convergence.map_or(c, |x| x.max(c)));
+        }
+    }
+
+    // ---- clients ---------------------------------------------------------
+
+    fn request(&mut self, site: usize, req: Request, n: &mut u64) {
+        self.net[site].draw();
+        match req {
+            Request::Read { .. } => {}
+            Request::Charge { account, amount } => {
+                *n += 1;
+                self.out.charges += 1;
+                if self.in_fault(self.now) {
+                    self.out.sites[site].sent_during += 1;
+                }
+                let region = self.entry(site, self.now) as u8;
+                self.send(Attempt {
+                    key: ((site as u64) << 48) | *n,
+                    site: site as u8,
+                    account,
+                    amount,
+                    first_sent: self.now,
+                    sent: self.now,
+                    number: 1,
+                    owner: region,
+                    region,
+                    back: 0,
+                });
+            }
+            Request::TopUp { account, amount } => {
+                self.top_ups += 1;
+                let key = ((site as u64) << 48) | (1 << 47) | self.top_ups;
+                let r = self.entry(site, self.now);
+                if !self.down(r, self.now) {
+                    let (out, _) = self.legs(site, r);
+                    self.events.push(
+                        self.now + out,
+                        Ev::TopUp {
+                            region: r as u8,
+                            key,
+                            account,
+                            amount,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn legs(&mut self, site: usize, r: usize) -> (Micros, Micros) {
+        let t = &self.d.topology;
+        if self.net[site].entry_at != RegionId(r as u8) {
+            self.net[site].set_entry(t, RegionId(r as u8));
+        }
+        self.net[site].legs_via_entry(RegionId(r as u8))
+    }
+
+    /// Sends (or re-sends) attempt `a`: a retry goes to the key's owner under
+    /// escrow, else to the site's entry region or, if that is down, to the
+    /// nearest region that is up (the client fails over).
+    fn send(&mut self, mut a: Attempt) {
+        a.sent = self.now;
+        let site = a.site as usize;
+        if a.number > 1 {
+            a.region = if self.cfg.path == WritePath::Escrow {
+                a.owner
+            } else {
+                let e = self.entry(site, self.now);
+                if self.down(e, self.now) {
+                    self.nearest_up(site, self.now).unwrap_or(e) as u8
+                } else {
+                    e as u8
+                }
+            };
+        }
+        let r = a.region as usize;
+        self.outstanding.insert((a.key, a.number));
+        self.events
+            .push(a.sent + self.d.write.deadline, Ev::Timeout(a));
+        if self.down(r, self.now) {
+            return;
+        }
+        let (out, back) = self.legs(site, r);
+        a.back = back;
+        let slow = slow_path(&mut self.slow[site], &self.d.workload);
+        self.events.push(self.now + out + slow, Ev::Arrive(a));
+    }
+
+    fn give_up(&mut self, a: Attempt) {
+        if a.number < self.d.workload.max_attempts {
+            let at = (a.sent + self.d.write.deadline + self.d.workload.backoff).max(self.now);
+            self.events.push(
+                at,
+                Ev::Retry(Attempt {
+                    number: a.number + 1,
+                    ..a
+                }),
+            );
+        } else {
+            self.out.unknown_outcome_charges += 1;
+        }
+    }
+
+    fn answer(&mut self, a: Attempt, declined: bool) {
+        if !self.outstanding.remove(&(a.key, a.number)) {
+            return;
+        }
+        let s = &mut self.out.sites[a.site as usize];
+        s.charge.record(self.now - a.first_sent);
+        if self
+            .d
+            .faults
+            .iter()
+            .any(|f| f.active(a.first_sent) && !matches!(f.kind, FaultKind::LagSpike { .. }))
+        {
+            s.answered_during += 1;
+        }
+        if declined {
+            self.out.declined_charges += 1;
+        } else {
+            self.out.acknowledged_charges += 1;
+        }
+    }
+
+    // ---- regions ---------------------------------------------------------
+
+    /// An attempt reaches its region.
+    fn arrive(&mut self, a: Attempt) {
+        let r = a.region as usize;
+        if self.down(r, self.now) {
+            return;
+        }
+        self.regions[r].keys.prune(self.now, self.horizon);
+        if let Some(declined) = self.regions[r].keys.get(a.key) {
+            self.out.duplicates_suppressed += 1;
+            return self.reply(a, declined);
+        }
+        let have = match self.cfg.path {
+            WritePath::Escrow => self.regions[r].rights[a.account as usize],
+            _ => self.regions[r].balance[a.account as usize],
+        };
+        if have >= a.amount {
+            return self.decide(a, false);
+        }
+        if self.cfg.path != WritePath::Escrow {
+            return self.decide(a, true);
+        }
+        self.request_rights(a);
+    }
+
+    /// Region `a.region` books (or declines) `a` now and answers after its
+    /// commit.
+    fn decide(&mut self, a: Attempt, declined: bool) {
+        let r = a.region as usize;
+        let acct = a.account as usize;
+        if !self.regions[r].keys.insert(a.key, declined, self.now) {
+            // Booked meanwhile (a rights wait overlapped a retry).
+            let first = self.regions[r].keys.get(a.key).unwrap_or(true);
+            return self.reply(a, first);
+        }
+        if declined {
+            if self.truth[acct] >= a.amount {
+                self.out.spurious_declines += 1;
+            }
+        } else {
+            if self.cfg.path == WritePath::Escrow {
+                self.regions[r].rights[acct] -= a.amount;
+            }
+            self.book(r, a.key, a.account, -a.amount);
+            if self.cfg.path == WritePath::Escrow {
+                self.conserve(acct);
+            }
+        }
+        self.reply(a, declined);
+    }
+
+    /// The region answers once its commit is done, if it is still up then.
+    fn reply(&mut self, a: Attempt, declined: bool) {
+        let done = self.now + self.d.write.commit;
+        let at = done + a.back;
+        if !self.down(a.region as usize, done) && at <= a.sent + self.d.write.deadline {
+            self.events.push(at, Ev::Answer { a, declined });
+        }
+    }
+
+    /// Region `r` books an effect: its own balance, the oracle, and the op
+    /// shipped to every other region.
+    fn book(&mut self, r: usize, key: u64, account: u32, delta: i64) {
+        let acct = account as usize;
+        if !self.booked.insert(key, false, self.now) {
+            self.out.duplicate_effects += 1;
+        }
+        self.booked.prune(self.now, self.horizon);
+        let before = self.truth[acct];
+        self.truth[acct] += delta;
+        if self.truth[acct] < 0 && delta < 0 {
+            if before >= 0 {
+                self.out.overspend_incidents += 1;
+            }
+            self.out.overspend_amount += (-self.truth[acct]).min(-delta);
+        }
+        self.effects[acct] += 1;
+        let reg = &mut self.regions[r];
+        reg.balance[acct] += delta;
+        reg.len[acct] += 1;
+        let clock = self
+            .clocks
+            .get(r)
+            .map_or(self.now as i64, |c| c.read(self.now));
+        reg.stamp[acct] = (clock.max(reg.stamp[acct].0 + 1), r as u8);
+        reg.lsn += 1;
+        let op = Op {
+            key,
+            account,
+            delta,
+            value: reg.balance[acct],
+            stamp: reg.stamp[acct],
+            len: reg.len[acct],
+        };
+        let lsn = reg.lsn;
+        let now = self.now;
+        for to in 0..self.pipes.len() {
+            if let Some(p) = self.pipes[r][to].as_mut() {
+                let idle = p.ops.is_empty();
+                // Nothing here reads the stream's watermark (B serves no
+                // reads), so the entry carries the bare commit time.
+                p.stream.ship(lsn, now, HlcStamp::physical(now as i64));
+                p.ops.push_back((lsn, op));
+                if idle {
+                    let at = p.stream.apply_time(lsn).unwrap_or(now);
+                    self.events.push(
+                        at,
+                        Ev::Apply {
+                            from: r as u8,
+                            to: to as u8,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// The stream `from` → `to` applies what has become visible by now.
+    fn apply(&mut self, from: usize, to: usize) {
+        let now = self.now;
+        let path = self.cfg.path;
+        let Some(p) = self.pipes[from][to].as_mut() else {
+            return;
+        };
+        p.stream.advance(now);
+        let upto = p.stream.applied_lsn();
+        let reg = &mut self.regions[to];
+        reg.keys.prune(now, self.horizon);
+        while p.ops.front().is_some_and(|&(l, _)| l <= upto) {
+            let (_, op) = p.ops.pop_front().expect("checked");
+            apply_op(reg, path, &op, now);
+        }
+        if let Some(&(lsn, _)) = p.ops.front() {
+            let at = p.stream.apply_time(lsn).unwrap_or(now).max(now + 1);
+            self.events.push(
+                at,
+                Ev::Apply {
+                    from: from as u8,
+                    to: to as u8,
+                },
+            );
+        }
+    }
+
+    fn top_up(&mut self, r: usize, key: u64, account: u32, amount: i64) {
+        if self.down(r, self.now) || !self.regions[r].keys.insert(key, false, self.now) {
+            return;
+        }
+        if self.cfg.path == WritePath::Escrow {
+            self.regions[r].rights[account as usize] += amount;
+        }
+        self.book(r, key, account, amount);
+        if self.cfg.path == WritePath::Escrow {
+            self.conserve(account as usize);
+        }
+    }
+
+    // ---- escrow rights ---------------------------------------------------
+
+    /// Region `a.region` holds `have` rights, short of `a.amount`: it asks
+    /// the nearest other holder for the rest, if the round trip fits the
+    /// client's deadline; else it declines.
+    fn request_rights(&mut self, a: Attempt) {
+        let r = a.region as usize;
+        let donor = self
+            .d
+            .topology
+            .region_ids()
+            .map(|x| x.idx())
+            .filter(|&x| x != r && self.cfg.rights_holders.iter().any(|h| h.idx() == x))
+            .min_by_key(|&x| (self.one_way(r, x), x));
+        let Some(donor) = donor else {
+            return self.decide(a, true);
+        };
+        let rtt = 2 * self.one_way(r, donor);
+        let fits = self.now + rtt + self.d.write.commit + a.back <= a.sent + self.d.write.deadline;
+        if !fits {
+            return self.decide(a, true);
+        }
+        self.pending_rights_insert(a);
+        self.events.push(self.now + rtt + 1, Ev::GiveUpRights(a));
+        if let Some(at) = self.rpc(r, donor, self.now) {
+            let asked = self.now;
+            let need = a.amount - self.regions[r].rights[a.account as usize];
+            self.events.push(
+                at,
+                Ev::Ask {
+                    a,
+                    donor: donor as u8,
+                    asked,
+                    need,
+                },
+            );
+        }
+    }
+
+    /// The donor hands over what the requester lacks, or half of its own
+    /// rights if that is more; nothing if it holds less than the lack.
+    fn ask(&mut self, a: Attempt, donor: usize, asked: Micros, need: i64) {
+        let r = a.region as usize;
+        if self.down(donor, self.now) {
+            return;
+        }
+        let acct = a.account as usize;
+        let held = self.regions[donor].rights[acct];
+        let give = if held >= need { need.max(held / 2) } else { 0 };
+        self.regions[donor].rights[acct] -= give;
+        self.in_flight[acct] += give;
+        self.conserve(acct);
+        // A refusal is an ordinary reply (lost on a cut link); granted
+        // rights are retried until they arrive.
+        let at = if give > 0 {
+            Some(self.reliable(donor, r, self.now))
+        } else {
+            self.rpc(donor, r, self.now)
+        };
+        if let Some(at) = at {
+            self.events.push(
+                at,
+                Ev::Grant {
+                    a,
+                    rights: give,
+                    asked,
+                },
+            );
+        }
+    }
+
+    fn grant(&mut self, a: Attempt, rights: i64, asked: Micros) {
+        let r = a.region as usize;
+        let acct = a.account as usize;
+        self.in_flight[acct] -= rights;
+        self.regions[r].rights[acct] += rights;
+        self.conserve(acct);
+        if rights > 0 {
+            self.out.rights_transfers += 1;
+            self.out.rights_latency.record(self.now - asked);
+        } else {
+            self.out.rights_refused += 1;
+        }
+        if self.pending_rights_remove(a) {
+            let ok = self.regions[r].rights[acct] >= a.amount;
+            self.decide(a, !ok);
+        }
+    }
+
+    fn pending_rights_insert(&mut self, a: Attempt) {
+        self.waiting.insert((a.key, a.number));
+    }
+
+    fn pending_rights_remove(&mut self, a: Attempt) -> bool {
+        self.waiting.remove(&(a.key, a.number))
+    }
+
+    /// Rights held by every region plus rights in flight equal the merged
+    /// balance of `acct`.
+    fn conserve(&mut self, acct: usize) {
+        self.out.conservation_checks += 1;
+        let held: i64 = self.regions.iter().map(|g| g.rights[acct]).sum();
+        if held + self.in_flight[acct] != self.truth[acct] || self.in_flight[acct] < 0 {
+            self.out.conservation_breaches += 1;
+        }
+    }
+
+    // ---- the end ---------------------------------------------------------
+
+    /// Drains every link (traffic has stopped, faults are over), then checks
+    /// the money against the oracle.
+    fn finish(mut self) -> MultiResult {
+        for from in 0..self.pipes.len() {
+            for to in 0..self.pipes.len() {
+                if let Some(p) = self.pipes[from][to].as_mut() {
+                    p.stream.drain();
+                    let reg = &mut self.regions[to];
+                    while let Some((_, op)) = p.ops.pop_front() {
+                        apply_op(reg, self.cfg.path, &op, Micros::MAX);
+                    }
+                }
+            }
+        }
+        let data: Vec<usize> = (0..self.regions.len())
+            .filter(|&r| self.d.holds_data(r))
+            .collect();
+        let first = data[0];
+        let mut breaches: Vec<String> = Vec::new();
+        for &r in &data[1..] {
+            if self.regions[r].balance != self.regions[first].balance {
+                self.out.converged = false;
+            }
+        }
+        if !self.out.converged {
+            breaches.push("regions did not converge to the same balances".into());
+        }
+        for acct in 0..self.truth.len() {
+            let got = self.regions[first].balance[acct];
+            self.out.lost_amount += (self.truth[acct] - got).abs();
+            self.out.lost_updates +=
+                (self.effects[acct] - self.regions[first].len[acct].min(self.effects[acct])) as u64;
+            if self.cfg.path == WritePath::Escrow {
+                self.conserve(acct);
+            }
+        }
+        if self.out.overspend_incidents > 0 {
+            breaches.push(format!(
+                "{} balances went below zero once merged ({} cents)",
+                self.out.overspend_incidents, self.out.overspend_amount
+            ));
+        }
+        if self.out.lost_updates > 0 || self.out.lost_amount > 0 {
+            breaches.push(format!(
+                "{} booked effects missing after convergence ({} cents)",
+                self.out.lost_updates, self.out.lost_amount
+            ));
+        }
+        if self.out.duplicate_effects > 0 {
+            breaches.push(format!(
+                "{} idempotency keys booked twice",
+                self.out.duplicate_effects
+            ));
+        }
+        if self.out.conservation_breaches > 0 {
+            breaches.push(format!(
+                "escrow rights not conserved {} times",
+                self.out.conservation_breaches
+            ));
+        }
+        self.out.invariants_ok = breaches.is_empty();
+        self.out.first_breach = breaches.first().cloned();
+        if self.cfg.path.invariants_expected() {
+            self.out.defect = self.out.first_breach.clone();
+        }
+        self.out
+    }
+}
+
+/// Region `reg` applies a remote op: crdt and escrow add its effect; lww
+/// keeps the newer register. Either way the key is known from now on.
+fn apply_op(reg: &mut Region, path: WritePath, op: &Op, now: Micros) {
+    let acct = op.account as usize;
+    reg.keys.insert(op.key, false, now.min(Micros::MAX / 2));
+    match path {
+        WritePath::Lww => {
+            if op.stamp > reg.stamp[acct] {
+                reg.balance[acct] = op.value;
+                reg.stamp[acct] = op.stamp;
+                reg.len[acct] = op.len;
+            }
+        }
+        _ => {
+            reg.balance[acct] += op.delta;
+            reg.len[acct] += 1;
+        }
+    }
+}
+
+/// Plays one run of `cfg` with `seed`: every site's traffic for the drill's
+/// duration, then what is in flight, then the drain and the money check.
+pub(super) fn play(cfg: &MultiConfig, seed: u64) -> MultiResult {
+    let d = &cfg.drill;
+    let accounts = Accounts::new(d.workload.accounts, d.workload.popularity);
+    let mut sources: Vec<(usize, Source)> = d
+        .topology
+        .site_ids()
+        .map(|s| (s.idx(), Source::new(seed, s, d.rate)))
+        .collect();
+    drive(cfg, seed, || {
+        let (i, at) = sources
+            .iter()
+            .enumerate()
+            .map(|(i, (_, src))| (i, src.next_at()))
+            .min_by_key(|&(i, at)| (at, i))?;
+        let (site, src) = &mut sources[i];
+        Some((at, *site, src.take(&d.workload, &accounts)))
+    })
+}
+
+/// Plays exactly the charges and top-ups of `script` (in time order)
+/// instead of the drill's random traffic.
+pub(super) fn play_script(cfg: &MultiConfig, seed: u64, script: &[super::Scripted]) -> MultiResult {
+    let mut it = script.iter();
+    drive(cfg, seed, || {
+        it.next().map(|s| match *s {
+            super::Scripted::Charge {
+                at,
+                site,
+                account,
+                amount,
+            } => (at, site.idx(), Request::Charge { account, amount }),
+            super::Scripted::TopUp {
+                at,
+                site,
+                account,
+                amount,
+            } => (at, site.idx(), Request::TopUp { account, amount }),
+        })
+    })
+}
+
+/// Sends the requests `next` yields until the drill's end, then lets what
+/// is in flight settle, drains and checks.
+fn drive(
+    cfg: &MultiConfig,
+    seed: u64,
+    mut next: impl FnMut() -> Option<(Micros, usize, Request)>,
+) -> MultiResult {
+    let mut w = World::new(cfg, seed);
+    let mut n = 0u64;
+    while let Some((at, site, req)) = next() {
+        if at >= w.end {
+            break;
+        }
+        while let Some((t, e)) = w.events.pop_until(at) {
+            w.now = t;
+            w.handle(e);
+        }
+        w.now = at;
+        w.request(site, req, &mut n);
+    }
+    let stop = w.end.saturating_add(2 * w.horizon);
+    while let Some((t, e)) = w.events.pop_until(stop) {
+        w.now = t;
+        w.handle(e);
+    }
+    w.finish()
+}

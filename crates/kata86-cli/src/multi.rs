@@ -1,0 +1,375 @@
+//! `kata86 drill --write-path lww|crdt|escrow` and `kata86 compare`: the
+//! multi-leader write paths of `engine::multi`, rendered as a table, JSON
+//! or CSV.
+//!
+//! Key design decision: the CLI only checks flags and lays out rows; every
+//! figure, the SLO verdict included, comes from the engine's
+//! [`CompareRow`]. A multi-leader drill is one run (one seed and its onset),
+//! so `--runs` other than 1 is refused rather than silently ignored.
+
+use std::io::Write;
+
+use engine::drill::{Builtin, DrillConfig, JpRole};
+use engine::multi::{compare as compare_rows, run_multi, CompareRow, MultiConfig, WritePath};
+use serde::Serialize;
+use topology::{to_ms, Micros};
+
+use crate::args::{CompareArgs, DrillArgs, Format};
+use crate::drill::{runs_count, timing};
+use crate::files::read_scenario;
+use crate::{CliError, Verdict};
+
+/// Runs `kata86 drill NAME --write-path lww|crdt|escrow`.
+pub fn drill(
+    a: &DrillArgs,
+    mut cfg: DrillConfig,
+    path: WritePath,
+    out: &mut dyn Write,
+) -> Result<Verdict, CliError> {
+    let no_leader = |flag: &str| {
+        CliError::Usage(format!(
+            "{flag} applies to a single leader; --write-path {path} has none (every region takes writes)"
+        ))
+    };
+    if a.policy.is_some() {
+        return Err(no_leader("--policy"));
+    }
+    if a.replication.is_some() {
+        return Err(no_leader("--replication"));
+    }
+    if a.matrix || a.no_fencing || a.watermark.is_some() || !a.flags.is_empty() {
+        return Err(no_leader(
+            "--matrix, --no-fencing, --watermark and --flag each",
+        ));
+    }
+    if a.format == Format::Csv {
+        return Err(CliError::Usage(
+            "drill reports come as --format table or json".into(),
+        ));
+    }
+    if runs_count(a.runs.unwrap_or(1))? != 1 {
+        return Err(CliError::Usage(format!(
+            "--write-path {path} plays one run per command; give --runs 1 (or leave it out) and vary --seed"
+        )));
+    }
+    timing(a, &mut cfg)?;
+    let mut m = MultiConfig::new(cfg, path);
+    if let Some(list) = &a.escrow_regions {
+        if path != WritePath::Escrow {
+            return Err(CliError::Usage(
+                "--escrow-regions applies to --write-path escrow".into(),
+            ));
+        }
+        m.rights_holders = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|r| m.drill.topology.region(r))
+            .collect::<Result<_, _>>()?;
+    }
+    let r = run_multi(&m, a.seed)?;
+    let row = engine::multi::row_of(&m.drill, path, &r);
+    let mut command = String::from("kata86 drill");
+    if let Some(n) = &a.name {
+        command.push_str(&format!(" {n}"));
+    }
+    if let Some(s) = &a.scenario {
+        command.push_str(&format!(" --scenario {}", s.display()));
+    }
+    command.push_str(&format!(" --write-path {path}"));
+    if let Some(e) = &a.escrow_regions {
+        command.push_str(&format!(" --escrow-regions {e}"));
+    }
+    command.push_str(&format!(" --seed {}", a.seed));
+    match a.format {
+        Format::Json => {
+            #[derive(Serialize)]
+            struct Doc<'a> {
+                drill: &'a str,
+                write_path: &'a str,
+                seed: u64,
+                onset_ms: f64,
+                charges: u64,
+                acknowledged_charges: u64,
+                declined_charges: u64,
+                unknown_outcome_charges: u64,
+                duplicates_suppressed: u64,
+                duplicate_effects: u64,
+                overspend_incidents: u64,
+                overspend_amount: i64,
+                lost_updates: u64,
+                lost_amount: i64,
+                spurious_declines: u64,
+                rights_transfers: u64,
+                rights_refused: u64,
+                conservation_checks: u64,
+                conservation_breaches: u64,
+                converged: bool,
+                row: RowJson,
+                invariants_ok: bool,
+                invariants_expected: bool,
+                first_breach: Option<&'a str>,
+                defect: Option<&'a str>,
+                command: &'a str,
+            }
+            let doc = Doc {
+                drill: &r.drill,
+                write_path: &r.write_path,
+                seed: r.seed,
+                onset_ms: to_ms(r.onset),
+                charges: r.charges,
+                acknowledged_charges: r.acknowledged_charges,
+                declined_charges: r.declined_charges,
+                unknown_outcome_charges: r.unknown_outcome_charges,
+                duplicates_suppressed: r.duplicates_suppressed,
+                duplicate_effects: r.duplicate_effects,
+                overspend_incidents: r.overspend_incidents,
+                overspend_amount: r.overspend_amount,
+                lost_updates: r.lost_updates,
+                lost_amount: r.lost_amount,
+                spurious_declines: r.spurious_declines,
+                rights_transfers: r.rights_transfers,
+                rights_refused: r.rights_refused,
+                conservation_checks: r.conservation_checks,
+                conservation_breaches: r.conservation_breaches,
+                converged: r.converged,
+                row: RowJson::of(&row),
+                invariants_ok: r.invariants_ok,
+                invariants_expected: r.invariants_expected,
+                first_breach: r.first_breach.as_deref(),
+                defect: r.defect.as_deref(),
+                command: &command,
+            };
+            serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
+            writeln!(out)?;
+        }
+        _ => {
+            writeln!(
+                out,
+                "kata86 drill {}: write path {path}, one run, seed {}, faults shifted by {:.1} s",
+                r.drill,
+                r.seed,
+                to_ms(r.onset) / 1000.0
+            )?;
+            writeln!(out, "topology: {}", m.drill.topology)?;
+            writeln!(out)?;
+            writeln!(out, "{}", table(std::slice::from_ref(&row)))?;
+            writeln!(
+                out,
+                "charges {} = {} acknowledged + {} declined + {} unknown; {} repeats suppressed",
+                r.charges,
+                r.acknowledged_charges,
+                r.declined_charges,
+                r.unknown_outcome_charges,
+                r.duplicates_suppressed
+            )?;
+            writeln!(
+                out,
+                "invariants_ok: {} (expected: {}){}",
+                r.invariants_ok,
+                r.invariants_expected,
+                r.first_breach
+                    .as_deref()
+                    .map(|b| format!("; first breach: {b}"))
+                    .unwrap_or_default()
+            )?;
+            writeln!(out, "reproduce: {command}")?;
+        }
+    }
+    if let Some(d) = &r.defect {
+        eprintln!("error: money invariant broken where the write path promises it holds: {d}");
+        return Ok(Verdict::MoneyBroken);
+    }
+    Ok(Verdict::Clean)
+}
+
+/// Runs `kata86 compare`.
+pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
+    let drills: Vec<DrillConfig> = match &a.scenario {
+        Some(p) => vec![read_scenario(p, false)?],
+        None => [Builtin::Baseline, Builtin::Partition, Builtin::RegionDown]
+            .iter()
+            .map(|&b| DrillConfig::builtin(b, JpRole::Replica))
+            .collect(),
+    };
+    let rows = compare_rows(&drills, a.seed)?;
+    let mut command = String::from("kata86 compare");
+    if let Some(p) = &a.scenario {
+        command.push_str(&format!(" --scenario {}", p.display()));
+    }
+    command.push_str(&format!(" --seed {}", a.seed));
+    match a.format {
+        Format::Json => {
+            #[derive(Serialize)]
+            struct Doc<'a> {
+                seed: u64,
+                command: &'a str,
+                rows: Vec<RowJson>,
+            }
+            let doc = Doc {
+                seed: a.seed,
+                command: &command,
+                rows: rows.iter().map(RowJson::of).collect(),
+            };
+            serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
+            writeln!(out)?;
+        }
+        Format::Csv => {
+            let cells = cells(&rows);
+            for line in cells {
+                writeln!(out, "{}", line.join(","))?;
+            }
+        }
+        Format::Table => {
+            writeln!(
+                out,
+                "kata86 compare: Option A (single-leader, majority) vs Option B (lww, crdt, escrow); one run each, seed {}",
+                a.seed
+            )?;
+            writeln!(out, "topology: {}", drills[0].topology)?;
+            writeln!(
+                out,
+                "charge latency in ms from the first send (answered charges); avail = share of charges sent during a cut or outage that were answered"
+            )?;
+            writeln!(out)?;
+            writeln!(out, "{}", table(&rows))?;
+            writeln!(out)?;
+            writeln!(
+                out,
+                "SLO: charge p95 < {} ms at every site",
+                to_ms(engine::multi::CHARGE_P95_TARGET)
+            )?;
+            writeln!(out, "reproduce: {command}")?;
+        }
+    }
+    Ok(Verdict::Clean)
+}
+
+fn ms(v: Option<Micros>) -> String {
+    v.map_or("-".into(), |v| format!("{:.0}", to_ms(v)))
+}
+
+/// The rows as cells, a header first.
+fn cells(rows: &[CompareRow]) -> Vec<Vec<String>> {
+    let mut head: Vec<String> = vec!["drill".into(), "write path".into()];
+    if let Some(r) = rows.first() {
+        for s in &r.sites {
+            head.push(format!("{} p50/p95/p99", s.name));
+        }
+        for s in &r.sites {
+            head.push(format!("{} avail", s.name));
+        }
+    }
+    head.extend(
+        [
+            "overspend",
+            "lost",
+            "dup",
+            "spurious declines",
+            "rights moves",
+            "rights p50/p95",
+            "converge ms",
+            "money ok",
+            "SLO",
+        ]
+        .map(String::from),
+    );
+    let mut out = vec![head];
+    for r in rows {
+        let mut row = vec![r.drill.clone(), r.write_path.name().to_string()];
+        for s in &r.sites {
+            row.push(format!("{}/{}/{}", ms(s.p50), ms(s.p95), ms(s.p99)));
+        }
+        for s in &r.sites {
+            row.push(
+                s.availability
+                    .map_or("-".into(), |a| format!("{:.1}%", a * 100.0)),
+            );
+        }
+        row.push(r.overspend_incidents.to_string());
+        row.push(r.lost_updates.to_string());
+        row.push(r.duplicate_effects.to_string());
+        row.push(r.spurious_declines.to_string());
+        row.push(r.rights_transfers.to_string());
+        row.push(format!("{}/{}", ms(r.rights_p50), ms(r.rights_p95)));
+        row.push(ms(r.convergence));
+        row.push(match (r.invariants_ok, r.invariants_expected) {
+            (true, _) => "yes".into(),
+            (false, true) => "DEFECT".into(),
+            (false, false) => "no (expected)".into(),
+        });
+        row.push(if r.slo_ok { "pass" } else { "FAIL" }.into());
+        out.push(row);
+    }
+    out
+}
+
+fn table(rows: &[CompareRow]) -> String {
+    let mut b = tabled::builder::Builder::default();
+    for line in cells(rows) {
+        b.push_record(line);
+    }
+    let mut t = b.build();
+    t.with(tabled::settings::Style::markdown());
+    t.to_string()
+}
+
+/// One row, for JSON.
+#[derive(Serialize)]
+struct RowJson {
+    drill: String,
+    write_path: &'static str,
+    sites: Vec<SiteJson>,
+    overspend_incidents: u64,
+    lost_updates: u64,
+    duplicate_effects: u64,
+    spurious_declines: u64,
+    rights_transfers: u64,
+    rights_p50_ms: Option<f64>,
+    rights_p95_ms: Option<f64>,
+    convergence_ms: Option<f64>,
+    slo_charge_p95_ok: bool,
+    invariants_ok: bool,
+    invariants_expected: bool,
+}
+
+#[derive(Serialize)]
+struct SiteJson {
+    site: String,
+    charge_p50_ms: Option<f64>,
+    charge_p95_ms: Option<f64>,
+    charge_p99_ms: Option<f64>,
+    availability: Option<f64>,
+}
+
+impl RowJson {
+    fn of(r: &CompareRow) -> RowJson {
+        let f = |v: Option<Micros>| v.map(to_ms);
+        RowJson {
+            drill: r.drill.clone(),
+            write_path: r.write_path.name(),
+            sites: r
+                .sites
+                .iter()
+                .map(|s| SiteJson {
+                    site: s.name.clone(),
+                    charge_p50_ms: f(s.p50),
+                    charge_p95_ms: f(s.p95),
+                    charge_p99_ms: f(s.p99),
+                    availability: s.availability,
+                })
+                .collect(),
+            overspend_incidents: r.overspend_incidents,
+            lost_updates: r.lost_updates,
+            duplicate_effects: r.duplicate_effects,
+            spurious_declines: r.spurious_declines,
+            rights_transfers: r.rights_transfers,
+            rights_p50_ms: f(r.rights_p50),
+            rights_p95_ms: f(r.rights_p95),
+            convergence_ms: f(r.convergence),
+            slo_charge_p95_ok: r.slo_ok,
+            invariants_ok: r.invariants_ok,
+            invariants_expected: r.invariants_expected,
+        }
+    }
+}

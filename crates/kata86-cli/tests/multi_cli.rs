@@ -1,0 +1,175 @@
+//! `kata86 compare` and `kata86 drill --write-path`: exit codes, the JSON
+//! flags `invariants_ok` / `invariants_expected`, byte-for-byte
+//! reproducibility per write path, and refusals of bad input.
+
+mod common;
+
+use common::{ok, refused};
+use serde_json::Value;
+
+const PATHS: [&str; 3] = ["lww", "crdt", "escrow"];
+
+#[test]
+fn every_write_path_repeats_its_bytes_on_one_seed() {
+    for p in PATHS {
+        let args = [
+            "drill",
+            "partition",
+            "--write-path",
+            p,
+            "--format",
+            "json",
+            "--seed",
+            "5",
+        ];
+        assert_eq!(ok(&args), ok(&args), "{p}");
+    }
+    let single = [
+        "drill",
+        "partition",
+        "--write-path",
+        "single-leader",
+        "--runs",
+        "1",
+        "--format",
+        "json",
+    ];
+    assert_eq!(ok(&single), ok(&single));
+    let cmp = ["compare", "--format", "json", "--seed", "3"];
+    assert_eq!(ok(&cmp), ok(&cmp));
+}
+
+#[test]
+fn single_leader_is_todays_drill_byte_for_byte() {
+    let today = ok(&["drill", "baseline", "--runs", "2", "--format", "json"]);
+    let named = ok(&[
+        "drill",
+        "baseline",
+        "--runs",
+        "2",
+        "--format",
+        "json",
+        "--write-path",
+        "single-leader",
+    ]);
+    assert_eq!(today, named);
+}
+
+#[test]
+fn lww_and_crdt_breaches_are_findings_and_escrow_keeps_the_money() {
+    for p in PATHS {
+        let out = ok(&["drill", "partition", "--write-path", p, "--format", "json"]);
+        let v: Value = serde_json::from_str(&out).expect("JSON");
+        let expected = p == "escrow";
+        assert_eq!(v["invariants_expected"], Value::Bool(expected), "{p}");
+        assert!(v["invariants_ok"].is_boolean());
+        if expected {
+            assert_eq!(v["invariants_ok"], Value::Bool(true), "{p}: {out}");
+            assert_eq!(v["overspend_incidents"], 0);
+        } else {
+            assert_eq!(v["invariants_ok"], Value::Bool(false), "{p}: {out}");
+        }
+    }
+}
+
+#[test]
+fn compare_prints_every_path_on_every_drill() {
+    let out = ok(&["compare", "--format", "json"]);
+    let v: Value = serde_json::from_str(&out).expect("JSON");
+    let rows = v["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 3 * 4);
+    let table = ok(&["compare"]);
+    for p in ["single-leader", "lww", "crdt", "escrow"] {
+        assert!(table.contains(p), "{table}");
+    }
+    let csv = ok(&["compare", "--format", "csv"]);
+    assert_eq!(csv.lines().count(), 1 + 12);
+    let scenario = common::repo_root().join("examples/sg-down-two-regions.toml");
+    let one = ok(&[
+        "compare",
+        "--scenario",
+        scenario.to_str().expect("UTF-8 path"),
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(one.lines().count(), 1 + 4, "{one}");
+    assert!(one.contains("sg-down-two-regions,escrow"), "{one}");
+}
+
+#[test]
+fn escrow_rights_can_start_in_one_region() {
+    let out = ok(&[
+        "drill",
+        "partition",
+        "--write-path",
+        "escrow",
+        "--escrow-regions",
+        "SG",
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["invariants_ok"], Value::Bool(true), "{out}");
+    assert!(v["command"]
+        .as_str()
+        .unwrap()
+        .contains("--escrow-regions SG"));
+}
+
+#[test]
+fn bad_write_paths_and_combinations_are_refused() {
+    let err = refused(&["drill", "baseline", "--write-path", "paxos"]);
+    for p in ["single-leader", "lww", "crdt", "escrow"] {
+        assert!(err.contains(p), "{err}");
+    }
+    let err = refused(&[
+        "drill",
+        "baseline",
+        "--write-path",
+        "lww",
+        "--policy",
+        "promote-auto",
+    ]);
+    assert!(
+        err.contains("--policy") && err.contains("single leader"),
+        "{err}"
+    );
+    let err = refused(&[
+        "drill",
+        "partition",
+        "--write-path",
+        "crdt",
+        "--replication",
+        "majority",
+    ]);
+    assert!(err.contains("--replication"), "{err}");
+    let err = refused(&[
+        "drill",
+        "baseline",
+        "--write-path",
+        "escrow",
+        "--escrow-regions",
+        "",
+    ]);
+    assert!(err.contains("at least one region holding rights"), "{err}");
+    refused(&[
+        "drill",
+        "baseline",
+        "--write-path",
+        "escrow",
+        "--escrow-regions",
+        "MARS",
+    ]);
+    refused(&[
+        "drill",
+        "baseline",
+        "--write-path",
+        "lww",
+        "--escrow-regions",
+        "SG",
+    ]);
+    let err = refused(&["drill", "baseline", "--write-path", "lww", "--runs", "5"]);
+    assert!(err.contains("--runs 1"), "{err}");
+    refused(&["drill", "baseline", "--write-path", "lww", "--matrix"]);
+    refused(&["compare", "--scenario", "/nonexistent.toml"]);
+}
