@@ -360,14 +360,8 @@ impl<'a> Core<'a> {
             hlc_marks: vec![HlcStamp::physical(0); n],
             due: 0,
             entry: sites.iter().map(|&s| t.home(s).idx()).collect(),
-            net: sites
-                .iter()
-                .map(|&s| Network::new(t, s, t.home(s), substream(seed, "net", s.0 as u64)))
-                .collect(),
-            slow: sites
-                .iter()
-                .map(|&s| substream(seed, "slow", s.0 as u64))
-                .collect(),
+            net: site_networks(t, seed),
+            slow: site_slow_paths(t, seed),
             clocks: region_clocks(cfg, seed),
             clock_out: vec![false; n],
             staleness: vec![0; n],
@@ -555,6 +549,20 @@ impl<'a> Core<'a> {
 
 /// Every region's clock for a run: a periodic clock's noise seeded from the
 /// run's sub-stream `clock/<region>`.
+/// Per client site: its network draws (sub-stream `net/<site>`).
+pub(crate) fn site_networks(t: &topology::Topology, seed: u64) -> Vec<Network> {
+    t.site_ids()
+        .map(|s| Network::new(t, s, t.home(s), substream(seed, "net", s.0 as u64)))
+        .collect()
+}
+
+/// Per client site: its slow-path draws at the leader (sub-stream `slow/<site>`).
+pub(crate) fn site_slow_paths(t: &topology::Topology, seed: u64) -> Vec<Rng> {
+    t.site_ids()
+        .map(|s| substream(seed, "slow", s.0 as u64))
+        .collect()
+}
+
 pub(crate) fn region_clocks(cfg: &DrillConfig, seed: u64) -> Vec<ClockModel> {
     cfg.clocks
         .iter()

@@ -21,7 +21,7 @@ use super::{MultiConfig, MultiResult, MultiSite, WritePath};
 use crate::des::faults::apply_fault;
 use crate::des::queue::EventQueue;
 use crate::des::workload::{Accounts, Request, Source};
-use crate::des::{key_horizon, region_clocks, slow_path};
+use crate::des::{key_horizon, region_clocks, site_networks, site_slow_paths, slow_path};
 use crate::drill::{DrillConfig, FaultKind};
 use crate::Network;
 use replication::clock::{ClockModel, HlcStamp};
@@ -252,14 +252,8 @@ impl<'a> World<'a> {
             events: EventQueue::new(),
             regions,
             pipes,
-            net: sites
-                .iter()
-                .map(|&s| Network::new(t, s, t.home(s), substream(seed, "net", s.0 as u64)))
-                .collect(),
-            slow: sites
-                .iter()
-                .map(|&s| substream(seed, "slow", s.0 as u64))
-                .collect(),
+            net: site_networks(t, seed),
+            slow: site_slow_paths(t, seed),
             clocks: region_clocks(d, seed),
             outstanding: Default::default(),
             truth: vec![open; accounts],
