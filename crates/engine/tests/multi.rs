@@ -153,22 +153,41 @@ fn every_path_agrees_with_itself_on_one_seed() {
 #[test]
 fn compare_keeps_single_leader_and_escrow_whole() {
     let drills = [DrillConfig::builtin(Builtin::Partition, JpRole::Replica)];
-    let rows = compare(&drills, 86).unwrap();
+    let runs = 4;
+    let rows = compare(&drills, 86, runs).unwrap();
     assert_eq!(rows.len(), WritePath::ALL.len());
     for r in &rows {
+        assert_eq!(r.runs, runs);
         assert_eq!(r.invariants_expected, r.write_path.invariants_expected());
         if r.invariants_expected {
-            assert!(r.invariants_ok, "{r:?}");
-            assert_eq!(r.overspend_incidents, 0);
+            assert_eq!(r.runs_broken, 0, "{r:?}");
+            assert_eq!(r.overspend_incidents.max, Some(0));
         }
     }
-    // Multi-leader answers every site through the partition.
+    // Multi-leader answers every site through the partition, in every run.
     let crdt = rows
         .iter()
         .find(|r| r.write_path == WritePath::Crdt)
         .unwrap();
-    assert!(crdt.sites.iter().all(|s| s.availability == Some(1.0)));
-    assert!(crdt.convergence.is_some());
+    assert!(crdt
+        .sites
+        .iter()
+        .all(|s| s.availability == Some((1.0, 1.0))));
+    assert!(crdt.convergence.max.is_some());
+    // A row over runs is the runs' own figures: its max is the largest of
+    // the runs played alone (run i: seed + i).
+    let alone: Vec<u64> = (0..runs)
+        .map(|i| {
+            run_multi(
+                &MultiConfig::new(drills[0].clone(), WritePath::Crdt),
+                86 + i as u64,
+            )
+            .unwrap()
+            .overspend_incidents
+        })
+        .collect();
+    assert_eq!(crdt.overspend_incidents.max, alone.iter().max().copied());
+    assert!(compare(&drills, 86, 0).is_err());
 }
 
 #[test]

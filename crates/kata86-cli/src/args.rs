@@ -328,7 +328,18 @@ pub struct CompareArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 
-    /// Master seed (every row plays this one seed and its fault onset).
+    /// Master seed: run i of every row plays seed SEED + i and its fault
+    /// onset, the same for every write path.
     #[arg(long, default_value_t = 86)]
     pub seed: u64,
+
+    /// Runs per row (1 to 1000): p50/p95/p99/max of every money figure over
+    /// them, latency pooled.
+    #[arg(
+        long,
+        default_value_t = 20,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub runs: i64,
 }

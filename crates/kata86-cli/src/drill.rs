@@ -569,7 +569,7 @@ fn ratio(a: u64, b: u64) -> f64 {
 /// p50/p95/p99/max of a figure over the runs, in its report unit (`null`
 /// where the quantile lands on a run in which it never happened).
 #[derive(Serialize)]
-struct SpreadJson {
+pub(crate) struct SpreadJson {
     p50: Option<f64>,
     p95: Option<f64>,
     p99: Option<f64>,
@@ -581,10 +581,10 @@ impl SpreadJson {
         let [p50, p95, p99, max] = s.quantiles().map(|q| q.map(unit));
         SpreadJson { p50, p95, p99, max }
     }
-    fn ms(s: Spread) -> SpreadJson {
+    pub(crate) fn ms(s: Spread) -> SpreadJson {
         SpreadJson::new(s, to_ms)
     }
-    fn count(s: Spread) -> SpreadJson {
+    pub(crate) fn count(s: Spread) -> SpreadJson {
         SpreadJson::new(s, |x| x as f64)
     }
 }
@@ -847,7 +847,7 @@ fn skew_table(results: &[DrillRuns], out: &mut dyn Write) -> std::io::Result<()>
 
 /// `p50/p95/p99/max` of a spread, each in `unit` ("never" for a run in
 /// which it did not happen).
-fn cell(s: Spread, unit: fn(u64) -> String) -> String {
+pub(crate) fn cell(s: Spread, unit: fn(u64) -> String) -> String {
     s.quantiles()
         .map(|q| q.map_or_else(|| "never".to_string(), unit))
         .join("/")
@@ -862,7 +862,7 @@ fn secs(x: u64) -> String {
     }
 }
 
-fn count(x: u64) -> String {
+pub(crate) fn count(x: u64) -> String {
     x.to_string()
 }
 

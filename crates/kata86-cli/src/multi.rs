@@ -10,12 +10,14 @@
 use std::io::Write;
 
 use engine::drill::{Builtin, DrillConfig, JpRole};
-use engine::multi::{compare as compare_rows, run_multi, CompareRow, MultiConfig, WritePath};
+use engine::multi::{
+    compare as compare_rows, run_multi, CompareRow, MultiConfig, WritePath, MAX_COMPARE_RUNS,
+};
 use serde::Serialize;
 use topology::{to_ms, Micros};
 
 use crate::args::{CompareArgs, DrillArgs, Format};
-use crate::drill::{runs_count, timing};
+use crate::drill::{cell, count, runs_count, timing, SpreadJson};
 use crate::files::read_scenario;
 use crate::{CliError, Verdict};
 
@@ -68,7 +70,7 @@ pub fn drill(
             .collect::<Result<_, _>>()?;
     }
     let r = run_multi(&m, a.seed)?;
-    let row = engine::multi::row_of(&m.drill, path, &r);
+    let row = engine::multi::row_of(&m.drill, path, std::slice::from_ref(&r));
     let mut command = String::from("kata86 drill");
     if let Some(n) = &a.name {
         command.push_str(&format!(" {n}"));
@@ -192,22 +194,33 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
             .map(|&b| DrillConfig::builtin(b, JpRole::Replica))
             .collect(),
     };
-    let rows = compare_rows(&drills, a.seed)?;
+    let runs = u32::try_from(a.runs)
+        .ok()
+        .filter(|n| (1..=MAX_COMPARE_RUNS).contains(n))
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "--runs {}: give a number of runs from 1 to {MAX_COMPARE_RUNS}",
+                a.runs
+            ))
+        })?;
+    let rows = compare_rows(&drills, a.seed, runs)?;
     let mut command = String::from("kata86 compare");
     if let Some(p) = &a.scenario {
         command.push_str(&format!(" --scenario {}", p.display()));
     }
-    command.push_str(&format!(" --seed {}", a.seed));
+    command.push_str(&format!(" --runs {} --seed {}", a.runs, a.seed));
     match a.format {
         Format::Json => {
             #[derive(Serialize)]
             struct Doc<'a> {
                 seed: u64,
+                runs: u32,
                 command: &'a str,
                 rows: Vec<RowJson>,
             }
             let doc = Doc {
                 seed: a.seed,
+                runs,
                 command: &command,
                 rows: rows.iter().map(RowJson::of).collect(),
             };
@@ -223,13 +236,13 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
         Format::Table => {
             writeln!(
                 out,
-                "kata86 compare: Option A (single-leader, majority) vs Option B (lww, crdt, escrow); one run each, seed {}",
-                a.seed
+                "kata86 compare: Option A (single-leader, majority) vs Option B (lww, crdt, escrow); {} runs each from seed {} (run i: seed + i, its own fault onset)",
+                runs, a.seed
             )?;
             writeln!(out, "topology: {}", drills[0].topology)?;
             writeln!(
                 out,
-                "charge latency in ms from the first send (answered charges); avail = share of charges sent during a cut or outage that were answered"
+                "charge latency in ms from the first send (answered charges, every run pooled); avail = share of charges sent during a cut or outage that were answered, median/worst run; money figures p50/p95/p99/max over the runs"
             )?;
             writeln!(out)?;
             writeln!(out, "{}", table(&rows))?;
@@ -281,22 +294,31 @@ fn cells(rows: &[CompareRow]) -> Vec<Vec<String>> {
             row.push(format!("{}/{}/{}", ms(s.p50), ms(s.p95), ms(s.p99)));
         }
         for s in &r.sites {
-            row.push(
-                s.availability
-                    .map_or("-".into(), |a| format!("{:.1}%", a * 100.0)),
-            );
+            row.push(s.availability.map_or("-".into(), |(median, worst)| {
+                format!("{:.1}%/{:.1}%", median * 100.0, worst * 100.0)
+            }));
         }
-        row.push(r.overspend_incidents.to_string());
-        row.push(r.lost_updates.to_string());
-        row.push(r.duplicate_effects.to_string());
-        row.push(r.spurious_declines.to_string());
-        row.push(r.rights_transfers.to_string());
+        for x in [
+            r.overspend_incidents,
+            r.lost_updates,
+            r.duplicate_effects,
+            r.spurious_declines,
+            r.rights_transfers,
+        ] {
+            row.push(cell(x, count));
+        }
         row.push(format!("{}/{}", ms(r.rights_p50), ms(r.rights_p95)));
-        row.push(ms(r.convergence));
-        row.push(match (r.invariants_ok, r.invariants_expected) {
-            (true, _) => "yes".into(),
-            (false, true) => "DEFECT".into(),
-            (false, false) => "no (expected)".into(),
+        row.push(
+            if r.convergence.max.is_none() && r.convergence.p50.is_none() {
+                "-".into()
+            } else {
+                cell(r.convergence, |v| format!("{:.0}", to_ms(v)))
+            },
+        );
+        row.push(match (r.runs_broken, r.invariants_expected) {
+            (0, _) => "yes".into(),
+            (n, true) => format!("DEFECT in {n}/{}", r.runs),
+            (n, false) => format!("broken in {n}/{} (expected)", r.runs),
         });
         row.push(if r.slo_ok { "pass" } else { "FAIL" }.into());
         out.push(row);
@@ -319,17 +341,18 @@ fn table(rows: &[CompareRow]) -> String {
 struct RowJson {
     drill: String,
     write_path: &'static str,
+    runs: u32,
     sites: Vec<SiteJson>,
-    overspend_incidents: u64,
-    lost_updates: u64,
-    duplicate_effects: u64,
-    spurious_declines: u64,
-    rights_transfers: u64,
+    overspend_incidents: SpreadJson,
+    lost_updates: SpreadJson,
+    duplicate_effects: SpreadJson,
+    spurious_declines: SpreadJson,
+    rights_transfers: SpreadJson,
     rights_p50_ms: Option<f64>,
     rights_p95_ms: Option<f64>,
-    convergence_ms: Option<f64>,
+    convergence_ms: SpreadJson,
     slo_charge_p95_ok: bool,
-    invariants_ok: bool,
+    runs_with_broken_invariants: u32,
     invariants_expected: bool,
 }
 
@@ -339,7 +362,10 @@ struct SiteJson {
     charge_p50_ms: Option<f64>,
     charge_p95_ms: Option<f64>,
     charge_p99_ms: Option<f64>,
+    /// Median run.
     availability: Option<f64>,
+    /// Worst run.
+    availability_worst: Option<f64>,
 }
 
 impl RowJson {
@@ -356,19 +382,21 @@ impl RowJson {
                     charge_p50_ms: f(s.p50),
                     charge_p95_ms: f(s.p95),
                     charge_p99_ms: f(s.p99),
-                    availability: s.availability,
+                    availability: s.availability.map(|a| a.0),
+                    availability_worst: s.availability.map(|a| a.1),
                 })
                 .collect(),
-            overspend_incidents: r.overspend_incidents,
-            lost_updates: r.lost_updates,
-            duplicate_effects: r.duplicate_effects,
-            spurious_declines: r.spurious_declines,
-            rights_transfers: r.rights_transfers,
+            runs: r.runs,
+            overspend_incidents: SpreadJson::count(r.overspend_incidents),
+            lost_updates: SpreadJson::count(r.lost_updates),
+            duplicate_effects: SpreadJson::count(r.duplicate_effects),
+            spurious_declines: SpreadJson::count(r.spurious_declines),
+            rights_transfers: SpreadJson::count(r.rights_transfers),
             rights_p50_ms: f(r.rights_p50),
             rights_p95_ms: f(r.rights_p95),
-            convergence_ms: f(r.convergence),
+            convergence_ms: SpreadJson::ms(r.convergence),
             slo_charge_p95_ok: r.slo_ok,
-            invariants_ok: r.invariants_ok,
+            runs_with_broken_invariants: r.runs_broken,
             invariants_expected: r.invariants_expected,
         }
     }

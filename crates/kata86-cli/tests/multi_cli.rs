@@ -74,21 +74,24 @@ fn lww_and_crdt_breaches_are_findings_and_escrow_keeps_the_money() {
 
 #[test]
 fn compare_prints_every_path_on_every_drill() {
-    let out = ok(&["compare", "--format", "json"]);
+    let out = ok(&["compare", "--runs", "3", "--format", "json"]);
     let v: Value = serde_json::from_str(&out).expect("JSON");
     let rows = v["rows"].as_array().expect("rows");
     assert_eq!(rows.len(), 3 * 4);
-    let table = ok(&["compare"]);
+    assert!(rows.iter().all(|r| r["runs"] == 3));
+    let table = ok(&["compare", "--runs", "2"]);
     for p in ["single-leader", "lww", "crdt", "escrow"] {
         assert!(table.contains(p), "{table}");
     }
-    let csv = ok(&["compare", "--format", "csv"]);
+    let csv = ok(&["compare", "--runs", "2", "--format", "csv"]);
     assert_eq!(csv.lines().count(), 1 + 12);
     let scenario = common::repo_root().join("examples/sg-down-two-regions.toml");
     let one = ok(&[
         "compare",
         "--scenario",
         scenario.to_str().expect("UTF-8 path"),
+        "--runs",
+        "2",
         "--format",
         "csv",
     ]);
@@ -172,4 +175,8 @@ fn bad_write_paths_and_combinations_are_refused() {
     assert!(err.contains("--runs 1"), "{err}");
     refused(&["drill", "baseline", "--write-path", "lww", "--matrix"]);
     refused(&["compare", "--scenario", "/nonexistent.toml"]);
+    for n in ["0", "-1", "1001"] {
+        let err = refused(&["compare", "--runs", n]);
+        assert!(err.contains("--runs"), "{n}: {err}");
+    }
 }

@@ -45,6 +45,11 @@ pub struct RunRecord {
     pub lost_top_up_amount: i64,
     /// Balances driven below zero.
     pub overspend_incidents: u64,
+    /// Idempotency keys applied twice.
+    pub duplicate_effects: u64,
+    /// Per client site: share of the charges sent during a cut or outage
+    /// that were answered (see [`DrillResult::availability_by_site`]).
+    pub availability_by_site: Vec<Option<f64>>,
     /// Fault start to the first alert that fired after it.
     pub time_to_detect: Option<Micros>,
     /// See [`DrillResult::lease_overlap`].
@@ -72,6 +77,8 @@ impl RunRecord {
             lost_amount: r.lost_amount,
             lost_top_up_amount: r.lost_top_up_amount,
             overspend_incidents: r.overspend_incidents,
+            duplicate_effects: r.duplicate_effects,
+            availability_by_site: r.availability_by_site.clone(),
             time_to_detect: r.time_to_detect(),
             lease_overlap: r.lease_overlap,
             false_alarms: r.false_alarms().map(|a| a.name.clone()).collect(),

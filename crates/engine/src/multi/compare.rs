@@ -1,77 +1,81 @@
 //! Option A against the three Option B variants: one [`CompareRow`] per
-//! drill × [`WritePath`], every row on the same workload, seed and fault
-//! onset.
+//! drill × [`WritePath`], every row on the same workload, seeds and fault
+//! onsets (run i of every row plays seed + i with the same drawn onset).
 //!
 //! Key design decision: `single-leader` rows come from the drills' own event
 //! core with `majority` replication (DESIGN.md's choice), played as run 0 of
 //! `run_drills`, so the comparison shares the onset the multi-leader rows
 //! shift their faults by; nothing here re-models Option A.
 
+use metrics::{LatencyHistogram, Spread};
 use rayon::prelude::*;
 use topology::Micros;
 
 use super::{run_multi, MultiConfig, MultiResult, WritePath};
-use crate::drill::{run_drills, DrillConfig, Replication};
+use crate::drill::{run_drills, run_seed, DrillConfig, Replication, RunRecord};
 use crate::EngineError;
 
-/// One client site's charges on one row.
+/// One client site's charges on one row, every run pooled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompareSite {
     /// The site.
     pub name: String,
     /// Charge latency (answered charges, from the first send) p50, p95,
-    /// p99; `None` when no charge was answered.
+    /// p99, every run pooled; `None` when no charge was answered.
     pub p50: Option<Micros>,
     /// See `p50`.
     pub p95: Option<Micros>,
     /// See `p50`.
     pub p99: Option<Micros>,
     /// Share of the charges sent during a region outage or a cut link that
-    /// were answered; `None` with no such fault.
-    pub availability: Option<f64>,
+    /// were answered: the median run and the worst run; `None` with no
+    /// such fault.
+    pub availability: Option<(f64, f64)>,
 }
 
-/// One write path on one drill.
+/// One write path on one drill, over the runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompareRow {
     /// The drill.
     pub drill: String,
     /// The write path.
     pub write_path: WritePath,
+    /// Runs played (run i: seed + i, its own fault onset).
+    pub runs: u32,
     /// Per client site.
     pub sites: Vec<CompareSite>,
-    /// Balances driven below zero once merged.
-    pub overspend_incidents: u64,
-    /// Charges accepted acknowledged but missing from the final state
+    /// Balances driven below zero once merged, over the runs.
+    pub overspend_incidents: Spread,
+    /// Charges acknowledged but missing from the final state
     /// (single-leader) or booked effects lost by a merge (multi-leader).
-    pub lost_updates: u64,
+    pub lost_updates: Spread,
     /// Keys with two effects.
-    pub duplicate_effects: u64,
+    pub duplicate_effects: Spread,
     /// Charges declined although the merged balance covered them
     /// (single-leader: 0, its leader checks the one true balance).
-    pub spurious_declines: u64,
-    /// Escrow: rights transfers, and their latency p50 and p95.
-    pub rights_transfers: u64,
-    /// See `rights_transfers`.
+    pub spurious_declines: Spread,
+    /// Escrow: rights transfers per run.
+    pub rights_transfers: Spread,
+    /// Escrow: their latency p50 and p95, every run pooled.
     pub rights_p50: Option<Micros>,
-    /// See `rights_transfers`.
+    /// See `rights_p50`.
     pub rights_p95: Option<Micros>,
     /// From the end of a cut (partition, region down) until every region
-    /// holds every write booked before it; `None` with no cut, or for
-    /// single-leader (one log, no merge).
-    pub convergence: Option<Micros>,
-    /// Charge p95 under the SLO target at every site.
+    /// holds every write booked before it, over the runs; all `None` with
+    /// no cut, or for single-leader (one log, no merge).
+    pub convergence: Spread,
+    /// Charge p95 (every run pooled) under the SLO target at every site.
     pub slo_ok: bool,
-    /// Every money invariant held.
-    pub invariants_ok: bool,
-    /// The write path promises they hold.
+    /// Runs in which a money invariant broke.
+    pub runs_broken: u32,
+    /// The write path promises the invariants hold.
     pub invariants_expected: bool,
 }
 
 /// The SLO every row is judged on: charge p95 below this at every site.
 pub const CHARGE_P95_TARGET: Micros = 500_000;
 
-fn quantiles(h: &metrics::LatencyHistogram) -> [Option<Micros>; 3] {
+fn quantiles(h: &LatencyHistogram) -> [Option<Micros>; 3] {
     [0.5, 0.95, 0.99].map(|q| (h.count() > 0).then(|| h.value_at_quantile(q)))
 }
 
@@ -81,85 +85,123 @@ fn slo_ok(sites: &[CompareSite]) -> bool {
         .all(|s| s.p95.is_none_or(|p| p < CHARGE_P95_TARGET))
 }
 
-fn single_leader(d: &DrillConfig, seed: u64) -> Result<CompareRow, EngineError> {
+/// The median and the worst of the runs' availabilities.
+fn availability(mut v: Vec<f64>) -> Option<(f64, f64)> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some((v[metrics::nearest_rank(0.5, v.len()) - 1], v[0]))
+}
+
+/// One site's pooled latency and per-run availability.
+fn site(name: &str, charge: &LatencyHistogram, avail: Vec<f64>) -> CompareSite {
+    let [p50, p95, p99] = quantiles(charge);
+    CompareSite {
+        name: name.to_string(),
+        p50,
+        p95,
+        p99,
+        availability: availability(avail),
+    }
+}
+
+fn single_leader(d: &DrillConfig, seed: u64, runs: u32) -> Result<CompareRow, EngineError> {
     let cfg = DrillConfig {
         replication: Replication::Majority,
         ..d.clone()
     };
-    let r = run_drills(&cfg, seed, 1, &|| {})?.first;
+    let r = run_drills(&cfg, seed, runs, &|| {})?;
     let sites = cfg
         .topology
         .site_ids()
         .map(|s| {
             let mut h = r.during.sites[s.idx()].write.clone();
             h.merge(&r.outside.sites[s.idx()].write);
-            let [p50, p95, p99] = quantiles(&h);
-            CompareSite {
-                name: cfg.topology.site_name(s).to_string(),
-                p50,
-                p95,
-                p99,
-                availability: r.availability_by_site.get(s.idx()).copied().flatten(),
-            }
+            let avail = r
+                .runs
+                .iter()
+                .filter_map(|x| x.availability_by_site.get(s.idx()).copied().flatten())
+                .collect();
+            site(cfg.topology.site_name(s), &h, avail)
         })
         .collect::<Vec<_>>();
+    let of = |f: fn(&RunRecord) -> u64| Spread::of_values(r.runs.iter().map(f));
     Ok(CompareRow {
         drill: d.name.clone(),
         write_path: WritePath::SingleLeader,
+        runs,
         slo_ok: slo_ok(&sites),
         sites,
-        overspend_incidents: r.overspend_incidents,
-        lost_updates: r.lost_acknowledged_charges,
-        duplicate_effects: r.duplicate_effects,
-        spurious_declines: 0,
-        rights_transfers: 0,
+        overspend_incidents: of(|x| x.overspend_incidents),
+        lost_updates: of(|x| x.lost_acknowledged_charges),
+        duplicate_effects: of(|x| x.duplicate_effects),
+        spurious_declines: of(|_| 0),
+        rights_transfers: of(|_| 0),
         rights_p50: None,
         rights_p95: None,
-        convergence: None,
-        invariants_ok: r.invariants_ok,
+        convergence: Spread::default(),
+        runs_broken: r.runs.iter().filter(|x| !x.invariants_ok).count() as u32,
         invariants_expected: true,
     })
 }
 
-/// A multi-leader result of drill `d` on `path` as a comparison row.
-pub fn row_of(d: &DrillConfig, path: WritePath, r: &MultiResult) -> CompareRow {
-    let sites = r
-        .sites
-        .iter()
-        .map(|s| {
-            let [p50, p95, p99] = quantiles(&s.charge);
-            CompareSite {
-                name: s.name.clone(),
-                p50,
-                p95,
-                p99,
-                availability: s.availability(),
+/// Multi-leader results of drill `d` on `path`, one per run, as a
+/// comparison row.
+pub fn row_of(d: &DrillConfig, path: WritePath, runs: &[MultiResult]) -> CompareRow {
+    let first = &runs[0];
+    let sites = (0..first.sites.len())
+        .map(|i| {
+            let mut h = LatencyHistogram::default();
+            for r in runs {
+                h.merge(&r.sites[i].charge);
             }
+            let avail = runs
+                .iter()
+                .filter_map(|r| r.sites[i].availability())
+                .collect();
+            site(&first.sites[i].name, &h, avail)
         })
         .collect::<Vec<_>>();
-    let [rights_p50, rights_p95, _] = quantiles(&r.rights_latency);
+    let mut rights = LatencyHistogram::default();
+    for r in runs {
+        rights.merge(&r.rights_latency);
+    }
+    let [rights_p50, rights_p95, _] = quantiles(&rights);
+    let of = |f: fn(&MultiResult) -> u64| Spread::of_values(runs.iter().map(f));
     CompareRow {
         drill: d.name.clone(),
         write_path: path,
+        runs: runs.len() as u32,
         slo_ok: slo_ok(&sites),
         sites,
-        overspend_incidents: r.overspend_incidents,
-        lost_updates: r.lost_updates,
-        duplicate_effects: r.duplicate_effects,
-        spurious_declines: r.spurious_declines,
-        rights_transfers: r.rights_transfers,
+        overspend_incidents: of(|r| r.overspend_incidents),
+        lost_updates: of(|r| r.lost_updates),
+        duplicate_effects: of(|r| r.duplicate_effects),
+        spurious_declines: of(|r| r.spurious_declines),
+        rights_transfers: of(|r| r.rights_transfers),
         rights_p50,
         rights_p95,
-        convergence: r.convergence,
-        invariants_ok: r.invariants_ok,
-        invariants_expected: r.invariants_expected,
+        convergence: Spread::of(runs.iter().map(|r| r.convergence)),
+        runs_broken: runs.iter().filter(|r| !r.invariants_ok).count() as u32,
+        invariants_expected: first.invariants_expected,
     }
 }
 
-/// Every write path on every drill in `drills`, with `seed`: rows in drill
-/// order, then in [`WritePath::ALL`] order. Runs go in parallel; the rows do
-/// not depend on which thread played them.
-pub fn compare(drills: &[DrillConfig], seed: u64) -> Result<Vec<CompareRow>, EngineError> {
+/// Every write path on every drill in `drills`, `runs` runs each from
+/// master seed `seed` (run i: seed + i and its own fault onset, the same for
+/// every path): rows in drill order, then in [`WritePath::ALL`] order. Runs
+/// go in parallel; the rows do not depend on which thread played them.
+pub fn compare(
+    drills: &[DrillConfig],
+    seed: u64,
+    runs: u32,
+) -> Result<Vec<CompareRow>, EngineError> {
+    if !(1..=MAX_COMPARE_RUNS).contains(&runs) {
+        return Err(EngineError::BadDrill(format!(
+            "{runs} runs: give from 1 to {MAX_COMPARE_RUNS}"
+        )));
+    }
     let cells: Vec<(&DrillConfig, WritePath)> = drills
         .iter()
         .flat_map(|d| WritePath::ALL.iter().map(move |&p| (d, p)))
@@ -167,11 +209,19 @@ pub fn compare(drills: &[DrillConfig], seed: u64) -> Result<Vec<CompareRow>, Eng
     cells
         .par_iter()
         .map(|&(d, p)| match p {
-            WritePath::SingleLeader => single_leader(d, seed),
+            WritePath::SingleLeader => single_leader(d, seed, runs),
             _ => {
-                let r = run_multi(&MultiConfig::new(d.clone(), p), seed)?;
-                Ok(row_of(d, p, &r))
+                let cfg = MultiConfig::new(d.clone(), p);
+                let rs = (0..runs)
+                    .into_par_iter()
+                    .map(|i| run_multi(&cfg, run_seed(seed, i)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(row_of(d, p, &rs))
             }
         })
         .collect()
 }
+
+/// The most runs `compare` plays per row (each multi-leader run's result is
+/// kept until its row is built).
+pub const MAX_COMPARE_RUNS: u32 = 1_000;

@@ -20,7 +20,7 @@
 mod compare;
 mod sim;
 
-pub use compare::{compare, row_of, CompareRow, CompareSite, CHARGE_P95_TARGET};
+pub use compare::{compare, row_of, CompareRow, CompareSite, CHARGE_P95_TARGET, MAX_COMPARE_RUNS};
 
 use metrics::LatencyHistogram;
 use topology::{Micros, RegionId};
