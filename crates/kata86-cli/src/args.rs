@@ -280,12 +280,13 @@ pub struct DrillArgs {
 
     /// Play the drill this many times (1 to 10000), each run with its own
     /// seed and fault onset, and report p50/p95/p99/max over the runs.
-    /// [default: 20; 1, the only choice, with a multi-leader --write-path]
+    /// [default: 20; at most 1000 with a multi-leader --write-path]
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub runs: Option<i64>,
 
     /// Where charges commit: single-leader (the default), lww, crdt or
-    /// escrow (multi-leader regional writes, one run per command).
+    /// escrow (multi-leader regional writes: a row over the runs, the first
+    /// run's details).
     #[arg(long, value_name = "PATH")]
     pub write_path: Option<String>,
 

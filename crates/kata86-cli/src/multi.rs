@@ -11,7 +11,7 @@ use std::io::Write;
 
 use engine::drill::{Builtin, DrillConfig, JpRole};
 use engine::multi::{
-    compare as compare_rows, run_multi, CompareRow, MultiConfig, WritePath, MAX_COMPARE_RUNS,
+    compare as compare_rows, run_multis, CompareRow, MultiConfig, WritePath, MAX_COMPARE_RUNS,
 };
 use serde::Serialize;
 use topology::{to_ms, Micros};
@@ -49,9 +49,10 @@ pub fn drill(
             "drill reports come as --format table or json".into(),
         ));
     }
-    if runs_count(a.runs.unwrap_or(1))? != 1 {
+    let n = runs_count(a.runs.unwrap_or(20))?;
+    if n > MAX_COMPARE_RUNS {
         return Err(CliError::Usage(format!(
-            "--write-path {path} plays one run per command; give --runs 1 (or leave it out) and vary --seed"
+            "--runs {n}: a multi-leader drill plays at most {MAX_COMPARE_RUNS} runs"
         )));
     }
     timing(a, &mut cfg)?;
@@ -69,8 +70,11 @@ pub fn drill(
             .map(|r| m.drill.topology.region(r))
             .collect::<Result<_, _>>()?;
     }
-    let r = run_multi(&m, a.seed)?;
-    let row = engine::multi::row_of(&m.drill, path, std::slice::from_ref(&r));
+    // Run i plays seed + i with its own onset, as single-leader drills do;
+    // the row is over every run, the details are the first run's.
+    let rs = run_multis(&m, a.seed, n)?;
+    let r = &rs[0];
+    let row = engine::multi::row_of(&m.drill, path, &rs);
     let mut command = String::from("kata86 drill");
     if let Some(n) = &a.name {
         command.push_str(&format!(" {n}"));
@@ -82,11 +86,12 @@ pub fn drill(
     if let Some(e) = &a.escrow_regions {
         command.push_str(&format!(" --escrow-regions {e}"));
     }
-    command.push_str(&format!(" --seed {}", a.seed));
+    command.push_str(&format!(" --runs {n} --seed {}", a.seed));
     match a.format {
         Format::Json => {
             #[derive(Serialize)]
             struct Doc<'a> {
+                runs: u32,
                 drill: &'a str,
                 write_path: &'a str,
                 seed: u64,
@@ -115,6 +120,7 @@ pub fn drill(
                 command: &'a str,
             }
             let doc = Doc {
+                runs: n,
                 drill: &r.drill,
                 write_path: &r.write_path,
                 seed: r.seed,
@@ -148,17 +154,18 @@ pub fn drill(
         _ => {
             writeln!(
                 out,
-                "kata86 drill {}: write path {path}, one run, seed {}, faults shifted by {:.1} s",
+                "kata86 drill {}: write path {path}, {n} run(s) from seed {} (run i: seed + i, its own fault onset); the row is over every run",
                 r.drill,
                 r.seed,
-                to_ms(r.onset) / 1000.0
             )?;
             writeln!(out, "topology: {}", m.drill.topology)?;
             writeln!(out)?;
             writeln!(out, "{}", table(std::slice::from_ref(&row)))?;
             writeln!(
                 out,
-                "charges {} = {} acknowledged + {} declined + {} unknown; {} repeats suppressed",
+                "run 1 (seed {}, faults shifted by {:.1} s): charges {} = {} acknowledged + {} declined + {} unknown; {} repeats suppressed",
+                r.seed,
+                to_ms(r.onset) / 1000.0,
                 r.charges,
                 r.acknowledged_charges,
                 r.declined_charges,
@@ -178,8 +185,12 @@ pub fn drill(
             writeln!(out, "reproduce: {command}")?;
         }
     }
-    if let Some(d) = &r.defect {
-        eprintln!("error: money invariant broken where the write path promises it holds: {d}");
+    if let Some(x) = rs.iter().find(|x| x.defect.is_some()) {
+        eprintln!(
+            "error: money invariant broken where the write path promises it holds (run seed {}): {}",
+            x.seed,
+            x.defect.as_deref().unwrap_or_default()
+        );
         return Ok(Verdict::MoneyBroken);
     }
     Ok(Verdict::Clean)

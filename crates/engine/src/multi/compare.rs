@@ -11,8 +11,8 @@ use metrics::{LatencyHistogram, Spread};
 use rayon::prelude::*;
 use topology::Micros;
 
-use super::{run_multi, MultiConfig, MultiResult, WritePath};
-use crate::drill::{run_drills, run_seed, DrillConfig, Replication, RunRecord};
+use super::{run_multis, MultiConfig, MultiResult, WritePath};
+use crate::drill::{run_drills, DrillConfig, Replication, RunRecord};
 use crate::EngineError;
 
 /// One client site's charges on one row, every run pooled.
@@ -211,11 +211,7 @@ pub fn compare(
         .map(|&(d, p)| match p {
             WritePath::SingleLeader => single_leader(d, seed, runs),
             _ => {
-                let cfg = MultiConfig::new(d.clone(), p);
-                let rs = (0..runs)
-                    .into_par_iter()
-                    .map(|i| run_multi(&cfg, run_seed(seed, i)))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let rs = run_multis(&MultiConfig::new(d.clone(), p), seed, runs)?;
                 Ok(row_of(d, p, &rs))
             }
         })

@@ -251,6 +251,26 @@ pub fn run_script(
     Ok(sim::play_script(cfg, seed, script))
 }
 
+/// Plays `runs` runs of `cfg` from master seed `seed`, in parallel: run i
+/// plays seed + i with its own fault onset, as [`crate::drill::run_drills`]
+/// does; results in run order, whatever thread played them.
+pub fn run_multis(
+    cfg: &MultiConfig,
+    seed: u64,
+    runs: u32,
+) -> Result<Vec<MultiResult>, EngineError> {
+    use rayon::prelude::*;
+    if !(1..=MAX_COMPARE_RUNS).contains(&runs) {
+        return Err(EngineError::BadDrill(format!(
+            "{runs} runs: give from 1 to {MAX_COMPARE_RUNS}"
+        )));
+    }
+    (0..runs)
+        .into_par_iter()
+        .map(|i| run_multi(cfg, crate::drill::run_seed(seed, i)))
+        .collect()
+}
+
 /// Plays `cfg` once with `seed`, its fault timeline shifted by the run's
 /// onset exactly as run 0 of [`crate::drill::run_drills`] shifts it.
 pub fn run_multi(cfg: &MultiConfig, seed: u64) -> Result<MultiResult, EngineError> {
