@@ -168,14 +168,14 @@ impl Model {
         })
     }
 
-    /// A model over a topology: the clients (writer and reader) sit in
-    /// `coordinator`, replica `i` in `placement[i]`; each leg is half the RTT
-    /// between the two regions plus an LNKD-SSD draw (the paper's in-datacenter
-    /// network and service time), so N = `placement.len()`.
+    /// A model over a topology: replica `i` sits in region `placement[i]`;
+    /// the writer and the reader are clients at the topology's sites, each
+    /// drawn uniformly per trial. Each leg is half the RTT between the client's
+    /// site and the replica's region plus an LNKD-SSD draw (the paper's
+    /// in-datacenter network and service time), so N = `placement.len()`.
     pub fn topology(
         name: &str,
         topo: &Topology,
-        coordinator: RegionId,
         placement: &[RegionId],
     ) -> Result<Model, QuorumError> {
         if placement.len() > MAX_N {
@@ -195,14 +195,19 @@ impl Model {
                 });
             }
         }
-        let row = placement
-            .iter()
-            .map(|&p| to_ms(topo.rtt_regions(coordinator, p)) / 2.0)
+        let offsets = topo
+            .site_ids()
+            .map(|s| {
+                placement
+                    .iter()
+                    .map(|&p| to_ms(topo.rtt_site(s, p)) / 2.0)
+                    .collect()
+            })
             .collect();
         Ok(Model {
             name: name.to_string(),
             legs: Legs::all(LNKD_SSD),
-            offsets: vec![row],
+            offsets,
         })
     }
 
@@ -219,9 +224,22 @@ impl Model {
 
 /// Round-robin placement of `n` replicas over the topology's regions, in the
 /// topology's order starting from `leader`'s region: SG, US, JP, SG, ...
-pub fn round_robin(topo: &Topology, leader: RegionId, n: usize) -> Vec<RegionId> {
+/// A topology holds 1 to [`PER_REGION`] × regions replicas.
+pub fn round_robin(
+    topo: &Topology,
+    leader: RegionId,
+    n: usize,
+) -> Result<Vec<RegionId>, QuorumError> {
     let k = topo.region_count();
-    (0..n)
+    let max = (PER_REGION * k).min(MAX_N);
+    if n == 0 || n > max {
+        return Err(QuorumError::TooManyReplicas {
+            n,
+            max,
+            model: format!("{k} regions of {PER_REGION} replicas each"),
+        });
+    }
+    Ok((0..n)
         .map(|i| RegionId(((leader.idx() + i) % k) as u8))
-        .collect()
+        .collect())
 }
