@@ -325,39 +325,61 @@ fn draw_write(m: &Model, n: usize, w: usize, site: usize, rng: &mut Rng, t: &mut
     t.ack_order[..w].iter().fold(0u32, |m, &i| m | 1 << i)
 }
 
-/// Runs trials `[from, to)` of chunk `chunk` into `tally`.
-fn run_chunk(cfg: &Config, chunk: u64, tally: &mut Tally) {
-    let (n, r, w) = (cfg.n, cfg.r, cfg.w);
-    let m = &cfg.model;
-    let sites = m.sites() as u64;
-    let from = chunk * CHUNK;
-    let to = (from + CHUNK).min(cfg.trials);
-    let mut rng = substream(cfg.seed, "pbs", chunk);
-    let mut t = Trial {
-        w: [0.0; MAX_N],
-        r: [0.0; MAX_N],
-        ack: [0.0; MAX_N],
-        resp: [0.0; MAX_N],
-        ack_order: [0; MAX_N],
-        read_order: [0; MAX_N],
-    };
-    let last = cfg.points;
-    for _ in from..to {
-        // The draw order never depends on R or W: common random numbers.
+/// One trial's outcome.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// The smallest `t` (ms, ≥ 0) at which the read sees the write.
+    pub threshold_ms: f64,
+    /// Read latency: the R-th fastest response.
+    pub read_ms: f64,
+    /// Write latency: the W-th fastest ack.
+    pub write_ms: f64,
+    /// `hits[k-1]`: the read quorum met one of the last k write quorums.
+    pub hits: [bool; K_MAX],
+}
+
+/// A sampler over one chunk's sub-stream: fixed scratch, no allocation per trial.
+struct Sampler<'a> {
+    cfg: &'a Config,
+    rng: Rng,
+    t: Trial,
+}
+
+impl<'a> Sampler<'a> {
+    fn new(cfg: &'a Config, chunk: u64) -> Self {
+        Sampler {
+            cfg,
+            rng: substream(cfg.seed, "pbs", chunk),
+            t: Trial {
+                w: [0.0; MAX_N],
+                r: [0.0; MAX_N],
+                ack: [0.0; MAX_N],
+                resp: [0.0; MAX_N],
+                ack_order: [0; MAX_N],
+                read_order: [0; MAX_N],
+            },
+        }
+    }
+
+    /// One trial. The draw order never depends on R or W: common random
+    /// numbers, so a larger R or W sees the very same delays.
+    #[inline]
+    fn next(&mut self) -> Sample {
+        let (n, r, w) = (self.cfg.n, self.cfg.r, self.cfg.w);
+        let m = &self.cfg.model;
+        let (rng, t) = (&mut self.rng, &mut self.t);
+        let sites = m.sites() as u64;
         let (ws, rs) = if sites > 1 {
-            (
-                below(&mut rng, sites) as usize,
-                below(&mut rng, sites) as usize,
-            )
+            (below(rng, sites) as usize, below(rng, sites) as usize)
         } else {
             (0, 0)
         };
-        let write_set = draw_write(m, n, w, ws, &mut rng, &mut t);
+        let write_set = draw_write(m, n, w, ws, rng, t);
         let wt = t.ack[t.ack_order[w - 1] as usize];
         let off = &m.offsets[rs];
         for i in 0..n {
-            t.r[i] = off[i] + m.legs.r.draw(&mut rng);
-            t.resp[i] = t.r[i] + off[i] + m.legs.s.draw(&mut rng);
+            t.r[i] = off[i] + m.legs.r.draw(rng);
+            t.resp[i] = t.r[i] + off[i] + m.legs.s.draw(rng);
         }
         order_by(&t.resp, &mut t.read_order, n);
         let read_ms = t.resp[t.read_order[r - 1] as usize];
@@ -368,32 +390,78 @@ fn run_chunk(cfg: &Config, chunk: u64, tally: &mut Tally) {
             threshold = threshold.min(t.w[i] - t.r[i] - wt);
             read_set |= 1 << i;
         }
-        let threshold = threshold.max(0.0);
-        tally.threshold.record(threshold);
-        tally.read.record(read_ms);
-        tally.write.record(wt);
-        let j = if threshold <= 0.0 {
-            0
-        } else {
-            let k = (threshold / cfg.step_ms).ceil();
-            if k >= last as f64 {
-                last
-            } else {
-                k as usize
-            }
-        };
-        tally.grid[j] += 1;
         // k-staleness: the versions before this one, each with its own
         // write quorum (a version lives only on the replicas that acked it).
+        let mut hits = [false; K_MAX];
         let mut hit = read_set & write_set != 0;
-        for k in 0..K_MAX {
+        for (k, h) in hits.iter_mut().enumerate() {
             if k > 0 {
-                let older = draw_write(m, n, w, ws, &mut rng, &mut t);
+                let older = draw_write(m, n, w, ws, rng, t);
                 hit |= read_set & older != 0;
             }
-            tally.stale_hits[k] += u64::from(hit);
+            *h = hit;
+        }
+        Sample {
+            threshold_ms: threshold.max(0.0),
+            read_ms,
+            write_ms: wt,
+            hits,
         }
     }
+}
+
+/// The curve point a threshold first counts at: the smallest j with
+/// `j · step ≥ threshold`, or `points` when beyond the curve.
+fn grid_index(threshold: f64, step: f64, points: usize) -> usize {
+    if threshold <= 0.0 {
+        return 0;
+    }
+    let k = (threshold / step).ceil();
+    if k >= points as f64 {
+        points
+    } else {
+        k as usize
+    }
+}
+
+/// Runs chunk `chunk`'s trials into `tally`.
+fn run_chunk(cfg: &Config, chunk: u64, tally: &mut Tally) {
+    let from = chunk * CHUNK;
+    let to = (from + CHUNK).min(cfg.trials);
+    let mut s = Sampler::new(cfg, chunk);
+    for _ in from..to {
+        let x = s.next();
+        tally.threshold.record(x.threshold_ms);
+        tally.read.record(x.read_ms);
+        tally.write.record(x.write_ms);
+        tally.grid[grid_index(x.threshold_ms, cfg.step_ms, cfg.points)] += 1;
+        for (a, h) in tally.stale_hits.iter_mut().zip(x.hits) {
+            *a += u64::from(h);
+        }
+    }
+}
+
+/// The most trials [`samples`] returns one by one.
+pub const MAX_SAMPLES: u64 = 1_000_000;
+
+/// Every trial's outcome, in trial order, exactly as [`simulate`] draws them:
+/// for oracles and tests on small runs (at most [`MAX_SAMPLES`]).
+pub fn samples(cfg: &Config) -> Result<Vec<Sample>, QuorumError> {
+    cfg.validate()?;
+    if cfg.trials > MAX_SAMPLES {
+        return Err(QuorumError::Trials {
+            got: cfg.trials,
+            max: MAX_SAMPLES,
+        });
+    }
+    let mut out = Vec::with_capacity(cfg.trials as usize);
+    for c in 0..cfg.trials.div_ceil(CHUNK) {
+        let mut s = Sampler::new(cfg, c);
+        let from = c * CHUNK;
+        let to = (from + CHUNK).min(cfg.trials);
+        out.extend((from..to).map(|_| s.next()));
+    }
+    Ok(out)
 }
 
 /// Runs the Monte Carlo and summarises it.
