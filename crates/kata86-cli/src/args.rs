@@ -91,7 +91,12 @@ pub struct PbsArgs {
     pub seed: u64,
 
     /// Spacing of the curve's points, ms (positive).
-    #[arg(long, default_value_t = 1.0, value_name = "MS", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        value_name = "MS",
+        allow_negative_numbers = true
+    )]
     pub step_ms: f64,
 
     /// Points on the curve: t = 0, step, ..., (points − 1) · step (1 to 100001).

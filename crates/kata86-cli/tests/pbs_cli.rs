@@ -23,20 +23,36 @@ fn one_and_two_threads_print_the_same_bytes() {
     // 300,000 trials: five chunks, so two threads really split the work.
     for fmt in ["json", "table", "csv"] {
         let args = [
-            "pbs", "--preset", "wan", "--r", "1", "--w", "2", "--trials", "300000", "--format",
-            fmt,
+            "pbs", "--preset", "wan", "--r", "1", "--w", "2", "--trials", "300000", "--format", fmt,
         ];
         assert_eq!(with_threads("1", &args), with_threads("2", &args), "{fmt}");
     }
-    let args = ["pbs", "--n", "5", "--r", "2", "--w", "2", "--trials", "200000"];
+    let args = [
+        "pbs", "--n", "5", "--r", "2", "--w", "2", "--trials", "200000",
+    ];
     assert_eq!(with_threads("1", &args), with_threads("2", &args));
 }
 
 #[test]
 fn json_has_exactly_the_documented_fields() {
     let out = ok(&[
-        "pbs", "--preset", "lnkd-ssd", "--n", "3", "--r", "1", "--w", "1", "--trials", "20000",
-        "--format", "json", "--step-ms", "0.5", "--points", "5",
+        "pbs",
+        "--preset",
+        "lnkd-ssd",
+        "--n",
+        "3",
+        "--r",
+        "1",
+        "--w",
+        "1",
+        "--trials",
+        "20000",
+        "--format",
+        "json",
+        "--step-ms",
+        "0.5",
+        "--points",
+        "5",
     ]);
     let v: Value = serde_json::from_str(&out).unwrap();
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
@@ -75,7 +91,9 @@ fn json_has_exactly_the_documented_fields() {
 
 #[test]
 fn csv_is_the_curve() {
-    let out = ok(&["pbs", "--trials", "1000", "--points", "3", "--format", "csv"]);
+    let out = ok(&[
+        "pbs", "--trials", "1000", "--points", "3", "--format", "csv",
+    ]);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "t_ms,p_consistent");
     assert_eq!(lines.len(), 4);
@@ -93,7 +111,13 @@ fn a_scenario_topology_and_a_placement_are_accepted() {
     ]);
     assert!(out.starts_with("pbs "), "{out}");
     let out = ok(&[
-        "pbs", "--placement", "US,US,JP", "--trials", "1000", "--format", "json",
+        "pbs",
+        "--placement",
+        "US,US,JP",
+        "--trials",
+        "1000",
+        "--format",
+        "json",
     ]);
     assert!(out.contains("\"preset\": \"kata\""));
 }
@@ -108,8 +132,14 @@ fn bad_input_is_refused_with_a_reason() {
         (&["pbs", "--n", "10"], "N = 10 is not possible"),
         (&["pbs", "--n", "0"], "N = 0 is not possible"),
         (&["pbs", "--preset", "wan", "--n", "4"], "holds 1 to 3"),
-        (&["pbs", "--preset", "lnkd-ssd", "--n", "17"], "holds 1 to 16"),
-        (&["pbs", "--preset", "nope"], "lnkd-ssd, lnkd-disk, ymmr, wan"),
+        (
+            &["pbs", "--preset", "lnkd-ssd", "--n", "17"],
+            "holds 1 to 16",
+        ),
+        (
+            &["pbs", "--preset", "nope"],
+            "lnkd-ssd, lnkd-disk, ymmr, wan",
+        ),
         (&["pbs", "--trials", "0"], "trials must be 1 to"),
         (&["pbs", "--trials", "100000001"], "trials must be 1 to"),
         (&["pbs", "--step-ms", "-1"], "positive"),
@@ -119,9 +149,18 @@ fn bad_input_is_refused_with_a_reason() {
         (&["pbs", "--points", "0"], "points"),
         (&["pbs", "--placement", "SG,XX,JP"], "XX"),
         (&["pbs", "--placement", "SG,US"], "names 2 replicas"),
-        (&["pbs", "--n", "4", "--placement", "SG,SG,SG,SG"], "at most 3"),
-        (&["pbs", "--preset", "ymmr", "--placement", "SG,US,JP"], "preset"),
-        (&["pbs", "--preset", "wan", "--scenario", "x.toml"], "cannot be used"),
+        (
+            &["pbs", "--n", "4", "--placement", "SG,SG,SG,SG"],
+            "at most 3",
+        ),
+        (
+            &["pbs", "--preset", "ymmr", "--placement", "SG,US,JP"],
+            "preset",
+        ),
+        (
+            &["pbs", "--preset", "wan", "--scenario", "x.toml"],
+            "cannot be used",
+        ),
         (&["pbs", "--scenario", "no/such/file.toml"], "cannot read"),
     ];
     for (args, why) in cases {

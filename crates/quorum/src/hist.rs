@@ -85,7 +85,9 @@ impl Histogram {
         if self.total == 0 {
             return 0.0;
         }
-        let target = (self.total as u128 * per_10k as u128).div_ceil(10_000).max(1) as u64;
+        let target = (self.total as u128 * per_10k as u128)
+            .div_ceil(10_000)
+            .max(1) as u64;
         let mut seen = 0u64;
         for (i, &c) in self.counts.iter().enumerate() {
             seen += c;
@@ -106,7 +108,10 @@ mod tests {
         for &v in &[1e-7, 1e-3, 0.235, 1.0, 3.7, 75.0, 1234.5, 1e9] {
             let i = Histogram::index(v);
             let up = Histogram::upper(i);
-            assert!(up >= v && up <= v * (1.0 + 1.0 / 256.0) + 1e-6, "{v} -> {up}");
+            assert!(
+                up >= v && up <= v * (1.0 + 1.0 / 256.0) + 1e-6,
+                "{v} -> {up}"
+            );
             assert!(Histogram::upper(i - 1) <= v);
         }
         assert_eq!(Histogram::index(0.0), 0);

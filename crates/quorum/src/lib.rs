@@ -275,7 +275,9 @@ pub fn miss_probability(n: usize, r: usize, w: usize) -> f64 {
         return 0.0;
     }
     // C(N−W, R) / C(N, R) = Π_{i<R} (N−W−i) / (N−i).
-    (0..r).map(|i| (n - w - i) as f64 / (n - i) as f64).product()
+    (0..r)
+        .map(|i| (n - w - i) as f64 / (n - i) as f64)
+        .product()
 }
 
 /// The paper's k-staleness closed form: `1 − [C(N−W, R) / C(N, R)]^k`.
@@ -311,16 +313,37 @@ fn order_by(key: &[f64; MAX_N], order: &mut [u8; MAX_N], n: usize) {
     }
 }
 
+/// For every replica i (one per entry of `off`, its one-way delay): the
+/// request's arrival `there[i] = off[i] + go` and the reply's return
+/// `back[i] = there[i] + off[i] + reply`, drawing `go` then `reply` per replica.
+#[inline]
+fn round_trips(
+    off: &[f64],
+    go: Dist,
+    reply: Dist,
+    rng: &mut Rng,
+    there: &mut [f64; MAX_N],
+    back: &mut [f64; MAX_N],
+) {
+    for ((&o, th), bk) in off.iter().zip(there.iter_mut()).zip(back.iter_mut()) {
+        *th = o + go.draw(rng);
+        *bk = *th + o + reply.draw(rng);
+    }
+}
+
 /// Draws one write's W and A legs for every replica from the writer's
 /// `site`; returns the ack-order bitmask of the first `w` ackers and leaves
 /// arrivals in `t.w`, ack times in `t.ack`.
 #[inline]
 fn draw_write(m: &Model, n: usize, w: usize, site: usize, rng: &mut Rng, t: &mut Trial) -> u32 {
-    let off = &m.offsets[site];
-    for i in 0..n {
-        t.w[i] = off[i] + m.legs.w.draw(rng);
-        t.ack[i] = t.w[i] + off[i] + m.legs.a.draw(rng);
-    }
+    round_trips(
+        &m.offsets[site][..n],
+        m.legs.w,
+        m.legs.a,
+        rng,
+        &mut t.w,
+        &mut t.ack,
+    );
     order_by(&t.ack, &mut t.ack_order, n);
     t.ack_order[..w].iter().fold(0u32, |m, &i| m | 1 << i)
 }
@@ -376,11 +399,14 @@ impl<'a> Sampler<'a> {
         };
         let write_set = draw_write(m, n, w, ws, rng, t);
         let wt = t.ack[t.ack_order[w - 1] as usize];
-        let off = &m.offsets[rs];
-        for i in 0..n {
-            t.r[i] = off[i] + m.legs.r.draw(rng);
-            t.resp[i] = t.r[i] + off[i] + m.legs.s.draw(rng);
-        }
+        round_trips(
+            &m.offsets[rs][..n],
+            m.legs.r,
+            m.legs.s,
+            rng,
+            &mut t.r,
+            &mut t.resp,
+        );
         order_by(&t.resp, &mut t.read_order, n);
         let read_ms = t.resp[t.read_order[r - 1] as usize];
         let mut threshold = f64::INFINITY;

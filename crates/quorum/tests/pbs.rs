@@ -134,13 +134,19 @@ fn two_exponential_legs_match_their_closed_form() {
     for &(t, p) in &rep.curve {
         let exact = 1.0 - (-lambda * t).exp() / 2.0;
         let se = (exact * (1.0 - exact) / trials as f64).sqrt();
-        assert!((p - exact).abs() <= 5.0 * se + 1e-12, "t={t}: {p} vs {exact}");
+        assert!(
+            (p - exact).abs() <= 5.0 * se + 1e-12,
+            "t={t}: {p} vs {exact}"
+        );
     }
     for (p, got) in [0.99f64, 0.999].into_iter().zip(rep.t_visibility_ms) {
         let exact = (1.0 / (2.0 * (1.0 - p))).ln() / lambda;
         let se = (p * (1.0 - p) / trials as f64).sqrt() / (lambda * (1.0 - p));
         let tol = 5.0 * se + exact / 256.0;
-        assert!((got - exact).abs() <= tol, "p={p}: {got} vs {exact} ± {tol}");
+        assert!(
+            (got - exact).abs() <= tol,
+            "p={p}: {got} vs {exact} ± {tol}"
+        );
     }
 }
 
