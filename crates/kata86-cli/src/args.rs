@@ -41,6 +41,71 @@ pub enum Command {
     /// metrics of docs/metrics.md; `--format promtool-test` a `promtool test
     /// rules` file replaying a drill's windows against them.
     Alerts(crate::alerts::AlertsArgs),
+    /// Leaderless partial quorums (N replicas, W write acks, R read replies):
+    /// probabilistically bounded staleness by Monte Carlo over the WARS model.
+    ///
+    /// Prints the t-visibility curve (probability that a read starting t ms
+    /// after a write commits sees it), t at 99 / 99.9 / 99.99 %, k-staleness
+    /// beside its closed form, and read and write latency percentiles. Latency
+    /// legs come from a PBS preset (Bailis et al., PVLDB 2012, Table 3) or
+    /// from the topology's RTTs (SG, US, JP; or a scenario's) plus LNKD-SSD
+    /// service times. See docs/model.md.
+    Pbs(PbsArgs),
+}
+
+/// `kata86 pbs` options.
+#[derive(Debug, Args)]
+pub struct PbsArgs {
+    /// PBS latency preset: lnkd-ssd, lnkd-disk, ymmr, wan [default: none, the
+    /// kata topology SG, US, JP with LNKD-SSD service times].
+    #[arg(long, value_name = "NAME", conflicts_with = "scenario")]
+    pub preset: Option<String>,
+
+    /// Take the topology (and leader) of this TOML scenario file.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<std::path::PathBuf>,
+
+    /// Replicas (1 to 16; a topology holds 3 per region, wan exactly 3).
+    #[arg(long, default_value_t = 3)]
+    pub n: usize,
+
+    /// Read replies the read waits for (1 to N).
+    #[arg(long, default_value_t = 1)]
+    pub r: usize,
+
+    /// Write acknowledgements the write waits for (1 to N).
+    #[arg(long, default_value_t = 1)]
+    pub w: usize,
+
+    /// Where the N replicas sit, e.g. SG,US,JP (topology runs only) [default:
+    /// round-robin over the regions from the leader's].
+    #[arg(long, value_name = "R1,R2,...")]
+    pub placement: Option<String>,
+
+    /// Monte Carlo trials, 1 to 10^8.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub trials: u64,
+
+    /// Master seed.
+    #[arg(long, default_value_t = 86)]
+    pub seed: u64,
+
+    /// Spacing of the curve's points, ms (positive).
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        value_name = "MS",
+        allow_negative_numbers = true
+    )]
+    pub step_ms: f64,
+
+    /// Points on the curve: t = 0, step, ..., (points − 1) · step (1 to 100001).
+    #[arg(long, default_value_t = 101)]
+    pub points: usize,
+
+    /// Output format (csv: the curve).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// Output formats.

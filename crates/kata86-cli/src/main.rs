@@ -11,6 +11,7 @@ mod args;
 mod drill;
 mod files;
 mod multi;
+mod pbs;
 mod report;
 mod sim;
 
@@ -33,6 +34,9 @@ pub enum CliError {
     /// Invalid simulation parameters.
     #[error("{0}")]
     Engine(#[from] engine::EngineError),
+    /// Impossible quorum parameters (N, R, W, trials, preset, grid).
+    #[error("{0}")]
+    Quorum(#[from] quorum::QuorumError),
     /// A combination of flags that makes no sense.
     #[error("{0}")]
     Usage(String),
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
         Command::Drill(a) => drill::run(&a, &mut out),
         Command::Compare(a) => multi::compare(&a, &mut out),
         Command::Alerts(a) => alerts::run(&a, &mut out),
+        Command::Pbs(a) => pbs::run(&a, &mut out),
     };
     let _ = out.flush();
     match result {

@@ -1,0 +1,534 @@
+//! Leaderless partial quorums (Dynamo style: N replicas, W write acks, R read
+//! replies) and their probabilistically bounded staleness (PBS; Bailis et al.,
+//! PVLDB 5(8), 2012).
+//!
+//! # Overview
+//! * [`Model`] — the WARS legs (write, ack, read, response) as [`Dist`]
+//!   mixtures plus fixed one-way delays: a PBS preset ([`Model::preset`]) or a
+//!   topology's RTTs ([`Model::topology`], placement by [`round_robin`]).
+//! * [`Config`] — a model with N, R, W, trials, seed and the curve's grid,
+//!   validated by [`Config::validate`].
+//! * [`simulate`] → [`Report`] — t-visibility curve and quantiles,
+//!   k-staleness (simulated and [`k_staleness_closed_form`]), read and write
+//!   latency percentiles.
+//!
+//! # Key decision: one threshold per trial
+//! Whether a read starting `t` ms after the commit is consistent is monotone in
+//! `t`, so each trial reduces to one number: the smallest `t` at which its read
+//! sees the write, `max(0, min over the read quorum of W_i − R_i − wt)`. The
+//! whole curve and every t-visibility quantile then come from counts of
+//! thresholds (an exact grid histogram and a log-linear one), not from one
+//! simulation per `t`. Trials run in fixed chunks of [`CHUNK`], chunk `c`
+//! drawing from sub-stream `("pbs", c)`; the counts are integers merged by
+//! addition, so the report is byte-identical whatever the thread count.
+//!
+//! No I/O; every bad input is a [`QuorumError`].
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod hist;
+mod model;
+
+use rayon::prelude::*;
+use replication::rng::{below, substream, Rng};
+
+pub use hist::Histogram;
+pub use model::{
+    round_robin, Dist, Legs, Model, LNKD_DISK_W, LNKD_SSD, MAX_N, PER_REGION, PRESETS,
+    WAN_ONE_WAY_MS, YMMR_ARS, YMMR_W,
+};
+
+/// Trials per chunk; each chunk is one random sub-stream.
+pub const CHUNK: u64 = 1 << 16;
+/// The most trials one run may ask for (about a minute on one core).
+pub const MAX_TRIALS: u64 = 100_000_000;
+/// The most points on the t-visibility curve.
+pub const MAX_POINTS: usize = 100_001;
+/// k-staleness is reported for k = 1 ..= K_MAX.
+pub const K_MAX: usize = 3;
+
+/// Everything that makes a run impossible.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum QuorumError {
+    /// R or W of zero.
+    #[error("{which} must be at least 1 (got 0)")]
+    ZeroQuorum {
+        /// `R` or `W`.
+        which: &'static str,
+    },
+    /// R or W above N.
+    #[error("{which} = {value} is more than N = {n}: a quorum cannot exceed the replicas")]
+    QuorumAboveN {
+        /// `R` or `W`.
+        which: &'static str,
+        /// Its value.
+        value: usize,
+        /// N.
+        n: usize,
+    },
+    /// N of zero, or more than the model holds.
+    #[error("N = {n} is not possible with {model}: it holds 1 to {max} replicas")]
+    TooManyReplicas {
+        /// N asked.
+        n: usize,
+        /// The most it holds.
+        max: usize,
+        /// The model's name.
+        model: String,
+    },
+    /// A placement over the per-region limit.
+    #[error("placement puts {held} replicas in {region}; a region holds at most {max}")]
+    RegionFull {
+        /// The region.
+        region: String,
+        /// Replicas placed there.
+        held: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A name that is not a preset.
+    #[error("unknown preset `{name}`; choose one of: {choices}")]
+    UnknownPreset {
+        /// What was asked.
+        name: String,
+        /// The presets.
+        choices: String,
+    },
+    /// Trials out of range.
+    #[error("trials must be 1 to {max} (got {got})")]
+    Trials {
+        /// Asked.
+        got: u64,
+        /// Cap.
+        max: u64,
+    },
+    /// A bad grid for the curve.
+    #[error("{0}")]
+    Grid(String),
+}
+
+/// One run: a model, N/R/W and the sampling settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The latency model.
+    pub model: Model,
+    /// Replicas.
+    pub n: usize,
+    /// Read replies awaited.
+    pub r: usize,
+    /// Write acks awaited.
+    pub w: usize,
+    /// Trials (one write and one read each).
+    pub trials: u64,
+    /// Master seed.
+    pub seed: u64,
+    /// Spacing of the curve's points, ms.
+    pub step_ms: f64,
+    /// Points on the curve (t = 0, step, 2·step, ...).
+    pub points: usize,
+}
+
+impl Config {
+    /// Checks every field; the only way [`simulate`] accepts a config.
+    pub fn validate(&self) -> Result<(), QuorumError> {
+        let cap = self.model.capacity();
+        if self.n == 0 || self.n > cap {
+            return Err(QuorumError::TooManyReplicas {
+                n: self.n,
+                max: cap,
+                model: self.model.name.clone(),
+            });
+        }
+        for (which, value) in [("R", self.r), ("W", self.w)] {
+            if value == 0 {
+                return Err(QuorumError::ZeroQuorum { which });
+            }
+            if value > self.n {
+                return Err(QuorumError::QuorumAboveN {
+                    which,
+                    value,
+                    n: self.n,
+                });
+            }
+        }
+        if self.trials == 0 || self.trials > MAX_TRIALS {
+            return Err(QuorumError::Trials {
+                got: self.trials,
+                max: MAX_TRIALS,
+            });
+        }
+        if !self.step_ms.is_finite() || self.step_ms <= 0.0 {
+            return Err(QuorumError::Grid(format!(
+                "the curve's step must be a positive number of ms (got {})",
+                self.step_ms
+            )));
+        }
+        if self.points == 0 || self.points > MAX_POINTS {
+            return Err(QuorumError::Grid(format!(
+                "the curve has 1 to {MAX_POINTS} points (got {})",
+                self.points
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The integer counts one group of trials leaves behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally {
+    /// Per-trial thresholds (ms).
+    pub threshold: Histogram,
+    /// Read latencies (ms).
+    pub read: Histogram,
+    /// Write latencies (ms).
+    pub write: Histogram,
+    /// `grid[j]`: trials whose threshold needs curve point j; the last entry
+    /// counts those beyond the curve.
+    pub grid: Vec<u64>,
+    /// `stale_hits[k-1]`: trials whose read quorum meets one of the last k
+    /// versions' write quorums.
+    pub stale_hits: [u64; K_MAX],
+}
+
+impl Tally {
+    fn new(points: usize) -> Tally {
+        Tally {
+            threshold: Histogram::new(),
+            read: Histogram::new(),
+            write: Histogram::new(),
+            grid: vec![0; points + 1],
+            stale_hits: [0; K_MAX],
+        }
+    }
+
+    fn merge(mut self, other: Tally) -> Tally {
+        self.threshold.merge(&other.threshold);
+        self.read.merge(&other.read);
+        self.write.merge(&other.write);
+        for (a, b) in self.grid.iter_mut().zip(&other.grid) {
+            *a += b;
+        }
+        for (a, b) in self.stale_hits.iter_mut().zip(other.stale_hits) {
+            *a += b;
+        }
+        self
+    }
+}
+
+/// Percentiles of a latency, ms.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 99th.
+    pub p99: f64,
+    /// 99.9th.
+    pub p999: f64,
+}
+
+impl Percentiles {
+    fn of(h: &Histogram) -> Percentiles {
+        Percentiles {
+            p50: h.quantile(5_000),
+            p99: h.quantile(9_900),
+            p999: h.quantile(9_990),
+        }
+    }
+}
+
+/// One k-staleness figure.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KStaleness {
+    /// Versions.
+    pub k: usize,
+    /// Fraction of trials whose read quorum met one of the last k write quorums.
+    pub simulated: f64,
+    /// `1 − [C(N−W, R) / C(N, R)]^k`.
+    pub closed_form: f64,
+}
+
+/// What a run measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// Read latency: the R-th fastest response.
+    pub read_ms: Percentiles,
+    /// Write latency: the W-th fastest ack.
+    pub write_ms: Percentiles,
+    /// t-visibility at 99 %, 99.9 %, 99.99 % (each the upper edge of a
+    /// histogram bucket under 0.4 % wide: at least that fraction is consistent).
+    pub t_visibility_ms: [f64; 3],
+    /// k-staleness for k = 1 ..= [`K_MAX`].
+    pub k_staleness: Vec<KStaleness>,
+    /// `(t, P(consistent at t))` at every grid point, exact counts.
+    pub curve: Vec<(f64, f64)>,
+    /// The raw counts.
+    pub tally: Tally,
+}
+
+/// Probabilities the t-visibility quantiles are reported at, in 1/10000.
+pub const T_VIS_PER_10K: [u32; 3] = [9_900, 9_990, 9_999];
+
+/// `C(N−W, R) / C(N, R)`: the chance that a uniformly random read quorum
+/// misses a uniformly random write quorum.
+pub fn miss_probability(n: usize, r: usize, w: usize) -> f64 {
+    if r + w > n {
+        return 0.0;
+    }
+    // C(N−W, R) / C(N, R) = Π_{i<R} (N−W−i) / (N−i).
+    (0..r)
+        .map(|i| (n - w - i) as f64 / (n - i) as f64)
+        .product()
+}
+
+/// The paper's k-staleness closed form: `1 − [C(N−W, R) / C(N, R)]^k`.
+pub fn k_staleness_closed_form(n: usize, r: usize, w: usize, k: usize) -> f64 {
+    1.0 - miss_probability(n, r, w).powi(k as i32)
+}
+
+/// Per-trial scratch: fixed arrays, nothing allocated per trial.
+struct Trial {
+    w: [f64; MAX_N],
+    r: [f64; MAX_N],
+    ack: [f64; MAX_N],
+    resp: [f64; MAX_N],
+    ack_order: [u8; MAX_N],
+    read_order: [u8; MAX_N],
+}
+
+/// Sorts `order[..n]` by `key` (insertion sort: N is at most 16). Ties keep
+/// replica order, so the sort is deterministic.
+#[inline]
+fn order_by(key: &[f64; MAX_N], order: &mut [u8; MAX_N], n: usize) {
+    for (i, o) in order.iter_mut().enumerate().take(n) {
+        *o = i as u8;
+    }
+    for i in 1..n {
+        let x = order[i];
+        let mut j = i;
+        while j > 0 && key[order[j - 1] as usize] > key[x as usize] {
+            order[j] = order[j - 1];
+            j -= 1;
+        }
+        order[j] = x;
+    }
+}
+
+/// For every replica i (one per entry of `off`, its one-way delay): the
+/// request's arrival `there[i] = off[i] + go` and the reply's return
+/// `back[i] = there[i] + off[i] + reply`, drawing `go` then `reply` per replica.
+#[inline]
+fn round_trips(
+    off: &[f64],
+    go: Dist,
+    reply: Dist,
+    rng: &mut Rng,
+    there: &mut [f64; MAX_N],
+    back: &mut [f64; MAX_N],
+) {
+    for ((&o, th), bk) in off.iter().zip(there.iter_mut()).zip(back.iter_mut()) {
+        *th = o + go.draw(rng);
+        *bk = *th + o + reply.draw(rng);
+    }
+}
+
+/// Draws one write's W and A legs for every replica from the writer's
+/// `site`; returns the ack-order bitmask of the first `w` ackers and leaves
+/// arrivals in `t.w`, ack times in `t.ack`.
+#[inline]
+fn draw_write(m: &Model, n: usize, w: usize, site: usize, rng: &mut Rng, t: &mut Trial) -> u32 {
+    round_trips(
+        &m.offsets[site][..n],
+        m.legs.w,
+        m.legs.a,
+        rng,
+        &mut t.w,
+        &mut t.ack,
+    );
+    order_by(&t.ack, &mut t.ack_order, n);
+    t.ack_order[..w].iter().fold(0u32, |m, &i| m | 1 << i)
+}
+
+/// One trial's outcome.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// The smallest `t` (ms, ≥ 0) at which the read sees the write.
+    pub threshold_ms: f64,
+    /// Read latency: the R-th fastest response.
+    pub read_ms: f64,
+    /// Write latency: the W-th fastest ack.
+    pub write_ms: f64,
+    /// `hits[k-1]`: the read quorum met one of the last k write quorums.
+    pub hits: [bool; K_MAX],
+}
+
+/// A sampler over one chunk's sub-stream: fixed scratch, no allocation per trial.
+struct Sampler<'a> {
+    cfg: &'a Config,
+    rng: Rng,
+    t: Trial,
+}
+
+impl<'a> Sampler<'a> {
+    fn new(cfg: &'a Config, chunk: u64) -> Self {
+        Sampler {
+            cfg,
+            rng: substream(cfg.seed, "pbs", chunk),
+            t: Trial {
+                w: [0.0; MAX_N],
+                r: [0.0; MAX_N],
+                ack: [0.0; MAX_N],
+                resp: [0.0; MAX_N],
+                ack_order: [0; MAX_N],
+                read_order: [0; MAX_N],
+            },
+        }
+    }
+
+    /// One trial. The draw order never depends on R or W: common random
+    /// numbers, so a larger R or W sees the very same delays.
+    #[inline]
+    fn next(&mut self) -> Sample {
+        let (n, r, w) = (self.cfg.n, self.cfg.r, self.cfg.w);
+        let m = &self.cfg.model;
+        let (rng, t) = (&mut self.rng, &mut self.t);
+        let sites = m.sites() as u64;
+        let (ws, rs) = if sites > 1 {
+            (below(rng, sites) as usize, below(rng, sites) as usize)
+        } else {
+            (0, 0)
+        };
+        let write_set = draw_write(m, n, w, ws, rng, t);
+        let wt = t.ack[t.ack_order[w - 1] as usize];
+        round_trips(
+            &m.offsets[rs][..n],
+            m.legs.r,
+            m.legs.s,
+            rng,
+            &mut t.r,
+            &mut t.resp,
+        );
+        order_by(&t.resp, &mut t.read_order, n);
+        let read_ms = t.resp[t.read_order[r - 1] as usize];
+        let mut threshold = f64::INFINITY;
+        let mut read_set = 0u32;
+        for &i in &t.read_order[..r] {
+            let i = i as usize;
+            threshold = threshold.min(t.w[i] - t.r[i] - wt);
+            read_set |= 1 << i;
+        }
+        // k-staleness: the versions before this one, each with its own
+        // write quorum (a version lives only on the replicas that acked it).
+        let mut hits = [false; K_MAX];
+        let mut hit = read_set & write_set != 0;
+        for (k, h) in hits.iter_mut().enumerate() {
+            if k > 0 {
+                let older = draw_write(m, n, w, ws, rng, t);
+                hit |= read_set & older != 0;
+            }
+            *h = hit;
+        }
+        Sample {
+            threshold_ms: threshold.max(0.0),
+            read_ms,
+            write_ms: wt,
+            hits,
+        }
+    }
+}
+
+/// The curve point a threshold first counts at: the smallest j with
+/// `j · step ≥ threshold`, or `points` when beyond the curve.
+fn grid_index(threshold: f64, step: f64, points: usize) -> usize {
+    if threshold <= 0.0 {
+        return 0;
+    }
+    let k = (threshold / step).ceil();
+    if k >= points as f64 {
+        points
+    } else {
+        k as usize
+    }
+}
+
+/// Runs chunk `chunk`'s trials into `tally`.
+fn run_chunk(cfg: &Config, chunk: u64, tally: &mut Tally) {
+    let from = chunk * CHUNK;
+    let to = (from + CHUNK).min(cfg.trials);
+    let mut s = Sampler::new(cfg, chunk);
+    for _ in from..to {
+        let x = s.next();
+        tally.threshold.record(x.threshold_ms);
+        tally.read.record(x.read_ms);
+        tally.write.record(x.write_ms);
+        tally.grid[grid_index(x.threshold_ms, cfg.step_ms, cfg.points)] += 1;
+        for (a, h) in tally.stale_hits.iter_mut().zip(x.hits) {
+            *a += u64::from(h);
+        }
+    }
+}
+
+/// The most trials [`samples`] returns one by one.
+pub const MAX_SAMPLES: u64 = 1_000_000;
+
+/// Every trial's outcome, in trial order, exactly as [`simulate`] draws them:
+/// for oracles and tests on small runs (at most [`MAX_SAMPLES`]).
+pub fn samples(cfg: &Config) -> Result<Vec<Sample>, QuorumError> {
+    cfg.validate()?;
+    if cfg.trials > MAX_SAMPLES {
+        return Err(QuorumError::Trials {
+            got: cfg.trials,
+            max: MAX_SAMPLES,
+        });
+    }
+    let mut out = Vec::with_capacity(cfg.trials as usize);
+    for c in 0..cfg.trials.div_ceil(CHUNK) {
+        let mut s = Sampler::new(cfg, c);
+        let from = c * CHUNK;
+        let to = (from + CHUNK).min(cfg.trials);
+        out.extend((from..to).map(|_| s.next()));
+    }
+    Ok(out)
+}
+
+/// Runs the Monte Carlo and summarises it.
+pub fn simulate(cfg: &Config) -> Result<Report, QuorumError> {
+    cfg.validate()?;
+    let chunks = cfg.trials.div_ceil(CHUNK);
+    let tally = (0..chunks)
+        .into_par_iter()
+        .fold(
+            || Tally::new(cfg.points),
+            |mut t, c| {
+                run_chunk(cfg, c, &mut t);
+                t
+            },
+        )
+        .reduce(|| Tally::new(cfg.points), Tally::merge);
+    Ok(summarise(cfg, tally))
+}
+
+fn summarise(cfg: &Config, tally: Tally) -> Report {
+    let total = cfg.trials as f64;
+    let mut seen = 0u64;
+    let curve = (0..cfg.points)
+        .map(|j| {
+            seen += tally.grid[j];
+            (j as f64 * cfg.step_ms, seen as f64 / total)
+        })
+        .collect();
+    let k_staleness = (1..=K_MAX)
+        .map(|k| KStaleness {
+            k,
+            simulated: tally.stale_hits[k - 1] as f64 / total,
+            closed_form: k_staleness_closed_form(cfg.n, cfg.r, cfg.w, k),
+        })
+        .collect();
+    Report {
+        read_ms: Percentiles::of(&tally.read),
+        write_ms: Percentiles::of(&tally.write),
+        t_visibility_ms: T_VIS_PER_10K.map(|p| tally.threshold.quantile(p)),
+        k_staleness,
+        curve,
+        tally,
+    }
+}
