@@ -942,6 +942,7 @@ fn table(
             "lost amount",
             "lost top-ups",
             "overspend",
+            "lease overlap s",
             "detect s",
             "charge p95 in/out",
             "broken runs",
@@ -964,6 +965,9 @@ fn table(
         row.push(cell(r.lost_amount(), cents));
         row.push(cell(r.lost_acknowledged_top_ups(), count));
         row.push(cell(r.overspend(), count));
+        row.push(cell(r.lease_overlap(), |x| {
+            format!("{:.2}", to_ms(x) / 1000.0)
+        }));
         row.push(cell(r.time_to_detect(), secs));
         row.push(format!(
             "{:.0}/{:.0}",

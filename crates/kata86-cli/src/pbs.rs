@@ -55,7 +55,7 @@ fn model(a: &PbsArgs) -> Result<Model, CliError> {
             (cfg.name, cfg.topology, cfg.leader)
         }
         None => {
-            let topo = engine::drill::topology_with_jp();
+            let topo = topology::Topology::kata_with_jp();
             let sg = topo.region("SG")?;
             ("kata".to_string(), topo, sg)
         }

@@ -21,22 +21,10 @@ fn preset(name: &str) -> Model {
 }
 
 fn kata(n: usize) -> Model {
-    let topo = engine_free_topology();
+    let topo = topology::Topology::kata_with_jp();
     let sg = topo.region("SG").unwrap();
     let placement = quorum::round_robin(&topo, sg, n).unwrap();
     Model::topology("kata", &topo, &placement).unwrap()
-}
-
-/// The kata topology with JP, as `engine::drill::topology_with_jp()` builds it.
-fn engine_free_topology() -> topology::Topology {
-    topology::Topology::kata_builder()
-        .region("JP")
-        .link("SG", "JP", 74.0)
-        .link("US", "JP", 145.0)
-        .site_rtt("VN", "JP", 90.0)
-        .site_rtt("US", "JP", 150.0)
-        .build()
-        .unwrap()
 }
 
 fn run(c: &Config) -> Report {

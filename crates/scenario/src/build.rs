@@ -547,6 +547,16 @@ pub fn parse_drill(
         }
         other => loc.plain(None, other.to_string()),
     })?;
+    if let Some(w) = &sc.onset_window_s {
+        cfg.check_onset_window().map_err(|e| {
+            loc.error(
+                Some(&w.span()),
+                "onset_window_s",
+                Some(loc.written(&w.span())),
+                e.to_string(),
+            )
+        })?;
+    }
     Ok(cfg)
 }
 

@@ -41,6 +41,8 @@ const DRILL: &[(&str, usize, &[&str])] = &[
     ("duration_s = 300\n\n[[fault]]\nkind = \"region-down\"\nregion = \"SG\"\nstart_s = 50\nend_s = 40\n", 7, &["end_s = 40", "after it starts at 50 s"]),
     ("duration_s = 60\n[[flag]]\nname = \"WRITE_READONLY_MODE\"\non_s = 10\noff_s = 90\n", 5, &["WRITE_READONLY_MODE", "90", "60 s"]),
     ("duration_s = 60\n[[clock]]\nkind = \"step\"\nregion = \"SG\"\nat_s = 61\nbefore_ms = 0\nafter_ms = -3000\n", 5, &["at_s = 61", "after the drill ends"]),
+    ("duration_s = 100\nonset_window_s = 30\n[[fault]]\nkind = \"region-down\"\nregion = \"SG\"\nstart_s = 10\nend_s = 90\n", 2, &["onset_window_s = 30", "past the drill's end"]),
+    ("onset_window_s = -1\n", 1, &["onset_window_s = -1", "3600"]),
     ("[[flag]]\nname = \"DISABLE_RECS\"\non_s = 10\noff_s = 20\n[[flag]]\nname = \"DISABLE_RECS\"\non_s = 15\noff_s = 30\n", 7, &["already on", "merge"]),
     // Shapes: kinds, fields a kind needs or does not take, unknown keys.
     ("[[fault]]\nkind = \"meteor\"\nstart_s = 1\nend_s = 2\n", 2, &["meteor", "region-down"]),

@@ -177,6 +177,21 @@ impl Topology {
             .expect("built-in topology is valid")
     }
 
+    /// The kata's topology plus `JP` (Tokyo), the third region the failover
+    /// drills and quorum placements use. RTTs: SG↔JP 74 ms and US↔JP 145 ms
+    /// (published inter-region measurements, see docs/model.md); VN→JP 90 ms
+    /// and US site→JP 150 ms estimated from them.
+    pub fn kata_with_jp() -> Topology {
+        Self::kata_builder()
+            .region("JP")
+            .link("SG", "JP", 74.0)
+            .link("US", "JP", 145.0)
+            .site_rtt("VN", "JP", 90.0)
+            .site_rtt("US", "JP", 150.0)
+            .build()
+            .expect("built-in topology is valid")
+    }
+
     /// The builder behind [`Topology::kata`], for callers that want to add to it.
     pub fn kata_builder() -> TopologyBuilder {
         TopologyBuilder::new()

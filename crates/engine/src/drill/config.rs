@@ -239,18 +239,9 @@ pub enum Watermark {
 }
 named!(Watermark, "watermark clock", Wall = "wall", Hybrid = "hlc");
 
-/// The kata's topology plus `JP` (Tokyo). RTTs: SG↔JP 74 ms and US↔JP 145 ms
-/// (published inter-region measurements, see docs/model.md); VN→JP 90 ms and
-/// US site→JP 150 ms estimated from them.
+/// The kata's topology plus `JP` (Tokyo): [`Topology::kata_with_jp`].
 pub fn topology_with_jp() -> Topology {
-    Topology::kata_builder()
-        .region("JP")
-        .link("SG", "JP", 74.0)
-        .link("US", "JP", 145.0)
-        .site_rtt("VN", "JP", 90.0)
-        .site_rtt("US", "JP", 150.0)
-        .build()
-        .expect("built-in topology is valid")
+    Topology::kata_with_jp()
 }
 
 /// What role `JP` plays in a drill.
@@ -528,7 +519,7 @@ impl DrillConfig {
     /// The timeline, shifted by as much as the onset window, must still end
     /// within the drill (checked where runs are drawn: one run plays the
     /// timeline as it is).
-    pub(crate) fn check_onset_window(&self) -> Result<(), EngineError> {
+    pub fn check_onset_window(&self) -> Result<(), EngineError> {
         let last = self
             .faults
             .iter()
