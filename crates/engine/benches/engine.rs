@@ -17,8 +17,8 @@ use engine::{run_cell, Cell, SimConfig};
 const REQUESTS: u64 = 1_000_000;
 
 /// The cells measured: the benchmark case of the issue (`US`/`local`), a
-/// strategy with a data-dependent branch (`fallback`) and the one that asks
-/// every region (`quorum`).
+/// strategy with a data-dependent branch (`fallback`) and the leaderless
+/// N/R/W path (`quorum`: three WARS round trips of N legs per request).
 const CELLS: [(&str, &str); 3] = [("US", "local"), ("US", "fallback"), ("VN", "quorum")];
 
 fn run_cell_iid(c: &mut Criterion) {

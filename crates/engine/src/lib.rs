@@ -79,6 +79,9 @@ pub enum EngineError {
     /// A drill parameter is inconsistent.
     #[error("drill: {0}")]
     BadDrill(String),
+    /// An impossible leaderless quorum (N, R, W, placement).
+    #[error("quorum: {0}")]
+    Quorum(#[from] quorum::QuorumError),
     /// A wallet workload parameter is out of range.
     #[error("wallet workload parameter `{name}`: {reason}")]
     BadWorkload {
@@ -113,6 +116,57 @@ pub struct SimConfig {
     pub write: WritePolicy,
     /// Objectives judged on every cell.
     pub slos: Vec<Slo>,
+    /// The leaderless quorum `quorum` cells run (N, R, W, placement).
+    pub quorum: QuorumSpec,
+}
+
+/// A leaderless quorum for `quorum` cells: N replicas placed over the
+/// regions, a read waits for R replies, a charge for W acknowledgements.
+/// Its legs are [`quorum::Model::topology`]'s: half the site-to-region RTT
+/// plus an LNKD-SSD service draw per leg; the lag model (log shipping to
+/// followers of a leader) and `jitter` do not apply to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumSpec {
+    /// Replicas (default 3).
+    pub n: usize,
+    /// Read replies awaited (default 2).
+    pub r: usize,
+    /// Write acknowledgements awaited (default 2).
+    pub w: usize,
+    /// Region of each replica; `None`: [`quorum::round_robin`] from the
+    /// leader's region (the kata: SG, US, SG).
+    pub placement: Option<Vec<RegionId>>,
+}
+
+impl Default for QuorumSpec {
+    fn default() -> Self {
+        QuorumSpec {
+            n: 3,
+            r: 2,
+            w: 2,
+            placement: None,
+        }
+    }
+}
+
+impl QuorumSpec {
+    /// The request path this spec describes over `cfg`'s topology.
+    pub fn path(&self, cfg: &SimConfig) -> Result<quorum::Path, EngineError> {
+        let t = &cfg.topology;
+        let placement = match &self.placement {
+            Some(p) => p.clone(),
+            None => quorum::round_robin(t, cfg.leader, self.n)?,
+        };
+        if placement.len() != self.n {
+            return Err(EngineError::Quorum(quorum::QuorumError::TooManyReplicas {
+                n: self.n,
+                max: placement.len(),
+                model: "the placement given".into(),
+            }));
+        }
+        let model = quorum::Model::topology("sim", t, &placement)?;
+        Ok(quorum::Path::new(model, self.n, self.r, self.w)?)
+    }
 }
 
 impl SimConfig {
@@ -129,6 +183,7 @@ impl SimConfig {
             read: ReadPolicy::default(),
             write: WritePolicy::default(),
             slos: kata_slos(),
+            quorum: QuorumSpec::default(),
         }
     }
 
@@ -138,6 +193,7 @@ impl SimConfig {
         if !(self.arrival_rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(&self.arrival_rate)) {
             return Err(EngineError::BadRate(self.arrival_rate));
         }
+        self.quorum.path(self)?;
         Ok(())
     }
 }
@@ -327,7 +383,7 @@ pub fn run_cell(
         Local => sim.run(iterations, progress, |snap| router.read(Local, snap)),
         Leader => sim.run(iterations, progress, |snap| router.read(Leader, snap)),
         Fallback => sim.run(iterations, progress, |snap| router.read(Fallback, snap)),
-        Quorum => sim.run(iterations, progress, |snap| router.read(Quorum, snap)),
+        Quorum => run_quorum(cfg, seed, iterations, cell, progress),
         Bounded => sim.run(iterations, progress, |snap| router.read(Bounded, snap)),
     }
 }
@@ -453,6 +509,62 @@ impl<'c> CellRun<'c> {
         res.slo = judge(&cfg.slos, site, |s| res.series(s));
         res
     }
+}
+
+/// A `quorum` cell: every request is one read (R replies) and one charge
+/// (W acknowledgements) on the leaderless quorum of [`SimConfig::quorum`].
+/// It shares the arrival stream with the site's other cells; its legs draw
+/// from their own sub-stream `quorum/<site>`.
+fn run_quorum(
+    cfg: &SimConfig,
+    seed: u64,
+    iterations: u64,
+    cell: Cell,
+    progress: &mut dyn FnMut(u64),
+) -> CellResult {
+    let mut path = cfg
+        .quorum
+        .path(cfg)
+        .expect("SimConfig::validate checked the quorum");
+    let site = cell.site.0 as u64;
+    let mut arrivals = substream(seed, "arrivals", site);
+    let mut legs = substream(seed, "quorum", site);
+    let mean_gap = 1e6 / cfg.arrival_rate;
+    let bound = cfg.read.max_staleness;
+    let deadline = cfg.write.deadline;
+    let us = |ms: f64| (ms * 1e3).round() as Micros;
+    let mut res = CellResult::empty(cell);
+    let mut now: f64 = 0.0;
+    let mut done = 0;
+    while done < iterations {
+        let chunk = (iterations - done).min(PROGRESS_EVERY);
+        for _ in 0..chunk {
+            now += exponential(&mut arrivals, mean_gap);
+            let q = path.request(cell.site.idx(), &mut legs);
+            let staleness = us(q.staleness_ms);
+            res.read.record(us(q.read_ms));
+            res.staleness.record(staleness);
+            res.over_bound_reads += (staleness > bound) as u64;
+            // Each replica's ack waits for its durable commit, as the
+            // leader's does; the commit shifts every ack alike, so it
+            // changes no quorum and no staleness.
+            let charge = us(q.charge_ms) + cfg.write.commit;
+            if charge > deadline {
+                res.charges_timed_out += 1;
+            } else {
+                res.write.record(charge);
+            }
+        }
+        done += chunk;
+        progress(done);
+    }
+    res.reads = iterations;
+    res.stale_reads = iterations - res.staleness.count_at_most(0);
+    res.charges = iterations;
+    res.simulated = now as Micros;
+    let name = cfg.topology.site_name(cell.site);
+    res.slo = judge(&cfg.slos, name, |s| res.series(s));
+    res
 }
 
 /// The verdicts of the SLOs that apply to `site` ("no data" where a series

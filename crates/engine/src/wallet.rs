@@ -359,6 +359,14 @@ pub fn run_wallet(
 ) -> Result<Vec<WalletResult>, EngineError> {
     crate::check_run(cfg, iterations, cells)?;
     w.validate()?;
+    if cells.iter().any(|c| c.strategy.is_leaderless()) {
+        return Err(EngineError::BadWorkload {
+            name: "strategy",
+            reason: "the wallet replays a single leader's log; `quorum` is leaderless \
+                     (use it on the kata loop): choose local, leader, fallback or bounded"
+                .into(),
+        });
+    }
     Ok(cells
         .iter()
         .enumerate()

@@ -8,7 +8,7 @@
 use engine::{run_cell, Cell, CellResult, SimConfig};
 use replication::{EpisodicLag, LagModel, Normal};
 use routing::ReadStrategy;
-use topology::{ms, Micros, TopologyBuilder};
+use topology::{ms, Micros};
 
 fn run(cfg: &SimConfig, site: &str, strategy: ReadStrategy, seed: u64, n: u64) -> CellResult {
     let site = cfg.topology.site(site).expect("site exists");
@@ -262,63 +262,4 @@ fn episodic_share_of_stale_reads_matches_renewal_reward() {
     // Nothing exceeds the stall itself, nothing is below the distance.
     assert!(r.staleness.value_at_quantile(1.0) <= ms(one_way + d * 1000.0) * 1001 / 1000);
     assert_eq!(r.staleness.count_at_most(ms(one_way) * 998 / 1000), 0);
-}
-
-/// With two regions a majority is both: the client waits for the slower
-/// reply and keeps the fresher answer, which is the leader's.
-#[test]
-fn two_region_quorum_waits_for_both_and_reads_the_leader() {
-    let check = |cfg: &SimConfig, what: &str| {
-        let t = &cfg.topology;
-        for site in ["VN", "US"] {
-            let sid = t.site(site).unwrap();
-            let slow = t.region_ids().map(|r| t.rtt_site(sid, r)).max().unwrap();
-            let n = 20_000;
-            let r = run(cfg, site, ReadStrategy::Quorum, 5, n);
-            let ctx = format!("{what} {site}");
-            let (lo, hi) = (r.read.value_at_quantile(0.0), r.read.value_at_quantile(1.0));
-            // Jitter only adds, below `jitter` per leg.
-            assert!(
-                lo as f64 >= slow as f64 * 0.999,
-                "{ctx}: fastest read {lo} µs < slowest RTT {slow} µs"
-            );
-            assert!(
-                hi as f64 <= (slow + t.jitter()) as f64 * 1.001 + 1.0,
-                "{ctx}: slowest read {hi} µs > slowest RTT {slow} µs + jitter"
-            );
-            assert_eq!(r.leader_reads, n, "{ctx}");
-            assert_eq!(r.stale_reads, 0, "{ctx}");
-            assert_eq!(r.staleness.value_at_quantile(1.0), 0, "{ctx}");
-        }
-    };
-    check(&SimConfig::kata(), "kata");
-    let jittery = SimConfig {
-        topology: topology::Topology::kata_builder()
-            .jitter_ms(15.0)
-            .build()
-            .unwrap(),
-        ..SimConfig::kata()
-    };
-    check(&jittery, "jitter 15 ms");
-    let t = jittery.topology.clone();
-    let us_leader = SimConfig {
-        leader: t.region("US").unwrap(),
-        ..jittery
-    };
-    check(&us_leader, "leader US");
-    // Another topology, with the follower the nearer region of the US site.
-    let far_leader = TopologyBuilder::new()
-        .region("SG")
-        .region("US")
-        .link("SG", "US", 120.0)
-        .site("VN", "SG", &[("SG", 30.0), ("US", 250.0)])
-        .site("US", "US", &[("US", 10.0), ("SG", 260.0)])
-        .build()
-        .unwrap();
-    let cfg = SimConfig {
-        leader: far_leader.region("SG").unwrap(),
-        topology: far_leader,
-        ..SimConfig::kata()
-    };
-    check(&cfg, "custom topology");
 }

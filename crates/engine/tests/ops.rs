@@ -329,7 +329,7 @@ fn no_lag_read_or_rejection_alert_fires_when_nothing_is_wrong() {
 
 /// Under the design's own lag model (episodic: 2–8 s stalls), six
 /// simulated hours of the baseline fire no alert: the `for:` holds of
-/// [`default_alerts`] were chosen for that (DESIGN.md §7). The test can
+/// [`default_alerts`] were chosen for that (DESIGN.md §6). The test can
 /// fail: with every hold at 0, the same hours fire the lag and the
 /// charge-latency alerts on ordinary episodes and slow paths.
 #[test]
@@ -746,7 +746,7 @@ fn the_runbook_detects_mitigates_and_recovers_in_order() {
     }
 }
 
-/// DESIGN.md §9 step 5: "switch flags off 60 s after the alert resolves".
+/// DESIGN.md §7 step 5: "switch flags off 60 s after the alert resolves".
 /// A short spike whose alert resolves after step 2 (confirm) but before
 /// step 3 (mitigate): the runbook must not leave the mitigation on forever.
 #[test]

@@ -224,7 +224,7 @@ proptest! {
         let site = site_where_home_is_leader(&cfg, false);
         let home = t.home(site);
         let base = t.rtt_site(site, home) + t.rtt_regions(home, cfg.leader);
-        for strategy in [ReadStrategy::Local, ReadStrategy::Quorum] {
+        for strategy in [ReadStrategy::Local, ReadStrategy::Bounded] {
             let r = run(&cfg, site, strategy, w.seed, w.iterations);
             // The generated paths (< 100 + 300 + 5 + 2 × 20 ms) fit the 1 s deadline.
             prop_assert_eq!(r.charges_rejected, 0);

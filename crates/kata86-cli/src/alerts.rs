@@ -22,7 +22,7 @@ use crate::files::read_scenario;
 use crate::{CliError, Verdict};
 
 /// Where every alert points for what to do: DESIGN.md's runbook.
-const RUNBOOK_URL: &str = "DESIGN.md#8-runbook";
+const RUNBOOK_URL: &str = "DESIGN.md#7-runbook";
 /// Every rule pages: DESIGN.md's runbook starts on any alert.
 const SEVERITY: &str = "page";
 

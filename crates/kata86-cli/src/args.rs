@@ -164,9 +164,29 @@ pub struct SimArgs {
     #[arg(long = "client", value_name = "SITE")]
     pub clients: Vec<String>,
 
-    /// Read strategy: local, leader, fallback, quorum, bounded (repeatable; default: all).
+    /// Read strategy: local, leader, fallback, quorum, bounded (repeatable;
+    /// default: all; the wallet workload replays a single leader and has no
+    /// `quorum`). `quorum` is leaderless: N replicas, reads wait for R
+    /// replies, charges for W acks (--n, --r, --w, --placement).
     #[arg(long = "strategy", value_name = "NAME")]
     pub strategies: Vec<String>,
+
+    /// `quorum`: replicas, 1 to 3 per region (not `-n`, the iterations) [default: 3].
+    #[arg(long = "n", value_name = "N")]
+    pub quorum_n: Option<usize>,
+
+    /// `quorum`: read replies a read waits for, 1 to N [default: 2].
+    #[arg(long = "r", value_name = "R")]
+    pub quorum_r: Option<usize>,
+
+    /// `quorum`: acknowledgements a charge waits for, 1 to N [default: 2].
+    #[arg(long = "w", value_name = "W")]
+    pub quorum_w: Option<usize>,
+
+    /// `quorum`: the region of each replica, e.g. SG,US,SG [default:
+    /// round-robin over the regions from the leader's].
+    #[arg(long, value_name = "R1,R2,...")]
+    pub placement: Option<String>,
 
     /// Replication lag model [default: iid for the kata workload, episodic for
     /// the wallet, whose in-order log would turn per-message iid spikes into

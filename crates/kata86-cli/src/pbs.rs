@@ -68,7 +68,7 @@ fn model(a: &PbsArgs) -> Result<Model, CliError> {
 }
 
 /// `--placement SG,US,JP` → region ids, exactly N of them.
-fn placement(topo: &Topology, list: &str, n: usize) -> Result<Vec<RegionId>, CliError> {
+pub fn placement(topo: &Topology, list: &str, n: usize) -> Result<Vec<RegionId>, CliError> {
     let ids = list
         .split(',')
         .map(|s| topo.region(s.trim()))

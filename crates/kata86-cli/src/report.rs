@@ -321,7 +321,8 @@ pub fn table(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
         out,
         "all times in ms; {}; 'over bound' = reads whose staleness was over the {} ms bound",
         if rep.wallets.is_empty() {
-            "'lag' = the lag drawn for the follower that served the read (0 for the leader)"
+            "'lag' = the lag drawn for the follower that served the read (0 for the leader; \
+             for quorum, how far behind the newest committed write the R replies were)"
         } else {
             "'reported' = the watermark age the serving replica reported (0 for the leader)"
         },

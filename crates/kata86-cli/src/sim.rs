@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 
 use engine::wallet::{Mix, Popularity, ReadYourWrites, WalletConfig};
-use engine::{Cell, SimConfig};
+use engine::{Cell, QuorumSpec, SimConfig};
 use replication::{EpisodicLag, IidLag, LagModel};
 use routing::{duration, ReadPolicy, ReadStrategy, WritePolicy};
 use topology::Topology;
@@ -67,13 +67,43 @@ pub fn configure(a: &SimArgs) -> Result<(SimConfig, Vec<Cell>), CliError> {
             .collect::<Result<Vec<_>, _>>()?
     };
     let strategies = if a.strategies.is_empty() {
-        ReadStrategy::ALL.to_vec()
+        match a.workload {
+            Workload::Kata => ReadStrategy::ALL.to_vec(),
+            Workload::Wallet => ReadStrategy::SINGLE_LEADER.to_vec(),
+        }
     } else {
         a.strategies
             .iter()
             .map(|s| s.parse())
             .collect::<Result<Vec<ReadStrategy>, _>>()?
     };
+    let leaderless = strategies.iter().any(|s| s.is_leaderless());
+    if leaderless && a.workload == Workload::Wallet {
+        return Err(CliError::Usage(
+            "the wallet workload replays a single leader's log and has no `quorum` strategy; \
+             drop --strategy quorum, or run it on the kata loop (no --workload wallet)"
+                .into(),
+        ));
+    }
+    let quorum_flags = [
+        ("--n", a.quorum_n.is_some()),
+        ("--r", a.quorum_r.is_some()),
+        ("--w", a.quorum_w.is_some()),
+        ("--placement", a.placement.is_some()),
+    ];
+    if let Some((flag, _)) = quorum_flags.iter().find(|f| f.1 && !leaderless) {
+        return Err(CliError::Usage(format!(
+            "{flag} sets the leaderless quorum, and no `quorum` cell runs; add --strategy quorum \
+             or drop {flag}"
+        )));
+    }
+    let mut quorum = QuorumSpec::default();
+    quorum.n = a.quorum_n.unwrap_or(quorum.n);
+    quorum.r = a.quorum_r.unwrap_or(quorum.r);
+    quorum.w = a.quorum_w.unwrap_or(quorum.w);
+    if let Some(list) = &a.placement {
+        quorum.placement = Some(crate::pbs::placement(&topology, list, quorum.n)?);
+    }
     let cells: Vec<Cell> = sites
         .iter()
         .flat_map(|&site| {
@@ -106,6 +136,7 @@ pub fn configure(a: &SimArgs) -> Result<(SimConfig, Vec<Cell>), CliError> {
         arrival_rate: a.rate,
         read,
         write,
+        quorum,
         ..SimConfig::kata()
     };
     cfg.validate()?;
@@ -196,6 +227,23 @@ pub fn reproduce(a: &SimArgs) -> String {
     );
     if a.allow_long {
         cmd.push_str(" --allow-long");
+    }
+    let quorum_runs = if a.strategies.is_empty() {
+        a.workload == Workload::Kata
+    } else {
+        a.strategies.iter().any(|s| s == "quorum")
+    };
+    if quorum_runs {
+        let d = QuorumSpec::default();
+        cmd.push_str(&format!(
+            " --n {} --r {} --w {}",
+            a.quorum_n.unwrap_or(d.n),
+            a.quorum_r.unwrap_or(d.r),
+            a.quorum_w.unwrap_or(d.w)
+        ));
+        if let Some(p) = &a.placement {
+            cmd.push_str(&format!(" --placement {p}"));
+        }
     }
     if a.workload == Workload::Wallet {
         cmd.push_str(" --workload wallet");

@@ -62,7 +62,7 @@ fn the_rules_file_has_a_rule_for_every_default_alert() {
     }
     let design = std::fs::read_to_string(repo("DESIGN.md")).expect("DESIGN.md");
     assert!(
-        out.contains("runbook_url: 'DESIGN.md#8-runbook'") && design.contains("\n## 8. Runbook\n"),
+        out.contains("runbook_url: 'DESIGN.md#7-runbook'") && design.contains("\n## 7. Runbook\n"),
         "the runbook_url anchor must name DESIGN.md's runbook section"
     );
 }

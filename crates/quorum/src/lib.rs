@@ -11,6 +11,8 @@
 //! * [`simulate`] → [`Report`] — t-visibility curve and quantiles,
 //!   k-staleness (simulated and [`k_staleness_closed_form`]), read and write
 //!   latency percentiles.
+//! * [`Path`] — the same legs as the request path of `kata86 sim
+//!   --strategy quorum`: per request a read (latency, staleness) and a charge.
 //!
 //! # Key decision: one threshold per trial
 //! Whether a read starting `t` ms after the commit is consistent is monotone in
@@ -28,6 +30,7 @@
 
 mod hist;
 mod model;
+mod path;
 
 use rayon::prelude::*;
 use replication::rng::{below, substream, Rng};
@@ -37,6 +40,7 @@ pub use model::{
     round_robin, Dist, Legs, Model, LNKD_DISK_W, LNKD_SSD, MAX_N, PER_REGION, PRESETS,
     WAN_ONE_WAY_MS, YMMR_ARS, YMMR_W,
 };
+pub use path::{Path, Request};
 
 /// Trials per chunk; each chunk is one random sub-stream.
 pub const CHUNK: u64 = 1 << 16;
@@ -131,26 +135,7 @@ pub struct Config {
 impl Config {
     /// Checks every field; the only way [`simulate`] accepts a config.
     pub fn validate(&self) -> Result<(), QuorumError> {
-        let cap = self.model.capacity();
-        if self.n == 0 || self.n > cap {
-            return Err(QuorumError::TooManyReplicas {
-                n: self.n,
-                max: cap,
-                model: self.model.name.clone(),
-            });
-        }
-        for (which, value) in [("R", self.r), ("W", self.w)] {
-            if value == 0 {
-                return Err(QuorumError::ZeroQuorum { which });
-            }
-            if value > self.n {
-                return Err(QuorumError::QuorumAboveN {
-                    which,
-                    value,
-                    n: self.n,
-                });
-            }
-        }
+        check_nrw(&self.model, self.n, self.r, self.w)?;
         if self.trials == 0 || self.trials > MAX_TRIALS {
             return Err(QuorumError::Trials {
                 got: self.trials,
@@ -171,6 +156,27 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// N within the model's capacity, R and W from 1 to N.
+fn check_nrw(model: &Model, n: usize, r: usize, w: usize) -> Result<(), QuorumError> {
+    let cap = model.capacity();
+    if n == 0 || n > cap {
+        return Err(QuorumError::TooManyReplicas {
+            n,
+            max: cap,
+            model: model.name.clone(),
+        });
+    }
+    for (which, value) in [("R", r), ("W", w)] {
+        if value == 0 {
+            return Err(QuorumError::ZeroQuorum { which });
+        }
+        if value > n {
+            return Err(QuorumError::QuorumAboveN { which, value, n });
+        }
+    }
+    Ok(())
 }
 
 /// The integer counts one group of trials leaves behind.
@@ -295,6 +301,19 @@ struct Trial {
     read_order: [u8; MAX_N],
 }
 
+impl Trial {
+    fn new() -> Trial {
+        Trial {
+            w: [0.0; MAX_N],
+            r: [0.0; MAX_N],
+            ack: [0.0; MAX_N],
+            resp: [0.0; MAX_N],
+            ack_order: [0; MAX_N],
+            read_order: [0; MAX_N],
+        }
+    }
+}
+
 /// Sorts `order[..n]` by `key` (insertion sort: N is at most 16). Ties keep
 /// replica order, so the sort is deterministic.
 #[inline]
@@ -373,14 +392,7 @@ impl<'a> Sampler<'a> {
         Sampler {
             cfg,
             rng: substream(cfg.seed, "pbs", chunk),
-            t: Trial {
-                w: [0.0; MAX_N],
-                r: [0.0; MAX_N],
-                ack: [0.0; MAX_N],
-                resp: [0.0; MAX_N],
-                ack_order: [0; MAX_N],
-                read_order: [0; MAX_N],
-            },
+            t: Trial::new(),
         }
     }
 

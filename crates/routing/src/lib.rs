@@ -35,7 +35,9 @@ pub enum ReadStrategy {
     /// Local; if the answer's staleness metadata is over the threshold, the
     /// *client* asks the leader again (two round trips).
     Fallback,
-    /// Ask every region in parallel, wait for a majority, keep the freshest.
+    /// Leaderless: N replicas, a read waits for R replies and keeps the
+    /// newest, a charge for W acknowledgements. The `quorum` crate serves it
+    /// (`kata86 sim`); it has no single leader, so [`Router`] does not.
     Quorum,
     /// A max-staleness contract: the local replica answers if its watermark is
     /// within the bound, otherwise it forwards the read to the leader.
@@ -51,6 +53,20 @@ impl ReadStrategy {
         ReadStrategy::Quorum,
         ReadStrategy::Bounded,
     ];
+
+    /// The strategies that read a single leader's log (drills and the wallet
+    /// replay one): all but `quorum`.
+    pub const SINGLE_LEADER: [ReadStrategy; 4] = [
+        ReadStrategy::Local,
+        ReadStrategy::Leader,
+        ReadStrategy::Fallback,
+        ReadStrategy::Bounded,
+    ];
+
+    /// True for `quorum`, which has no leader.
+    pub fn is_leaderless(self) -> bool {
+        self == ReadStrategy::Quorum
+    }
 
     /// The CLI name.
     pub fn name(self) -> &'static str {
@@ -267,40 +283,9 @@ impl<'t> Router<'t> {
                     answer(local, first, false)
                 }
             }
-            ReadStrategy::Quorum => self.quorum(s),
-        }
-    }
-
-    /// Majority read: the `n/2 + 1` fastest replies decide; the freshest of
-    /// them is kept (ties go to the nearer replica); the client waits for the
-    /// slowest of them.
-    fn quorum(&self, s: &Snapshot<'_>) -> ReadOutcome {
-        let n = s.site_rtt.len();
-        let need = n / 2 + 1;
-        let mut taken: u64 = 0;
-        let mut latency = 0;
-        let mut best: Option<RegionId> = None;
-        for _ in 0..need {
-            // The fastest reply not yet taken; ties go to the lower index.
-            let mut next = None;
-            for (i, &rtt) in s.site_rtt.iter().enumerate() {
-                if taken & (1 << i) == 0 && next.is_none_or(|j: usize| rtt < s.site_rtt[j]) {
-                    next = Some(i);
-                }
-            }
-            let next = next.expect("need <= n");
-            taken |= 1 << next;
-            latency = s.site_rtt[next];
-            if best.is_none_or(|b| s.staleness[next] < s.staleness[b.idx()]) {
-                best = Some(RegionId(next as u8));
-            }
-        }
-        let at = best.expect("need >= 1");
-        ReadOutcome {
-            latency,
-            staleness: s.staleness[at.idx()],
-            served_by: at,
-            forced_to_leader: false,
+            // Leaderless reads are the `quorum` crate's; over a single
+            // leader's log the nearest thing is the leader's own answer.
+            ReadStrategy::Quorum => answer(s.leader, s.site_rtt[s.leader.idx()], false),
         }
     }
 
@@ -434,7 +419,6 @@ mod tests {
         check("US", "fallback", [0.0, 5000.0], (240.0, 0.0, "SG", true));
         check("US", "bounded", [0.0, 2000.0], (20.0, 2000.0, "US", false));
         check("US", "bounded", [0.0, 2000.1], (200.0, 0.0, "SG", true));
-        check("US", "quorum", [0.0, 300.0], (220.0, 0.0, "SG", false));
     }
 
     #[test]
@@ -442,7 +426,6 @@ mod tests {
         check("VN", "local", [0.0, 300.0], (40.0, 0.0, "SG", false));
         check("VN", "leader", [0.0, 300.0], (40.0, 0.0, "SG", false));
         check("VN", "fallback", [0.0, 9000.0], (40.0, 0.0, "SG", false));
-        check("VN", "quorum", [0.0, 300.0], (220.0, 0.0, "SG", false));
     }
 
     #[test]

@@ -408,6 +408,14 @@ impl DrillConfig {
             return Err(EngineError::BadRate(self.rate));
         }
         let bad = |i: usize, reason: String| EngineError::BadFault { index: i, reason };
+        if self.strategy.is_leaderless() {
+            return Err(EngineError::BadDrill(
+                "the quorum read strategy is leaderless, and drills and the wallet replay a \
+                 single leader's log: use local, leader, fallback or bounded here, and \
+                 `kata86 sim --strategy quorum` or `kata86 pbs` for N/R/W quorums"
+                    .into(),
+            ));
+        }
         let n = self.topology.region_count();
         if self.witnesses.contains(&self.leader) {
             return Err(EngineError::BadDrill(
