@@ -279,6 +279,30 @@ fn as_drill(cfg: &SimConfig, w: &WalletConfig, strategy: ReadStrategy) -> DrillC
     d
 }
 
+/// The wallet workload on a multi-leader write path (`kata86 sim --workload
+/// wallet --write-path lww|crdt|escrow`): every site of the simulation at
+/// once (a multi-leader path has no cell per site: its regions merge each
+/// other's writes), no fault, for as long as `iterations` requests take each
+/// site at the arrival rate. Multi-leader paths serve no reads.
+pub fn multi_config(
+    cfg: &SimConfig,
+    w: &WalletConfig,
+    iterations: u64,
+    path: crate::multi::WritePath,
+) -> Result<crate::multi::MultiConfig, EngineError> {
+    cfg.validate()?;
+    if iterations == 0 {
+        return Err(EngineError::ZeroIterations);
+    }
+    w.validate()?;
+    let mut d = as_drill(cfg, w, ReadStrategy::Bounded);
+    let seconds = iterations as f64 / cfg.arrival_rate;
+    d.duration = (seconds * 1e6).min((Micros::MAX / 8) as f64) as Micros;
+    let m = crate::multi::MultiConfig::new(d, path);
+    m.validate()?;
+    Ok(m)
+}
+
 /// Simulates `iterations` wallet requests from one cell's site on the event
 /// core (a drill with no fault and a fixed leader), then lets replication
 /// finish and checks every money invariant.

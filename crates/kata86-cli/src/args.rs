@@ -33,7 +33,7 @@ pub enum Command {
     Drill(DrillArgs),
     /// Option A (single leader, majority) against the three Option B
     /// write paths (lww, crdt, escrow), side by side on the same workload,
-    /// seed and faults: baseline, partition and region-down (or a scenario).
+    /// seed and faults: baseline, partition, region-down and lag-spike (or a scenario).
     Compare(CompareArgs),
     /// The alert rules, for people or as a Prometheus rules file.
     ///
@@ -170,6 +170,12 @@ pub struct SimArgs {
     /// replies, charges for W acks (--n, --r, --w, --placement).
     #[arg(long = "strategy", value_name = "NAME")]
     pub strategies: Vec<String>,
+
+    /// Wallet: where a charge commits: single-leader (the default), or the
+    /// multi-leader lww, crdt or escrow (every site at once, no reads; the
+    /// money figures of `kata86 drill --write-path`).
+    #[arg(long, value_name = "PATH")]
+    pub write_path: Option<String>,
 
     /// `quorum`: replicas, 1 to 3 per region (not `-n`, the iterations) [default: 3].
     #[arg(long = "n", value_name = "N")]
@@ -406,7 +412,7 @@ pub struct DrillArgs {
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// Compare on this TOML scenario's timeline instead of the built-in
-    /// baseline, partition and region-down.
+    /// baseline, partition, region-down and lag-spike.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<std::path::PathBuf>,
 

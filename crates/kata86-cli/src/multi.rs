@@ -73,8 +73,6 @@ pub fn drill(
     // Run i plays seed + i with its own onset, as single-leader drills do;
     // the row is over every run, the details are the first run's.
     let rs = run_multis(&m, a.seed, n)?;
-    let r = &rs[0];
-    let row = engine::multi::row_of(&m.drill, path, &rs);
     let mut command = String::from("kata86 drill");
     if let Some(n) = &a.name {
         command.push_str(&format!(" {n}"));
@@ -87,7 +85,23 @@ pub fn drill(
         command.push_str(&format!(" --escrow-regions {e}"));
     }
     command.push_str(&format!(" --runs {n} --seed {}", a.seed));
-    match a.format {
+    render(&m, &rs, &command, a.format, out)
+}
+
+/// Writes a multi-leader run's report (the row over every run, the first
+/// run's details) and says whether a promised invariant broke.
+pub fn render(
+    m: &MultiConfig,
+    rs: &[engine::multi::MultiResult],
+    command: &str,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<Verdict, CliError> {
+    let path = m.path;
+    let n = rs.len() as u32;
+    let r = &rs[0];
+    let row = engine::multi::row_of(&m.drill, path, rs);
+    match format {
         Format::Json => {
             #[derive(Serialize)]
             struct Doc<'a> {
@@ -146,7 +160,7 @@ pub fn drill(
                 invariants_expected: r.invariants_expected,
                 first_breach: r.first_breach.as_deref(),
                 defect: r.defect.as_deref(),
-                command: &command,
+                command,
             };
             serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
             writeln!(out)?;
@@ -154,7 +168,8 @@ pub fn drill(
         _ => {
             writeln!(
                 out,
-                "kata86 drill {}: write path {path}, {n} run(s) from seed {} (run i: seed + i, its own fault onset); the row is over every run",
+                "{} {}: write path {path}, {n} run(s) from seed {} (run i: seed + i, its own fault onset); the row is over every run",
+                command.split(' ').take(2).collect::<Vec<_>>().join(" "),
                 r.drill,
                 r.seed,
             )?;
@@ -200,10 +215,15 @@ pub fn drill(
 pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     let drills: Vec<DrillConfig> = match &a.scenario {
         Some(p) => vec![read_scenario(p, false)?],
-        None => [Builtin::Baseline, Builtin::Partition, Builtin::RegionDown]
-            .iter()
-            .map(|&b| DrillConfig::builtin(b, JpRole::Replica))
-            .collect(),
+        None => [
+            Builtin::Baseline,
+            Builtin::Partition,
+            Builtin::RegionDown,
+            Builtin::LagSpike,
+        ]
+        .iter()
+        .map(|&b| DrillConfig::builtin(b, JpRole::Replica))
+        .collect(),
     };
     let runs = u32::try_from(a.runs)
         .ok()

@@ -2,6 +2,7 @@
 
 use std::io::{IsTerminal, Write};
 
+use engine::multi::WritePath;
 use engine::wallet::{Mix, Popularity, ReadYourWrites, WalletConfig};
 use engine::{Cell, QuorumSpec, SimConfig};
 use replication::{EpisodicLag, IidLag, LagModel};
@@ -277,8 +278,47 @@ pub fn reproduce(a: &SimArgs) -> String {
     cmd
 }
 
+/// `sim --workload wallet --write-path lww|crdt|escrow`: every site at once
+/// on the multi-leader path, no fault, the multi-leader report.
+fn run_multi(a: &SimArgs, path: WritePath, out: &mut dyn Write) -> Result<Verdict, CliError> {
+    if !a.strategies.is_empty() || a.ryw.is_some() {
+        return Err(CliError::Usage(format!(
+            "--write-path {path} serves no reads in this model (its regions take charges and \
+             top-ups); drop --strategy and --ryw"
+        )));
+    }
+    if !a.clients.is_empty() {
+        return Err(CliError::Usage(format!(
+            "--write-path {path} runs every site at once (regions merge each other's writes); \
+             drop --client"
+        )));
+    }
+    if a.format == Format::Csv {
+        return Err(CliError::Usage(
+            "a multi-leader report comes as --format table or json".into(),
+        ));
+    }
+    let (cfg, _) = configure(a)?;
+    let w = wallet_config(a)?.expect("--write-path was checked to go with the wallet");
+    let m = engine::wallet::multi_config(&cfg, &w, a.iterations, path)?;
+    let rs = engine::multi::run_multis(&m, a.seed, 1)?;
+    let command = format!("{} --write-path {path}", reproduce(a));
+    crate::multi::render(&m, &rs, &command, a.format, out)
+}
+
 /// Runs `kata86 sim` and writes its report to `out`.
 pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
+    let path: WritePath = a.write_path.as_deref().unwrap_or("single-leader").parse()?;
+    if a.write_path.is_some() && a.workload != Workload::Wallet {
+        return Err(CliError::Usage(
+            "--write-path applies to the wallet workload (the kata's loop has one leader); \
+             add --workload wallet, or use `kata86 drill --write-path`"
+                .into(),
+        ));
+    }
+    if !path.has_leader() {
+        return run_multi(a, path, out);
+    }
     let (cfg, cells) = configure(a)?;
     let show = !a.quiet && std::io::stderr().is_terminal();
     let total = cells.len();
