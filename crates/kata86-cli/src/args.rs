@@ -51,6 +51,57 @@ pub enum Command {
     /// from the topology's RTTs (SG, US, JP; or a scenario's) plus LNKD-SSD
     /// service times. See docs/model.md.
     Pbs(PbsArgs),
+    /// Search the design space for a topology and its SLOs: every write path,
+    /// read strategy and failover policy, in normal operation and under each
+    /// fault, ranked; the designs that fail say what they broke first.
+    ///
+    /// Default: the kata's topology with JP, its SLOs, and region-down,
+    /// partition, lag-spike and clock-skew. With --scenario: that file's
+    /// topology and SLOs, normal operation without its faults, and each of
+    /// its faults alone. SLOs are judged in normal operation; faults add
+    /// worst-site RTO, RPO and money. Designs the model cannot judge (reads
+    /// on multi-leader paths, money on quorums) are rejected with that reason.
+    Plan(PlanArgs),
+}
+
+/// `kata86 plan` options.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The topology, SLOs and faults of this TOML scenario file.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<std::path::PathBuf>,
+
+    /// Runs per scenario and design (1 to 1000; run i: seed + i, its own
+    /// fault onset).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub runs: u32,
+
+    /// Master seed.
+    #[arg(long, default_value_t = 86)]
+    pub seed: u64,
+
+    /// Ranking order, comma-separated, from: money, rto, charge_p95,
+    /// read_p95, staleness_p99, rpo_p99 (those left out follow in this order).
+    #[arg(long, default_value = "money,rto,charge_p95,read_p95,rpo_p99")]
+    pub priorities: String,
+
+    /// Only these write paths (repeatable): async, semi-sync, majority, lww,
+    /// crdt, escrow, quorum.
+    #[arg(long = "write-path", value_name = "PATH")]
+    pub write_paths: Vec<String>,
+
+    /// Only these read strategies (repeatable): local, leader, fallback,
+    /// bounded; `none` for multi-leader paths, `quorum` for quorums.
+    #[arg(long = "strategy", value_name = "NAME")]
+    pub strategies: Vec<String>,
+
+    /// Output format (table or json).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// `kata86 pbs` options.

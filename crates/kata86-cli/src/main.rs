@@ -12,6 +12,7 @@ mod drill;
 mod files;
 mod multi;
 mod pbs;
+mod plan;
 mod report;
 mod sim;
 
@@ -37,6 +38,9 @@ pub enum CliError {
     /// Impossible quorum parameters (N, R, W, trials, preset, grid).
     #[error("{0}")]
     Quorum(#[from] quorum::QuorumError),
+    /// An impossible plan (empty space, unknown priority).
+    #[error("{0}")]
+    Plan(#[from] ::plan::PlanError),
     /// A combination of flags that makes no sense.
     #[error("{0}")]
     Usage(String),
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         Command::Compare(a) => multi::compare(&a, &mut out),
         Command::Alerts(a) => alerts::run(&a, &mut out),
         Command::Pbs(a) => pbs::run(&a, &mut out),
+        Command::Plan(a) => plan::run(&a, &mut out),
     };
     let _ = out.flush();
     match result {

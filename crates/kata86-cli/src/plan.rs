@@ -1,0 +1,329 @@
+//! `kata86 plan`: the `plan` crate's search, as a table or JSON.
+//!
+//! Key design decision: this module picks the space (the kata's or a
+//! scenario file's), applies the filters and lays out what `plan` measured:
+//! the ranking, the Pareto frontier, every rejection with its first failure,
+//! and, when nothing passes, the binding constraint. No figure is computed
+//! here.
+
+use std::io::{IsTerminal, Write};
+
+use ::plan::{binding, evaluate, ms, pareto, rank, Evaluation, Metric, Space};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use tabled::settings::Style;
+use tabled::{Table, Tabled};
+
+use crate::args::{Format, PlanArgs};
+use crate::files::read_scenario;
+use crate::{CliError, Verdict};
+
+/// Runs `kata86 plan`.
+pub fn run(a: &PlanArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
+    if a.format == Format::Csv {
+        return Err(CliError::Usage(
+            "a plan comes as --format table or json".into(),
+        ));
+    }
+    let priorities = Metric::priorities(&a.priorities)?;
+    let mut space = match &a.scenario {
+        Some(p) => Space::scenario(read_scenario(p, false)?, a.runs, a.seed),
+        None => Space::kata(a.runs, a.seed),
+    };
+    space.filter(&a.write_paths, &a.strategies)?;
+    let bar = if a.quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:40} {pos}/{len} simulations {elapsed}")
+        {
+            b.set_style(style);
+        }
+        b
+    };
+    let evals = evaluate(&space, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    let command = command(a);
+    let ranked = rank(&evals, &priorities);
+    let front = pareto(&evals);
+    let bind = if ranked.is_empty() {
+        binding(&evals)
+    } else {
+        Vec::new()
+    };
+    match a.format {
+        Format::Json => json(
+            &space,
+            &priorities,
+            &evals,
+            &ranked,
+            &front,
+            &bind,
+            &command,
+            out,
+        )?,
+        _ => table(
+            &space,
+            &priorities,
+            &evals,
+            &ranked,
+            &front,
+            &bind,
+            &command,
+            out,
+        )?,
+    }
+    Ok(Verdict::Clean)
+}
+
+fn command(a: &PlanArgs) -> String {
+    let mut c = String::from("kata86 plan");
+    if let Some(p) = &a.scenario {
+        c.push_str(&format!(" --scenario {}", p.display()));
+    }
+    for w in &a.write_paths {
+        c.push_str(&format!(" --write-path {w}"));
+    }
+    for s in &a.strategies {
+        c.push_str(&format!(" --strategy {s}"));
+    }
+    c.push_str(&format!(
+        " --runs {} --seed {} --priorities {}",
+        a.runs, a.seed, a.priorities
+    ));
+    c
+}
+
+fn show_ms(v: Option<f64>) -> String {
+    v.map_or("-".into(), |x| format!("{x}"))
+}
+
+fn rto(e: &Evaluation) -> String {
+    match e.figures.rto_p95 {
+        None => "-".into(),
+        Some(None) => "never".into(),
+        Some(Some(t)) => format!("{}", topology::to_ms(t) / 1000.0),
+    }
+}
+
+#[derive(Tabled)]
+struct Ranked {
+    rank: usize,
+    design: String,
+    #[tabled(rename = "charge p95 ms")]
+    charge: String,
+    #[tabled(rename = "read p95 ms")]
+    read: String,
+    #[tabled(rename = "staleness p99 ms")]
+    staleness: String,
+    #[tabled(rename = "worst-site RTO p95 s")]
+    rto: String,
+    #[tabled(rename = "RPO p99 s")]
+    rpo: String,
+    #[tabled(rename = "Pareto")]
+    pareto: &'static str,
+}
+
+#[derive(Tabled)]
+struct Rejected {
+    design: String,
+    #[tabled(rename = "first failure")]
+    why: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn table(
+    space: &Space,
+    priorities: &[Metric],
+    evals: &[Evaluation],
+    ranked: &[&Evaluation],
+    front: &[&Evaluation],
+    bind: &[String],
+    command: &str,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let faults: Vec<&str> = space.faults.iter().map(|(n, _)| n.as_str()).collect();
+    writeln!(
+        out,
+        "kata86 plan: {} designs, normal operation + {} ({} runs each, seed {})",
+        evals.len(),
+        if faults.is_empty() {
+            "no fault".to_string()
+        } else {
+            faults.join(", ")
+        },
+        space.runs,
+        space.seed
+    )?;
+    writeln!(out, "topology: {}", space.normal.topology)?;
+    let slos: Vec<String> = space
+        .normal
+        .slos
+        .iter()
+        .map(|s| {
+            format!(
+                "{} < {} ms{}",
+                s.name,
+                s.target_ms,
+                s.site
+                    .as_deref()
+                    .map(|x| format!(" ({x})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    writeln!(out, "SLOs (normal operation): {}", slos.join("; "))?;
+    writeln!(
+        out,
+        "ranked by: {}",
+        priorities
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    writeln!(out)?;
+    if ranked.is_empty() {
+        writeln!(
+            out,
+            "No design meets every SLO and keeps the money right. Binding constraint:"
+        )?;
+        for b in bind {
+            writeln!(out, "  - {b}")?;
+        }
+    } else {
+        writeln!(
+            out,
+            "{} designs meet every SLO and keep the money right; best first:",
+            ranked.len()
+        )?;
+        let rows: Vec<Ranked> = ranked
+            .iter()
+            .enumerate()
+            .map(|(i, e)| Ranked {
+                rank: i + 1,
+                design: e.design.name(),
+                charge: show_ms(ms(e.figures.charge_p95)),
+                read: show_ms(ms(e.figures.read_p95)),
+                staleness: show_ms(ms(e.figures.staleness_p99)),
+                rto: rto(e),
+                rpo: format!("{}", topology::to_ms(e.figures.rpo_p99) / 1000.0),
+                pareto: if front.iter().any(|f| f.design == e.design) {
+                    "yes"
+                } else {
+                    ""
+                },
+            })
+            .collect();
+        writeln!(out, "{}", Table::new(rows).with(Style::psql()))?;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Pareto frontier (charge p95, read p95, staleness p99, RPO p99; one design per point): {}",
+            front
+                .iter()
+                .map(|e| e.design.name())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )?;
+    }
+    writeln!(out)?;
+    let rejected: Vec<Rejected> = evals
+        .iter()
+        .filter_map(|e| {
+            e.rejected.as_ref().map(|why| Rejected {
+                design: e.design.name(),
+                why: why.clone(),
+            })
+        })
+        .collect();
+    if !rejected.is_empty() {
+        writeln!(out, "rejected ({}):", rejected.len())?;
+        writeln!(out, "{}", Table::new(rejected).with(Style::psql()))?;
+        writeln!(out)?;
+    }
+    writeln!(out, "seed: {}", space.seed)?;
+    writeln!(out, "reproduce: {command}")?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct DesignJson {
+    design: String,
+    write_path: &'static str,
+    read_strategy: &'static str,
+    accepted: bool,
+    rejected: Option<String>,
+    charge_p95_ms: Option<f64>,
+    read_p95_ms: Option<f64>,
+    staleness_p99_ms: Option<f64>,
+    /// `null`: no fault measured it; `"never"`: a site did not recover.
+    worst_site_rto_p95_s: Option<String>,
+    rpo_p99_s: f64,
+    money_breach: Option<String>,
+    slo: Vec<metrics::SloVerdict>,
+}
+
+fn design_json(e: &Evaluation) -> DesignJson {
+    DesignJson {
+        design: e.design.name(),
+        write_path: e.design.write_path(),
+        read_strategy: e.design.read_strategy(),
+        accepted: e.accepted(),
+        rejected: e.rejected.clone(),
+        charge_p95_ms: ms(e.figures.charge_p95),
+        read_p95_ms: ms(e.figures.read_p95),
+        staleness_p99_ms: ms(e.figures.staleness_p99),
+        worst_site_rto_p95_s: e.figures.rto_p95.map(|_| rto(e)),
+        rpo_p99_s: topology::to_ms(e.figures.rpo_p99) / 1000.0,
+        money_breach: e.figures.money_breach.clone(),
+        slo: e.figures.slo.clone(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn json(
+    space: &Space,
+    priorities: &[Metric],
+    evals: &[Evaluation],
+    ranked: &[&Evaluation],
+    front: &[&Evaluation],
+    bind: &[String],
+    command: &str,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        seed: u64,
+        runs: u32,
+        faults: Vec<&'a str>,
+        priorities: Vec<&'static str>,
+        ranked: Vec<DesignJson>,
+        pareto: Vec<String>,
+        rejected: Vec<DesignJson>,
+        binding: &'a [String],
+        command: &'a str,
+    }
+    let doc = Doc {
+        seed: space.seed,
+        runs: space.runs,
+        faults: space.faults.iter().map(|(n, _)| n.as_str()).collect(),
+        priorities: priorities.iter().map(|m| m.name()).collect(),
+        ranked: ranked.iter().map(|e| design_json(e)).collect(),
+        pareto: front.iter().map(|e| e.design.name()).collect(),
+        rejected: evals
+            .iter()
+            .filter(|e| !e.accepted())
+            .map(design_json)
+            .collect(),
+        binding: bind,
+        command,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
+    writeln!(out)?;
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! `kata86 plan`: it reproduces DESIGN.md's choice on the kata's topology,
+//! names the binding constraint when nothing can pass, gives the same bytes
+//! on any thread count, and refuses what means nothing.
+
+mod common;
+
+use std::process::Command;
+
+use common::{ok, ok_at_root, refused, repo_root};
+use serde_json::Value;
+
+#[test]
+fn the_kata_plan_ranks_designs_choice_first() {
+    // DESIGN.md §3: single leader, majority commits, automatic promotion,
+    // bounded-staleness reads. One run per scenario keeps the test short;
+    // DESIGN quotes the default five.
+    let out = ok(&["plan", "--runs", "1", "--format", "json"]);
+    let v: Value = serde_json::from_str(&out).expect("JSON");
+    let ranked = v["ranked"].as_array().expect("ranked");
+    assert_eq!(
+        ranked[0]["design"], "majority / promote-auto / bounded",
+        "{out}"
+    );
+    // Every accepted design kept the money; async with promotion did not.
+    let rejected = v["rejected"].as_array().expect("rejected");
+    let why = |name: &str| {
+        rejected
+            .iter()
+            .find(|d| d["design"] == name)
+            .and_then(|d| d["rejected"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(why("async / promote-auto / bounded").starts_with("money:"));
+    assert!(why("multi-leader lww").starts_with("money:"));
+    assert!(why("multi-leader crdt").starts_with("money:"));
+    assert!(why("multi-leader escrow").starts_with("not modelled"));
+    assert!(ranked.iter().all(|d| d["money_breach"].is_null()));
+    assert!(v["pareto"].as_array().is_some_and(|p| !p.is_empty()));
+}
+
+#[test]
+fn an_impossible_slo_is_named_as_the_binding_constraint() {
+    let out = ok_at_root(&[
+        "plan",
+        "--scenario",
+        "examples/plan-impossible-charge-slo.toml",
+        "--runs",
+        "1",
+        "--write-path",
+        "majority",
+        "--write-path",
+        "async",
+    ]);
+    assert!(out.contains("No design meets every SLO"), "{out}");
+    assert!(
+        out.contains("charge_p95 < 30 ms: the best design reaches"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_plan_is_the_same_on_one_thread_and_two() {
+    let args = [
+        "plan",
+        "--runs",
+        "2",
+        "--write-path",
+        "majority",
+        "--write-path",
+        "quorum",
+        "--format",
+        "json",
+    ];
+    let with = |threads: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_kata86"))
+            .args(args)
+            .env("RAYON_NUM_THREADS", threads)
+            .current_dir(repo_root())
+            .output()
+            .expect("runs");
+        assert!(o.status.success());
+        o.stdout
+    };
+    assert_eq!(with("1"), with("2"));
+}
+
+#[test]
+fn plans_refuse_what_means_nothing() {
+    for (args, says) in [
+        (
+            vec!["plan", "--priorities", "money,latency"],
+            "unknown priority `latency`",
+        ),
+        (
+            vec!["plan", "--write-path", "lww", "--strategy", "local"],
+            "search space is empty",
+        ),
+        (vec!["plan", "--runs", "0"], "--runs 0"),
+        (vec!["plan", "--format", "csv"], "table or json"),
+    ] {
+        let err = refused(&args);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}

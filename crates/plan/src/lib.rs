@@ -1,0 +1,921 @@
+//! `kata86 plan`: every design the simulator can play, tried against one
+//! topology's SLOs and faults, then ranked.
+//!
+//! # Overview
+//! * [`Design`] — one point of the search space: a single leader (its
+//!   replication mode, failover policy and read strategy), a multi-leader
+//!   write path (`lww`, `crdt`, `escrow`) or a leaderless quorum (N, R, W).
+//! * [`Space`] — the designs, the scenario played in normal operation, the
+//!   fault scenarios, runs and seed; [`Space::kata`] is the kata's topology
+//!   with JP and the four default faults.
+//! * [`evaluate`] → [`Evaluation`] per design ([`Figures`] plus the first
+//!   thing it broke), [`rank`] by [`Metric`] priorities, [`pareto`] between
+//!   charge p95, read p95, staleness p99 and RPO p99, and [`binding`]: what
+//!   no design can meet.
+//!
+//! # Key decision: judge what was simulated, say what was not
+//! SLOs are judged in normal operation (the baseline scenario); faults add
+//! worst-site RTO, RPO and money. Money is right only when every run of every
+//! scenario kept every invariant and lost no acknowledged write. Where the
+//! model cannot show a figure — a multi-leader path serves no reads; a
+//! leaderless quorum has no money model and no faults — the design is not
+//! ranked on a guess: it is rejected with that reason, so the plan never
+//! recommends what it did not measure.
+//!
+//! Each distinct (scenario, configuration) is simulated once: the failover
+//! policy only matters in scenarios that lose a leader, so the others share
+//! one result. No I/O.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use engine::drill::{
+    run_drills, Builtin, DrillConfig, DrillRuns, FaultKind, JpRole, Policy, Replication,
+};
+use engine::multi::{row_of, run_multis, MultiConfig, WritePath};
+use engine::{run_cell, Cell, QuorumSpec, SimConfig};
+use metrics::{LatencyHistogram, Series, Slo, SloVerdict};
+use rayon::prelude::*;
+use routing::ReadStrategy;
+use topology::{to_ms, Micros};
+
+/// Requests per client site a quorum design plays (the kata loop).
+pub const QUORUM_REQUESTS: u64 = 100_000;
+/// The most runs per scenario and design.
+pub const MAX_PLAN_RUNS: u32 = 1_000;
+
+/// Why a plan cannot run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    /// Filters left nothing to try.
+    #[error("the search space is empty: {0}")]
+    EmptySpace(String),
+    /// A priority that is not a metric.
+    #[error("unknown priority `{0}` (choose from: money, rto, charge_p95, read_p95, staleness_p99, rpo_p99)")]
+    UnknownMetric(String),
+    /// Runs out of range.
+    #[error("--runs {0}: give from 1 to {MAX_PLAN_RUNS}")]
+    Runs(u32),
+    /// The engine refused a configuration.
+    #[error(transparent)]
+    Engine(#[from] engine::EngineError),
+}
+
+/// One design.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Design {
+    /// One leader.
+    SingleLeader {
+        /// When a charge is acknowledged.
+        replication: Replication,
+        /// What happens when the leader is lost.
+        policy: Policy,
+        /// How balances are read.
+        strategy: ReadStrategy,
+    },
+    /// Multi-leader regional writes.
+    Multi(WritePath),
+    /// Leaderless N/R/W.
+    Quorum {
+        /// Replicas.
+        n: usize,
+        /// Read replies.
+        r: usize,
+        /// Write acks.
+        w: usize,
+    },
+}
+
+impl Design {
+    /// The write path's name as `--write-path` takes it.
+    pub fn write_path(&self) -> &'static str {
+        match self {
+            Design::SingleLeader { replication, .. } => replication.name(),
+            Design::Multi(p) => p.name(),
+            Design::Quorum { .. } => "quorum",
+        }
+    }
+
+    /// The read strategy's name (`none` where reads are not modelled).
+    pub fn read_strategy(&self) -> &'static str {
+        match self {
+            Design::SingleLeader { strategy, .. } => strategy.name(),
+            Design::Multi(_) => "none",
+            Design::Quorum { .. } => "quorum",
+        }
+    }
+
+    /// A name people read: `majority / promote-auto / bounded`.
+    pub fn name(&self) -> String {
+        match self {
+            Design::SingleLeader {
+                replication,
+                policy,
+                strategy,
+            } => format!(
+                "{} / {} / {}",
+                replication.name(),
+                policy.name(),
+                strategy.name()
+            ),
+            Design::Multi(p) => format!("multi-leader {}", p.name()),
+            Design::Quorum { n, r, w } => format!("quorum N{n} R{r} W{w}"),
+        }
+    }
+}
+
+/// What a plan searches.
+#[derive(Debug, Clone)]
+pub struct Space {
+    /// Normal operation: topology, workload, SLOs; its faults are ignored.
+    pub normal: DrillConfig,
+    /// Fault scenarios, by name.
+    pub faults: Vec<(String, DrillConfig)>,
+    /// The designs tried.
+    pub designs: Vec<Design>,
+    /// Runs per scenario and design (run i: seed + i, its own fault onset).
+    pub runs: u32,
+    /// Master seed.
+    pub seed: u64,
+}
+
+/// The quorum choices that mean something for `regions` regions: one
+/// replica per region (at least 3), R = W = 1, a majority each, and the two
+/// one-sided strict quorums.
+pub fn quorum_choices(regions: usize) -> Vec<Design> {
+    let n = regions.max(3);
+    let m = n / 2 + 1;
+    let mut v = vec![(1, 1), (m, m), (1, n), (n, 1)];
+    v.sort_unstable();
+    v.dedup();
+    v.into_iter()
+        .map(|(r, w)| Design::Quorum { n, r, w })
+        .collect()
+}
+
+/// Every design: single leader (3 replication modes × 3 policies × 4 read
+/// strategies), the three multi-leader paths, the quorum choices.
+pub fn all_designs(regions: usize) -> Vec<Design> {
+    let mut v = Vec::new();
+    for &replication in Replication::ALL {
+        for &policy in Policy::ALL {
+            for strategy in ReadStrategy::SINGLE_LEADER {
+                v.push(Design::SingleLeader {
+                    replication,
+                    policy,
+                    strategy,
+                });
+            }
+        }
+    }
+    v.extend([WritePath::Lww, WritePath::Crdt, WritePath::Escrow].map(Design::Multi));
+    v.extend(quorum_choices(regions));
+    v
+}
+
+impl Space {
+    /// The kata's topology with JP a full replica, the kata's SLOs, normal
+    /// operation plus region-down, partition, lag-spike and clock-skew.
+    pub fn kata(runs: u32, seed: u64) -> Space {
+        let jp = JpRole::Replica;
+        let normal = DrillConfig::builtin(Builtin::Baseline, jp);
+        let faults = [
+            Builtin::RegionDown,
+            Builtin::Partition,
+            Builtin::LagSpike,
+            Builtin::ClockSkew,
+        ]
+        .map(|b| (b.name().to_string(), DrillConfig::builtin(b, jp)))
+        .to_vec();
+        let designs = all_designs(normal.topology.region_count());
+        Space {
+            normal,
+            faults,
+            designs,
+            runs,
+            seed,
+        }
+    }
+
+    /// A scenario file's world: normal operation is the scenario without its
+    /// faults; each fault it lists is a scenario of its own.
+    pub fn scenario(cfg: DrillConfig, runs: u32, seed: u64) -> Space {
+        let mut normal = cfg.clone();
+        normal.faults.clear();
+        normal.flags.clear();
+        let faults = cfg
+            .faults
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let mut one = normal.clone();
+                one.faults = vec![*f];
+                let what = match f.kind {
+                    FaultKind::RegionDown { .. } => "region-down",
+                    FaultKind::Partition { .. } => "partition",
+                    FaultKind::LagSpike { .. } => "lag-spike",
+                };
+                (format!("{} #{}", what, i + 1), one)
+            })
+            .collect();
+        let designs = all_designs(normal.topology.region_count());
+        Space {
+            normal,
+            faults,
+            designs,
+            runs,
+            seed,
+        }
+    }
+
+    /// Keeps the designs whose write path and read strategy are listed (an
+    /// empty list keeps all).
+    pub fn filter(
+        &mut self,
+        write_paths: &[String],
+        strategies: &[String],
+    ) -> Result<(), PlanError> {
+        let keep = |list: &[String], name: &str| list.is_empty() || list.iter().any(|x| x == name);
+        self.designs
+            .retain(|d| keep(write_paths, d.write_path()) && keep(strategies, d.read_strategy()));
+        if self.designs.is_empty() {
+            return Err(PlanError::EmptySpace(format!(
+                "no design has write path {} and read strategy {} (multi-leader paths have read \
+                 strategy `none`, quorums `quorum`; write paths: async, semi-sync, majority, lww, \
+                 crdt, escrow, quorum)",
+                show(write_paths),
+                show(strategies)
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn show(list: &[String]) -> String {
+    if list.is_empty() {
+        "any".into()
+    } else {
+        list.join(" or ")
+    }
+}
+
+/// A design's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figures {
+    /// Worst site's charge p95 in normal operation.
+    pub charge_p95: Option<Micros>,
+    /// Worst site's read p95 in normal operation (`None`: not modelled).
+    pub read_p95: Option<Micros>,
+    /// p99 of the age of the data reads returned, every site, normal operation.
+    pub staleness_p99: Option<Micros>,
+    /// Worst-site RTO p95 over the fault scenarios: `None` when no scenario
+    /// measured one; `Some(None)` when a site never recovered.
+    pub rto_p95: Option<Option<Micros>>,
+    /// RPO p99 over the fault scenarios (0 without any).
+    pub rpo_p99: Micros,
+    /// The first money breach, if any, with the scenario it happened in.
+    pub money_breach: Option<String>,
+    /// SLO verdicts in normal operation, in the SLOs' order.
+    pub slo: Vec<SloVerdict>,
+    /// What the model does not show for this design.
+    pub unmodelled: Option<String>,
+}
+
+/// A design with its figures and its first failure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// The design.
+    pub design: Design,
+    /// What it measured.
+    pub figures: Figures,
+    /// The first thing it broke (`None`: accepted).
+    pub rejected: Option<String>,
+}
+
+impl Evaluation {
+    /// Met every SLO, kept every invariant, recovered from every fault.
+    pub fn accepted(&self) -> bool {
+        self.rejected.is_none()
+    }
+}
+
+/// The metrics a plan ranks on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Money kept right (0) or not (1).
+    Money,
+    /// Worst-site RTO p95.
+    Rto,
+    /// Worst-site charge p95.
+    ChargeP95,
+    /// Worst-site read p95.
+    ReadP95,
+    /// Staleness p99.
+    StalenessP99,
+    /// RPO p99.
+    RpoP99,
+}
+
+impl Metric {
+    /// Every metric, the default priorities first.
+    pub const ALL: [Metric; 6] = [
+        Metric::Money,
+        Metric::Rto,
+        Metric::ChargeP95,
+        Metric::ReadP95,
+        Metric::RpoP99,
+        Metric::StalenessP99,
+    ];
+
+    /// The name `--priorities` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Money => "money",
+            Metric::Rto => "rto",
+            Metric::ChargeP95 => "charge_p95",
+            Metric::ReadP95 => "read_p95",
+            Metric::StalenessP99 => "staleness_p99",
+            Metric::RpoP99 => "rpo_p99",
+        }
+    }
+
+    /// Parses a comma-separated priority list; the metrics it leaves out
+    /// follow in the default order.
+    pub fn priorities(list: &str) -> Result<Vec<Metric>, PlanError> {
+        let mut out = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let m = Metric::ALL
+                .into_iter()
+                .find(|m| m.name() == name)
+                .ok_or_else(|| PlanError::UnknownMetric(name.to_string()))?;
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+        let rest: Vec<Metric> = Metric::ALL
+            .into_iter()
+            .filter(|m| !out.contains(m))
+            .collect();
+        out.extend(rest);
+        Ok(out)
+    }
+
+    /// The value ranked on: lower is better; unknown is worst.
+    pub fn value(self, f: &Figures) -> u64 {
+        let or_worst = |x: Option<Micros>| x.unwrap_or(u64::MAX);
+        match self {
+            Metric::Money => f.money_breach.is_some() as u64,
+            Metric::Rto => f.rto_p95.map_or(0, or_worst),
+            Metric::ChargeP95 => or_worst(f.charge_p95),
+            Metric::ReadP95 => or_worst(f.read_p95),
+            Metric::StalenessP99 => or_worst(f.staleness_p99),
+            Metric::RpoP99 => f.rpo_p99,
+        }
+    }
+}
+
+/// What one scenario of one single-leader configuration measured.
+#[derive(Debug, Clone)]
+struct Played {
+    charge_p95: Option<Micros>,
+    read_p95: Option<Micros>,
+    staleness_p99: Option<Micros>,
+    slo: Vec<SloVerdict>,
+    /// `None`: the scenario has no fault; `Some(None)`: a site did not
+    /// recover within the drill in at least 5 % of the runs.
+    rto_p95: Option<Option<Micros>>,
+    rpo_p99: Micros,
+    money_breach: Option<String>,
+}
+
+fn worst(hs: impl Iterator<Item = Option<Micros>>) -> Option<Micros> {
+    hs.flatten().max()
+}
+
+fn p(h: &LatencyHistogram, q: f64) -> Option<Micros> {
+    (h.count() > 0).then(|| h.value_at_quantile(q))
+}
+
+fn money_of(r: &DrillRuns) -> Option<String> {
+    let n = r.runs.len();
+    let bad = |what: &str, k: usize| Some(format!("{what} in {k}/{n} runs"));
+    let count =
+        |f: &dyn Fn(&engine::drill::RunRecord) -> bool| r.runs.iter().filter(|x| f(x)).count();
+    let k = count(&|x| !x.invariants_ok || x.defect.is_some());
+    if k > 0 {
+        return bad("money invariants broken", k);
+    }
+    let k = count(&|x| x.lost_acknowledged_charges > 0 || x.lost_acknowledged_top_ups > 0);
+    if k > 0 {
+        let most = r
+            .runs
+            .iter()
+            .map(|x| x.lost_acknowledged_charges)
+            .max()
+            .unwrap_or(0);
+        return Some(format!(
+            "acknowledged writes lost in {k}/{n} runs (up to {most} charges)"
+        ));
+    }
+    let k = count(&|x| x.overspend_incidents > 0 || x.duplicate_effects > 0);
+    if k > 0 {
+        return bad("overspend or a double effect", k);
+    }
+    None
+}
+
+fn play_drill(cfg: &DrillConfig, runs: u32, seed: u64) -> Result<Played, PlanError> {
+    let r = run_drills(cfg, seed, runs, &|| {})?;
+    let w = &r.outside;
+    let mut all = LatencyHistogram::new();
+    for s in &w.sites {
+        all.merge(&s.data_age);
+    }
+    let has_fault = !cfg.faults.is_empty();
+    Ok(Played {
+        charge_p95: worst(w.sites.iter().map(|s| p(&s.write, 0.95))),
+        read_p95: worst(w.sites.iter().map(|s| p(&s.read, 0.95))),
+        staleness_p99: p(&all, 0.99),
+        slo: w.slo.clone(),
+        // With a fault every site has an RTO or none (did not recover);
+        // the spread ranks "did not recover" last.
+        rto_p95: has_fault.then(|| r.rto_worst().p95),
+        rpo_p99: r.rpo().p99.unwrap_or(0),
+        money_breach: money_of(&r),
+    })
+}
+
+/// Whether losing the leader is part of the scenario (then the policy matters).
+fn loses_leader(cfg: &DrillConfig) -> bool {
+    cfg.faults.iter().any(|f| {
+        matches!(
+            f.kind,
+            FaultKind::RegionDown { .. } | FaultKind::Partition { .. }
+        )
+    })
+}
+
+/// A single-leader configuration of a scenario, keyed so that designs
+/// differing only where the scenario cannot tell share one run.
+type Key = (usize, Replication, Option<Policy>, ReadStrategy);
+
+/// Plays every design; `progress(done, total)` after each simulated
+/// (scenario, configuration), from any thread.
+pub fn evaluate(
+    space: &Space,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<Vec<Evaluation>, PlanError> {
+    if !(1..=MAX_PLAN_RUNS).contains(&space.runs) {
+        return Err(PlanError::Runs(space.runs));
+    }
+    if space.designs.is_empty() {
+        return Err(PlanError::EmptySpace("no design to try".into()));
+    }
+    let scenarios: Vec<&DrillConfig> = std::iter::once(&space.normal)
+        .chain(space.faults.iter().map(|(_, c)| c))
+        .collect();
+    // The single-leader runs, deduplicated.
+    let mut keys: Vec<Key> = Vec::new();
+    for d in &space.designs {
+        if let Design::SingleLeader {
+            replication,
+            policy,
+            strategy,
+        } = *d
+        {
+            for (i, s) in scenarios.iter().enumerate() {
+                let pol = loses_leader(s).then_some(policy);
+                keys.push((i, replication, pol, strategy));
+            }
+        }
+    }
+    keys.sort_unstable_by_key(|k| (k.0, k.1.name(), k.2.map(|p| p.name()), k.3.name()));
+    keys.dedup();
+    let others = space
+        .designs
+        .iter()
+        .filter(|d| !matches!(d, Design::SingleLeader { .. }))
+        .count() as u64;
+    let total = keys.len() as u64 + others;
+    let done = AtomicU64::new(0);
+    let tick = || progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+    let played: Vec<(Key, Played)> = keys
+        .par_iter()
+        .map(|&k| {
+            let (i, replication, policy, strategy) = k;
+            let mut c = scenarios[i].clone();
+            c.replication = replication;
+            if let Some(p) = policy {
+                c.policy = p;
+            }
+            c.strategy = strategy;
+            let r = play_drill(&c, space.runs, space.seed);
+            tick();
+            r.map(|r| (k, r))
+        })
+        .collect::<Result<_, _>>()?;
+    let played: BTreeMap<(usize, &str, Option<&str>, &str), &Played> = played
+        .iter()
+        .map(|(k, p)| ((k.0, k.1.name(), k.2.map(|x| x.name()), k.3.name()), p))
+        .collect();
+    space
+        .designs
+        .par_iter()
+        .map(|d| {
+            let figures = match *d {
+                Design::SingleLeader {
+                    replication,
+                    policy,
+                    strategy,
+                } => {
+                    let get = |i: usize| {
+                        let pol = loses_leader(scenarios[i]).then_some(policy.name());
+                        played[&(i, replication.name(), pol, strategy.name())]
+                    };
+                    single_leader(space, &get)
+                }
+                Design::Multi(path) => {
+                    let f = multi(space, &scenarios, path)?;
+                    tick();
+                    f
+                }
+                Design::Quorum { n, r, w } => {
+                    let f = quorum(space, n, r, w)?;
+                    tick();
+                    f
+                }
+            };
+            let rejected = first_failure(&figures);
+            Ok(Evaluation {
+                design: *d,
+                figures,
+                rejected,
+            })
+        })
+        .collect()
+}
+
+fn single_leader<'a>(space: &Space, get: &dyn Fn(usize) -> &'a Played) -> Figures {
+    let normal = get(0);
+    let faults: Vec<(&str, &Played)> = space
+        .faults
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| (name.as_str(), get(i + 1)))
+        .collect();
+    let money_breach = normal
+        .money_breach
+        .as_ref()
+        .map(|b| format!("{b} (normal operation)"))
+        .or_else(|| {
+            faults
+                .iter()
+                .find_map(|(n, p)| p.money_breach.as_ref().map(|b| format!("{b} ({n})")))
+        });
+    let rtos: Vec<Option<Micros>> = faults.iter().filter_map(|(_, p)| p.rto_p95).collect();
+    let rto_p95 = (!rtos.is_empty()).then(|| {
+        if rtos.contains(&None) {
+            None
+        } else {
+            rtos.iter().flatten().copied().max()
+        }
+    });
+    Figures {
+        charge_p95: normal.charge_p95,
+        read_p95: normal.read_p95,
+        staleness_p99: normal.staleness_p99,
+        rto_p95,
+        rpo_p99: faults.iter().map(|(_, p)| p.rpo_p99).max().unwrap_or(0),
+        money_breach,
+        slo: normal.slo.clone(),
+        unmodelled: None,
+    }
+}
+
+fn multi(space: &Space, scenarios: &[&DrillConfig], path: WritePath) -> Result<Figures, PlanError> {
+    let mut charge = None;
+    let mut money_breach = None;
+    for (i, s) in scenarios.iter().enumerate() {
+        let m = MultiConfig::new((*s).clone(), path);
+        let rs = run_multis(&m, space.seed, space.runs)?;
+        let row = row_of(s, path, &rs);
+        if i == 0 {
+            charge = row.sites.iter().filter_map(|x| x.p95).max();
+        }
+        if money_breach.is_none() && row.runs_broken > 0 {
+            let name = if i == 0 {
+                "normal operation"
+            } else {
+                space.faults[i - 1].0.as_str()
+            };
+            money_breach = Some(format!(
+                "money invariants broken in {}/{} runs ({name}): overspend p50 {}, lost updates p50 {}",
+                row.runs_broken,
+                row.runs,
+                row.overspend_incidents.p50.unwrap_or(0),
+                row.lost_updates.p50.unwrap_or(0)
+            ));
+        }
+    }
+    Ok(Figures {
+        charge_p95: charge,
+        read_p95: None,
+        staleness_p99: None,
+        rto_p95: None,
+        rpo_p99: 0,
+        money_breach,
+        slo: Vec::new(),
+        unmodelled: Some(
+            "reads: the multi-leader model serves no reads, so no read or staleness SLO can be shown"
+                .into(),
+        ),
+    })
+}
+
+fn quorum(space: &Space, n: usize, r: usize, w: usize) -> Result<Figures, PlanError> {
+    let d = &space.normal;
+    let cfg = SimConfig {
+        topology: d.topology.clone(),
+        leader: d.leader,
+        slos: d.slos.clone(),
+        quorum: QuorumSpec {
+            n,
+            r,
+            w,
+            placement: None,
+        },
+        ..SimConfig::kata()
+    };
+    cfg.validate()?;
+    let cells: Vec<_> = d
+        .topology
+        .site_ids()
+        .map(|site| {
+            let cell = Cell {
+                site,
+                strategy: ReadStrategy::Quorum,
+            };
+            run_cell(&cfg, space.seed, QUORUM_REQUESTS, cell, &mut |_| {})
+        })
+        .collect();
+    let mut all = [
+        LatencyHistogram::new(),
+        LatencyHistogram::new(),
+        LatencyHistogram::new(),
+    ];
+    for c in &cells {
+        all[0].merge(&c.read);
+        all[1].merge(&c.write);
+        all[2].merge(&c.staleness);
+    }
+    let slo = d
+        .slos
+        .iter()
+        .map(|s: &Slo| {
+            let pick = |read: &LatencyHistogram,
+                        write: &LatencyHistogram,
+                        st: &LatencyHistogram| match s.series {
+                Series::Read => read.clone(),
+                Series::Write => write.clone(),
+                Series::Staleness => st.clone(),
+            };
+            let h = match &s.site {
+                None => pick(&all[0], &all[1], &all[2]),
+                Some(name) => cells
+                    .iter()
+                    .find(|c| d.topology.site_name(c.cell.site) == name)
+                    .map_or_else(LatencyHistogram::new, |c| {
+                        pick(&c.read, &c.write, &c.staleness)
+                    }),
+            };
+            s.judge(&h)
+        })
+        .collect();
+    Ok(Figures {
+        charge_p95: worst(cells.iter().map(|c| p(&c.write, 0.95))),
+        read_p95: worst(cells.iter().map(|c| p(&c.read, 0.95))),
+        staleness_p99: p(&all[2], 0.99),
+        rto_p95: None,
+        rpo_p99: 0,
+        money_breach: None,
+        slo,
+        unmodelled: Some(
+            "money and faults: a quorum register orders no concurrent debits and this model \
+             plays it in normal operation only"
+                .into(),
+        ),
+    })
+}
+
+fn first_failure(f: &Figures) -> Option<String> {
+    if let Some(b) = &f.money_breach {
+        return Some(format!("money: {b}"));
+    }
+    for v in &f.slo {
+        if !v.pass {
+            return Some(match v.observed_ms {
+                Some(o) => format!(
+                    "{} < {} ms: observed {} ms, over by {} ms",
+                    v.name,
+                    v.target_ms,
+                    o,
+                    round1(o - v.target_ms)
+                ),
+                None => format!("{} < {} ms: no data", v.name, v.target_ms),
+            });
+        }
+    }
+    if let Some(u) = &f.unmodelled {
+        return Some(format!("not modelled: {u}"));
+    }
+    if f.rto_p95 == Some(None) {
+        return Some("RTO: a site never recovered within the drill".into());
+    }
+    None
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// The accepted designs, best first by `priorities` (then by name).
+pub fn rank<'a>(evals: &'a [Evaluation], priorities: &[Metric]) -> Vec<&'a Evaluation> {
+    let mut ok: Vec<&Evaluation> = evals.iter().filter(|e| e.accepted()).collect();
+    ok.sort_by_key(|e| {
+        (
+            priorities
+                .iter()
+                .map(|m| m.value(&e.figures))
+                .collect::<Vec<_>>(),
+            e.design.name(),
+        )
+    });
+    ok
+}
+
+/// The accepted designs no other accepted design beats on every one of
+/// charge p95, read p95, staleness p99 and RPO p99 (and strictly on one).
+pub fn pareto(evals: &[Evaluation]) -> Vec<&Evaluation> {
+    let axes = [
+        Metric::ChargeP95,
+        Metric::ReadP95,
+        Metric::StalenessP99,
+        Metric::RpoP99,
+    ];
+    let ok: Vec<&Evaluation> = evals.iter().filter(|e| e.accepted()).collect();
+    let v = |e: &Evaluation| axes.map(|m| m.value(&e.figures));
+    let mut front: Vec<&Evaluation> = ok
+        .iter()
+        .copied()
+        .filter(|e| {
+            let a = v(e);
+            !ok.iter().any(|o| {
+                let b = v(o);
+                b.iter().zip(&a).all(|(x, y)| x <= y) && b != a
+            })
+        })
+        .collect();
+    // Designs with identical figures keep one representative each.
+    front.sort_by_key(|e| (v(e), e.design.name()));
+    front.dedup_by_key(|e| v(e));
+    front
+}
+
+/// When nothing is accepted: every SLO that even the best design breaks,
+/// with the best observed value and the design that reached it; or money,
+/// when no design keeps it right.
+pub fn binding(evals: &[Evaluation]) -> Vec<String> {
+    let safe: Vec<&Evaluation> = evals
+        .iter()
+        .filter(|e| e.figures.money_breach.is_none() && e.figures.unmodelled.is_none())
+        .collect();
+    if safe.is_empty() {
+        return vec![
+            "money: no design that the model can judge keeps every money invariant".into(),
+        ];
+    }
+    let mut out = Vec::new();
+    let names: Vec<&str> = safe[0]
+        .figures
+        .slo
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect();
+    for name in names {
+        let best = safe
+            .iter()
+            .filter_map(|e| {
+                let v = e.figures.slo.iter().find(|v| v.name == name)?;
+                Some((v.observed_ms?, v.target_ms, e))
+            })
+            .min_by(|a, b| {
+                a.0.total_cmp(&b.0)
+                    .then_with(|| a.2.design.name().cmp(&b.2.design.name()))
+            });
+        match best {
+            Some((o, t, e)) if o >= t => out.push(format!(
+                "{name} < {t} ms: the best design reaches {o} ms ({})",
+                e.design.name()
+            )),
+            None => out.push(format!("{name}: no design produced data")),
+            _ => {}
+        }
+    }
+    if out.is_empty() && safe.iter().all(|e| e.figures.rto_p95 == Some(None)) {
+        out.push("RTO: no design recovers every site within the drill".into());
+    }
+    out
+}
+
+/// Milliseconds, for reports.
+pub fn ms(v: Option<Micros>) -> Option<f64> {
+    v.map(|x| (to_ms(x) * 10.0).round() / 10.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eval(name: WritePath, charge: u64, read: u64, stale: u64, rpo: u64) -> Evaluation {
+        Evaluation {
+            design: Design::Multi(name),
+            figures: Figures {
+                charge_p95: Some(charge),
+                read_p95: Some(read),
+                staleness_p99: Some(stale),
+                rto_p95: Some(Some(0)),
+                rpo_p99: rpo,
+                money_breach: None,
+                slo: Vec::new(),
+                unmodelled: None,
+            },
+            rejected: None,
+        }
+    }
+
+    #[test]
+    fn priorities_put_the_named_first_and_keep_the_rest() {
+        let p = Metric::priorities("read_p95, money").unwrap();
+        assert_eq!(p[..2], [Metric::ReadP95, Metric::Money]);
+        assert_eq!(p.len(), Metric::ALL.len());
+        assert_eq!(
+            Metric::priorities("money,nope"),
+            Err(PlanError::UnknownMetric("nope".into()))
+        );
+    }
+
+    #[test]
+    fn rank_follows_the_priorities_and_pareto_drops_the_dominated() {
+        let evals = vec![
+            eval(WritePath::Lww, 100, 50, 10, 0),
+            eval(WritePath::Crdt, 50, 100, 10, 0),
+            // Worse than lww on every axis but one, equal there.
+            eval(WritePath::Escrow, 100, 60, 10, 0),
+        ];
+        let by_charge = rank(&evals, &Metric::priorities("charge_p95").unwrap());
+        assert_eq!(by_charge[0].design, Design::Multi(WritePath::Crdt));
+        let by_read = rank(&evals, &Metric::priorities("read_p95").unwrap());
+        assert_eq!(by_read[0].design, Design::Multi(WritePath::Lww));
+        let front: Vec<Design> = pareto(&evals).iter().map(|e| e.design).collect();
+        assert_eq!(
+            front,
+            vec![
+                Design::Multi(WritePath::Crdt),
+                Design::Multi(WritePath::Lww)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failure_names_the_slo_and_by_how_much() {
+        let mut f = eval(WritePath::Lww, 1, 1, 1, 0).figures;
+        f.slo = vec![SloVerdict {
+            name: "charge_p95".into(),
+            target_ms: 30.0,
+            observed_ms: Some(45.5),
+            pass: false,
+        }];
+        assert_eq!(
+            first_failure(&f).unwrap(),
+            "charge_p95 < 30 ms: observed 45.5 ms, over by 15.5 ms"
+        );
+        f.money_breach = Some("lost".into());
+        assert_eq!(first_failure(&f).unwrap(), "money: lost");
+    }
+
+    #[test]
+    fn quorum_choices_fit_the_region_count() {
+        assert_eq!(
+            quorum_choices(3),
+            vec![
+                Design::Quorum { n: 3, r: 1, w: 1 },
+                Design::Quorum { n: 3, r: 1, w: 3 },
+                Design::Quorum { n: 3, r: 2, w: 2 },
+                Design::Quorum { n: 3, r: 3, w: 1 },
+            ]
+        );
+        assert!(quorum_choices(5).contains(&Design::Quorum { n: 5, r: 3, w: 3 }));
+    }
+}
