@@ -55,29 +55,31 @@ pub fn run(a: &PlanArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     } else {
         Vec::new()
     };
+    let o = Outcome {
+        space: &space,
+        priorities: &priorities,
+        evals: &evals,
+        ranked: &ranked,
+        front: &front,
+        bind: &bind,
+        command: &command,
+    };
     match a.format {
-        Format::Json => json(
-            &space,
-            &priorities,
-            &evals,
-            &ranked,
-            &front,
-            &bind,
-            &command,
-            out,
-        )?,
-        _ => table(
-            &space,
-            &priorities,
-            &evals,
-            &ranked,
-            &front,
-            &bind,
-            &command,
-            out,
-        )?,
+        Format::Json => json(&o, out)?,
+        _ => table(&o, out)?,
     }
     Ok(Verdict::Clean)
+}
+
+/// Everything a plan report shows.
+struct Outcome<'a> {
+    space: &'a Space,
+    priorities: &'a [Metric],
+    evals: &'a [Evaluation],
+    ranked: &'a [&'a Evaluation],
+    front: &'a [&'a Evaluation],
+    bind: &'a [String],
+    command: &'a str,
 }
 
 fn command(a: &PlanArgs) -> String {
@@ -135,17 +137,16 @@ struct Rejected {
     why: String,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn table(
-    space: &Space,
-    priorities: &[Metric],
-    evals: &[Evaluation],
-    ranked: &[&Evaluation],
-    front: &[&Evaluation],
-    bind: &[String],
-    command: &str,
-    out: &mut dyn Write,
-) -> Result<(), CliError> {
+fn table(o: &Outcome<'_>, out: &mut dyn Write) -> Result<(), CliError> {
+    let Outcome {
+        space,
+        priorities,
+        evals,
+        ranked,
+        front,
+        bind,
+        command,
+    } = *o;
     let faults: Vec<&str> = space.faults.iter().map(|(n, _)| n.as_str()).collect();
     writeln!(
         out,
@@ -285,17 +286,16 @@ fn design_json(e: &Evaluation) -> DesignJson {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn json(
-    space: &Space,
-    priorities: &[Metric],
-    evals: &[Evaluation],
-    ranked: &[&Evaluation],
-    front: &[&Evaluation],
-    bind: &[String],
-    command: &str,
-    out: &mut dyn Write,
-) -> Result<(), CliError> {
+fn json(o: &Outcome<'_>, out: &mut dyn Write) -> Result<(), CliError> {
+    let Outcome {
+        space,
+        priorities,
+        evals,
+        ranked,
+        front,
+        bind,
+        command,
+    } = *o;
     #[derive(Serialize)]
     struct Doc<'a> {
         seed: u64,

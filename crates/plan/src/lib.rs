@@ -189,6 +189,16 @@ impl Space {
         ]
         .map(|b| (b.name().to_string(), DrillConfig::builtin(b, jp)))
         .to_vec();
+        Space::new(normal, faults, runs, seed)
+    }
+
+    /// Every design of [`all_designs`] on this world.
+    pub fn new(
+        normal: DrillConfig,
+        faults: Vec<(String, DrillConfig)>,
+        runs: u32,
+        seed: u64,
+    ) -> Space {
         let designs = all_designs(normal.topology.region_count());
         Space {
             normal,
@@ -220,14 +230,7 @@ impl Space {
                 (format!("{} #{}", what, i + 1), one)
             })
             .collect();
-        let designs = all_designs(normal.topology.region_count());
-        Space {
-            normal,
-            faults,
-            designs,
-            runs,
-            seed,
-        }
+        Space::new(normal, faults, runs, seed)
     }
 
     /// Keeps the designs whose write path and read strategy are listed (an

@@ -367,6 +367,38 @@ fn draw_write(m: &Model, n: usize, w: usize, site: usize, rng: &mut Rng, t: &mut
     t.ack_order[..w].iter().fold(0u32, |m, &i| m | 1 << i)
 }
 
+/// Draws one read's R and S legs for every replica from the reader's
+/// `site`, the write having committed at `wt` with arrivals in `t.w`; returns
+/// the read latency (the R-th fastest response) and the trial's threshold,
+/// `min over the R fastest of W_i − R_i − wt` (not yet clamped at 0). The
+/// read order is left in `t.read_order`.
+#[inline]
+fn draw_read(
+    m: &Model,
+    n: usize,
+    r: usize,
+    site: usize,
+    wt: f64,
+    rng: &mut Rng,
+    t: &mut Trial,
+) -> (f64, f64) {
+    round_trips(
+        &m.offsets[site][..n],
+        m.legs.r,
+        m.legs.s,
+        rng,
+        &mut t.r,
+        &mut t.resp,
+    );
+    order_by(&t.resp, &mut t.read_order, n);
+    let read_ms = t.resp[t.read_order[r - 1] as usize];
+    let threshold = t.read_order[..r]
+        .iter()
+        .map(|&i| t.w[i as usize] - t.r[i as usize] - wt)
+        .fold(f64::INFINITY, f64::min);
+    (read_ms, threshold)
+}
+
 /// One trial's outcome.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sample {
@@ -411,23 +443,8 @@ impl<'a> Sampler<'a> {
         };
         let write_set = draw_write(m, n, w, ws, rng, t);
         let wt = t.ack[t.ack_order[w - 1] as usize];
-        round_trips(
-            &m.offsets[rs][..n],
-            m.legs.r,
-            m.legs.s,
-            rng,
-            &mut t.r,
-            &mut t.resp,
-        );
-        order_by(&t.resp, &mut t.read_order, n);
-        let read_ms = t.resp[t.read_order[r - 1] as usize];
-        let mut threshold = f64::INFINITY;
-        let mut read_set = 0u32;
-        for &i in &t.read_order[..r] {
-            let i = i as usize;
-            threshold = threshold.min(t.w[i] - t.r[i] - wt);
-            read_set |= 1 << i;
-        }
+        let (read_ms, threshold) = draw_read(m, n, r, rs, wt, rng, t);
+        let read_set = t.read_order[..r].iter().fold(0u32, |m, &i| m | 1 << i);
         // k-staleness: the versions before this one, each with its own
         // write quorum (a version lives only on the replicas that acked it).
         let mut hits = [false; K_MAX];

@@ -14,7 +14,7 @@
 
 use replication::rng::{below, Rng};
 
-use crate::{check_nrw, draw_write, order_by, round_trips, Model, QuorumError, Trial};
+use crate::{check_nrw, draw_read, draw_write, Model, QuorumError, Trial};
 
 /// What one request of the kata loop saw on a leaderless quorum.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,21 +67,7 @@ impl Path {
         let site = site.min(m.sites() - 1);
         draw_write(m, n, w, writer, rng, t);
         let wt = t.ack[t.ack_order[w - 1] as usize];
-        round_trips(
-            &m.offsets[site][..n],
-            m.legs.r,
-            m.legs.s,
-            rng,
-            &mut t.r,
-            &mut t.resp,
-        );
-        order_by(&t.resp, &mut t.read_order, n);
-        let read_ms = t.resp[t.read_order[r - 1] as usize];
-        let mut threshold = f64::INFINITY;
-        for &i in &t.read_order[..r] {
-            let i = i as usize;
-            threshold = threshold.min(t.w[i] - t.r[i] - wt);
-        }
+        let (read_ms, threshold) = draw_read(m, n, r, site, wt, rng, t);
         draw_write(m, n, w, site, rng, t);
         Request {
             read_ms,
