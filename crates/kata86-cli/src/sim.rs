@@ -1,6 +1,7 @@
 //! `kata86 sim`: arguments → configuration → run → report.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use engine::wallet::{Mix, Popularity, ReadYourWrites, WalletConfig};
 use engine::{Cell, SimConfig};
@@ -234,7 +235,16 @@ pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     let (cfg, cells) = configure(a)?;
     let show = !a.quiet && std::io::stderr().is_terminal();
     let total = cells.len();
-    let mut progress = |i: usize, done: u64| {
+    // Kata cells run in parallel chunks: one line for the whole run.
+    let done = AtomicU64::new(0);
+    let all = a.iterations.saturating_mul(total as u64).max(1);
+    let kata_progress = |d: u64| {
+        let now = done.fetch_add(d, Ordering::Relaxed) + d;
+        if show {
+            eprint!("\r[{total} cells] {:>3}%", now * 100 / all);
+        }
+    };
+    let mut wallet_progress = |i: usize, done: u64| {
         if show {
             let c = cells[i];
             eprint!(
@@ -250,12 +260,18 @@ pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     let wallet = wallet_config(a)?;
     let (results, wallets) = match &wallet {
         None => (
-            engine::run(&cfg, a.seed, a.iterations, &cells, &mut progress)?,
+            engine::run(&cfg, a.seed, a.iterations, &cells, &kata_progress)?,
             Vec::new(),
         ),
         Some(w) => {
-            let ws =
-                engine::wallet::run_wallet(&cfg, w, a.seed, a.iterations, &cells, &mut progress)?;
+            let ws = engine::wallet::run_wallet(
+                &cfg,
+                w,
+                a.seed,
+                a.iterations,
+                &cells,
+                &mut wallet_progress,
+            )?;
             (ws.iter().map(|r| r.base.clone()).collect(), ws)
         }
     };
