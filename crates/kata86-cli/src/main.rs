@@ -13,6 +13,7 @@ mod files;
 mod multi;
 mod pbs;
 mod report;
+mod shard;
 mod sim;
 
 use std::io::Write;
@@ -86,6 +87,7 @@ fn main() -> ExitCode {
         Command::Compare(a) => multi::compare(&a, &mut out),
         Command::Alerts(a) => alerts::run(&a, &mut out),
         Command::Pbs(a) => pbs::run(&a, &mut out),
+        Command::Merge(m) => shard::merge(&m, &mut out),
     };
     let _ = out.flush();
     match result {
