@@ -311,3 +311,79 @@ fn bad_shards_and_bad_sets_exit_2_with_a_message() {
     assert!(!merge(&dir, &["a0.json".into(), "a1.json".into()], "csv").is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The shell command of the manifest's container (`args: - >-` folded
+/// lines), or of the merge Job's (`args: - exec ...`).
+fn manifest_command(path: &str) -> String {
+    let text = std::fs::read_to_string(repo_root().join(path)).expect("the manifest exists");
+    let mut lines = text.lines().skip_while(|l| l.trim() != "args:").skip(1);
+    let first = lines.next().expect("an args entry").trim();
+    if first == "- >-" {
+        lines
+            .take_while(|l| !l.trim().ends_with(':'))
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        first.trim_start_matches("- ").to_string()
+    }
+}
+
+#[test]
+fn the_kubernetes_manifest_command_merges_to_the_single_run() {
+    let dir = scratch("k8s");
+    let shard_cmd = manifest_command("ops/k8s/sim-indexed-job.yaml");
+    let merge_cmd = manifest_command("ops/k8s/sim-merge-job.yaml");
+    assert!(shard_cmd.contains("JOB_COMPLETION_INDEX"), "{shard_cmd}");
+    assert!(merge_cmd.starts_with("exec kata86 merge"), "{merge_cmd}");
+    let completions: u32 =
+        std::fs::read_to_string(repo_root().join("ops/k8s/sim-indexed-job.yaml"))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("completions:"))
+            .and_then(|v| v.split('#').next()?.trim().parse().ok())
+            .expect("completions: N");
+    assert!(
+        shard_cmd.contains(&format!("/{completions}\"")),
+        "{shard_cmd}"
+    );
+    // As the pods would run it, with fewer requests, the shared volume a
+    // directory, and the binary under test as `kata86`.
+    let bin = env!("CARGO_BIN_EXE_kata86");
+    let local = |cmd: &str| {
+        cmd.replace("--iterations 100000000", "--iterations 2200000")
+            .replace("/shards/", &format!("{}/", dir.display()))
+            .replace("exec kata86 ", &format!("exec {bin} "))
+    };
+    for i in 0..completions {
+        let o = Command::new("sh")
+            .args(["-c", &local(&shard_cmd)])
+            .env("JOB_COMPLETION_INDEX", i.to_string())
+            .env("RAYON_NUM_THREADS", "1")
+            .output()
+            .expect("sh runs");
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let merged = Command::new("sh")
+        .args(["-c", &local(&merge_cmd)])
+        .output()
+        .expect("sh runs");
+    assert_eq!(merged.status.code(), Some(0), "{}", stderr(&merged));
+    // The same command unsharded.
+    let single_cmd = local(&shard_cmd);
+    let single_cmd = single_cmd
+        .split(" --shard")
+        .next()
+        .expect("the command before --shard");
+    let single = Command::new("sh")
+        .args(["-c", single_cmd])
+        .output()
+        .expect("sh runs");
+    assert_eq!(single.status.code(), Some(0), "{}", stderr(&single));
+    assert!(!single.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&merged.stdout),
+        String::from_utf8_lossy(&single.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
