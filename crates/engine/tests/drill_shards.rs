@@ -50,6 +50,8 @@ fn shards_joined_are_the_runs() {
         .rev()
         .fold(DrillShare::empty(sites), DrillShare::join);
     assert_eq!(joined.records.len(), runs as usize);
-    let merged = DrillRuns::assemble(&cfg, replay_first(&cfg, 86).unwrap(), joined);
+    let (record, first) = replay_first(&cfg, 86).unwrap();
+    assert_eq!(record, joined.records[0].1);
+    let merged = DrillRuns::assemble(&cfg, first, joined);
     assert_eq!(figures(&merged), figures(&whole));
 }

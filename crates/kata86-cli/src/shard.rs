@@ -681,8 +681,15 @@ fn merge_drill(
             )));
         }
         // The first run in full (timeline, alerts, runbook) is replayed:
-        // one run, deterministic, so the same as the unsharded run's.
-        let first = replay_first(cfg, a.seed)?;
+        // one run, deterministic, so the same as the unsharded run's. Its
+        // figures must be those the shard recorded.
+        let (record, first) = replay_first(cfg, a.seed)?;
+        if share.records.first().map(|(_, r)| r) != Some(&record) {
+            return Err(CliError::Usage(format!(
+                "run 0 replayed by this kata86 differs from the one in {}: the shards were                  written by another build of kata86 {VERSION}; merge with the binary that ran                  them",
+                docs[0].0.display()
+            )));
+        }
         results.push(DrillRuns::assemble(cfg, first, share));
     }
     crate::drill::render(&a, &plan, &results, out)

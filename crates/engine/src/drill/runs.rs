@@ -307,10 +307,14 @@ pub fn run_drill_share(
     play_all(cfg, master, mine, progress)
 }
 
-/// Run 0 of master seed `master`, in full: the example a report shows.
-pub fn replay_first(cfg: &DrillConfig, master: u64) -> Result<DrillResult, EngineError> {
+/// Run 0 of master seed `master`, in full (the example a report shows),
+/// with its record.
+pub fn replay_first(
+    cfg: &DrillConfig,
+    master: u64,
+) -> Result<(RunRecord, DrillResult), EngineError> {
     check_runs(cfg, 1)?;
-    play(cfg, master, 0, &|| {}).map(|(_, r)| r)
+    play(cfg, master, 0, &|| {})
 }
 
 impl DrillRuns {
