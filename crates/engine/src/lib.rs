@@ -455,9 +455,10 @@ fn run_units(
         }
         acc
     };
+    // Each worker folds the chunks it plays into one partial result per
+    // cell, so memory grows with the threads, not with the chunks.
     let sums = units
         .into_par_iter()
-        .with_max_len(1)
         .map(|(c, k, len)| {
             let sim = CellRun::new(cfg, &router, chunk_seed(seed, k), cells[c]);
             (c, sim.play(&router, len, progress))
