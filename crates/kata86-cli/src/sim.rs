@@ -91,9 +91,9 @@ pub fn configure(a: &SimArgs, inputs: &Inputs) -> Result<(SimConfig, Vec<Cell>),
     let requests = a.iterations as f64 * cells.len() as f64;
     if requests > limit && !a.allow_long {
         return Err(CliError::Usage(format!(
-            "--iterations {} x {} cells = {} requests: about {:.0} s (memory stays under 10 MB \
-             whatever the length); over the {} of a normal run. Give fewer iterations, clients \
-             or strategies, or pass --allow-long to go ahead",
+            "--iterations {} x {} cells = {} requests: about {:.0} s on one core (memory stays \
+             flat whatever the length: a few MB per core); over the {} of a normal run. Give \
+             fewer iterations, clients or strategies, or pass --allow-long to go ahead",
             a.iterations,
             cells.len(),
             scenario::show(requests),
