@@ -162,6 +162,30 @@ fn four_drill_shards_merge_to_the_single_run_byte_for_byte() {
 }
 
 #[test]
+fn drills_of_several_configurations_merge_too() {
+    // clock-skew plays two configurations (wall and hlc watermarks), the
+    // matrix nine; each configuration's runs are split the same way.
+    let dir = scratch("configs");
+    for (name, base) in [
+        ("skew", &["drill", "clock-skew", "-q", "--runs", "3"][..]),
+        (
+            "matrix",
+            &["drill", "partition", "--matrix", "-q", "--runs", "2"][..],
+        ),
+    ] {
+        let sub = dir.join(name);
+        std::fs::create_dir_all(&sub).unwrap();
+        let files = shards(&sub, base, 3);
+        assert_eq!(
+            String::from_utf8_lossy(&merge(&sub, &files, "json")),
+            String::from_utf8_lossy(&run_in(&sub, &[], &with_format(base, "json"))),
+            "{name}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn shards_carry_their_input_files_so_the_merge_needs_none() {
     let dir = scratch("inputs");
     let root = repo_root();
@@ -307,6 +331,19 @@ fn bad_shards_and_bad_sets_exit_2_with_a_message() {
     std::fs::write(dir.join("old.json"), old).unwrap();
     let err = merge_refused(&dir, &["a0.json", "old.json"]);
     assert!(err.contains("0.0.1"), "{err}");
+    // A damaged histogram.
+    let damaged = text.replacen(
+        "\"v2_deflate_base64\":\"HISTF",
+        "\"v2_deflate_base64\":\"XXXXX",
+        1,
+    );
+    assert_ne!(damaged, text);
+    std::fs::write(dir.join("damaged.json"), damaged).unwrap();
+    let err = merge_refused(&dir, &["a0.json", "damaged.json"]);
+    assert!(
+        err.contains("damaged.json") && err.contains("histogram"),
+        "{err}"
+    );
     // The good pair still merges.
     assert!(!merge(&dir, &["a0.json".into(), "a1.json".into()], "csv").is_empty());
     let _ = std::fs::remove_dir_all(&dir);
