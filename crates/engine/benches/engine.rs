@@ -35,7 +35,7 @@ fn run_cell_iid(c: &mut Criterion) {
             strategy: strategy.parse().expect("strategy name"),
         };
         group.bench_function(format!("{site}/{strategy}"), |b| {
-            b.iter(|| run_cell(&cfg, 86, REQUESTS, black_box(cell), &mut |_| {}))
+            b.iter(|| run_cell(&cfg, 86, REQUESTS, black_box(cell), &|_| {}))
         });
     }
     group.finish();

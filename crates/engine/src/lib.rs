@@ -36,7 +36,7 @@ pub mod ops;
 pub mod wallet;
 
 use metrics::{kata_slos, LatencyHistogram, Series, Slo, SloVerdict};
-use replication::rng::{below, exponential, substream, Rng};
+use replication::rng::{below, derive_seed, exponential, substream, Rng};
 use replication::{IidLag, LagModel, LagProcess, ReplicationError};
 use routing::{
     ChargeOutcome, ChargePlan, ReadOutcome, ReadPolicy, ReadStrategy, Router, Snapshot, WritePolicy,
@@ -76,6 +76,9 @@ pub enum EngineError {
         /// What is wrong.
         reason: String,
     },
+    /// A shard that is not one of the run's shards.
+    #[error("shard {0}")]
+    BadShard(String),
     /// A drill parameter is inconsistent.
     #[error("drill: {0}")]
     BadDrill(String),
@@ -261,6 +264,25 @@ impl CellResult {
         }
     }
 
+    /// Adds another share of the same cell: histograms and counters add,
+    /// simulated time is summed (chunks are independent replicas laid end to
+    /// end); SLO verdicts are dropped, to be judged on the total.
+    pub fn merge(&mut self, o: &CellResult) {
+        self.read.merge(&o.read);
+        self.write.merge(&o.write);
+        self.staleness.merge(&o.staleness);
+        self.reads += o.reads;
+        self.stale_reads += o.stale_reads;
+        self.over_bound_reads += o.over_bound_reads;
+        self.leader_reads += o.leader_reads;
+        self.forced_to_leader += o.forced_to_leader;
+        self.charges += o.charges;
+        self.charges_rejected += o.charges_rejected;
+        self.charges_timed_out += o.charges_timed_out;
+        self.simulated += o.simulated;
+        self.slo.clear();
+    }
+
     /// The histogram an SLO series refers to.
     pub fn series(&self, s: Series) -> &LatencyHistogram {
         match s {
@@ -363,35 +385,160 @@ impl Network {
 /// How often [`run_cell`] reports progress, in requests.
 pub const PROGRESS_EVERY: u64 = 1 << 16;
 
+/// Requests per chunk of a kata cell: 2^20. A cell of `n` requests runs as
+/// `ceil(n / CHUNK)` chunks, each an independent replica of the cell on its
+/// own sub-streams (see [`chunk_seed`]), in parallel; their figures are
+/// added. Chunk 0 draws from exactly the streams a cell drew from before
+/// cells were chunked, so a cell of at most `CHUNK` requests is unchanged.
+pub const CHUNK: u64 = 1 << 20;
+
+/// How many chunks a cell of `iterations` requests runs as.
+pub fn chunks(iterations: u64) -> u64 {
+    iterations.div_ceil(CHUNK)
+}
+
+/// The master seed chunk `k` of a cell draws its streams from: the run's
+/// seed for chunk 0, else the first draw of `substream(seed, "chunk", k)`.
+pub fn chunk_seed(seed: u64, k: u64) -> u64 {
+    if k == 0 {
+        seed
+    } else {
+        derive_seed(seed, "chunk", k)
+    }
+}
+
+/// A deterministic share of a run: shard `index` of `count` does the units
+/// of work (chunks of a kata run, runs of a drill) whose number is
+/// `index` modulo `count`. Shard 0 of 1 is the whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    index: u32,
+    count: u32,
+}
+
+impl Shard {
+    /// The most shards a run may be split into.
+    pub const MAX_COUNT: u32 = 100_000;
+
+    /// Shard `index` of `count` (0 ≤ index < count ≤ [`Shard::MAX_COUNT`]).
+    pub fn new(index: u32, count: u32) -> Result<Shard, EngineError> {
+        if !(1..=Self::MAX_COUNT).contains(&count) {
+            return Err(EngineError::BadShard(format!(
+                "{index}/{count}: the number of shards must be from 1 to {}",
+                Self::MAX_COUNT
+            )));
+        }
+        if index >= count {
+            return Err(EngineError::BadShard(format!(
+                "{index}/{count}: the index must be from 0 to {} (shards are numbered from 0)",
+                count - 1
+            )));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The whole run: shard 0 of 1.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// This shard's number, from 0.
+    pub fn index(self) -> u32 {
+        self.index
+    }
+
+    /// How many shards the run is split into.
+    pub fn count(self) -> u32 {
+        self.count
+    }
+
+    /// Whether unit of work `unit` is this shard's.
+    pub fn owns(self, unit: u64) -> bool {
+        unit % self.count as u64 == self.index as u64
+    }
+}
+
+/// The units of work of a kata run, in order: `(cell index, chunk, length)`,
+/// cell by cell, chunk by chunk. Unit `t` of the list is what
+/// [`Shard::owns`] is asked about.
+pub fn kata_units(iterations: u64, cells: usize) -> impl Iterator<Item = (usize, u64, u64)> {
+    let per_cell = chunks(iterations);
+    (0..cells)
+        .flat_map(move |c| (0..per_cell).map(move |k| (c, k, (iterations - k * CHUNK).min(CHUNK))))
+}
+
 /// Simulates `iterations` requests of one cell; each request is one balance
-/// read followed by one charge (the kata's loop). `progress` is called with
-/// the number of requests done every [`PROGRESS_EVERY`] requests and at the end.
+/// read followed by one charge (the kata's loop). Cells over [`CHUNK`]
+/// requests run as chunks in parallel. `progress` is called, from any
+/// thread, with the number of requests done since its previous call, every
+/// [`PROGRESS_EVERY`] requests of a chunk and at its end.
 pub fn run_cell(
     cfg: &SimConfig,
     seed: u64,
     iterations: u64,
     cell: Cell,
-    progress: &mut dyn FnMut(u64),
+    progress: &(dyn Fn(u64) + Sync),
 ) -> CellResult {
-    let router = Router::new(&cfg.topology, cfg.read, cfg.write);
-    let sim = CellRun::new(cfg, &router, seed, cell);
-    // Each arm names its strategy as a constant, so the request loop is
-    // compiled once per strategy with the strategy's `match` (and the counters
-    // it never moves) folded away. The figures do not depend on this.
-    use ReadStrategy::*;
-    match cell.strategy {
-        Local => sim.run(iterations, progress, |snap| router.read(Local, snap)),
-        Leader => sim.run(iterations, progress, |snap| router.read(Leader, snap)),
-        Fallback => sim.run(iterations, progress, |snap| router.read(Fallback, snap)),
-        Quorum => run_quorum(cfg, seed, iterations, cell, progress),
-        Bounded => sim.run(iterations, progress, |snap| router.read(Bounded, snap)),
-    }
+    let mut parts = run_units(cfg, seed, iterations, &[cell], Shard::WHOLE, progress);
+    let mut res = parts.pop().expect("one cell");
+    judge_cell(cfg, &mut res);
+    res
 }
 
-/// One cell's run before it starts: its charge path and its random streams.
+/// Plays the units of a kata run that `shard` owns, in parallel, and adds
+/// them up per cell: one partial [`CellResult`] per cell, in cell order,
+/// with no SLO verdicts yet (a cell none of whose chunks the shard owns
+/// comes back empty). Histograms add exactly and counters are integers, so
+/// the sums do not depend on the order the chunks finished in.
+fn run_units(
+    cfg: &SimConfig,
+    seed: u64,
+    iterations: u64,
+    cells: &[Cell],
+    shard: Shard,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Vec<CellResult> {
+    use rayon::prelude::*;
+    let router = Router::new(&cfg.topology, cfg.read, cfg.write);
+    let units: Vec<(usize, u64, u64)> = kata_units(iterations, cells.len())
+        .enumerate()
+        .filter(|(t, _)| shard.owns(*t as u64))
+        .map(|(_, u)| u)
+        .collect();
+    let empty = || -> Vec<Option<CellResult>> { vec![None; cells.len()] };
+    let add = |mut acc: Vec<Option<CellResult>>, (c, part): (usize, CellResult)| {
+        match &mut acc[c] {
+            Some(sum) => sum.merge(&part),
+            slot => *slot = Some(part),
+        }
+        acc
+    };
+    // Each worker folds the chunks it plays into one partial result per
+    // cell, so memory grows with the threads, not with the chunks.
+    let sums = units
+        .into_par_iter()
+        .map(|(c, k, len)| {
+            let sim = CellRun::new(cfg, &router, chunk_seed(seed, k), cells[c]);
+            (c, sim.play(&router, len, progress))
+        })
+        .fold(empty, add)
+        .reduce(empty, |a, b| {
+            b.into_iter()
+                .enumerate()
+                .filter_map(|(c, p)| Some((c, p?)))
+                .fold(a, add)
+        });
+    sums.into_iter()
+        .zip(cells)
+        .map(|(sum, &cell)| sum.unwrap_or_else(|| CellResult::empty(cell)))
+        .collect()
+}
+
+/// One chunk of a cell before it starts: its charge path and its random
+/// streams.
 struct CellRun<'c> {
     cfg: &'c SimConfig,
     cell: Cell,
+    /// The chunk's master seed (a `quorum` cell draws its own streams from it).
+    seed: u64,
     charge: ChargePlan,
     arrivals: Rng,
     net: Network,
@@ -415,10 +562,33 @@ impl<'c> CellRun<'c> {
         CellRun {
             cfg,
             cell,
+            seed,
             charge: router.charge_plan(cell.site, entry, cfg.leader),
             arrivals: substream(seed, "arrivals", site),
             net: Network::new(t, cell.site, entry, substream(seed, "net", site)),
             followers,
+        }
+    }
+
+    /// Runs `iterations` requests with the cell's strategy.
+    ///
+    /// Each arm names its strategy as a constant, so the request loop is
+    /// compiled once per strategy with the strategy's `match` (and the
+    /// counters it never moves) folded away. The figures do not depend on
+    /// this.
+    fn play(
+        self,
+        router: &Router<'_>,
+        iterations: u64,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> CellResult {
+        use ReadStrategy::*;
+        match self.cell.strategy {
+            Local => self.run(iterations, progress, |snap| router.read(Local, snap)),
+            Leader => self.run(iterations, progress, |snap| router.read(Leader, snap)),
+            Fallback => self.run(iterations, progress, |snap| router.read(Fallback, snap)),
+            Quorum => run_quorum(self.cfg, self.seed, iterations, self.cell, progress),
+            Bounded => self.run(iterations, progress, |snap| router.read(Bounded, snap)),
         }
     }
 
@@ -431,13 +601,14 @@ impl<'c> CellRun<'c> {
     fn run(
         self,
         iterations: u64,
-        progress: &mut dyn FnMut(u64),
+        progress: &(dyn Fn(u64) + Sync),
         read: impl Fn(&Snapshot<'_>) -> ReadOutcome,
     ) -> CellResult {
         let CellRun {
             cfg,
             cell,
             charge,
+            seed: _,
             mut arrivals,
             mut net,
             mut followers,
@@ -458,8 +629,8 @@ impl<'c> CellRun<'c> {
         let mut now: f64 = 0.0;
         let mut done = 0;
         while done < iterations {
-            let chunk = (iterations - done).min(PROGRESS_EVERY);
-            for _ in 0..chunk {
+            let block = (iterations - done).min(PROGRESS_EVERY);
+            for _ in 0..block {
                 now += exponential(&mut arrivals, mean_gap);
                 // Through i64: a cheaper conversion than straight to u64, exact
                 // for any time below 292,000 simulated years.
@@ -485,10 +656,10 @@ impl<'c> CellRun<'c> {
                     ChargeOutcome::TimedOut { .. } => charges_timed_out += 1,
                 }
             }
-            done += chunk;
-            progress(done);
+            done += block;
+            progress(block);
         }
-        let mut res = CellResult {
+        CellResult {
             cell,
             reads: iterations,
             // Zero has its own histogram bucket, so this count is exact.
@@ -504,23 +675,21 @@ impl<'c> CellRun<'c> {
             write: write_latency,
             staleness: read_staleness,
             slo: Vec::new(),
-        };
-        let site = cfg.topology.site_name(cell.site);
-        res.slo = judge(&cfg.slos, site, |s| res.series(s));
-        res
+        }
     }
 }
 
-/// A `quorum` cell: every request is one read (R replies) and one charge
-/// (W acknowledgements) on the leaderless quorum of [`SimConfig::quorum`].
-/// It shares the arrival stream with the site's other cells; its legs draw
-/// from their own sub-stream `quorum/<site>`.
+/// One chunk of a `quorum` cell: every request is one read (R replies) and
+/// one charge (W acknowledgements) on the leaderless quorum of
+/// [`SimConfig::quorum`]. It shares the arrival stream with the site's other
+/// cells; its legs draw from their own sub-stream `quorum/<site>` of the
+/// chunk's seed. No SLO verdicts: they are judged on the merged cell.
 fn run_quorum(
     cfg: &SimConfig,
     seed: u64,
     iterations: u64,
     cell: Cell,
-    progress: &mut dyn FnMut(u64),
+    progress: &(dyn Fn(u64) + Sync),
 ) -> CellResult {
     let mut path = cfg
         .quorum
@@ -556,14 +725,12 @@ fn run_quorum(
             }
         }
         done += chunk;
-        progress(done);
+        progress(chunk);
     }
     res.reads = iterations;
     res.stale_reads = iterations - res.staleness.count_at_most(0);
     res.charges = iterations;
     res.simulated = now as Micros;
-    let name = cfg.topology.site_name(cell.site);
-    res.slo = judge(&cfg.slos, name, |s| res.series(s));
     res
 }
 
@@ -592,19 +759,42 @@ fn check_run(cfg: &SimConfig, iterations: u64, cells: &[Cell]) -> Result<(), Eng
     Ok(())
 }
 
-/// Runs every cell in order under one seed. `progress(cell_index, done)` is
-/// called as each cell advances.
+/// Runs every cell under one seed: their chunks in parallel, the figures
+/// the same bytes whatever the number of threads. `progress` is called,
+/// from any thread, with the number of requests done since its previous
+/// call.
 pub fn run(
     cfg: &SimConfig,
     seed: u64,
     iterations: u64,
     cells: &[Cell],
-    progress: &mut dyn FnMut(usize, u64),
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<CellResult>, EngineError> {
+    let mut parts = run_share(cfg, seed, iterations, cells, Shard::WHOLE, progress)?;
+    for p in &mut parts {
+        judge_cell(cfg, p);
+    }
+    Ok(parts)
+}
+
+/// The share of a run that `shard` owns (see [`kata_units`]): one partial
+/// [`CellResult`] per cell, in cell order, without SLO verdicts. Add the
+/// shares of every shard with [`CellResult::merge`] and judge each cell with
+/// [`judge_cell`] to get exactly what [`run`] returns.
+pub fn run_share(
+    cfg: &SimConfig,
+    seed: u64,
+    iterations: u64,
+    cells: &[Cell],
+    shard: Shard,
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<CellResult>, EngineError> {
     check_run(cfg, iterations, cells)?;
-    Ok(cells
-        .iter()
-        .enumerate()
-        .map(|(i, c)| run_cell(cfg, seed, iterations, *c, &mut |done| progress(i, done)))
-        .collect())
+    Ok(run_units(cfg, seed, iterations, cells, shard, progress))
+}
+
+/// Sets the SLO verdicts of a complete cell.
+pub fn judge_cell(cfg: &SimConfig, res: &mut CellResult) {
+    let site = cfg.topology.site_name(res.cell.site);
+    res.slo = judge(&cfg.slos, site, |s| res.series(s));
 }

@@ -12,7 +12,7 @@ use topology::{ms, Micros};
 
 fn run(cfg: &SimConfig, site: &str, strategy: ReadStrategy, seed: u64, n: u64) -> CellResult {
     let site = cfg.topology.site(site).expect("site exists");
-    run_cell(cfg, seed, n, Cell { site, strategy }, &mut |_| {})
+    run_cell(cfg, seed, n, Cell { site, strategy }, &|_| {})
 }
 
 /// The kata's iid lag law, in ms: `150 + U[0,200)` with probability `1 - P`,

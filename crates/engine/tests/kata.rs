@@ -15,7 +15,7 @@ const N: u64 = 200_000;
 
 fn run(cfg: &SimConfig, site: &str, strategy: ReadStrategy, seed: u64, n: u64) -> CellResult {
     let site = cfg.topology.site(site).expect("site exists");
-    run_cell(cfg, seed, n, Cell { site, strategy }, &mut |_| {})
+    run_cell(cfg, seed, n, Cell { site, strategy }, &|_| {})
 }
 
 /// `obs` (a histogram read-out, which is the top of a bucket of 3 significant

@@ -117,7 +117,7 @@ fn config(w: &World) -> SimConfig {
 }
 
 fn run(cfg: &SimConfig, site: SiteId, strategy: ReadStrategy, seed: u64, n: u64) -> CellResult {
-    run_cell(cfg, seed, n, Cell { site, strategy }, &mut |_| {})
+    run_cell(cfg, seed, n, Cell { site, strategy }, &|_| {})
 }
 
 /// The site whose home is (`true`) or is not (`false`) the leader. With two

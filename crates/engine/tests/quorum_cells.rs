@@ -26,7 +26,7 @@ fn run(cfg: &SimConfig, site: &str, seed: u64, iterations: u64) -> CellResult {
         site,
         strategy: ReadStrategy::Quorum,
     };
-    run_cell(cfg, seed, iterations, cell, &mut |_| {})
+    run_cell(cfg, seed, iterations, cell, &|_| {})
 }
 
 #[test]

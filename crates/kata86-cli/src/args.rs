@@ -1,6 +1,7 @@
 //! The command line, as clap sees it.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
 
 /// Plan a multi-region Wallet + Checkout service and prove the plan with numbers.
 ///
@@ -62,6 +63,13 @@ pub enum Command {
     /// worst-site RTO, RPO and money. Designs the model cannot judge (reads
     /// on multi-leader paths, money on quorums) are rejected with that reason.
     Plan(PlanArgs),
+    /// Combine the shard files of one `sim` or `drill` run (written with
+    /// `--shard I/N --out FILE`) into exactly what the unsharded run prints.
+    ///
+    /// Every file must come from the same command, arguments, seed, kata86
+    /// version and number of shards N, and each shard 0..N-1 must be given
+    /// exactly once. See docs/distributed.md.
+    Merge(MergeArgs),
 }
 
 /// `kata86 plan` options.
@@ -102,6 +110,18 @@ pub struct PlanArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `kata86 merge` options.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shard files, in any order.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<std::path::PathBuf>,
+
+    /// Output format (csv: `sim` shards only).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// `kata86 pbs` options.
@@ -160,9 +180,10 @@ pub struct PbsArgs {
 }
 
 /// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum Format {
     /// Tables for people.
+    #[default]
     Table,
     /// One JSON document for programs.
     Json,
@@ -171,7 +192,8 @@ pub enum Format {
 }
 
 /// Lag models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Model {
     /// The kata's: each observation independent; 2 % are 4–8 s spikes.
     Iid,
@@ -180,7 +202,8 @@ pub enum Model {
 }
 
 /// Workloads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Workload {
     /// The kata's loop: every request is one balance read and one charge.
     Kata,
@@ -190,7 +213,8 @@ pub enum Workload {
 }
 
 /// Read-your-writes modes (wallet workload).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Ryw {
     /// No session guarantee.
     Off,
@@ -200,8 +224,9 @@ pub enum Ryw {
     Forward,
 }
 
-/// `kata86 sim` options.
-#[derive(Debug, Args)]
+/// `kata86 sim` options. Serialized (less the output options) as the
+/// canonical arguments of a shard file.
+#[derive(Debug, Args, Serialize, Deserialize)]
 pub struct SimArgs {
     /// Requests simulated per cell (each: one read, one charge); 1 to 10^9.
     #[arg(long, short = 'n', default_value_t = 1_000_000)]
@@ -257,6 +282,7 @@ pub struct SimArgs {
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[serde(skip)]
     pub format: Format,
 
     /// Mean requests per simulated second in each cell (Poisson arrivals).
@@ -342,7 +368,22 @@ pub struct SimArgs {
 
     /// No progress on stderr.
     #[arg(long, short = 'q')]
+    #[serde(skip)]
     pub quiet: bool,
+
+    /// Run only shard I of N of the work (chunks of 2^20 requests for `sim`,
+    /// runs for `drill`: unit u is shard u mod N's) and write it to --out
+    /// instead of printing a report; `kata86 merge` combines the N files.
+    /// I is from 0 to N-1 (as Kubernetes' JOB_COMPLETION_INDEX).
+    #[arg(long, value_name = "I/N", requires = "out")]
+    #[serde(skip)]
+    pub shard: Option<String>,
+
+    /// The shard file to write (JSON); without --shard, the whole run as
+    /// shard 0/1.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub out: Option<std::path::PathBuf>,
 
     /// Go ahead with a run over the normal size (iterations x cells over
     /// 2 x 10^9 for the kata loop, 3 x 10^8 for the wallet: under a minute or
@@ -351,8 +392,9 @@ pub struct SimArgs {
     pub allow_long: bool,
 }
 
-/// `kata86 drill` options.
-#[derive(Debug, Args)]
+/// `kata86 drill` options. Serialized (less the output options) as the
+/// canonical arguments of a shard file.
+#[derive(Debug, Args, Serialize, Deserialize)]
 pub struct DrillArgs {
     /// Built-in drill: baseline (no fault), region-down, partition,
     /// lag-spike, clock-skew, runbook.
@@ -452,11 +494,27 @@ pub struct DrillArgs {
 
     /// No progress bar on stderr.
     #[arg(long, short = 'q')]
+    #[serde(skip)]
     pub quiet: bool,
 
     /// Output format (table or json).
     #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[serde(skip)]
     pub format: Format,
+
+    /// Run only shard I of N of the work (chunks of 2^20 requests for `sim`,
+    /// runs for `drill`: unit u is shard u mod N's) and write it to --out
+    /// instead of printing a report; `kata86 merge` combines the N files.
+    /// I is from 0 to N-1 (as Kubernetes' JOB_COMPLETION_INDEX).
+    #[arg(long, value_name = "I/N", requires = "out")]
+    #[serde(skip)]
+    pub shard: Option<String>,
+
+    /// The shard file to write (JSON); without --shard, the whole run as
+    /// shard 0/1.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// `kata86 compare` options.

@@ -6,8 +6,8 @@ use std::io::Write;
 use std::io::IsTerminal;
 
 use engine::drill::{
-    run_drills, Builtin, DrillConfig, DrillResult, DrillRuns, JpRole, Policy, Replication,
-    SiteWindow, Watermark, Window, MAX_RUNS,
+    run_drill_share, run_drills, Builtin, DrillConfig, DrillResult, DrillRuns, JpRole, Policy,
+    Replication, SiteWindow, Watermark, Window, MAX_RUNS,
 };
 use engine::multi::WritePath;
 use engine::ops::FlagSpan;
@@ -18,13 +18,13 @@ use tabled::settings::Style;
 use tabled::{Table, Tabled};
 use topology::to_ms;
 
-use crate::files::{length, read_scenario};
+use crate::files::{length, read_scenario_from, Inputs};
 
 use crate::args::{DrillArgs, Format};
 use crate::{CliError, Verdict};
 
 /// The configuration the arguments describe (before policy/mode overrides).
-pub(crate) fn base_config(a: &DrillArgs) -> Result<DrillConfig, CliError> {
+pub(crate) fn base_config(a: &DrillArgs, inputs: &Inputs) -> Result<DrillConfig, CliError> {
     match (&a.name, &a.scenario) {
         (_, Some(path)) => {
             if a.jp.is_some() {
@@ -32,7 +32,7 @@ pub(crate) fn base_config(a: &DrillArgs) -> Result<DrillConfig, CliError> {
                     "--jp applies to built-in drills; a scenario file declares its own regions and witnesses".into(),
                 ));
             }
-            read_scenario(path, a.allow_long)
+            read_scenario_from(inputs, path, a.allow_long)
         }
         (Some(name), None) => {
             let jp: JpRole = a.jp.as_deref().unwrap_or("replica").parse()?;
@@ -54,6 +54,18 @@ fn builtin_names() -> String {
         .join(", ")
 }
 
+/// What a single-leader drill command plays: its base configuration, every
+/// configuration it compares (one, the clock-skew pair or the matrix) and
+/// the runs of each.
+pub(crate) struct Plan {
+    /// The configuration the arguments describe.
+    pub cfg: DrillConfig,
+    /// The configurations played, in report order.
+    pub configs: Vec<DrillConfig>,
+    /// Runs per configuration.
+    pub runs: u32,
+}
+
 /// Runs `kata86 drill`.
 pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     if a.format == Format::Csv {
@@ -66,16 +78,53 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
             "--matrix runs every policy and replication mode; drop --policy/--replication".into(),
         ));
     }
+    let shard = crate::shard::requested(a.shard.as_deref(), a.out.as_deref())?;
     let path: WritePath = a.write_path.as_deref().unwrap_or("single-leader").parse()?;
     if !path.has_leader() {
-        return crate::multi::drill(a, base_config(a)?, path, out);
+        if shard.is_some() {
+            return Err(CliError::Usage(format!(
+                "--shard and --out apply to single-leader drills; a --write-path {} drill runs \
+                 whole (drop --shard and --out)",
+                path.name()
+            )));
+        }
+        return crate::multi::drill(a, base_config(a, &Inputs::disk())?, path, out);
     }
     if a.escrow_regions.is_some() {
         return Err(CliError::Usage(
             "--escrow-regions applies to --write-path escrow".into(),
         ));
     }
-    let mut cfg = base_config(a)?;
+    let inputs = Inputs::disk();
+    let plan = plan(a, &inputs)?;
+    if let Some((shard, file)) = shard {
+        let mine = (0..plan.runs).filter(|&i| shard.owns(i as u64)).count() as u64;
+        let bar = progress_bar(a.quiet, plan.configs.len() as u64 * mine);
+        let tick = || bar.inc(1);
+        let shares = plan
+            .configs
+            .iter()
+            .map(|c| run_drill_share(c, a.seed, plan.runs, shard, &tick))
+            .collect::<Result<Vec<_>, _>>()?;
+        bar.finish_and_clear();
+        crate::shard::write_drill(a, &inputs, shard, &shares, file)?;
+        return Ok(Verdict::Clean);
+    }
+    let bar = progress_bar(a.quiet, plan.configs.len() as u64 * plan.runs as u64);
+    let tick = || bar.inc(1);
+    let results = plan
+        .configs
+        .iter()
+        .map(|c| run_drills(c, a.seed, plan.runs, &tick))
+        .collect::<Result<Vec<_>, _>>()?;
+    bar.finish_and_clear();
+    render(a, &plan, &results, out)
+}
+
+/// The configurations and runs the arguments of a single-leader drill
+/// describe, checked (the size refusal included).
+pub(crate) fn plan(a: &DrillArgs, inputs: &Inputs) -> Result<Plan, CliError> {
+    let mut cfg = base_config(a, inputs)?;
     if let Some(p) = &a.policy {
         cfg.policy = p.parse()?;
     }
@@ -101,7 +150,7 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     cfg.validate()?;
     let compare_clocks =
         cfg.builtin == Some(Builtin::ClockSkew) && a.watermark.is_none() && !a.matrix;
-    let runs: Vec<DrillConfig> = if compare_clocks {
+    let configs: Vec<DrillConfig> = if compare_clocks {
         Watermark::ALL
             .iter()
             .map(|&w| DrillConfig {
@@ -131,24 +180,33 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         cfg.topology.site_ids().count(),
     );
     let work = scenario::Work {
-        requests: one.requests * (n as f64) * runs.len() as f64,
-        seconds: one.seconds * (n as f64) * runs.len() as f64,
+        requests: one.requests * (n as f64) * configs.len() as f64,
+        seconds: one.seconds * (n as f64) * configs.len() as f64,
         ..one
     };
     if let Some(why) = work.refusal(length(a.allow_long)) {
         return Err(CliError::Usage(format!("this drill is too big: {why}")));
     }
-    let bar = progress_bar(a.quiet, (runs.len() as u64) * n as u64);
-    let tick = || bar.inc(1);
-    let results = runs
-        .iter()
-        .map(|c| run_drills(c, a.seed, n, &tick))
-        .collect::<Result<Vec<_>, _>>()?;
-    bar.finish_and_clear();
+    Ok(Plan {
+        cfg,
+        configs,
+        runs: n,
+    })
+}
+
+/// Writes the report of a drill's runs in `a.format` and returns the
+/// verdict: the same for a run and for the merge of its shards.
+pub(crate) fn render(
+    a: &DrillArgs,
+    plan: &Plan,
+    results: &[DrillRuns],
+    out: &mut dyn Write,
+) -> Result<Verdict, CliError> {
+    let (cfg, n) = (&plan.cfg, plan.runs);
     let command = reproduce(a);
     match a.format {
-        Format::Json => json(&cfg, a.seed, n, &results, &command, out)?,
-        _ => table(&cfg, a.seed, n, &results, &command, out)?,
+        Format::Json => json(cfg, a.seed, n, results, &command, out)?,
+        _ => table(cfg, a.seed, n, results, &command, out)?,
     }
     // A breach the configuration promises cannot happen is a defect: exit 1.
     // Without fencing, or async's lost tail, the breaches are the finding.

@@ -2,6 +2,8 @@
 //! the `scenario` crate's located errors. Parsing and checking live in the
 //! `scenario` crate.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
@@ -29,10 +31,66 @@ pub fn read_capped(path: &Path, what: &str) -> Result<String, CliError> {
         .map_err(|_| CliError::Usage(format!("{what} {shown} is not UTF-8 text")))
 }
 
+/// Where a command's input files come from: the disk, remembering every
+/// text read (a shard file carries them, so that `kata86 merge` needs none
+/// of the files and cannot see a file changed between shards), or the texts
+/// a shard file carried.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    stored: Option<BTreeMap<String, String>>,
+    read: RefCell<BTreeMap<String, String>>,
+}
+
+impl Inputs {
+    /// Read from the disk.
+    pub fn disk() -> Inputs {
+        Inputs::default()
+    }
+
+    /// The texts a shard file carried, by kind (`topology`, `scenario`).
+    pub fn stored(texts: BTreeMap<String, String>) -> Inputs {
+        Inputs {
+            stored: Some(texts),
+            read: RefCell::default(),
+        }
+    }
+
+    /// The text of the `what` file at `path`.
+    pub fn text(&self, path: &Path, what: &str) -> Result<String, CliError> {
+        let text = match &self.stored {
+            Some(texts) => texts.get(what).cloned().ok_or_else(|| {
+                CliError::Usage(format!(
+                    "the shard files name a {what} file ({}) but do not carry it",
+                    path.display()
+                ))
+            })?,
+            None => read_capped(path, what)?,
+        };
+        self.read
+            .borrow_mut()
+            .insert(what.to_string(), text.clone());
+        Ok(text)
+    }
+
+    /// Every text read, by kind.
+    pub fn texts(&self) -> BTreeMap<String, String> {
+        self.read.borrow().clone()
+    }
+}
+
 /// A scenario file → its drill configuration, errors located in the file.
 pub fn read_scenario(path: &Path, allow_long: bool) -> Result<DrillConfig, CliError> {
+    read_scenario_from(&Inputs::disk(), path, allow_long)
+}
+
+/// [`read_scenario`] with the text from `inputs`.
+pub fn read_scenario_from(
+    inputs: &Inputs,
+    path: &Path,
+    allow_long: bool,
+) -> Result<DrillConfig, CliError> {
     let shown = path.display().to_string();
-    let text = read_capped(path, "scenario")?;
+    let text = inputs.text(path, "scenario")?;
     scenario::parse_drill(&shown, &text, length(allow_long)).map_err(|e| located(&shown, e))
 }
 

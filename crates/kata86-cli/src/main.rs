@@ -14,6 +14,7 @@ mod multi;
 mod pbs;
 mod plan;
 mod report;
+mod shard;
 mod sim;
 
 use std::io::Write;
@@ -91,6 +92,7 @@ fn main() -> ExitCode {
         Command::Alerts(a) => alerts::run(&a, &mut out),
         Command::Pbs(a) => pbs::run(&a, &mut out),
         Command::Plan(a) => plan::run(&a, &mut out),
+        Command::Merge(m) => shard::merge(&m, &mut out),
     };
     let _ = out.flush();
     match result {

@@ -1,6 +1,7 @@
 //! `kata86 sim`: arguments → configuration → run → report.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use engine::multi::WritePath;
 use engine::wallet::{Mix, Popularity, ReadYourWrites, WalletConfig};
@@ -10,6 +11,7 @@ use routing::{duration, ReadPolicy, ReadStrategy, WritePolicy};
 use topology::Topology;
 
 use crate::args::{Format, Model, Ryw, SimArgs, Workload};
+use crate::files::Inputs;
 use crate::report::{self, SimReport};
 use crate::{CliError, Verdict};
 
@@ -25,7 +27,7 @@ fn model(a: &SimArgs) -> Model {
 }
 
 /// Builds the configuration and the cell list the arguments describe.
-pub fn configure(a: &SimArgs) -> Result<(SimConfig, Vec<Cell>), CliError> {
+pub fn configure(a: &SimArgs, inputs: &Inputs) -> Result<(SimConfig, Vec<Cell>), CliError> {
     if !(1..=MAX_ITERATIONS).contains(&a.iterations) {
         return Err(CliError::Usage(format!(
             "--iterations {} is not from 1 to {MAX_ITERATIONS} (try --iterations 100000)",
@@ -40,7 +42,7 @@ pub fn configure(a: &SimArgs) -> Result<(SimConfig, Vec<Cell>), CliError> {
     }
     let topology = match &a.topology {
         Some(path) => {
-            let text = crate::files::read_capped(path, "topology")?;
+            let text = inputs.text(path, "topology")?;
             scenario::parse_topology(&text, a.jitter)
                 .map_err(|e| crate::files::located(&path.display().to_string(), e))?
         }
@@ -120,9 +122,9 @@ pub fn configure(a: &SimArgs) -> Result<(SimConfig, Vec<Cell>), CliError> {
     let requests = a.iterations as f64 * cells.len() as f64;
     if requests > limit && !a.allow_long {
         return Err(CliError::Usage(format!(
-            "--iterations {} x {} cells = {} requests: about {:.0} s (memory stays under 10 MB \
-             whatever the length); over the {} of a normal run. Give fewer iterations, clients \
-             or strategies, or pass --allow-long to go ahead",
+            "--iterations {} x {} cells = {} requests: about {:.0} s on one core (memory stays \
+             flat whatever the length: a few MB per core); over the {} of a normal run. Give \
+             fewer iterations, clients or strategies, or pass --allow-long to go ahead",
             a.iterations,
             cells.len(),
             scenario::show(requests),
@@ -298,7 +300,13 @@ fn run_multi(a: &SimArgs, path: WritePath, out: &mut dyn Write) -> Result<Verdic
             "a multi-leader report comes as --format table or json".into(),
         ));
     }
-    let (cfg, _) = configure(a)?;
+    if a.shard.is_some() || a.out.is_some() {
+        return Err(CliError::Usage(format!(
+            "--shard and --out split the kata workload; --write-path {path} is not split (drop \
+             --shard and --out)"
+        )));
+    }
+    let (cfg, _) = configure(a, &Inputs::disk())?;
     let w = wallet_config(a)?.expect("--write-path was checked to go with the wallet");
     let m = engine::wallet::multi_config(&cfg, &w, a.iterations, path)?;
     let rs = engine::multi::run_multis(&m, a.seed, 1)?;
@@ -306,7 +314,8 @@ fn run_multi(a: &SimArgs, path: WritePath, out: &mut dyn Write) -> Result<Verdic
     crate::multi::render(&m, &rs, &command, a.format, out)
 }
 
-/// Runs `kata86 sim` and writes its report to `out`.
+/// Runs `kata86 sim` and writes its report to `out` (or, with `--shard` or
+/// `--out`, its share of the work to a shard file).
 pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     let path: WritePath = a.write_path.as_deref().unwrap_or("single-leader").parse()?;
     if a.write_path.is_some() && a.workload != Workload::Wallet {
@@ -319,10 +328,43 @@ pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     if !path.has_leader() {
         return run_multi(a, path, out);
     }
-    let (cfg, cells) = configure(a)?;
+    let inputs = Inputs::disk();
+    let (cfg, cells) = configure(a, &inputs)?;
+    let shard = crate::shard::requested(a.shard.as_deref(), a.out.as_deref())?;
+    let wallet = wallet_config(a)?;
+    if shard.is_some() && wallet.is_some() {
+        return Err(CliError::Usage(
+            "--shard and --out apply to the kata workload; a --workload wallet run is not \
+             split (drop --shard and --out)"
+                .into(),
+        ));
+    }
     let show = !a.quiet && std::io::stderr().is_terminal();
     let total = cells.len();
-    let mut progress = |i: usize, done: u64| {
+    let whole = shard.map_or(engine::Shard::WHOLE, |(s, _)| s);
+    // Kata cells run in parallel chunks: one line for the whole run.
+    let done = AtomicU64::new(0);
+    let all = engine::kata_units(a.iterations, total)
+        .enumerate()
+        .filter(|(t, _)| whole.owns(*t as u64))
+        .map(|(_, (_, _, len))| len)
+        .sum::<u64>()
+        .max(1);
+    let kata_progress = |d: u64| {
+        let now = done.fetch_add(d, Ordering::Relaxed) + d;
+        if show {
+            eprint!("\r[{total} cells] {:>3}%", now * 100 / all);
+        }
+    };
+    if let Some((shard, file)) = shard {
+        let parts = engine::run_share(&cfg, a.seed, a.iterations, &cells, shard, &kata_progress)?;
+        if show {
+            eprint!("\r{:40}\r", "");
+        }
+        crate::shard::write_sim(a, &inputs, shard, &cfg, &parts, file)?;
+        return Ok(Verdict::Clean);
+    }
+    let mut wallet_progress = |i: usize, done: u64| {
         if show {
             let c = cells[i];
             eprint!(
@@ -335,27 +377,44 @@ pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
             );
         }
     };
-    let wallet = wallet_config(a)?;
     let (results, wallets) = match &wallet {
         None => (
-            engine::run(&cfg, a.seed, a.iterations, &cells, &mut progress)?,
+            engine::run(&cfg, a.seed, a.iterations, &cells, &kata_progress)?,
             Vec::new(),
         ),
         Some(w) => {
-            let ws =
-                engine::wallet::run_wallet(&cfg, w, a.seed, a.iterations, &cells, &mut progress)?;
+            let ws = engine::wallet::run_wallet(
+                &cfg,
+                w,
+                a.seed,
+                a.iterations,
+                &cells,
+                &mut wallet_progress,
+            )?;
             (ws.iter().map(|r| r.base.clone()).collect(), ws)
         }
     };
     if show {
         eprint!("\r{:40}\r", "");
     }
+    render(a, &cfg, &results, &wallets, out)
+}
+
+/// Writes the report in `a.format` and returns the verdict: the same for a
+/// run and for the merge of its shards.
+pub fn render(
+    a: &SimArgs,
+    cfg: &SimConfig,
+    results: &[engine::CellResult],
+    wallets: &[engine::wallet::WalletResult],
+    out: &mut dyn Write,
+) -> Result<Verdict, CliError> {
     let rep = SimReport {
         seed: a.seed,
         iterations: a.iterations,
-        cfg: &cfg,
-        results: &results,
-        wallets: &wallets,
+        cfg,
+        results,
+        wallets,
         command: reproduce(a),
     };
     match a.format {

@@ -6,6 +6,8 @@ use std::fmt;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::MetricsError;
+
 /// Significant decimal digits kept by every histogram: each recorded value is
 /// distinguishable from values more than 0.1 % away.
 const SIGNIFICANT_DIGITS: u8 = 3;
@@ -213,6 +215,60 @@ impl LatencyHistogram {
     pub fn counts_at_most<const N: usize>(&self, bounds_us: [u64; N]) -> [u64; N] {
         let hist = self.to_hdr();
         bounds_us.map(|us| hist.count_between(0, us))
+    }
+
+    /// Every count in hdrhistogram's V2 deflate encoding (the compressed
+    /// form HdrHistogram's implementations exchange), as a histogram with
+    /// bounds 1 µs to [`MAX_TRACKABLE_US`](Self::MAX_TRACKABLE_US) and 3
+    /// significant digits. The saturated count is not part of it: carry
+    /// [`saturated`](Self::saturated) beside it.
+    pub fn to_v2_deflate(&self) -> Vec<u8> {
+        use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&self.to_hdr(), &mut bytes)
+            .expect("serializing into memory cannot fail");
+        bytes
+    }
+
+    /// The histogram [`to_v2_deflate`](Self::to_v2_deflate) encoded, with
+    /// `saturated` of its values counted as clamped: the same counts, so
+    /// every figure read from it is the same. Refuses bytes that are not
+    /// such an encoding, or a histogram with another precision or range.
+    pub fn from_v2_deflate(bytes: &[u8], saturated: u64) -> Result<Self, MetricsError> {
+        use hdrhistogram::serialization::Deserializer;
+        let bad = |why: String| MetricsError::BadEncoding(why);
+        let hist: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut &bytes[..])
+            .map_err(|e| bad(format!("{e:?}")))?;
+        if hist.low() != 1 || hist.sigfig() != SIGNIFICANT_DIGITS {
+            return Err(bad(format!(
+                "lowest value {} and {} significant digits (expected 1 and {SIGNIFICANT_DIGITS})",
+                hist.low(),
+                hist.sigfig()
+            )));
+        }
+        let mut out = LatencyHistogram::new();
+        for v in hist.iter_recorded() {
+            // The top of the bucket, which may lie above the maximum when the
+            // maximum's own bucket holds it.
+            let value = v.value_iterated_to();
+            if index_of(value) >= COUNTS_LEN {
+                return Err(bad(format!(
+                    "a value of {value} µs is over the {} µs maximum",
+                    Self::MAX_TRACKABLE_US
+                )));
+            }
+            add_to(&mut out.counts, value, v.count_at_value());
+        }
+        let top = out.counts[index_of(Self::MAX_TRACKABLE_US)];
+        if saturated > top {
+            return Err(bad(format!(
+                "{saturated} saturated values but only {top} at the maximum"
+            )));
+        }
+        out.saturated = saturated;
+        Ok(out)
     }
 
     /// Everything recorded as an hdrhistogram with the same bounds: each
@@ -452,6 +508,46 @@ mod tests {
         assert_eq!(merged.count(), all.len() as u64);
         // `other` is only read.
         assert_eq!(other.count(), right.len() as u64 + 2);
+    }
+
+    #[test]
+    fn v2_deflate_round_trips_every_figure() {
+        let mut h = recorded(&runs_and_changes());
+        h.record_n(MAX + 9, 4);
+        let bytes = h.to_v2_deflate();
+        let back = LatencyHistogram::from_v2_deflate(&bytes, h.saturated()).unwrap();
+        assert_eq!(back.to_hdr(), h.to_hdr());
+        assert_eq!(back.summary(), h.summary());
+        assert_eq!(back.saturated(), 4);
+        assert_eq!(back.count(), h.count());
+        // It is hdrhistogram's own encoding: its deserializer reads it.
+        let plain: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
+            .deserialize(&mut &bytes[..])
+            .unwrap();
+        assert_eq!(plain.len(), h.count());
+        // Empty histograms too.
+        let empty = LatencyHistogram::new();
+        let back = LatencyHistogram::from_v2_deflate(&empty.to_v2_deflate(), 0).unwrap();
+        assert_eq!(back.count(), 0);
+    }
+
+    #[test]
+    fn v2_deflate_refuses_what_it_did_not_write() {
+        let h = recorded(&[5, 6, 7]);
+        let bytes = h.to_v2_deflate();
+        assert!(LatencyHistogram::from_v2_deflate(&bytes[..bytes.len() / 2], 0).is_err());
+        assert!(LatencyHistogram::from_v2_deflate(b"not a histogram", 0).is_err());
+        // More saturated values than values at the maximum.
+        assert!(LatencyHistogram::from_v2_deflate(&bytes, 1).is_err());
+        // Another precision.
+        use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+        let other = Histogram::<u64>::new_with_bounds(1, MAX, 2).unwrap();
+        let mut two_digits = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&other, &mut two_digits)
+            .unwrap();
+        let err = LatencyHistogram::from_v2_deflate(&two_digits, 0).unwrap_err();
+        assert!(err.to_string().contains("significant digits"), "{err}");
     }
 
     #[test]

@@ -136,6 +136,10 @@ pub struct SloVerdict {
 /// Why an [`Slo`] could not be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MetricsError {
+    /// Bytes that are not a histogram this crate wrote (hdrhistogram's V2
+    /// deflate encoding, 3 significant digits, values 0 µs to 1 hour).
+    #[error("not a kata86 latency histogram: {0}")]
+    BadEncoding(String),
     /// The quantile was outside `(0, 1]` or NaN.
     #[error("SLO `{slo}`: quantile must be greater than 0 and at most 1 (e.g. 0.95 for p95), got {quantile}")]
     BadQuantile {

@@ -660,7 +660,7 @@ fn quorum(space: &Space, n: usize, r: usize, w: usize) -> Result<Figures, PlanEr
                 site,
                 strategy: ReadStrategy::Quorum,
             };
-            run_cell(&cfg, space.seed, QUORUM_REQUESTS, cell, &mut |_| {})
+            run_cell(&cfg, space.seed, QUORUM_REQUESTS, cell, &|_| {})
         })
         .collect();
     let mut all = [

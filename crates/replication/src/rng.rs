@@ -36,6 +36,13 @@ pub fn substream(master: u64, label: &str, index: u64) -> Rng {
     Pcg64Mcg::new(((a as u128) << 64) | (b as u128 | 1))
 }
 
+/// A seed derived from `(master, label, index)`: the first draw of that
+/// sub-stream, for a component that is itself a tree of sub-streams (a
+/// chunk of a cell, a shard).
+pub fn derive_seed(master: u64, label: &str, index: u64) -> u64 {
+    substream(master, label, index).next_u64()
+}
+
 /// A uniform integer in `[0, bound)` (0 when `bound` is 0), by Lemire's
 /// multiply-shift; the bias is below 2^-64 · bound, far under anything a
 /// simulation of a few billion draws could detect.

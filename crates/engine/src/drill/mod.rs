@@ -21,7 +21,10 @@ pub use config::{
     topology_with_jp, Builtin, DrillConfig, Fault, FaultKind, JpRole, Policy, Replication,
     Watermark,
 };
-pub use runs::{onset, run_drills, run_seed, shifted, DrillRuns, RunRecord, MAX_RUNS};
+pub use runs::{
+    onset, replay_first, run_drill_share, run_drills, run_seed, shifted, DrillRuns, DrillShare,
+    RunRecord, MAX_RUNS,
+};
 
 use metrics::{LatencyHistogram, Series, SloVerdict};
 use routing::ReadStrategy;

@@ -17,7 +17,7 @@ use replication::rng::{below, substream};
 use topology::Micros;
 
 use super::{run_drill, DrillConfig, DrillResult, Window};
-use crate::EngineError;
+use crate::{EngineError, Shard};
 
 /// The most runs one command may ask for.
 pub const MAX_RUNS: u32 = 10_000;
@@ -220,6 +220,60 @@ pub fn shifted(cfg: &DrillConfig, by: Micros) -> DrillConfig {
     c
 }
 
+/// The checks every set of runs makes before it starts.
+fn check_runs(cfg: &DrillConfig, runs: u32) -> Result<(), EngineError> {
+    if !(1..=MAX_RUNS).contains(&runs) {
+        return Err(EngineError::BadDrill(format!(
+            "{runs} runs: give from 1 to {MAX_RUNS}"
+        )));
+    }
+    cfg.validate()?;
+    cfg.check_onset_window()
+}
+
+/// Plays run `i` of master seed `master`: its record and its full result.
+fn play(
+    cfg: &DrillConfig,
+    master: u64,
+    i: u32,
+    progress: &(dyn Fn() + Sync),
+) -> Result<(RunRecord, DrillResult), EngineError> {
+    let seed = run_seed(master, i);
+    let at = onset(seed, cfg.onset_window);
+    let r = run_drill(&shifted(cfg, at), seed)?;
+    progress();
+    Ok((RunRecord::new(&r, seed, at), r))
+}
+
+/// Plays the runs `indices` in parallel and folds them into one share.
+///
+/// Each worker folds its runs into a share of records and merged windows:
+/// histograms add counts and counters add, so any order of merging gives
+/// the same figures; records are put back in run order at the end.
+fn play_all(
+    cfg: &DrillConfig,
+    master: u64,
+    indices: Vec<u32>,
+    progress: &(dyn Fn() + Sync),
+) -> Result<DrillShare, EngineError> {
+    let sites = cfg.topology.site_ids().count();
+    let mut share = indices
+        .into_par_iter()
+        .map(|i| play(cfg, master, i, progress).map(|(rec, r)| (i, rec, r)))
+        .try_fold(
+            || DrillShare::empty(sites),
+            |mut share, r| {
+                r.map(|(i, rec, res)| {
+                    share.add(i, rec, &res);
+                    share
+                })
+            },
+        )
+        .try_reduce(|| DrillShare::empty(sites), |a, b| Ok(a.join(b)))?;
+    share.records.sort_unstable_by_key(|(i, _)| *i);
+    Ok(share)
+}
+
 /// Plays `runs` runs of `cfg` from master seed `master`, in parallel;
 /// `progress` is called once per finished run (from any thread).
 pub fn run_drills(
@@ -228,69 +282,83 @@ pub fn run_drills(
     runs: u32,
     progress: &(dyn Fn() + Sync),
 ) -> Result<DrillRuns, EngineError> {
-    if !(1..=MAX_RUNS).contains(&runs) {
-        return Err(EngineError::BadDrill(format!(
-            "{runs} runs: give from 1 to {MAX_RUNS}"
-        )));
+    check_runs(cfg, runs)?;
+    let (record, first) = play(cfg, master, 0, progress)?;
+    let mut share = DrillShare::empty(first.during.sites.len());
+    share.add(0, record, &first);
+    let rest = play_all(cfg, master, (1..runs).collect(), progress)?;
+    Ok(DrillRuns::assemble(cfg, first, share.join(rest)))
+}
+
+/// The runs of `runs` that `shard` owns (run `i` where `i` modulo the shard
+/// count is the shard's index), played in parallel: their records and
+/// pooled windows. The shares of every shard, joined, with run 0 replayed
+/// in full by [`replay_first`], give [`DrillRuns::assemble`] exactly what
+/// [`run_drills`] returns.
+pub fn run_drill_share(
+    cfg: &DrillConfig,
+    master: u64,
+    runs: u32,
+    shard: Shard,
+    progress: &(dyn Fn() + Sync),
+) -> Result<DrillShare, EngineError> {
+    check_runs(cfg, runs)?;
+    let mine = (0..runs).filter(|&i| shard.owns(i as u64)).collect();
+    play_all(cfg, master, mine, progress)
+}
+
+/// Run 0 of master seed `master`, in full (the example a report shows),
+/// with its record.
+pub fn replay_first(
+    cfg: &DrillConfig,
+    master: u64,
+) -> Result<(RunRecord, DrillResult), EngineError> {
+    check_runs(cfg, 1)?;
+    play(cfg, master, 0, &|| {})
+}
+
+impl DrillRuns {
+    /// Every run's share joined, with run 0 in full: the windows judged
+    /// against `cfg`'s objectives. The share must hold runs `0..N` in order
+    /// (see [`DrillShare::join`]).
+    pub fn assemble(cfg: &DrillConfig, first: DrillResult, share: DrillShare) -> DrillRuns {
+        let mut out = DrillRuns {
+            first,
+            runs: share.records.into_iter().map(|(_, r)| r).collect(),
+            during: share.during,
+            outside: share.outside,
+            follower_reads: share.follower_reads,
+            underreported_reads: share.underreported_reads,
+            staleness_error: share.staleness_error,
+        };
+        out.during.judge(cfg);
+        out.outside.judge(cfg);
+        out
     }
-    cfg.validate()?;
-    cfg.check_onset_window()?;
-    let play = |i: u32| -> Result<(RunRecord, DrillResult), EngineError> {
-        let seed = run_seed(master, i);
-        let at = onset(seed, cfg.onset_window);
-        let r = run_drill(&shifted(cfg, at), seed)?;
-        progress();
-        Ok((RunRecord::new(&r, seed, at), r))
-    };
-    let (record, first) = play(0)?;
-    let sites = first.during.sites.len();
-    let mut pooled = Pool::new(sites);
-    pooled.add(0, record, &first);
-    // Each worker folds its runs into a pool of records and merged windows:
-    // histograms add counts and counters add, so any order of merging gives
-    // the same figures; records are put back in run order at the end.
-    let rest = (1..runs)
-        .into_par_iter()
-        .map(|i| play(i).map(|(rec, r)| (i, rec, r)))
-        .try_fold(
-            || Pool::new(sites),
-            |mut pool, r| {
-                r.map(|(i, rec, res)| {
-                    pool.add(i, rec, &res);
-                    pool
-                })
-            },
-        )
-        .try_reduce(|| Pool::new(sites), |a, b| Ok(a.join(b)))?;
-    let mut pooled = pooled.join(rest);
-    pooled.records.sort_unstable_by_key(|(i, _)| *i);
-    let mut out = DrillRuns {
-        first,
-        runs: pooled.records.into_iter().map(|(_, r)| r).collect(),
-        during: pooled.during,
-        outside: pooled.outside,
-        follower_reads: pooled.follower_reads,
-        underreported_reads: pooled.underreported_reads,
-        staleness_error: pooled.staleness_error,
-    };
-    out.during.judge(cfg);
-    out.outside.judge(cfg);
-    Ok(out)
 }
 
-/// Runs folded together: their records and their pooled windows.
-struct Pool {
-    records: Vec<(u32, RunRecord)>,
-    during: Window,
-    outside: Window,
-    follower_reads: u64,
-    underreported_reads: u64,
-    staleness_error: LatencyHistogram,
+/// Some runs of a drill folded together: their records (with their run
+/// index) and their pooled windows.
+#[derive(Debug, Clone)]
+pub struct DrillShare {
+    /// `(run index, record)`, in run order.
+    pub records: Vec<(u32, RunRecord)>,
+    /// Latency and staleness inside the fault windows, these runs pooled.
+    pub during: Window,
+    /// Outside them.
+    pub outside: Window,
+    /// Follower-served reads.
+    pub follower_reads: u64,
+    /// Those whose reported staleness was below the truth.
+    pub underreported_reads: u64,
+    /// |reported − true| staleness of those reads.
+    pub staleness_error: LatencyHistogram,
 }
 
-impl Pool {
-    fn new(sites: usize) -> Pool {
-        Pool {
+impl DrillShare {
+    /// No runs yet, for a drill with `sites` client sites.
+    pub fn empty(sites: usize) -> DrillShare {
+        DrillShare {
             records: Vec::new(),
             during: Window::new(sites),
             outside: Window::new(sites),
@@ -309,8 +377,10 @@ impl Pool {
         self.staleness_error.merge(&r.staleness_error);
     }
 
-    fn join(mut self, o: Pool) -> Pool {
+    /// Both shares: windows and counters added, records in run order.
+    pub fn join(mut self, o: DrillShare) -> DrillShare {
         self.records.extend(o.records);
+        self.records.sort_by_key(|(i, _)| *i);
         self.during.merge(&o.during);
         self.outside.merge(&o.outside);
         self.follower_reads += o.follower_reads;
