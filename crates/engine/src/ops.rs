@@ -208,6 +208,12 @@ pub struct Signals {
     pub stale_read_share: f64,
     /// Rejected share.
     pub rejected_share: f64,
+    /// p95 of the staleness reported with the answered reads (0 for a
+    /// leader's answer), ms: what users were told (no alert watches it).
+    pub served_staleness_p95: f64,
+    /// p95 of how old the answered reads' data really was, ms (no alert
+    /// watches it).
+    pub data_age_p95: f64,
     /// What the window counted, which the signals above were computed from.
     pub counts: WindowCounts,
 }
@@ -325,6 +331,8 @@ pub struct Impact {
 struct Current {
     lag: LatencyHistogram,
     charge: LatencyHistogram,
+    served: LatencyHistogram,
+    data_age: LatencyHistogram,
     reads: u64,
     read_errors: u64,
     stale_reads: u64,
@@ -416,6 +424,13 @@ impl Monitor {
         }
     }
 
+    /// What an answered read carried: the staleness its replica reported
+    /// and the true age of its data (for the per-window report series).
+    pub fn answered(&mut self, reported: Micros, data_age: Micros) {
+        self.cur.served.record(reported);
+        self.cur.data_age.record(data_age);
+    }
+
     /// A read that got no answer.
     pub fn read_failed(&mut self, t: Micros) {
         self.cur.reads += 1;
@@ -463,6 +478,8 @@ impl Monitor {
             charge_error_rate: share(c.attempt_errors, c.attempts),
             stale_read_share: share(c.stale_reads, c.reads),
             rejected_share: share(c.rejected, c.attempts),
+            served_staleness_p95: to_ms(c.served.value_at_quantile(0.95)),
+            data_age_p95: to_ms(c.data_age.value_at_quantile(0.95)),
             counts: WindowCounts {
                 reads: c.reads,
                 read_errors: c.read_errors,
