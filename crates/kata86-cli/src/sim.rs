@@ -1,6 +1,6 @@
 //! `kata86 sim`: arguments → configuration → run → report.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use engine::wallet::{Mix, Popularity, ReadYourWrites, WalletConfig};
 use engine::{Cell, SimConfig};
@@ -232,20 +232,28 @@ pub fn reproduce(a: &SimArgs) -> String {
 /// Runs `kata86 sim` and writes its report to `out`.
 pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     let (cfg, cells) = configure(a)?;
-    let show = !a.quiet && std::io::stderr().is_terminal();
-    let total = cells.len();
+    crate::output::check_report(a.report.as_ref())?;
+    crate::output::check_hgrm(a.hgrm.as_ref())?;
+    let total = cells.len() as u64 * a.iterations;
+    let bar = crate::output::bar(
+        a.quiet,
+        total,
+        "{bar:40} {percent:>3}% {msg} {elapsed}",
+    );
+    let mut last = usize::MAX;
     let mut progress = |i: usize, done: u64| {
-        if show {
+        if i != last {
+            last = i;
             let c = cells[i];
-            eprint!(
-                "\r[{}/{}] {} {:<8} {:>3}%",
+            bar.set_message(format!(
+                "[{}/{}] {} {}",
                 i + 1,
-                total,
+                cells.len(),
                 cfg.topology.site_name(c.site),
-                c.strategy.name(),
-                done * 100 / a.iterations
-            );
+                c.strategy.name()
+            ));
         }
+        bar.set_position(i as u64 * a.iterations + done);
     };
     let wallet = wallet_config(a)?;
     let (results, wallets) = match &wallet {
@@ -259,9 +267,7 @@ pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
             (ws.iter().map(|r| r.base.clone()).collect(), ws)
         }
     };
-    if show {
-        eprint!("\r{:40}\r", "");
-    }
+    bar.finish_and_clear();
     let rep = SimReport {
         seed: a.seed,
         iterations: a.iterations,
@@ -274,6 +280,17 @@ pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         Format::Table => report::table(&rep, out)?,
         Format::Json => report::json(&rep, out)?,
         Format::Csv => report::csv(&rep, out)?,
+    }
+    if let Some(dir) = &a.hgrm {
+        crate::output::write_hgrm(dir, &report::sim_hgrm(&rep))?;
+    }
+    if let Some(path) = &a.report {
+        let page = ::report::Report {
+            command: rep.command.clone(),
+            seed: a.seed,
+            figures: ::report::Figures::Sim(report::sim_figures(&rep)),
+        };
+        crate::output::write_report(path, &page, a.quiet)?;
     }
     // A broken money invariant is a failed run, whatever the format.
     if let Some(bad) = wallets

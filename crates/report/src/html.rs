@@ -299,7 +299,10 @@ fn pbs_table(out: &mut String, p: &PbsFigures) {
 }
 
 /// The whole page.
-pub fn page(report: &Report) -> Result<String, ReportError> {
+pub fn page(
+    report: &Report,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<String, ReportError> {
     let what = match &report.figures {
         Figures::Sim(_) => "kata86 sim".to_string(),
         Figures::Drill(d) => format!("kata86 drill {}", d.drill),
@@ -317,7 +320,10 @@ pub fn page(report: &Report) -> Result<String, ReportError> {
         report.seed,
         esc(&report.command)
     );
-    for (id, title, p) in plan(report) {
+    let plots = plan(report);
+    let total = plots.len();
+    for (done, (id, title, p)) in plots.into_iter().enumerate() {
+        progress(done, total);
         let svg = render(&title, &p)?;
         let _ = write!(
             out,
@@ -337,6 +343,7 @@ pub fn page(report: &Report) -> Result<String, ReportError> {
         Figures::Compare(c) => compare_table(&mut out, c),
         Figures::Pbs(p) => pbs_table(&mut out, p),
     }
+    progress(total, total);
     let data = serde_json::to_string(report)?;
     let _ = write!(
         out,

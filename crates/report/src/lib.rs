@@ -302,7 +302,16 @@ pub struct PbsFigures {
 
 /// The page, as HTML.
 pub fn render_html(report: &Report) -> Result<String, ReportError> {
-    html::page(report)
+    html::page(report, &mut |_, _| {})
+}
+
+/// [`render_html`], calling `progress(done, total)` before each plot and
+/// once at the end (`done == total`).
+pub fn render_html_with(
+    report: &Report,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<String, ReportError> {
+    html::page(report, progress)
 }
 
 /// Every plot's id in the page `report` renders, in order (what a browser
