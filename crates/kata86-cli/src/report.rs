@@ -510,15 +510,7 @@ pub fn sim_figures(rep: &SimReport<'_>) -> report::SimFigures {
                     read_p95_ms: c.read_ms.p95,
                     staleness_p95_ms: staleness.p95,
                     staleness_p99_ms: staleness.p99,
-                    staleness_cdf: rep.results[i]
-                        .staleness
-                        .percentiles()
-                        .iter()
-                        .map(|r| report::CdfPoint {
-                            ms: r.value_ms,
-                            quantile: r.quantile,
-                        })
-                        .collect(),
+                    staleness_cdf: cdf(&rep.results[i].staleness),
                     slo: c.slo.iter().map(|v| verdict(&scope, v)).collect(),
                 }
             })
@@ -542,4 +534,17 @@ pub fn sim_hgrm<'a>(rep: &SimReport<'a>) -> Vec<(String, &'a metrics::LatencyHis
         }
     }
     files
+}
+
+/// The `.hgrm` rows of `h` as CDF points: each value with the share of
+/// values at or below it.
+pub fn cdf(h: &metrics::LatencyHistogram) -> Vec<::report::CdfPoint> {
+    let n = h.count().max(1) as f64;
+    h.percentiles()
+        .iter()
+        .map(|r| ::report::CdfPoint {
+            ms: r.value_ms,
+            quantile: r.total_count as f64 / n,
+        })
+        .collect()
 }

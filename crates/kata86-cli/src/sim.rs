@@ -235,11 +235,7 @@ pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     crate::output::check_report(a.report.as_ref())?;
     crate::output::check_hgrm(a.hgrm.as_ref())?;
     let total = cells.len() as u64 * a.iterations;
-    let bar = crate::output::bar(
-        a.quiet,
-        total,
-        "{bar:40} {percent:>3}% {msg} {elapsed}",
-    );
+    let bar = crate::output::bar(a.quiet, total, "{bar:40} {percent:>3}% {msg} {elapsed}");
     let mut last = usize::MAX;
     let mut progress = |i: usize, done: u64| {
         if i != last {

@@ -129,7 +129,8 @@ pub struct SimCell {
     pub staleness_p95_ms: f64,
     /// Staleness p99, ms.
     pub staleness_p99_ms: f64,
-    /// The staleness distribution (the `.hgrm` rows).
+    /// The staleness distribution: the `.hgrm` rows' values, each with the
+    /// exact share of reads at or below it (`TotalCount / count`).
     pub staleness_cdf: Vec<CdfPoint>,
     /// The cell's SLO verdicts.
     pub slo: Vec<Verdict>,

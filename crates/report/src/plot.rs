@@ -88,6 +88,7 @@ pub fn staleness_cdf(
         let mut chart = ChartBuilder::on(root)
             .caption(title, (FONT, 20))
             .margin(12)
+            .margin_right(36)
             .x_label_area_size(45)
             .y_label_area_size(60)
             .build_cartesian_2d((LOG_FLOOR_MS..top).log_scale(), 0f64..1.02f64)
@@ -115,11 +116,17 @@ pub fn staleness_cdf(
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RED.stroke_width(2)));
         for (i, c) in cells.iter().enumerate() {
             let col = colour(i);
+            // A step: flat up to each value, then up to its share.
+            let mut steps = Vec::with_capacity(c.staleness_cdf.len() * 2 + 1);
+            let mut below = 0.0;
+            for p in &c.staleness_cdf {
+                steps.push((lg(p.ms), below));
+                steps.push((lg(p.ms), p.quantile));
+                below = p.quantile;
+            }
+            steps.push((top, below));
             chart
-                .draw_series(LineSeries::new(
-                    c.staleness_cdf.iter().map(|p| (lg(p.ms), p.quantile)),
-                    col.stroke_width(2),
-                ))
+                .draw_series(LineSeries::new(steps, col.stroke_width(2)))
                 .map_err(&e)?
                 .label(c.strategy.clone())
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], col.stroke_width(2)));
@@ -183,6 +190,7 @@ pub fn latency_vs_staleness(title: &str, fig: &SimFigures) -> Result<String, Rep
         let mut chart = ChartBuilder::on(root)
             .caption(title, (FONT, 20))
             .margin(12)
+            .margin_right(36)
             .x_label_area_size(45)
             .y_label_area_size(60)
             .build_cartesian_2d((LOG_FLOOR_MS..top_x).log_scale(), 0f64..top_y)
@@ -217,11 +225,21 @@ pub fn latency_vs_staleness(title: &str, fig: &SimFigures) -> Result<String, Rep
             });
         for (i, site) in sites.iter().enumerate() {
             let col = colour(i);
+            // Strategies on the same spot share one point and one label.
+            let mut spots: Vec<((f64, f64), Vec<&str>)> = Vec::new();
+            for c in fig.cells.iter().filter(|c| c.client == *site) {
+                let at = (lg(c.staleness_p99_ms), c.read_p95_ms);
+                match spots.iter_mut().find(|(p, _)| *p == at) {
+                    Some((_, names)) => names.push(&c.strategy),
+                    None => spots.push((at, vec![&c.strategy])),
+                }
+            }
+            let dy = if i % 2 == 0 { -12 } else { 4 };
             chart
-                .draw_series(fig.cells.iter().filter(|c| c.client == *site).map(|c| {
-                    EmptyElement::at((lg(c.staleness_p99_ms), c.read_p95_ms))
+                .draw_series(spots.iter().map(|(at, names)| {
+                    EmptyElement::at(*at)
                         + Circle::new((0, 0), 5, col.filled())
-                        + Text::new(c.strategy.clone(), (7, -12), (FONT, 12))
+                        + Text::new(format!("{site}: {}", names.join(", ")), (7, dy), (FONT, 12))
                 }))
                 .map_err(&e)?
                 .label(format!("site {site}"))
@@ -454,6 +472,7 @@ pub fn runs_ecdf(
         let mut chart = ChartBuilder::on(root)
             .caption(title, (FONT, 20))
             .margin(12)
+            .margin_right(36)
             .x_label_area_size(45)
             .y_label_area_size(60)
             .build_cartesian_2d(0f64..top, 0f64..1.05f64)
@@ -544,6 +563,7 @@ pub fn compare_bars(title: &str, fig: &CompareFigures) -> Result<String, ReportE
             let mut chart = ChartBuilder::on(root)
                 .caption(title, (FONT, 20))
                 .margin(12)
+                .margin_right(36)
                 .x_label_area_size(90)
                 .y_label_area_size(60)
                 .build_cartesian_2d(0f64..n as f64, 0f64..top)
@@ -611,6 +631,7 @@ pub fn pbs_curve(title: &str, fig: &PbsFigures) -> Result<String, ReportError> {
         let mut chart = ChartBuilder::on(root)
             .caption(title, (FONT, 20))
             .margin(12)
+            .margin_right(36)
             .x_label_area_size(45)
             .y_label_area_size(70)
             .build_cartesian_2d(0f64..top_x, low..1.0f64)
