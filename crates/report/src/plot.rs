@@ -555,60 +555,55 @@ pub fn compare_bars(title: &str, fig: &CompareFigures) -> Result<String, ReportE
         .iter()
         .map(|r| format!("{} {}", r.drill, r.write_path))
         .collect();
-    svg(
-        title,
-        (SIZE.0.max(70 * n as u32 + 120), SIZE.1 + 60),
-        |root| {
-            let e = err(title);
-            let mut chart = ChartBuilder::on(root)
-                .caption(title, (FONT, 20))
-                .margin(12)
-                .margin_right(36)
-                .x_label_area_size(90)
-                .y_label_area_size(60)
-                .build_cartesian_2d(0f64..n as f64, 0f64..top)
-                .map_err(&e)?;
+    let height = (28 * n as u32 + 140).max(SIZE.1);
+    svg(title, (SIZE.0, height), |root| {
+        let e = err(title);
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, (FONT, 20))
+            .margin(12)
+            .margin_right(36)
+            .x_label_area_size(45)
+            .y_label_area_size(190)
+            .build_cartesian_2d(0f64..top, 0f64..n as f64)
+            .map_err(&e)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n.max(1) * 2 + 1)
+            .y_label_formatter(&|v| {
+                // Row i sits on [n - i - 1, n - i): the first row on top.
+                let k = v.floor();
+                if (v - k - 0.5).abs() < 1e-9 && k >= 0.0 && (k as usize) < n {
+                    labels.get(n - 1 - k as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc("drill and write path")
+            .x_desc("count (max over runs)")
+            .draw()
+            .map_err(&e)?;
+        let width = 0.8 / metrics.len() as f64;
+        for (m, (name, get)) in metrics.iter().enumerate() {
+            let col = colour(m);
             chart
-                .configure_mesh()
-                .disable_x_mesh()
-                .x_labels(n.max(1) * 2 + 1)
-                .x_label_formatter(&|v| {
-                    let i = v.floor() as usize;
-                    if (v - i as f64 - 0.5).abs() < 1e-9 {
-                        labels.get(i).cloned().unwrap_or_default()
-                    } else {
-                        String::new()
-                    }
-                })
-                .x_label_style((FONT, 11).into_font().transform(FontTransform::Rotate90))
-                .x_desc("drill and write path")
-                .y_desc("count (max over runs)")
-                .draw()
-                .map_err(&e)?;
-            let width = 0.8 / metrics.len() as f64;
-            for (m, (name, get)) in metrics.iter().enumerate() {
-                let col = colour(m);
-                chart
-                    .draw_series(fig.rows.iter().enumerate().map(|(i, r)| {
-                        let x0 = i as f64 + 0.1 + m as f64 * width;
-                        Rectangle::new([(x0, 0.0), (x0 + width * 0.9, get(r))], col.filled())
-                    }))
-                    .map_err(&e)?
-                    .label(*name)
-                    .legend(move |(x, y)| {
-                        Rectangle::new([(x, y - 5), (x + 15, y + 5)], col.filled())
-                    });
-            }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK)
-                .draw()
-                .map_err(&e)?;
-            Ok(())
-        },
-    )
+                .draw_series(fig.rows.iter().enumerate().map(|(i, r)| {
+                    let y1 = (n - i) as f64 - 0.1 - m as f64 * width;
+                    Rectangle::new([(0.0, y1 - width * 0.9), (get(r), y1)], col.filled())
+                }))
+                .map_err(&e)?
+                .label(*name)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], col.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(&e)?;
+        Ok(())
+    })
 }
 
 /// The t-visibility curve, with t at 99 / 99.9 / 99.99 % marked.
