@@ -1137,7 +1137,7 @@ fn drill_figures(
                             .map(|s| report::WindowPoint {
                                 end_ms: to_ms(s.at),
                                 charge_success: (s.counts.attempts > 0)
-                                    .then(|| 1.0 - s.charge_error_rate),
+                                    .then_some(1.0 - s.charge_error_rate),
                                 charge_p95_ms: s.charge_p95,
                                 staleness_p95_ms: s.served_staleness_p95,
                                 data_age_p95_ms: s.data_age_p95,
