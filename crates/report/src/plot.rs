@@ -288,6 +288,7 @@ pub fn timeline(title: &str, t: &Timeline) -> Result<String, ReportError> {
             let mut chart = ChartBuilder::on(area)
                 .caption(name, (FONT, 15))
                 .margin(8)
+                .margin_right(36)
                 .x_label_area_size(35)
                 .y_label_area_size(60)
                 .build_cartesian_2d(0f64..end_s, 0f64..top)
