@@ -1,8 +1,8 @@
 //! HdrHistogram's percentile-distribution text (`.hgrm`): the output of its
 //! `outputPercentileDistribution`, as wrk2 prints it, values in ms.
 //!
-//! [`write`] lays out the rows of [`LatencyHistogram::percentiles`] (5 ticks
-//! per half distance, like the Java default), [`parse`] reads the text back,
+//! [`write()`] lays out the rows of [`LatencyHistogram::percentiles`] (5 ticks
+//! per half distance, like the Java default), [`parse()`] reads the text back,
 //! so a report's `.hgrm` files can be checked against the run's figures.
 
 use crate::histogram::LatencyHistogram;
@@ -118,7 +118,7 @@ fn footer_pair(line: &str) -> Option<(&str, &str)> {
     Some((a.split_once('=')?.1.trim(), b.split_once('=')?.1.trim()))
 }
 
-/// Reads a `.hgrm` text written by [`write`] (or by HdrHistogram).
+/// Reads a `.hgrm` text written by [`write()`] (or by HdrHistogram).
 pub fn parse(text: &str) -> Result<Hgrm, HgrmError> {
     let mut rows = Vec::new();
     let (mut mean, mut max, mut buckets) = (None, None, None);
