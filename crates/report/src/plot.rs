@@ -67,7 +67,7 @@ fn lg(ms: f64) -> f64 {
 /// The top of a log axis: a power of ten above every value and `at_least`.
 fn log_top(values: impl Iterator<Item = f64>, at_least: f64) -> f64 {
     let max = values.fold(at_least, f64::max);
-    10f64.powf(max.max(LOG_FLOOR_MS * 10.0).log10().ceil() + 0.0)
+    10f64.powf(max.max(LOG_FLOOR_MS * 10.0).log10().ceil())
 }
 
 /// Staleness CDFs of one site's strategies, log time axis, with the bound
