@@ -934,3 +934,45 @@ fn clients_leave_a_region_cut_off_from_the_leader() {
         assert!(fault + v < end, "VN waited for the heal\n{s}");
     }
 }
+
+/// The per-window report series (`Signals::served_staleness_p95`,
+/// `data_age_p95`): a lag spike read locally shows in them only while it
+/// lasts, and the true age never exceeds what was reported.
+#[test]
+fn window_staleness_series_follow_the_lag_spike() {
+    let mut cfg = builtin("lag-spike", JpRole::Replica);
+    cfg.strategy = "local".parse().expect("a strategy");
+    let fault = cfg.faults[0];
+    let r = run(&cfg, 86);
+    assert!(!r.signals.is_empty());
+    for s in &r.signals {
+        assert!(
+            s.data_age_p95 <= s.served_staleness_p95,
+            "window ending {} ms: data age p95 {} over reported {}",
+            to_ms(s.at),
+            s.data_age_p95,
+            s.served_staleness_p95
+        );
+    }
+    // Before the fault only the model's own short spikes: most windows well
+    // under the bound.
+    let mut before: Vec<f64> = r
+        .signals
+        .iter()
+        .filter(|s| s.at <= fault.start)
+        .map(|s| s.served_staleness_p95)
+        .collect();
+    assert!(!before.is_empty());
+    before.sort_by(f64::total_cmp);
+    assert!(before[before.len() / 2] < 1_000.0, "{before:?}");
+    let worst = r
+        .signals
+        .iter()
+        .filter(|s| s.at > fault.start && s.at <= fault.end)
+        .map(|s| s.served_staleness_p95)
+        .fold(0.0, f64::max);
+    assert!(
+        worst > 4_000.0,
+        "the 8 s spike shows in the reported staleness: {worst}"
+    );
+}
