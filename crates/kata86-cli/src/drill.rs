@@ -103,6 +103,9 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         cfg.flags.push(parse_flag(f)?);
     }
     timing(a, &mut cfg)?;
+    // The report's per-window series cost two histograms a window: kept
+    // only when a report is asked for.
+    cfg.report_series = a.report.is_some();
     cfg.validate()?;
     let compare_clocks =
         cfg.builtin == Some(Builtin::ClockSkew) && a.watermark.is_none() && !a.matrix;
@@ -1139,8 +1142,8 @@ fn drill_figures(
                                 charge_success: (s.counts.attempts > 0)
                                     .then_some(1.0 - s.charge_error_rate),
                                 charge_p95_ms: s.charge_p95,
-                                staleness_p95_ms: s.served_staleness_p95,
-                                data_age_p95_ms: s.data_age_p95,
+                                staleness_p95_ms: s.served_staleness_p95.unwrap_or(0.0),
+                                data_age_p95_ms: s.data_age_p95.unwrap_or(0.0),
                             })
                             .collect(),
                         faults: played

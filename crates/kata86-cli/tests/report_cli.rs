@@ -243,6 +243,10 @@ fn drill_figures_equal_the_json() {
         "{from} vs {onset}"
     );
     assert_eq!(t["faults"][0]["label"], "SG down");
+    // The staleness series are kept when a report is asked for.
+    assert!(windows
+        .iter()
+        .any(|w| w["staleness_p95_ms"].as_f64().is_some_and(|s| s > 0.0)));
     // During the outage some window answered fewer charges.
     assert!(windows
         .iter()
