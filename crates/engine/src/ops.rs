@@ -208,6 +208,14 @@ pub struct Signals {
     pub stale_read_share: f64,
     /// Rejected share.
     pub rejected_share: f64,
+    /// p95 of the staleness reported with the answered reads (0 for a
+    /// leader's answer), ms: what users were told (no alert watches it).
+    /// `None` unless the monitor keeps the report series
+    /// ([`Monitor::with_report_series`]).
+    pub served_staleness_p95: Option<f64>,
+    /// p95 of how old the answered reads' data really was, ms (no alert
+    /// watches it); `None` unless the report series are kept.
+    pub data_age_p95: Option<f64>,
     /// What the window counted, which the signals above were computed from.
     pub counts: WindowCounts,
 }
@@ -325,6 +333,9 @@ pub struct Impact {
 struct Current {
     lag: LatencyHistogram,
     charge: LatencyHistogram,
+    /// Report series, kept only when asked for (see `Monitor::with_report_series`).
+    served: Option<LatencyHistogram>,
+    data_age: Option<LatencyHistogram>,
     reads: u64,
     read_errors: u64,
     stale_reads: u64,
@@ -341,6 +352,8 @@ pub struct Monitor {
     window: Micros,
     rules: Vec<AlertRule>,
     cur: Current,
+    /// Whether windows keep the report series.
+    series: bool,
     active: Vec<Option<usize>>,
     /// Per rule: the end of the first window of the current run over the
     /// threshold (pending or firing).
@@ -362,6 +375,7 @@ impl Monitor {
             over_since: vec![None; rules.len()],
             rules,
             cur: Current::default(),
+            series: false,
             firings: Vec::new(),
             history: Vec::new(),
             impact: [Impact::default(); 4],
@@ -416,6 +430,35 @@ impl Monitor {
         }
     }
 
+    /// What an answered read carried: the staleness its replica reported
+    /// and the true age of its data (for the per-window report series).
+    pub fn answered(&mut self, reported: Micros, data_age: Micros) {
+        if let Some(h) = &mut self.cur.served {
+            h.record(reported);
+        }
+        if let Some(h) = &mut self.cur.data_age {
+            h.record(data_age);
+        }
+    }
+
+    /// Keeps (or not) the per-window report series of
+    /// [`answered`](Self::answered): two more histograms per window, so off
+    /// by default.
+    pub fn with_report_series(mut self, on: bool) -> Monitor {
+        self.series = on;
+        self.cur = self.fresh();
+        self
+    }
+
+    /// An empty window.
+    fn fresh(&self) -> Current {
+        Current {
+            served: self.series.then(LatencyHistogram::new),
+            data_age: self.series.then(LatencyHistogram::new),
+            ..Current::default()
+        }
+    }
+
     /// A read that got no answer.
     pub fn read_failed(&mut self, t: Micros) {
         self.cur.reads += 1;
@@ -449,7 +492,8 @@ impl Monitor {
     /// Closes the window ending at `t`; returns the alerts that fired or
     /// resolved at it.
     pub fn close(&mut self, t: Micros, last_fault: Option<Micros>) -> Vec<(AlertId, Change)> {
-        let c = std::mem::take(&mut self.cur);
+        let next = self.fresh();
+        let c = std::mem::replace(&mut self.cur, next);
         let share = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
         // The bucket's floor: a value at the threshold never reads as over it.
         let q = |h: &LatencyHistogram, p: f64| to_ms(h.quantile_floor(p));
@@ -463,6 +507,11 @@ impl Monitor {
             charge_error_rate: share(c.attempt_errors, c.attempts),
             stale_read_share: share(c.stale_reads, c.reads),
             rejected_share: share(c.rejected, c.attempts),
+            served_staleness_p95: c.served.as_ref().map(|h| to_ms(h.value_at_quantile(0.95))),
+            data_age_p95: c
+                .data_age
+                .as_ref()
+                .map(|h| to_ms(h.value_at_quantile(0.95))),
             counts: WindowCounts {
                 reads: c.reads,
                 read_errors: c.read_errors,

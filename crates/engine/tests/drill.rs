@@ -934,3 +934,67 @@ fn clients_leave_a_region_cut_off_from_the_leader() {
         assert!(fault + v < end, "VN waited for the heal\n{s}");
     }
 }
+
+/// The per-window report series (`Signals::served_staleness_p95`,
+/// `data_age_p95`): a lag spike read locally shows in them only while it
+/// lasts, and the true age never exceeds what was reported.
+#[test]
+fn window_staleness_series_follow_the_lag_spike() {
+    let mut cfg = builtin("lag-spike", JpRole::Replica);
+    cfg.strategy = "local".parse().expect("a strategy");
+    let fault = cfg.faults[0];
+    // Off by default: the series cost two histograms a window.
+    let off = run(&cfg, 86);
+    assert!(off.signals.iter().all(|s| s.served_staleness_p95.is_none()));
+    cfg.report_series = true;
+    let r = run(&cfg, 86);
+    assert!(!r.signals.is_empty());
+    // Keeping them changes nothing else.
+    assert_eq!(r.alerts, off.alerts);
+    assert_eq!(r.timeline.len(), off.timeline.len());
+    let sig = |s: &engine::ops::Signals| engine::ops::Signals {
+        served_staleness_p95: None,
+        data_age_p95: None,
+        ..*s
+    };
+    assert!(r
+        .signals
+        .iter()
+        .zip(&off.signals)
+        .all(|(a, b)| sig(a) == *b));
+    let series = |s: &engine::ops::Signals| {
+        (
+            s.served_staleness_p95.expect("kept"),
+            s.data_age_p95.expect("kept"),
+        )
+    };
+    for s in &r.signals {
+        let (served, age) = series(s);
+        assert!(
+            age <= served,
+            "window ending {} ms: data age p95 {age} over reported {served}",
+            to_ms(s.at),
+        );
+    }
+    // Before the fault only the model's own short spikes: most windows well
+    // under the bound.
+    let mut before: Vec<f64> = r
+        .signals
+        .iter()
+        .filter(|s| s.at <= fault.start)
+        .map(|s| series(s).0)
+        .collect();
+    assert!(!before.is_empty());
+    before.sort_by(f64::total_cmp);
+    assert!(before[before.len() / 2] < 1_000.0, "{before:?}");
+    let worst = r
+        .signals
+        .iter()
+        .filter(|s| s.at > fault.start && s.at <= fault.end)
+        .map(|s| series(s).0)
+        .fold(0.0, f64::max);
+    assert!(
+        worst > 4_000.0,
+        "the 8 s spike shows in the reported staleness: {worst}"
+    );
+}

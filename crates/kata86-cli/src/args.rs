@@ -177,6 +177,10 @@ pub struct PbsArgs {
     /// Output format (csv: the curve).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Also write a self-contained HTML report (inline SVG plots, no script,
+    /// nothing fetched) to this file; its directory must exist.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<std::path::PathBuf>,
 }
 
 /// Output formats.
@@ -366,6 +370,17 @@ pub struct SimArgs {
     #[arg(long, value_enum)]
     pub ryw: Option<Ryw>,
 
+    /// Also write a self-contained HTML report (inline SVG plots, no script,
+    /// nothing fetched) to this file; its directory must exist.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<std::path::PathBuf>,
+
+    /// Also write every latency and staleness histogram to this directory
+    /// (created if missing) in HdrHistogram's percentile-distribution text
+    /// (`.hgrm`, values in ms), one file per site, strategy and series.
+    #[arg(long, value_name = "DIR")]
+    pub hgrm: Option<std::path::PathBuf>,
+
     /// No progress on stderr.
     #[arg(long, short = 'q')]
     #[serde(skip)]
@@ -492,6 +507,17 @@ pub struct DrillArgs {
     #[arg(long, value_name = "S", allow_negative_numbers = true)]
     pub duration: Option<f64>,
 
+    /// Also write a self-contained HTML report (inline SVG plots, no script,
+    /// nothing fetched) to this file; its directory must exist.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<std::path::PathBuf>,
+
+    /// Also write every latency and staleness histogram to this directory
+    /// (created if missing) in HdrHistogram's percentile-distribution text
+    /// (`.hgrm`, values in ms), one file per site, strategy and series.
+    #[arg(long, value_name = "DIR")]
+    pub hgrm: Option<std::path::PathBuf>,
+
     /// No progress bar on stderr.
     #[arg(long, short = 'q')]
     #[serde(skip)]
@@ -533,6 +559,11 @@ pub struct CompareArgs {
     /// onset, the same for every write path.
     #[arg(long, default_value_t = 86)]
     pub seed: u64,
+
+    /// Also write a self-contained HTML report (inline SVG plots, no script,
+    /// nothing fetched) to this file; its directory must exist.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<std::path::PathBuf>,
 
     /// Runs per row (1 to 1000): p50/p95/p99/max of every money figure over
     /// them, latency pooled.

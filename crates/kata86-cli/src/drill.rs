@@ -3,15 +3,12 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use std::io::IsTerminal;
-
 use engine::drill::{
     run_drill_share, run_drills, Builtin, DrillConfig, DrillResult, DrillRuns, JpRole, Policy,
     Replication, SiteWindow, Watermark, Window, MAX_RUNS,
 };
 use engine::multi::WritePath;
 use engine::ops::FlagSpan;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use metrics::Spread;
 use serde::Serialize;
 use tabled::settings::Style;
@@ -88,8 +85,16 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
                 path.name()
             )));
         }
+        if a.report.is_some() || a.hgrm.is_some() {
+            return Err(CliError::Usage(format!(
+                "--report and --hgrm apply to single-leader drills; for --write-path {path} \
+                 use `kata86 compare --report FILE.html`"
+            )));
+        }
         return crate::multi::drill(a, base_config(a, &Inputs::disk())?, path, out);
     }
+    crate::output::check_report(a.report.as_ref())?;
+    crate::output::check_hgrm(a.hgrm.as_ref())?;
     if a.escrow_regions.is_some() {
         return Err(CliError::Usage(
             "--escrow-regions applies to --write-path escrow".into(),
@@ -99,7 +104,11 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     let plan = plan(a, &inputs)?;
     if let Some((shard, file)) = shard {
         let mine = (0..plan.runs).filter(|&i| shard.owns(i as u64)).count() as u64;
-        let bar = progress_bar(a.quiet, plan.configs.len() as u64 * mine);
+        let bar = crate::output::bar(
+            a.quiet,
+            plan.configs.len() as u64 * mine,
+            "{bar:40} {pos}/{len} runs {elapsed}",
+        );
         let tick = || bar.inc(1);
         let shares = plan
             .configs
@@ -110,7 +119,11 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         crate::shard::write_drill(a, &inputs, shard, &shares, file)?;
         return Ok(Verdict::Clean);
     }
-    let bar = progress_bar(a.quiet, plan.configs.len() as u64 * plan.runs as u64);
+    let bar = crate::output::bar(
+        a.quiet,
+        plan.configs.len() as u64 * plan.runs as u64,
+        "{bar:40} {pos}/{len} runs {elapsed}",
+    );
     let tick = || bar.inc(1);
     let results = plan
         .configs
@@ -147,6 +160,9 @@ pub(crate) fn plan(a: &DrillArgs, inputs: &Inputs) -> Result<Plan, CliError> {
         cfg.flags.push(parse_flag(f)?);
     }
     timing(a, &mut cfg)?;
+    // The report's per-window series cost two histograms a window: kept
+    // only when a report is asked for.
+    cfg.report_series = a.report.is_some();
     cfg.validate()?;
     let compare_clocks =
         cfg.builtin == Some(Builtin::ClockSkew) && a.watermark.is_none() && !a.matrix;
@@ -208,6 +224,17 @@ pub(crate) fn render(
         Format::Json => json(cfg, a.seed, n, results, &command, out)?,
         _ => table(cfg, a.seed, n, results, &command, out)?,
     }
+    if let Some(dir) = &a.hgrm {
+        crate::output::write_hgrm(dir, &drill_hgrm(cfg, results))?;
+    }
+    if let Some(path) = &a.report {
+        let page = report::Report {
+            command: command.clone(),
+            seed: a.seed,
+            figures: report::Figures::Drill(drill_figures(cfg, &plan.configs, n, results)),
+        };
+        crate::output::write_report(path, &page, a.quiet)?;
+    }
     // A breach the configuration promises cannot happen is a defect: exit 1.
     // Without fencing, or async's lost tail, the breaches are the finding.
     if let Some(d) = results.iter().find_map(|r| r.defect()) {
@@ -254,18 +281,6 @@ pub(crate) fn runs_count(n: i64) -> Result<u32, CliError> {
                 "--runs {n}: give a number of runs from 1 to {MAX_RUNS}"
             ))
         })
-}
-
-/// A progress bar over every run, on stderr only when it is a terminal.
-fn progress_bar(quiet: bool, total: u64) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} runs {elapsed}") {
-        bar.set_style(style);
-    }
-    bar
 }
 
 /// `NAME@ON-OFF` (seconds) → a flag span.
@@ -635,6 +650,16 @@ pub(crate) struct SpreadJson {
 }
 
 impl SpreadJson {
+    /// The same four figures, for the HTML report.
+    pub(crate) fn figures(&self) -> report::SpreadMs {
+        report::SpreadMs {
+            p50: self.p50,
+            p95: self.p95,
+            p99: self.p99,
+            max: self.max,
+        }
+    }
+
     fn new(s: Spread, unit: fn(u64) -> f64) -> SpreadJson {
         let [p50, p95, p99, max] = s.quantiles().map(|q| q.map(unit));
         SpreadJson { p50, p95, p99, max }
@@ -1104,4 +1129,169 @@ fn table(
     }
     writeln!(out, "seed: {seed}")?;
     writeln!(out, "reproduce: {command}")
+}
+
+/// A configuration's label in the report and in `.hgrm` names.
+fn config_label(r: &DrillRuns, results: &[DrillRuns]) -> String {
+    let mut label = format!("{} / {}", r.first.policy.name(), r.first.replication.name());
+    if results
+        .iter()
+        .any(|x| x.first.watermark != results[0].first.watermark)
+    {
+        label.push_str(&format!(" / {} clock", r.first.watermark.name()));
+    }
+    label
+}
+
+/// What a fault is, for the report.
+fn fault_label(f: &engine::drill::Fault, t: &topology::Topology) -> String {
+    use engine::drill::FaultKind;
+    match f.kind {
+        FaultKind::RegionDown { region } => format!("{} down", t.region_name(region)),
+        FaultKind::Partition { a, b, .. } => {
+            format!("partition {}|{}", t.region_name(a), t.region_name(b))
+        }
+        FaultKind::LagSpike { from, to, .. } => {
+            format!("lag spike {}->{}", t.region_name(from), t.region_name(to))
+        }
+    }
+}
+
+/// The HTML report's figures: every number is the JSON's (`runs_json`),
+/// plus the first run's windows.
+fn drill_figures(
+    cfg: &DrillConfig,
+    configs: &[DrillConfig],
+    runs: u32,
+    results: &[DrillRuns],
+) -> report::DrillFigures {
+    let t = &cfg.topology;
+    let sites = site_names(t);
+    report::DrillFigures {
+        drill: cfg.name.clone(),
+        runs,
+        configs: results
+            .iter()
+            .zip(configs)
+            .map(|(r, c)| {
+                let f = &r.first;
+                let played = engine::drill::shifted(c, r.runs[0].onset);
+                let j = runs_json(r, cfg, 0);
+                let mut slo: Vec<report::Verdict> = Vec::new();
+                slo.extend(
+                    r.during
+                        .slo
+                        .iter()
+                        .map(|v| crate::report::verdict("during faults (every run)", v)),
+                );
+                slo.extend(
+                    r.outside
+                        .slo
+                        .iter()
+                        .map(|v| crate::report::verdict("outside faults (every run)", v)),
+                );
+                report::DrillConfigFigures {
+                    label: config_label(r, results),
+                    timeline: report::Timeline {
+                        seed: r.runs[0].seed,
+                        duration_ms: to_ms(f.duration),
+                        window_ms: to_ms(f.signal_window),
+                        windows: f
+                            .signals
+                            .iter()
+                            .map(|s| report::WindowPoint {
+                                end_ms: to_ms(s.at),
+                                charge_success: (s.counts.attempts > 0)
+                                    .then_some(1.0 - s.charge_error_rate),
+                                charge_p95_ms: s.charge_p95,
+                                staleness_p95_ms: s.served_staleness_p95.unwrap_or(0.0),
+                                data_age_p95_ms: s.data_age_p95.unwrap_or(0.0),
+                            })
+                            .collect(),
+                        faults: played
+                            .faults
+                            .iter()
+                            .map(|x| report::Span {
+                                label: fault_label(x, t),
+                                from_ms: to_ms(x.start),
+                                to_ms: Some(to_ms(x.end)),
+                            })
+                            .collect(),
+                        flags: f
+                            .flags
+                            .iter()
+                            .map(|(flag, on, off)| report::Span {
+                                label: flag.name().to_string(),
+                                from_ms: to_ms(*on),
+                                to_ms: off.map(to_ms),
+                            })
+                            .collect(),
+                        alerts: f
+                            .alerts
+                            .iter()
+                            .map(|a| report::AlertMark {
+                                name: a.name.clone(),
+                                fired_at_ms: to_ms(a.fired_at),
+                                resolved_at_ms: a.resolved_at.map(to_ms),
+                            })
+                            .collect(),
+                        promotions: f
+                            .promotions
+                            .iter()
+                            .map(|(at, region, _)| report::Mark {
+                                label: region.clone(),
+                                at_ms: to_ms(*at),
+                            })
+                            .collect(),
+                    },
+                    rto: sites
+                        .iter()
+                        .enumerate()
+                        .map(|(i, site)| report::SiteRuns {
+                            site: site.clone(),
+                            runs_ms: r
+                                .runs
+                                .iter()
+                                .map(|x| x.rto_by_site.get(i).copied().flatten().map(to_ms))
+                                .collect(),
+                            spread: j.rto_ms[site].figures(),
+                        })
+                        .collect(),
+                    rpo_ms: r.runs.iter().map(|x| to_ms(x.rpo)).collect(),
+                    rpo_spread: j.rpo_ms.figures(),
+                    slo,
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Every pooled histogram of a drill, named
+/// `drill-NAME-POLICY-REPLICATION-SITE-STRATEGY-{during,outside}-SERIES.hgrm`.
+fn drill_hgrm<'a>(
+    cfg: &DrillConfig,
+    results: &'a [DrillRuns],
+) -> Vec<(String, &'a metrics::LatencyHistogram)> {
+    let sites = site_names(&cfg.topology);
+    let mut files = Vec::new();
+    for r in results {
+        let label = config_label(r, results).replace(" / ", "-");
+        let strategy = r.first.read_strategy.name();
+        for (when, w) in [("during", &r.during), ("outside", &r.outside)] {
+            for (site, s) in sites.iter().zip(&w.sites) {
+                for (series, h) in [
+                    ("read", &s.read),
+                    ("charge", &s.write),
+                    ("reported-staleness", &s.reported_staleness),
+                    ("data-age", &s.data_age),
+                ] {
+                    let name = crate::output::hgrm_name(&[
+                        "drill", &cfg.name, &label, site, strategy, when, series,
+                    ]);
+                    files.push((name, h));
+                }
+            }
+        }
+    }
+    files
 }

@@ -11,6 +11,7 @@ mod args;
 mod drill;
 mod files;
 mod multi;
+mod output;
 mod pbs;
 mod plan;
 mod report;
@@ -48,6 +49,19 @@ pub enum CliError {
     /// Writing the report failed.
     #[error("cannot write the report: {0}")]
     Io(#[from] std::io::Error),
+    /// Writing a `--report` or `--hgrm` file failed.
+    #[error("{flag} {path}: cannot write: {source}")]
+    Output {
+        /// The flag whose file it was.
+        flag: &'static str,
+        /// The path.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The HTML report could not be rendered.
+    #[error("--report: {0}")]
+    Render(#[from] ::report::ReportError),
 }
 
 /// How a run that completed ended.
@@ -76,7 +90,7 @@ mod exit {
 impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
-            CliError::Io(_) => exit::OUTPUT,
+            CliError::Io(_) | CliError::Output { .. } | CliError::Render(_) => exit::OUTPUT,
             _ => exit::USAGE,
         }
     }

@@ -234,6 +234,7 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
                 a.runs
             ))
         })?;
+    crate::output::check_report(a.report.as_ref())?;
     let rows = compare_rows(&drills, a.seed, runs)?;
     let mut command = String::from("kata86 compare");
     if let Some(p) = &a.scenario {
@@ -285,6 +286,31 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
             )?;
             writeln!(out, "reproduce: {command}")?;
         }
+    }
+    if let Some(path) = &a.report {
+        let page = report::Report {
+            command: command.clone(),
+            seed: a.seed,
+            figures: report::Figures::Compare(report::CompareFigures {
+                runs,
+                rows: rows
+                    .iter()
+                    .map(|r| {
+                        let j = RowJson::of(r);
+                        report::CompareBar {
+                            drill: j.drill.clone(),
+                            write_path: j.write_path.to_string(),
+                            overspend_incidents: j.overspend_incidents.figures(),
+                            lost_updates: j.lost_updates.figures(),
+                            duplicate_effects: j.duplicate_effects.figures(),
+                            spurious_declines: j.spurious_declines.figures(),
+                            slo_ok: j.slo_charge_p95_ok,
+                        }
+                    })
+                    .collect(),
+            }),
+        };
+        crate::output::write_report(path, &page, false)?;
     }
     Ok(Verdict::Clean)
 }

@@ -30,13 +30,60 @@ pub fn run(a: &PbsArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         step_ms: a.step_ms,
         points: a.points,
     };
+    crate::output::check_report(a.report.as_ref())?;
     let rep = simulate(&cfg)?;
     match a.format {
         Format::Json => json(&cfg, &rep, out)?,
         Format::Csv => csv(&rep, out)?,
         Format::Table => table(&cfg, &rep, out)?,
     }
+    if let Some(path) = &a.report {
+        let page = report::Report {
+            command: reproduce(a),
+            seed: a.seed,
+            figures: report::Figures::Pbs(report::PbsFigures {
+                model: cfg.model.name.clone(),
+                n: cfg.n,
+                r: cfg.r,
+                w: cfg.w,
+                curve: rep
+                    .curve
+                    .iter()
+                    .map(|&(t, p)| report::CdfPoint {
+                        ms: ms(t),
+                        quantile: prob(p),
+                    })
+                    .collect(),
+                t_visibility_ms: T_VIS_LABELS
+                    .iter()
+                    .zip(rep.t_visibility_ms)
+                    .map(|(&l, t)| (l.to_string(), ms(t)))
+                    .collect(),
+            }),
+        };
+        crate::output::write_report(path, &page, false)?;
+    }
     Ok(Verdict::Clean)
+}
+
+/// The command line that reproduces this run, every option spelled out.
+fn reproduce(a: &PbsArgs) -> String {
+    let mut cmd = String::from("kata86 pbs");
+    if let Some(p) = &a.preset {
+        cmd.push_str(&format!(" --preset {p}"));
+    }
+    if let Some(s) = &a.scenario {
+        cmd.push_str(&format!(" --scenario {}", s.display()));
+    }
+    cmd.push_str(&format!(" --n {} --r {} --w {}", a.n, a.r, a.w));
+    if let Some(p) = &a.placement {
+        cmd.push_str(&format!(" --placement {p}"));
+    }
+    cmd.push_str(&format!(
+        " --trials {} --seed {} --step-ms {} --points {}",
+        a.trials, a.seed, a.step_ms, a.points
+    ));
+    cmd
 }
 
 /// The latency model the flags ask for.

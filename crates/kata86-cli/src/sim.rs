@@ -1,6 +1,6 @@
 //! `kata86 sim`: arguments → configuration → run → report.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use engine::multi::WritePath;
@@ -330,6 +330,8 @@ pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     }
     let inputs = Inputs::disk();
     let (cfg, cells) = configure(a, &inputs)?;
+    crate::output::check_report(a.report.as_ref())?;
+    crate::output::check_hgrm(a.hgrm.as_ref())?;
     let shard = crate::shard::requested(a.shard.as_deref(), a.out.as_deref())?;
     let wallet = wallet_config(a)?;
     if shard.is_some() && wallet.is_some() {
@@ -339,43 +341,44 @@ pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
                 .into(),
         ));
     }
-    let show = !a.quiet && std::io::stderr().is_terminal();
     let total = cells.len();
     let whole = shard.map_or(engine::Shard::WHOLE, |(s, _)| s);
-    // Kata cells run in parallel chunks: one line for the whole run.
+    // Kata cells run in parallel chunks: one bar for the whole run.
+    let all = match wallet {
+        None => engine::kata_units(a.iterations, total)
+            .enumerate()
+            .filter(|(t, _)| whole.owns(*t as u64))
+            .map(|(_, (_, _, len))| len)
+            .sum::<u64>(),
+        Some(_) => total as u64 * a.iterations,
+    }
+    .max(1);
+    let bar = crate::output::bar(a.quiet, all, "{bar:40} {percent:>3}% {msg} {elapsed}");
+    bar.set_message(format!("[{total} cells]"));
     let done = AtomicU64::new(0);
-    let all = engine::kata_units(a.iterations, total)
-        .enumerate()
-        .filter(|(t, _)| whole.owns(*t as u64))
-        .map(|(_, (_, _, len))| len)
-        .sum::<u64>()
-        .max(1);
     let kata_progress = |d: u64| {
-        let now = done.fetch_add(d, Ordering::Relaxed) + d;
-        if show {
-            eprint!("\r[{total} cells] {:>3}%", now * 100 / all);
-        }
+        bar.set_position(done.fetch_add(d, Ordering::Relaxed) + d);
     };
     if let Some((shard, file)) = shard {
         let parts = engine::run_share(&cfg, a.seed, a.iterations, &cells, shard, &kata_progress)?;
-        if show {
-            eprint!("\r{:40}\r", "");
-        }
+        bar.finish_and_clear();
         crate::shard::write_sim(a, &inputs, shard, &cfg, &parts, file)?;
         return Ok(Verdict::Clean);
     }
+    let mut last = usize::MAX;
     let mut wallet_progress = |i: usize, done: u64| {
-        if show {
+        if i != last {
+            last = i;
             let c = cells[i];
-            eprint!(
-                "\r[{}/{}] {} {:<8} {:>3}%",
+            bar.set_message(format!(
+                "[{}/{}] {} {}",
                 i + 1,
                 total,
                 cfg.topology.site_name(c.site),
-                c.strategy.name(),
-                done * 100 / a.iterations
-            );
+                c.strategy.name()
+            ));
         }
+        bar.set_position(i as u64 * a.iterations + done);
     };
     let (results, wallets) = match &wallet {
         None => (
@@ -394,14 +397,13 @@ pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
             (ws.iter().map(|r| r.base.clone()).collect(), ws)
         }
     };
-    if show {
-        eprint!("\r{:40}\r", "");
-    }
+    bar.finish_and_clear();
     render(a, &cfg, &results, &wallets, out)
 }
 
-/// Writes the report in `a.format` and returns the verdict: the same for a
-/// run and for the merge of its shards.
+/// Writes the report in `a.format` (and the `--report` page and `--hgrm`
+/// files when asked) and returns the verdict: the same for a run and for the
+/// merge of its shards.
 pub fn render(
     a: &SimArgs,
     cfg: &SimConfig,
@@ -421,6 +423,17 @@ pub fn render(
         Format::Table => report::table(&rep, out)?,
         Format::Json => report::json(&rep, out)?,
         Format::Csv => report::csv(&rep, out)?,
+    }
+    if let Some(dir) = &a.hgrm {
+        crate::output::write_hgrm(dir, &report::sim_hgrm(&rep))?;
+    }
+    if let Some(path) = &a.report {
+        let page = ::report::Report {
+            command: rep.command.clone(),
+            seed: a.seed,
+            figures: ::report::Figures::Sim(report::sim_figures(&rep)),
+        };
+        crate::output::write_report(path, &page, a.quiet)?;
     }
     // A broken money invariant is a failed run, whatever the format.
     if let Some(bad) = wallets

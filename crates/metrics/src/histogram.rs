@@ -271,6 +271,47 @@ impl LatencyHistogram {
         Ok(out)
     }
 
+    /// The percentile distribution HdrHistogram prints
+    /// (`outputPercentileDistribution`, 5 ticks per half distance): each
+    /// row's value is [`value_at_quantile`](Self::value_at_quantile) of its
+    /// quantile (rounded to the 12 decimals printed), in ms. Empty when nothing was recorded.
+    pub fn percentiles(&self) -> Vec<crate::hgrm::PercentileRow> {
+        let hist = self.to_hdr();
+        if hist.is_empty() {
+            return Vec::new();
+        }
+        let mut total = 0u64;
+        hist.iter_quantiles(5)
+            .map(|v| {
+                total = total.saturating_add(v.count_since_last_iteration());
+                crate::hgrm::PercentileRow {
+                    value_ms: us_to_ms(v.value_iterated_to() as f64),
+                    // As printed: 12 decimals (the ticks' sums drift in f64).
+                    quantile: (v.quantile_iterated_to() * 1e12).round() / 1e12,
+                    total_count: total,
+                }
+            })
+            .collect()
+    }
+
+    /// The figures of a `.hgrm` footer, in ms.
+    pub(crate) fn footer(&self) -> crate::hgrm::Footer {
+        let hist = self.to_hdr();
+        let empty = hist.is_empty();
+        crate::hgrm::Footer {
+            mean_ms: if empty { 0.0 } else { us_to_ms(hist.mean()) },
+            std_deviation_ms: if empty { 0.0 } else { hist.stdev() / 1000.0 },
+            max_ms: if empty {
+                0.0
+            } else {
+                us_to_ms(hist.max() as f64)
+            },
+            total_count: hist.len(),
+            buckets: u64::from(hist.buckets()),
+            sub_buckets: 1 << SUB_BUCKET_BITS,
+        }
+    }
+
     /// Everything recorded as an hdrhistogram with the same bounds: each
     /// bucket's count recorded at the bucket's lowest value, which
     /// hdrhistogram cannot tell from recording the original values.

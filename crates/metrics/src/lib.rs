@@ -11,6 +11,8 @@
 //! * [`Slo`] and [`SloVerdict`] — an objective ("the p95 of reads from VN is
 //!   under 150 ms") and its pass/fail outcome for one histogram;
 //!   [`kata_slos`] lists the kata's four objectives.
+//! * [`hgrm`] — HdrHistogram's percentile-distribution text (`.hgrm`),
+//!   written from and parsed back to a histogram's percentile rows.
 //! * [`Spread`] — p50/p95/p99/max of a per-run figure over the runs of a
 //!   drill, exact (nearest rank), with "never happened" ranked last.
 //!
@@ -29,6 +31,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod hgrm;
 mod histogram;
 mod slo;
 mod spread;

@@ -397,7 +397,8 @@ impl<'a> Core<'a> {
             ops: Ops {
                 flag_on: [false; 3],
                 flag_log: Vec::new(),
-                monitor: Monitor::new(cfg.signal_window, cfg.alerts.clone()),
+                monitor: Monitor::new(cfg.signal_window, cfg.alerts.clone())
+                    .with_report_series(cfg.report_series),
                 degraded_total: 0,
                 degraded_sites: vec![0; sites.len()],
                 runbook_steps: Vec::new(),

@@ -154,6 +154,7 @@ impl Core<'_> {
 
         let local = if self.leads(e) { 0 } else { self.staleness[e] };
         self.ops.monitor.read(now, out.staleness, local);
+        self.ops.monitor.answered(out.staleness, data_age);
         let bound = self.cfg.read.max_staleness;
         if out.staleness > bound {
             self.count_degraded(site);

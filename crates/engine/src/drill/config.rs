@@ -196,6 +196,10 @@ pub struct DrillConfig {
     /// of them holds no lease (so, leading, admits nothing) and serves no
     /// reads until it is back within the bound. Off: it goes on regardless.
     pub max_offset_enforced: bool,
+    /// Keep the per-window report series (`Signals::served_staleness_p95`,
+    /// `Signals::data_age_p95`): two more histograms per monitoring window,
+    /// so off unless a report asks for them (`kata86 drill --report`).
+    pub report_series: bool,
     /// Charge deadline (1000 ms) and commit time (5 ms).
     pub write: routing::WritePolicy,
     /// SLOs judged inside and outside the fault windows.
@@ -382,6 +386,7 @@ impl DrillConfig {
             renew_every: ms(1_000.0),
             skew_bound: ms(500.0),
             max_offset_enforced: true,
+            report_series: false,
             write: routing::WritePolicy::default(),
             slos: metrics::kata_slos(),
             clocks,
