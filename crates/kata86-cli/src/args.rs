@@ -107,6 +107,11 @@ pub struct PlanArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 
+    /// Also write a self-contained HTML report of the whole search (every
+    /// design plotted, the ranking and every rejection) to this file.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<std::path::PathBuf>,
+
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,

@@ -26,6 +26,7 @@ pub fn run(a: &PlanArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         ));
     }
     let priorities = Metric::priorities(&a.priorities)?;
+    crate::output::check_report(a.report.as_ref())?;
     let mut space = match &a.scenario {
         Some(p) => Space::scenario(read_scenario(p, false)?, a.runs, a.seed),
         None => Space::kata(a.runs, a.seed),
@@ -68,7 +69,53 @@ pub fn run(a: &PlanArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         Format::Json => json(&o, out)?,
         _ => table(&o, out)?,
     }
+    if let Some(path) = &a.report {
+        let page = report::Report {
+            command: command.clone(),
+            seed: a.seed,
+            figures: report::Figures::Plan(figures(&o)),
+        };
+        crate::output::write_report(path, &page, a.quiet)?;
+    }
     Ok(Verdict::Clean)
+}
+
+/// The report's figures: every design, ranked first, as the JSON gives them.
+fn figures(o: &Outcome<'_>) -> report::PlanFigures {
+    let target = |series: metrics::Series| {
+        o.space
+            .normal
+            .slos
+            .iter()
+            .find(|s| s.series == series && s.quantile == 0.95)
+            .map(|s| s.target_ms)
+    };
+    let point = |e: &Evaluation, rank: Option<usize>| report::PlanPoint {
+        design: e.design.name(),
+        rank,
+        pareto: o.front.iter().any(|f| f.design == e.design),
+        charge_p95_ms: ms(e.figures.charge_p95),
+        read_p95_ms: ms(e.figures.read_p95),
+        staleness_p99_ms: ms(e.figures.staleness_p99),
+        rto: e.figures.rto_p95.map(|_| rto(e)),
+        rejected: e.rejected.clone(),
+    };
+    report::PlanFigures {
+        charge_p95_target_ms: target(metrics::Series::Write),
+        read_p95_target_ms: target(metrics::Series::Read),
+        designs: o
+            .ranked
+            .iter()
+            .enumerate()
+            .map(|(i, e)| point(e, Some(i + 1)))
+            .chain(
+                o.evals
+                    .iter()
+                    .filter(|e| !e.accepted())
+                    .map(|e| point(e, None)),
+            )
+            .collect(),
+    }
 }
 
 /// Everything a plan report shows.

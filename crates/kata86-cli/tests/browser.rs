@@ -216,6 +216,21 @@ fn reports_load_cleanly_in_chromium() {
             ),
             vec!["plot-t-visibility"],
         ),
+        (
+            page(
+                "plan",
+                &[
+                    "plan",
+                    "--runs",
+                    "1",
+                    "--write-path",
+                    "majority",
+                    "--write-path",
+                    "lww",
+                ],
+            ),
+            vec!["plot-plan"],
+        ),
     ];
     for (i, (path, plots)) in cases.iter().enumerate() {
         let html = std::fs::read_to_string(path).expect("written");

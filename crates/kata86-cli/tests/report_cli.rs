@@ -321,7 +321,7 @@ fn compare_and_pbs_figures_equal_the_json() {
     let rows = fig["figures"]["rows"].as_array().unwrap();
     let jrows = json["rows"].as_array().unwrap();
     assert_eq!(rows.len(), jrows.len());
-    assert_eq!(rows.len(), 12);
+    assert_eq!(rows.len(), 16, "four drills x four write paths");
     for (a, b) in rows.iter().zip(jrows) {
         assert_eq!(a["drill"], b["drill"]);
         assert_eq!(a["write_path"], b["write_path"]);
@@ -434,4 +434,42 @@ fn nothing_on_stderr_when_it_is_not_a_terminal() {
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(stderr(&o), "");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn plan_report_figures_equal_the_json() {
+    let dir = scratch("plan");
+    let report = dir.join("plan.html");
+    let (json, fig, html) = run_json_with(
+        &[
+            "plan",
+            "--runs",
+            "1",
+            "--write-path",
+            "majority",
+            "--write-path",
+            "lww",
+        ],
+        &report,
+    );
+    assert_eq!(fig["figures"]["kind"], "plan");
+    assert_eq!(fig["command"], json["command"]);
+    let designs = fig["figures"]["designs"].as_array().expect("designs");
+    let ranked = json["ranked"].as_array().expect("ranked");
+    let rejected = json["rejected"].as_array().expect("rejected");
+    assert_eq!(designs.len(), ranked.len() + rejected.len());
+    for (i, d) in ranked.iter().enumerate() {
+        let p = &designs[i];
+        assert_eq!(p["design"], d["design"]);
+        assert_eq!(p["rank"], i + 1);
+        assert_eq!(p["charge_p95_ms"], d["charge_p95_ms"]);
+        assert_eq!(p["read_p95_ms"], d["read_p95_ms"]);
+        assert_eq!(p["staleness_p99_ms"], d["staleness_p99_ms"]);
+    }
+    for (d, p) in rejected.iter().zip(&designs[ranked.len()..]) {
+        assert_eq!(p["design"], d["design"]);
+        assert_eq!(p["rejected"], d["rejected"]);
+        assert!(p["rank"].is_null());
+    }
+    assert!(html.contains("id=\"plot-plan\""));
 }

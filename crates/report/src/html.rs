@@ -4,8 +4,8 @@ use std::fmt::Write;
 
 use crate::plot;
 use crate::{
-    CompareFigures, DrillConfigFigures, DrillFigures, Figures, PbsFigures, Report, ReportError,
-    SimCell, SimFigures, SpreadMs, Verdict,
+    CompareFigures, DrillConfigFigures, DrillFigures, Figures, PbsFigures, PlanFigures, Report,
+    ReportError, SimCell, SimFigures, SpreadMs, Verdict,
 };
 
 /// The page's style: no web font, nothing fetched.
@@ -27,6 +27,7 @@ enum Plot<'a> {
     Rpo(&'a DrillConfigFigures),
     Compare(&'a CompareFigures),
     Pbs(&'a PbsFigures),
+    Plan(&'a PlanFigures),
 }
 
 /// `[a-z0-9-]` only: ids and file names made from labels.
@@ -103,6 +104,11 @@ fn plan(report: &Report) -> Vec<(String, String, Plot<'_>)> {
             ),
             Plot::Pbs(p),
         )),
+        Figures::Plan(p) => v.push((
+            "plot-plan".into(),
+            "Every design: worst-site charge p95 vs read p95".into(),
+            Plot::Plan(p),
+        )),
     }
     v
 }
@@ -151,6 +157,7 @@ fn render(title: &str, p: &Plot<'_>) -> Result<String, ReportError> {
         ),
         Plot::Compare(c) => plot::compare_bars(title, c),
         Plot::Pbs(p) => plot::pbs_curve(title, p),
+        Plot::Plan(p) => plot::plan_scatter(title, p),
     }
 }
 
@@ -176,6 +183,11 @@ fn caption(p: &Plot<'_>) -> String {
         Plot::Rpo(_) => "The RPO of every run, as a cumulative share of the runs.".into(),
         Plot::Compare(_) => "Bars: the largest value over the runs of each money figure; the \
             table below gives p95 and max."
+            .into(),
+        Plot::Plan(_) => "One point per design with both figures (normal operation, worst \
+            site): green, accepted; large green, on the Pareto frontier; grey, rejected (the \
+            table below says why). The shaded area is where the charge and read objectives \
+            hold."
             .into(),
         Plot::Pbs(_) => "Probability that a read started t ms after a write commits returns \
             it (Monte Carlo over the WARS model); triangles mark t at 99 / 99.9 / 99.99 %."
@@ -285,6 +297,29 @@ fn compare_table(out: &mut String, c: &CompareFigures) {
     out.push_str("</table>\n");
 }
 
+fn plan_table(out: &mut String, p: &PlanFigures) {
+    out.push_str("<h2>Designs</h2>\n<table><tr><th>rank</th><th class=\"l\">design</th><th>charge p95 ms</th><th>read p95 ms</th><th>staleness p99 ms</th><th>worst-site RTO p95 s</th><th class=\"l\">verdict</th></tr>\n");
+    for d in &p.designs {
+        let (class, verdict) = match &d.rejected {
+            None if d.pareto => ("pass", "accepted, Pareto".to_string()),
+            None => ("pass", "accepted".to_string()),
+            Some(why) => ("fail", why.clone()),
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l {class}\">{}</td></tr>",
+            d.rank.map_or("-".to_string(), |r| r.to_string()),
+            esc(&d.design),
+            opt(d.charge_p95_ms),
+            opt(d.read_p95_ms),
+            opt(d.staleness_p99_ms),
+            esc(d.rto.as_deref().unwrap_or("-")),
+            esc(&verdict)
+        );
+    }
+    out.push_str("</table>\n");
+}
+
 fn pbs_table(out: &mut String, p: &PbsFigures) {
     out.push_str("<h2>t-visibility</h2>\n<table><tr><th class=\"l\">P(consistent)</th><th>t (ms)</th></tr>\n");
     for (q, t) in &p.t_visibility_ms {
@@ -308,6 +343,7 @@ pub fn page(
         Figures::Drill(d) => format!("kata86 drill {}", d.drill),
         Figures::Compare(_) => "kata86 compare".to_string(),
         Figures::Pbs(p) => format!("kata86 pbs {}", p.model),
+        Figures::Plan(_) => "kata86 plan".to_string(),
     };
     let mut out = String::new();
     let _ = write!(
@@ -342,6 +378,7 @@ pub fn page(
         Figures::Drill(d) => drill_tables(&mut out, d),
         Figures::Compare(c) => compare_table(&mut out, c),
         Figures::Pbs(p) => pbs_table(&mut out, p),
+        Figures::Plan(p) => plan_table(&mut out, p),
     }
     progress(total, total);
     let data = serde_json::to_string(report)?;

@@ -71,6 +71,8 @@ pub enum Figures {
     Compare(CompareFigures),
     /// `kata86 pbs`.
     Pbs(PbsFigures),
+    /// `kata86 plan`.
+    Plan(PlanFigures),
 }
 
 /// One SLO verdict, as the JSON gives it, with the scope it was judged in.
@@ -282,6 +284,38 @@ pub struct CompareBar {
     pub spurious_declines: SpreadMs,
     /// Whether the charge-p95 SLO held.
     pub slo_ok: bool,
+}
+
+/// `kata86 plan`'s figures: every design, as its JSON gives it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanFigures {
+    /// The charge p95 objective, ms, if the world has one.
+    pub charge_p95_target_ms: Option<f64>,
+    /// The read p95 objective, ms, if the world has one.
+    pub read_p95_target_ms: Option<f64>,
+    /// Every design, ranked ones first in rank order, then the rejected.
+    pub designs: Vec<PlanPoint>,
+}
+
+/// One design of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanPoint {
+    /// Its name, e.g. `majority / promote-auto / bounded`.
+    pub design: String,
+    /// Its rank among the accepted (1 = best); `None` when rejected.
+    pub rank: Option<usize>,
+    /// On the Pareto frontier.
+    pub pareto: bool,
+    /// Worst site's charge p95, ms.
+    pub charge_p95_ms: Option<f64>,
+    /// Worst site's read p95, ms.
+    pub read_p95_ms: Option<f64>,
+    /// Staleness p99, ms.
+    pub staleness_p99_ms: Option<f64>,
+    /// Worst-site RTO p95 (`never`, seconds, or `None` without a fault).
+    pub rto: Option<String>,
+    /// The first thing it broke.
+    pub rejected: Option<String>,
 }
 
 /// `kata86 pbs`'s figures.

@@ -6,7 +6,10 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::{CdfPoint, CompareFigures, PbsFigures, ReportError, SimCell, SimFigures, Timeline};
+use crate::{
+    CdfPoint, CompareFigures, PbsFigures, PlanFigures, PlanPoint, ReportError, SimCell, SimFigures,
+    Timeline,
+};
 
 /// Width and height of a plot, px.
 const SIZE: (u32, u32) = (900, 420);
@@ -670,6 +673,96 @@ pub fn pbs_curve(title: &str, fig: &PbsFigures) -> Result<String, ReportError> {
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(&e)?;
+        Ok(())
+    })
+}
+
+/// Which designs one series of the plan scatter shows.
+type Keep = dyn Fn(&PlanPoint) -> bool;
+
+/// Every design of a plan with both figures: worst-site charge p95 against
+/// read p95; accepted, Pareto and rejected designs told apart, the region
+/// where both objectives hold shaded.
+pub fn plan_scatter(title: &str, fig: &PlanFigures) -> Result<String, ReportError> {
+    let pts: Vec<(&PlanPoint, f64, f64)> = fig
+        .designs
+        .iter()
+        .filter_map(|d| Some((d, d.charge_p95_ms?, d.read_p95_ms?)))
+        .collect();
+    let top_x = pts
+        .iter()
+        .map(|p| p.1)
+        .fold(fig.charge_p95_target_ms.unwrap_or(0.0), f64::max)
+        * 1.15
+        + 10.0;
+    let top_y = pts
+        .iter()
+        .map(|p| p.2)
+        .fold(fig.read_p95_target_ms.unwrap_or(0.0), f64::max)
+        * 1.15
+        + 10.0;
+    svg(title, SIZE, |root| {
+        let e = err(title);
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, (FONT, 20))
+            .margin(12)
+            .margin_right(36)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..top_x, 0f64..top_y)
+            .map_err(&e)?;
+        chart
+            .configure_mesh()
+            .x_desc("worst site's charge p95 (ms)")
+            .y_desc("worst site's read p95 (ms)")
+            .draw()
+            .map_err(&e)?;
+        let green = RGBColor(44, 160, 44);
+        let x1 = fig.charge_p95_target_ms.unwrap_or(top_x).min(top_x);
+        let y1 = fig.read_p95_target_ms.unwrap_or(top_y).min(top_y);
+        chart
+            .draw_series([Rectangle::new(
+                [(0.0, 0.0), (x1, y1)],
+                green.mix(0.12).filled(),
+            )])
+            .map_err(&e)?
+            .label("SLO region (charge and read p95)")
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 20, y + 5)], green.mix(0.3).filled())
+            });
+        let grey = RGBColor(150, 150, 150);
+        let kinds: [(&str, RGBColor, i32, &Keep); 3] = [
+            ("rejected", grey, 4, &|d| d.rejected.is_some()),
+            ("accepted", green, 5, &|d| d.rejected.is_none() && !d.pareto),
+            ("accepted, Pareto frontier", green, 8, &|d| {
+                d.rejected.is_none() && d.pareto
+            }),
+        ];
+        for (label, col, size, keep) in kinds {
+            chart
+                .draw_series(
+                    pts.iter()
+                        .filter(|p| keep(p.0))
+                        .map(|p| Circle::new((p.1, p.2), size, col.filled())),
+                )
+                .map_err(&e)?
+                .label(label)
+                .legend(move |(x, y)| Circle::new((x + 10, y), size, col.filled()));
+        }
+        // The best design, named.
+        if let Some(best) = pts.iter().find(|p| p.0.rank == Some(1)) {
+            chart
+                .draw_series([EmptyElement::at((best.1, best.2))
+                    + Text::new(format!("1: {}", best.0.design), (10, -14), (FONT, 12))])
+                .map_err(&e)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .draw()
