@@ -72,8 +72,9 @@ pub enum Command {
     Merge(MergeArgs),
 }
 
-/// `kata86 plan` options.
-#[derive(Debug, Args)]
+/// `kata86 plan` options. Serialized (less the output options) as the
+/// canonical arguments of a shard file.
+#[derive(Debug, Args, Serialize, Deserialize)]
 pub struct PlanArgs {
     /// The topology, SLOs and faults of this TOML scenario file.
     #[arg(long, value_name = "FILE")]
@@ -105,6 +106,7 @@ pub struct PlanArgs {
 
     /// Output format (table or json).
     #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[serde(skip)]
     pub format: Format,
 
     /// Also write a self-contained HTML report of the whole search (every
@@ -114,7 +116,22 @@ pub struct PlanArgs {
 
     /// No progress bar.
     #[arg(long, short)]
+    #[serde(skip)]
     pub quiet: bool,
+
+    /// Run only shard I of N of the work (its units, each a drill
+    /// configuration of one scenario or one multi-leader or quorum design:
+    /// unit u is shard u mod N's) and write it to --out instead of printing;
+    /// `kata86 merge` combines the N files into the plan's report.
+    #[arg(long, value_name = "I/N", requires = "out")]
+    #[serde(skip)]
+    pub shard: Option<String>,
+
+    /// The shard file to write (JSON); without --shard, the whole plan as
+    /// shard 0/1.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// `kata86 merge` options.

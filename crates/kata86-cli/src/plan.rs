@@ -6,16 +6,15 @@
 //! and, when nothing passes, the binding constraint. No figure is computed
 //! here.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use ::plan::{binding, evaluate, ms, pareto, rank, Evaluation, Metric, Space};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
 use crate::args::{Format, PlanArgs};
-use crate::files::read_scenario;
+use crate::files::{read_scenario_from, Inputs};
 use crate::{CliError, Verdict};
 
 /// Runs `kata86 plan`.
@@ -27,39 +26,56 @@ pub fn run(a: &PlanArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     }
     let priorities = Metric::priorities(&a.priorities)?;
     crate::output::check_report(a.report.as_ref())?;
+    let shard = crate::shard::requested(a.shard.as_deref(), a.out.as_deref())?;
+    let inputs = Inputs::disk();
+    let space = space(a, &inputs)?;
+    let bar = crate::output::bar(a.quiet, 0, "{bar:40} {pos}/{len} simulations {elapsed}");
+    let tick = |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    if let Some((shard, file)) = shard {
+        let results = ::plan::play_units(&space, &|u| shard.owns(u as u64), &tick)?;
+        bar.finish_and_clear();
+        crate::shard::write_plan(a, &inputs, shard, &results, file)?;
+        return Ok(Verdict::Clean);
+    }
+    let evals = evaluate(&space, &tick)?;
+    bar.finish_and_clear();
+    render(a, &space, &priorities, &evals, out)
+}
+
+/// The search space the arguments describe, filters applied.
+pub fn space(a: &PlanArgs, inputs: &Inputs) -> Result<Space, CliError> {
     let mut space = match &a.scenario {
-        Some(p) => Space::scenario(read_scenario(p, false)?, a.runs, a.seed),
+        Some(p) => Space::scenario(read_scenario_from(inputs, p, false)?, a.runs, a.seed),
         None => Space::kata(a.runs, a.seed),
     };
     space.filter(&a.write_paths, &a.strategies)?;
-    let bar = if a.quiet || !std::io::stderr().is_terminal() {
-        ProgressBar::hidden()
-    } else {
-        let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        if let Ok(style) =
-            ProgressStyle::with_template("{bar:40} {pos}/{len} simulations {elapsed}")
-        {
-            b.set_style(style);
-        }
-        b
-    };
-    let evals = evaluate(&space, &|done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    })?;
-    bar.finish_and_clear();
+    Ok(space)
+}
+
+/// Writes the plan's report in `a.format` (and its `--report` page): the
+/// same for a run and for the merge of its shards.
+pub fn render(
+    a: &PlanArgs,
+    space: &Space,
+    priorities: &[Metric],
+    evals: &[Evaluation],
+    out: &mut dyn Write,
+) -> Result<Verdict, CliError> {
     let command = command(a);
-    let ranked = rank(&evals, &priorities);
-    let front = pareto(&evals);
+    let ranked = rank(evals, priorities);
+    let front = pareto(evals);
     let bind = if ranked.is_empty() {
-        binding(&evals)
+        binding(evals)
     } else {
         Vec::new()
     };
     let o = Outcome {
-        space: &space,
-        priorities: &priorities,
-        evals: &evals,
+        space,
+        priorities,
+        evals,
         ranked: &ranked,
         front: &front,
         bind: &bind,

@@ -23,7 +23,7 @@ use engine::{judge_cell, Cell, CellResult, Shard, SimConfig};
 use metrics::LatencyHistogram;
 use serde::{Deserialize, Serialize};
 
-use crate::args::{DrillArgs, Format, MergeArgs, SimArgs};
+use crate::args::{DrillArgs, Format, MergeArgs, PlanArgs, SimArgs};
 use crate::files::Inputs;
 use crate::{CliError, Verdict};
 
@@ -568,6 +568,7 @@ pub fn merge(m: &MergeArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     match d0.command.as_str() {
         "sim" => merge_sim(m.format, &docs, out),
         "drill" => merge_drill(m.format, &docs, out),
+        "plan" => merge_plan(m.format, &docs, out),
         other => Err(corrupt(f0, &format!("unknown command `{other}`"))),
     }
 }
@@ -716,4 +717,92 @@ fn record(r: RunFile) -> RunRecord {
         defect: r.defect,
         invariants_ok: r.invariants_ok,
     }
+}
+
+/// A plan shard's results: each unit it played, by its index in
+/// `plan::units` order.
+#[derive(Debug, Serialize, Deserialize)]
+struct PlanResultFile {
+    units: Vec<(usize, ::plan::UnitResult)>,
+}
+
+/// Writes the share of a `plan`.
+pub fn write_plan(
+    a: &PlanArgs,
+    inputs: &Inputs,
+    shard: Shard,
+    results: &[(usize, ::plan::UnitResult)],
+    file: &Path,
+) -> Result<(), CliError> {
+    let doc = ShardFile {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        kata86_version: VERSION.into(),
+        command: "plan".into(),
+        arguments: to_value(a),
+        inputs: inputs.texts(),
+        seed: a.seed,
+        shards: shard.count(),
+        shard: shard.index(),
+        split: split(
+            shard,
+            "plan unit (a single-leader drill configuration of one scenario, or one \
+             multi-leader or quorum design)",
+        ),
+        result: to_value(&PlanResultFile {
+            units: results.to_vec(),
+        }),
+    };
+    write_file(&doc, file)?;
+    if !a.quiet {
+        eprintln!(
+            "kata86 plan: shard {}/{} written to {}",
+            shard.index(),
+            shard.count(),
+            file.display()
+        );
+    }
+    Ok(())
+}
+
+fn merge_plan(
+    format: Format,
+    docs: &[(PathBuf, ShardFile)],
+    out: &mut dyn Write,
+) -> Result<Verdict, CliError> {
+    if format == Format::Csv {
+        return Err(CliError::Usage(
+            "a plan comes as --format table or json".into(),
+        ));
+    }
+    let (f0, d0) = &docs[0];
+    let mut a: PlanArgs = arguments(d0, f0)?;
+    a.format = format;
+    a.quiet = true;
+    let priorities = ::plan::Metric::priorities(&a.priorities)?;
+    let inputs = Inputs::stored(d0.inputs.clone());
+    let space = crate::plan::space(&a, &inputs)?;
+    let total = ::plan::units(&space)?.len();
+    let mut all: Vec<Option<::plan::UnitResult>> = vec![None; total];
+    for (f, d) in docs {
+        let r: PlanResultFile = result(d, f)?;
+        for (i, u) in r.units {
+            let slot = all
+                .get_mut(i)
+                .ok_or_else(|| corrupt(f, &format!("unit {i} is not a unit of this plan")))?;
+            if slot.replace(u).is_some() {
+                return Err(corrupt(f, &format!("unit {i} is in two shards")));
+            }
+        }
+    }
+    let missing = all.iter().filter(|u| u.is_none()).count();
+    if missing > 0 {
+        return Err(CliError::Usage(format!(
+            "the shards hold {} of the plan's {total} units: a shard file is incomplete",
+            total - missing
+        )));
+    }
+    let results: Vec<::plan::UnitResult> = all.into_iter().flatten().collect();
+    let evals = ::plan::assemble(&space, &results)?;
+    crate::plan::render(&a, &space, &priorities, &evals, out)
 }

@@ -103,3 +103,49 @@ fn plans_refuse_what_means_nothing() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn four_plan_shards_merge_to_the_single_run() {
+    let dir = std::env::temp_dir().join(format!("kata86-plan-shards-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let base = [
+        "plan",
+        "--scenario",
+        "examples/sg-down-two-regions.toml",
+        "--runs",
+        "1",
+        "--write-path",
+        "majority",
+        "--write-path",
+        "crdt",
+        "--write-path",
+        "quorum",
+        "-q",
+    ];
+    let mut files = Vec::new();
+    for i in 0..4 {
+        let file = dir.join(format!("shard-{i}.json"));
+        let shard = format!("{i}/4");
+        let mut args = base.to_vec();
+        args.extend(["--shard", &shard, "--out", file.to_str().expect("utf-8")]);
+        let printed = ok_at_root(&args);
+        assert!(printed.is_empty(), "a shard prints no report: {printed}");
+        files.push(file);
+    }
+    for format in ["table", "json"] {
+        let mut single = base.to_vec();
+        single.extend(["--format", format]);
+        let mut merge = vec!["merge", "--format", format];
+        merge.extend(files.iter().map(|f| f.to_str().expect("utf-8")));
+        // The merge runs elsewhere: the scenario's text travels in the files.
+        assert_eq!(ok(&merge), ok_at_root(&single), "{format}");
+    }
+    let two = [
+        "merge",
+        files[0].to_str().unwrap(),
+        files[0].to_str().unwrap(),
+    ];
+    assert!(refused(&two).contains("shard"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -120,7 +120,7 @@ pub fn kata_slos() -> Vec<Slo> {
 }
 
 /// The outcome of judging one histogram against one [`Slo`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SloVerdict {
     /// The objective's name.
     pub name: String,

@@ -265,7 +265,7 @@ fn show(list: &[String]) -> String {
 }
 
 /// A design's figures.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Figures {
     /// Worst site's charge p95 in normal operation.
     pub charge_p95: Option<Micros>,
@@ -380,7 +380,7 @@ impl Metric {
 }
 
 /// What one scenario of one single-leader configuration measured.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Played {
     charge_p95: Option<Micros>,
     read_p95: Option<Micros>,
@@ -460,26 +460,50 @@ fn loses_leader(cfg: &DrillConfig) -> bool {
     })
 }
 
-/// A single-leader configuration of a scenario, keyed so that designs
-/// differing only where the scenario cannot tell share one run.
-type Key = (usize, Replication, Option<Policy>, ReadStrategy);
+/// A single-leader configuration of a scenario (its index, 0 being normal
+/// operation), keyed so that designs differing only where the scenario
+/// cannot tell share one run.
+pub type Key = (usize, Replication, Option<Policy>, ReadStrategy);
 
-/// Plays every design; `progress(done, total)` after each simulated
-/// (scenario, configuration), from any thread.
-pub fn evaluate(
-    space: &Space,
-    progress: &(dyn Fn(u64, u64) + Sync),
-) -> Result<Vec<Evaluation>, PlanError> {
+/// One piece of a plan's work: a single-leader configuration of one
+/// scenario, or one multi-leader or quorum design (all its scenarios). A
+/// plan's units, in [`units`] order, are what `--shard I/N` splits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A single-leader drill configuration of a scenario.
+    Drill(Key),
+    /// A multi-leader or quorum design, by index into [`Space::designs`].
+    Design(usize),
+}
+
+/// What one [`Unit`] measured: plain data, written to and read from shard
+/// files.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct UnitResult(Measured);
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+enum Measured {
+    Drill(Played),
+    Design(Figures),
+}
+
+fn scenarios(space: &Space) -> Vec<&DrillConfig> {
+    std::iter::once(&space.normal)
+        .chain(space.faults.iter().map(|(_, c)| c))
+        .collect()
+}
+
+/// The plan's units in their fixed order: the distinct single-leader drill
+/// configurations (the failover policy kept only where a scenario loses a
+/// leader), then the other designs in design order.
+pub fn units(space: &Space) -> Result<Vec<Unit>, PlanError> {
     if !(1..=MAX_PLAN_RUNS).contains(&space.runs) {
         return Err(PlanError::Runs(space.runs));
     }
     if space.designs.is_empty() {
         return Err(PlanError::EmptySpace("no design to try".into()));
     }
-    let scenarios: Vec<&DrillConfig> = std::iter::once(&space.normal)
-        .chain(space.faults.iter().map(|(_, c)| c))
-        .collect();
-    // The single-leader runs, deduplicated.
+    let scenarios = scenarios(space);
     let mut keys: Vec<Key> = Vec::new();
     for d in &space.designs {
         if let Design::SingleLeader {
@@ -496,37 +520,77 @@ pub fn evaluate(
     }
     keys.sort_unstable_by_key(|k| (k.0, k.1.name(), k.2.map(|p| p.name()), k.3.name()));
     keys.dedup();
-    let others = space
-        .designs
-        .iter()
-        .filter(|d| !matches!(d, Design::SingleLeader { .. }))
-        .count() as u64;
-    let total = keys.len() as u64 + others;
-    let done = AtomicU64::new(0);
-    let tick = || progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-    let played: Vec<(Key, Played)> = keys
-        .par_iter()
-        .map(|&k| {
-            let (i, replication, policy, strategy) = k;
+    let mut v: Vec<Unit> = keys.into_iter().map(Unit::Drill).collect();
+    v.extend(
+        space
+            .designs
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| !matches!(d, Design::SingleLeader { .. }))
+            .map(|(i, _)| Unit::Design(i)),
+    );
+    Ok(v)
+}
+
+/// Plays one unit.
+pub fn play(space: &Space, unit: Unit) -> Result<UnitResult, PlanError> {
+    let scenarios = scenarios(space);
+    Ok(UnitResult(match unit {
+        Unit::Drill((i, replication, policy, strategy)) => {
             let mut c = scenarios[i].clone();
             c.replication = replication;
             if let Some(p) = policy {
                 c.policy = p;
             }
             c.strategy = strategy;
-            let r = play_drill(&c, space.runs, space.seed);
-            tick();
-            r.map(|r| (k, r))
-        })
-        .collect::<Result<_, _>>()?;
-    let played: BTreeMap<(usize, &str, Option<&str>, &str), &Played> = played
-        .iter()
-        .map(|(k, p)| ((k.0, k.1.name(), k.2.map(|x| x.name()), k.3.name()), p))
-        .collect();
-    space
+            Measured::Drill(play_drill(&c, space.runs, space.seed)?)
+        }
+        Unit::Design(d) => Measured::Design(match space.designs[d] {
+            Design::Multi(path) => multi(space, &scenarios, path)?,
+            Design::Quorum { n, r, w } => quorum(space, n, r, w)?,
+            Design::SingleLeader { .. } => {
+                return Err(PlanError::EmptySpace(
+                    "a single-leader design is played as drill units".into(),
+                ))
+            }
+        }),
+    }))
+}
+
+/// Every design's evaluation from the results of every unit, in [`units`]
+/// order (as [`evaluate`] plays them, or as the shards of a run hold them).
+pub fn assemble(space: &Space, results: &[UnitResult]) -> Result<Vec<Evaluation>, PlanError> {
+    let all = units(space)?;
+    if all.len() != results.len() {
+        return Err(PlanError::EmptySpace(format!(
+            "{} results for {} units: the work is incomplete",
+            results.len(),
+            all.len()
+        )));
+    }
+    let scenarios = scenarios(space);
+    let mut played: BTreeMap<(usize, &str, Option<&str>, &str), &Played> = BTreeMap::new();
+    let mut others: BTreeMap<usize, &Figures> = BTreeMap::new();
+    for (u, r) in all.iter().zip(results) {
+        match (u, &r.0) {
+            (Unit::Drill(k), Measured::Drill(p)) => {
+                played.insert((k.0, k.1.name(), k.2.map(|x| x.name()), k.3.name()), p);
+            }
+            (Unit::Design(d), Measured::Design(f)) => {
+                others.insert(*d, f);
+            }
+            _ => {
+                return Err(PlanError::EmptySpace(
+                    "a result does not match its unit: the results are from another plan".into(),
+                ))
+            }
+        }
+    }
+    Ok(space
         .designs
-        .par_iter()
-        .map(|d| {
+        .iter()
+        .enumerate()
+        .map(|(di, d)| {
             let figures = match *d {
                 Design::SingleLeader {
                     replication,
@@ -539,25 +603,54 @@ pub fn evaluate(
                     };
                     single_leader(space, &get)
                 }
-                Design::Multi(path) => {
-                    let f = multi(space, &scenarios, path)?;
-                    tick();
-                    f
-                }
-                Design::Quorum { n, r, w } => {
-                    let f = quorum(space, n, r, w)?;
-                    tick();
-                    f
-                }
+                _ => others[&di].clone(),
             };
             let rejected = first_failure(&figures);
-            Ok(Evaluation {
+            Evaluation {
                 design: *d,
                 figures,
                 rejected,
-            })
+            }
+        })
+        .collect())
+}
+
+/// Plays the units `keep` selects (by their index in [`units`] order), in
+/// parallel; `progress(done, total)` after each, from any thread. Returns
+/// each played unit's index and result, in index order.
+pub fn play_units(
+    space: &Space,
+    keep: &(dyn Fn(usize) -> bool + Sync),
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<Vec<(usize, UnitResult)>, PlanError> {
+    let all = units(space)?;
+    let mine: Vec<(usize, Unit)> = all
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep(*i))
+        .collect();
+    let total = mine.len() as u64;
+    let done = AtomicU64::new(0);
+    mine.into_par_iter()
+        .map(|(i, u)| {
+            let r = play(space, u);
+            progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+            r.map(|r| (i, r))
         })
         .collect()
+}
+
+/// Plays every unit and assembles every design's evaluation;
+/// `progress(done, total)` after each unit, from any thread.
+pub fn evaluate(
+    space: &Space,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<Vec<Evaluation>, PlanError> {
+    let results: Vec<UnitResult> = play_units(space, &|_| true, progress)?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    assemble(space, &results)
 }
 
 fn single_leader<'a>(space: &Space, get: &dyn Fn(usize) -> &'a Played) -> Figures {
