@@ -350,15 +350,6 @@ fn design_json(e: &Evaluation) -> DesignJson {
 }
 
 fn json(o: &Outcome<'_>, out: &mut dyn Write) -> Result<(), CliError> {
-    let Outcome {
-        space,
-        priorities,
-        evals,
-        ranked,
-        front,
-        bind,
-        command,
-    } = *o;
     #[derive(Serialize)]
     struct Doc<'a> {
         seed: u64,
@@ -372,19 +363,20 @@ fn json(o: &Outcome<'_>, out: &mut dyn Write) -> Result<(), CliError> {
         command: &'a str,
     }
     let doc = Doc {
-        seed: space.seed,
-        runs: space.runs,
-        faults: space.faults.iter().map(|(n, _)| n.as_str()).collect(),
-        priorities: priorities.iter().map(|m| m.name()).collect(),
-        ranked: ranked.iter().map(|e| design_json(e)).collect(),
-        pareto: front.iter().map(|e| e.design.name()).collect(),
-        rejected: evals
+        seed: o.space.seed,
+        runs: o.space.runs,
+        faults: o.space.faults.iter().map(|(n, _)| n.as_str()).collect(),
+        priorities: o.priorities.iter().map(|m| m.name()).collect(),
+        ranked: o.ranked.iter().map(|e| design_json(e)).collect(),
+        pareto: o.front.iter().map(|e| e.design.name()).collect(),
+        rejected: o
+            .evals
             .iter()
             .filter(|e| !e.accepted())
             .map(design_json)
             .collect(),
-        binding: bind,
-        command,
+        binding: o.bind,
+        command: o.command,
     };
     serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
     writeln!(out)?;

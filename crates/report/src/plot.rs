@@ -11,6 +11,19 @@ use crate::{
     Timeline,
 };
 
+/// Draws a chart's legend at `pos`: white box, black border.
+macro_rules! legend {
+    ($chart:ident, $pos:expr, $e:ident) => {
+        $chart
+            .configure_series_labels()
+            .position($pos)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(&$e)?
+    };
+}
+
 /// Width and height of a plot, px.
 const SIZE: (u32, u32) = (900, 420);
 
@@ -154,13 +167,7 @@ pub fn staleness_cdf(
             .map_err(&e)?
             .label("p99 mark")
             .legend(|(x, y)| Circle::new((x + 10, y), 5, BLACK.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(&e)?;
+        legend!(chart, SeriesLabelPosition::LowerRight, e);
         Ok(())
     })
 }
@@ -248,13 +255,7 @@ pub fn latency_vs_staleness(title: &str, fig: &SimFigures) -> Result<String, Rep
                 .label(format!("site {site}"))
                 .legend(move |(x, y)| Circle::new((x + 10, y), 5, col.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(&e)?;
+        legend!(chart, SeriesLabelPosition::UpperRight, e);
         Ok(())
     })
 }
@@ -520,13 +521,7 @@ pub fn runs_ecdf(
                 )
                 .map_err(&e)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(&e)?;
+        legend!(chart, SeriesLabelPosition::LowerRight, e);
         Ok(())
     })
 }
@@ -599,13 +594,7 @@ pub fn compare_bars(title: &str, fig: &CompareFigures) -> Result<String, ReportE
                 .label(*name)
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], col.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(&e)?;
+        legend!(chart, SeriesLabelPosition::UpperRight, e);
         Ok(())
     })
 }
@@ -670,13 +659,7 @@ pub fn pbs_curve(title: &str, fig: &PbsFigures) -> Result<String, ReportError> {
             .map_err(&e)?
             .label("t-visibility (within the curve's range)")
             .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 6, mark.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(&e)?;
+        legend!(chart, SeriesLabelPosition::LowerRight, e);
         Ok(())
     })
 }
@@ -760,13 +743,7 @@ pub fn plan_scatter(title: &str, fig: &PlanFigures) -> Result<String, ReportErro
                     + Text::new(format!("1: {}", best.0.design), (10, -14), (FONT, 12))])
                 .map_err(&e)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(&e)?;
+        legend!(chart, SeriesLabelPosition::UpperLeft, e);
         Ok(())
     })
 }
