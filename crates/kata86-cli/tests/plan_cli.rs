@@ -97,6 +97,20 @@ fn plans_refuse_what_means_nothing() {
             "search space is empty",
         ),
         (vec!["plan", "--runs", "0"], "--runs 0"),
+        (
+            vec![
+                "plan",
+                "--write-path",
+                "majority",
+                "--write-path",
+                "majorty",
+            ],
+            "--write-path `majorty` is not a choice here",
+        ),
+        (
+            vec!["plan", "--strategy", "nearest"],
+            "--strategy `nearest`",
+        ),
         (vec!["plan", "--format", "csv"], "table or json"),
     ] {
         let err = refused(&args);

@@ -52,6 +52,16 @@ pub enum PlanError {
     /// Filters left nothing to try.
     #[error("the search space is empty: {0}")]
     EmptySpace(String),
+    /// A `--write-path` or `--strategy` filter that names nothing.
+    #[error("{flag} `{name}` is not a choice here (choose from: {known})")]
+    UnknownName {
+        /// The flag.
+        flag: &'static str,
+        /// The name given.
+        name: String,
+        /// The names the search space has.
+        known: String,
+    },
     /// A priority that is not a metric.
     #[error("unknown priority `{0}` (choose from: money, rto, charge_p95, read_p95, staleness_p99, rpo_p99)")]
     UnknownMetric(String),
@@ -240,6 +250,27 @@ impl Space {
         write_paths: &[String],
         strategies: &[String],
     ) -> Result<(), PlanError> {
+        // Every name must mean something: a typo among valid names would
+        // otherwise shrink the search without a word.
+        for (flag, list, name_of) in [
+            (
+                "--write-path",
+                write_paths,
+                Design::write_path as fn(&Design) -> &'static str,
+            ),
+            ("--strategy", strategies, Design::read_strategy),
+        ] {
+            let mut known: Vec<&str> = self.designs.iter().map(name_of).collect();
+            known.sort_unstable();
+            known.dedup();
+            if let Some(bad) = list.iter().find(|x| !known.contains(&x.as_str())) {
+                return Err(PlanError::UnknownName {
+                    flag,
+                    name: bad.clone(),
+                    known: known.join(", "),
+                });
+            }
+        }
         let keep = |list: &[String], name: &str| list.is_empty() || list.iter().any(|x| x == name);
         self.designs
             .retain(|d| keep(write_paths, d.write_path()) && keep(strategies, d.read_strategy()));
@@ -736,6 +767,9 @@ fn quorum(space: &Space, n: usize, r: usize, w: usize) -> Result<Figures, PlanEr
         topology: d.topology.clone(),
         leader: d.leader,
         slos: d.slos.clone(),
+        // The world's deadline and commit time, as its drills use them.
+        read: d.read,
+        write: d.write,
         quorum: QuorumSpec {
             n,
             r,

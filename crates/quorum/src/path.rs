@@ -52,7 +52,8 @@ impl Path {
         })
     }
 
-    /// One request from client site `site` (an index into the model's sites).
+    /// One request from client site `site` (an index into the model's sites:
+    /// a [`Model::topology`] has one per topology site, in its order).
     /// Draws the same number of random values whatever R and W are.
     #[inline]
     pub fn request(&mut self, site: usize, rng: &mut Rng) -> Request {
@@ -64,7 +65,6 @@ impl Path {
         } else {
             0
         };
-        let site = site.min(m.sites() - 1);
         draw_write(m, n, w, writer, rng, t);
         let wt = t.ack[t.ack_order[w - 1] as usize];
         let (read_ms, threshold) = draw_read(m, n, r, site, wt, rng, t);
