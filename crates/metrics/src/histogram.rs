@@ -33,6 +33,14 @@ const fn lowest_value_at(index: usize) -> u64 {
     ((index - (bucket << (SUB_BUCKET_BITS - 1))) as u64) << bucket
 }
 
+/// The first 4 bytes of hdrhistogram's V2 deflate encoding.
+const V2_DEFLATE_COOKIE: u32 = 0x1c84_9314;
+/// The first 4 bytes of the V2 encoding inside it.
+const V2_COOKIE: u32 = 0x1c84_9313;
+/// The V2 header: cookie, payload length, normalizing offset, significant
+/// digits, lowest and highest value, conversion ratio.
+const V2_HEADER_BYTES: usize = 40;
+
 /// Counts slots needed up to [`LatencyHistogram::MAX_TRACKABLE_US`].
 const COUNTS_LEN: usize = index_of(LatencyHistogram::MAX_TRACKABLE_US) + 1;
 
@@ -88,6 +96,11 @@ impl LatencyHistogram {
     /// The largest value tracked, in µs: one hour. Larger values are recorded
     /// as this value and counted in [`saturated`](Self::saturated).
     pub const MAX_TRACKABLE_US: u64 = 3_600_000_000;
+
+    /// The most bytes [`from_v2_deflate`](Self::from_v2_deflate) reads: the
+    /// encoding of a histogram with every bucket at its largest count,
+    /// compressed or not, is well under it.
+    pub const MAX_V2_DEFLATE_BYTES: usize = 1 << 20;
 
     /// An empty histogram covering 0..=[`MAX_TRACKABLE_US`](Self::MAX_TRACKABLE_US)
     /// with 3 significant digits.
@@ -235,11 +248,83 @@ impl LatencyHistogram {
     /// `saturated` of its values counted as clamped: the same counts, so
     /// every figure read from it is the same. Refuses bytes that are not
     /// such an encoding, or a histogram with another precision or range.
+    ///
+    /// The bytes are untrusted: every size they declare is checked against
+    /// what a histogram of this layout can need
+    /// ([`MAX_V2_DEFLATE_BYTES`](Self::MAX_V2_DEFLATE_BYTES) compressed, at
+    /// most 9 bytes per bucket inflated) before anything is allocated, and
+    /// the bounds and precision are checked before hdrhistogram builds a
+    /// histogram of them.
     pub fn from_v2_deflate(bytes: &[u8], saturated: u64) -> Result<Self, MetricsError> {
         use hdrhistogram::serialization::Deserializer;
+        use std::io::Read;
         let bad = |why: String| MetricsError::BadEncoding(why);
+        if bytes.len() > Self::MAX_V2_DEFLATE_BYTES {
+            return Err(bad(format!(
+                "{} bytes, over the {} a histogram can need",
+                bytes.len(),
+                Self::MAX_V2_DEFLATE_BYTES
+            )));
+        }
+        let word = |b: &[u8], at: usize| -> Option<u32> {
+            Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+        };
+        let long = |b: &[u8], at: usize| -> Option<u64> {
+            Some(u64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?))
+        };
+        if word(bytes, 0) != Some(V2_DEFLATE_COOKIE) {
+            return Err(bad("it does not start with the V2 deflate cookie".into()));
+        }
+        let declared = word(bytes, 4).ok_or_else(|| bad("it ends in its header".into()))?;
+        let compressed = &bytes[8..];
+        if declared as usize != compressed.len() {
+            return Err(bad(format!(
+                "its header declares {declared} compressed bytes and {} follow",
+                compressed.len()
+            )));
+        }
+        // The most an inflated histogram of this layout can take: the
+        // 40-byte header and at most 9 bytes (a LEB128 of a zigzag i64)
+        // for each bucket.
+        let most = V2_HEADER_BYTES + 9 * COUNTS_LEN;
+        let mut inflated = Vec::new();
+        flate2::read::ZlibDecoder::new(compressed)
+            .take(most as u64 + 1)
+            .read_to_end(&mut inflated)
+            .map_err(|e| bad(format!("its payload does not inflate: {e}")))?;
+        if inflated.len() > most {
+            return Err(bad(format!(
+                "its payload inflates past the {most} bytes a histogram can need"
+            )));
+        }
+        let header = (
+            word(&inflated, 0),
+            word(&inflated, 4),
+            word(&inflated, 12),
+            long(&inflated, 16),
+            long(&inflated, 24),
+        );
+        let (Some(cookie), Some(payload), Some(digits), Some(low), Some(high)) = header else {
+            return Err(bad("its inflated header is cut short".into()));
+        };
+        if cookie != V2_COOKIE {
+            return Err(bad("its inflated payload is not a V2 histogram".into()));
+        }
+        if payload as usize != inflated.len() - V2_HEADER_BYTES {
+            return Err(bad(format!(
+                "its header declares {payload} payload bytes and {} follow",
+                inflated.len() - V2_HEADER_BYTES
+            )));
+        }
+        if low != 1 || digits != u32::from(SIGNIFICANT_DIGITS) || high != Self::MAX_TRACKABLE_US {
+            return Err(bad(format!(
+                "values {low} to {high} µs with {digits} significant digits (expected 1 to {} \
+                 with {SIGNIFICANT_DIGITS})",
+                Self::MAX_TRACKABLE_US
+            )));
+        }
         let hist: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut &bytes[..])
+            .deserialize(&mut &inflated[..])
             .map_err(|e| bad(format!("{e:?}")))?;
         if hist.low() != 1 || hist.sigfig() != SIGNIFICANT_DIGITS {
             return Err(bad(format!(
@@ -259,7 +344,13 @@ impl LatencyHistogram {
                     Self::MAX_TRACKABLE_US
                 )));
             }
-            add_to(&mut out.counts, value, v.count_at_value());
+            let count = &mut out.counts[index_of(value)];
+            *count = count.checked_add(v.count_at_value()).ok_or_else(|| {
+                bad("its counts add up past 2^64".into())
+            })?;
+        }
+        if out.counts.iter().try_fold(0u64, |s, &c| s.checked_add(c)).is_none() {
+            return Err(bad("its counts add up past 2^64".into()));
         }
         let top = out.counts[index_of(Self::MAX_TRACKABLE_US)];
         if saturated > top {
@@ -570,6 +661,42 @@ mod tests {
         let empty = LatencyHistogram::new();
         let back = LatencyHistogram::from_v2_deflate(&empty.to_v2_deflate(), 0).unwrap();
         assert_eq!(back.count(), 0);
+    }
+
+    /// Sizes a header declares are checked before anything is allocated:
+    /// a 4 GiB payload, compressed or inflated, is refused at once.
+    #[test]
+    fn v2_deflate_refuses_declared_sizes_it_cannot_need() {
+        use std::io::{Read, Write};
+        let bytes = recorded(&[5, 6, 7]).to_v2_deflate();
+        // The compressed length edited to 2^32 - 1.
+        let mut huge = bytes.clone();
+        huge[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
+        let e = LatencyHistogram::from_v2_deflate(&huge, 0).unwrap_err();
+        assert!(e.to_string().contains("declares"), "{e}");
+        // The inflated V2 header declaring a 4 GiB payload, recompressed.
+        let mut v2 = Vec::new();
+        flate2::read::ZlibDecoder::new(&bytes[8..])
+            .read_to_end(&mut v2)
+            .unwrap();
+        v2[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&v2).unwrap();
+        let z = z.finish().unwrap();
+        let mut forged = V2_DEFLATE_COOKIE.to_be_bytes().to_vec();
+        forged.extend((z.len() as u32).to_be_bytes());
+        forged.extend(z);
+        let e = LatencyHistogram::from_v2_deflate(&forged, 0).unwrap_err();
+        assert!(e.to_string().contains("payload"), "{e}");
+        // A zip bomb: megabytes of zeros compress to a few kB.
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(&vec![0u8; 8 << 20]).unwrap();
+        let z = z.finish().unwrap();
+        let mut bomb = V2_DEFLATE_COOKIE.to_be_bytes().to_vec();
+        bomb.extend((z.len() as u32).to_be_bytes());
+        bomb.extend(z);
+        let e = LatencyHistogram::from_v2_deflate(&bomb, 0).unwrap_err();
+        assert!(e.to_string().contains("inflates past"), "{e}");
     }
 
     #[test]
