@@ -112,6 +112,7 @@ pub struct PlanArgs {
     /// Also write a self-contained HTML report of the whole search (every
     /// design plotted, the ranking and every rejection) to this file.
     #[arg(long, value_name = "FILE.html")]
+    #[serde(skip)]
     pub report: Option<std::path::PathBuf>,
 
     /// No progress bar.
@@ -144,6 +145,17 @@ pub struct MergeArgs {
     /// Output format (csv: `sim` shards only).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+
+    /// Also write the merged run's self-contained HTML report to this file
+    /// (its directory must exist). A merge writes only the paths given
+    /// here: a shard file names none.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<std::path::PathBuf>,
+
+    /// Also write every merged histogram (`sim` and `drill` shards) to this
+    /// directory (created if missing) as `.hgrm` files.
+    #[arg(long, value_name = "DIR")]
+    pub hgrm: Option<std::path::PathBuf>,
 }
 
 /// `kata86 pbs` options.
@@ -395,12 +407,14 @@ pub struct SimArgs {
     /// Also write a self-contained HTML report (inline SVG plots, no script,
     /// nothing fetched) to this file; its directory must exist.
     #[arg(long, value_name = "FILE.html")]
+    #[serde(skip)]
     pub report: Option<std::path::PathBuf>,
 
     /// Also write every latency and staleness histogram to this directory
     /// (created if missing) in HdrHistogram's percentile-distribution text
     /// (`.hgrm`, values in ms), one file per site, strategy and series.
     #[arg(long, value_name = "DIR")]
+    #[serde(skip)]
     pub hgrm: Option<std::path::PathBuf>,
 
     /// No progress on stderr.
@@ -532,12 +546,14 @@ pub struct DrillArgs {
     /// Also write a self-contained HTML report (inline SVG plots, no script,
     /// nothing fetched) to this file; its directory must exist.
     #[arg(long, value_name = "FILE.html")]
+    #[serde(skip)]
     pub report: Option<std::path::PathBuf>,
 
     /// Also write every latency and staleness histogram to this directory
     /// (created if missing) in HdrHistogram's percentile-distribution text
     /// (`.hgrm`, values in ms), one file per site, strategy and series.
     #[arg(long, value_name = "DIR")]
+    #[serde(skip)]
     pub hgrm: Option<std::path::PathBuf>,
 
     /// No progress bar on stderr.

@@ -1267,7 +1267,8 @@ fn drill_figures(
 }
 
 /// Every pooled histogram of a drill, named
-/// `drill-NAME-POLICY-REPLICATION-SITE-STRATEGY-{during,outside}-SERIES.hgrm`.
+/// `drill-NAME-POLICY-REPLICATION-INDEX-SITE-STRATEGY-{during,outside}-SERIES.hgrm`
+/// (INDEX: the client site's, from 0; see [`crate::output::hgrm_name`]).
 fn drill_hgrm<'a>(
     cfg: &DrillConfig,
     results: &'a [DrillRuns],
@@ -1278,16 +1279,19 @@ fn drill_hgrm<'a>(
         let label = config_label(r, results).replace(" / ", "-");
         let strategy = r.first.read_strategy.name();
         for (when, w) in [("during", &r.during), ("outside", &r.outside)] {
-            for (site, s) in sites.iter().zip(&w.sites) {
+            for (index, (site, s)) in sites.iter().zip(&w.sites).enumerate() {
                 for (series, h) in [
                     ("read", &s.read),
                     ("charge", &s.write),
                     ("reported-staleness", &s.reported_staleness),
                     ("data-age", &s.data_age),
                 ] {
-                    let name = crate::output::hgrm_name(&[
-                        "drill", &cfg.name, &label, site, strategy, when, series,
-                    ]);
+                    let name = crate::output::hgrm_name(
+                        &["drill", &cfg.name, &label],
+                        index,
+                        site,
+                        &[strategy, when, series],
+                    );
                     files.push((name, h));
                 }
             }

@@ -59,21 +59,114 @@ pub fn check_hgrm(dir: Option<&PathBuf>) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Writes `bytes` to `path` through a temporary file in the same directory,
+/// renamed into place: a failed run never leaves half a file, and never
+/// truncates the file it replaces before the new one is complete.
+pub fn write_atomic(flag: &'static str, path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    use std::io::Write;
+    let fail = |source| CliError::Output {
+        flag,
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".kata86-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    tmp.write_all(bytes).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}
+
+/// What a path names on this machine: its canonical form, or for a file
+/// not written yet its canonical directory and its name.
+fn identity(p: &Path) -> Option<PathBuf> {
+    if let Ok(c) = p.canonicalize() {
+        return Some(c);
+    }
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Some(dir.canonicalize().ok()?.join(p.file_name()?))
+}
+
+/// Refuses, before a run, an output that would replace one of its inputs
+/// or another output: the same file after canonicalisation (links and
+/// `..` followed). `outputs` are `(flag, path)`, `--hgrm` a directory whose
+/// `.hgrm` files are checked; `inputs` are `(flag or kind, path)`.
+pub fn check_outputs(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> Result<(), CliError> {
+    let known: Vec<(&str, &Path, PathBuf)> = inputs
+        .iter()
+        .filter_map(|&(f, p)| Some((f, p, identity(p)?)))
+        .collect();
+    let mut seen: Vec<(&str, &Path, PathBuf)> = Vec::new();
+    for &(flag, path) in outputs {
+        let Some(id) = identity(path) else { continue };
+        if flag == "--hgrm" {
+            if let Some((what, p, _)) = known.iter().find(|(_, _, i)| {
+                i.parent() == Some(id.as_path())
+                    && i.extension().is_some_and(|e| e == "hgrm")
+            }) {
+                return Err(CliError::Usage(format!(
+                    "--hgrm {}: the directory holds the input {what} {}, which a .hgrm file \
+                     could replace; give another directory",
+                    path.display(),
+                    p.display()
+                )));
+            }
+            continue;
+        }
+        if let Some((what, p, _)) = known.iter().find(|(_, _, i)| *i == id) {
+            return Err(CliError::Usage(format!(
+                "{flag} {}: is the input {what} {}; writing it would destroy it. Give another \
+                 file name",
+                path.display(),
+                p.display()
+            )));
+        }
+        if let Some((other, p, _)) = seen.iter().find(|(_, _, i)| *i == id) {
+            return Err(CliError::Usage(format!(
+                "{flag} {} and {other} {} are the same file; give each output its own",
+                path.display(),
+                p.display()
+            )));
+        }
+        seen.push((flag, path, id));
+    }
+    Ok(())
+}
+
 /// Renders `rep` and writes it to `path`, with a progress bar over its plots.
 pub fn write_report(path: &Path, rep: &report::Report, quiet: bool) -> Result<(), CliError> {
     let total = report::plot_ids(rep).len() as u64;
     let bar = bar(quiet, total, "{bar:40} {pos}/{len} plots {elapsed}");
     let html = report::render_html_with(rep, &mut |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
-    std::fs::write(path, html).map_err(|source| CliError::Output {
-        flag: "--report",
-        path: path.display().to_string(),
-        source,
-    })
+    write_atomic("--report", path, html.as_bytes())
 }
 
-/// A file name made of `parts`: `[A-Za-z0-9._]` kept, anything else `-`.
-pub fn hgrm_name(parts: &[&str]) -> String {
+/// A `.hgrm` file name: `parts` joined with `-`, each made portable
+/// (`[A-Za-z0-9._]` kept, anything else `-`), with the client site's index
+/// in the topology (from 0) as its own part before the site's name:
+/// `sim-0-VN-local-read.hgrm`. Two sites whose names sanitise alike
+/// (non-ASCII names, names differing in `/` or a space) still get two
+/// files: the index tells them apart, and every other part comes from a
+/// fixed list of names.
+pub fn hgrm_name(prefix: &[&str], site: usize, site_name: &str, suffix: &[&str]) -> String {
+    let index = site.to_string();
+    let parts: Vec<&str> = prefix
+        .iter()
+        .copied()
+        .chain([index.as_str(), site_name])
+        .chain(suffix.iter().copied())
+        .collect();
     let joined = parts.join("-");
     let mut name: String = joined
         .chars()
@@ -89,16 +182,27 @@ pub fn hgrm_name(parts: &[&str]) -> String {
     name
 }
 
-/// Writes every `(file name, histogram)` into `dir` (created if missing).
+/// Writes every `(file name, histogram)` into `dir` (created if missing),
+/// each through a temporary file. Names are unique by construction
+/// ([`hgrm_name`]); a repeated one is a bug, refused rather than written
+/// over.
 pub fn write_hgrm(dir: &Path, files: &[(String, &LatencyHistogram)]) -> Result<(), CliError> {
     let fail = |source| CliError::Output {
         flag: "--hgrm",
         path: dir.display().to_string(),
         source,
     };
+    let mut names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(fail(std::io::Error::other(format!(
+            "two histograms would be written to {}",
+            w[0]
+        ))));
+    }
     std::fs::create_dir_all(dir).map_err(fail)?;
     for (name, h) in files {
-        std::fs::write(dir.join(name), metrics::hgrm::write(h)).map_err(fail)?;
+        write_atomic("--hgrm", &dir.join(name), metrics::hgrm::write(h).as_bytes())?;
     }
     Ok(())
 }

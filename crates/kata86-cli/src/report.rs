@@ -519,14 +519,16 @@ pub fn sim_figures(rep: &SimReport<'_>) -> report::SimFigures {
     }
 }
 
-/// Every histogram of a sim run, named `sim-SITE-STRATEGY-SERIES.hgrm`.
+/// Every histogram of a sim run, named `sim-INDEX-SITE-STRATEGY-SERIES.hgrm`.
 pub fn sim_hgrm<'a>(rep: &SimReport<'a>) -> Vec<(String, &'a metrics::LatencyHistogram)> {
     let stale = staleness_name(rep).trim_end_matches('_').replace('_', "-");
     let mut files = Vec::new();
     for (i, r) in rep.results.iter().enumerate() {
         let site = rep.cfg.topology.site_name(r.cell.site);
         let strategy = r.cell.strategy.name();
-        let name = |series: &str| crate::output::hgrm_name(&["sim", site, strategy, series]);
+        let name = |series: &str| {
+            crate::output::hgrm_name(&["sim"], r.cell.site.idx(), site, &[strategy, series])
+        };
         files.push((name("read"), &r.read));
         files.push((name("charge"), &r.write));
         files.push((name(&stale), &r.staleness));

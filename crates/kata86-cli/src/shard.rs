@@ -12,16 +12,49 @@
 //! index 0..N-1 appears exactly once, adds the shares (histogram counts and
 //! counters are integers: the sum does not depend on the order) and renders
 //! them with the unsharded command's own report code.
+//!
+//! # A shard file is untrusted input
+//! A file written yesterday, copied between machines, may be damaged or
+//! edited; a merge trusts nothing in it that it can check:
+//! - sizes before allocation: the file (at most [`MAX_SHARD_BYTES`]), the
+//!   shard count (at most [`Shard::MAX_COUNT`], and as many files as it
+//!   says), every histogram (decoded by [`LatencyHistogram::from_v2_deflate`],
+//!   which checks the sizes its header declares), every argument string and
+//!   list, every input text (the cap of a file read from disk);
+//! - a SHA-256 content digest over everything else in the file (`digest`):
+//!   it names a damaged file; it is no signature, so what follows stands
+//!   without it;
+//! - every counter against its total and its run size, with checked sums:
+//!   each shard must hold exactly the requests (sim), runs (drill) or units
+//!   (plan) its index owns, each histogram as many values as its counter;
+//! - nothing stored as a summary is printed: percentiles come from the
+//!   histograms, SLO verdicts are judged again on the merged data (a plan's
+//!   stored verdicts re-judged from their observed figures), the topology
+//!   and every label from the arguments and input texts;
+//! - what cannot be re-derived (a drill run's record: RTO, RPO, money
+//!   verdict; a plan unit) is checked by replaying a deterministic sample:
+//!   run 0 of every configuration, and one unit of every shard (picked by
+//!   the file's digest), compared with the file. A kata `sim` unit replayed
+//!   must be covered, bucket by bucket, by its shard's histograms.
+//!
+//! Every refusal names the file and what is wrong, in a few lines.
+//!
+//! The merge writes only the paths on its own command line (`--report`,
+//! `--hgrm`); a shard file carries no output path.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use engine::drill::{replay_first, DrillRuns, DrillShare, RunRecord, SiteWindow, Window};
-use engine::{judge_cell, Cell, CellResult, Shard, SimConfig};
+use engine::drill::{
+    replay_first, run_drill_share, DrillConfig, DrillRuns, DrillShare, RunRecord, SiteWindow,
+    Window,
+};
+use engine::{judge_cell, CellResult, Shard, SimConfig};
 use metrics::LatencyHistogram;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::args::{DrillArgs, Format, MergeArgs, PlanArgs, SimArgs};
 use crate::files::Inputs;
@@ -29,8 +62,16 @@ use crate::{CliError, Verdict};
 
 /// The `format` field of every shard file.
 const FORMAT: &str = "kata86-shard";
-/// The version of the layout below; a merge reads only its own.
-const FORMAT_VERSION: u32 = 1;
+/// The version of the layout below; a merge reads only its own. Version 2
+/// added the `digest` and dropped the output paths from the arguments.
+const FORMAT_VERSION: u32 = 2;
+/// The largest shard file a merge reads.
+pub const MAX_SHARD_BYTES: u64 = 256 << 20;
+/// The longest string an argument may hold, and the most items of a list.
+const MAX_ARGUMENT_LEN: usize = 1024;
+/// The longest text a run record carries (a defect, an alert name), and the
+/// most alerts it lists.
+const MAX_RECORD_TEXT: usize = 4096;
 /// The kata86 version: shards of different versions are never merged.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -123,11 +164,21 @@ impl HistFile {
     }
 
     fn read(&self, file: &Path) -> Result<LatencyHistogram, CliError> {
+        let most = LatencyHistogram::MAX_V2_DEFLATE_BYTES.div_ceil(3) * 4;
+        if self.v2_deflate_base64.len() > most {
+            return Err(corrupt(
+                file,
+                &format!(
+                    "a histogram of {} base64 characters, over the {most} a histogram can need",
+                    self.v2_deflate_base64.len()
+                ),
+            ));
+        }
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&self.v2_deflate_base64)
             .map_err(|e| corrupt(file, &format!("a histogram is not base64: {e}")))?;
         LatencyHistogram::from_v2_deflate(&bytes, self.saturated)
-            .map_err(|e| corrupt(file, &e.to_string()))
+            .map_err(|e| corrupt(file, &format!("a histogram: {e}")))
     }
 }
 
@@ -136,6 +187,31 @@ fn corrupt(file: &Path, why: &str) -> CliError {
         "{} is not a readable kata86 shard file: {why}",
         file.display()
     ))
+}
+
+/// A shard file whose content contradicts itself or its run.
+fn tampered(file: &Path, why: &str) -> CliError {
+    CliError::Usage(format!(
+        "{}: {why}; the file was damaged or edited after it was written: run that shard again",
+        file.display()
+    ))
+}
+
+/// At most 60 characters of a string read from a file, for a message.
+fn shown(s: &str) -> String {
+    if s.chars().count() <= 80 {
+        s.to_string()
+    } else {
+        format!("{}… ({} bytes)", s.chars().take(60).collect::<String>(), s.len())
+    }
+}
+
+/// `sha256:` and the hex SHA-256 of `v` serialized (keys in order).
+fn digest_of(v: &serde_json::Value) -> String {
+    let bytes = serde_json::to_vec(v).expect("a JSON value serializes");
+    let hash = Sha256::digest(&bytes);
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 /// The share of one `sim` cell.
@@ -163,18 +239,17 @@ struct SimResultFile {
     cells: Vec<CellFile>,
 }
 
-/// Writes `file` as JSON; a failure is the report failing to be written.
+/// Writes `file` as JSON with its digest, through a temporary file in its
+/// directory; a failure is the report failing to be written.
 fn write_file(doc: &ShardFile, file: &Path) -> Result<(), CliError> {
-    let in_context = |e: std::io::Error| {
-        CliError::Io(std::io::Error::new(
-            e.kind(),
-            format!("{}: {e}", file.display()),
-        ))
-    };
-    let mut f = std::io::BufWriter::new(std::fs::File::create(file).map_err(in_context)?);
-    serde_json::to_writer(&mut f, doc).map_err(|e| in_context(e.into()))?;
-    writeln!(f).map_err(in_context)?;
-    f.flush().map_err(in_context)
+    let mut value = to_value(doc);
+    let digest = digest_of(&value);
+    if let Some(map) = value.as_object_mut() {
+        map.insert("digest".into(), digest.into());
+    }
+    let mut bytes = serde_json::to_vec(&value).expect("a JSON value serializes");
+    bytes.push(b'\n');
+    crate::output::write_atomic("--out", file, &bytes)
 }
 
 fn split(shard: Shard, unit: &str) -> String {
@@ -418,43 +493,156 @@ pub fn write_drill(
     Ok(())
 }
 
-/// Reads and checks one shard file.
-fn read_shard(file: &Path) -> Result<ShardFile, CliError> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| CliError::Usage(format!("cannot read shard file {}: {e}", file.display())))?;
-    let doc: ShardFile = serde_json::from_str(&text).map_err(|e| {
+/// A shard file read back, with its digest.
+struct Doc {
+    file: PathBuf,
+    doc: ShardFile,
+    /// The first 8 bytes of its digest: what picks its replayed unit.
+    pick: u64,
+}
+
+/// Reads and checks one shard file: its size, its format and version, its
+/// digest, its header's numbers and the size of every string it carries.
+fn read_shard(file: &Path) -> Result<Doc, CliError> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| {
+        CliError::Usage(format!("cannot read shard file {}: {e}", file.display()))
+    };
+    let f = std::fs::File::open(file).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    f.take(MAX_SHARD_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_SHARD_BYTES {
+        return Err(corrupt(
+            file,
+            &format!(
+                "it is over {} MiB, more than any shard kata86 writes",
+                MAX_SHARD_BYTES >> 20
+            ),
+        ));
+    }
+    let not_shard = |why: String| {
         CliError::Usage(format!(
-            "{} is not a kata86 shard file (written by `kata86 sim|drill --shard I/N --out \
-             FILE`): {e}",
+            "{} is not a kata86 shard file (written by `kata86 sim|drill|plan --shard I/N --out \
+             FILE`): {why}",
             file.display()
         ))
-    })?;
-    if doc.format != FORMAT {
-        return Err(corrupt(file, &format!("its format is `{}`", doc.format)));
+    };
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| not_shard(e.to_string()))?;
+    drop(bytes);
+    let Some(map) = value.as_object_mut() else {
+        return Err(not_shard("it is not a JSON object".into()));
+    };
+    match map.get("format").and_then(|f| f.as_str()) {
+        Some(FORMAT) => {}
+        Some(other) => return Err(not_shard(format!("its format is `{}`", shown(other)))),
+        None => return Err(not_shard("it has no `format`".into())),
     }
-    if doc.format_version != FORMAT_VERSION {
+    let version = map.get("format_version").and_then(|v| v.as_u64());
+    if version != Some(u64::from(FORMAT_VERSION)) {
         return Err(CliError::Usage(format!(
             "{} is in shard format {}; this kata86 ({VERSION}) reads format {FORMAT_VERSION}: \
              merge with the kata86 that wrote it",
             file.display(),
-            doc.format_version
+            version.map_or_else(|| "(none)".into(), |v| v.to_string())
         )));
     }
+    let stored = match map.remove("digest") {
+        Some(serde_json::Value::String(d)) => d,
+        _ => return Err(corrupt(file, "it has no `digest`")),
+    };
+    let computed = digest_of(&value);
+    if stored != computed {
+        return Err(CliError::Usage(format!(
+            "{}: its content does not match its digest (stored {}, computed {computed}): the \
+             file is damaged or was edited; run that shard again",
+            file.display(),
+            shown(&stored)
+        )));
+    }
+    let pick = computed
+        .get(7..23)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or(0);
+    let doc: ShardFile = serde_json::from_value(value).map_err(|e| corrupt(file, &e.to_string()))?;
     if doc.kata86_version != VERSION {
         return Err(CliError::Usage(format!(
             "{} was written by kata86 {}, this is kata86 {VERSION}: run every shard and the \
              merge with one version",
             file.display(),
-            doc.kata86_version
+            shown(&doc.kata86_version)
         )));
     }
-    if doc.shards == 0 || doc.shard >= doc.shards {
+    if !(1..=Shard::MAX_COUNT).contains(&doc.shards) || doc.shard >= doc.shards {
         return Err(corrupt(
             file,
-            &format!("shard {}/{} is not a shard", doc.shard, doc.shards),
+            &format!(
+                "shard {}/{} is not a shard (from 0/1 to {}/{})",
+                doc.shard,
+                doc.shards,
+                Shard::MAX_COUNT - 1,
+                Shard::MAX_COUNT
+            ),
         ));
     }
-    Ok(doc)
+    if !matches!(doc.command.as_str(), "sim" | "drill" | "plan") {
+        return Err(corrupt(
+            file,
+            &format!("unknown command `{}`", shown(&doc.command)),
+        ));
+    }
+    bounded_arguments(&doc.arguments, "arguments", file)?;
+    for (kind, text) in &doc.inputs {
+        if !matches!(kind.as_str(), "topology" | "scenario") {
+            return Err(corrupt(
+                file,
+                &format!("an input file of unknown kind `{}`", shown(kind)),
+            ));
+        }
+        if text.len() as u64 > scenario::MAX_FILE_BYTES {
+            return Err(corrupt(
+                file,
+                &format!(
+                    "its {kind} text is {} bytes, over the {} KiB a {kind} file may have",
+                    text.len(),
+                    scenario::MAX_FILE_BYTES / 1024
+                ),
+            ));
+        }
+    }
+    Ok(Doc {
+        file: file.to_path_buf(),
+        doc,
+        pick,
+    })
+}
+
+/// Refuses an argument string or list longer than any command line holds.
+fn bounded_arguments(v: &serde_json::Value, at: &str, file: &Path) -> Result<(), CliError> {
+    use serde_json::Value;
+    let long = |what: &str, n: usize| {
+        corrupt(
+            file,
+            &format!("{at} holds a {what} of {n}, over the {MAX_ARGUMENT_LEN} an argument may have"),
+        )
+    };
+    match v {
+        Value::String(s) if s.len() > MAX_ARGUMENT_LEN => Err(long("string", s.len())),
+        Value::Array(a) if a.len() > MAX_ARGUMENT_LEN => Err(long("list", a.len())),
+        Value::Array(a) => a
+            .iter()
+            .try_for_each(|x| bounded_arguments(x, at, file)),
+        Value::Object(m) if m.len() > MAX_ARGUMENT_LEN => Err(long("map", m.len())),
+        Value::Object(m) => m.iter().try_for_each(|(k, x)| {
+            if k.len() > MAX_ARGUMENT_LEN {
+                return Err(long("key", k.len()));
+            }
+            bounded_arguments(x, at, file)
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The top-level keys on which two argument objects differ.
@@ -469,84 +657,102 @@ fn differing_keys(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
     keys.dedup();
     keys.into_iter()
         .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| format!("--{}", k.replace('_', "-")))
+        .take(8)
+        .map(|k| format!("--{}", shown(&k.replace('_', "-"))))
         .collect()
+}
+
+/// `items` for a message: the first 10, then how many more.
+fn summarised(items: impl Iterator<Item = u32>) -> String {
+    let all: Vec<u32> = items.collect();
+    let mut s = all
+        .iter()
+        .take(10)
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if all.len() > 10 {
+        s.push_str(&format!(" and {} more", all.len() - 10));
+    }
+    s
 }
 
 /// Checks that the files are the shards 0..N-1 of one run, each once, and
 /// returns them in shard order.
-fn check_set(files: &[PathBuf]) -> Result<Vec<(PathBuf, ShardFile)>, CliError> {
-    let docs = files
-        .iter()
-        .map(|f| Ok((f.clone(), read_shard(f)?)))
-        .collect::<Result<Vec<_>, CliError>>()?;
-    let (f0, d0) = &docs[0];
-    let show = |p: &Path| p.display().to_string();
-    for (f, d) in &docs[1..] {
-        let pair = format!("{} and {}", show(f0), show(f));
-        if d.command != d0.command {
+fn check_set(files: &[PathBuf]) -> Result<Vec<Doc>, CliError> {
+    if files.len() > Shard::MAX_COUNT as usize {
+        return Err(CliError::Usage(format!(
+            "{} files: a run has at most {} shards",
+            files.len(),
+            Shard::MAX_COUNT
+        )));
+    }
+    let first = read_shard(&files[0])?;
+    let n = first.doc.shards;
+    let mut docs = vec![first];
+    for f in &files[1..] {
+        let d = read_shard(f)?;
+        let (d0, f0) = (&docs[0].doc, &docs[0].file);
+        let pair = format!("{} and {}", f0.display(), f.display());
+        let doc = &d.doc;
+        if doc.command != d0.command {
             return Err(CliError::Usage(format!(
                 "{pair} are shards of different commands (`kata86 {}` and `kata86 {}`): merge \
                  the shards of one run",
-                d0.command, d.command
+                d0.command, doc.command
             )));
         }
-        if d.seed != d0.seed {
+        if doc.seed != d0.seed {
             return Err(CliError::Usage(format!(
                 "{pair} were run with different seeds ({} and {}): merge the shards of one run",
-                d0.seed, d.seed
+                d0.seed, doc.seed
             )));
         }
-        if d.arguments != d0.arguments {
+        if doc.arguments != d0.arguments {
             return Err(CliError::Usage(format!(
                 "{pair} were run with different arguments ({} differ): merge the shards of one \
                  run",
-                differing_keys(&d0.arguments, &d.arguments).join(", ")
+                differing_keys(&d0.arguments, &doc.arguments).join(", ")
             )));
         }
-        if d.inputs != d0.inputs {
+        if doc.inputs != d0.inputs {
             return Err(CliError::Usage(format!(
                 "{pair} read different input files (--topology / --scenario): merge the shards \
                  of one run"
             )));
         }
-        if d.shards != d0.shards {
+        if doc.shards != d0.shards {
             return Err(CliError::Usage(format!(
                 "{} is shard {}/{} but {} is shard {}/{}: merge the shards of one split",
-                show(f0),
+                f0.display(),
                 d0.shard,
                 d0.shards,
-                show(f),
-                d.shard,
-                d.shards
+                f.display(),
+                doc.shard,
+                doc.shards
             )));
         }
+        docs.push(d);
     }
-    let n = d0.shards;
     let mut by_index: BTreeMap<u32, &Path> = BTreeMap::new();
-    for (f, d) in &docs {
-        if let Some(other) = by_index.insert(d.shard, f) {
+    for d in &docs {
+        if let Some(other) = by_index.insert(d.doc.shard, &d.file) {
             return Err(CliError::Usage(format!(
                 "shard {}/{n} is given twice ({} and {}): give each shard once",
-                d.shard,
-                show(other),
-                show(f)
+                d.doc.shard,
+                other.display(),
+                d.file.display()
             )));
         }
     }
-    let missing: Vec<String> = (0..n)
-        .filter(|i| !by_index.contains_key(i))
-        .map(|i| i.to_string())
-        .collect();
-    if !missing.is_empty() {
+    if docs.len() < n as usize {
+        let missing = n as usize - docs.len();
         return Err(CliError::Usage(format!(
-            "incomplete set: shard{} {} of {n} missing; give all {n} files of the run",
-            if missing.len() == 1 { "" } else { "s" },
-            missing.join(", ")
+            "incomplete set: {missing} of {n} shards missing ({}); give all {n} files of the run",
+            summarised((0..n).filter(|i| !by_index.contains_key(i)))
         )));
     }
-    let mut docs = docs;
-    docs.sort_by_key(|(_, d)| d.shard);
+    docs.sort_by_key(|d| d.doc.shard);
     Ok(docs)
 }
 
@@ -561,41 +767,152 @@ fn arguments<T: for<'de> Deserialize<'de>>(doc: &ShardFile, file: &Path) -> Resu
     T::deserialize(&doc.arguments).map_err(|e| corrupt(file, &e.to_string()))
 }
 
-/// Runs `kata86 merge`.
+/// Runs `kata86 merge`: its outputs are the paths on its own command line,
+/// never a path a shard file names.
 pub fn merge(m: &MergeArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
+    crate::output::check_report(m.report.as_ref())?;
+    crate::output::check_hgrm(m.hgrm.as_ref())?;
+    let inputs: Vec<(&str, &Path)> = m.files.iter().map(|f| ("shard file", f.as_path())).collect();
+    let mut outputs: Vec<(&str, &Path)> = Vec::new();
+    if let Some(r) = &m.report {
+        outputs.push(("--report", r));
+    }
+    if let Some(h) = &m.hgrm {
+        outputs.push(("--hgrm", h));
+    }
+    crate::output::check_outputs(&outputs, &inputs)?;
     let docs = check_set(&m.files)?;
-    let (f0, d0) = &docs[0];
-    match d0.command.as_str() {
-        "sim" => merge_sim(m.format, &docs, out),
-        "drill" => merge_drill(m.format, &docs, out),
-        "plan" => merge_plan(m.format, &docs, out),
-        other => Err(corrupt(f0, &format!("unknown command `{other}`"))),
+    match docs[0].doc.command.as_str() {
+        "sim" => merge_sim(m, &docs, out),
+        "drill" => merge_drill(m, &docs, out),
+        _ => merge_plan(m, &docs, out),
     }
 }
 
-fn merge_sim(
-    format: Format,
-    docs: &[(PathBuf, ShardFile)],
-    out: &mut dyn Write,
-) -> Result<Verdict, CliError> {
-    let (f0, d0) = &docs[0];
+/// How many of a cell's `iterations` requests shard `s` of `n` runs: the
+/// chunks `k` of cell `c` whose unit `c * chunks + k` is `s` modulo `n`.
+fn owned_requests(iterations: u64, c: usize, s: u32, n: u32) -> u64 {
+    let p = engine::chunks(iterations);
+    let (s, n) = (u64::from(s), u64::from(n));
+    let first = c as u64 * p;
+    let k0 = (s + n - first % n) % n;
+    if k0 >= p {
+        return 0;
+    }
+    let count = (p - 1 - k0) / n + 1;
+    let last = p - 1;
+    let mut total = count * engine::CHUNK;
+    if (first + last) % n == s {
+        total -= engine::CHUNK - (iterations - last * engine::CHUNK);
+    }
+    total
+}
+
+/// The run-size checks of one cell's share: every counter against its
+/// total, the total against what the shard owns, each histogram against its
+/// counter.
+fn check_cell(c: &CellResult, owned: u64, label: &str, file: &Path) -> Result<(), CliError> {
+    let bad = |why: String| tampered(file, &format!("cell {label}: {why}"));
+    if c.reads != owned {
+        return Err(bad(format!(
+            "it holds {} requests where its shard runs {owned}",
+            c.reads
+        )));
+    }
+    if c.charges != c.reads {
+        return Err(bad(format!(
+            "{} charges for {} requests of one read and one charge",
+            c.charges, c.reads
+        )));
+    }
+    for (name, n) in [
+        ("stale reads", c.stale_reads),
+        ("over-bound reads", c.over_bound_reads),
+        ("leader reads", c.leader_reads),
+        ("reads forced to the leader", c.forced_to_leader),
+    ] {
+        if n > c.reads {
+            return Err(bad(format!("{n} {name} out of {} reads", c.reads)));
+        }
+    }
+    let refused = c
+        .charges_rejected
+        .checked_add(c.charges_timed_out)
+        .filter(|&r| r <= c.charges)
+        .ok_or_else(|| {
+            bad(format!(
+                "{} charges rejected and {} timed out out of {}",
+                c.charges_rejected, c.charges_timed_out, c.charges
+            ))
+        })?;
+    let counts = [
+        ("read latency", c.read.count(), c.reads),
+        ("staleness", c.staleness.count(), c.reads),
+        ("charge latency", c.write.count(), c.charges - refused),
+    ];
+    for (name, held, want) in counts {
+        if held != want {
+            return Err(bad(format!(
+                "its {name} histogram holds {held} values where its counters say {want}"
+            )));
+        }
+    }
+    if c.reads == 0 && c.simulated != 0 {
+        return Err(bad(format!(
+            "{} µs simulated without a request",
+            c.simulated
+        )));
+    }
+    let fresh = c.staleness.count_at_most(0);
+    if c.stale_reads != c.reads - fresh {
+        return Err(bad(format!(
+            "{} stale reads where its staleness histogram holds {}",
+            c.stale_reads,
+            c.reads - fresh
+        )));
+    }
+    Ok(())
+}
+
+fn merge_sim(m: &MergeArgs, docs: &[Doc], out: &mut dyn Write) -> Result<Verdict, CliError> {
+    let (f0, d0) = (&docs[0].file, &docs[0].doc);
     let mut a: SimArgs = arguments(d0, f0)?;
-    a.format = format;
+    a.format = m.format;
     a.quiet = true;
+    a.report = m.report.clone();
+    a.hgrm = m.hgrm.clone();
     let inputs = Inputs::stored(d0.inputs.clone());
     let (cfg, cells) = crate::sim::configure(&a, &inputs)?;
+    let n = d0.shards;
+    let per_cell = engine::chunks(a.iterations);
+    let units = per_cell * cells.len() as u64;
     let mut sum: Vec<CellResult> = cells.iter().map(|&c| CellResult::empty(c)).collect();
-    for (f, d) in docs {
-        let r: SimResultFile = result(d, f)?;
+    for d in docs {
+        let (f, s) = (&d.file, d.doc.shard);
+        let r: SimResultFile = result(&d.doc, f)?;
         if r.chunk_requests != engine::CHUNK || r.cells.len() != cells.len() {
-            return Err(corrupt(f, "its cells do not match its arguments"));
+            return Err(tampered(f, "its cells do not match its arguments"));
         }
-        for (total, c) in sum.iter_mut().zip(&r.cells) {
-            let cell: Cell = total.cell;
-            if c.client != cfg.topology.site_name(cell.site) || c.strategy != cell.strategy.name() {
-                return Err(corrupt(f, "its cells do not match its arguments"));
+        let mut parts = Vec::with_capacity(cells.len());
+        for (ci, (&cell, c)) in cells.iter().zip(&r.cells).enumerate() {
+            let label = format!(
+                "{} / {}",
+                cfg.topology.site_name(cell.site),
+                cell.strategy.name()
+            );
+            if c.client != cfg.topology.site_name(cell.site) || c.strategy != cell.strategy.name()
+            {
+                return Err(tampered(
+                    f,
+                    &format!(
+                        "its cell {} is `{} / {}` where its arguments give {label}",
+                        ci + 1,
+                        shown(&c.client),
+                        shown(&c.strategy)
+                    ),
+                ));
             }
-            total.merge(&CellResult {
+            let part = CellResult {
                 cell,
                 read: c.read.read(f)?,
                 write: c.write.read(f)?,
@@ -610,10 +927,67 @@ fn merge_sim(
                 charges_timed_out: c.charges_timed_out,
                 simulated: c.simulated_us,
                 slo: Vec::new(),
-            });
+            };
+            check_cell(&part, owned_requests(a.iterations, ci, s, n), &label, f)?;
+            parts.push(part);
+        }
+        // One of its units replayed: a chunk of one cell, which its
+        // share of that cell must hold, bucket by bucket.
+        let owned = if u64::from(s) < units {
+            (units - 1 - u64::from(s)) / u64::from(n) + 1
+        } else {
+            0
+        };
+        if owned > 0 {
+            let t = u64::from(s) + (d.pick % owned) * u64::from(n);
+            let (ci, k) = ((t / per_cell) as usize, t % per_cell);
+            let chunk = Shard::new(k as u32, per_cell as u32)?;
+            let replayed =
+                engine::run_share(&cfg, a.seed, a.iterations, &cells[ci..=ci], chunk, &|_| {})?;
+            let (p, q) = (&parts[ci], &replayed[0]);
+            let counters = |c: &CellResult| {
+                [
+                    c.stale_reads,
+                    c.over_bound_reads,
+                    c.leader_reads,
+                    c.forced_to_leader,
+                    c.charges_rejected,
+                    c.charges_timed_out,
+                ]
+            };
+            let exact = p.reads == q.reads;
+            let holds = p.read.covers(&q.read)
+                && p.write.covers(&q.write)
+                && p.staleness.covers(&q.staleness)
+                && counters(p)
+                    .iter()
+                    .zip(counters(q))
+                    .all(|(&x, y)| if exact { x == y } else { x >= y })
+                && (!exact || p.simulated == q.simulated);
+            if !holds {
+                return Err(tampered(
+                    f,
+                    &format!(
+                        "chunk {k} of cell {} / {}, replayed from the shards' own arguments and \
+                         input files, is not what its share of that cell holds",
+                        cfg.topology.site_name(q.cell.site),
+                        q.cell.strategy.name()
+                    ),
+                ));
+            }
+        }
+        for (total, part) in sum.iter_mut().zip(&parts) {
+            total.simulated = total.simulated.checked_add(part.simulated).ok_or_else(|| {
+                tampered(f, "its simulated time overflows the sum of the shards")
+            })?;
+            let simulated = total.simulated;
+            total.merge(part);
+            total.simulated = simulated;
         }
     }
     for c in &mut sum {
+        // Each shard held exactly its share, so this holds; kept as the
+        // completeness check of the whole.
         if c.reads != a.iterations {
             return Err(CliError::Usage(format!(
                 "the shards hold {} of the {} requests of cell {} / {}: a shard file is \
@@ -629,55 +1003,351 @@ fn merge_sim(
     crate::sim::render(&a, &cfg, &sum, &[], out)
 }
 
-fn merge_drill(
-    format: Format,
-    docs: &[(PathBuf, ShardFile)],
-    out: &mut dyn Write,
-) -> Result<Verdict, CliError> {
-    if format == Format::Csv {
+/// A run record as the file lays it out, for comparing field by field.
+fn run_file(index: u32, r: &RunRecord) -> RunFile {
+    RunFile {
+        index,
+        seed: r.seed,
+        onset: r.onset,
+        rto_by_site: r.rto_by_site.clone(),
+        rto_worst: r.rto_worst,
+        rpo: r.rpo,
+        lost_acknowledged_charges: r.lost_acknowledged_charges,
+        lost_amount: r.lost_amount,
+        lost_acknowledged_top_ups: r.lost_acknowledged_top_ups,
+        lost_top_up_amount: r.lost_top_up_amount,
+        overspend_incidents: r.overspend_incidents,
+        duplicate_effects: r.duplicate_effects,
+        availability_by_site: r.availability_by_site.clone(),
+        time_to_detect: r.time_to_detect,
+        lease_overlap: r.lease_overlap,
+        false_alarms: r.false_alarms.clone(),
+        quiet_time: r.quiet_time,
+        defect: r.defect.clone(),
+        invariants_ok: r.invariants_ok,
+    }
+}
+
+/// The first field on which two records differ, as the file names it.
+fn first_difference(index: u32, a: &RunRecord, b: &RunRecord) -> String {
+    let (a, b) = (to_value(&run_file(index, a)), to_value(&run_file(index, b)));
+    let empty = serde_json::Map::new();
+    let (a, b) = (a.as_object().unwrap_or(&empty), b.as_object().unwrap_or(&empty));
+    a.keys()
+        .find(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .unwrap_or_else(|| "?".into())
+}
+
+/// The checks a run record can take without replaying it: its seed, its
+/// per-site lists, every time within the drill, every text short.
+fn check_record(r: &RunFile, seed: u64, cfg: &DrillConfig, sites: usize) -> Result<(), String> {
+    if r.seed != seed.wrapping_add(u64::from(r.index)) {
+        return Err(format!(
+            "run {} has seed {} where the master seed gives {}",
+            r.index,
+            r.seed,
+            seed.wrapping_add(u64::from(r.index))
+        ));
+    }
+    // A drill without a fault measures no RTO: an empty list.
+    let rto_sites = r.rto_by_site.len();
+    if (rto_sites != sites && rto_sites != 0) || r.availability_by_site.len() != sites {
+        return Err(format!(
+            "run {} has figures for {} and {} sites where the topology has {sites}",
+            r.index,
+            r.rto_by_site.len(),
+            r.availability_by_site.len()
+        ));
+    }
+    let end = cfg.duration;
+    let times = r
+        .rto_by_site
+        .iter()
+        .flatten()
+        .map(|&t| ("an RTO", t))
+        .chain(r.rto_worst.map(|t| ("its worst RTO", t)))
+        .chain(r.time_to_detect.map(|t| ("its time to detect", t)))
+        .chain([
+            ("its RPO", r.rpo),
+            ("its lease overlap", r.lease_overlap),
+            ("its quiet time", r.quiet_time),
+            ("its onset", r.onset),
+        ]);
+    for (name, t) in times {
+        if t > end {
+            return Err(format!(
+                "run {} has {name} of {t} µs, longer than the {end} µs drill",
+                r.index
+            ));
+        }
+    }
+    if let Some(a) = r
+        .availability_by_site
+        .iter()
+        .flatten()
+        .find(|a| !(0.0..=1.0).contains(*a))
+    {
+        return Err(format!(
+            "run {} has an availability of {a}, not a share from 0 to 1",
+            r.index
+        ));
+    }
+    let texts = r.false_alarms.len() > MAX_RECORD_TEXT
+        || r.false_alarms.iter().any(|t| t.len() > MAX_RECORD_TEXT)
+        || r.defect.as_ref().is_some_and(|t| t.len() > MAX_RECORD_TEXT);
+    if texts {
+        return Err(format!(
+            "run {} carries a text or a list over {MAX_RECORD_TEXT} long",
+            r.index
+        ));
+    }
+    Ok(())
+}
+
+/// A window read back, every counter checked against its total and each
+/// histogram against its counter.
+fn read_checked_window(w: &[SiteWindowFile], what: &str, file: &Path) -> Result<Window, CliError> {
+    for (i, s) in w.iter().enumerate() {
+        let bad = |why: String| tampered(file, &format!("client site {} {what}: {why}", i + 1));
+        let answered = s.reads;
+        for (name, n) in [
+            ("reads behind", s.reads_behind),
+            ("reads over the bound", s.reads_over_bound),
+            ("leader reads", s.leader_reads),
+        ] {
+            if n > answered {
+                return Err(bad(format!("{n} {name} out of {answered} reads")));
+            }
+        }
+        let asked = s
+            .reads
+            .checked_add(s.failed_reads)
+            .ok_or_else(|| bad("its read counts overflow".into()))?;
+        if s.forced_to_leader > asked {
+            return Err(bad(format!(
+                "{} reads forced to the leader out of {asked}",
+                s.forced_to_leader
+            )));
+        }
+    }
+    let window = read_window(w, file)?;
+    for (i, s) in window.sites.iter().enumerate() {
+        for (name, h) in [
+            ("read latency", &s.read),
+            ("reported staleness", &s.reported_staleness),
+            ("data age", &s.data_age),
+        ] {
+            if h.count() != s.reads {
+                return Err(tampered(
+                    file,
+                    &format!(
+                        "client site {} {what}: its {name} histogram holds {} values for {} \
+                         reads",
+                        i + 1,
+                        h.count(),
+                        s.reads
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(window)
+}
+
+/// `total + part` for every counter of two shares, refused on overflow.
+fn checked_counts(total: &DrillShare, part: &DrillShare) -> bool {
+    let sites = |a: &Window, b: &Window| {
+        a.sites.iter().zip(&b.sites).all(|(x, y)| {
+            [
+                (x.reads, y.reads),
+                (x.failed_reads, y.failed_reads),
+                (x.reads_behind, y.reads_behind),
+                (x.reads_over_bound, y.reads_over_bound),
+                (x.leader_reads, y.leader_reads),
+                (x.forced_to_leader, y.forced_to_leader),
+            ]
+            .iter()
+            .all(|(p, q)| p.checked_add(*q).is_some())
+        })
+    };
+    sites(&total.during, &part.during)
+        && sites(&total.outside, &part.outside)
+        && total.follower_reads.checked_add(part.follower_reads).is_some()
+        && total
+            .underreported_reads
+            .checked_add(part.underreported_reads)
+            .is_some()
+}
+
+/// Whether the share `big` could hold the replayed share `small`.
+fn share_covers(big: &DrillShare, small: &DrillShare, exact: bool) -> bool {
+    let ge = |x: u64, y: u64| if exact { x == y } else { x >= y };
+    // Covering with as many values is being equal.
+    let holds = |x: &LatencyHistogram, y: &LatencyHistogram| x.covers(y) && ge(x.count(), y.count());
+    let window = |a: &Window, b: &Window| {
+        a.sites.len() == b.sites.len()
+            && a.sites.iter().zip(&b.sites).all(|(x, y)| {
+                holds(&x.read, &y.read)
+                    && holds(&x.write, &y.write)
+                    && holds(&x.reported_staleness, &y.reported_staleness)
+                    && holds(&x.data_age, &y.data_age)
+                    && ge(x.reads, y.reads)
+                    && ge(x.failed_reads, y.failed_reads)
+                    && ge(x.reads_behind, y.reads_behind)
+                    && ge(x.reads_over_bound, y.reads_over_bound)
+                    && ge(x.leader_reads, y.leader_reads)
+                    && ge(x.forced_to_leader, y.forced_to_leader)
+            })
+    };
+    window(&big.during, &small.during)
+        && window(&big.outside, &small.outside)
+        && ge(big.follower_reads, small.follower_reads)
+        && ge(big.underreported_reads, small.underreported_reads)
+        && holds(&big.staleness_error, &small.staleness_error)
+}
+
+fn merge_drill(m: &MergeArgs, docs: &[Doc], out: &mut dyn Write) -> Result<Verdict, CliError> {
+    if m.format == Format::Csv {
         return Err(CliError::Usage(
             "drill reports come as --format table or json".into(),
         ));
     }
-    let (f0, d0) = &docs[0];
+    let (f0, d0) = (&docs[0].file, &docs[0].doc);
     let mut a: DrillArgs = arguments(d0, f0)?;
-    a.format = format;
+    a.format = m.format;
     a.quiet = true;
+    a.report = m.report.clone();
+    a.hgrm = m.hgrm.clone();
     let inputs = Inputs::stored(d0.inputs.clone());
     let plan = crate::drill::plan(&a, &inputs)?;
     let sites = plan.cfg.topology.site_ids().count();
+    let n = d0.shards;
     let mut shares: Vec<DrillShare> = plan
         .configs
         .iter()
         .map(|_| DrillShare::empty(sites))
         .collect();
-    for (f, d) in docs {
-        let r: DrillResultFile = result(d, f)?;
+    for d in docs {
+        let (f, s) = (&d.file, d.doc.shard);
+        let r: DrillResultFile = result(&d.doc, f)?;
         if r.configurations.len() != shares.len() {
-            return Err(corrupt(f, "its configurations do not match its arguments"));
+            return Err(tampered(
+                f,
+                &format!(
+                    "it holds {} configurations where its arguments play {}",
+                    r.configurations.len(),
+                    shares.len()
+                ),
+            ));
         }
-        for (total, c) in shares.iter_mut().zip(r.configurations) {
+        let owned: Vec<u32> = (0..plan.runs)
+            .filter(|&i| Shard::new(s, n).is_ok_and(|sh| sh.owns(u64::from(i))))
+            .collect();
+        let mut parts = Vec::with_capacity(shares.len());
+        for (ci, (c, cfg)) in r.configurations.into_iter().zip(&plan.configs).enumerate() {
+            let indices: Vec<u32> = c.runs.iter().map(|r| r.index).collect();
+            if indices != owned {
+                return Err(tampered(
+                    f,
+                    &format!(
+                        "configuration {} holds {} runs ({}) where shard {s}/{n} of {} runs \
+                         plays {} ({})",
+                        ci + 1,
+                        indices.len(),
+                        summarised(indices.iter().copied()),
+                        plan.runs,
+                        owned.len(),
+                        summarised(owned.iter().copied())
+                    ),
+                ));
+            }
             if c.during.len() != sites || c.outside.len() != sites {
-                return Err(corrupt(f, "its client sites do not match its arguments"));
+                return Err(tampered(f, "its client sites do not match its arguments"));
+            }
+            for run in &c.runs {
+                check_record(run, a.seed, cfg, sites).map_err(|why| tampered(f, &why))?;
             }
             let part = DrillShare {
+                during: read_checked_window(&c.during, "during the faults", f)?,
+                outside: read_checked_window(&c.outside, "outside the faults", f)?,
                 records: c.runs.into_iter().map(|r| (r.index, record(r))).collect(),
-                during: read_window(&c.during, f)?,
-                outside: read_window(&c.outside, f)?,
                 follower_reads: c.follower_reads,
                 underreported_reads: c.underreported_reads,
                 staleness_error: c.staleness_error.read(f)?,
             };
+            let reads = part
+                .during
+                .sites
+                .iter()
+                .chain(&part.outside.sites)
+                .try_fold(0u64, |t, x| t.checked_add(x.reads));
+            if reads.is_none_or(|r| part.follower_reads > r)
+                || part.underreported_reads > part.follower_reads
+            {
+                return Err(tampered(
+                    f,
+                    &format!(
+                        "configuration {}: {} follower reads ({} under-reported) do not fit its \
+                         reads",
+                        ci + 1,
+                        part.follower_reads,
+                        part.underreported_reads
+                    ),
+                ));
+            }
+            parts.push(part);
+        }
+        // One run of this shard replayed, from a configuration and among
+        // its runs both picked by the file's digest.
+        if !owned.is_empty() {
+            let ci = (d.pick % parts.len() as u64) as usize;
+            let i = owned[((d.pick >> 32) % owned.len() as u64) as usize];
+            let replayed = run_drill_share(
+                &plan.configs[ci],
+                a.seed,
+                plan.runs,
+                Shard::new(i, plan.runs)?,
+                &|| {},
+            )?;
+            let part = &parts[ci];
+            let stored = part.records.iter().find(|(j, _)| *j == i).map(|(_, r)| r);
+            let again = &replayed.records[0].1;
+            if stored != Some(again) {
+                return Err(tampered(
+                    f,
+                    &format!(
+                        "run {i} of configuration {}, replayed from the shards' own arguments \
+                         and input files, differs from its record (`{}`)",
+                        ci + 1,
+                        stored.map_or_else(|| "index".into(), |r| first_difference(i, r, again))
+                    ),
+                ));
+            }
+            if !share_covers(part, &replayed, owned.len() == 1) {
+                return Err(tampered(
+                    f,
+                    &format!(
+                        "run {i} of configuration {}, replayed, is not what its pooled windows \
+                         hold",
+                        ci + 1
+                    ),
+                ));
+            }
+        }
+        for (total, part) in shares.iter_mut().zip(parts) {
+            if !checked_counts(total, &part) {
+                return Err(tampered(f, "its counters overflow the sum of the shards"));
+            }
             *total = std::mem::replace(total, DrillShare::empty(sites)).join(part);
         }
     }
     let mut results = Vec::with_capacity(shares.len());
-    for (cfg, share) in plan.configs.iter().zip(shares) {
-        let indices: Vec<u32> = share.records.iter().map(|(i, _)| *i).collect();
-        if indices != (0..plan.runs).collect::<Vec<_>>() {
+    for (ci, (cfg, share)) in plan.configs.iter().zip(shares).enumerate() {
+        if share.records.len() != plan.runs as usize {
             return Err(CliError::Usage(format!(
-                "the shards hold runs {} of the {} asked for: a shard file is incomplete",
-                indices.len(),
+                "the shards hold {} of the {} runs asked for: a shard file is incomplete",
+                share.records.len(),
                 plan.runs
             )));
         }
@@ -685,11 +1355,17 @@ fn merge_drill(
         // one run, deterministic, so the same as the unsharded run's. Its
         // figures must be those the shard recorded.
         let (record, first) = replay_first(cfg, a.seed)?;
-        if share.records.first().map(|(_, r)| r) != Some(&record) {
-            return Err(CliError::Usage(format!(
-                "run 0 replayed by this kata86 differs from the one in {}: the shards were                  written by another build of kata86 {VERSION}; merge with the binary that ran                  them",
-                docs[0].0.display()
-            )));
+        let stored = &share.records[0].1;
+        if stored != &record {
+            return Err(tampered(
+                &docs[0].file,
+                &format!(
+                    "run 0 of configuration {}, replayed from the shards' own arguments and \
+                     input files, differs from its record (`{}`)",
+                    ci + 1,
+                    first_difference(0, stored, &record)
+                ),
+            ));
         }
         results.push(DrillRuns::assemble(cfg, first, share));
     }
@@ -765,44 +1441,79 @@ pub fn write_plan(
     Ok(())
 }
 
-fn merge_plan(
-    format: Format,
-    docs: &[(PathBuf, ShardFile)],
-    out: &mut dyn Write,
-) -> Result<Verdict, CliError> {
-    if format == Format::Csv {
+fn merge_plan(m: &MergeArgs, docs: &[Doc], out: &mut dyn Write) -> Result<Verdict, CliError> {
+    if m.format == Format::Csv {
         return Err(CliError::Usage(
             "a plan comes as --format table or json".into(),
         ));
     }
-    let (f0, d0) = &docs[0];
+    if m.hgrm.is_some() {
+        return Err(CliError::Usage(
+            "--hgrm: a plan keeps no histograms to write; merge `sim` or `drill` shards for \
+             .hgrm files, or drop --hgrm (--report FILE.html works on a plan)"
+                .into(),
+        ));
+    }
+    let (f0, d0) = (&docs[0].file, &docs[0].doc);
     let mut a: PlanArgs = arguments(d0, f0)?;
-    a.format = format;
+    a.format = m.format;
     a.quiet = true;
+    a.report = m.report.clone();
     let priorities = ::plan::Metric::priorities(&a.priorities)?;
     let inputs = Inputs::stored(d0.inputs.clone());
     let space = crate::plan::space(&a, &inputs)?;
-    let total = ::plan::units(&space)?.len();
-    let mut all: Vec<Option<::plan::UnitResult>> = vec![None; total];
-    for (f, d) in docs {
-        let r: PlanResultFile = result(d, f)?;
-        for (i, u) in r.units {
-            let slot = all
-                .get_mut(i)
-                .ok_or_else(|| corrupt(f, &format!("unit {i} is not a unit of this plan")))?;
-            if slot.replace(u).is_some() {
-                return Err(corrupt(f, &format!("unit {i} is in two shards")));
+    let all = ::plan::units(&space)?;
+    let total = all.len();
+    let n = d0.shards as usize;
+    let mut results: Vec<Option<::plan::UnitResult>> = vec![None; total];
+    for d in docs {
+        let (f, s) = (&d.file, d.doc.shard as usize);
+        let r: PlanResultFile = result(&d.doc, f)?;
+        let owned: Vec<usize> = (s..total).step_by(n).collect();
+        let indices: Vec<usize> = r.units.iter().map(|(i, _)| *i).collect();
+        if indices != owned {
+            return Err(tampered(
+                f,
+                &format!(
+                    "it holds {} units ({}) where shard {s}/{n} of the plan's {total} plays {} \
+                     ({})",
+                    indices.len(),
+                    summarised(indices.iter().map(|&i| i.min(u32::MAX as usize) as u32)),
+                    owned.len(),
+                    summarised(owned.iter().map(|&i| i as u32))
+                ),
+            ));
+        }
+        for (i, u) in &r.units {
+            u.check(&space, *i, all[*i])
+                .map_err(|e| tampered(f, &e.to_string()))?;
+        }
+        // One unit of this shard played again and compared.
+        if !owned.is_empty() {
+            let j = (d.pick % owned.len() as u64) as usize;
+            let (i, stored) = &r.units[j];
+            let again = ::plan::play(&space, all[*i])?;
+            if &again != stored {
+                return Err(tampered(
+                    f,
+                    &format!(
+                        "unit {i}, replayed from the shards' own arguments and input files, \
+                         differs from its result"
+                    ),
+                ));
             }
         }
+        for (i, u) in r.units {
+            results[i] = Some(u);
+        }
     }
-    let missing = all.iter().filter(|u| u.is_none()).count();
-    if missing > 0 {
+    let results: Vec<::plan::UnitResult> = results.into_iter().flatten().collect();
+    if results.len() != total {
         return Err(CliError::Usage(format!(
             "the shards hold {} of the plan's {total} units: a shard file is incomplete",
-            total - missing
+            results.len()
         )));
     }
-    let results: Vec<::plan::UnitResult> = all.into_iter().flatten().collect();
     let evals = ::plan::assemble(&space, &results)?;
     crate::plan::render(&a, &space, &priorities, &evals, out)
 }

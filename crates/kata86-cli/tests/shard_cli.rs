@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{refused, repo_root, stderr, stdout};
+use common::{refused, repo_root, reseal, stderr, stdout};
 
 /// A fresh scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
@@ -328,7 +328,7 @@ fn bad_shards_and_bad_sets_exit_2_with_a_message() {
         "\"kata86_version\":\"0.0.1\"",
     );
     assert_ne!(old, text);
-    std::fs::write(dir.join("old.json"), old).unwrap();
+    std::fs::write(dir.join("old.json"), reseal(&old)).unwrap();
     let err = merge_refused(&dir, &["a0.json", "old.json"]);
     assert!(err.contains("0.0.1"), "{err}");
     // A damaged histogram.
@@ -338,7 +338,15 @@ fn bad_shards_and_bad_sets_exit_2_with_a_message() {
         1,
     );
     assert_ne!(damaged, text);
-    std::fs::write(dir.join("damaged.json"), damaged).unwrap();
+    // Damaged in transit: the digest names the file.
+    std::fs::write(dir.join("damaged.json"), &damaged).unwrap();
+    let err = merge_refused(&dir, &["a0.json", "damaged.json"]);
+    assert!(
+        err.contains("damaged.json") && err.contains("digest"),
+        "{err}"
+    );
+    // Edited, digest recomputed: the histogram itself is refused.
+    std::fs::write(dir.join("damaged.json"), reseal(&damaged)).unwrap();
     let err = merge_refused(&dir, &["a0.json", "damaged.json"]);
     assert!(
         err.contains("damaged.json") && err.contains("histogram"),

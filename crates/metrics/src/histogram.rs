@@ -154,6 +154,23 @@ impl LatencyHistogram {
             .fold(self.run_len, |sum, &c| sum.saturating_add(c))
     }
 
+    /// Whether `part` could be one of the shares added into `self`: every
+    /// bucket of `self` holds at least as many values as the same bucket of
+    /// `part`, and at least as many saturated ones. Equal counts and
+    /// `covers` make the two histograms equal.
+    pub fn covers(&self, part: &LatencyHistogram) -> bool {
+        let bucket = |h: &LatencyHistogram, i: usize| -> u64 {
+            let pending = if i == index_of(h.run_value) {
+                h.run_len
+            } else {
+                0
+            };
+            h.counts[i].saturating_add(pending)
+        };
+        self.saturated >= part.saturated
+            && (0..COUNTS_LEN).all(|i| bucket(self, i) >= bucket(part, i))
+    }
+
     /// How many recorded values exceeded
     /// [`MAX_TRACKABLE_US`](Self::MAX_TRACKABLE_US) and were clamped to it.
     pub fn saturated(&self) -> u64 {
@@ -620,6 +637,16 @@ mod tests {
         let mut expected = vec![1_500; 1_002];
         expected.extend([80; 3]);
         assert_eq!(bulk.to_hdr(), plain(&expected));
+    }
+
+    #[test]
+    fn a_sum_covers_its_parts_and_not_other_histograms() {
+        let (a, b) = (recorded(&[5, 5, 900, 70_000]), recorded(&[5, 6, 6]));
+        let mut sum = a.clone();
+        sum.merge(&b);
+        assert!(sum.covers(&a) && sum.covers(&b) && a.covers(&a));
+        assert!(!a.covers(&sum) && !a.covers(&b));
+        assert!(LatencyHistogram::new().covers(&LatencyHistogram::new()));
     }
 
     #[test]

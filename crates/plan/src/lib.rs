@@ -71,6 +71,15 @@ pub enum PlanError {
     /// The engine refused a configuration.
     #[error(transparent)]
     Engine(#[from] engine::EngineError),
+    /// A unit's result that this plan could not have measured (see
+    /// [`UnitResult::check`]): read from a damaged or edited shard file.
+    #[error("unit {unit}: {why}")]
+    BadResult {
+        /// The unit's index in [`units`] order.
+        unit: usize,
+        /// What is impossible about it.
+        why: String,
+    },
 }
 
 /// One design.
@@ -516,6 +525,96 @@ pub struct UnitResult(Measured);
 enum Measured {
     Drill(Played),
     Design(Figures),
+}
+
+impl UnitResult {
+    /// Checks what can be checked of a result read back (from a shard
+    /// file) without playing it again: it is of the kind `unit` plays, every
+    /// SLO verdict is one of the world's objectives re-judged from its own
+    /// observed figure (a verdict flipped to pass is refused), and every
+    /// time is a duration a histogram could hold, RTO and RPO within the
+    /// longest scenario. Figures it cannot re-derive are the caller's to
+    /// verify by replaying a sample of units with [`play`].
+    pub fn check(&self, space: &Space, index: usize, unit: Unit) -> Result<(), PlanError> {
+        let bad = |why: String| PlanError::BadResult { unit: index, why };
+        let longest = scenarios(space)
+            .iter()
+            .map(|c| c.duration)
+            .max()
+            .unwrap_or(0);
+        let most = LatencyHistogram::MAX_TRACKABLE_US;
+        let time = |name: &str, v: Option<Micros>, limit: Micros| match v {
+            Some(us) if us > limit => Err(bad(format!(
+                "its {name} of {us} µs is over the {limit} µs it could be"
+            ))),
+            _ => Ok(()),
+        };
+        let (charge, read, stale, slo, rto, rpo) = match (&self.0, unit) {
+            (Measured::Drill(p), Unit::Drill(_)) => (
+                p.charge_p95,
+                p.read_p95,
+                p.staleness_p99,
+                &p.slo,
+                p.rto_p95,
+                p.rpo_p99,
+            ),
+            (Measured::Design(f), Unit::Design(_)) => (
+                f.charge_p95,
+                f.read_p95,
+                f.staleness_p99,
+                &f.slo,
+                f.rto_p95,
+                f.rpo_p99,
+            ),
+            _ => return Err(bad("it is not a result of the kind its unit plays".into())),
+        };
+        time("charge p95", charge, most)?;
+        time("read p95", read, most)?;
+        time("staleness p99", stale, most)?;
+        time("RTO p95", rto.flatten(), longest)?;
+        time("RPO p99", Some(rpo), longest)?;
+        let mut objectives = space.normal.slos.iter();
+        for v in slo {
+            if !objectives.any(|o| o.name == v.name && o.target_ms == v.target_ms) {
+                return Err(bad(format!(
+                    "an SLO verdict `{}` < {} ms that is not one of the world's objectives, in \
+                     their order",
+                    shown(&v.name),
+                    v.target_ms
+                )));
+            }
+            if let Some(o) = v.observed_ms {
+                if !(o.is_finite() && (0.0..=most as f64 / 1e3).contains(&o)) {
+                    return Err(bad(format!(
+                        "SLO `{}` observed {o} ms, not a duration a histogram holds",
+                        v.name
+                    )));
+                }
+            }
+            let pass = v.observed_ms.is_some_and(|o| o < v.target_ms);
+            if v.pass != pass {
+                return Err(bad(format!(
+                    "SLO `{}` says {} but its observed {} against {} ms {}",
+                    v.name,
+                    if v.pass { "pass" } else { "fail" },
+                    v.observed_ms
+                        .map_or_else(|| "no data".to_string(), |o| format!("{o} ms")),
+                    v.target_ms,
+                    if pass { "passes" } else { "fails" }
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// At most 60 characters of `s`, for a message.
+fn shown(s: &str) -> String {
+    if s.chars().count() <= 60 {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    }
 }
 
 fn scenarios(space: &Space) -> Vec<&DrillConfig> {

@@ -68,3 +68,24 @@ pub fn refused(args: &[&str]) -> String {
     assert!(stdout(&o).is_empty(), "a refused command printed a report");
     err
 }
+
+/// A shard file's text with its `digest` recomputed over the rest, as a
+/// tamperer who knows the format would (src/shard.rs: SHA-256 of the JSON
+/// without `digest`, keys in order). Text that is not a JSON object comes
+/// back unchanged.
+pub fn reseal(text: &str) -> String {
+    use sha2::Digest;
+    let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str::<serde_json::Value>(text)
+    else {
+        return text.to_string();
+    };
+    map.remove("digest");
+    let body = serde_json::Value::Object(map);
+    let hash = sha2::Sha256::digest(serde_json::to_vec(&body).expect("serializes"));
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    let serde_json::Value::Object(mut map) = body else {
+        unreachable!()
+    };
+    map.insert("digest".into(), format!("sha256:{hex}").into());
+    serde_json::to_string(&map).expect("serializes")
+}
