@@ -87,7 +87,10 @@ fn sim_figures_and_hgrm_equal_the_json() {
             ("charge", "write_ms"),
             ("lag", "lag_ms"),
         ] {
-            let path = hgrm.join(format!("sim-{site}-{strategy}-{series}.hgrm"));
+            // The site's index in the topology (from 0) tells sites apart
+            // whatever their names sanitise to.
+            let index = ["VN", "US"].iter().position(|s| *s == site).expect("a kata site");
+            let path = hgrm.join(format!("sim-{index}-{site}-{strategy}-{series}.hgrm"));
             let text = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{path:?}"));
             let h = metrics::hgrm::parse(&text).expect("parses");
             let s = &r[key];
@@ -268,10 +271,10 @@ fn drill_figures_equal_the_json() {
     // .hgrm: 2 windows x sites x 4 series, each matching the JSON's pooled figures.
     let sites = r["during_faults"]["by_client"].as_array().unwrap();
     for (when, key) in [("during", "during_faults"), ("outside", "outside_faults")] {
-        for s in r[key]["by_client"].as_array().unwrap() {
+        for (index, s) in r[key]["by_client"].as_array().unwrap().iter().enumerate() {
             let site = s["client"].as_str().unwrap();
             let path = hgrm.join(format!(
-                "drill-region-down-promote-auto-async-{site}-bounded-{when}-charge.hgrm"
+                "drill-region-down-promote-auto-async-{index}-{site}-bounded-{when}-charge.hgrm"
             ));
             let h = metrics::hgrm::parse(&std::fs::read_to_string(&path).expect("written"))
                 .expect("parses");
