@@ -71,6 +71,20 @@ pub struct AlertsArgs {
 
 /// Runs `kata86 alerts`. Everything is checked before anything is written.
 pub fn run(a: &AlertsArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
+    if a.rules_file.trim().is_empty() {
+        return Err(CliError::Usage(
+            "--rules-file is empty: give the path of the rules file the test loads, relative \
+             to the test file (default rules.yml)"
+                .into(),
+        ));
+    }
+    if a.format != AlertFormat::PromtoolTest && a.rules_file != "rules.yml" {
+        return Err(CliError::Usage(
+            "--rules-file is only written into a promtool test: add --format promtool-test, or \
+             drop --rules-file"
+                .into(),
+        ));
+    }
     let (cfg, source) = match (&a.drill, &a.scenario) {
         (_, Some(path)) => (
             read_scenario(path, a.allow_long)?,

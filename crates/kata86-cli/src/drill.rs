@@ -93,8 +93,12 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         }
         return crate::multi::drill(a, base_config(a, &Inputs::disk())?, path, out);
     }
-    crate::output::check_report(a.report.as_ref())?;
-    crate::output::check_hgrm(a.hgrm.as_ref())?;
+    crate::output::check_all(
+        a.report.as_ref(),
+        a.hgrm.as_ref(),
+        a.out.as_ref(),
+        &[("--scenario", a.scenario.as_ref())],
+    )?;
     if a.escrow_regions.is_some() {
         return Err(CliError::Usage(
             "--escrow-regions applies to --write-path escrow".into(),

@@ -63,12 +63,23 @@ pub fn drill(
                 "--escrow-regions applies to --write-path escrow".into(),
             ));
         }
-        m.rights_holders = list
+        let regions: Vec<_> = list
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(|r| m.drill.topology.region(r))
             .collect::<Result<_, _>>()?;
+        if let Some((i, _)) = regions
+            .iter()
+            .enumerate()
+            .find(|(i, r)| regions[..*i].contains(r))
+        {
+            return Err(CliError::Usage(format!(
+                "--escrow-regions {list}: region {} is listed twice; list each region once",
+                m.drill.topology.region_name(regions[i])
+            )));
+        }
+        m.rights_holders = regions;
     }
     // Run i plays seed + i with its own onset, as single-leader drills do;
     // the row is over every run, the details are the first run's.
@@ -234,7 +245,12 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
                 a.runs
             ))
         })?;
-    crate::output::check_report(a.report.as_ref())?;
+    crate::output::check_all(
+        a.report.as_ref(),
+        None,
+        None,
+        &[("--scenario", a.scenario.as_ref())],
+    )?;
     let rows = compare_rows(&drills, a.seed, runs)?;
     let mut command = String::from("kata86 compare");
     if let Some(p) = &a.scenario {

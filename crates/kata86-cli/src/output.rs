@@ -143,6 +143,48 @@ pub fn check_outputs(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> Res
     Ok(())
 }
 
+/// The checks every command makes of its outputs before it runs: `--report`
+/// a file in a directory that exists, `--hgrm` a directory, `--out` a
+/// file; none of them one of `inputs`, none the same as another; and, with
+/// `--out` (a shard), no `--report` or `--hgrm`, which only `kata86 merge`
+/// can write.
+pub fn check_all(
+    report: Option<&PathBuf>,
+    hgrm: Option<&PathBuf>,
+    out: Option<&PathBuf>,
+    inputs: &[(&str, Option<&PathBuf>)],
+) -> Result<(), CliError> {
+    check_report(report)?;
+    check_hgrm(hgrm)?;
+    if out.is_some() {
+        if let Some(flag) = [("--report", report.is_some()), ("--hgrm", hgrm.is_some())]
+            .iter()
+            .find(|f| f.1)
+            .map(|f| f.0)
+        {
+            return Err(CliError::Usage(format!(
+                "{flag}: a shard (--shard/--out) writes only its --out file, not {flag}; give \
+                 {flag} to `kata86 merge FILES... {flag} ...`, which writes it for the whole run"
+            )));
+        }
+        if out.is_some_and(|o| o.is_dir()) {
+            return Err(CliError::Usage(format!(
+                "--out {}: is a directory; give a file name, e.g. --out shard-0.json",
+                out.map(|o| o.display().to_string()).unwrap_or_default()
+            )));
+        }
+    }
+    let outputs: Vec<(&str, &Path)> = [("--report", report), ("--hgrm", hgrm), ("--out", out)]
+        .into_iter()
+        .filter_map(|(f, p)| Some((f, p?.as_path())))
+        .collect();
+    let inputs: Vec<(&str, &Path)> = inputs
+        .iter()
+        .filter_map(|&(f, p)| Some((f, p?.as_path())))
+        .collect();
+    check_outputs(&outputs, &inputs)
+}
+
 /// Renders `rep` and writes it to `path`, with a progress bar over its plots.
 pub fn write_report(path: &Path, rep: &report::Report, quiet: bool) -> Result<(), CliError> {
     let total = report::plot_ids(rep).len() as u64;

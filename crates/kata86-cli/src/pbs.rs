@@ -30,7 +30,12 @@ pub fn run(a: &PbsArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         step_ms: a.step_ms,
         points: a.points,
     };
-    crate::output::check_report(a.report.as_ref())?;
+    crate::output::check_all(
+        a.report.as_ref(),
+        None,
+        None,
+        &[("--scenario", a.scenario.as_ref())],
+    )?;
     let rep = simulate(&cfg)?;
     match a.format {
         Format::Json => json(&cfg, &rep, out)?,

@@ -25,7 +25,12 @@ pub fn run(a: &PlanArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         ));
     }
     let priorities = Metric::priorities(&a.priorities)?;
-    crate::output::check_report(a.report.as_ref())?;
+    crate::output::check_all(
+        a.report.as_ref(),
+        None,
+        a.out.as_ref(),
+        &[("--scenario", a.scenario.as_ref())],
+    )?;
     let shard = crate::shard::requested(a.shard.as_deref(), a.out.as_deref())?;
     let inputs = Inputs::disk();
     let space = space(a, &inputs)?;

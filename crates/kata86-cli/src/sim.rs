@@ -61,6 +61,18 @@ pub fn configure(a: &SimArgs, inputs: &Inputs) -> Result<(SimConfig, Vec<Cell>),
         deadline: duration("--deadline", a.deadline)?,
         commit: duration("--commit", a.commit)?,
     };
+    for (flag, list) in [("--client", &a.clients), ("--strategy", &a.strategies)] {
+        if let Some(twice) = list
+            .iter()
+            .enumerate()
+            .find(|(i, x)| list[..*i].contains(x))
+            .map(|(_, x)| x)
+        {
+            return Err(CliError::Usage(format!(
+                "{flag} {twice} is given twice; give each once (its row would be printed twice)"
+            )));
+        }
+    }
     let sites = if a.clients.is_empty() {
         topology.site_ids().collect()
     } else {
@@ -306,6 +318,12 @@ fn run_multi(a: &SimArgs, path: WritePath, out: &mut dyn Write) -> Result<Verdic
              --shard and --out)"
         )));
     }
+    if a.report.is_some() || a.hgrm.is_some() {
+        return Err(CliError::Usage(format!(
+            "--report and --hgrm are not written for --write-path {path}; use `kata86 compare \
+             --report FILE.html` for the multi-leader paths side by side, or drop them"
+        )));
+    }
     let (cfg, _) = configure(a, &Inputs::disk())?;
     let w = wallet_config(a)?.expect("--write-path was checked to go with the wallet");
     let m = engine::wallet::multi_config(&cfg, &w, a.iterations, path)?;
@@ -330,8 +348,12 @@ pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     }
     let inputs = Inputs::disk();
     let (cfg, cells) = configure(a, &inputs)?;
-    crate::output::check_report(a.report.as_ref())?;
-    crate::output::check_hgrm(a.hgrm.as_ref())?;
+    crate::output::check_all(
+        a.report.as_ref(),
+        a.hgrm.as_ref(),
+        a.out.as_ref(),
+        &[("--topology", a.topology.as_ref())],
+    )?;
     let shard = crate::shard::requested(a.shard.as_deref(), a.out.as_deref())?;
     let wallet = wallet_config(a)?;
     if shard.is_some() && wallet.is_some() {

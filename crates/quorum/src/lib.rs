@@ -132,6 +132,12 @@ pub struct Config {
     pub points: usize,
 }
 
+/// The finest step of the curve, ms: 1 µs.
+pub const MIN_STEP_MS: f64 = 0.001;
+/// The furthest point of the curve, ms: one hour, the longest latency the
+/// histograms hold.
+pub const MAX_CURVE_MS: f64 = 3_600_000.0;
+
 impl Config {
     /// Checks every field; the only way [`simulate`] accepts a config.
     pub fn validate(&self) -> Result<(), QuorumError> {
@@ -152,6 +158,22 @@ impl Config {
             return Err(QuorumError::Grid(format!(
                 "the curve has 1 to {MAX_POINTS} points (got {})",
                 self.points
+            )));
+        }
+        if self.step_ms < MIN_STEP_MS {
+            return Err(QuorumError::Grid(format!(
+                "--step-ms {} is under {MIN_STEP_MS} ms, the 1 µs the latencies are measured in",
+                self.step_ms
+            )));
+        }
+        // Scaled, the last point must stay a time the model measures.
+        let last = (self.points - 1) as f64 * self.step_ms;
+        if last > MAX_CURVE_MS {
+            return Err(QuorumError::Grid(format!(
+                "the curve's last point, (--points {} - 1) x --step-ms {} = {last:e} ms, is past \
+                 the {MAX_CURVE_MS} ms (one hour) a latency can be; give a smaller --step-ms or \
+                 fewer --points",
+                self.points, self.step_ms
             )));
         }
         Ok(())

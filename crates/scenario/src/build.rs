@@ -508,6 +508,25 @@ pub fn parse_drill(
             *spec.threshold.get_ref(),
             &spec.threshold.span(),
         )?;
+        let ratio = matches!(
+            signal,
+            Signal::ReadErrorRate
+                | Signal::ChargeErrorRate
+                | Signal::StaleReadShare
+                | Signal::RejectedShare
+        );
+        if ratio && threshold > 1.0 {
+            return Err(loc.error(
+                Some(&spec.threshold.span()),
+                "alert.threshold",
+                Some(show(threshold)),
+                format!(
+                    "signal `{}` is a share from 0 to 1, so this alert could never fire; give \
+                     e.g. 0.05 for 5 %",
+                    spec.signal.get_ref()
+                ),
+            ));
+        }
         let hold = match &spec.for_s {
             Some(f) => us(
                 bound("alert.for_s").check(loc, "alert.for_s", *f.get_ref(), &f.span())?,

@@ -54,6 +54,8 @@ const DRILL: &[(&str, usize, &[&str])] = &[
     ("[[slo]]\nname = \"x\"\nseries = \"read\"\nquantile = 2\ntarget_ms = 100\n", 4, &["quantile = 2", "1"]),
     ("\n[[alert]]\nname = \"x\"\nsignal = \"lag_p95_ms\"\nthreshold = -1\n", 5, &["threshold = -1"]),
     ("[[alert]]\nname = \"x\"\nsignal = \"vibes\"\nthreshold = 1\n", 3, &["vibes", "lag_p95_ms"]),
+    // A share above 1 could never fire (issue #21).
+    ("[[alert]]\nname = \"x\"\nsignal = \"read_error_rate\"\nthreshold = 5\n", 4, &["threshold = 5", "from 0 to 1", "never fire"]),
     ("[[alert]]\nname = \"x\"\nsignal = \"lag_p95_ms\"\nthreshold = 1\nfor_s = -5\n", 5, &["for_s = -5", "3600"]),
     ("[[clock]]\nkind = \"drift\"\nregion = \"SG\"\nppm = inf\n", 4, &["ppm = inf", "100000"]),
     ("name = \"\"\n", 1, &["name"]),
