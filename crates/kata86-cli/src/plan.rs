@@ -53,7 +53,23 @@ pub fn run(a: &PlanArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
 /// The search space the arguments describe, filters applied.
 pub fn space(a: &PlanArgs, inputs: &Inputs) -> Result<Space, CliError> {
     let mut space = match &a.scenario {
-        Some(p) => Space::scenario(read_scenario_from(inputs, p, false)?, a.runs, a.seed),
+        Some(p) => {
+            let cfg = read_scenario_from(inputs, p, false)?;
+            if !cfg.flags.is_empty() {
+                // Space::scenario plays designs without operator actions:
+                // refused rather than dropped without a word.
+                return Err(CliError::Usage(format!(
+                    "{}: its [[flag]] tables ({} runbook flag window{}) switch operator \
+                     actions that `plan` does not play (it judges each design on its own); \
+                     remove them for the plan, or play them with `kata86 drill --scenario {}`",
+                    p.display(),
+                    cfg.flags.len(),
+                    if cfg.flags.len() == 1 { "" } else { "s" },
+                    p.display()
+                )));
+            }
+            Space::scenario(cfg, a.runs, a.seed)
+        }
         None => Space::kata(a.runs, a.seed),
     };
     space.filter(&a.write_paths, &a.strategies)?;
@@ -263,6 +279,13 @@ fn table(o: &Outcome<'_>, out: &mut dyn Write) -> Result<(), CliError> {
         )?;
         for b in bind {
             writeln!(out, "  - {b}")?;
+        }
+        if bind.is_empty() {
+            writeln!(
+                out,
+                "  - none in common: each design fails on something of its own (see the \
+                 rejections below)"
+            )?;
         }
     } else {
         writeln!(

@@ -35,7 +35,9 @@ struct CellJson<'a> {
     model: &'static str,
     leader: &'a str,
     read_ms: Summary,
-    write_ms: Summary,
+    /// `null` when no charge committed (e.g. `--deadline 0` refuses them
+    /// all): no latency to show, which 0 ms would misstate.
+    write_ms: Option<Summary>,
     /// Kata workload: `lag_ms`, the lag drawn for each read of a follower
     /// (0 when a leader served it).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -142,7 +144,7 @@ fn cell_json<'a>(rep: &'a SimReport<'_>, i: usize) -> CellJson<'a> {
         model: cfg.lag.name(),
         leader: cfg.topology.region_name(cfg.leader),
         read_ms: r.read.summary(),
-        write_ms: r.write.summary(),
+        write_ms: (r.write.count() > 0).then(|| r.write.summary()),
         lag_ms: w.is_none().then(|| r.staleness.summary()),
         reported_staleness_ms: w.map(|_| r.staleness.summary()),
         stale_read_ratio: ratio(r.stale_reads, r.reads),
@@ -210,12 +212,16 @@ pub fn csv(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
             .lag_ms
             .or(c.reported_staleness_ms)
             .expect("one of the two");
-        for s in [c.read_ms, c.write_ms, staleness] {
-            write!(
-                out,
-                ",{},{},{},{},{},{}",
-                s.p50, s.p95, s.p99, s.p999, s.max, s.mean
-            )?;
+        for s in [Some(c.read_ms), c.write_ms, Some(staleness)] {
+            match s {
+                Some(s) => write!(
+                    out,
+                    ",{},{},{},{},{},{}",
+                    s.p50, s.p95, s.p99, s.p999, s.max, s.mean
+                )?,
+                // No data: empty fields, as CSV tools read a missing value.
+                None => write!(out, ",,,,,,")?,
+            }
         }
         let failed: Vec<&str> = c
             .slo
@@ -342,8 +348,8 @@ pub fn table(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
                 read_p50: ms(c.read_ms.p50),
                 read_p95: ms(c.read_ms.p95),
                 read_p99: ms(c.read_ms.p99),
-                write_p95: ms(c.write_ms.p95),
-                write_p99: ms(c.write_ms.p99),
+                write_p95: c.write_ms.map_or_else(|| "no data".into(), |w| ms(w.p95)),
+                write_p99: c.write_ms.map_or_else(|| "no data".into(), |w| ms(w.p99)),
                 stale_p50: ms(staleness.p50),
                 stale_p95: ms(staleness.p95),
                 stale_p99: ms(staleness.p99),
