@@ -189,6 +189,13 @@ fn corrupt(file: &Path, why: &str) -> CliError {
     ))
 }
 
+/// An error of the run a shard file's arguments and inputs describe, with
+/// the file's name in front.
+fn in_file(file: &Path, e: impl Into<CliError>) -> CliError {
+    let e: CliError = e.into();
+    CliError::Usage(format!("{}: its arguments: {e}", file.display()))
+}
+
 /// A shard file whose content contradicts itself or its run.
 fn tampered(file: &Path, why: &str) -> CliError {
     CliError::Usage(format!(
@@ -882,7 +889,7 @@ fn merge_sim(m: &MergeArgs, docs: &[Doc], out: &mut dyn Write) -> Result<Verdict
     a.report = m.report.clone();
     a.hgrm = m.hgrm.clone();
     let inputs = Inputs::stored(d0.inputs.clone());
-    let (cfg, cells) = crate::sim::configure(&a, &inputs)?;
+    let (cfg, cells) = crate::sim::configure(&a, &inputs).map_err(|e| in_file(f0, e))?;
     let n = d0.shards;
     let per_cell = engine::chunks(a.iterations);
     let units = per_cell * cells.len() as u64;
@@ -1220,7 +1227,7 @@ fn merge_drill(m: &MergeArgs, docs: &[Doc], out: &mut dyn Write) -> Result<Verdi
     a.report = m.report.clone();
     a.hgrm = m.hgrm.clone();
     let inputs = Inputs::stored(d0.inputs.clone());
-    let plan = crate::drill::plan(&a, &inputs)?;
+    let plan = crate::drill::plan(&a, &inputs).map_err(|e| in_file(f0, e))?;
     let sites = plan.cfg.topology.site_ids().count();
     let n = d0.shards;
     let mut shares: Vec<DrillShare> = plan
@@ -1459,10 +1466,10 @@ fn merge_plan(m: &MergeArgs, docs: &[Doc], out: &mut dyn Write) -> Result<Verdic
     a.format = m.format;
     a.quiet = true;
     a.report = m.report.clone();
-    let priorities = ::plan::Metric::priorities(&a.priorities)?;
+    let priorities = ::plan::Metric::priorities(&a.priorities).map_err(|e| in_file(f0, e))?;
     let inputs = Inputs::stored(d0.inputs.clone());
-    let space = crate::plan::space(&a, &inputs)?;
-    let all = ::plan::units(&space)?;
+    let space = crate::plan::space(&a, &inputs).map_err(|e| in_file(f0, e))?;
+    let all = ::plan::units(&space).map_err(|e| in_file(f0, e))?;
     let total = all.len();
     let n = d0.shards as usize;
     let mut results: Vec<Option<::plan::UnitResult>> = vec![None; total];
