@@ -104,6 +104,12 @@ pub struct PlanArgs {
     #[arg(long = "strategy", value_name = "NAME")]
     pub strategies: Vec<String>,
 
+    /// Go ahead with a search over the normal size (the refusal gives its
+    /// estimated time and memory: every unit's runs added up).
+    #[arg(long)]
+    #[serde(default)]
+    pub allow_long: bool,
+
     /// Output format (table or json).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     #[serde(skip)]
@@ -602,6 +608,11 @@ pub struct CompareArgs {
     /// nothing fetched) to this file; its directory must exist.
     #[arg(long, value_name = "FILE.html")]
     pub report: Option<std::path::PathBuf>,
+
+    /// Go ahead with a comparison over the normal size (the refusal gives
+    /// its estimated time and memory).
+    #[arg(long)]
+    pub allow_long: bool,
 
     /// Runs per row (1 to 1000): p50/p95/p99/max of every money figure over
     /// them, latency pooled.

@@ -194,16 +194,7 @@ pub(crate) fn plan(a: &DrillArgs, inputs: &Inputs) -> Result<Plan, CliError> {
         vec![cfg.clone()]
     };
     let n = runs_count(a.runs.unwrap_or(20))?;
-    let one = scenario::Work::drill(
-        cfg.rate,
-        to_ms(cfg.duration) / 1000.0,
-        cfg.topology.site_ids().count(),
-    );
-    let work = scenario::Work {
-        requests: one.requests * (n as f64) * configs.len() as f64,
-        seconds: one.seconds * (n as f64) * configs.len() as f64,
-        ..one
-    };
+    let work = crate::files::drill_work(&cfg).times(n as f64 * configs.len() as f64);
     if let Some(why) = work.refusal(length(a.allow_long)) {
         return Err(CliError::Usage(format!("this drill is too big: {why}")));
     }

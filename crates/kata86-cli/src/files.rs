@@ -111,3 +111,13 @@ pub fn length(allow_long: bool) -> Length {
         Length::Short
     }
 }
+
+/// One run of `cfg` in the shared cost model.
+pub fn drill_work(cfg: &DrillConfig) -> scenario::Work {
+    scenario::Work::drill_on(
+        cfg.rate,
+        topology::to_ms(cfg.duration) / 1000.0,
+        cfg.topology.site_ids().count(),
+        cfg.topology.region_count(),
+    )
+}

@@ -225,7 +225,7 @@ pub fn render(
 /// Runs `kata86 compare`.
 pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     let drills: Vec<DrillConfig> = match &a.scenario {
-        Some(p) => vec![read_scenario(p, false)?],
+        Some(p) => vec![read_scenario(p, a.allow_long)?],
         None => [
             Builtin::Baseline,
             Builtin::Partition,
@@ -251,6 +251,19 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
         None,
         &[("--scenario", a.scenario.as_ref())],
     )?;
+    // Every drill once per write path (single leader and the three
+    // multi-leader ones), each `runs` times.
+    let work = drills
+        .iter()
+        .map(|d| crate::files::drill_work(d).times(4.0 * f64::from(runs)))
+        .fold(scenario::Work::NONE, scenario::Work::then);
+    if let Some(why) = work.refusal(crate::files::length(a.allow_long)) {
+        return Err(CliError::Usage(format!(
+            "compare --runs {runs} over {} drill{} x 4 write paths: {why}",
+            drills.len(),
+            if drills.len() == 1 { "" } else { "s" }
+        )));
+    }
     let rows = compare_rows(&drills, a.seed, runs)?;
     let mut command = String::from("kata86 compare");
     if let Some(p) = &a.scenario {

@@ -30,6 +30,15 @@ pub fn run(a: &PbsArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         step_ms: a.step_ms,
         points: a.points,
     };
+    // The shared cost model: one write and one read to N replicas a trial
+    // (measured: about 10^8 replica legs a second); bounded by --trials.
+    let work = scenario::Work::sim(a.trials as f64 * a.n.max(1) as f64, 1e8);
+    if let Some(why) = work.refusal(scenario::Length::Short) {
+        return Err(CliError::Usage(format!(
+            "--trials {} x --n {}: {why}",
+            a.trials, a.n
+        )));
+    }
     crate::output::check_all(
         a.report.as_ref(),
         None,

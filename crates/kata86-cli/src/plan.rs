@@ -34,6 +34,16 @@ pub fn run(a: &PlanArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     let shard = crate::shard::requested(a.shard.as_deref(), a.out.as_deref())?;
     let inputs = Inputs::disk();
     let space = space(a, &inputs)?;
+    let work = work(&space)?;
+    if let Some(why) = work.refusal(crate::files::length(a.allow_long)) {
+        return Err(CliError::Usage(format!(
+            "this plan is too big ({} designs, {} scenario{}, --runs {}): {why}",
+            space.designs.len(),
+            space.faults.len() + 1,
+            if space.faults.is_empty() { "" } else { "s" },
+            space.runs
+        )));
+    }
     let bar = crate::output::bar(a.quiet, 0, "{bar:40} {pos}/{len} simulations {elapsed}");
     let tick = |done, total| {
         bar.set_length(total);
@@ -50,11 +60,40 @@ pub fn run(a: &PlanArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     render(a, &space, &priorities, &evals, out)
 }
 
+/// The plan's work in the shared cost model: each unit's runs (a drill
+/// configuration `runs` times; a multi-leader design every scenario `runs`
+/// times; a quorum design its kata cells).
+pub fn work(space: &Space) -> Result<scenario::Work, CliError> {
+    use ::plan::{Design, Unit};
+    let scenarios: Vec<&engine::drill::DrillConfig> = std::iter::once(&space.normal)
+        .chain(space.faults.iter().map(|(_, c)| c))
+        .collect();
+    let runs = f64::from(space.runs);
+    let sites = space.normal.topology.site_ids().count();
+    let mut total = scenario::Work::NONE;
+    for u in ::plan::units(space)? {
+        let w = match u {
+            Unit::Drill(key) => crate::files::drill_work(scenarios[key.0]).times(runs),
+            Unit::Design(d) => match space.designs[d] {
+                Design::Quorum { .. } => {
+                    scenario::Work::sim((::plan::QUORUM_REQUESTS as usize * sites) as f64, 5e7)
+                }
+                _ => scenarios
+                    .iter()
+                    .map(|s| crate::files::drill_work(s).times(runs))
+                    .fold(scenario::Work::NONE, scenario::Work::then),
+            },
+        };
+        total = total.then(w);
+    }
+    Ok(total)
+}
+
 /// The search space the arguments describe, filters applied.
 pub fn space(a: &PlanArgs, inputs: &Inputs) -> Result<Space, CliError> {
     let mut space = match &a.scenario {
         Some(p) => {
-            let cfg = read_scenario_from(inputs, p, false)?;
+            let cfg = read_scenario_from(inputs, p, a.allow_long)?;
             if !cfg.flags.is_empty() {
                 // Space::scenario plays designs without operator actions:
                 // refused rather than dropped without a word.

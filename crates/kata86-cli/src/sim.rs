@@ -127,21 +127,18 @@ pub fn configure(a: &SimArgs, inputs: &Inputs) -> Result<(SimConfig, Vec<Cell>),
                 .map(move |&strategy| Cell { site, strategy })
         })
         .collect();
-    let (limit, per_s) = match a.workload {
-        Workload::Kata => (2e9, 5e7),
-        Workload::Wallet => (3e8, 3.8e6),
+    // The shared cost model (scenario::Work): kata requests are cheap, a
+    // wallet's cost what its ledger does.
+    let per_s = match a.workload {
+        Workload::Kata => 5e7,
+        Workload::Wallet => 3.8e6,
     };
-    let requests = a.iterations as f64 * cells.len() as f64;
-    if requests > limit && !a.allow_long {
+    let work = scenario::Work::sim(a.iterations as f64 * cells.len() as f64, per_s);
+    if let Some(why) = work.refusal(crate::files::length(a.allow_long)) {
         return Err(CliError::Usage(format!(
-            "--iterations {} x {} cells = {} requests: about {:.0} s on one core (memory stays \
-             flat whatever the length: a few MB per core); over the {} of a normal run. Give \
-             fewer iterations, clients or strategies, or pass --allow-long to go ahead",
+            "--iterations {} x {} cells = {why} (fewer iterations, clients or strategies)",
             a.iterations,
             cells.len(),
-            scenario::show(requests),
-            requests / per_s,
-            scenario::show(limit)
         )));
     }
     let cfg = SimConfig {

@@ -266,6 +266,29 @@ const ROWS: &[(&str, Setup, &str, i32, &[&str])] = &[
     }, "sim -q -n 100 --topology h/topo.hgrm --hgrm h", 2, &["--hgrm h", "topo.hgrm"]),
     ("--report and --out the same file", none,
      "sim -q -n 100 --out same.json --report same.json", 2, &["--report"]),
+    // --- Every command bounds its work with one cost model (estimate in
+    // the refusal, --allow-long where it makes sense).
+    ("plan --runs 1000", none, "plan --runs 1000", 2, &["plan is too big", "s on one core", "--allow-long"]),
+    ("compare on a day-long scenario, --runs 1000", |d| {
+        std::fs::write(d.join("day.toml"), "duration_s = 86400\n").unwrap();
+    }, "compare --scenario day.toml --runs 1000", 2, &["4 write paths", "s on one core", "--allow-long"]),
+    ("a drill on the largest topology", |d| {
+        let regions: Vec<String> = (0..64).map(|i| format!("R{i}")).collect();
+        let rtts = regions.iter().map(|r| format!("{r} = 30")).collect::<Vec<_>>().join(", ");
+        let links: Vec<String> = (0..64)
+            .flat_map(|i| ((i + 1)..64).map(move |j| format!("{{ a = \"R{i}\", b = \"R{j}\", rtt_ms = 50 }}")))
+            .collect();
+        let sites: Vec<String> = (0..255)
+            .map(|j| format!("{{ name = \"S{j}\", home = \"R{}\", rtt_ms = {{ {rtts} }} }}", j % 64))
+            .collect();
+        let text = format!(
+            "leader = \"R0\"\n[topology]\nregions = [{}]\nlinks = [\n{}\n]\nsites = [\n{}\n]\n",
+            regions.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", "),
+            links.join(",\n"),
+            sites.join(",\n")
+        );
+        std::fs::write(d.join("huge.toml"), text).unwrap();
+    }, "drill --scenario huge.toml", 2, &["too big", "MB", "--allow-long"]),
     // --- Numbers that overflow after scaling.
     ("pbs --step-ms 1e306", none, "pbs --trials 1000 --step-ms 1e306", 2, &["--step-ms", "one hour"]),
     ("pbs --step-ms 1e306 with --report", none,

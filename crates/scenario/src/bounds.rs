@@ -300,50 +300,127 @@ pub fn show(v: f64) -> String {
     }
 }
 
-/// The work a drill asks for: `rate x duration x sites` requests, with its
-/// estimated time (at [`REQUESTS_PER_SECOND`]) and peak memory (measured:
-/// about 5 MB plus 350 bytes per request/s of total rate, since what a run
-/// holds grows with its rate, not its length).
+/// The one cost model every command bounds its work with (`sim`, `drill`,
+/// `compare`, `plan`, `pbs`): simulated requests, weighted by what one costs
+/// on the topology, times runs, scenarios and designs; the estimated time
+/// (at [`REQUESTS_PER_SECOND`] drill requests a second on one core) and peak
+/// memory.
+///
+/// Measured (docs/performance.md): a drill request costs about
+/// `1 + regions / 8` times one on the kata's few regions (every write
+/// ships to each region); a run holds about 5 MB, 350 bytes per request/s
+/// of total rate, and [`BYTES_PER_SITE`] per client site (its windows'
+/// histograms); [`RUNS_IN_MEMORY`] runs are held at once. A `sim` request
+/// of the kata loop costs [`REQUESTS_PER_SECOND`] / 5·10^7 of a drill's, a
+/// wallet request [`REQUESTS_PER_SECOND`] / 3.8·10^6.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Work {
     /// Requests simulated.
     pub requests: f64,
-    /// Estimated seconds of computing.
+    /// Estimated seconds of computing, on one core.
     pub seconds: f64,
     /// Estimated peak memory, bytes.
     pub bytes: f64,
 }
 
+/// Memory one drill run holds per client site, bytes (measured: 64 sites
+/// take about 380 MB).
+pub const BYTES_PER_SITE: f64 = 6e6;
+
+/// Runs held in memory at once: two being played and the share they are
+/// added to.
+pub const RUNS_IN_MEMORY: f64 = 3.0;
+
+/// The most memory a normal run may be estimated to need; over it, only
+/// with `--allow-long` (and never over [`MAX_MEMORY_BYTES`]).
+pub const MAX_SHORT_MEMORY_BYTES: f64 = 2e9;
+
+/// The longest a normal run may be estimated to compute: [`MAX_REQUESTS`]
+/// drill requests.
+pub const MAX_SECONDS: f64 = MAX_REQUESTS / REQUESTS_PER_SECOND;
+
 impl Work {
-    /// The work of a drill at `rate` per site for `duration_s` with `sites` sites.
+    /// Nothing.
+    pub const NONE: Work = Work {
+        requests: 0.0,
+        seconds: 0.0,
+        bytes: 0.0,
+    };
+
+    /// One drill run on the kata's three regions: `rate` per site for
+    /// `duration_s` with `sites` sites.
     pub fn drill(rate: f64, duration_s: f64, sites: usize) -> Work {
+        Work::drill_on(rate, duration_s, sites, 3)
+    }
+
+    /// One drill run on a topology of `regions` regions.
+    pub fn drill_on(rate: f64, duration_s: f64, sites: usize, regions: usize) -> Work {
         let total_rate = rate * sites as f64;
         let requests = total_rate * duration_s;
         Work {
             requests,
-            seconds: requests / REQUESTS_PER_SECOND,
-            bytes: 5e6 + 350.0 * total_rate,
+            seconds: requests * (1.0 + regions as f64 / 8.0) / REQUESTS_PER_SECOND,
+            bytes: 5e6 + 350.0 * total_rate + BYTES_PER_SITE * sites as f64,
+        }
+    }
+
+    /// `requests` of a `sim` run that simulates `per_second` of them a
+    /// second on one core (its memory stays flat: a few MB a thread).
+    pub fn sim(requests: f64, per_second: f64) -> Work {
+        Work {
+            requests,
+            seconds: requests / per_second,
+            bytes: 2e7,
+        }
+    }
+
+    /// `n` of this work (runs, scenarios, designs): time adds up, at most
+    /// [`RUNS_IN_MEMORY`] are held at once.
+    pub fn times(self, n: f64) -> Work {
+        Work {
+            requests: self.requests * n,
+            seconds: self.seconds * n,
+            bytes: self.bytes * n.clamp(0.0, RUNS_IN_MEMORY),
+        }
+    }
+
+    /// This and `other`, one after the other.
+    pub fn then(self, other: Work) -> Work {
+        Work {
+            requests: self.requests + other.requests,
+            seconds: self.seconds + other.seconds,
+            bytes: self.bytes.max(other.bytes),
         }
     }
 
     /// Why this work is refused, if it is: more memory than any run may use,
-    /// or (unless `long` runs are allowed) more requests than a short run.
+    /// or (unless `long` runs are allowed) more time or memory than a normal
+    /// run. The message gives the estimate.
     pub fn refusal(&self, long: Length) -> Option<String> {
         let describe = format!(
-            "{} requests: about {:.0} s and {:.0} MB",
+            "{} requests: about {:.0} s on one core and {:.0} MB",
             show(self.requests.round()),
             self.seconds,
             self.bytes / 1e6
         );
-        if self.bytes > MAX_MEMORY_BYTES {
+        if !(self.seconds.is_finite() && self.bytes.is_finite()) || self.bytes > MAX_MEMORY_BYTES
+        {
             Some(format!(
-                "{describe}, over the {:.0} MB any run may use; lower the rate",
+                "{describe}, over the {:.0} MB any run may use; make it smaller",
                 MAX_MEMORY_BYTES / 1e6
             ))
-        } else if self.requests > MAX_REQUESTS && long == Length::Short {
+        } else if long == Length::Short && self.seconds > MAX_SECONDS {
             Some(format!(
-                "{describe}, over the {} requests of a normal run; shorten it, or pass --allow-long to go ahead",
+                "{describe}, over the {:.0} s ({} drill requests) of a normal run; make it \
+                 smaller, or pass --allow-long to go ahead",
+                MAX_SECONDS,
                 show(MAX_REQUESTS)
+            ))
+        } else if long == Length::Short && self.bytes > MAX_SHORT_MEMORY_BYTES {
+            Some(format!(
+                "{describe}, over the {:.0} MB of a normal run; make it smaller, or pass \
+                 --allow-long to go ahead",
+                MAX_SHORT_MEMORY_BYTES / 1e6
             ))
         } else {
             None

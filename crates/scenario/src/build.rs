@@ -372,7 +372,12 @@ pub fn parse_drill(
         }
         cfg.workload.accounts = n as u32;
     }
-    let work = Work::drill(cfg.rate, duration_s, topo.site_ids().count());
+    let work = Work::drill_on(
+        cfg.rate,
+        duration_s,
+        topo.site_ids().count(),
+        topo.region_count(),
+    );
     if let Some(why) = work.refusal(length) {
         let span = sc
             .rate

@@ -30,8 +30,8 @@ mod error;
 mod schema;
 
 pub use bounds::{
-    bound, show, Bound, Length, Work, BOUNDS, MAX_FILE_BYTES, MAX_MEMORY_BYTES, MAX_REQUESTS,
-    REQUESTS_PER_SECOND,
+    bound, show, Bound, Length, Work, BOUNDS, BYTES_PER_SITE, MAX_FILE_BYTES, MAX_MEMORY_BYTES,
+    MAX_REQUESTS, MAX_SECONDS, MAX_SHORT_MEMORY_BYTES, REQUESTS_PER_SECOND, RUNS_IN_MEMORY,
 };
 pub use build::{parse_drill, parse_topology, SIGNALS};
 pub use error::ScenarioError;
