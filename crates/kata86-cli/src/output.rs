@@ -111,8 +111,7 @@ pub fn check_outputs(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> Res
         let Some(id) = identity(path) else { continue };
         if flag == "--hgrm" {
             if let Some((what, p, _)) = known.iter().find(|(_, _, i)| {
-                i.parent() == Some(id.as_path())
-                    && i.extension().is_some_and(|e| e == "hgrm")
+                i.parent() == Some(id.as_path()) && i.extension().is_some_and(|e| e == "hgrm")
             }) {
                 return Err(CliError::Usage(format!(
                     "--hgrm {}: the directory holds the input {what} {}, which a .hgrm file \
@@ -244,7 +243,11 @@ pub fn write_hgrm(dir: &Path, files: &[(String, &LatencyHistogram)]) -> Result<(
     }
     std::fs::create_dir_all(dir).map_err(fail)?;
     for (name, h) in files {
-        write_atomic("--hgrm", &dir.join(name), metrics::hgrm::write(h).as_bytes())?;
+        write_atomic(
+            "--hgrm",
+            &dir.join(name),
+            metrics::hgrm::write(h).as_bytes(),
+        )?;
     }
     Ok(())
 }

@@ -209,7 +209,11 @@ fn shown(s: &str) -> String {
     if s.chars().count() <= 80 {
         s.to_string()
     } else {
-        format!("{}… ({} bytes)", s.chars().take(60).collect::<String>(), s.len())
+        format!(
+            "{}… ({} bytes)",
+            s.chars().take(60).collect::<String>(),
+            s.len()
+        )
     }
 }
 
@@ -573,7 +577,8 @@ fn read_shard(file: &Path) -> Result<Doc, CliError> {
         .get(7..23)
         .and_then(|h| u64::from_str_radix(h, 16).ok())
         .unwrap_or(0);
-    let doc: ShardFile = serde_json::from_value(value).map_err(|e| corrupt(file, &e.to_string()))?;
+    let doc: ShardFile =
+        serde_json::from_value(value).map_err(|e| corrupt(file, &e.to_string()))?;
     if doc.kata86_version != VERSION {
         return Err(CliError::Usage(format!(
             "{} was written by kata86 {}, this is kata86 {VERSION}: run every shard and the \
@@ -632,15 +637,15 @@ fn bounded_arguments(v: &serde_json::Value, at: &str, file: &Path) -> Result<(),
     let long = |what: &str, n: usize| {
         corrupt(
             file,
-            &format!("{at} holds a {what} of {n}, over the {MAX_ARGUMENT_LEN} an argument may have"),
+            &format!(
+                "{at} holds a {what} of {n}, over the {MAX_ARGUMENT_LEN} an argument may have"
+            ),
         )
     };
     match v {
         Value::String(s) if s.len() > MAX_ARGUMENT_LEN => Err(long("string", s.len())),
         Value::Array(a) if a.len() > MAX_ARGUMENT_LEN => Err(long("list", a.len())),
-        Value::Array(a) => a
-            .iter()
-            .try_for_each(|x| bounded_arguments(x, at, file)),
+        Value::Array(a) => a.iter().try_for_each(|x| bounded_arguments(x, at, file)),
         Value::Object(m) if m.len() > MAX_ARGUMENT_LEN => Err(long("map", m.len())),
         Value::Object(m) => m.iter().try_for_each(|(k, x)| {
             if k.len() > MAX_ARGUMENT_LEN {
@@ -779,7 +784,11 @@ fn arguments<T: for<'de> Deserialize<'de>>(doc: &ShardFile, file: &Path) -> Resu
 pub fn merge(m: &MergeArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     crate::output::check_report(m.report.as_ref())?;
     crate::output::check_hgrm(m.hgrm.as_ref())?;
-    let inputs: Vec<(&str, &Path)> = m.files.iter().map(|f| ("shard file", f.as_path())).collect();
+    let inputs: Vec<(&str, &Path)> = m
+        .files
+        .iter()
+        .map(|f| ("shard file", f.as_path()))
+        .collect();
     let mut outputs: Vec<(&str, &Path)> = Vec::new();
     if let Some(r) = &m.report {
         outputs.push(("--report", r));
@@ -907,8 +916,7 @@ fn merge_sim(m: &MergeArgs, docs: &[Doc], out: &mut dyn Write) -> Result<Verdict
                 cfg.topology.site_name(cell.site),
                 cell.strategy.name()
             );
-            if c.client != cfg.topology.site_name(cell.site) || c.strategy != cell.strategy.name()
-            {
+            if c.client != cfg.topology.site_name(cell.site) || c.strategy != cell.strategy.name() {
                 return Err(tampered(
                     f,
                     &format!(
@@ -984,9 +992,10 @@ fn merge_sim(m: &MergeArgs, docs: &[Doc], out: &mut dyn Write) -> Result<Verdict
             }
         }
         for (total, part) in sum.iter_mut().zip(&parts) {
-            total.simulated = total.simulated.checked_add(part.simulated).ok_or_else(|| {
-                tampered(f, "its simulated time overflows the sum of the shards")
-            })?;
+            total.simulated = total
+                .simulated
+                .checked_add(part.simulated)
+                .ok_or_else(|| tampered(f, "its simulated time overflows the sum of the shards"))?;
             let simulated = total.simulated;
             total.merge(part);
             total.simulated = simulated;
@@ -1039,7 +1048,10 @@ fn run_file(index: u32, r: &RunRecord) -> RunFile {
 fn first_difference(index: u32, a: &RunRecord, b: &RunRecord) -> String {
     let (a, b) = (to_value(&run_file(index, a)), to_value(&run_file(index, b)));
     let empty = serde_json::Map::new();
-    let (a, b) = (a.as_object().unwrap_or(&empty), b.as_object().unwrap_or(&empty));
+    let (a, b) = (
+        a.as_object().unwrap_or(&empty),
+        b.as_object().unwrap_or(&empty),
+    );
     a.keys()
         .find(|k| a.get(*k) != b.get(*k))
         .cloned()
@@ -1180,7 +1192,10 @@ fn checked_counts(total: &DrillShare, part: &DrillShare) -> bool {
     };
     sites(&total.during, &part.during)
         && sites(&total.outside, &part.outside)
-        && total.follower_reads.checked_add(part.follower_reads).is_some()
+        && total
+            .follower_reads
+            .checked_add(part.follower_reads)
+            .is_some()
         && total
             .underreported_reads
             .checked_add(part.underreported_reads)
@@ -1191,7 +1206,8 @@ fn checked_counts(total: &DrillShare, part: &DrillShare) -> bool {
 fn share_covers(big: &DrillShare, small: &DrillShare, exact: bool) -> bool {
     let ge = |x: u64, y: u64| if exact { x == y } else { x >= y };
     // Covering with as many values is being equal.
-    let holds = |x: &LatencyHistogram, y: &LatencyHistogram| x.covers(y) && ge(x.count(), y.count());
+    let holds =
+        |x: &LatencyHistogram, y: &LatencyHistogram| x.covers(y) && ge(x.count(), y.count());
     let window = |a: &Window, b: &Window| {
         a.sites.len() == b.sites.len()
             && a.sites.iter().zip(&b.sites).all(|(x, y)| {

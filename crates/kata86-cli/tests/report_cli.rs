@@ -89,7 +89,10 @@ fn sim_figures_and_hgrm_equal_the_json() {
         ] {
             // The site's index in the topology (from 0) tells sites apart
             // whatever their names sanitise to.
-            let index = ["VN", "US"].iter().position(|s| *s == site).expect("a kata site");
+            let index = ["VN", "US"]
+                .iter()
+                .position(|s| *s == site)
+                .expect("a kata site");
             let path = hgrm.join(format!("sim-{index}-{site}-{strategy}-{series}.hgrm"));
             let text = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{path:?}"));
             let h = metrics::hgrm::parse(&text).expect("parses");

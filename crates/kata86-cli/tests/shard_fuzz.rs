@@ -140,7 +140,13 @@ fn mutate_value(v: &mut Value, rng: &mut Rng) -> String {
             *v = choices[rng.below(choices.len())].clone().into();
         }
         Value::Bool(b) => *v = (!*b).into(),
-        Value::Null => *v = if rng.below(2) == 0 { 0.into() } else { "x".into() },
+        Value::Null => {
+            *v = if rng.below(2) == 0 {
+                0.into()
+            } else {
+                "x".into()
+            }
+        }
         Value::Array(a) => match rng.below(3) {
             0 => {
                 a.pop();
@@ -249,7 +255,10 @@ fn mutated_shards_are_refused_with_their_name_or_change_nothing() {
             other => Some(format!("exit {other:?}")),
         };
         if let Some(p) = problem {
-            failures.push(format!("case {case}, {file}: {what}: {p}\n{}", err.trim_end()));
+            failures.push(format!(
+                "case {case}, {file}: {what}: {p}\n{}",
+                err.trim_end()
+            ));
         }
         std::fs::write(set.dir.join(file), &originals[si][fi]).unwrap();
     }

@@ -132,188 +132,507 @@ fn none(_: &Path) {}
 #[allow(clippy::type_complexity)]
 const ROWS: &[(&str, Setup, &str, i32, &[&str])] = &[
     // --- Allocation from a declared size, checked before allocating.
-    ("shard count 2^32-1", |d| {
-        sim_set(d);
-        tamper(d, "s-0.json", |v| v["shards"] = 4_294_967_295u64.into());
-    }, "merge s-0.json s-1.json", 2, &["s-0.json", "not a shard", "100000"]),
-    ("histogram declaring a 4 GiB payload", |d| {
-        sim_set(d);
-        // The V2 deflate cookie, then a compressed length of 2^32 - 1.
-        let forged = "HISTFP////8AAA==";
-        tamper(d, "s-1.json", |v| {
-            v["result"]["cells"][0]["read"]["v2_deflate_base64"] = forged.into()
-        });
-    }, "merge s-0.json s-1.json", 2, &["s-1.json", "histogram", "declares"]),
-    ("a histogram over the size any can need", |d| {
-        sim_set(d);
-        tamper(d, "s-1.json", |v| {
-            v["result"]["cells"][0]["read"]["v2_deflate_base64"] = "A".repeat(2 << 20).into()
-        });
-    }, "merge s-0.json s-1.json", 2, &["s-1.json", "histogram", "base64 characters"]),
-    ("100000 shards, one given: the missing list is summarised", |d| {
-        ok(d, &["sim", "-q", "--client", "VN", "--iterations", "10", "--shard", "7/100000", "--out", "x.json"]);
-    }, "merge x.json", 2, &["99999 of 100000 shards missing", "0, 1, 2", "and 99989 more"]),
-    ("a run's argument string of a megabyte", |d| {
-        sim_set(d);
-        for f in ["s-0.json", "s-1.json"] {
-            tamper(d, f, |v| v["arguments"]["leader"] = "S".repeat(1 << 20).into());
-        }
-    }, "merge s-0.json s-1.json", 2, &["s-0.json", "string of 1048576", "1024"]),
-    // --- Damage the digest catches, naming the file.
-    ("a damaged file", |d| {
-        sim_set(d);
-        let p = d.join("s-1.json");
-        let t = std::fs::read_to_string(&p).unwrap().replacen("\"reads\":", "\"reads\":1", 1);
-        std::fs::write(p, t).unwrap();
-    }, "merge s-0.json s-1.json", 2, &["s-1.json", "digest"]),
-    ("a truncated file", |d| {
-        sim_set(d);
-        let p = d.join("s-0.json");
-        let t = std::fs::read_to_string(&p).unwrap();
-        std::fs::write(&p, &t[..t.len() / 2]).unwrap();
-    }, "merge s-0.json s-1.json", 2, &["s-0.json", "not a kata86 shard file"]),
-    // --- Merge trusts nothing it can check (digest recomputed).
-    ("a u64 counter that wraps", |d| {
-        sim_set(d);
-        tamper(d, "s-0.json", |v| v["result"]["cells"][0]["reads"] = u64::MAX.into());
-    }, "merge s-0.json s-1.json", 2, &["s-0.json", "VN / leader", "requests where its shard runs"]),
-    ("a sub-counter over its total", |d| {
-        sim_set(d);
-        tamper(d, "s-1.json", |v| {
-            let c = &mut v["result"]["cells"][1];
-            c["over_bound_reads"] = (c["reads"].as_u64().unwrap() * 7).into();
-        });
-    }, "merge s-0.json s-1.json", 2, &["s-1.json", "VN / local", "over-bound reads out of"]),
-    ("swapped histograms", |d| {
-        sim_set(d);
-        tamper(d, "s-0.json", |v| {
-            let c = &mut v["result"]["cells"][0];
-            let read = c["read"].take();
-            c["read"] = c["staleness"].take();
-            c["staleness"] = read;
-        });
-    }, "merge s-0.json s-1.json", 2, &["s-0.json", "VN / leader"]),
-    ("a shard's share moved to another shard", |d| {
-        sim_set(d);
-        tamper(d, "s-0.json", |v| v["result"]["cells"][0]["reads"] = 0.into());
-    }, "merge s-0.json s-1.json", 2, &["s-0.json", "0 requests"]),
-    ("an edited topology text", |d| {
-        scenario_copy(d);
-        shards(d, &["sim", "-q", "--topology", "topo.toml", "--client", "JP", "--strategy", "local", "-n", "3000"], 1, "t");
-        tamper(d, "t-0.json", |v| {
-            let t = v["inputs"]["topology"].as_str().unwrap().replace("JP = 10", "JP = 1");
-            v["inputs"]["topology"] = t.into();
-        });
-    }, "merge t-0.json", 2, &["t-0.json", "replayed from the shards' own arguments"]),
-    ("an RPO of 2^64-1 µs", |d| {
-        drill_set(d);
-        tamper(d, "d-1.json", |v| v["result"]["configurations"][0]["runs"][0]["rpo"] = u64::MAX.into());
-    }, "merge d-0.json d-1.json", 2, &["d-1.json", "run 1", "RPO", "longer than"]),
-    ("a run's money verdict flipped", |d| {
-        drill_set(d);
-        tamper(d, "d-1.json", |v| {
-            let r = &mut v["result"]["configurations"][0]["runs"][0];
-            r["invariants_ok"] = (!r["invariants_ok"].as_bool().unwrap()).into();
-        });
-    }, "merge d-0.json d-1.json", 2, &["d-1.json", "run 1", "invariants_ok"]),
-    ("a run's RTO edited", |d| {
-        drill_set(d);
-        tamper(d, "d-0.json", |v| {
-            let r = &mut v["result"]["configurations"][0]["runs"][0];
-            r["rto_worst"] = 1.into();
-        });
-    }, "merge d-0.json d-1.json", 2, &["d-0.json", "run 0", "rto_worst"]),
-    ("a drill window's reads edited", |d| {
-        drill_set(d);
-        tamper(d, "d-1.json", |v| {
-            v["result"]["configurations"][0]["outside"][0]["reads"] = 5.into();
-        });
-    }, "merge d-0.json d-1.json", 2, &["d-1.json", "client site 1 outside the faults", "out of 5 reads"]),
-    ("stored SLO verdicts flipped to pass in a plan", |d| {
-        ok(d, &["plan", "-q", "--runs", "1", "--write-path", "quorum", "--out", "p.json"]);
-        tamper(d, "p.json", |v| {
-            each_object(v, &mut |m| {
-                if m.contains_key("observed_ms") {
-                    m.insert("pass".into(), true.into());
-                }
-            })
-        });
-    }, "merge p.json", 2, &["p.json", "says pass"]),
-    // --- Merge writes only the paths on its own command line.
-    ("output paths injected into the shards' arguments are never written", |d| {
-        sim_set(d);
-        for f in ["s-0.json", "s-1.json"] {
-            tamper(d, f, |v| {
-                v["arguments"]["report"] = "injected.html".into();
-                v["arguments"]["hgrm"] = "injected-dir/a/b".into();
+    (
+        "shard count 2^32-1",
+        |d| {
+            sim_set(d);
+            tamper(d, "s-0.json", |v| v["shards"] = 4_294_967_295u64.into());
+        },
+        "merge s-0.json s-1.json",
+        2,
+        &["s-0.json", "not a shard", "100000"],
+    ),
+    (
+        "histogram declaring a 4 GiB payload",
+        |d| {
+            sim_set(d);
+            // The V2 deflate cookie, then a compressed length of 2^32 - 1.
+            let forged = "HISTFP////8AAA==";
+            tamper(d, "s-1.json", |v| {
+                v["result"]["cells"][0]["read"]["v2_deflate_base64"] = forged.into()
             });
-        }
-    }, "merge s-0.json s-1.json --format csv", 0, &["VN,leader"]),
-    ("merge refuses --hgrm for a plan", |d| {
-        ok(d, &["plan", "-q", "--runs", "1", "--write-path", "quorum", "--out", "p.json"]);
-    }, "merge p.json --hgrm h", 2, &["--hgrm", "plan", "--report"]),
+        },
+        "merge s-0.json s-1.json",
+        2,
+        &["s-1.json", "histogram", "declares"],
+    ),
+    (
+        "a histogram over the size any can need",
+        |d| {
+            sim_set(d);
+            tamper(d, "s-1.json", |v| {
+                v["result"]["cells"][0]["read"]["v2_deflate_base64"] = "A".repeat(2 << 20).into()
+            });
+        },
+        "merge s-0.json s-1.json",
+        2,
+        &["s-1.json", "histogram", "base64 characters"],
+    ),
+    (
+        "100000 shards, one given: the missing list is summarised",
+        |d| {
+            ok(
+                d,
+                &[
+                    "sim",
+                    "-q",
+                    "--client",
+                    "VN",
+                    "--iterations",
+                    "10",
+                    "--shard",
+                    "7/100000",
+                    "--out",
+                    "x.json",
+                ],
+            );
+        },
+        "merge x.json",
+        2,
+        &[
+            "99999 of 100000 shards missing",
+            "0, 1, 2",
+            "and 99989 more",
+        ],
+    ),
+    (
+        "a run's argument string of a megabyte",
+        |d| {
+            sim_set(d);
+            for f in ["s-0.json", "s-1.json"] {
+                tamper(d, f, |v| {
+                    v["arguments"]["leader"] = "S".repeat(1 << 20).into()
+                });
+            }
+        },
+        "merge s-0.json s-1.json",
+        2,
+        &["s-0.json", "string of 1048576", "1024"],
+    ),
+    // --- Damage the digest catches, naming the file.
+    (
+        "a damaged file",
+        |d| {
+            sim_set(d);
+            let p = d.join("s-1.json");
+            let t = std::fs::read_to_string(&p)
+                .unwrap()
+                .replacen("\"reads\":", "\"reads\":1", 1);
+            std::fs::write(p, t).unwrap();
+        },
+        "merge s-0.json s-1.json",
+        2,
+        &["s-1.json", "digest"],
+    ),
+    (
+        "a truncated file",
+        |d| {
+            sim_set(d);
+            let p = d.join("s-0.json");
+            let t = std::fs::read_to_string(&p).unwrap();
+            std::fs::write(&p, &t[..t.len() / 2]).unwrap();
+        },
+        "merge s-0.json s-1.json",
+        2,
+        &["s-0.json", "not a kata86 shard file"],
+    ),
+    // --- Merge trusts nothing it can check (digest recomputed).
+    (
+        "a u64 counter that wraps",
+        |d| {
+            sim_set(d);
+            tamper(d, "s-0.json", |v| {
+                v["result"]["cells"][0]["reads"] = u64::MAX.into()
+            });
+        },
+        "merge s-0.json s-1.json",
+        2,
+        &["s-0.json", "VN / leader", "requests where its shard runs"],
+    ),
+    (
+        "a sub-counter over its total",
+        |d| {
+            sim_set(d);
+            tamper(d, "s-1.json", |v| {
+                let c = &mut v["result"]["cells"][1];
+                c["over_bound_reads"] = (c["reads"].as_u64().unwrap() * 7).into();
+            });
+        },
+        "merge s-0.json s-1.json",
+        2,
+        &["s-1.json", "VN / local", "over-bound reads out of"],
+    ),
+    (
+        "swapped histograms",
+        |d| {
+            sim_set(d);
+            tamper(d, "s-0.json", |v| {
+                let c = &mut v["result"]["cells"][0];
+                let read = c["read"].take();
+                c["read"] = c["staleness"].take();
+                c["staleness"] = read;
+            });
+        },
+        "merge s-0.json s-1.json",
+        2,
+        &["s-0.json", "VN / leader"],
+    ),
+    (
+        "a shard's share moved to another shard",
+        |d| {
+            sim_set(d);
+            tamper(d, "s-0.json", |v| {
+                v["result"]["cells"][0]["reads"] = 0.into()
+            });
+        },
+        "merge s-0.json s-1.json",
+        2,
+        &["s-0.json", "0 requests"],
+    ),
+    (
+        "an edited topology text",
+        |d| {
+            scenario_copy(d);
+            shards(
+                d,
+                &[
+                    "sim",
+                    "-q",
+                    "--topology",
+                    "topo.toml",
+                    "--client",
+                    "JP",
+                    "--strategy",
+                    "local",
+                    "-n",
+                    "3000",
+                ],
+                1,
+                "t",
+            );
+            tamper(d, "t-0.json", |v| {
+                let t = v["inputs"]["topology"]
+                    .as_str()
+                    .unwrap()
+                    .replace("JP = 10", "JP = 1");
+                v["inputs"]["topology"] = t.into();
+            });
+        },
+        "merge t-0.json",
+        2,
+        &["t-0.json", "replayed from the shards' own arguments"],
+    ),
+    (
+        "an RPO of 2^64-1 µs",
+        |d| {
+            drill_set(d);
+            tamper(d, "d-1.json", |v| {
+                v["result"]["configurations"][0]["runs"][0]["rpo"] = u64::MAX.into()
+            });
+        },
+        "merge d-0.json d-1.json",
+        2,
+        &["d-1.json", "run 1", "RPO", "longer than"],
+    ),
+    (
+        "a run's money verdict flipped",
+        |d| {
+            drill_set(d);
+            tamper(d, "d-1.json", |v| {
+                let r = &mut v["result"]["configurations"][0]["runs"][0];
+                r["invariants_ok"] = (!r["invariants_ok"].as_bool().unwrap()).into();
+            });
+        },
+        "merge d-0.json d-1.json",
+        2,
+        &["d-1.json", "run 1", "invariants_ok"],
+    ),
+    (
+        "a run's RTO edited",
+        |d| {
+            drill_set(d);
+            tamper(d, "d-0.json", |v| {
+                let r = &mut v["result"]["configurations"][0]["runs"][0];
+                r["rto_worst"] = 1.into();
+            });
+        },
+        "merge d-0.json d-1.json",
+        2,
+        &["d-0.json", "run 0", "rto_worst"],
+    ),
+    (
+        "a drill window's reads edited",
+        |d| {
+            drill_set(d);
+            tamper(d, "d-1.json", |v| {
+                v["result"]["configurations"][0]["outside"][0]["reads"] = 5.into();
+            });
+        },
+        "merge d-0.json d-1.json",
+        2,
+        &[
+            "d-1.json",
+            "client site 1 outside the faults",
+            "out of 5 reads",
+        ],
+    ),
+    (
+        "stored SLO verdicts flipped to pass in a plan",
+        |d| {
+            ok(
+                d,
+                &[
+                    "plan",
+                    "-q",
+                    "--runs",
+                    "1",
+                    "--write-path",
+                    "quorum",
+                    "--out",
+                    "p.json",
+                ],
+            );
+            tamper(d, "p.json", |v| {
+                each_object(v, &mut |m| {
+                    if m.contains_key("observed_ms") {
+                        m.insert("pass".into(), true.into());
+                    }
+                })
+            });
+        },
+        "merge p.json",
+        2,
+        &["p.json", "says pass"],
+    ),
+    // --- Merge writes only the paths on its own command line.
+    (
+        "output paths injected into the shards' arguments are never written",
+        |d| {
+            sim_set(d);
+            for f in ["s-0.json", "s-1.json"] {
+                tamper(d, f, |v| {
+                    v["arguments"]["report"] = "injected.html".into();
+                    v["arguments"]["hgrm"] = "injected-dir/a/b".into();
+                });
+            }
+        },
+        "merge s-0.json s-1.json --format csv",
+        0,
+        &["VN,leader"],
+    ),
+    (
+        "merge refuses --hgrm for a plan",
+        |d| {
+            ok(
+                d,
+                &[
+                    "plan",
+                    "-q",
+                    "--runs",
+                    "1",
+                    "--write-path",
+                    "quorum",
+                    "--out",
+                    "p.json",
+                ],
+            );
+        },
+        "merge p.json --hgrm h",
+        2,
+        &["--hgrm", "plan", "--report"],
+    ),
     // --- Outputs never destroy inputs.
-    ("--report naming the --topology file", scenario_copy,
-     "sim -q -n 100 --topology topo.toml --report topo.toml", 2, &["--report topo.toml", "input --topology"]),
-    ("--out naming the --scenario file", scenario_copy,
-     "drill --scenario world.toml --runs 1 --out ./world.toml", 2, &["--out ./world.toml", "input --scenario"]),
-    ("--report naming a shard file of the merge", sim_set,
-     "merge s-0.json s-1.json --report s-1.json", 2, &["--report s-1.json", "shard file"]),
-    ("--hgrm into the directory of a .hgrm input", |d| {
-        scenario_copy(d);
-        std::fs::create_dir_all(d.join("h")).unwrap();
-        std::fs::copy(d.join("topo.toml"), d.join("h/topo.hgrm")).unwrap();
-    }, "sim -q -n 100 --topology h/topo.hgrm --hgrm h", 2, &["--hgrm h", "topo.hgrm"]),
-    ("--report and --out the same file", none,
-     "sim -q -n 100 --out same.json --report same.json", 2, &["--report"]),
+    (
+        "--report naming the --topology file",
+        scenario_copy,
+        "sim -q -n 100 --topology topo.toml --report topo.toml",
+        2,
+        &["--report topo.toml", "input --topology"],
+    ),
+    (
+        "--out naming the --scenario file",
+        scenario_copy,
+        "drill --scenario world.toml --runs 1 --out ./world.toml",
+        2,
+        &["--out ./world.toml", "input --scenario"],
+    ),
+    (
+        "--report naming a shard file of the merge",
+        sim_set,
+        "merge s-0.json s-1.json --report s-1.json",
+        2,
+        &["--report s-1.json", "shard file"],
+    ),
+    (
+        "--hgrm into the directory of a .hgrm input",
+        |d| {
+            scenario_copy(d);
+            std::fs::create_dir_all(d.join("h")).unwrap();
+            std::fs::copy(d.join("topo.toml"), d.join("h/topo.hgrm")).unwrap();
+        },
+        "sim -q -n 100 --topology h/topo.hgrm --hgrm h",
+        2,
+        &["--hgrm h", "topo.hgrm"],
+    ),
+    (
+        "--report and --out the same file",
+        none,
+        "sim -q -n 100 --out same.json --report same.json",
+        2,
+        &["--report"],
+    ),
     // --- Every command bounds its work with one cost model (estimate in
     // the refusal, --allow-long where it makes sense).
-    ("plan --runs 1000", none, "plan --runs 1000", 2, &["plan is too big", "s on one core", "--allow-long"]),
-    ("compare on a day-long scenario, --runs 1000", |d| {
-        std::fs::write(d.join("day.toml"), "duration_s = 86400\n").unwrap();
-    }, "compare --scenario day.toml --runs 1000", 2, &["4 write paths", "s on one core", "--allow-long"]),
-    ("a drill on the largest topology", |d| {
-        let regions: Vec<String> = (0..64).map(|i| format!("R{i}")).collect();
-        let rtts = regions.iter().map(|r| format!("{r} = 30")).collect::<Vec<_>>().join(", ");
-        let links: Vec<String> = (0..64)
-            .flat_map(|i| ((i + 1)..64).map(move |j| format!("{{ a = \"R{i}\", b = \"R{j}\", rtt_ms = 50 }}")))
-            .collect();
-        let sites: Vec<String> = (0..255)
-            .map(|j| format!("{{ name = \"S{j}\", home = \"R{}\", rtt_ms = {{ {rtts} }} }}", j % 64))
-            .collect();
-        let text = format!(
+    (
+        "plan --runs 1000",
+        none,
+        "plan --runs 1000",
+        2,
+        &["plan is too big", "s on one core", "--allow-long"],
+    ),
+    (
+        "compare on a day-long scenario, --runs 1000",
+        |d| {
+            std::fs::write(d.join("day.toml"), "duration_s = 86400\n").unwrap();
+        },
+        "compare --scenario day.toml --runs 1000",
+        2,
+        &["4 write paths", "s on one core", "--allow-long"],
+    ),
+    (
+        "a drill on the largest topology",
+        |d| {
+            let regions: Vec<String> = (0..64).map(|i| format!("R{i}")).collect();
+            let rtts = regions
+                .iter()
+                .map(|r| format!("{r} = 30"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let links: Vec<String> = (0..64)
+                .flat_map(|i| {
+                    ((i + 1)..64)
+                        .map(move |j| format!("{{ a = \"R{i}\", b = \"R{j}\", rtt_ms = 50 }}"))
+                })
+                .collect();
+            let sites: Vec<String> = (0..255)
+                .map(|j| {
+                    format!(
+                        "{{ name = \"S{j}\", home = \"R{}\", rtt_ms = {{ {rtts} }} }}",
+                        j % 64
+                    )
+                })
+                .collect();
+            let text =
+                format!(
             "leader = \"R0\"\n[topology]\nregions = [{}]\nlinks = [\n{}\n]\nsites = [\n{}\n]\n",
             regions.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", "),
             links.join(",\n"),
             sites.join(",\n")
         );
-        std::fs::write(d.join("huge.toml"), text).unwrap();
-    }, "drill --scenario huge.toml", 2, &["too big", "MB", "--allow-long"]),
+            std::fs::write(d.join("huge.toml"), text).unwrap();
+        },
+        "drill --scenario huge.toml",
+        2,
+        &["too big", "MB", "--allow-long"],
+    ),
     // --- Numbers that overflow after scaling.
-    ("pbs --step-ms 1e306", none, "pbs --trials 1000 --step-ms 1e306", 2, &["--step-ms", "one hour"]),
-    ("pbs --step-ms 1e306 with --report", none,
-     "pbs --trials 1000 --step-ms 1e306 --report r.html", 2, &["--step-ms", "one hour"]),
-    ("pbs --step-ms below a microsecond", none, "pbs --trials 1000 --step-ms 1e-9", 2, &["--step-ms", "1 µs"]),
+    (
+        "pbs --step-ms 1e306",
+        none,
+        "pbs --trials 1000 --step-ms 1e306",
+        2,
+        &["--step-ms", "one hour"],
+    ),
+    (
+        "pbs --step-ms 1e306 with --report",
+        none,
+        "pbs --trials 1000 --step-ms 1e306 --report r.html",
+        2,
+        &["--step-ms", "one hour"],
+    ),
+    (
+        "pbs --step-ms below a microsecond",
+        none,
+        "pbs --trials 1000 --step-ms 1e-9",
+        2,
+        &["--step-ms", "1 µs"],
+    ),
     // --- Flags a mode ignores, duplicates, nonsense.
-    ("--report on a shard", none,
-     "sim -q -n 100 --shard 0/2 --out s.json --report r.html", 2, &["--report", "kata86 merge"]),
-    ("--hgrm on a shard", none,
-     "drill baseline -q --runs 2 --shard 0/2 --out s.json --hgrm h", 2, &["--hgrm", "kata86 merge"]),
-    ("--report on a multi-leader sim", none,
-     "sim -q -n 100 --workload wallet --write-path lww --report r.html", 2, &["--report", "compare"]),
-    ("a repeated --client", none, "sim -q -n 100 --client VN --client VN", 2, &["--client VN", "twice"]),
-    ("the same escrow region twice", none,
-     "drill partition --write-path escrow --escrow-regions SG,SG --runs 1", 2, &["--escrow-regions", "SG", "twice"]),
-    ("--rules-file \"\"", none,
-     "alerts --format promtool-test --drill baseline --rules-file \"\"", 2, &["--rules-file", "empty"]),
-    ("an alert threshold over 1 on a share", |d| {
-        std::fs::write(d.join("a.toml"), "[[alert]]\nname = \"x\"\nsignal = \"read_error_rate\"\nthreshold = 5\n").unwrap();
-    }, "drill --scenario a.toml --runs 1", 2, &["a.toml:4", "threshold", "never fire"]),
-    ("plan with a scenario's [[flag]] tables", |d| {
-        std::fs::write(d.join("f.toml"), "[[flag]]\nname = \"FORCE_LEADER_READ\"\non_s = 10\noff_s = 20\n").unwrap();
-    }, "plan --scenario f.toml --runs 1", 2, &["f.toml", "[[flag]]", "kata86 drill --scenario"]),
-    ("--deadline 0 charge latency is no data", none,
-     "sim -q -n 200 --client VN --strategy leader --deadline 0", 0, &["no data"]),
+    (
+        "--report on a shard",
+        none,
+        "sim -q -n 100 --shard 0/2 --out s.json --report r.html",
+        2,
+        &["--report", "kata86 merge"],
+    ),
+    (
+        "--hgrm on a shard",
+        none,
+        "drill baseline -q --runs 2 --shard 0/2 --out s.json --hgrm h",
+        2,
+        &["--hgrm", "kata86 merge"],
+    ),
+    (
+        "--report on a multi-leader sim",
+        none,
+        "sim -q -n 100 --workload wallet --write-path lww --report r.html",
+        2,
+        &["--report", "compare"],
+    ),
+    (
+        "a repeated --client",
+        none,
+        "sim -q -n 100 --client VN --client VN",
+        2,
+        &["--client VN", "twice"],
+    ),
+    (
+        "the same escrow region twice",
+        none,
+        "drill partition --write-path escrow --escrow-regions SG,SG --runs 1",
+        2,
+        &["--escrow-regions", "SG", "twice"],
+    ),
+    (
+        "--rules-file \"\"",
+        none,
+        "alerts --format promtool-test --drill baseline --rules-file \"\"",
+        2,
+        &["--rules-file", "empty"],
+    ),
+    (
+        "an alert threshold over 1 on a share",
+        |d| {
+            std::fs::write(
+                d.join("a.toml"),
+                "[[alert]]\nname = \"x\"\nsignal = \"read_error_rate\"\nthreshold = 5\n",
+            )
+            .unwrap();
+        },
+        "drill --scenario a.toml --runs 1",
+        2,
+        &["a.toml:4", "threshold", "never fire"],
+    ),
+    (
+        "plan with a scenario's [[flag]] tables",
+        |d| {
+            std::fs::write(
+                d.join("f.toml"),
+                "[[flag]]\nname = \"FORCE_LEADER_READ\"\non_s = 10\noff_s = 20\n",
+            )
+            .unwrap();
+        },
+        "plan --scenario f.toml --runs 1",
+        2,
+        &["f.toml", "[[flag]]", "kata86 drill --scenario"],
+    ),
+    (
+        "--deadline 0 charge latency is no data",
+        none,
+        "sim -q -n 200 --client VN --strategy leader --deadline 0",
+        0,
+        &["no data"],
+    ),
 ];
 
 /// Splits a row's command on spaces, `""` for an empty argument and `%D`
@@ -352,7 +671,11 @@ fn every_class_of_issue_21_has_its_exit_code_and_message() {
             }
             // A refusal writes nothing.
             if listing(&dir) != before {
-                why.push(format!("files changed: {:?} -> {:?}", before, listing(&dir)));
+                why.push(format!(
+                    "files changed: {:?} -> {:?}",
+                    before,
+                    listing(&dir)
+                ));
             }
         }
         for w in *says {
@@ -361,7 +684,11 @@ fn every_class_of_issue_21_has_its_exit_code_and_message() {
             }
         }
         if !why.is_empty() {
-            failures.push(format!("{name} ({cmd}): {}\n{}", why.join("; "), shown.trim_end()));
+            failures.push(format!(
+                "{name} ({cmd}): {}\n{}",
+                why.join("; "),
+                shown.trim_end()
+            ));
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -455,7 +782,20 @@ fn hgrm_names_are_unique_when_site_names_sanitise_alike() {
     .unwrap();
     ok(
         &dir,
-        &["sim", "-q", "-n", "200", "--topology", "t.toml", "--strategy", "leader", "--leader", "SG", "--hgrm", "h"],
+        &[
+            "sim",
+            "-q",
+            "-n",
+            "200",
+            "--topology",
+            "t.toml",
+            "--strategy",
+            "leader",
+            "--leader",
+            "SG",
+            "--hgrm",
+            "h",
+        ],
     );
     let mut names: Vec<String> = std::fs::read_dir(dir.join("h"))
         .unwrap()
@@ -467,7 +807,13 @@ fn hgrm_names_are_unique_when_site_names_sanitise_alike() {
     assert!(names.iter().all(|n| n
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))));
-    assert!(names.contains(&"sim-0-a-b-leader-read.hgrm".to_string()), "{names:?}");
-    assert!(names.contains(&"sim-1-a-b-leader-read.hgrm".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"sim-0-a-b-leader-read.hgrm".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"sim-1-a-b-leader-read.hgrm".to_string()),
+        "{names:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

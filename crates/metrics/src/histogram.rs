@@ -362,11 +362,16 @@ impl LatencyHistogram {
                 )));
             }
             let count = &mut out.counts[index_of(value)];
-            *count = count.checked_add(v.count_at_value()).ok_or_else(|| {
-                bad("its counts add up past 2^64".into())
-            })?;
+            *count = count
+                .checked_add(v.count_at_value())
+                .ok_or_else(|| bad("its counts add up past 2^64".into()))?;
         }
-        if out.counts.iter().try_fold(0u64, |s, &c| s.checked_add(c)).is_none() {
+        if out
+            .counts
+            .iter()
+            .try_fold(0u64, |s, &c| s.checked_add(c))
+            .is_none()
+        {
             return Err(bad("its counts add up past 2^64".into()));
         }
         let top = out.counts[index_of(Self::MAX_TRACKABLE_US)];

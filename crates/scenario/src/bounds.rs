@@ -403,8 +403,7 @@ impl Work {
             self.seconds,
             self.bytes / 1e6
         );
-        if !(self.seconds.is_finite() && self.bytes.is_finite()) || self.bytes > MAX_MEMORY_BYTES
-        {
+        if !(self.seconds.is_finite() && self.bytes.is_finite()) || self.bytes > MAX_MEMORY_BYTES {
             Some(format!(
                 "{describe}, over the {:.0} MB any run may use; make it smaller",
                 MAX_MEMORY_BYTES / 1e6
