@@ -104,6 +104,13 @@ pub struct PlanArgs {
     #[arg(long = "strategy", value_name = "NAME")]
     pub strategies: Vec<String>,
 
+    /// Play the scenario without its `[[flag]]` tables: a plan judges each
+    /// design without operator actions, so a scenario with runbook flags
+    /// is refused unless this says to leave them out.
+    #[arg(long)]
+    #[serde(default)]
+    pub without_flags: bool,
+
     /// Go ahead with a search over the normal size (the refusal gives its
     /// estimated time and memory: every unit's runs added up).
     #[arg(long)]

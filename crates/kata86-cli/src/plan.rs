@@ -94,13 +94,14 @@ pub fn space(a: &PlanArgs, inputs: &Inputs) -> Result<Space, CliError> {
     let mut space = match &a.scenario {
         Some(p) => {
             let cfg = read_scenario_from(inputs, p, a.allow_long)?;
-            if !cfg.flags.is_empty() {
+            if !cfg.flags.is_empty() && !a.without_flags {
                 // Space::scenario plays designs without operator actions:
                 // refused rather than dropped without a word.
                 return Err(CliError::Usage(format!(
                     "{}: its [[flag]] tables ({} runbook flag window{}) switch operator \
                      actions that `plan` does not play (it judges each design on its own); \
-                     remove them for the plan, or play them with `kata86 drill --scenario {}`",
+                     add --without-flags to plan without them, or play them with `kata86 drill \
+                     --scenario {}`",
                     p.display(),
                     cfg.flags.len(),
                     if cfg.flags.len() == 1 { "" } else { "s" },
@@ -209,6 +210,12 @@ fn command(a: &PlanArgs) -> String {
     let mut c = String::from("kata86 plan");
     if let Some(p) = &a.scenario {
         c.push_str(&format!(" --scenario {}", p.display()));
+    }
+    if a.without_flags {
+        c.push_str(" --without-flags");
+    }
+    if a.allow_long {
+        c.push_str(" --allow-long");
     }
     for w in &a.write_paths {
         c.push_str(&format!(" --write-path {w}"));

@@ -127,6 +127,7 @@ fn four_plan_shards_merge_to_the_single_run() {
         "plan",
         "--scenario",
         "examples/sg-down-two-regions.toml",
+        "--without-flags",
         "--runs",
         "1",
         "--write-path",
