@@ -405,7 +405,8 @@ impl Work {
         );
         if !(self.seconds.is_finite() && self.bytes.is_finite()) || self.bytes > MAX_MEMORY_BYTES {
             Some(format!(
-                "{describe}, over the {:.0} MB any run may use; make it smaller",
+                "{describe}, over the {:.0} MB any run may use; lower the rate, or use fewer \
+                 sites or runs",
                 MAX_MEMORY_BYTES / 1e6
             ))
         } else if long == Length::Short && self.seconds > MAX_SECONDS {
