@@ -164,6 +164,37 @@ pub(crate) fn plan(a: &DrillArgs, inputs: &Inputs) -> Result<Plan, CliError> {
         cfg.flags.push(parse_flag(f)?);
     }
     timing(a, &mut cfg)?;
+    // A --flag window the onset shift would push past the end: say so in
+    // the user's flags, not the engine's fault onset window they never set.
+    if let Err(e) = cfg.check_onset_window() {
+        let window = to_ms(cfg.onset_window) / 1000.0;
+        let end = to_ms(cfg.duration) / 1000.0;
+        let late = a
+            .flags
+            .iter()
+            .zip(&cfg.flags)
+            .find(|(_, f)| f.off.saturating_add(cfg.onset_window) > cfg.duration);
+        return Err(match late {
+            Some((text, f)) => CliError::Usage(format!(
+                "--flag {text}: ends at {} s, and each run shifts its timeline by up to {window} \
+                 s ({}), past the drill's end at {end} s; end the flag by {} s, or pass \
+                 --onset-window 0{}",
+                to_ms(f.off) / 1000.0,
+                if a.onset_window.is_some() {
+                    "--onset-window"
+                } else {
+                    "the built-in drill's default --onset-window"
+                },
+                (end - window).max(0.0),
+                if a.duration.is_none() {
+                    " or a longer --duration"
+                } else {
+                    ""
+                }
+            )),
+            None => e.into(),
+        });
+    }
     // The report's per-window series cost two histograms a window: kept
     // only when a report is asked for.
     cfg.report_series = a.report.is_some();

@@ -535,6 +535,14 @@ const ROWS: &[(&str, Setup, &str, i32, &[&str])] = &[
         2,
         &["too big", "MB", "--allow-long"],
     ),
+    // --- Messages name what the user wrote.
+    (
+        "a --flag window the onset shift pushes past the end",
+        none,
+        "drill region-down --runs 1 --flag FORCE_LEADER_READ@0-300",
+        2,
+        &["--flag FORCE_LEADER_READ@0-300", "--onset-window", "240 s"],
+    ),
     // --- Numbers that overflow after scaling.
     (
         "pbs --step-ms 1e306",
