@@ -543,6 +543,39 @@ const ROWS: &[(&str, Setup, &str, i32, &[&str])] = &[
         2,
         &["--flag FORCE_LEADER_READ@0-300", "--onset-window", "240 s"],
     ),
+    (
+        "a quorum-only plan does not blame money it cannot judge",
+        none,
+        "plan --write-path quorum --runs 1",
+        0,
+        &["judges money on none of these designs"],
+    ),
+    (
+        "a 17-region world's quorum designs fit the model",
+        |d| {
+            let regions: Vec<String> = (0..17).map(|i| format!("R{i}")).collect();
+            let rtts = regions
+                .iter()
+                .map(|r| format!("{r} = 30"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let links: Vec<String> = (0..17)
+                .flat_map(|i| {
+                    ((i + 1)..17)
+                        .map(move |j| format!("{{ a = \"R{i}\", b = \"R{j}\", rtt_ms = 50 }}"))
+                })
+                .collect();
+            let text = format!(
+            "leader = \"R0\"\nduration_s = 60\n[topology]\nregions = [{}]\nlinks = [\n{}\n]\nsites = [{{ name = \"S\", home = \"R0\", rtt_ms = {{ {rtts} }} }}]\n",
+            regions.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", "),
+            links.join(",\n"),
+        );
+            std::fs::write(d.join("r17.toml"), text).unwrap();
+        },
+        "plan --scenario r17.toml --runs 1 --write-path quorum",
+        0,
+        &["quorum N16"],
+    ),
     // --- Numbers that overflow after scaling.
     (
         "pbs --step-ms 1e306",

@@ -164,7 +164,8 @@ pub struct Space {
 /// replica per region (at least 3), R = W = 1, a majority each, and the two
 /// one-sided strict quorums.
 pub fn quorum_choices(regions: usize) -> Vec<Design> {
-    let n = regions.max(3);
+    // One replica per region, at least 3, at most the model's 16.
+    let n = regions.clamp(3, quorum::MAX_N);
     let m = n / 2 + 1;
     let mut v = vec![(1, 1), (m, m), (1, n), (n, 1)];
     v.sort_unstable();
@@ -1021,9 +1022,21 @@ pub fn binding(evals: &[Evaluation]) -> Vec<String> {
         .filter(|e| e.figures.money_breach.is_none() && e.figures.unmodelled.is_none())
         .collect();
     if safe.is_empty() {
-        return vec![
-            "money: no design that the model can judge keeps every money invariant".into(),
-        ];
+        let judged = evals.iter().any(|e| {
+            e.figures.money_breach.is_some()
+                || !e
+                    .figures
+                    .unmodelled
+                    .as_deref()
+                    .is_some_and(|u| u.contains("money"))
+        });
+        return vec![if judged {
+            "money: no design that the model can judge keeps every money invariant".into()
+        } else {
+            "money: the model judges money on none of these designs (see each one's \
+             \"not modelled\"); add a write path it can judge, e.g. --write-path majority"
+                .into()
+        }];
     }
     let mut out = Vec::new();
     let names: Vec<&str> = safe[0]
