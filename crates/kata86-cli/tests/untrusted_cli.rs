@@ -674,6 +674,20 @@ const ROWS: &[(&str, Setup, &str, i32, &[&str])] = &[
         0,
         &["no data"],
     ),
+    (
+        "--deadline 0 charge latency is null in JSON",
+        none,
+        "sim -q -n 200 --client VN --strategy leader --deadline 0 --format json",
+        0,
+        &["\"write_ms\": null"],
+    ),
+    (
+        "--deadline 0 charge latency is empty in CSV",
+        none,
+        "sim -q -n 200 --client VN --strategy leader --deadline 0 --format csv",
+        0,
+        &["SG,40.031,40.031,40.031,40.031,40.031,40.016,,,,,,,"],
+    ),
 ];
 
 /// Splits a row's command on spaces, `""` for an empty argument and `%D`
