@@ -1,5 +1,5 @@
-//! Shard files against mutation (issue #21): valid shards of a `sim` and of
-//! a `drill`, mutated field by field (digest recomputed, as a tamperer
+//! Shard files against mutation (issue #21): valid shards of a `sim`, a
+//! `drill` and a `plan`, mutated field by field (digest recomputed, as a tamperer
 //! would), truncated, or corrupted byte-wise (digest kept), are merged by
 //! the real binary. Every outcome must be either exit 2 with the mutated
 //! file named, nothing on stdout and a message under a screen, or exit 0
@@ -7,7 +7,7 @@
 //! accepts must not change what it prints. Never a panic.
 //!
 //! Each shard of these sets owns exactly one unit (a chunk of one cell, one
-//! drill run), so the replayed sample covers all of it. Cases are drawn
+//! drill run, one plan design), so the replayed sample covers all of it. Cases are drawn
 //! from a fixed seed; `SHARD_FUZZ_CASES` (default 40) and `SHARD_FUZZ_SEED`
 //! set the count and the seed. CI runs a fixed larger count (`.ci/run`).
 
@@ -60,14 +60,14 @@ struct Set {
     expected: Vec<u8>,
 }
 
-fn make_set(name: &str, base: &[&str]) -> Set {
+fn make_set(name: &str, base: &[&str], n: u32) -> Set {
     let dir = std::env::temp_dir().join(format!("kata86-shard-fuzz-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let files: Vec<String> = (0..2)
+    let files: Vec<String> = (0..n)
         .map(|i| {
             let file = format!("{name}-{i}.json");
-            let spec = format!("{i}/2");
+            let spec = format!("{i}/{n}");
             let mut args = base.to_vec();
             args.extend(["--shard", &spec, "--out", &file]);
             let o = kata86(&dir, &args);
@@ -220,8 +220,15 @@ fn mutated_shards_are_refused_with_their_name_or_change_nothing() {
                 "-n",
                 "3000",
             ],
+            2,
         ),
-        make_set("drill", &["drill", "region-down", "-q", "--runs", "2"]),
+        make_set("drill", &["drill", "region-down", "-q", "--runs", "2"], 2),
+        // Four quorum designs, one unit a shard.
+        make_set(
+            "plan",
+            &["plan", "-q", "--runs", "1", "--write-path", "quorum"],
+            4,
+        ),
     ];
     let originals: Vec<Vec<Vec<u8>>> = sets
         .iter()
