@@ -264,7 +264,15 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
             if drills.len() == 1 { "" } else { "s" }
         )));
     }
-    let rows = compare_rows(&drills, a.seed, runs)?;
+    // A scenario the multi-leader paths cannot play is the file's problem:
+    // named, not blamed on a "drill" the user never ran.
+    let rows = compare_rows(&drills, a.seed, runs).map_err(|e| match (&a.scenario, e) {
+        (Some(p), engine::EngineError::BadDrill(why)) => CliError::Usage(format!(
+            "{}: cannot be compared on every write path: {why}",
+            p.display()
+        )),
+        (_, e) => e.into(),
+    })?;
     let mut command = String::from("kata86 compare");
     if let Some(p) = &a.scenario {
         command.push_str(&format!(" --scenario {}", p.display()));

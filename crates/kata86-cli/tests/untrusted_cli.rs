@@ -576,6 +576,19 @@ const ROWS: &[(&str, Setup, &str, i32, &[&str])] = &[
         0,
         &["quorum N16"],
     ),
+    (
+        "compare names the scenario file a write path cannot play",
+        |d| {
+            std::fs::write(
+                d.join("w.toml"),
+                "replication = \"majority\"\nwitnesses = [\"JP\", \"US\"]\n",
+            )
+            .unwrap();
+        },
+        "compare --scenario w.toml --runs 1",
+        2,
+        &["w.toml: cannot be compared", "US is a witness"],
+    ),
     // --- Numbers that overflow after scaling.
     (
         "pbs --step-ms 1e306",
