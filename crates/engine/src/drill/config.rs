@@ -366,7 +366,9 @@ pub enum Builtin {
     RegionDown,
     /// SG cut off from every other region from 60 s to 180 s.
     Partition,
-    /// SG → US apply 8 s slower from 60 s to 180 s.
+    /// SG → US apply 8 s slower from 60 s to 180 s: apply only (receipt
+    /// and fsync go on, so no commit waits for it; a slower link or disk is
+    /// a `link-delay` or `disk-stall` scenario fault).
     LagSpike,
     /// No fault; SG's clock 250 ms ahead, US's 250 ms behind, JP wandering.
     ClockSkew,
