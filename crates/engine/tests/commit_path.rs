@@ -219,7 +219,10 @@ fn a_one_way_delay_on_the_ack_path_moves_the_quorum_to_the_next_follower() {
     }
     let acks = p95_ms(&vn_charges(&world(&[delay])));
     // JP's ack 74 + 400 ms against US's 180 ms round trip: US carries it.
-    assert!(acks > none + 50.0 && acks < none + 400.0, "{none} -> {acks}");
+    assert!(
+        acks > none + 50.0 && acks < none + 400.0,
+        "{none} -> {acks}"
+    );
 }
 
 /// A stall of 300 ms per fsync at both followers delays every durable

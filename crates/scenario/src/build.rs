@@ -716,7 +716,8 @@ fn fault(
     // A number a kind needs, within its bound, in µs.
     let amount = |name: &str, v: &Option<Spanned<f64>>| -> Result<Micros, ScenarioError> {
         let v = needed(loc, k, name, v)?;
-        let x = bound(&format!("fault.{name}")).check(loc, &field(name), *v.get_ref(), &v.span())?;
+        let x =
+            bound(&format!("fault.{name}")).check(loc, &field(name), *v.get_ref(), &v.span())?;
         Ok(us(x, 1e3))
     };
     // Two different regions, `second` named where they are the same.
@@ -730,12 +731,7 @@ fn fault(
         );
         let (rx, ry) = (region(x, &field(first.0))?, region(y, &field(second.0))?);
         if rx == ry {
-            return Err(loc.error(
-                Some(&y.span()),
-                field(second.0),
-                quoted(y.get_ref()),
-                why,
-            ));
+            return Err(loc.error(Some(&y.span()), field(second.0), quoted(y.get_ref()), why));
         }
         Ok((rx, ry))
     };
@@ -773,19 +769,20 @@ fn fault(
                 ("b", &f.b),
                 "a link delay slows a link between two different regions",
             )?;
-            let (from, to, both_ways) = match f.direction.as_ref().map(|d| (d, d.get_ref().as_str())) {
-                None | Some((_, "both")) => (a, b, true),
-                Some((_, "a->b")) => (a, b, false),
-                Some((_, "b->a")) => (b, a, false),
-                Some((d, other)) => {
-                    return Err(loc.error(
-                        Some(&d.span()),
-                        field("direction"),
-                        quoted(other),
-                        "choose both (the default), a->b or b->a",
-                    ))
-                }
-            };
+            let (from, to, both_ways) =
+                match f.direction.as_ref().map(|d| (d, d.get_ref().as_str())) {
+                    None | Some((_, "both")) => (a, b, true),
+                    Some((_, "a->b")) => (a, b, false),
+                    Some((_, "b->a")) => (b, a, false),
+                    Some((d, other)) => {
+                        return Err(loc.error(
+                            Some(&d.span()),
+                            field("direction"),
+                            quoted(other),
+                            "choose both (the default), a->b or b->a",
+                        ))
+                    }
+                };
             FaultKind::LinkDelay {
                 from,
                 to,

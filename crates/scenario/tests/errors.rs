@@ -258,5 +258,8 @@ end_s = 120
             extra: 300_000
         }
     );
-    assert_eq!((cfg.faults[2].start, cfg.faults[2].end), (100_000_000, 120_000_000));
+    assert_eq!(
+        (cfg.faults[2].start, cfg.faults[2].end),
+        (100_000_000, 120_000_000)
+    );
 }

@@ -14,7 +14,8 @@
 //!   through each region's hybrid logical clock;
 //! * `control.rs` — leases, the clock-offset check, failure detection,
 //!   promotion, client re-routing;
-//! * `faults.rs` — which regions are down or cut off, and fault start/end;
+//! * `faults.rs` — which regions are down or cut off, which links and disks
+//!   are slow (link delays, disk stalls), and fault start/end;
 //! * `client.rs` — charges and top-ups: attempts, deadlines, retries, acks;
 //! * `reads.rs` — reads by the configured strategy, read-your-writes, data age;
 //! * `runbook.rs` — monitoring windows, alerts, flags and the runbook steps;

@@ -146,8 +146,7 @@ impl Core<'_> {
         // A read the entry region relays to the leader (bounded's forward, a
         // read-your-writes forward) crosses the link between them, and any
         // delay on it; `leader` and `fallback` reads go there from the site.
-        let relayed = served != e
-            && (forwarded || strategy == ReadStrategy::Bounded && !follower);
+        let relayed = served != e && (forwarded || strategy == ReadStrategy::Bounded && !follower);
         if relayed {
             out.latency += self.link_delay(e, served, now) + self.link_delay(served, e, now);
         }

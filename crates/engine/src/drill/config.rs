@@ -637,9 +637,7 @@ impl DrillConfig {
                 let shared = match (f.kind, g.kind) {
                     (FaultKind::LinkDelay { .. }, FaultKind::LinkDelay { .. }) => {
                         let t = f.start.max(g.start);
-                        (0..n).any(|a| {
-                            (0..n).any(|b| f.delay(a, b, t) > 0 && g.delay(a, b, t) > 0)
-                        })
+                        (0..n).any(|a| (0..n).any(|b| f.delay(a, b, t) > 0 && g.delay(a, b, t) > 0))
                     }
                     (
                         FaultKind::DiskStall { region: a, .. },
@@ -697,5 +695,4 @@ impl DrillConfig {
     pub(crate) fn holds_data(&self, r: usize) -> bool {
         !self.witnesses.iter().any(|w| w.idx() == r)
     }
-
 }
