@@ -461,7 +461,8 @@ pub struct SimArgs {
 #[derive(Debug, Args, Serialize, Deserialize)]
 pub struct DrillArgs {
     /// Built-in drill: baseline (no fault), region-down, partition,
-    /// lag-spike, clock-skew, runbook.
+    /// lag-spike (SG -> US apply +8 s; apply only, no commit waits for it),
+    /// clock-skew, runbook.
     #[arg(value_name = "NAME", required_unless_present = "scenario")]
     pub name: Option<String>,
 

@@ -1180,6 +1180,18 @@ fn fault_label(f: &engine::drill::Fault, t: &topology::Topology) -> String {
         FaultKind::LagSpike { from, to, .. } => {
             format!("lag spike {}->{}", t.region_name(from), t.region_name(to))
         }
+        FaultKind::LinkDelay {
+            from,
+            to,
+            both_ways,
+            ..
+        } => format!(
+            "link delay {}{}{}",
+            t.region_name(from),
+            if both_ways { "<->" } else { "->" },
+            t.region_name(to)
+        ),
+        FaultKind::DiskStall { region, .. } => format!("disk stall {}", t.region_name(region)),
     }
 }
 

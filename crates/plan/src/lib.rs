@@ -246,6 +246,8 @@ impl Space {
                     FaultKind::RegionDown { .. } => "region-down",
                     FaultKind::Partition { .. } => "partition",
                     FaultKind::LagSpike { .. } => "lag-spike",
+                    FaultKind::LinkDelay { .. } => "link-delay",
+                    FaultKind::DiskStall { .. } => "disk-stall",
                 };
                 (format!("{} #{}", what, i + 1), one)
             })

@@ -51,10 +51,14 @@ struct Item {
 /// Each item sent at `sent` gets three times, each chained to the item ahead
 /// of it so that nothing overtakes (in-order delivery, as over TCP, and an
 /// in-order log):
-/// 1. **receipt** — `received = max(prev received, sent + one_way +
+/// 1. **receipt** — `received = max(prev received, sent + one_way + delay +
 ///    U[0, jitter), blocked_until)`, from the [`Link`] and its own network
-///    random stream; `blocked_until` is the end of a [`cut`](Self::cut);
-/// 2. **durability** — `durable = max(prev durable, received + fsync)`;
+///    random stream; `blocked_until` is the end of a [`cut`](Self::cut),
+///    `delay` the extra of a [delayed link](Self::delay_sends) when `sent`
+///    falls in its window (0 otherwise);
+/// 2. **durability** — `durable = max(prev durable, received + fsync +
+///    stall)`, `stall` the extra of a [stalled disk](Self::stall_fsync) when
+///    `received` falls in its window;
 /// 3. **visibility** — `visible = max(prev visible, durable, received +
 ///    apply_delay(sent) + extra)`, with the apply delay from the follower's
 ///    [`LagProcess::apply_delay`]. A slow item therefore holds back everything
@@ -109,6 +113,12 @@ pub struct FollowerStream {
     applied_lsn: u64,
     durable_lsn: u64,
     extra: Micros,
+    /// Windows `[from, until)` in which an item *sent* takes `extra` longer
+    /// on the wire (a delayed link).
+    delays: Vec<(Micros, Micros, Micros)>,
+    /// Windows `[from, until)` in which an item *received* takes `extra`
+    /// longer to be durable (a stalled disk at the follower).
+    stalls: Vec<(Micros, Micros, Micros)>,
 }
 
 impl FollowerStream {
@@ -134,7 +144,42 @@ impl FollowerStream {
             applied_lsn: 0,
             durable_lsn: 0,
             extra: 0,
+            delays: Vec::new(),
+            stalls: Vec::new(),
         }
+    }
+
+    /// Every item sent in `[from, until)` takes `extra` longer to be
+    /// received: a slower link for a while (entries and heartbeats alike,
+    /// still in order, nothing lost). Give the windows before sending:
+    /// what is already on the wire keeps its times.
+    pub fn delay_sends(&mut self, from: Micros, until: Micros, extra: Micros) {
+        if from < until && extra > 0 {
+            self.delays.push((from, until, extra));
+        }
+    }
+
+    /// Every item received in `[from, until)` takes `extra` longer to be
+    /// durable (and so to be visible): the follower's fsync stalls for a
+    /// while. Give the windows before sending.
+    pub fn stall_fsync(&mut self, from: Micros, until: Micros, extra: Micros) {
+        if from < until && extra > 0 {
+            self.stalls.push((from, until, extra));
+        }
+    }
+
+    /// The extra of the windows holding `t`.
+    fn extra_at(windows: &[(Micros, Micros, Micros)], t: Micros) -> Micros {
+        windows
+            .iter()
+            .filter(|&&(from, until, _)| from <= t && t < until)
+            .map(|&(_, _, extra)| extra)
+            .sum()
+    }
+
+    /// The fsync of an item received at `received`.
+    fn fsync_at(&self, received: Micros) -> Micros {
+        self.link.fsync + Self::extra_at(&self.stalls, received)
     }
 
     /// The same stream, for a leader that starts sending at `t`: its first
@@ -196,12 +241,13 @@ impl FollowerStream {
         } else {
             0
         };
+        let delay = Self::extra_at(&self.delays, sent);
         let received = self
             .last
             .received
-            .max(sent + self.link.one_way + jitter)
+            .max(sent + self.link.one_way + delay + jitter)
             .max(self.blocked_until);
-        let durable = self.last.durable.max(received + self.link.fsync);
+        let durable = self.last.durable.max(received + self.fsync_at(received));
         let apply = self.lag.apply_delay(sent) + self.extra;
         let visible = self.last.visible.max(durable).max(received + apply);
         self.last = Times {
@@ -347,13 +393,14 @@ impl FollowerStream {
     /// the chain behind the delayed ones moves later with them.
     pub fn cut(&mut self, until: Micros) {
         let now = self.now;
-        let fsync = self.link.fsync;
         self.blocked_until = self.blocked_until.max(until);
         let mut prev = self.done;
+        let (fsync, stalls) = (self.link.fsync, &self.stalls);
         for item in &mut self.queue {
             if item.at.received > now {
                 let at = &mut item.at;
                 at.received = at.received.max(until);
+                let fsync = fsync + Self::extra_at(stalls, at.received);
                 at.durable = at.durable.max(prev.durable).max(at.received + fsync);
                 at.visible = at
                     .visible
@@ -526,6 +573,45 @@ mod tests {
         s.ship(4, ms(3500.0), at(ms(3500.0)));
         assert_eq!(s.durable_time(4), Some(ms(3595.0)));
         assert_eq!(s.apply_time(4), Some(ms(3650.0)));
+    }
+
+    /// A delayed link slows what is sent in its window, receipt and all
+    /// (so durability too); a stalled disk slows what is received in its
+    /// window from receipt to durable. Order is kept either way.
+    #[test]
+    fn a_delayed_link_and_a_stalled_disk_slow_receipt_and_durability() {
+        let mut s = sg_us(1_000_000.0);
+        s.delay_sends(ms(1000.0), ms(2000.0), ms(400.0));
+        s.stall_fsync(ms(3000.0), ms(4000.0), ms(300.0));
+        s.ship(1, ms(900.0), at(ms(900.0))); // before the delay: received 990
+        assert_eq!(s.durable_time(1), Some(ms(995.0)));
+        s.ship(2, ms(1000.0), at(ms(1000.0))); // received 1000 + 90 + 400
+        assert_eq!(s.durable_time(2), Some(ms(1495.0)));
+        assert_eq!(s.apply_time(2), Some(ms(1550.0)));
+        // Sent after the window, on the chain behind entry 2's receipt.
+        s.ship(3, ms(2000.0), at(ms(2000.0)));
+        assert_eq!(s.durable_time(3), Some(ms(2095.0)));
+        s.ship(4, ms(2905.0), at(ms(2905.0))); // received 2995: before the stall
+        assert_eq!(s.durable_time(4), Some(ms(3000.0)));
+        s.ship(5, ms(2910.0), at(ms(2910.0))); // received 3000: stalled
+        assert_eq!(s.durable_time(5), Some(ms(3305.0)));
+        // Visible only once durable: 3305 > 3000 + 60.
+        assert_eq!(s.apply_time(5), Some(ms(3305.0)));
+        // Received at 3990, still inside; its fsync ends at 4295.
+        s.ship(6, ms(3900.0), at(ms(3900.0)));
+        assert_eq!(s.durable_time(6), Some(ms(4295.0)));
+        // Received after the stall, but durable in order behind entry 6.
+        s.ship(7, ms(3950.0), at(ms(3950.0)));
+        assert_eq!(s.durable_time(7), Some(ms(4295.0)));
+        s.ship(8, ms(5000.0), at(ms(5000.0)));
+        assert_eq!(s.durable_time(8), Some(ms(5095.0)));
+        // A cut that holds an entry into the stall window stalls its fsync.
+        let mut c = sg_us(1_000_000.0);
+        c.stall_fsync(ms(3000.0), ms(4000.0), ms(300.0));
+        c.ship(1, ms(2000.0), at(ms(2000.0)));
+        c.advance(ms(2050.0));
+        c.cut(ms(3500.0));
+        assert_eq!(c.durable_time(1), Some(ms(3805.0)));
     }
 
     #[test]

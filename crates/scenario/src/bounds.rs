@@ -152,6 +152,22 @@ pub const BOUNDS: &[Bound] = &[
         meaning: "a lag spike's added apply delay",
     },
     Bound {
+        key: "fault.delay_ms",
+        unit: "ms",
+        min: 0.0,
+        max: 2_000.0,
+        default: "-",
+        meaning: "a link delay's added one-way delay; below the 3 s heartbeat timeout",
+    },
+    Bound {
+        key: "fault.stall_ms",
+        unit: "ms",
+        min: 0.0,
+        max: 60_000.0,
+        default: "-",
+        meaning: "a disk stall's added time per fsync",
+    },
+    Bound {
         key: "flag.on_s",
         unit: "s",
         min: 0.0,

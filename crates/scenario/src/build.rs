@@ -697,77 +697,128 @@ fn fault(
 ) -> Result<Fault, ScenarioError> {
     let k = &f.kind;
     let field = |name: &str| format!("fault[{}].{name}", i + 1);
-    let kind = match k.get_ref().as_str() {
-        "region-down" => {
-            for (n, v) in [("a", &f.a), ("b", &f.b), ("from", &f.from), ("to", &f.to)] {
-                unused(loc, k, n, v)?;
-            }
-            unused(loc, k, "both_ways", &f.both_ways)?;
-            unused(loc, k, "extra_ms", &f.extra_ms)?;
-            FaultKind::RegionDown {
-                region: region(needed(loc, k, "region", &f.region)?, &field("region"))?,
-            }
-        }
-        "partition" => {
-            for (n, v) in [("region", &f.region), ("from", &f.from), ("to", &f.to)] {
-                unused(loc, k, n, v)?;
-            }
-            unused(loc, k, "extra_ms", &f.extra_ms)?;
-            let (a, b) = (needed(loc, k, "a", &f.a)?, needed(loc, k, "b", &f.b)?);
-            let (ra, rb) = (region(a, &field("a"))?, region(b, &field("b"))?);
-            if ra == rb {
-                return Err(loc.error(
-                    Some(&b.span()),
-                    field("b"),
-                    quoted(b.get_ref()),
-                    "a partition needs two different regions",
-                ));
-            }
-            FaultKind::Partition {
-                a: ra,
-                b: rb,
-                both_ways: f.both_ways.as_ref().is_none_or(|w| *w.get_ref()),
-            }
-        }
-        "lag-spike" => {
-            for (n, v) in [("region", &f.region), ("a", &f.a), ("b", &f.b)] {
-                unused(loc, k, n, v)?;
-            }
-            unused(loc, k, "both_ways", &f.both_ways)?;
-            let (from, to) = (
-                needed(loc, k, "from", &f.from)?,
-                needed(loc, k, "to", &f.to)?,
-            );
-            let (rf, rt) = (region(from, &field("from"))?, region(to, &field("to"))?);
-            if rf == rt {
-                return Err(loc.error(
-                    Some(&to.span()),
-                    field("to"),
-                    quoted(to.get_ref()),
-                    "a lag spike slows a link between two different regions",
-                ));
-            }
-            let extra = needed(loc, k, "extra_ms", &f.extra_ms)?;
-            let x = bound("fault.extra_ms").check(
-                loc,
-                &field("extra_ms"),
-                *extra.get_ref(),
-                &extra.span(),
-            )?;
-            FaultKind::LagSpike {
-                from: rf,
-                to: rt,
-                extra: us(x, 1e3),
-            }
-        }
+    // Which of the optional fields each kind takes; any other must be absent.
+    let uses: &[&str] = match k.get_ref().as_str() {
+        "region-down" => &["region"],
+        "partition" => &["a", "b", "both_ways"],
+        "lag-spike" => &["from", "to", "extra_ms"],
+        "link-delay" => &["a", "b", "direction", "delay_ms"],
+        "disk-stall" => &["region", "stall_ms"],
         other => {
             return Err(loc.error(
                 Some(&k.span()),
                 field("kind"),
                 quoted(other),
-                "choose region-down, partition or lag-spike",
+                "choose region-down, partition, lag-spike, link-delay or disk-stall",
             ))
         }
+    };
+    for (n, v) in [
+        ("region", &f.region),
+        ("a", &f.a),
+        ("b", &f.b),
+        ("from", &f.from),
+        ("to", &f.to),
+        ("direction", &f.direction),
+    ] {
+        if !uses.contains(&n) {
+            unused(loc, k, n, v)?;
+        }
+    }
+    for (n, v) in [
+        ("extra_ms", &f.extra_ms),
+        ("delay_ms", &f.delay_ms),
+        ("stall_ms", &f.stall_ms),
+    ] {
+        if !uses.contains(&n) {
+            unused(loc, k, n, v)?;
+        }
+    }
+    if !uses.contains(&"both_ways") {
+        unused(loc, k, "both_ways", &f.both_ways)?;
+    }
+    // A number a kind needs, within its bound, in µs.
+    let amount = |name: &str, v: &Option<Spanned<f64>>| -> Result<Micros, ScenarioError> {
+        let v = needed(loc, k, name, v)?;
+        let x =
+            bound(&format!("fault.{name}")).check(loc, &field(name), *v.get_ref(), &v.span())?;
+        Ok(us(x, 1e3))
+    };
+    // Two different regions, `second` named where they are the same.
+    let pair = |first: (&str, &Option<Spanned<String>>),
+                second: (&str, &Option<Spanned<String>>),
+                why: &str|
+     -> Result<(RegionId, RegionId), ScenarioError> {
+        let (x, y) = (
+            needed(loc, k, first.0, first.1)?,
+            needed(loc, k, second.0, second.1)?,
+        );
+        let (rx, ry) = (region(x, &field(first.0))?, region(y, &field(second.0))?);
+        if rx == ry {
+            return Err(loc.error(Some(&y.span()), field(second.0), quoted(y.get_ref()), why));
+        }
+        Ok((rx, ry))
+    };
+    let kind = match k.get_ref().as_str() {
+        "region-down" => FaultKind::RegionDown {
+            region: region(needed(loc, k, "region", &f.region)?, &field("region"))?,
+        },
+        "partition" => {
+            let (a, b) = pair(
+                ("a", &f.a),
+                ("b", &f.b),
+                "a partition needs two different regions",
+            )?;
+            FaultKind::Partition {
+                a,
+                b,
+                both_ways: f.both_ways.as_ref().is_none_or(|w| *w.get_ref()),
+            }
+        }
+        "lag-spike" => {
+            let (from, to) = pair(
+                ("from", &f.from),
+                ("to", &f.to),
+                "a lag spike slows a link between two different regions",
+            )?;
+            FaultKind::LagSpike {
+                from,
+                to,
+                extra: amount("extra_ms", &f.extra_ms)?,
+            }
+        }
+        "link-delay" => {
+            let (a, b) = pair(
+                ("a", &f.a),
+                ("b", &f.b),
+                "a link delay slows a link between two different regions",
+            )?;
+            let (from, to, both_ways) =
+                match f.direction.as_ref().map(|d| (d, d.get_ref().as_str())) {
+                    None | Some((_, "both")) => (a, b, true),
+                    Some((_, "a->b")) => (a, b, false),
+                    Some((_, "b->a")) => (b, a, false),
+                    Some((d, other)) => {
+                        return Err(loc.error(
+                            Some(&d.span()),
+                            field("direction"),
+                            quoted(other),
+                            "choose both (the default), a->b or b->a",
+                        ))
+                    }
+                };
+            FaultKind::LinkDelay {
+                from,
+                to,
+                both_ways,
+                extra: amount("delay_ms", &f.delay_ms)?,
+            }
+        }
+        // "disk-stall": the kind was checked above.
+        _ => FaultKind::DiskStall {
+            region: region(needed(loc, k, "region", &f.region)?, &field("region"))?,
+            extra: amount("stall_ms", &f.stall_ms)?,
+        },
     };
     let start = within(&field("start_s"), &f.start_s, "fault.start_s")?;
     let end = within(&field("end_s"), &f.end_s, "fault.end_s")?;

@@ -87,6 +87,9 @@ pub(crate) struct FaultSpec {
     pub from: Option<Spanned<String>>,
     pub to: Option<Spanned<String>>,
     pub extra_ms: Option<Spanned<f64>>,
+    pub direction: Option<Spanned<String>>,
+    pub delay_ms: Option<Spanned<f64>>,
+    pub stall_ms: Option<Spanned<f64>>,
     pub start_s: Spanned<f64>,
     pub end_s: Spanned<f64>,
 }

@@ -18,6 +18,10 @@ const DRILL: &[(&str, usize, &[&str])] = &[
     ("duration_s = 100\nsignal_window_s = 200\n", 2, &["longer than the drill"]),
     ("[[fault]]\nkind = \"lag-spike\"\nfrom = \"SG\"\nto = \"US\"\nextra_ms = 1e308\nstart_s = 1\nend_s = 2\n", 5, &["extra_ms = 1e308", "600000 ms"]),
     ("[[fault]]\nkind = \"lag-spike\"\nfrom = \"SG\"\nto = \"US\"\nextra_ms = -5\nstart_s = 1\nend_s = 2\n", 5, &["extra_ms = -5", "ms"]),
+    ("[[fault]]\nkind = \"link-delay\"\na = \"SG\"\nb = \"JP\"\ndelay_ms = 5000\nstart_s = 1\nend_s = 2\n", 5, &["fault[1].delay_ms = 5000", "0 to 2000 ms", "heartbeat timeout"]),
+    ("[[fault]]\nkind = \"link-delay\"\na = \"SG\"\nb = \"JP\"\ndelay_ms = -1\nstart_s = 1\nend_s = 2\n", 5, &["delay_ms = -1", "ms"]),
+    ("[[fault]]\nkind = \"disk-stall\"\nregion = \"JP\"\nstall_ms = 1e9\nstart_s = 1\nend_s = 2\n", 4, &["fault[1].stall_ms = 1e9", "0 to 60000 ms", "per fsync"]),
+    ("[[fault]]\nkind = \"disk-stall\"\nregion = \"JP\"\nstall_ms = nan\nstart_s = 1\nend_s = 2\n", 4, &["stall_ms = nan"]),
     // Names that must exist.
     ("[[slo]]\nname = \"x\"\nseries = \"read\"\nquantile = 0.95\ntarget_ms = 100\nsite = \"MARS\"\n", 6, &["MARS", "VN"]),
     ("[[fault]]\nkind = \"region-down\"\nregion = \"EU\"\nstart_s = 1\nend_s = 2\n", 3, &["EU", "SG"]),
@@ -26,7 +30,12 @@ const DRILL: &[(&str, usize, &[&str])] = &[
     ("[[clock]]\nkind = \"offset\"\nregion = \"MOON\"\noffset_ms = 1\n", 3, &["MOON"]),
     ("policy = \"pray\"\n", 1, &["pray", "promote-auto"]),
     ("strategy = \"nearest\"\n", 1, &["nearest", "bounded"]),
+    ("[[fault]]\nkind = \"link-delay\"\na = \"SG\"\nb = \"MARS\"\ndelay_ms = 400\nstart_s = 1\nend_s = 2\n", 4, &["fault[1].b", "MARS", "SG"]),
+    ("[[fault]]\nkind = \"disk-stall\"\nregion = \"EU\"\nstall_ms = 100\nstart_s = 1\nend_s = 2\n", 3, &["fault[1].region", "EU"]),
     // Duplicates, self-loops, empty names.
+    ("[[fault]]\nkind = \"link-delay\"\na = \"SG\"\nb = \"SG\"\ndelay_ms = 400\nstart_s = 1\nend_s = 2\n", 4, &["two different regions"]),
+    ("[[fault]]\nkind = \"link-delay\"\na = \"SG\"\nb = \"JP\"\ndelay_ms = 400\nstart_s = 10\nend_s = 20\n\n[[fault]]\nkind = \"link-delay\"\na = \"JP\"\nb = \"SG\"\ndirection = \"a->b\"\ndelay_ms = 100\nstart_s = 15\nend_s = 30\n", 9, &["fault 2", "contradicts fault 1", "one direction of a link"]),
+    ("[[fault]]\nkind = \"disk-stall\"\nregion = \"JP\"\nstall_ms = 100\nstart_s = 10\nend_s = 20\n[[fault]]\nkind = \"disk-stall\"\nregion = \"JP\"\nstall_ms = 200\nstart_s = 19\nend_s = 30\n", 7, &["fault 2", "two disk stalls of one region"]),
     ("[[clock]]\nkind = \"offset\"\nregion = \"SG\"\noffset_ms = 1\n[[clock]]\nkind = \"offset\"\nregion = \"SG\"\noffset_ms = 2\n", 7, &["already given"]),
     ("[[alert]]\nname = \"a\"\nsignal = \"lag_p95_ms\"\nthreshold = 1\n[[alert]]\nname = \"a\"\nsignal = \"lag_p99_ms\"\nthreshold = 1\n", 6, &["name of its own"]),
     ("witnesses = [\"JP\", \"JP\"]\n", 1, &["listed twice"]),
@@ -45,7 +54,16 @@ const DRILL: &[(&str, usize, &[&str])] = &[
     ("onset_window_s = -1\n", 1, &["onset_window_s = -1", "3600"]),
     ("[[flag]]\nname = \"DISABLE_RECS\"\non_s = 10\noff_s = 20\n[[flag]]\nname = \"DISABLE_RECS\"\non_s = 15\noff_s = 30\n", 7, &["already on", "merge"]),
     // Shapes: kinds, fields a kind needs or does not take, unknown keys.
-    ("[[fault]]\nkind = \"meteor\"\nstart_s = 1\nend_s = 2\n", 2, &["meteor", "region-down"]),
+    ("[[fault]]\nkind = \"meteor\"\nstart_s = 1\nend_s = 2\n", 2, &["meteor", "region-down", "link-delay", "disk-stall"]),
+    ("[[fault]]\nkind = \"link-delay\"\na = \"SG\"\nstart_s = 1\nend_s = 2\n", 2, &["a link-delay needs `b`"]),
+    ("[[fault]]\nkind = \"link-delay\"\na = \"SG\"\nb = \"JP\"\nstart_s = 1\nend_s = 2\n", 2, &["a link-delay needs `delay_ms`"]),
+    ("[[fault]]\nkind = \"link-delay\"\na = \"SG\"\nb = \"JP\"\ndelay_ms = 400\ndirection = \"sideways\"\nstart_s = 1\nend_s = 2\n", 6, &["fault[1].direction", "sideways", "a->b", "b->a"]),
+    ("[[fault]]\nkind = \"link-delay\"\na = \"SG\"\nb = \"JP\"\nextra_ms = 400\nstart_s = 1\nend_s = 2\n", 5, &["extra_ms", "does not apply to a link-delay"]),
+    ("[[fault]]\nkind = \"link-delay\"\nfrom = \"SG\"\nto = \"JP\"\ndelay_ms = 400\nstart_s = 1\nend_s = 2\n", 3, &["from", "does not apply to a link-delay"]),
+    ("[[fault]]\nkind = \"disk-stall\"\nregion = \"JP\"\nstart_s = 1\nend_s = 2\n", 2, &["a disk-stall needs `stall_ms`"]),
+    ("[[fault]]\nkind = \"disk-stall\"\nregion = \"JP\"\nstall_ms = 100\ndelay_ms = 5\nstart_s = 1\nend_s = 2\n", 5, &["delay_ms", "does not apply to a disk-stall"]),
+    ("[[fault]]\nkind = \"region-down\"\nregion = \"SG\"\ndirection = \"a->b\"\nstart_s = 1\nend_s = 2\n", 4, &["direction", "does not apply to a region-down"]),
+    ("[[fault]]\nkind = \"disk-stall\"\nregion = \"JP\"\nstall_ms = 100\nstart_s = 20\nend_s = 10\n", 6, &["end_s = 10", "after it starts at 20 s"]),
     ("[[fault]]\nkind = \"partition\"\na = \"SG\"\nstart_s = 1\nend_s = 2\n", 2, &["needs `b`"]),
     ("[[fault]]\nkind = \"region-down\"\nregion = \"SG\"\nextra_ms = 5\nstart_s = 1\nend_s = 2\n", 4, &["extra_ms", "does not apply"]),
     ("[[fault]]\nkind = \"region-down\"\nregion = \"SG\"\nseverity = 3\nstart_s = 1\nend_s = 2\n", 4, &["severity"]),
@@ -182,5 +200,68 @@ fn the_readme_reference_is_the_bounds_table() {
     assert!(
         readme.contains(&table),
         "README.md's \"Scenario files\" table differs from scenario::BOUNDS; paste this:\n{table}"
+    );
+}
+
+/// The faults that reach the commit path: a link delay both ways by
+/// default, or one way with `direction`; a disk stall at one region.
+#[test]
+fn link_delays_and_disk_stalls_set_what_they_name() {
+    use engine::drill::FaultKind;
+    let text = r#"
+[[fault]]
+kind = "link-delay"
+a = "SG"
+b = "JP"
+delay_ms = 400
+start_s = 60
+end_s = 180
+
+[[fault]]
+kind = "link-delay"
+a = "SG"
+b = "US"
+direction = "b->a"
+delay_ms = 250.5
+start_s = 60
+end_s = 180
+
+[[fault]]
+kind = "disk-stall"
+region = "US"
+stall_ms = 300
+start_s = 100
+end_s = 120
+"#;
+    let cfg = parse_drill("s.toml", text, Length::Short).expect("valid");
+    let r = |n: &str| cfg.topology.region(n).unwrap();
+    assert_eq!(
+        cfg.faults[0].kind,
+        FaultKind::LinkDelay {
+            from: r("SG"),
+            to: r("JP"),
+            both_ways: true,
+            extra: 400_000
+        }
+    );
+    assert_eq!(
+        cfg.faults[1].kind,
+        FaultKind::LinkDelay {
+            from: r("US"),
+            to: r("SG"),
+            both_ways: false,
+            extra: 250_500
+        }
+    );
+    assert_eq!(
+        cfg.faults[2].kind,
+        FaultKind::DiskStall {
+            region: r("US"),
+            extra: 300_000
+        }
+    );
+    assert_eq!(
+        (cfg.faults[2].start, cfg.faults[2].end),
+        (100_000_000, 120_000_000)
     );
 }

@@ -43,6 +43,10 @@ impl Core<'_> {
             return self.reject(site);
         }
         (a.out, a.back) = self.net[site].legs_via_entry(leader);
+        // A delayed link between the entry region and the leader slows the
+        // hop it forwards the charge on (its way back: see `arrive`).
+        a.out += self.link_delay(e, l, self.now);
+        a.entry = e as u8;
         self.n.attempts += 1;
         // The client's own timer: no answer by the deadline, it gives up.
         self.outstanding.insert((a.key, a.number));
@@ -93,10 +97,11 @@ impl Core<'_> {
     /// own commit and the acks the replication mode needs are in.
     /// An attempt the leader drops, or answers too late, is left to the
     /// client's timer.
-    pub(super) fn arrive(&mut self, s: usize, a: Attempt) {
+    pub(super) fn arrive(&mut self, s: usize, mut a: Attempt) {
         if !self.admits(s) {
             return;
         }
+        let leader = self.terms[s].region;
         self.terms[s].last_admit = Some(self.now);
         let before = self.terms[s].ledger.last_lsn() + 1;
         let reply = self.terms[s]
@@ -113,14 +118,18 @@ impl Core<'_> {
             Booked::Accepted { lsn } => (lsn, false),
             Booked::Declined { .. } => (0, true),
         };
-        let commit = self.now + self.cfg.write.commit;
+        let commit = self.commit_done(leader);
         let ready = if declined {
             commit
         } else {
             self.ack_ready(s, lsn)
                 .map_or(Micros::MAX, |t| t.max(commit))
         };
-        if ready == Micros::MAX || ready + a.back > a.sent + self.cfg.write.deadline {
+        if ready == Micros::MAX {
+            return;
+        }
+        a.back += self.link_delay(leader, a.entry as usize, ready);
+        if ready + a.back > a.sent + self.cfg.write.deadline {
             // The client will stop waiting; the entry may still replicate.
             return;
         }
@@ -136,21 +145,30 @@ impl Core<'_> {
         );
     }
 
+    /// When the leader in region `leader` has its own commit of what it
+    /// books now: the commit time (an fsync), plus any disk stall there.
+    fn commit_done(&self, leader: usize) -> Micros {
+        self.now + self.cfg.write.commit + self.disk_stall(leader, self.now)
+    }
+
     /// When the leader of term `s` holds the acks the replication mode needs
-    /// for `lsn`: the k-th earliest *durable receipt* among its followers
-    /// (data replicas and witnesses), plus that follower's one-way trip back.
+    /// for `lsn`: the k-th earliest *durable receipt* among its voting
+    /// followers (data replicas and witnesses; not a region an operator
+    /// removed from the term's voter set), plus that follower's one-way trip
+    /// back (and any link delay on it when the ack leaves).
     /// `None` if too few followers will ever have it.
     fn ack_ready(&self, s: usize, lsn: u64) -> Option<Micros> {
-        let need = self.cfg.acks_needed();
+        let need = self.acks_needed(s);
         if need == 0 {
             return Some(self.now);
         }
         let leader = self.terms[s].region;
         let mut times: Vec<Micros> = (0..self.follows.len())
-            .filter(|&r| r != leader && self.follows[r] == s)
+            .filter(|&r| r != leader && self.follows[r] == s && self.votes_in(s, r))
             .filter_map(|r| {
                 let st = self.terms[s].streams[r].as_ref()?;
-                Some(st.durable_time(lsn)?.max(self.now) + st.link().one_way)
+                let durable = st.durable_time(lsn)?.max(self.now);
+                Some(durable + st.link().one_way + self.link_delay(r, leader, durable))
             })
             .collect();
         times.sort_unstable();
@@ -222,7 +240,7 @@ impl Core<'_> {
     /// durably now (a link cut after the commit can delay the copies the ack
     /// counted on).
     fn replicated(&mut self, s: usize, lsn: u64) -> bool {
-        let need = self.cfg.acks_needed();
+        let need = self.acks_needed(s);
         if need == 0 {
             return true;
         }
@@ -230,7 +248,7 @@ impl Core<'_> {
         let now = self.now;
         let mut have = 0;
         for r in 0..self.follows.len() {
-            if r == leader || self.follows[r] != s {
+            if r == leader || self.follows[r] != s || !self.votes_in(s, r) {
                 continue;
             }
             if let Some(st) = self.terms[s].streams[r].as_mut() {
@@ -258,17 +276,20 @@ impl Core<'_> {
                 amount,
                 sent: self.now,
                 back,
+                entry: e as u8,
             };
+            let out = out + self.link_delay(e, l, self.now);
             self.push(self.now + out, Ev::TopUp { term, w });
         }
     }
 
     /// A top-up reaches the leader of term `s`: booked, and acknowledged when
     /// the replication mode's acks are in (if the client still waits).
-    pub(super) fn book_top_up(&mut self, s: usize, w: TopUpWrite) {
+    pub(super) fn book_top_up(&mut self, s: usize, mut w: TopUpWrite) {
         if !self.admits(s) {
             return;
         }
+        let leader = self.terms[s].region;
         let before = self.terms[s].ledger.last_lsn() + 1;
         // Validation caps amounts so that no balance can overflow in a run
         // the clock can express; a refused top-up is counted, never a crash.
@@ -279,8 +300,9 @@ impl Core<'_> {
             Ok(lsn) => {
                 self.n.top_ups += 1;
                 self.ship(s, before);
-                let commit = self.now + self.cfg.write.commit;
+                let commit = self.commit_done(leader);
                 if let Some(ready) = self.ack_ready(s, lsn).map(|t| t.max(commit)) {
+                    w.back += self.link_delay(leader, w.entry as usize, ready);
                     if ready + w.back <= w.sent + self.cfg.write.deadline {
                         let at = self.now;
                         self.push(

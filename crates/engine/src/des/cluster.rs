@@ -7,13 +7,14 @@ use replication::rng::substream;
 use replication::{FollowerStream, LagProcess, Link};
 use topology::{Micros, RegionId};
 
-use super::faults::apply_fault;
+use super::faults::{apply_fault, slow_stream};
 use super::{Core, Recovery};
 
 impl Core<'_> {
     /// The stream term `term` ships to region `to`, starting at `start`. Its
     /// lag and its network jitter draw from sub-streams `lag/<link>` and
     /// `link/<link>`, where the link id packs the term, sender and receiver.
+    /// It knows every link delay and disk stall of the run on its way.
     fn new_stream(&self, term: usize, to: usize, start: Micros) -> FollowerStream {
         let from = self.terms[term].region;
         let id = ((term as u64) << 16) | ((from as u64) << 8) | to as u64;
@@ -25,13 +26,15 @@ impl Core<'_> {
             fsync: self.cfg.write.commit,
         };
         let lag = LagProcess::new(self.cfg.lag, substream(self.seed, "lag", id));
-        FollowerStream::new(
+        let mut stream = FollowerStream::new(
             link,
             lag,
             self.cfg.workload.heartbeat,
             substream(self.seed, "link", id),
         )
-        .starting_at(start)
+        .starting_at(start);
+        slow_stream(&self.cfg.faults, &mut stream, from, to);
+        stream
     }
 
     /// Every send and receipt due by now on every stream, in time order

@@ -198,6 +198,20 @@ impl Core<'_> {
             .collect()
     }
 
+    /// Whether region `r` votes in term `s`: every region does but one an
+    /// operator removed from the voter set when promoting that term.
+    pub(crate) fn votes_in(&self, s: usize, r: usize) -> bool {
+        self.terms[s].excluded != Some(r)
+    }
+
+    /// How many of term `s`'s voting followers must hold an entry durably
+    /// before its leader acknowledges it: the commit quorum follows the
+    /// term's voter set, as its elections and leases do.
+    pub(crate) fn acks_needed(&self, s: usize) -> usize {
+        let voters = self.voters_for(self.terms[s].excluded).len();
+        self.cfg.replication.acks_needed(voters)
+    }
+
     /// Whether `from` reaches a majority of `voters` (itself included).
     fn has_majority(&self, from: usize, voters: &[usize]) -> bool {
         let reach = voters

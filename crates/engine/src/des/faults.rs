@@ -9,7 +9,8 @@ use crate::drill::{Fault, FaultKind, Window};
 
 /// What an active fault does to the stream from region `from` to region `to`:
 /// a cut link receives nothing before the fault ends; a lag spike slows the
-/// follower's apply.
+/// follower's apply. (Link delays and disk stalls are given to a stream
+/// when it is made: [`slow_stream`].)
 pub(crate) fn apply_fault(
     f: &Fault,
     stream: &mut FollowerStream,
@@ -32,7 +33,37 @@ pub(crate) fn apply_fault(
     }
 }
 
+/// Gives the stream from region `from` to region `to` every window in which
+/// `faults` slow it: a link delay on that direction (what is sent then
+/// arrives later) and a disk stall at `to` (what is received then is durable
+/// later). The whole schedule is given when the stream is made, before it
+/// sends anything, as the lag process's draws are.
+pub(crate) fn slow_stream(faults: &[Fault], stream: &mut FollowerStream, from: usize, to: usize) {
+    for f in faults {
+        match f.kind {
+            FaultKind::LinkDelay { extra, .. } if f.delay(from, to, f.start) > 0 => {
+                stream.delay_sends(f.start, f.end, extra)
+            }
+            FaultKind::DiskStall { region, extra } if region.idx() == to => {
+                stream.stall_fsync(f.start, f.end, extra)
+            }
+            _ => {}
+        }
+    }
+}
+
 impl Core<'_> {
+    /// The extra one-way delay the faults put at `t` on a message from
+    /// region `a` to region `b`.
+    pub(crate) fn link_delay(&self, a: usize, b: usize, t: Micros) -> Micros {
+        self.cfg.faults.iter().map(|f| f.delay(a, b, t)).sum()
+    }
+
+    /// The extra time the faults add at `t` to an fsync at region `r`.
+    pub(crate) fn disk_stall(&self, r: usize, t: Micros) -> Micros {
+        self.cfg.faults.iter().map(|f| f.stall(r, t)).sum()
+    }
+
     pub(crate) fn down(&self, r: usize, t: Micros) -> bool {
         self.cfg.faults.iter().any(|f| {
             f.active(t) && matches!(f.kind, FaultKind::RegionDown { region } if region.idx() == r)
@@ -93,6 +124,23 @@ impl Core<'_> {
                 "lag spike {} -> {} +{} ms",
                 self.name(from.idx()),
                 self.name(to.idx()),
+                topology::to_ms(extra)
+            ),
+            FaultKind::LinkDelay {
+                from,
+                to,
+                both_ways,
+                extra,
+            } => format!(
+                "link delay {} {} {} +{} ms one way",
+                self.name(from.idx()),
+                if both_ways { "<->" } else { "->" },
+                self.name(to.idx()),
+                topology::to_ms(extra)
+            ),
+            FaultKind::DiskStall { region, extra } => format!(
+                "disk stall at {}: +{} ms per fsync",
+                self.name(region.idx()),
                 topology::to_ms(extra)
             ),
         }

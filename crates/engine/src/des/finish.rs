@@ -60,7 +60,7 @@ impl Core<'_> {
             .cfg
             .faults
             .iter()
-            .filter(|f| !matches!(f.kind, crate::drill::FaultKind::LagSpike { .. }))
+            .filter(|f| f.kind.stops_traffic())
             .collect();
         let during = |sec: usize| {
             let t = sec as Micros * 1_000_000;

@@ -14,7 +14,8 @@
 //!   through each region's hybrid logical clock;
 //! * `control.rs` — leases, the clock-offset check, failure detection,
 //!   promotion, client re-routing;
-//! * `faults.rs` — which regions are down or cut off, and fault start/end;
+//! * `faults.rs` — which regions are down or cut off, which links and disks
+//!   are slow (link delays, disk stalls), and fault start/end;
 //! * `client.rs` — charges and top-ups: attempts, deadlines, retries, acks;
 //! * `reads.rs` — reads by the configured strategy, read-your-writes, data age;
 //! * `runbook.rs` — monitoring windows, alerts, flags and the runbook steps;
@@ -86,10 +87,14 @@ pub(crate) struct Attempt {
     pub(crate) first_sent: Micros,
     pub(crate) sent: Micros,
     pub(crate) number: u32,
-    /// One-way time from the client to the leader on this attempt's path.
+    /// One-way time from the client to the leader on this attempt's path
+    /// (with any link delay on the entry region's hop to the leader).
     pub(crate) out: Micros,
-    /// One-way time back.
+    /// One-way time back (with any link delay on the leader's hop back to
+    /// the entry region, once the answer is known to leave).
     pub(crate) back: Micros,
+    /// The region this attempt entered (which forwards it to the leader).
+    pub(crate) entry: u8,
 }
 
 /// What can happen at an instant.
@@ -158,6 +163,8 @@ pub(crate) struct TopUpWrite {
     pub(crate) sent: Micros,
     /// One-way time back to the client.
     pub(crate) back: Micros,
+    /// The region it entered (which forwards it to the leader).
+    pub(crate) entry: u8,
 }
 
 /// When a run stops sending traffic.
@@ -536,6 +543,7 @@ impl<'a> Core<'a> {
                     number: 1,
                     out: 0,
                     back: 0,
+                    entry: 0,
                 });
             }
             Request::TopUp { account, amount } => {

@@ -100,6 +100,7 @@ impl Core<'_> {
             self.terms[s].ledger.last_lsn()
         };
         let mut served_at = now;
+        let mut forwarded = false;
         let wanted = self.money.session[account as usize];
         let ryw = self.cfg.workload.read_your_writes;
         if follower && wanted > applied && ryw != ReadYourWrites::Off {
@@ -131,6 +132,7 @@ impl Core<'_> {
                     applied = wanted;
                 }
                 _ => {
+                    forwarded = true;
                     self.n.ryw_forwards += 1;
                     out.latency = self.net[site].via_entry(RegionId(leader as u8));
                     out.served_by = RegionId(leader as u8);
@@ -141,6 +143,13 @@ impl Core<'_> {
             }
         }
         let served = out.served_by.idx();
+        // A read the entry region relays to the leader (bounded's forward, a
+        // read-your-writes forward) crosses the link between them, and any
+        // delay on it; `leader` and `fallback` reads go there from the site.
+        let relayed = served != e && (forwarded || strategy == ReadStrategy::Bounded && !follower);
+        if relayed {
+            out.latency += self.link_delay(e, served, now) + self.link_delay(served, e, now);
+        }
         let data_age = self.data_age(served, account, applied, served_at);
         if follower {
             let (reported, truth) = self.skew(served);

@@ -65,6 +65,27 @@ macro_rules! named {
     };
 }
 pub(crate) use named;
+impl Replication {
+    /// How many followers *among the term's voters* must hold an entry
+    /// durably before the leader acknowledges it, for a term whose voter set
+    /// (the leader included) has `voters` members: none for `async`; one for
+    /// `semi-sync` (none when the leader is the only voter left); ⌊voters/2⌋
+    /// for `majority`, which with the leader is a majority of the voters.
+    ///
+    /// The voter set is every region, witnesses included, less a region an
+    /// operator removed when promoting by hand (`promote-manual`): the
+    /// commit quorum follows the same set as elections and leases. With
+    /// nobody removed this is the count over every region, as it always was.
+    pub fn acks_needed(self, voters: usize) -> usize {
+        match self {
+            Replication::Async => 0,
+            Replication::SemiSync => voters.saturating_sub(1).min(1),
+            // With the leader, ⌊n/2⌋ followers make a majority of n voters.
+            Replication::Majority => voters / 2,
+        }
+    }
+}
+
 named!(
     Policy,
     "policy",
@@ -97,15 +118,53 @@ pub enum FaultKind {
         /// Cut in both directions.
         both_ways: bool,
     },
-    /// Replication from `from` to `to` takes `extra` longer.
+    /// The follower `to` applies what `from` ships to it `extra` later: an
+    /// apply backlog. Receipt and durability are untouched, so no commit
+    /// (semi-sync or majority) waits for it; only what replicas serve ages.
     LagSpike {
         /// Sending region.
         from: RegionId,
         /// Receiving region.
         to: RegionId,
-        /// Added delay.
+        /// Added apply delay.
         extra: Micros,
     },
+    /// Every message sent from `from` to `to` while the fault lasts (and
+    /// from `to` to `from` when `both_ways`) takes `extra` longer one way:
+    /// log entries and heartbeats, the followers' acks (so a commit that
+    /// counts on them waits), and the charges, top-ups and forwarded reads an
+    /// entry region relays to the leader. Nothing is lost. It must stay
+    /// below the heartbeat timeout: a longer silence is a partition.
+    LinkDelay {
+        /// One end (the sender when one-way).
+        from: RegionId,
+        /// The other end.
+        to: RegionId,
+        /// Both directions.
+        both_ways: bool,
+        /// Added one-way delay.
+        extra: Micros,
+    },
+    /// Every fsync that starts at `region` while the fault lasts takes
+    /// `extra` longer: a follower's durable receipt (what `semi-sync` and
+    /// `majority` wait for), and, at the leader, its own commit.
+    DiskStall {
+        /// The region whose disk stalls.
+        region: RegionId,
+        /// Added time per fsync.
+        extra: Micros,
+    },
+}
+
+impl FaultKind {
+    /// Whether the fault stops traffic (a region down, a cut link), as
+    /// opposed to slowing it (a lag spike, a link delay, a disk stall).
+    pub fn stops_traffic(&self) -> bool {
+        matches!(
+            self,
+            FaultKind::RegionDown { .. } | FaultKind::Partition { .. }
+        )
+    }
 }
 
 /// A fault active on `[start, end)`.
@@ -136,7 +195,36 @@ impl Fault {
                 b: y,
                 both_ways,
             } => (x.idx() == a && y.idx() == b) || (both_ways && x.idx() == b && y.idx() == a),
-            FaultKind::LagSpike { .. } => false,
+            FaultKind::LagSpike { .. }
+            | FaultKind::LinkDelay { .. }
+            | FaultKind::DiskStall { .. } => false,
+        }
+    }
+
+    /// The extra one-way delay this fault puts at `t` on a message from
+    /// region `a` to region `b` (0 if none).
+    pub(crate) fn delay(&self, a: usize, b: usize, t: Micros) -> Micros {
+        match self.kind {
+            FaultKind::LinkDelay {
+                from,
+                to,
+                both_ways,
+                extra,
+            } if self.active(t)
+                && ((from.idx(), to.idx()) == (a, b)
+                    || both_ways && (from.idx(), to.idx()) == (b, a)) =>
+            {
+                extra
+            }
+            _ => 0,
+        }
+    }
+
+    /// The extra time this fault adds at `t` to an fsync at region `r`.
+    pub(crate) fn stall(&self, r: usize, t: Micros) -> Micros {
+        match self.kind {
+            FaultKind::DiskStall { region, extra } if self.active(t) && region.idx() == r => extra,
+            _ => 0,
         }
     }
 }
@@ -278,7 +366,9 @@ pub enum Builtin {
     RegionDown,
     /// SG cut off from every other region from 60 s to 180 s.
     Partition,
-    /// SG → US apply 8 s slower from 60 s to 180 s.
+    /// SG → US apply 8 s slower from 60 s to 180 s: apply only (receipt
+    /// and fsync go on, so no commit waits for it; a slower link or disk is
+    /// a `link-delay` or `disk-stall` scenario fault).
     LagSpike,
     /// No fault; SG's clock 250 ms ahead, US's 250 ms behind, JP wandering.
     ClockSkew,
@@ -489,15 +579,33 @@ impl DrillConfig {
                 ));
             }
             let regions: Vec<RegionId> = match f.kind {
-                FaultKind::RegionDown { region } => vec![region],
+                FaultKind::RegionDown { region } | FaultKind::DiskStall { region, .. } => {
+                    vec![region]
+                }
                 FaultKind::Partition { a, b, .. } => vec![a, b],
-                FaultKind::LagSpike { from, to, .. } => vec![from, to],
+                FaultKind::LagSpike { from, to, .. } | FaultKind::LinkDelay { from, to, .. } => {
+                    vec![from, to]
+                }
             };
             if regions.iter().any(|r| r.idx() >= n) {
                 return Err(bad(i, "names a region the topology does not have".into()));
             }
             if regions.len() == 2 && regions[0] == regions[1] {
                 return Err(bad(i, "a link needs two different regions".into()));
+            }
+            if let FaultKind::LinkDelay { extra, .. } = f.kind {
+                if extra >= self.detection {
+                    return Err(bad(
+                        i,
+                        format!(
+                            "delays its link by {} ms, not below the {} ms heartbeat timeout: \
+                             the followers would suspect their leader, which a delay does not \
+                             model; play a silence that long as a partition",
+                            topology::to_ms(extra),
+                            topology::to_ms(self.detection)
+                        ),
+                    ));
+                }
             }
             for (j, g) in self.faults.iter().enumerate().take(i) {
                 let overlap = f.start < g.end && g.start < f.end;
@@ -523,6 +631,33 @@ impl DrillConfig {
                             ),
                         ));
                     }
+                }
+                // Two delays on one direction of a link, or two stalls of
+                // one disk, at once: which one holds is not said.
+                let shared = match (f.kind, g.kind) {
+                    (FaultKind::LinkDelay { .. }, FaultKind::LinkDelay { .. }) => {
+                        let t = f.start.max(g.start);
+                        (0..n).any(|a| (0..n).any(|b| f.delay(a, b, t) > 0 && g.delay(a, b, t) > 0))
+                    }
+                    (
+                        FaultKind::DiskStall { region: a, .. },
+                        FaultKind::DiskStall { region: b, .. },
+                    ) => a == b,
+                    _ => false,
+                };
+                if overlap && shared {
+                    return Err(bad(
+                        i,
+                        format!(
+                            "contradicts fault {}: two {} at once",
+                            j + 1,
+                            if matches!(f.kind, FaultKind::DiskStall { .. }) {
+                                "disk stalls of one region"
+                            } else {
+                                "delays on one direction of a link"
+                            }
+                        ),
+                    ));
                 }
             }
         }
@@ -559,15 +694,5 @@ impl DrillConfig {
     /// but a witness).
     pub(crate) fn holds_data(&self, r: usize) -> bool {
         !self.witnesses.iter().any(|w| w.idx() == r)
-    }
-
-    /// Followers that must have an entry before it is acknowledged.
-    pub(crate) fn acks_needed(&self) -> usize {
-        match self.replication {
-            Replication::Async => 0,
-            Replication::SemiSync => 1,
-            // With the leader, ⌊n/2⌋ followers make a majority of n voters.
-            Replication::Majority => self.topology.region_count() / 2,
-        }
     }
 }

@@ -18,7 +18,7 @@ use replication::{FollowerStream, LagProcess, Link};
 use topology::{Micros, RegionId, SiteId};
 
 use super::{MultiConfig, MultiResult, MultiSite, WritePath};
-use crate::des::faults::apply_fault;
+use crate::des::faults::{apply_fault, slow_stream};
 use crate::des::queue::EventQueue;
 use crate::des::workload::{Accounts, Request, Source};
 use crate::des::{key_horizon, region_clocks, site_networks, site_slow_paths, slow_path};
@@ -227,14 +227,16 @@ impl<'a> World<'a> {
                                 fsync: d.write.commit,
                             };
                             let lag = LagProcess::new(d.lag, substream(seed, "mlag", id));
+                            // No watermark is read here: one heartbeat, at 0.
+                            let mut stream = FollowerStream::new(
+                                link,
+                                lag,
+                                Micros::MAX / 4,
+                                substream(seed, "mlink", id),
+                            );
+                            slow_stream(&d.faults, &mut stream, from, to);
                             Pipe {
-                                // No watermark is read here: one heartbeat, at 0.
-                                stream: FollowerStream::new(
-                                    link,
-                                    lag,
-                                    Micros::MAX / 4,
-                                    substream(seed, "mlink", id),
-                                ),
+                                stream,
                                 ops: VecDeque::new(),
                             }
                         })
@@ -295,7 +297,7 @@ impl<'a> World<'a> {
         self.d
             .faults
             .iter()
-            .any(|f| f.active(t) && !matches!(f.kind, FaultKind::LagSpike { .. }))
+            .any(|f| f.active(t) && f.kind.stops_traffic())
     }
 
     /// The region `site`'s new charges enter at `t`: its home, unless the
@@ -418,7 +420,7 @@ impl<'a> World<'a> {
                 }
             }
         }
-        if !matches!(f.kind, FaultKind::LagSpike { .. }) {
+        if f.kind.stops_traffic() {
             let c = last - now;
             self.out.convergence = Some(self.out.convergence.map_or(c, |x| x.max(c)));
         }
@@ -534,7 +536,7 @@ impl<'a> World<'a> {
             .d
             .faults
             .iter()
-            .any(|f| f.active(a.first_sent) && !matches!(f.kind, FaultKind::LagSpike { .. }))
+            .any(|f| f.active(a.first_sent) && f.kind.stops_traffic())
         {
             s.answered_during += 1;
         }
@@ -597,9 +599,12 @@ impl<'a> World<'a> {
         self.reply(a, declined);
     }
 
-    /// The region answers once its commit is done, if it is still up then.
+    /// The region answers once its commit is done (slower while its disk
+    /// stalls), if it is still up then.
     fn reply(&mut self, a: Attempt, declined: bool) {
-        let done = self.now + self.d.write.commit;
+        let r = a.region as usize;
+        let stall: Micros = self.d.faults.iter().map(|f| f.stall(r, self.now)).sum();
+        let done = self.now + self.d.write.commit + stall;
         let at = done + a.back;
         if !self.down(a.region as usize, done) && at <= a.sent + self.d.write.deadline {
             self.events.push(at, Ev::Answer { a, declined });
