@@ -11,11 +11,11 @@
 //!   fitted apply law `A = base + U[0, jitter)` (the model's
 //!   [`replication::Normal`], no spikes) and `H ~ U[0, heartbeat)` the age of
 //!   the last heartbeat; quantiles from the sum of the two uniforms' closed form.
-//! - **Data age** of a read on standby `r`: entries of the read's account
-//!   commit as a Poisson process of rate `λ` (the sites' predicted charge rate
-//!   over the accounts), each visible `L = one_way(r) + o + A` after its commit;
-//!   the read misses the entries of the last `L`, so its age is
-//!   `max(0, L − X)` with `X ~ Exp(λ)`.
+//! - **Data age** of a read on standby `r`: each entry is visible
+//!   `L = one_way(r) + o + A` after its commit, so a read misses the entries
+//!   of its account committed in the last `L`; which those are depends on the
+//!   charge traffic, played from the predicted commit latencies
+//!   ([`predict_data_age`]).
 
 use replication::Normal;
 use topology::{to_ms, RegionId, SiteId, Topology};
@@ -249,40 +249,67 @@ pub fn predict_staleness(geo: &Geometry<'_>, f: &Fitted, r: RegionId) -> Q3 {
     Q3::from_fn(|q| fixed + two_uniform_quantile(f.apply_jitter_ms, f.heartbeat_ms, q))
 }
 
-/// Predicted data age of reads on standby region `r` when the account they
-/// read is charged at `rate_per_ms` (Poisson).
-pub fn predict_data_age(geo: &Geometry<'_>, f: &Fitted, r: RegionId, rate_per_ms: f64) -> Q3 {
+/// The charge traffic data age depends on: each site's closed loop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Writers {
+    /// Each site's predicted commit latency (p50), ms.
+    pub commit_ms: Vec<f64>,
+    /// Mean exponential think time between a site's charges, ms.
+    pub think_ms: f64,
+    /// Accounts per site (a site charges its own, uniformly).
+    pub accounts: u32,
+}
+
+/// Simulated seconds of writes the data-age prediction plays.
+const AGE_SIM_S: f64 = 2_000.0;
+/// The seed of the data-age prediction (it is a prediction, not a run).
+const AGE_SEED: u64 = 0xDA7A_A9E;
+/// Reads it samples.
+const AGE_READS: u32 = 200_000;
+
+/// Predicted data age of balance reads on standby region `r`: the model's
+/// writers played on a fixed seed (each site's charges a renewal process with
+/// gaps of its predicted commit latency plus an exponential think time, on
+/// one of its accounts uniformly), reads at uniform instants of an account of
+/// any site uniformly, each entry visible `L = one_way(r) + o + A` after its
+/// commit. A read's age is that of the oldest entry of its account committed
+/// in the last `L`, 0 if none. Deterministic: the same inputs give the same
+/// figures.
+pub fn predict_data_age(geo: &Geometry<'_>, f: &Fitted, r: RegionId, w: &Writers) -> Q3 {
+    use replication::rng::{below, exponential, substream, unit};
     let l0 = geo.one_way_ms(r) + f.overhead_ms + f.apply_base_ms;
-    let j = f.apply_jitter_ms;
-    // L = l0 + U[0, j): midpoint rule over 400 points (one when j = 0).
-    let points: Vec<f64> = if j <= 0.0 {
-        vec![l0]
-    } else {
-        (0..400).map(|i| l0 + j * (i as f64 + 0.5) / 400.0).collect()
-    };
-    // P(age > a) = E[1 − exp(−λ (L − a))⁺].
-    let tail = |a: f64| {
-        points
-            .iter()
-            .map(|&l| if l > a { 1.0 - (-rate_per_ms * (l - a)).exp() } else { 0.0 })
-            .sum::<f64>()
-            / points.len() as f64
-    };
-    Q3::from_fn(|q| {
-        if tail(0.0) <= 1.0 - q {
-            return 0.0;
+    let a = w.accounts.max(1) as usize;
+    // commits[site * a + account] = sorted commit times, ms.
+    let mut commits: Vec<Vec<f64>> = vec![Vec::new(); w.commit_ms.len() * a];
+    for (s, &c) in w.commit_ms.iter().enumerate() {
+        let mut rng = substream(AGE_SEED, "writer", s as u64);
+        let mut t = 0.0;
+        while t < AGE_SIM_S * 1000.0 {
+            t += c.max(0.001) + exponential(&mut rng, w.think_ms);
+            let account = below(&mut rng, a as u64) as usize;
+            commits[s * a + account].push(t);
         }
-        let (mut lo, mut hi) = (0.0, l0 + j);
-        for _ in 0..60 {
-            let mid = (lo + hi) / 2.0;
-            if tail(mid) > 1.0 - q {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        hi
-    })
+    }
+    if commits.is_empty() {
+        return Q3::default();
+    }
+    let mut rng = substream(AGE_SEED, "reads", r.0 as u64);
+    let mut h = metrics::LatencyHistogram::new();
+    // Skip the first 10 s: every account has been written by then.
+    let span = AGE_SIM_S * 1000.0 - 10_000.0;
+    for _ in 0..AGE_READS {
+        let t = 10_000.0 + unit(&mut rng) * span;
+        let list = &commits[below(&mut rng, commits.len() as u64) as usize];
+        let lag = l0 + unit(&mut rng) * f.apply_jitter_ms;
+        // The first commit after t − lag, if it is not after t.
+        let i = list.partition_point(|&x| x <= t - lag);
+        let age = match list.get(i) {
+            Some(&c) if c <= t => t - c,
+            _ => 0.0,
+        };
+        h.record((age * 1000.0).round() as u64);
+    }
+    Q3::of(&h)
 }
 
 /// The tolerance of an out-of-sample prediction of `measured`, ms: commit
@@ -385,9 +412,22 @@ mod tests {
             fsync_probe_ms: 0.1,
         };
         let us = RegionId(1);
-        assert_eq!(predict_data_age(&geo, &f, us, 0.0).p99, 0.0);
-        let busy = predict_data_age(&geo, &f, us, 1.0);
-        assert!(busy.p50 > 80.0 && busy.p99 <= 91.0 + 1e-6, "{busy:?}");
+        // Charges 10 s apart: almost never one in the last 91 ms.
+        let idle = Writers {
+            commit_ms: vec![10_000.0],
+            think_ms: 1.0,
+            accounts: 1,
+        };
+        assert_eq!(predict_data_age(&geo, &f, us, &idle).p95, 0.0);
+        // A charge every ~1 ms: always one just over 91 ms old.
+        let busy = Writers {
+            commit_ms: vec![0.5],
+            think_ms: 0.5,
+            accounts: 1,
+        };
+        let q = predict_data_age(&geo, &f, us, &busy);
+        assert!(q.p50 > 88.0 && q.p99 <= 91.1, "{q:?}");
+        assert_eq!(q, predict_data_age(&geo, &f, us, &busy), "deterministic");
     }
 
     #[test]

@@ -65,7 +65,8 @@ pub struct WorkloadPlan {
     pub sites: Vec<SitePlan>,
     /// How long to measure.
     pub duration: Duration,
-    /// Accounts charged and read (uniformly).
+    /// Accounts each site charges (its own: site i charges accounts
+    /// `i·n + 1 ..= i·n + n`); reads pick any account of any site uniformly.
     pub accounts: u32,
     /// Mean think time between one site's charges.
     pub think: Duration,
@@ -116,7 +117,7 @@ pub fn connect(addr: SocketAddr) -> Result<postgres::Client, CalibrateError> {
     postgres::Client::connect(&conn, postgres::NoTls).map_err(db("connect"))
 }
 
-/// Creates the schema and `accounts` accounts, and waits until every standby
+/// Creates the schema and `accounts` accounts (all sites'), and waits until every standby
 /// has replayed it.
 pub fn install(cluster: &Cluster, accounts: u32) -> Result<(), CalibrateError> {
     let mut c = connect(cluster.primary().addr())?;
@@ -168,9 +169,11 @@ pub fn set_sync_names(cluster: &Cluster, names: &str) -> Result<(), CalibrateErr
     let mut c = connect(cluster.primary().addr())?;
     let escaped = names.replace('\'', "''");
     c.batch_execute(&format!(
-        "ALTER SYSTEM SET synchronous_standby_names = '{escaped}'; SELECT pg_reload_conf();"
+        "ALTER SYSTEM SET synchronous_standby_names = '{escaped}'"
     ))
     .map_err(db("set synchronous_standby_names"))?;
+    c.batch_execute("SELECT pg_reload_conf()")
+        .map_err(db("reload the configuration"))?;
     let want_quorum = if names.is_empty() {
         0
     } else {
@@ -314,7 +317,7 @@ fn writer(
     let think_ms = plan.think.as_secs_f64() * 1000.0;
     let mut n = 0u64;
     while !stop.load(Ordering::SeqCst) {
-        let account = 1 + below(&mut rng, plan.accounts as u64) as i32;
+        let account = (index as u32 * plan.accounts) as i32 + 1 + below(&mut rng, plan.accounts as u64) as i32;
         let amount = 1 + below(&mut rng, 100) as i64;
         let key = format!("r{}-{}-{n}", plan.run, site.name);
         n += 1;
@@ -360,7 +363,8 @@ fn reader(
     let gap_ms = plan.read_gap.as_secs_f64() * 1000.0;
     let mut reads = Vec::new();
     while !stop.load(Ordering::SeqCst) {
-        let account = 1 + below(&mut rng, plan.accounts as u64) as i32;
+        let all = plan.accounts as u64 * plan.sites.len() as u64;
+        let account = 1 + below(&mut rng, all) as i32;
         if let Ok(row) = c.query_one(&st, &[&account]) {
             reads.push(Read {
                 account,
@@ -535,13 +539,19 @@ fn data_age_us(history: &History, read: &Read) -> u64 {
 /// model calls the commit's fsync, measured on the disk the servers use.
 pub fn probe_fsync(dir: &std::path::Path, writes: u32) -> Result<u64, CalibrateError> {
     use std::io::Write as _;
+    use std::os::unix::fs::FileExt as _;
     let path = dir.join("fsync-probe");
     let mut f = std::fs::File::create(&path).map_err(CalibrateError::io("create the fsync probe"))?;
     let block = [0u8; 8192];
+    // Preallocated and overwritten in place, as WAL segments are (and as
+    // pg_test_fsync does): no size change for the sync to carry.
+    f.write_all(&block)
+        .and_then(|_| f.sync_all())
+        .map_err(CalibrateError::io("write the fsync probe"))?;
     let mut h = LatencyHistogram::new();
     for _ in 0..writes {
         let start = Instant::now();
-        f.write_all(&block)
+        f.write_all_at(&block, 0)
             .and_then(|_| f.sync_data())
             .map_err(CalibrateError::io("write the fsync probe"))?;
         h.record(start.elapsed().as_micros() as u64);
