@@ -186,8 +186,8 @@ pub struct World {
 pub const MAX_REGIONS: usize = 7;
 
 impl World {
-    /// A world from a topology, the leader in its first region.
-    pub fn new(name: &str, topology: Topology) -> Result<World, CalibrateError> {
+    /// A world from a topology and its leader.
+    pub fn new(name: &str, topology: Topology, leader: RegionId) -> Result<World, CalibrateError> {
         let n = topology.region_count();
         if !(2..=MAX_REGIONS).contains(&n) {
             return Err(CalibrateError::Config(format!(
@@ -200,10 +200,16 @@ impl World {
                 "world `{name}` has no client site"
             )));
         }
+        if leader.idx() >= n {
+            return Err(CalibrateError::Config(format!(
+                "world `{name}`: leader region index {} out of range",
+                leader.idx()
+            )));
+        }
         Ok(World {
             name: name.to_string(),
             topology,
-            leader: RegionId(0),
+            leader,
         })
     }
 
@@ -290,7 +296,8 @@ pub struct Options {
     pub accounts: u32,
     /// Mean think time between one site's charges (default 50 ms).
     pub think: Duration,
-    /// Mean gap between one site's balance reads (default 25 ms).
+    /// Mean gap between one site's balance reads (default 10 ms; each reads
+    /// every account).
     pub read_gap: Duration,
     /// Heartbeat period (default 100 ms, the model's).
     pub heartbeat: Duration,
@@ -308,7 +315,7 @@ impl Default for Options {
             pg_bin: None,
             accounts: 2,
             think: Duration::from_millis(50),
-            read_gap: Duration::from_millis(25),
+            read_gap: Duration::from_millis(10),
             heartbeat: Duration::from_millis(100),
             seed: 86,
         }
@@ -546,16 +553,18 @@ pub fn calibrate(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Repor
         .ok_or_else(|| CalibrateError::Empty("the async run of the first world".into()))?;
     let geo0 = fit_world.geometry();
     let commit_ms = model::fit_commit(&geo0, &fit.commit, overhead.p50_ms);
-    let (apply_base_ms, apply_jitter_ms) =
-        model::fit_apply(&geo0, &fit.staleness, overhead.p50_ms, heartbeat_ms);
-    let fitted = Fitted {
+    let replay: Vec<Q3> = fit.pg_lag.iter().map(|l| l[2]).collect();
+    let (apply_base_ms, apply_jitter_ms) = model::fit_apply(&geo0, &replay, overhead.p50_ms);
+    let mut fitted = Fitted {
         overhead_ms: overhead.p50_ms,
         commit_ms,
         apply_base_ms,
         apply_jitter_ms,
         heartbeat_ms,
+        heartbeat_offset_ms: 0.0,
         fsync_probe_ms: fsync_ms.unwrap_or(0.0),
     };
+    fitted.heartbeat_offset_ms = model::fit_heartbeat_offset(&geo0, &fit.staleness, &fitted);
     let think_ms = opts.think.as_secs_f64() * 1000.0;
     let mut configurations = Vec::new();
     let (mut judged, mut within) = (0, 0);

@@ -7,10 +7,11 @@
 //!   `rtt_k` the k-th smallest leader↔standby RTT, `o` the delay line's cost per
 //!   traversal and `c_q` the fitted commit time at quantile `q` (the model's
 //!   `--commit`, fsync included).
-//! - **Reported staleness** on standby `r`: `one_way(r) + o + A + H`, with the
-//!   fitted apply law `A = base + U[0, jitter)` (the model's
-//!   [`replication::Normal`], no spikes) and `H ~ U[0, heartbeat)` the age of
-//!   the last heartbeat; quantiles from the sum of the two uniforms' closed form.
+//! - **Reported staleness** on standby `r`: `one_way(r) + o + A + H + δ`, with
+//!   the fitted apply law `A = base + U[0, jitter)` (the model's
+//!   [`replication::Normal`], no spikes), `H ~ U[0, heartbeat)` the age of
+//!   the last heartbeat and `δ` the heartbeat's fitted offset; quantiles from
+//!   the sum of the two uniforms' closed form.
 //! - **Data age** of a read on standby `r`: each entry is visible
 //!   `L = one_way(r) + o + A` after its commit, so a read misses the entries
 //!   of its account committed in the last `L`; which those are depends on the
@@ -88,6 +89,8 @@ pub struct Fitted {
     pub apply_jitter_ms: f64,
     /// Heartbeat period, ms (not fitted: the workload's, as the model's).
     pub heartbeat_ms: f64,
+    /// The heartbeat row's extra age at the median, ms (fitted).
+    pub heartbeat_offset_ms: f64,
     /// A durable 8 KiB write on the servers' disk, median, ms (measured, for
     /// comparison with the model's 5 ms default; not used to predict).
     pub fsync_probe_ms: f64,
@@ -174,38 +177,49 @@ impl Q3 {
     }
 }
 
-/// Fits the apply law `base + U[0, jitter)` to the measured reported
-/// staleness of each standby (`staleness[i]` for `geo.standbys()[i]`): the
-/// excess over the one-way delay and the delay line is `A + U[0, h)`; the
-/// width is the one whose p95 − p50 matches the mean measured spread, the base
-/// then matches the mean p50.
-pub fn fit_apply(geo: &Geometry<'_>, staleness: &[Q3], overhead_ms: f64, h: f64) -> (f64, f64) {
+/// Fits the apply law `base + U[0, jitter)` to `pg_stat_replication`'s
+/// replay lag of each standby (`replay[i]` for `geo.standbys()[i]`): the time
+/// from the primary's flush to its hearing that the standby replayed, less the
+/// link's round trip and two delay-line traversals, is the standby's receipt,
+/// flush and apply. Its median and p95, averaged over standbys, give
+/// `base + jitter/2` and `base + 0.95·jitter`.
+pub fn fit_apply(geo: &Geometry<'_>, replay: &[Q3], overhead_ms: f64) -> (f64, f64) {
     let regions = geo.standbys();
-    let n = staleness.len().max(1) as f64;
+    let n = replay.len().max(1) as f64;
     let excess = |i: usize| {
-        staleness
+        replay
             .iter()
             .zip(&regions)
-            .map(|(m, r)| m.at(i) - geo.one_way_ms(*r) - overhead_ms)
+            .map(|(m, r)| m.at(i) - 2.0 * geo.one_way_ms(*r) - 2.0 * overhead_ms)
             .sum::<f64>()
             / n
     };
-    let (p50, p95) = (excess(0), excess(1));
-    let spread = p95 - p50;
-    // Search the width on a 0.1 ms grid up to 10 heartbeats.
-    let mut best = (f64::INFINITY, 0.0);
-    let mut j = 0.0;
-    while j <= 10.0 * h {
-        let d = two_uniform_quantile(j, h, 0.95) - two_uniform_quantile(j, h, 0.5);
-        let err = (d - spread).abs();
-        if err < best.0 {
-            best = (err, j);
-        }
-        j += 0.1;
-    }
-    let jitter = best.1;
-    let base = (p50 - two_uniform_quantile(jitter, h, 0.5)).max(0.0);
+    let (p50, p95) = (excess(0).max(0.0), excess(1).max(0.0));
+    let jitter = ((p95 - p50) / 0.45).max(0.0);
+    let base = (p50 - jitter / 2.0).max(0.0);
     (base, jitter)
+}
+
+/// Fits the heartbeat's offset: how much older the heartbeat row is, at the
+/// median, than the one-way delay, the delay line, the apply law and the
+/// heartbeat period explain (the heartbeat is stamped when its statement
+/// starts, before its commit; the model stamps at commit). Averaged over
+/// standbys; `staleness[i]` is for `geo.standbys()[i]`.
+pub fn fit_heartbeat_offset(geo: &Geometry<'_>, staleness: &[Q3], f: &Fitted) -> f64 {
+    let regions = geo.standbys();
+    let n = staleness.len().max(1) as f64;
+    staleness
+        .iter()
+        .zip(&regions)
+        .map(|(m, r)| {
+            m.p50
+                - geo.one_way_ms(*r)
+                - f.overhead_ms
+                - f.apply_base_ms
+                - two_uniform_quantile(f.apply_jitter_ms, f.heartbeat_ms, 0.5)
+        })
+        .sum::<f64>()
+        / n
 }
 
 /// The `p`-quantile of `U[0, a) + U[0, b)` (closed form of the trapezoid).
@@ -245,7 +259,7 @@ pub fn predict_commit(geo: &Geometry<'_>, f: &Fitted, s: SiteId, k: usize) -> Q3
 
 /// Predicted reported staleness on standby region `r`.
 pub fn predict_staleness(geo: &Geometry<'_>, f: &Fitted, r: RegionId) -> Q3 {
-    let fixed = geo.one_way_ms(r) + f.overhead_ms + f.apply_base_ms;
+    let fixed = geo.one_way_ms(r) + f.overhead_ms + f.apply_base_ms + f.heartbeat_offset_ms;
     Q3::from_fn(|q| fixed + two_uniform_quantile(f.apply_jitter_ms, f.heartbeat_ms, q))
 }
 
@@ -409,6 +423,7 @@ mod tests {
             apply_base_ms: 1.0,
             apply_jitter_ms: 0.0,
             heartbeat_ms: 100.0,
+            heartbeat_offset_ms: 0.0,
             fsync_probe_ms: 0.1,
         };
         let us = RegionId(1);
@@ -437,15 +452,13 @@ mod tests {
             topology: &t,
             leader: RegionId(0),
         };
-        let (base, jitter, h) = (3.0, 30.0, 100.0);
-        let meas: Vec<Q3> = geo
+        let (base, jitter, o) = (1.0, 4.0, 0.05);
+        let replay: Vec<Q3> = geo
             .standbys()
             .iter()
-            .map(|r| {
-                Q3::from_fn(|q| geo.one_way_ms(*r) + 0.05 + base + two_uniform_quantile(jitter, h, q))
-            })
+            .map(|r| Q3::from_fn(|q| 2.0 * geo.one_way_ms(*r) + 2.0 * o + base + q * jitter))
             .collect();
-        let (b, j) = fit_apply(&geo, &meas, 0.05, h);
-        assert!((b - base).abs() < 0.2 && (j - jitter).abs() < 0.3, "{b} {j}");
+        let (b, j) = fit_apply(&geo, &replay, o);
+        assert!((b - base).abs() < 1e-9 && (j - jitter).abs() < 1e-9, "{b} {j}");
     }
 }
