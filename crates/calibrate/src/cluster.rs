@@ -386,7 +386,10 @@ impl Cluster {
         if let Some(dir) = self.dir.take() {
             let _ = dir.close();
         }
+        // Everything is gone: end the watchdog rather than let it kill pids
+        // that may have been reused since.
         if let Some((mut child, stdin)) = self.watchdog.take() {
+            let _ = child.kill();
             drop(stdin);
             let _ = child.wait();
         }

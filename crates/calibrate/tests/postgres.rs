@@ -82,3 +82,42 @@ fn out_of_sample_predictions_hold() {
     assert!(misses.is_empty(), "out of tolerance:\n{}", misses.join("\n"));
     assert_eq!(report.configurations.iter().filter(|c| c.in_sample).count(), 1);
 }
+
+/// Dropping a cluster stops every server and removes its directory.
+#[test]
+fn drop_stops_servers_and_removes_the_directory() {
+    if !postgres_available() {
+        return;
+    }
+    let bin = cluster::find_bin(None).unwrap();
+    let specs = [cluster::StandbySpec {
+        region: "US".into(),
+        one_way: Duration::from_millis(5),
+    }];
+    let c = cluster::Cluster::start(&bin, "SG", &specs).expect("cluster starts");
+    let dir = c.dir().to_path_buf();
+    let pids: Vec<u32> = std::iter::once(c.primary())
+        .chain(c.standbys())
+        .filter_map(|s| s.pid())
+        .collect();
+    let ports: Vec<u16> = std::iter::once(c.primary())
+        .chain(c.standbys())
+        .map(|s| s.port)
+        .collect();
+    assert_eq!(pids.len(), 2);
+    assert!(dir.join("primary").is_dir());
+    drop(c);
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    for pid in pids {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "postmaster {pid} still there"
+        );
+    }
+    for port in ports {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "port {port} still open"
+        );
+    }
+}
