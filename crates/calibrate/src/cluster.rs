@@ -109,7 +109,14 @@ fn command(bin: &Path, who: Option<RunAs>) -> Command {
                 }
             }
             // After the credential change, which clears it.
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
             // The parent may have died before the prctl.
@@ -149,7 +156,9 @@ fn run(bin: &Path, who: Option<RunAs>, args: &[&str], what: &str) -> Result<(), 
 /// A free loopback port (bound, read and released).
 fn free_port() -> Result<u16, CalibrateError> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(CalibrateError::io("find a free port"))?;
-    Ok(l.local_addr().map_err(CalibrateError::io("find a free port"))?.port())
+    Ok(l.local_addr()
+        .map_err(CalibrateError::io("find a free port"))?
+        .port())
 }
 
 fn chown(path: &Path, who: Option<RunAs>) -> Result<(), CalibrateError> {
@@ -311,11 +320,24 @@ impl Cluster {
         run(
             &bin.join("initdb"),
             who,
-            &["-D", &d, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"],
+            &[
+                "-D",
+                &d,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
             "initdb",
         )?;
         let port = free_port()?;
-        append(&data.join("postgresql.conf"), &format!("{BASE_CONF}port = {port}\n"))?;
+        append(
+            &data.join("postgresql.conf"),
+            &format!("{BASE_CONF}port = {port}\n"),
+        )?;
         self.primary.port = port;
         self.primary.app_name = "primary".into();
         spawn_server(bin, who, &mut self.primary)?;
@@ -336,7 +358,20 @@ impl Cluster {
         run(
             &bin.join("pg_basebackup"),
             who,
-            &["-h", "127.0.0.1", "-p", &pport, "-U", "postgres", "-D", &d, "-X", "stream", "-R", "--no-sync"],
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &pport,
+                "-U",
+                "postgres",
+                "-D",
+                &d,
+                "-X",
+                "stream",
+                "-R",
+                "--no-sync",
+            ],
             "pg_basebackup",
         )?;
         let line = DelayLine::start(self.primary.addr(), spec.one_way)?;
@@ -405,7 +440,13 @@ impl Drop for Cluster {
 /// `[A-Za-z0-9_]` only, lower case: a safe application_name.
 fn sanitize(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -417,15 +458,19 @@ fn append(path: &Path, text: &str) -> Result<(), CalibrateError> {
             what: format!("open {}", path.display()),
             source: e,
         })?;
-    f.write_all(text.as_bytes()).map_err(|e| CalibrateError::Io {
-        what: format!("write {}", path.display()),
-        source: e,
-    })
+    f.write_all(text.as_bytes())
+        .map_err(|e| CalibrateError::Io {
+            what: format!("write {}", path.display()),
+            source: e,
+        })
 }
 
 fn spawn_server(bin: &Path, who: Option<RunAs>, server: &mut Server) -> Result<(), CalibrateError> {
-    let log = File::create(server.data.with_extension("log")).map_err(CalibrateError::io("create a server log"))?;
-    let log2 = log.try_clone().map_err(CalibrateError::io("create a server log"))?;
+    let log = File::create(server.data.with_extension("log"))
+        .map_err(CalibrateError::io("create a server log"))?;
+    let log2 = log
+        .try_clone()
+        .map_err(CalibrateError::io("create a server log"))?;
     let child = command(&bin.join("postgres"), who)
         .arg("-D")
         .arg(&server.data)
@@ -441,13 +486,19 @@ fn spawn_server(bin: &Path, who: Option<RunAs>, server: &mut Server) -> Result<(
 /// Waits until the server answers a query (and, for a standby, streams).
 fn wait_ready(server: &Server, standby: bool) -> Result<(), CalibrateError> {
     let end = Instant::now() + Duration::from_secs(60);
-    let conn = format!("host=127.0.0.1 port={} user=postgres dbname=postgres connect_timeout=2", server.port);
+    let conn = format!(
+        "host=127.0.0.1 port={} user=postgres dbname=postgres connect_timeout=2",
+        server.port
+    );
     loop {
         if let Ok(mut c) = postgres::Client::connect(&conn, postgres::NoTls) {
             let ok = if standby {
-                c.query_one("SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'", &[])
-                    .map(|r| r.get::<_, i64>(0) > 0)
-                    .unwrap_or(false)
+                c.query_one(
+                    "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'",
+                    &[],
+                )
+                .map(|r| r.get::<_, i64>(0) > 0)
+                .unwrap_or(false)
             } else {
                 true
             };

@@ -53,7 +53,8 @@ pub struct DelayLine {
 impl DelayLine {
     /// Starts a delay line in front of `upstream`.
     pub fn start(upstream: SocketAddr, delay: Duration) -> Result<DelayLine, CalibrateError> {
-        let listener = TcpListener::bind("127.0.0.1:0").map_err(CalibrateError::io("bind a port"))?;
+        let listener =
+            TcpListener::bind("127.0.0.1:0").map_err(CalibrateError::io("bind a port"))?;
         let addr = listener
             .local_addr()
             .map_err(CalibrateError::io("read a bound port"))?;
@@ -265,7 +266,8 @@ pub fn probe_overhead(delay: Duration, pings: u32) -> Result<Overhead, Calibrate
         }
     });
     let mut line = DelayLine::start(echo_addr, delay)?;
-    let mut c = TcpStream::connect(line.addr()).map_err(CalibrateError::io("connect to a delay line"))?;
+    let mut c =
+        TcpStream::connect(line.addr()).map_err(CalibrateError::io("connect to a delay line"))?;
     let _ = c.set_nodelay(true);
     let mut h = LatencyHistogram::new();
     let mut b = [0u8; 8];

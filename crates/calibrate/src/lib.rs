@@ -251,7 +251,13 @@ impl World {
             .site(
                 "DE",
                 "EU",
-                &[("SG", 160.0), ("US", 95.0), ("JP", 230.0), ("EU", 10.0), ("AU", 255.0)],
+                &[
+                    ("SG", 160.0),
+                    ("US", 95.0),
+                    ("JP", 230.0),
+                    ("EU", 10.0),
+                    ("AU", 255.0),
+                ],
             )
             .build()
             .expect("built-in topology is valid");
@@ -334,7 +340,9 @@ impl Options {
         }
         let d = self.duration.as_secs_f64();
         if !(2.0..=600.0).contains(&d) {
-            return bad(format!("--duration {d} s: give 2 to 600 s per configuration"));
+            return bad(format!(
+                "--duration {d} s: give 2 to 600 s per configuration"
+            ));
         }
         if !(1..=9).contains(&self.repeats) {
             return bad(format!("--repeats {}: give 1 to 9", self.repeats));
@@ -454,7 +462,9 @@ fn median_series(reps: &[Series]) -> Series {
     let first = &reps[0];
     let med = |f: &dyn Fn(&Series) -> Q3| Q3::median(&reps.iter().map(f).collect::<Vec<_>>());
     Series {
-        commit: (0..first.commit.len()).map(|i| med(&|s| s.commit[i])).collect(),
+        commit: (0..first.commit.len())
+            .map(|i| med(&|s| s.commit[i]))
+            .collect(),
         staleness: (0..first.staleness.len())
             .map(|i| med(&|s| s.staleness[i]))
             .collect(),
@@ -505,9 +515,16 @@ pub fn calibrate(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Repor
         if fsync_ms.is_none() {
             fsync_ms = Some(workload::probe_fsync(cluster.dir(), 200)? as f64 / 1000.0);
         }
-        workload::install(&cluster, opts.accounts * world.topology.sites().len() as u32)?;
+        workload::install(
+            &cluster,
+            opts.accounts * world.topology.sites().len() as u32,
+        )?;
         let (lines, sites) = site_lines(world, &cluster)?;
-        let app_names: Vec<String> = cluster.standbys().iter().map(|s| s.app_name.clone()).collect();
+        let app_names: Vec<String> = cluster
+            .standbys()
+            .iter()
+            .map(|s| s.app_name.clone())
+            .collect();
         for mode in opts.modes_for() {
             let names = mode.standby_names(&app_names);
             progress(&format!(
@@ -571,7 +588,15 @@ pub fn calibrate(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Repor
     for (wi, mode, names, series) in &played {
         let world = &opts.worlds[*wi];
         let in_sample = *wi == 0 && *mode == Mode::Async;
-        let rows = rows_of(world, *mode, &fitted, series, in_sample, think_ms, opts.accounts);
+        let rows = rows_of(
+            world,
+            *mode,
+            &fitted,
+            series,
+            in_sample,
+            think_ms,
+            opts.accounts,
+        );
         for r in &rows {
             if let Some(w) = r.within {
                 judged += 1;
@@ -605,7 +630,10 @@ pub fn calibrate(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Repor
 /// Each site's delay lines: to the primary (the model's charge path, site →
 /// home → leader, half of it each way) and, when its home region holds a
 /// standby, to that standby (half the site↔home RTT each way).
-fn site_lines(world: &World, cluster: &Cluster) -> Result<(Vec<DelayLine>, Vec<SitePlan>), CalibrateError> {
+fn site_lines(
+    world: &World,
+    cluster: &Cluster,
+) -> Result<(Vec<DelayLine>, Vec<SitePlan>), CalibrateError> {
     let geo = world.geometry();
     let t = &world.topology;
     let mut lines = Vec::new();
@@ -621,7 +649,9 @@ fn site_lines(world: &World, cluster: &Cluster) -> Result<(Vec<DelayLine>, Vec<S
                 .standbys()
                 .iter()
                 .find(|x| x.region == t.region_name(home))
-                .ok_or_else(|| CalibrateError::Config(format!("no standby in {}", t.region_name(home))))?;
+                .ok_or_else(|| {
+                    CalibrateError::Config(format!("no standby in {}", t.region_name(home)))
+                })?;
             let d = Duration::from_secs_f64(topology::to_ms(t.rtt_site(s, home)) / 2000.0);
             Some(DelayLine::start(standby.addr(), d)?)
         };
@@ -654,7 +684,11 @@ fn series_of(world: &World, m: &workload::Measured) -> Result<Series, CalibrateE
             .iter()
             .map(|h| (h.count() > 0).then(|| Q3::of(h)))
             .collect(),
-        pg_lag: m.pg_lag.iter().map(|l| [Q3::of(&l[0]), Q3::of(&l[1]), Q3::of(&l[2])]).collect(),
+        pg_lag: m
+            .pg_lag
+            .iter()
+            .map(|l| [Q3::of(&l[0]), Q3::of(&l[1]), Q3::of(&l[2])])
+            .collect(),
         charges: m.charges_ok.iter().sum(),
         errors: m.charge_errors,
     })
@@ -677,14 +711,26 @@ fn rows_of(
         for (i, (name, _)) in QUANTILES.iter().enumerate() {
             let m = measured.at(i);
             let p = predicted.map(|p| p.at(i));
-            let tol = if in_sample { None } else { p.and(model::tolerance_ms(metric, i, m)) };
+            let tol = if in_sample {
+                None
+            } else {
+                p.and(model::tolerance_ms(metric, i, m))
+            };
             rows.push(Row {
                 metric,
                 at: at.to_string(),
                 quantile: name,
                 measured_ms: m,
                 predicted_ms: p,
-                ratio: p.map(|p| if m > 0.0 { p / m } else if p == 0.0 { 1.0 } else { f64::INFINITY }),
+                ratio: p.map(|p| {
+                    if m > 0.0 {
+                        p / m
+                    } else if p == 0.0 {
+                        1.0
+                    } else {
+                        f64::INFINITY
+                    }
+                }),
                 tolerance_ms: tol,
                 within: tol.and_then(|tol| p.map(|p| (p - m).abs() <= tol)),
             });
@@ -747,8 +793,14 @@ mod tests {
         let three: Vec<String> = vec!["s0_us".into(), "s1_jp".into()];
         let five: Vec<String> = (0..4).map(|i| format!("s{i}")).collect();
         assert_eq!(Mode::Async.standby_names(&three), "");
-        assert_eq!(Mode::SemiSync.standby_names(&three), "ANY 1 (\"s0_us\", \"s1_jp\")");
-        assert_eq!(Mode::Majority.standby_names(&three), "ANY 1 (\"s0_us\", \"s1_jp\")");
+        assert_eq!(
+            Mode::SemiSync.standby_names(&three),
+            "ANY 1 (\"s0_us\", \"s1_jp\")"
+        );
+        assert_eq!(
+            Mode::Majority.standby_names(&three),
+            "ANY 1 (\"s0_us\", \"s1_jp\")"
+        );
         assert_eq!(
             Mode::Majority.standby_names(&five),
             "ANY 2 (\"s0\", \"s1\", \"s2\", \"s3\")"

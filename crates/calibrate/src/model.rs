@@ -392,7 +392,10 @@ mod tests {
             for p in [0.05, 0.5, 0.95, 0.99] {
                 let exact = sums[(p * (n * n) as f64) as usize];
                 let got = two_uniform_quantile(a, b, p);
-                assert!((exact - got).abs() < 0.3, "a={a} b={b} p={p}: {exact} vs {got}");
+                assert!(
+                    (exact - got).abs() < 0.3,
+                    "a={a} b={b} p={p}: {exact} vs {got}"
+                );
             }
         }
     }

@@ -191,7 +191,8 @@ pub fn set_sync_names(cluster: &Cluster, names: &str) -> Result<(), CalibrateErr
             )
             .map_err(db("read pg_stat_replication"))?;
         let (setting, quorum, streaming): (String, i64, i64) = (row.get(0), row.get(1), row.get(2));
-        if setting == names && quorum == want_quorum && streaming == cluster.standbys().len() as i64 {
+        if setting == names && quorum == want_quorum && streaming == cluster.standbys().len() as i64
+        {
             return Ok(());
         }
         if Instant::now() > end {
@@ -220,7 +221,11 @@ pub fn play(cluster: &Cluster, plan: &WorkloadPlan) -> Result<Measured, Calibrat
     // Every thread connects first, then waits here, then measures.
     let barrier = Barrier::new(1 + n_sites * 2 + n_standbys + 2);
     let primary = cluster.primary().addr();
-    let names: Vec<String> = cluster.standbys().iter().map(|s| s.app_name.clone()).collect();
+    let names: Vec<String> = cluster
+        .standbys()
+        .iter()
+        .map(|s| s.app_name.clone())
+        .collect();
     let result = std::thread::scope(|scope| {
         let writers: Vec<_> = plan
             .sites
@@ -317,7 +322,9 @@ fn writer(
     let think_ms = plan.think.as_secs_f64() * 1000.0;
     let mut n = 0u64;
     while !stop.load(Ordering::SeqCst) {
-        let account = (index as u32 * plan.accounts) as i32 + 1 + below(&mut rng, plan.accounts as u64) as i32;
+        let account = (index as u32 * plan.accounts) as i32
+            + 1
+            + below(&mut rng, plan.accounts as u64) as i32;
         let amount = 1 + below(&mut rng, 100) as i64;
         let key = format!("r{}-{}-{n}", plan.run, site.name);
         n += 1;
@@ -331,7 +338,10 @@ fn writer(
             }
             _ => errors += 1,
         }
-        sleep_unless_stopped(Duration::from_secs_f64(exponential(&mut rng, think_ms) / 1000.0), stop);
+        sleep_unless_stopped(
+            Duration::from_secs_f64(exponential(&mut rng, think_ms) / 1000.0),
+            stop,
+        );
     }
     Ok((h, ok, errors))
 }
@@ -372,7 +382,10 @@ fn reader(
                 at_us: row.get(2),
             }));
         }
-        sleep_unless_stopped(Duration::from_secs_f64(exponential(&mut rng, gap_ms) / 1000.0), stop);
+        sleep_unless_stopped(
+            Duration::from_secs_f64(exponential(&mut rng, gap_ms) / 1000.0),
+            stop,
+        );
     }
     Ok(reads)
 }
@@ -406,7 +419,10 @@ fn staleness_sampler(
         if let Ok(row) = c.query_one(&st, &[]) {
             h.record(row.get::<_, i64>(0).max(0) as u64);
         }
-        sleep_unless_stopped(Duration::from_secs_f64(exponential(&mut rng, gap_ms) / 1000.0), stop);
+        sleep_unless_stopped(
+            Duration::from_secs_f64(exponential(&mut rng, gap_ms) / 1000.0),
+            stop,
+        );
     }
     Ok(h)
 }
@@ -455,7 +471,13 @@ fn pg_lag_sampler(
     let mut c = conn?;
     let mut out: Vec<[LatencyHistogram; 3]> = names
         .iter()
-        .map(|_| [LatencyHistogram::new(), LatencyHistogram::new(), LatencyHistogram::new()])
+        .map(|_| {
+            [
+                LatencyHistogram::new(),
+                LatencyHistogram::new(),
+                LatencyHistogram::new(),
+            ]
+        })
         .collect();
     while !stop.load(Ordering::SeqCst) {
         let rows = c
@@ -541,7 +563,8 @@ pub fn probe_fsync(dir: &std::path::Path, writes: u32) -> Result<u64, CalibrateE
     use std::io::Write as _;
     use std::os::unix::fs::FileExt as _;
     let path = dir.join("fsync-probe");
-    let mut f = std::fs::File::create(&path).map_err(CalibrateError::io("create the fsync probe"))?;
+    let mut f =
+        std::fs::File::create(&path).map_err(CalibrateError::io("create the fsync probe"))?;
     let block = [0u8; 8192];
     // Preallocated and overwritten in place, as WAL segments are (and as
     // pg_test_fsync does): no size change for the sync to carry.

@@ -55,7 +55,9 @@ fn out_of_sample_predictions_hold() {
                 r.at,
                 r.quantile,
                 r.measured_ms,
-                r.predicted_ms.map(|p| format!("{p:.3}")).unwrap_or_default(),
+                r.predicted_ms
+                    .map(|p| format!("{p:.3}"))
+                    .unwrap_or_default(),
                 match r.within {
                     Some(true) => "ok",
                     Some(false) => "MISS",
@@ -79,8 +81,15 @@ fn out_of_sample_predictions_hold() {
     }
     eprintln!("fitted: {:?}", report.fitted);
     assert!(report.judged > 0);
-    assert!(misses.is_empty(), "out of tolerance:\n{}", misses.join("\n"));
-    assert_eq!(report.configurations.iter().filter(|c| c.in_sample).count(), 1);
+    assert!(
+        misses.is_empty(),
+        "out of tolerance:\n{}",
+        misses.join("\n")
+    );
+    assert_eq!(
+        report.configurations.iter().filter(|c| c.in_sample).count(),
+        1
+    );
 }
 
 /// Dropping a cluster stops every server and removes its directory.

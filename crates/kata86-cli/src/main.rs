@@ -123,7 +123,9 @@ fn main() -> ExitCode {
         Command::Pbs(a) => pbs::run(&a, &mut out),
         Command::Plan(a) => plan::run(&a, &mut out),
         Command::Merge(m) => shard::merge(&m, &mut out),
-        Command::Calibrate(args::CalibrateCommand::Postgres(a)) => calibrate::postgres(&a, &mut out),
+        Command::Calibrate(args::CalibrateCommand::Postgres(a)) => {
+            calibrate::postgres(&a, &mut out)
+        }
     };
     let _ = out.flush();
     match result {

@@ -52,7 +52,9 @@ fn postgres_available() -> bool {
         if std::env::var("KATA86_REQUIRE_POSTGRES").as_deref() == Ok("1") {
             panic!("KATA86_REQUIRE_POSTGRES=1 but the PostgreSQL server binaries are missing");
         }
-        eprintln!("skipped: PostgreSQL server binaries not found (pg_config, /usr/lib/postgresql/15/bin)");
+        eprintln!(
+            "skipped: PostgreSQL server binaries not found (pg_config, /usr/lib/postgresql/15/bin)"
+        );
     }
     found
 }
@@ -154,7 +156,14 @@ fn data_dir(pid: u32) -> Option<PathBuf> {
 /// kills it with `signal`, and checks that nothing is left.
 fn killed_with(signal: i32) {
     let mut child = kata86()
-        .args(["calibrate", "postgres", "--duration", "60", "--mode", "async"])
+        .args([
+            "calibrate",
+            "postgres",
+            "--duration",
+            "60",
+            "--mode",
+            "async",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -175,8 +184,15 @@ fn killed_with(signal: i32) {
     // Give the workload's connections a moment to open.
     std::thread::sleep(Duration::from_secs(2));
     let procs = descendants(pid);
-    let postmasters: Vec<u32> = procs.iter().copied().filter(|p| data_dir(*p).is_some()).collect();
-    assert!(postmasters.len() >= 3, "expected a primary and 2 standbys, saw {postmasters:?}");
+    let postmasters: Vec<u32> = procs
+        .iter()
+        .copied()
+        .filter(|p| data_dir(*p).is_some())
+        .collect();
+    assert!(
+        postmasters.len() >= 3,
+        "expected a primary and 2 standbys, saw {postmasters:?}"
+    );
     let dir = data_dir(postmasters[0])
         .and_then(|d| d.parent().map(|p| p.to_path_buf()))
         .unwrap();
