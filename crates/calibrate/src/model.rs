@@ -276,7 +276,7 @@ pub struct Writers {
 /// Simulated seconds of writes the data-age prediction plays.
 const AGE_SIM_S: f64 = 2_000.0;
 /// The seed of the data-age prediction (it is a prediction, not a run).
-const AGE_SEED: u64 = 0xDA7A_A9E;
+const AGE_SEED: u64 = 0x0DA7_AA9E;
 /// Reads it samples.
 const AGE_READS: u32 = 200_000;
 
