@@ -10,9 +10,9 @@
 //!   exactly as the model defines them: `async` = `''`; `semi-sync` =
 //!   `ANY 1 (…)`; `majority` = `ANY ⌊n/2⌋ (…)` for n replicas counting the
 //!   primary; always `synchronous_commit = on`.
-//! * [`Cluster`](cluster::Cluster) — initdb, pg_basebackup and streaming
+//! * [`Cluster`] — initdb, pg_basebackup and streaming
 //!   replication in a temporary directory, each replication link through a
-//!   [`DelayLine`](delay::DelayLine); cleaned up on every exit path.
+//!   [`DelayLine`]; cleaned up on every exit path.
 //! * [`calibrate`] — plays the charge workload ([`workload`]) in every
 //!   configuration, fits the model's free parameters ([`model::Fitted`]) on
 //!   the first world's `async` run and predicts every other configuration out
