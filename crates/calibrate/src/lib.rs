@@ -447,6 +447,23 @@ impl Report {
     }
 }
 
+/// The fitted apply-lag law as a lag file (`replication::lagfile`) for
+/// `kata86 sim --lag-from`: apply lag only, the law's 101 percentiles
+/// (`base + jitter · i/100`) as samples, so the file describes exactly the
+/// law the predictions used. The network delay is not in it.
+pub fn lag_file(report: &Report) -> String {
+    let f = &report.fitted;
+    let samples: Vec<f64> = (0..=100)
+        .map(|i| f.apply_base_ms + f.apply_jitter_ms * i as f64 / 100.0)
+        .collect();
+    let about = format!(
+        "Fitted by kata86 calibrate postgres on {}: apply lag = {:.3} ms + U[0, {:.3}) ms\n\
+         (pg_stat_replication replay lag minus the link's round trip and the delay line).",
+        report.fitted_on, f.apply_base_ms, f.apply_jitter_ms
+    );
+    replication::lagfile::write(&about, &samples)
+}
+
 /// Medians over repeats of one configuration's series.
 #[derive(Debug, Clone, Default)]
 struct Series {
@@ -806,6 +823,40 @@ mod tests {
             "ANY 2 (\"s0\", \"s1\", \"s2\", \"s3\")"
         );
         assert_eq!(Mode::SemiSync.sync_count(5), 1);
+    }
+
+    #[test]
+    fn the_lag_file_holds_the_fitted_apply_law_and_reads_back() {
+        let fitted = Fitted {
+            overhead_ms: 0.1,
+            commit_ms: Q3::default(),
+            apply_base_ms: 1.25,
+            apply_jitter_ms: 2.0,
+            heartbeat_ms: 100.0,
+            heartbeat_offset_ms: 0.0,
+            fsync_probe_ms: 0.1,
+        };
+        let report = Report {
+            delay_line: Overhead {
+                p50_ms: 0.1,
+                p99_ms: 0.2,
+                samples: 1,
+            },
+            delay_line_lateness_ms: Q3::default(),
+            fitted,
+            fitted_on: "three / async".into(),
+            duration_s: 1.0,
+            repeats: 1,
+            configurations: Vec::new(),
+            judged: 0,
+            within: 0,
+        };
+        let text = lag_file(&report);
+        assert!(text.contains("# holds: apply-lag"));
+        let law = replication::lagfile::parse(&text).unwrap();
+        assert_eq!(law.quantiles[0], 1_250);
+        assert_eq!(law.quantiles[50], 2_250);
+        assert_eq!(law.quantiles[100], 3_250);
     }
 
     #[test]

@@ -131,6 +131,11 @@ pub struct CalibratePostgresArgs {
     #[arg(long, value_enum, default_value_t = CalibrateFormat::Table)]
     pub format: CalibrateFormat,
 
+    /// Also write the fitted apply-lag law as a lag file (apply lag only,
+    /// never the network) for `kata86 sim --lag-from FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub lag_out: Option<std::path::PathBuf>,
+
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
@@ -385,6 +390,15 @@ pub struct SimArgs {
     /// near-permanent backlog].
     #[arg(long, value_enum)]
     pub model: Option<Model>,
+
+    /// Draw every follower's apply lag from this lag file instead of a
+    /// model: apply lag only (receipt to visibility; each link's one-way
+    /// delay is added as always), one sample in ms per line after the header
+    /// `apply_lag_ms` and a required `# holds: apply-lag` line, as
+    /// `kata86 calibrate postgres --lag-out FILE` writes it. Every
+    /// observation is independent, drawn between the samples' percentiles.
+    #[arg(long, value_name = "FILE", conflicts_with = "model")]
+    pub lag_from: Option<std::path::PathBuf>,
 
     /// Region holding the single leader.
     #[arg(long, default_value = "SG", value_name = "REGION")]

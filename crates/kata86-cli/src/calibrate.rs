@@ -15,12 +15,31 @@ use crate::{CliError, Verdict};
 /// Runs `kata86 calibrate postgres`.
 pub fn postgres(a: &CalibratePostgresArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     let opts = options(a)?;
+    if let Some(path) = &a.lag_out {
+        let parent = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        if path.is_dir() || !parent.is_dir() {
+            return Err(CliError::Usage(format!(
+                "--lag-out {}: give a file in a directory that exists",
+                path.display()
+            )));
+        }
+    }
     let quiet = a.quiet;
     let report = calibrate::calibrate(&opts, &mut |line| {
         if !quiet {
             eprintln!("calibrate: {line}");
         }
     })?;
+    if let Some(path) = &a.lag_out {
+        std::fs::write(path, calibrate::lag_file(&report)).map_err(|source| CliError::Output {
+            flag: "--lag-out",
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
     match a.format {
         CalibrateFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &report).map_err(std::io::Error::from)?;

@@ -254,3 +254,51 @@ fn sigterm_leaves_nothing_behind() {
         killed_with(15);
     }
 }
+
+/// A lag file of apply lag drives `sim`: US's local reads lag the link's
+/// one-way delay (90 ms) plus the file's apply lag, never the delay twice.
+#[test]
+fn sim_lag_from_adds_the_one_way_delay_once() {
+    let dir = std::env::temp_dir().join(format!("kata86-lagfile-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("apply.csv");
+    std::fs::write(
+        &file,
+        "# kata86 lag file\n# holds: apply-lag\napply_lag_ms\n3.0\n3.0\n",
+    )
+    .unwrap();
+    let o = kata86()
+        .args([
+            "sim",
+            "--iterations",
+            "5000",
+            "--format",
+            "json",
+            "--lag-from",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let text = v.to_string();
+    assert!(text.contains("empirical"), "{text}");
+    let cells = v["results"].as_array().expect("results");
+    let local = cells
+        .iter()
+        .find(|c| c["client"] == "US" && c["strategy"] == "local")
+        .expect("US local cell");
+    // 90 + 3 ms, to the histogram's 0.1 % bucket.
+    let p50 = local["lag_ms"]["p50"].as_f64().unwrap();
+    assert!((93.0..93.1).contains(&p50), "{local}");
+
+    std::fs::write(&file, "# holds: replay-lag\napply_lag_ms\n93.0\n").unwrap();
+    let o = kata86()
+        .args(["sim", "--lag-from"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("apply lag only"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
