@@ -136,6 +136,10 @@ impl EmpiricalLag {
 }
 
 /// Which lag process followers follow.
+// The empirical table (808 bytes) is copied with a configuration or into a
+// follower's process, never per draw; boxing it would cost `Copy`, which
+// every configuration type relies on.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LagModel {
     /// Independent observations (the kata's model).
