@@ -70,6 +70,95 @@ pub enum Command {
     /// version and number of shards N, and each shard 0..N-1 must be given
     /// exactly once. See docs/distributed.md.
     Merge(MergeArgs),
+    /// Check the model against a real database: PostgreSQL replicas run
+    /// under the world's latencies, the model fitted on one configuration
+    /// and predicting the others (docs/validation.md).
+    #[command(subcommand)]
+    Calibrate(CalibrateCommand),
+}
+
+/// What `kata86 calibrate` checks the model against.
+#[derive(Debug, Subcommand)]
+pub enum CalibrateCommand {
+    /// A PostgreSQL 15 primary in the leader's region and a hot standby in
+    /// every other, each path through a user-space delay line of the world's
+    /// one-way delays; the charge workload from every site.
+    ///
+    /// The model's free parameters (commit time, apply-lag law, the delay
+    /// line's cost) are fitted on the default world (SG, US, JP) under
+    /// `async`; every other configuration (semi-sync and majority on it;
+    /// every mode on the five-replica world SG, US, JP, EU, AU, or on the
+    /// `--scenario` world) is predicted out of sample and printed beside
+    /// what was measured. Exits 1 when a prediction leaves its tolerance.
+    /// Needs the PostgreSQL server binaries; as root the servers run as the
+    /// user `postgres`. Everything runs in a temporary directory on loopback
+    /// ports and is removed on every exit path.
+    Postgres(CalibratePostgresArgs),
+}
+
+/// `kata86 calibrate postgres` options.
+#[derive(Debug, Args)]
+pub struct CalibratePostgresArgs {
+    /// Predict this TOML scenario's world (its topology; the leader its
+    /// scenario's) instead of the built-in five-replica world.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<std::path::PathBuf>,
+
+    /// Modes to predict (comma-separated or repeated): async, semi-sync,
+    /// majority [default: all]. `async` on the default world is always run:
+    /// it is the fit.
+    #[arg(long = "mode", value_name = "MODE", value_delimiter = ',')]
+    pub modes: Vec<CommitMode>,
+
+    /// Seconds measured per configuration and repeat (2 to 600).
+    #[arg(long, default_value_t = 20.0, value_name = "S")]
+    pub duration: f64,
+
+    /// Repeats per configuration (1 to 9); figures are medians over them.
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    pub repeats: u32,
+
+    /// Directory of the PostgreSQL server binaries [default: `pg_config
+    /// --bindir`, then /usr/lib/postgresql/15/bin].
+    #[arg(long, value_name = "DIR")]
+    pub pg_bin: Option<std::path::PathBuf>,
+
+    /// Seed of the workload's choices (think times, accounts, read times).
+    #[arg(long, default_value_t = 86)]
+    pub seed: u64,
+
+    /// Output format (table or json).
+    #[arg(long, value_enum, default_value_t = CalibrateFormat::Table)]
+    pub format: CalibrateFormat,
+
+    /// Also write the fitted apply-lag law as a lag file (apply lag only,
+    /// never the network) for `kata86 sim --lag-from FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub lag_out: Option<std::path::PathBuf>,
+
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// kata86's commit modes, as `calibrate` maps them onto PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CommitMode {
+    /// `synchronous_standby_names = ''`.
+    Async,
+    /// `ANY 1 (every standby)`.
+    SemiSync,
+    /// `ANY ⌊n/2⌋ (every standby)`, n replicas counting the primary.
+    Majority,
+}
+
+/// `calibrate`'s output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CalibrateFormat {
+    /// Tables for people.
+    Table,
+    /// One JSON document for programs.
+    Json,
 }
 
 /// `kata86 plan` options. Serialized (less the output options) as the
@@ -326,6 +415,15 @@ pub struct SimArgs {
     /// near-permanent backlog].
     #[arg(long, value_enum)]
     pub model: Option<Model>,
+
+    /// Draw every follower's apply lag from this lag file instead of a
+    /// model: apply lag only (receipt to visibility; each link's one-way
+    /// delay is added as always), one sample in ms per line after the header
+    /// `apply_lag_ms` and a required `# holds: apply-lag` line, as
+    /// `kata86 calibrate postgres --lag-out FILE` writes it. Every
+    /// observation is independent, drawn between the samples' percentiles.
+    #[arg(long, value_name = "FILE", conflicts_with = "model")]
+    pub lag_from: Option<std::path::PathBuf>,
 
     /// Region holding the single leader.
     #[arg(long, default_value = "SG", value_name = "REGION")]

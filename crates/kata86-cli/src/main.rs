@@ -8,6 +8,7 @@
 
 mod alerts;
 mod args;
+mod calibrate;
 mod drill;
 mod files;
 mod multi;
@@ -59,6 +60,9 @@ pub enum CliError {
         /// Why.
         source: std::io::Error,
     },
+    /// A calibration against PostgreSQL could not run.
+    #[error("calibrate: {0}")]
+    Calibrate(#[from] ::calibrate::CalibrateError),
     /// The HTML report could not be rendered.
     #[error("--report: {0}")]
     Render(#[from] ::report::ReportError),
@@ -72,6 +76,8 @@ pub enum Verdict {
     /// A money invariant broke (or, in a drill, one the configuration
     /// promises to keep): the report was written, the run failed.
     MoneyBroken,
+    /// `calibrate`: a prediction left its tolerance; the report was written.
+    OutOfTolerance,
 }
 
 /// The exit codes, in one place.
@@ -83,6 +89,10 @@ mod exit {
     pub const MONEY: u8 = 1;
     /// Bad input: an argument, a file, a combination of flags.
     pub const USAGE: u8 = 2;
+    /// `calibrate`: an out-of-sample prediction left its tolerance.
+    pub const TOLERANCE: u8 = 1;
+    /// `calibrate`: the database could not be run (sysexits' EX_UNAVAILABLE).
+    pub const UNAVAILABLE: u8 = 69;
     /// The report could not be written (sysexits' EX_IOERR).
     pub const OUTPUT: u8 = 74;
 }
@@ -91,6 +101,12 @@ impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
             CliError::Io(_) | CliError::Output { .. } | CliError::Render(_) => exit::OUTPUT,
+            CliError::Calibrate(e) => match e {
+                ::calibrate::CalibrateError::NoPostgres { .. }
+                | ::calibrate::CalibrateError::NoUser
+                | ::calibrate::CalibrateError::Config(_) => exit::USAGE,
+                _ => exit::UNAVAILABLE,
+            },
             _ => exit::USAGE,
         }
     }
@@ -107,11 +123,15 @@ fn main() -> ExitCode {
         Command::Pbs(a) => pbs::run(&a, &mut out),
         Command::Plan(a) => plan::run(&a, &mut out),
         Command::Merge(m) => shard::merge(&m, &mut out),
+        Command::Calibrate(args::CalibrateCommand::Postgres(a)) => {
+            calibrate::postgres(&a, &mut out)
+        }
     };
     let _ = out.flush();
     match result {
         Ok(Verdict::Clean) => ExitCode::from(exit::OK),
         Ok(Verdict::MoneyBroken) => ExitCode::from(exit::MONEY),
+        Ok(Verdict::OutOfTolerance) => ExitCode::from(exit::TOLERANCE),
         // A reader that stops early (`| head`) is not a failure.
         Err(CliError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
             ExitCode::from(exit::OK)

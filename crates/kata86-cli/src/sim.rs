@@ -49,9 +49,17 @@ pub fn configure(a: &SimArgs, inputs: &Inputs) -> Result<(SimConfig, Vec<Cell>),
         None => Topology::kata_builder().jitter_ms(a.jitter).build()?,
     };
     let leader = topology.region(&a.leader)?;
-    let lag = match model(a) {
-        Model::Iid => LagModel::Iid(IidLag::default()),
-        Model::Episodic => LagModel::Episodic(EpisodicLag::default()),
+    let lag = match &a.lag_from {
+        Some(path) => {
+            let text = inputs.text(path, "lag file")?;
+            let law = replication::lagfile::parse(&text)
+                .map_err(|e| CliError::Usage(format!("--lag-from {}: {e}", path.display())))?;
+            LagModel::Empirical(law)
+        }
+        None => match model(a) {
+            Model::Iid => LagModel::Iid(IidLag::default()),
+            Model::Episodic => LagModel::Episodic(EpisodicLag::default()),
+        },
     };
     let read = ReadPolicy {
         fallback_threshold: duration("--fallback-threshold", a.fallback_threshold)?,
@@ -221,13 +229,14 @@ pub fn wallet_config(a: &SimArgs) -> Result<Option<WalletConfig>, CliError> {
 /// including defaults, so a copy of it keeps working if defaults change.
 pub fn reproduce(a: &SimArgs) -> String {
     let mut cmd = format!(
-        "kata86 sim --seed {} --iterations {} --model {} --leader {} --rate {} --jitter {} \
+        "kata86 sim --seed {} --iterations {} {} --leader {} --rate {} --jitter {} \
          --deadline {} --commit {} --fallback-threshold {} --max-staleness {}",
         a.seed,
         a.iterations,
-        match model(a) {
-            Model::Iid => "iid",
-            Model::Episodic => "episodic",
+        match (&a.lag_from, model(a)) {
+            (Some(path), _) => format!("--lag-from {}", path.display()),
+            (None, Model::Iid) => "--model iid".to_string(),
+            (None, Model::Episodic) => "--model episodic".to_string(),
         },
         a.leader,
         a.rate,

@@ -88,13 +88,66 @@ impl Default for EpisodicLag {
     }
 }
 
+/// The largest apply lag an [`EmpiricalLag`] may hold: one hour, the
+/// histograms' range.
+pub const MAX_EMPIRICAL: Micros = 3_600_000_000;
+
+/// Points of an [`EmpiricalLag`]: the quantiles 0, 0.01, ..., 1.
+pub const EMPIRICAL_POINTS: usize = 101;
+
+/// A measured apply-lag distribution (`kata86 sim --lag-from`, written by
+/// `kata86 calibrate`): every observation independent, drawn by linear
+/// interpolation between its percentiles. Apply lag only: the link's one-way
+/// delay is added by the link, as for the other models.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EmpiricalLag {
+    /// Apply lag at quantiles `i / 100`, `i = 0..=100`, non-decreasing.
+    pub quantiles: [Micros; EMPIRICAL_POINTS],
+}
+
+impl EmpiricalLag {
+    /// The nearest-rank percentiles of `samples` (µs); `None` when empty.
+    pub fn from_samples(samples: &[Micros]) -> Option<EmpiricalLag> {
+        if samples.is_empty() {
+            return None;
+        }
+        let mut sorted = samples.to_vec();
+        sorted.sort_unstable();
+        let n = sorted.len();
+        let mut quantiles = [0; EMPIRICAL_POINTS];
+        for (i, q) in quantiles.iter_mut().enumerate() {
+            // Rank ceil(i/100 · n), at least 1.
+            let rank = (i * n).div_ceil(100).max(1);
+            *q = sorted[rank - 1];
+        }
+        Some(EmpiricalLag { quantiles })
+    }
+
+    /// One draw from a 64-bit uniform: the high 32 bits place it between
+    /// two percentiles (integer arithmetic, the same on every platform).
+    #[inline]
+    fn draw(&self, x: u64) -> Micros {
+        let pos = (x >> 32) * 100; // 32.32 fixed point in [0, 100)
+        let i = (pos >> 32) as usize;
+        let frac = pos & 0xFFFF_FFFF;
+        let (lo, hi) = (self.quantiles[i], self.quantiles[i + 1]);
+        lo + (((hi - lo) as u128 * frac as u128) >> 32) as Micros
+    }
+}
+
 /// Which lag process followers follow.
+// The empirical table (808 bytes) is copied with a configuration or into a
+// follower's process, never per draw; boxing it would cost `Copy`, which
+// every configuration type relies on.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LagModel {
     /// Independent observations (the kata's model).
     Iid(IidLag),
     /// Spikes as episodes that last seconds.
     Episodic(EpisodicLag),
+    /// Independent observations from a measured distribution.
+    Empirical(EmpiricalLag),
 }
 
 impl LagModel {
@@ -103,6 +156,7 @@ impl LagModel {
         match self {
             LagModel::Iid(_) => "iid",
             LagModel::Episodic(_) => "episodic",
+            LagModel::Empirical(_) => "empirical",
         }
     }
 
@@ -144,6 +198,24 @@ impl LagModel {
                     });
                 }
             }
+            LagModel::Empirical(m) => {
+                if m.quantiles.windows(2).any(|w| w[1] < w[0]) {
+                    return Err(ReplicationError::BadParameter {
+                        name: "quantiles",
+                        reason: "must not decrease".into(),
+                    });
+                }
+                if m.quantiles[EMPIRICAL_POINTS - 1] > MAX_EMPIRICAL {
+                    return Err(ReplicationError::BadParameter {
+                        name: "quantiles",
+                        reason: format!(
+                            "{} ms is over the {} ms an apply lag may be",
+                            topology::to_ms(m.quantiles[EMPIRICAL_POINTS - 1]),
+                            topology::to_ms(MAX_EMPIRICAL)
+                        ),
+                    });
+                }
+            }
         }
         Ok(())
     }
@@ -181,11 +253,11 @@ impl LagProcess {
     pub fn new(model: LagModel, mut rng: Rng) -> LagProcess {
         let next_onset = match model {
             LagModel::Episodic(m) => exponential(&mut rng, m.mean_gap as f64) as Micros,
-            LagModel::Iid(_) => Micros::MAX,
+            LagModel::Iid(_) | LagModel::Empirical(_) => Micros::MAX,
         };
         let spike_threshold = match model {
             LagModel::Iid(m) => (m.spike_prob * (1u64 << 32) as f64) as u64,
-            LagModel::Episodic(_) => 0,
+            LagModel::Episodic(_) | LagModel::Empirical(_) => 0,
         };
         LagProcess {
             model,
@@ -222,13 +294,14 @@ impl LagProcess {
                 }
                 m.normal.base + below(&mut self.rng, m.normal.jitter) + self.excess_at(t, &m)
             }
+            LagModel::Empirical(m) => m.draw(self.rng.next_u64()),
         }
     }
 
     /// Delay from receipt to visibility for an item *sent* at `sent` (calls
     /// in non-decreasing `sent` order).
     ///
-    /// * `iid`: the same draw as [`lag_at`](Self::lag_at).
+    /// * `iid`, `empirical`: the same draw as [`lag_at`](Self::lag_at).
     /// * `episodic`: `normal.base + U[0, normal.jitter)` plus the item's
     ///   share of the episode. With onset `O`, stall `D` (stall end
     ///   `S = O + D`), catch-up speed `k` and drain end `E = S + D/(k−1)`, an
@@ -241,7 +314,7 @@ impl LagProcess {
     ///   exactly as in `lag_at`.
     pub fn apply_delay(&mut self, sent: Micros) -> Micros {
         match &self.model {
-            LagModel::Iid(_) => self.lag_at(sent),
+            LagModel::Iid(_) | LagModel::Empirical(_) => self.lag_at(sent),
             LagModel::Episodic(m) => {
                 let m = *m;
                 while sent >= self.next_onset {

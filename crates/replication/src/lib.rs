@@ -54,10 +54,14 @@
 
 pub mod clock;
 mod lag;
+pub mod lagfile;
 pub mod rng;
 mod stream;
 
-pub use lag::{EpisodicLag, IidLag, LagModel, LagProcess, Normal};
+pub use lag::{
+    EmpiricalLag, EpisodicLag, IidLag, LagModel, LagProcess, Normal, EMPIRICAL_POINTS,
+    MAX_EMPIRICAL,
+};
 pub use stream::{FollowerStream, Link};
 
 /// Invalid replication parameters.

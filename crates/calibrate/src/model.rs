@@ -1,0 +1,467 @@
+//! The model's arithmetic, its free parameters fitted on one configuration,
+//! and its predictions for the others. Pure functions: no I/O.
+//!
+//! - **Commit** at site `s` under a mode that waits for `k` standbys:
+//!   `path(s) + 2·o + c_q + [k > 0]·(rtt_k + 2·o)`, where `path(s)` is the
+//!   model's charge path (site → home region → leader, `routing::Router::charge`),
+//!   `rtt_k` the k-th smallest leader↔standby RTT, `o` the delay line's cost per
+//!   traversal and `c_q` the fitted commit time at quantile `q` (the model's
+//!   `--commit`, fsync included).
+//! - **Reported staleness** on standby `r`: `one_way(r) + o + A + H + δ`, with
+//!   the fitted apply law `A = base + U[0, jitter)` (the model's
+//!   [`replication::Normal`], no spikes), `H ~ U[0, heartbeat)` the age of
+//!   the last heartbeat and `δ` the heartbeat's fitted offset; quantiles from
+//!   the sum of the two uniforms' closed form.
+//! - **Data age** of a read on standby `r`: each entry is visible
+//!   `L = one_way(r) + o + A` after its commit, so a read misses the entries
+//!   of its account committed in the last `L`; which those are depends on the
+//!   charge traffic, played from the predicted commit latencies
+//!   ([`predict_data_age`]).
+
+use replication::Normal;
+use topology::{to_ms, RegionId, SiteId, Topology};
+
+/// Quantiles every figure is given at.
+pub const QUANTILES: [(&str, f64); 3] = [("p50", 0.50), ("p95", 0.95), ("p99", 0.99)];
+
+/// Three quantiles of one series, ms.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Q3 {
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+}
+
+impl Q3 {
+    /// The value at index 0, 1, 2 of [`QUANTILES`].
+    pub fn at(&self, i: usize) -> f64 {
+        [self.p50, self.p95, self.p99][i]
+    }
+
+    /// From a function of the quantile.
+    pub fn from_fn(mut f: impl FnMut(f64) -> f64) -> Q3 {
+        Q3 {
+            p50: f(0.50),
+            p95: f(0.95),
+            p99: f(0.99),
+        }
+    }
+
+    /// From a histogram of µs values.
+    pub fn of(h: &metrics::LatencyHistogram) -> Q3 {
+        Q3::from_fn(|q| h.value_at_quantile(q) as f64 / 1000.0)
+    }
+
+    /// The median of several, quantile by quantile (repeats).
+    pub fn median(all: &[Q3]) -> Q3 {
+        let med = |i: usize| {
+            let mut v: Vec<f64> = all.iter().map(|x| x.at(i)).collect();
+            v.sort_by(f64::total_cmp);
+            match v.len() {
+                0 => 0.0,
+                n if n % 2 == 1 => v[n / 2],
+                n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+            }
+        };
+        Q3 {
+            p50: med(0),
+            p95: med(1),
+            p99: med(2),
+        }
+    }
+}
+
+/// The model's free parameters, fitted on one configuration.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Fitted {
+    /// The delay line's added latency per traversal, ms (its self-probe).
+    pub overhead_ms: f64,
+    /// The leader's commit time (the model's `--commit`), per quantile, ms:
+    /// async commit latency minus the path and the delay line, averaged over
+    /// sites.
+    pub commit_ms: Q3,
+    /// The apply law's fixed part, ms (the model's `Normal::base`).
+    pub apply_base_ms: f64,
+    /// The apply law's uniform width, ms (the model's `Normal::jitter`).
+    pub apply_jitter_ms: f64,
+    /// Heartbeat period, ms (not fitted: the workload's, as the model's).
+    pub heartbeat_ms: f64,
+    /// The heartbeat row's extra age at the median, ms (fitted).
+    pub heartbeat_offset_ms: f64,
+    /// A durable 8 KiB write on the servers' disk, median, ms (measured, for
+    /// comparison with the model's 5 ms default; not used to predict).
+    pub fsync_probe_ms: f64,
+}
+
+impl Fitted {
+    /// The apply law as the model's type.
+    pub fn apply_law(&self) -> Normal {
+        Normal {
+            base: topology::ms(self.apply_base_ms),
+            jitter: topology::ms(self.apply_jitter_ms),
+        }
+    }
+}
+
+/// The world a configuration runs in.
+#[derive(Debug, Clone)]
+pub struct Geometry<'t> {
+    /// Regions, sites and RTTs.
+    pub topology: &'t Topology,
+    /// The primary's region.
+    pub leader: RegionId,
+}
+
+impl Geometry<'_> {
+    /// The model's charge path RTT from `s`: site → home → leader, ms.
+    pub fn charge_path_ms(&self, s: SiteId) -> f64 {
+        let t = self.topology;
+        let home = t.home(s);
+        to_ms(t.rtt_site(s, home) + t.rtt_regions(home, self.leader))
+    }
+
+    /// Standby regions (every region but the leader), in topology order.
+    pub fn standbys(&self) -> Vec<RegionId> {
+        self.topology
+            .region_ids()
+            .filter(|r| *r != self.leader)
+            .collect()
+    }
+
+    /// One-way delay leader → `r`, ms.
+    pub fn one_way_ms(&self, r: RegionId) -> f64 {
+        to_ms(self.topology.rtt_regions(self.leader, r)) / 2.0
+    }
+
+    /// The RTT to the standby that completes a count of `k`, ms (0 for k = 0).
+    pub fn rtt_kth_ms(&self, k: usize) -> f64 {
+        if k == 0 {
+            return 0.0;
+        }
+        let mut rtts: Vec<u64> = self
+            .standbys()
+            .into_iter()
+            .map(|r| self.topology.rtt_regions(self.leader, r))
+            .collect();
+        rtts.sort_unstable();
+        rtts.get(k - 1).map(|&v| to_ms(v)).unwrap_or(f64::INFINITY)
+    }
+}
+
+/// Fits the commit time: per quantile, the mean over sites of measured
+/// commit latency minus the charge path and two delay-line traversals.
+pub fn fit_commit(geo: &Geometry<'_>, commit: &[Q3], overhead_ms: f64) -> Q3 {
+    let n = commit.len().max(1) as f64;
+    Q3::from_fn(|q| {
+        let i = QUANTILES.iter().position(|(_, x)| *x == q).unwrap_or(0);
+        commit
+            .iter()
+            .enumerate()
+            .map(|(s, m)| m.at(i) - geo.charge_path_ms(SiteId(s as u8)) - 2.0 * overhead_ms)
+            .sum::<f64>()
+            / n
+    })
+    .clamp_min(0.0)
+}
+
+impl Q3 {
+    fn clamp_min(self, lo: f64) -> Q3 {
+        Q3 {
+            p50: self.p50.max(lo),
+            p95: self.p95.max(lo),
+            p99: self.p99.max(lo),
+        }
+    }
+}
+
+/// Fits the apply law `base + U[0, jitter)` to `pg_stat_replication`'s
+/// replay lag of each standby (`replay[i]` for `geo.standbys()[i]`): the time
+/// from the primary's flush to its hearing that the standby replayed, less the
+/// link's round trip and two delay-line traversals, is the standby's receipt,
+/// flush and apply. `base` is its median, averaged over standbys, and
+/// `jitter` is 0: above the median the replay lag carries the walreceiver's
+/// flush batching and the lag tracker's sampling (tens of ms at p95 on a
+/// link whose median excess is under 1 ms), which no entry's visibility
+/// waits for; fitting the width on it would predict data ages beyond the
+/// one-way delay that are never measured (docs/validation.md).
+pub fn fit_apply(geo: &Geometry<'_>, replay: &[Q3], overhead_ms: f64) -> (f64, f64) {
+    let regions = geo.standbys();
+    let n = replay.len().max(1) as f64;
+    let p50 = replay
+        .iter()
+        .zip(&regions)
+        .map(|(m, r)| m.p50 - 2.0 * geo.one_way_ms(*r) - 2.0 * overhead_ms)
+        .sum::<f64>()
+        / n;
+    (p50.max(0.0), 0.0)
+}
+
+/// Fits the heartbeat's offset: how much older the heartbeat row is, at the
+/// median, than the one-way delay, the delay line, the apply law and the
+/// heartbeat period explain (the heartbeat is stamped when its statement
+/// starts, before its commit; the model stamps at commit). Averaged over
+/// standbys; `staleness[i]` is for `geo.standbys()[i]`.
+pub fn fit_heartbeat_offset(geo: &Geometry<'_>, staleness: &[Q3], f: &Fitted) -> f64 {
+    let regions = geo.standbys();
+    let n = staleness.len().max(1) as f64;
+    staleness
+        .iter()
+        .zip(&regions)
+        .map(|(m, r)| {
+            m.p50
+                - geo.one_way_ms(*r)
+                - f.overhead_ms
+                - f.apply_base_ms
+                - two_uniform_quantile(f.apply_jitter_ms, f.heartbeat_ms, 0.5)
+        })
+        .sum::<f64>()
+        / n
+}
+
+/// The `p`-quantile of `U[0, a) + U[0, b)` (closed form of the trapezoid).
+pub fn two_uniform_quantile(a: f64, b: f64, p: f64) -> f64 {
+    let (a, b) = if a <= b { (a, b) } else { (b, a) };
+    let p = p.clamp(0.0, 1.0);
+    if b <= 0.0 {
+        return 0.0;
+    }
+    if a <= 0.0 {
+        return p * b;
+    }
+    let low = a / (2.0 * b);
+    if p <= low {
+        (2.0 * a * b * p).sqrt()
+    } else if p <= 1.0 - low {
+        p * b + a / 2.0
+    } else {
+        a + b - (2.0 * a * b * (1.0 - p)).sqrt()
+    }
+}
+
+/// Predicted commit latency at site `s` waiting for `k` standbys.
+pub fn predict_commit(geo: &Geometry<'_>, f: &Fitted, s: SiteId, k: usize) -> Q3 {
+    let path = geo.charge_path_ms(s) + 2.0 * f.overhead_ms;
+    let sync = if k == 0 {
+        0.0
+    } else {
+        geo.rtt_kth_ms(k) + 2.0 * f.overhead_ms
+    };
+    Q3 {
+        p50: path + f.commit_ms.p50 + sync,
+        p95: path + f.commit_ms.p95 + sync,
+        p99: path + f.commit_ms.p99 + sync,
+    }
+}
+
+/// Predicted reported staleness on standby region `r`.
+pub fn predict_staleness(geo: &Geometry<'_>, f: &Fitted, r: RegionId) -> Q3 {
+    let fixed = geo.one_way_ms(r) + f.overhead_ms + f.apply_base_ms + f.heartbeat_offset_ms;
+    Q3::from_fn(|q| fixed + two_uniform_quantile(f.apply_jitter_ms, f.heartbeat_ms, q))
+}
+
+/// The charge traffic data age depends on: each site's closed loop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Writers {
+    /// Each site's predicted commit latency (p50), ms.
+    pub commit_ms: Vec<f64>,
+    /// Mean exponential think time between a site's charges, ms.
+    pub think_ms: f64,
+    /// Accounts per site (a site charges its own, uniformly).
+    pub accounts: u32,
+}
+
+/// Simulated seconds of writes the data-age prediction plays.
+const AGE_SIM_S: f64 = 2_000.0;
+/// The seed of the data-age prediction (it is a prediction, not a run).
+const AGE_SEED: u64 = 0x0DA7_AA9E;
+/// Reads it samples.
+const AGE_READS: u32 = 200_000;
+
+/// Predicted data age of balance reads on standby region `r`: the model's
+/// writers played on a fixed seed (each site's charges a renewal process with
+/// gaps of its predicted commit latency plus an exponential think time, on
+/// one of its accounts uniformly), reads at uniform instants of an account of
+/// any site uniformly, each entry visible `L = one_way(r) + o + A` after its
+/// commit. A read's age is that of the oldest entry of its account committed
+/// in the last `L`, 0 if none. Deterministic: the same inputs give the same
+/// figures.
+pub fn predict_data_age(geo: &Geometry<'_>, f: &Fitted, r: RegionId, w: &Writers) -> Q3 {
+    use replication::rng::{below, exponential, substream, unit};
+    let l0 = geo.one_way_ms(r) + f.overhead_ms + f.apply_base_ms;
+    let a = w.accounts.max(1) as usize;
+    // commits[site * a + account] = sorted commit times, ms.
+    let mut commits: Vec<Vec<f64>> = vec![Vec::new(); w.commit_ms.len() * a];
+    for (s, &c) in w.commit_ms.iter().enumerate() {
+        let mut rng = substream(AGE_SEED, "writer", s as u64);
+        let mut t = 0.0;
+        while t < AGE_SIM_S * 1000.0 {
+            t += c.max(0.001) + exponential(&mut rng, w.think_ms);
+            let account = below(&mut rng, a as u64) as usize;
+            commits[s * a + account].push(t);
+        }
+    }
+    if commits.is_empty() {
+        return Q3::default();
+    }
+    let mut rng = substream(AGE_SEED, "reads", r.0 as u64);
+    let mut h = metrics::LatencyHistogram::new();
+    // Skip the first 10 s: every account has been written by then.
+    let span = AGE_SIM_S * 1000.0 - 10_000.0;
+    for _ in 0..AGE_READS {
+        let t = 10_000.0 + unit(&mut rng) * span;
+        let list = &commits[below(&mut rng, commits.len() as u64) as usize];
+        let lag = l0 + unit(&mut rng) * f.apply_jitter_ms;
+        // The first commit after t − lag, if it is not after t.
+        let i = list.partition_point(|&x| x <= t - lag);
+        let age = match list.get(i) {
+            Some(&c) if c <= t => t - c,
+            _ => 0.0,
+        };
+        h.record((age * 1000.0).round() as u64);
+    }
+    Q3::of(&h)
+}
+
+/// The tolerance of an out-of-sample prediction of `measured`, ms: commit
+/// latency 15 % or 5 ms, staleness and data age 20 % or 10 ms, whichever is
+/// larger; `None` for p99 and for metrics without a tolerance.
+pub fn tolerance_ms(metric: Metric, quantile: usize, measured: f64) -> Option<f64> {
+    if quantile > 1 {
+        return None;
+    }
+    match metric {
+        Metric::Commit => Some((0.15 * measured).max(5.0)),
+        Metric::Staleness | Metric::DataAge => Some((0.20 * measured).max(10.0)),
+        Metric::WriteLag | Metric::FlushLag | Metric::ReplayLag => None,
+    }
+}
+
+/// What a row measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Commit latency of a charge, per site.
+    Commit,
+    /// Reported staleness (heartbeat age), per standby.
+    Staleness,
+    /// Data age of balance reads on the site's home standby, per site.
+    DataAge,
+    /// `pg_stat_replication.write_lag`, per standby (measured only).
+    WriteLag,
+    /// `pg_stat_replication.flush_lag`, per standby (measured only).
+    FlushLag,
+    /// `pg_stat_replication.replay_lag`, per standby (measured only).
+    ReplayLag,
+}
+
+impl Metric {
+    /// The name printed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Commit => "commit",
+            Metric::Staleness => "staleness",
+            Metric::DataAge => "data_age",
+            Metric::WriteLag => "write_lag",
+            Metric::FlushLag => "flush_lag",
+            Metric::ReplayLag => "replay_lag",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_uniforms_quantiles_match_a_fine_grid() {
+        for &(a, b) in &[(0.0, 100.0), (20.0, 100.0), (100.0, 20.0), (100.0, 100.0)] {
+            // Exact CDF on a fine grid of (x, y) pairs.
+            let n = 1000;
+            let mut sums: Vec<f64> = Vec::with_capacity(n * n);
+            for i in 0..n {
+                for j in 0..n {
+                    let x = a * (i as f64 + 0.5) / n as f64;
+                    let y = b * (j as f64 + 0.5) / n as f64;
+                    sums.push(x + y);
+                }
+            }
+            sums.sort_by(f64::total_cmp);
+            for p in [0.05, 0.5, 0.95, 0.99] {
+                let exact = sums[(p * (n * n) as f64) as usize];
+                let got = two_uniform_quantile(a, b, p);
+                assert!(
+                    (exact - got).abs() < 0.3,
+                    "a={a} b={b} p={p}: {exact} vs {got}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn majority_of_five_waits_for_the_second_nearest_standby() {
+        let t = crate::World::five().topology;
+        let geo = Geometry {
+            topology: &t,
+            leader: RegionId(0),
+        };
+        assert_eq!(geo.rtt_kth_ms(1), 74.0);
+        assert_eq!(geo.rtt_kth_ms(2), 92.0);
+        assert_eq!(geo.rtt_kth_ms(0), 0.0);
+    }
+
+    #[test]
+    fn data_age_is_zero_without_writes_and_bounded_by_the_lag() {
+        let t = Topology::kata_with_jp();
+        let geo = Geometry {
+            topology: &t,
+            leader: RegionId(0),
+        };
+        let f = Fitted {
+            overhead_ms: 0.0,
+            commit_ms: Q3::default(),
+            apply_base_ms: 1.0,
+            apply_jitter_ms: 0.0,
+            heartbeat_ms: 100.0,
+            heartbeat_offset_ms: 0.0,
+            fsync_probe_ms: 0.1,
+        };
+        let us = RegionId(1);
+        // Charges 10 s apart: almost never one in the last 91 ms.
+        let idle = Writers {
+            commit_ms: vec![10_000.0],
+            think_ms: 1.0,
+            accounts: 1,
+        };
+        assert_eq!(predict_data_age(&geo, &f, us, &idle).p95, 0.0);
+        // A charge every ~1 ms: always one just over 91 ms old.
+        let busy = Writers {
+            commit_ms: vec![0.5],
+            think_ms: 0.5,
+            accounts: 1,
+        };
+        let q = predict_data_age(&geo, &f, us, &busy);
+        assert!(q.p50 > 88.0 && q.p99 <= 91.1, "{q:?}");
+        assert_eq!(q, predict_data_age(&geo, &f, us, &busy), "deterministic");
+    }
+
+    #[test]
+    fn fit_apply_recovers_a_known_law() {
+        let t = Topology::kata_with_jp();
+        let geo = Geometry {
+            topology: &t,
+            leader: RegionId(0),
+        };
+        let (base, o) = (1.0, 0.05);
+        // A long tail above the median changes nothing.
+        let replay: Vec<Q3> = geo
+            .standbys()
+            .iter()
+            .map(|r| Q3::from_fn(|q| 2.0 * geo.one_way_ms(*r) + 2.0 * o + base + (q - 0.5) * 80.0))
+            .collect();
+        let (b, j) = fit_apply(&geo, &replay, o);
+        assert!((b - base).abs() < 1e-9 && j == 0.0, "{b} {j}");
+    }
+}

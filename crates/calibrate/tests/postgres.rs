@@ -1,0 +1,132 @@
+//! Calibrations against real PostgreSQL. They need the server binaries: when
+//! these are missing each test prints why and passes, unless
+//! `KATA86_REQUIRE_POSTGRES=1` (CI), in which case it fails.
+
+use std::time::Duration;
+
+use calibrate::{calibrate, cluster, Mode, Options, World};
+
+/// `true` when the test may run; prints the reason it skips otherwise.
+fn postgres_available() -> bool {
+    match cluster::find_bin(None) {
+        Ok(_) => true,
+        Err(e) => {
+            if std::env::var("KATA86_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                panic!("KATA86_REQUIRE_POSTGRES=1 but: {e}");
+            }
+            eprintln!("skipped: {e}");
+            false
+        }
+    }
+}
+
+fn seconds(var: &str, default: u64) -> Duration {
+    Duration::from_secs(
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default),
+    )
+}
+
+/// Fitted on three replicas async; semi-sync and majority on three and five
+/// replicas (and async on five) predicted out of sample, each within its
+/// tolerance.
+#[test]
+fn out_of_sample_predictions_hold() {
+    if !postgres_available() {
+        return;
+    }
+    let opts = Options {
+        worlds: vec![World::three(), World::five()],
+        modes: Mode::ALL.to_vec(),
+        duration: seconds("KATA86_CALIBRATE_SECONDS", 10),
+        ..Options::default()
+    };
+    let report = calibrate(&opts, &mut |line| eprintln!("{line}")).expect("calibration runs");
+    let mut misses = Vec::new();
+    for c in &report.configurations {
+        for r in &c.rows {
+            eprintln!(
+                "{:6} {:10} {:11} {:3} {:4} measured {:9.3} predicted {:>9} {}",
+                c.world,
+                c.mode.name(),
+                r.metric.name(),
+                r.at,
+                r.quantile,
+                r.measured_ms,
+                r.predicted_ms
+                    .map(|p| format!("{p:.3}"))
+                    .unwrap_or_default(),
+                match r.within {
+                    Some(true) => "ok",
+                    Some(false) => "MISS",
+                    None => "",
+                }
+            );
+            if r.within == Some(false) {
+                misses.push(format!(
+                    "{} {} {} {} {}: measured {:.1} ms, predicted {:.1} ms (tolerance {:.1} ms)",
+                    c.world,
+                    c.mode.name(),
+                    r.metric.name(),
+                    r.at,
+                    r.quantile,
+                    r.measured_ms,
+                    r.predicted_ms.unwrap_or(f64::NAN),
+                    r.tolerance_ms.unwrap_or(f64::NAN)
+                ));
+            }
+        }
+    }
+    eprintln!("fitted: {:?}", report.fitted);
+    assert!(report.judged > 0);
+    assert!(
+        misses.is_empty(),
+        "out of tolerance:\n{}",
+        misses.join("\n")
+    );
+    assert_eq!(
+        report.configurations.iter().filter(|c| c.in_sample).count(),
+        1
+    );
+}
+
+/// Dropping a cluster stops every server and removes its directory.
+#[test]
+fn drop_stops_servers_and_removes_the_directory() {
+    if !postgres_available() {
+        return;
+    }
+    let bin = cluster::find_bin(None).unwrap();
+    let specs = [cluster::StandbySpec {
+        region: "US".into(),
+        one_way: Duration::from_millis(5),
+    }];
+    let c = cluster::Cluster::start(&bin, "SG", &specs).expect("cluster starts");
+    let dir = c.dir().to_path_buf();
+    let pids: Vec<u32> = std::iter::once(c.primary())
+        .chain(c.standbys())
+        .filter_map(|s| s.pid())
+        .collect();
+    let ports: Vec<u16> = std::iter::once(c.primary())
+        .chain(c.standbys())
+        .map(|s| s.port)
+        .collect();
+    assert_eq!(pids.len(), 2);
+    assert!(dir.join("primary").is_dir());
+    drop(c);
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    for pid in pids {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "postmaster {pid} still there"
+        );
+    }
+    for port in ports {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "port {port} still open"
+        );
+    }
+}
