@@ -283,11 +283,13 @@ impl CellResult {
         self.slo.clear();
     }
 
-    /// The histogram an SLO series refers to.
+    /// The histogram an SLO series refers to (an availability series
+    /// counts answers, not times: its operation's latency histogram, whose
+    /// count is the answers; [`judge`] leaves availability objectives out).
     pub fn series(&self, s: Series) -> &LatencyHistogram {
         match s {
-            Series::Read => &self.read,
-            Series::Write => &self.write,
+            Series::Read | Series::ReadAvailability => &self.read,
+            Series::Write | Series::ChargeAvailability => &self.write,
             Series::Staleness => &self.staleness,
         }
     }
@@ -742,7 +744,7 @@ pub fn judge<'h>(
     series: impl Fn(Series) -> &'h LatencyHistogram,
 ) -> Vec<SloVerdict> {
     slos.iter()
-        .filter(|s| s.applies_to(site))
+        .filter(|s| s.applies_to(site) && !s.series.is_availability())
         .map(|s| s.judge(series(s.series)))
         .collect()
 }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use engine::drill::sli::pct;
 use engine::drill::{
     run_drill_share, run_drills, Builtin, DrillConfig, DrillResult, DrillRuns, JpRole, Policy,
     Replication, SiteWindow, Watermark, Window, MAX_RUNS,
@@ -718,7 +719,7 @@ struct RunJson {
 
 /// One configuration played N times.
 #[derive(Serialize)]
-struct RunsJson {
+struct RunsJson<'a> {
     #[serde(flatten)]
     config: ConfigJson,
     runs: usize,
@@ -743,6 +744,12 @@ struct RunsJson {
     staleness_error_ms: ErrorJson,
     during_faults: WindowJson,
     outside_faults: WindowJson,
+    /// Every objective at every site it covers, per phase (steady state and
+    /// each fault's impact window), with good and valid counts: the
+    /// verdicts that decide.
+    verdicts: &'a [engine::drill::sli::Verdict],
+    /// Objectives naming a site this world lacks.
+    slo_not_applied: &'a [engine::drill::sli::NotApplied],
     per_run: Vec<RunJson>,
     first_run: DrillJson,
 }
@@ -766,7 +773,7 @@ fn error_json(h: &metrics::LatencyHistogram) -> ErrorJson {
     }
 }
 
-fn runs_json(r: &DrillRuns, cfg: &DrillConfig, seed: u64) -> RunsJson {
+fn runs_json<'a>(r: &'a DrillRuns, cfg: &DrillConfig, seed: u64) -> RunsJson<'a> {
     let t = &cfg.topology;
     let sites = site_names(t);
     let f = &r.first;
@@ -803,6 +810,8 @@ fn runs_json(r: &DrillRuns, cfg: &DrillConfig, seed: u64) -> RunsJson {
         staleness_error_ms: error_json(&r.staleness_error),
         during_faults: window_json(&r.during, t),
         outside_faults: window_json(&r.outside, t),
+        verdicts: &r.verdicts,
+        slo_not_applied: &r.not_applied,
         per_run: r
             .runs
             .iter()
@@ -851,7 +860,7 @@ fn json(
         onset_window_ms: f64,
         topology: String,
         command: &'a str,
-        results: Vec<RunsJson>,
+        results: Vec<RunsJson<'a>>,
     }
     let doc = Doc {
         drill: &cfg.name,
@@ -1153,8 +1162,168 @@ fn table(
             }
         }
     }
+    for r in results {
+        verdict_table(cfg, r, results.len() == 1, out)?;
+    }
     writeln!(out, "seed: {seed}")?;
     writeln!(out, "reproduce: {command}")
+}
+
+/// What users saw per site, inside and outside the fault windows, then every
+/// objective judged per site and phase (in full for one configuration, its
+/// failures for several).
+fn verdict_table(
+    cfg: &DrillConfig,
+    r: &DrillRuns,
+    full: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let label = format!("{} / {}", r.first.policy.name(), r.first.replication.name());
+    if full {
+        let mut b = tabled::builder::Builder::default();
+        b.push_record(
+            [
+                "site",
+                "window",
+                "reads",
+                "failed reads",
+                "read p95 ms",
+                "data_age p95 ms",
+                "reported staleness p95 ms",
+                "reads over bound",
+                "charge p95 ms",
+            ]
+            .map(String::from),
+        );
+        for (name, w) in [("in faults", &r.during), ("outside", &r.outside)] {
+            for (i, s) in w.sites.iter().enumerate() {
+                let q = |h: &metrics::LatencyHistogram| {
+                    if h.count() == 0 {
+                        "no data".to_string()
+                    } else {
+                        format!("{}", h.summary().p95)
+                    }
+                };
+                b.push_record([
+                    site_names(&cfg.topology)[i].clone(),
+                    name.to_string(),
+                    s.reads.to_string(),
+                    s.failed_reads.to_string(),
+                    q(&s.read),
+                    q(&s.data_age),
+                    q(&s.reported_staleness),
+                    s.reads_over_bound.to_string(),
+                    q(&s.write),
+                ]);
+            }
+        }
+        let mut t = b.build();
+        t.with(Style::psql());
+        writeln!(
+            out,
+            "
+{label}: per site, every run pooled:
+{t}"
+        )?;
+        let mut b = tabled::builder::Builder::default();
+        b.push_record(
+            [
+                "site",
+                "phase",
+                "SLO",
+                "objective",
+                "good / valid",
+                "good share",
+                "share met",
+                "budget consumed p50/p95/max",
+                "verdict",
+            ]
+            .map(String::from),
+        );
+        for v in &r.verdicts {
+            let objective = match v.target_ms {
+                Some(t) => format!("{} < {t} ms", pct(v.objective)),
+                None => format!("{} answered", pct(v.objective)),
+            };
+            let budget = v.budget.map_or_else(
+                || "-".to_string(),
+                |b| {
+                    b.consumed_ppm
+                        .quantiles()
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != 2)
+                        .map(|(_, q)| q.map_or_else(|| "all".into(), |p| pct(p as f64 / 1e6)))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                },
+            );
+            let verdict = if v.valid == 0 {
+                "no data"
+            } else if v.pass {
+                "pass"
+            } else {
+                "FAIL"
+            };
+            b.push_record([
+                v.site.clone(),
+                v.phase.label(),
+                v.slo.clone(),
+                objective,
+                format!("{} / {}", v.good, v.valid),
+                v.share.map_or_else(|| "no data".into(), pct),
+                if v.valid == 0 {
+                    "no data"
+                } else if v.share_met {
+                    "yes"
+                } else {
+                    "FAIL"
+                }
+                .to_string(),
+                budget,
+                verdict.to_string(),
+            ]);
+        }
+        let mut t = b.build();
+        t.with(Style::psql());
+        let allowance = cfg.budget.incident_allowance;
+        writeln!(
+            out,
+            "
+{label}: verdicts per site and phase, every run pooled:
+{t}
+A failed or timed-out request is a bad event; staleness counts answered reads, by the measure named (data_age: the true age of the balance returned). steady: every second outside the site's impact windows, judged on the objective. fault N: from the fault's start to the later of its end and the site's recovery, judged on the error budget it consumed ({} of one {:.0}-day budget allowed per incident, at p95 over the runs): its share may read FAIL while the budget verdict passes.",
+            pct(allowance),
+            cfg.budget.period as f64 / 86_400e6
+        )?;
+    } else {
+        let failing: Vec<String> = r
+            .verdicts
+            .iter()
+            .filter(|v| !v.pass)
+            .map(|v| format!("{} {} {}", v.site, v.phase.label(), v.slo))
+            .collect();
+        writeln!(
+            out,
+            "{label}: {} of {} per-site verdicts pass{}{}",
+            r.verdicts.len() - failing.len(),
+            r.verdicts.len(),
+            if failing.is_empty() {
+                ""
+            } else {
+                "; failing: "
+            },
+            failing.join(", ")
+        )?;
+    }
+    for n in &r.not_applied {
+        writeln!(
+            out,
+            "{label}: SLO {} names site {}, which this world lacks: not applied (give a [[slo]] with a site of this world, or none for every site)",
+            n.slo, n.site
+        )?;
+    }
+    Ok(())
 }
 
 /// A configuration's label in the report and in `.hgrm` names.

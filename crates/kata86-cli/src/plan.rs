@@ -297,9 +297,21 @@ fn table(o: &Outcome<'_>, out: &mut dyn Write) -> Result<(), CliError> {
         .iter()
         .map(|s| {
             format!(
-                "{} < {} ms{}",
-                s.name,
-                s.target_ms,
+                "{}{}",
+                if s.series.is_availability() {
+                    format!(
+                        "{} {} answered",
+                        s.name,
+                        engine::drill::sli::pct(s.quantile)
+                    )
+                } else {
+                    format!(
+                        "{} {} < {} ms",
+                        s.name,
+                        engine::drill::sli::pct(s.quantile),
+                        s.target_ms
+                    )
+                },
                 s.site
                     .as_deref()
                     .map(|x| format!(" ({x})"))
@@ -307,7 +319,13 @@ fn table(o: &Outcome<'_>, out: &mut dyn Write) -> Result<(), CliError> {
             )
         })
         .collect();
-    writeln!(out, "SLOs (normal operation): {}", slos.join("; "))?;
+    writeln!(out, "SLOs: {}", slos.join("; "))?;
+    writeln!(
+        out,
+        "judged at every site in every scenario: steady state on the objective, each fault on the error budget it consumed ({} of a {:.0}-day budget per incident, p95 over the runs); a failed or timed-out request is a bad event",
+        engine::drill::sli::pct(space.normal.budget.incident_allowance),
+        space.normal.budget.period as f64 / 86_400e6
+    )?;
     writeln!(
         out,
         "ranked by: {}",
@@ -383,9 +401,66 @@ fn table(o: &Outcome<'_>, out: &mut dyn Write) -> Result<(), CliError> {
         writeln!(out, "rejected ({}):", rejected.len())?;
         writeln!(out, "{}", Table::new(rejected).with(Style::psql()))?;
         writeln!(out)?;
+        for e in evals.iter().filter(|e| e.figures.failures.len() > 1) {
+            writeln!(
+                out,
+                "{}: every failing verdict, worst first:",
+                e.design.name()
+            )?;
+            for f in &e.figures.failures {
+                writeln!(out, "  - {}", f.describe())?;
+            }
+        }
+    }
+    if let Some(best) = ranked.first() {
+        budget_table(best, out)?;
     }
     writeln!(out, "seed: {}", space.seed)?;
     writeln!(out, "reproduce: {command}")?;
+    Ok(())
+}
+
+/// The budget every fault consumed at every site, per objective, for one
+/// design.
+fn budget_table(e: &Evaluation, out: &mut dyn Write) -> Result<(), CliError> {
+    let mut b = tabled::builder::Builder::default();
+    b.push_record(
+        [
+            "scenario",
+            "site",
+            "SLO",
+            "good share in fault",
+            "budget consumed p95",
+            "verdict",
+        ]
+        .map(String::from),
+    );
+    let mut rows = 0;
+    for f in &e.figures.verdicts {
+        let v = &f.verdict;
+        let Some(bu) = v.budget else { continue };
+        rows += 1;
+        b.push_record([
+            format!("{} ({})", f.scenario, v.phase.label()),
+            v.site.clone(),
+            v.slo.clone(),
+            v.share
+                .map_or_else(|| "no data".into(), engine::drill::sli::pct),
+            bu.consumed_ppm
+                .p95
+                .map_or_else(|| "all".into(), |p| engine::drill::sli::pct(p as f64 / 1e6)),
+            if v.pass { "pass" } else { "FAIL" }.to_string(),
+        ]);
+    }
+    if rows > 0 {
+        let mut t = b.build();
+        t.with(Style::psql());
+        writeln!(
+            out,
+            "{}: the error budget each fault consumed, per site and SLO:\n{t}\n",
+            e.design.name()
+        )?;
+    }
     Ok(())
 }
 
@@ -403,7 +478,12 @@ struct DesignJson {
     worst_site_rto_p95_s: Option<String>,
     rpo_p99_s: f64,
     money_breach: Option<String>,
+    /// Pooled verdicts in normal operation: shown, never deciding.
     slo: Vec<metrics::SloVerdict>,
+    /// Every failing per-site verdict, worst first.
+    failing_verdicts: Vec<::plan::Failing>,
+    /// Every per-site verdict, every scenario.
+    verdicts: Vec<::plan::Failing>,
 }
 
 fn design_json(e: &Evaluation) -> DesignJson {
@@ -420,6 +500,8 @@ fn design_json(e: &Evaluation) -> DesignJson {
         rpo_p99_s: topology::to_ms(e.figures.rpo_p99) / 1000.0,
         money_breach: e.figures.money_breach.clone(),
         slo: e.figures.slo.clone(),
+        failing_verdicts: e.figures.failures.clone(),
+        verdicts: e.figures.verdicts.clone(),
     }
 }
 

@@ -48,8 +48,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use engine::drill::{
-    replay_first, run_drill_share, DrillConfig, DrillRuns, DrillShare, RunRecord, SiteWindow,
-    Window,
+    replay_first, run_drill_share, sli::SiteSli, DrillConfig, DrillRuns, DrillShare, RunRecord,
+    SiteWindow, Window,
 };
 use engine::{judge_cell, CellResult, Shard, SimConfig};
 use metrics::LatencyHistogram;
@@ -357,6 +357,7 @@ struct RunFile {
     quiet_time: u64,
     defect: Option<String>,
     invariants_ok: bool,
+    sli: Vec<SiteSli>,
 }
 
 /// One client site's window, pooled over the shard's runs.
@@ -446,31 +447,7 @@ pub fn write_drill(
         configurations: shares
             .iter()
             .map(|s| DrillShareFile {
-                runs: s
-                    .records
-                    .iter()
-                    .map(|(i, r)| RunFile {
-                        index: *i,
-                        seed: r.seed,
-                        onset: r.onset,
-                        rto_by_site: r.rto_by_site.clone(),
-                        rto_worst: r.rto_worst,
-                        rpo: r.rpo,
-                        lost_acknowledged_charges: r.lost_acknowledged_charges,
-                        lost_amount: r.lost_amount,
-                        lost_acknowledged_top_ups: r.lost_acknowledged_top_ups,
-                        lost_top_up_amount: r.lost_top_up_amount,
-                        overspend_incidents: r.overspend_incidents,
-                        duplicate_effects: r.duplicate_effects,
-                        availability_by_site: r.availability_by_site.clone(),
-                        time_to_detect: r.time_to_detect,
-                        lease_overlap: r.lease_overlap,
-                        false_alarms: r.false_alarms.clone(),
-                        quiet_time: r.quiet_time,
-                        defect: r.defect.clone(),
-                        invariants_ok: r.invariants_ok,
-                    })
-                    .collect(),
+                runs: s.records.iter().map(|(i, r)| run_file(*i, r)).collect(),
                 during: window_file(&s.during),
                 outside: window_file(&s.outside),
                 follower_reads: s.follower_reads,
@@ -1041,6 +1018,7 @@ fn run_file(index: u32, r: &RunRecord) -> RunFile {
         quiet_time: r.quiet_time,
         defect: r.defect.clone(),
         invariants_ok: r.invariants_ok,
+        sli: r.sli.clone(),
     }
 }
 
@@ -1109,6 +1087,30 @@ fn check_record(r: &RunFile, seed: u64, cfg: &DrillConfig, sites: usize) -> Resu
     {
         return Err(format!(
             "run {} has an availability of {a}, not a share from 0 to 1",
+            r.index
+        ));
+    }
+    // Indicators: one per site, one tally per objective and fault, good
+    // never above valid, windows inside the drill.
+    let seconds = end / 1_000_000 + 1;
+    let (slos, faults) = (cfg.slos.len(), cfg.faults.len());
+    let sli_ok = r.sli.len() == sites
+        && r.sli.iter().all(|s| {
+            let tallies_ok = |t: &[engine::drill::sli::Tally]| {
+                t.len() == slos && t.iter().all(|x| x.good <= x.valid)
+            };
+            s.steady.len() == slos
+                && tallies_ok(&s.steady)
+                && s.valid_total.len() == slos
+                && s.seconds <= seconds
+                && s.faults.len() == faults
+                && s.faults
+                    .iter()
+                    .all(|f| f.from_s <= f.to_s && f.to_s <= seconds && tallies_ok(&f.tallies))
+        });
+    if !sli_ok {
+        return Err(format!(
+            "run {} has indicators that do not fit its {sites} sites, {slos} objectives and              {faults} faults (or count more good events than valid ones)",
             r.index
         ));
     }
@@ -1415,6 +1417,7 @@ fn record(r: RunFile) -> RunRecord {
         quiet_time: r.quiet_time,
         defect: r.defect,
         invariants_ok: r.invariants_ok,
+        sli: r.sli,
     }
 }
 

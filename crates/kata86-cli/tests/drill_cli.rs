@@ -510,3 +510,88 @@ fn bad_run_counts_and_onset_windows_are_refused() {
     let err = refused(&["drill", "region-down", "--onset-window", "-1"]);
     assert!(err.contains("--onset-window"), "{err}");
 }
+
+/// Issue #19's first done-when: the default region-down drill carries, per
+/// site and phase, verdicts with good and valid counts; VN's read and charge
+/// objectives miss inside the impact window because requests failed, the
+/// fault's budget is reported, and every objective passes in steady state.
+#[test]
+fn region_down_verdicts_are_per_site_and_per_phase() {
+    let out = ok(&["drill", "region-down", "--format", "json"]);
+    let v: Value = serde_json::from_str(&out).expect("JSON");
+    let verdicts = v["results"][0]["verdicts"].as_array().expect("verdicts");
+    let find = |site: &str, slo: &str, phase: &str| {
+        verdicts
+            .iter()
+            .find(|x| x["site"] == site && x["slo"] == slo && x["phase"] == phase)
+            .unwrap_or_else(|| panic!("no {site} {slo} {phase}"))
+    };
+    for slo in [
+        "read_p95",
+        "charge_p95",
+        "read_availability",
+        "charge_availability",
+    ] {
+        let f = find("VN", slo, "fault");
+        assert_eq!(f["share_met"], false, "{f}");
+        assert!(f["good"].as_u64() < f["valid"].as_u64(), "{f}");
+        assert!(f["budget"]["consumed_ppm"]["p95"].as_u64() > Some(0), "{f}");
+        assert_eq!(f["kind"], "region-down");
+    }
+    for x in verdicts.iter().filter(|x| x["phase"] == "steady") {
+        assert_eq!(x["pass"], true, "{x}");
+        assert!(x["valid"].as_u64() > Some(0));
+    }
+    let table = ok(&["drill", "region-down", "--runs", "2"]);
+    assert!(table.contains("verdicts per site and phase"), "{table}");
+    assert!(table.contains("fault 1 region-down"), "{table}");
+}
+
+/// A world whose sites are not the kata's keeps the default objectives that
+/// name no site and says which one it could not apply.
+#[test]
+fn a_default_objective_on_a_missing_site_is_reported_not_applied() {
+    let dir = std::env::temp_dir().join(format!("kata86-na-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("renamed.toml");
+    std::fs::write(
+        &file,
+        r#"name = "renamed"
+duration_s = 120
+leader = "SG"
+[topology]
+regions = ["SG", "US"]
+links = [{ a = "SG", b = "US", rtt_ms = 180 }]
+sites = [
+  { name = "HN", home = "SG", rtt_ms = { SG = 45, US = 225 } },
+  { name = "NY", home = "US", rtt_ms = { SG = 225, US = 10 } },
+]
+"#,
+    )
+    .expect("write");
+    let path = file.to_str().expect("utf-8");
+    let table = ok(&["drill", "--scenario", path, "--runs", "1"]);
+    assert!(
+        table.contains("SLO read_p95 names site VN, which this world lacks: not applied"),
+        "{table}"
+    );
+    let json = ok(&[
+        "drill",
+        "--scenario",
+        path,
+        "--runs",
+        "1",
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(v["results"][0]["slo_not_applied"][0]["site"], "VN");
+    // The objectives naming no site are judged at both sites.
+    let verdicts = v["results"][0]["verdicts"].as_array().expect("verdicts");
+    for site in ["HN", "NY"] {
+        assert!(verdicts
+            .iter()
+            .any(|x| x["site"] == site && x["slo"] == "charge_availability"));
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -164,3 +164,65 @@ fn four_plan_shards_merge_to_the_single_run() {
     assert!(refused(&two).contains("shard"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue #19: a 30-minute SG outage spends about 70 % of a 30-day 99.9 %
+/// charge budget at a site that waits it out, over the 10 % one incident may
+/// spend: every `reject-writes` design is rejected on charge availability at
+/// both sites in that fault, while `majority / promote-auto` designs pass.
+#[test]
+fn a_long_outage_rejects_waiting_it_out_on_the_budget_it_spends() {
+    let out = ok_at_root(&[
+        "plan",
+        "--scenario",
+        "examples/sg-down-30-minutes.toml",
+        "--strategy",
+        "bounded",
+        "--runs",
+        "4",
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&out).expect("JSON");
+    let rejected = v["rejected"].as_array().expect("rejected");
+    let ranked = v["ranked"].as_array().expect("ranked");
+    for mode in ["async", "semi-sync", "majority"] {
+        let name = format!("{mode} / reject-writes / bounded");
+        let d = rejected
+            .iter()
+            .find(|d| d["design"] == name.as_str())
+            .unwrap_or_else(|| panic!("{name} accepted: {out}"));
+        for site in ["VN", "US"] {
+            let f = d["failing_verdicts"]
+                .as_array()
+                .expect("failing verdicts")
+                .iter()
+                .find(|f| {
+                    f["verdict"]["site"] == site
+                        && f["verdict"]["slo"] == "charge_availability"
+                        && f["verdict"]["phase"] == "fault"
+                })
+                .unwrap_or_else(|| panic!("{name}: no charge availability failure at {site}"));
+            let p95 = f["verdict"]["budget"]["consumed_ppm"]["p95"]
+                .as_f64()
+                .expect("a budget");
+            // 1,800 s of a 2,592 s budget, less the few charges answered.
+            assert!(
+                (600_000.0..760_000.0).contains(&p95),
+                "{name} {site}: {p95}"
+            );
+        }
+    }
+    assert!(
+        ranked
+            .iter()
+            .any(|d| d["design"] == "majority / promote-auto / bounded"),
+        "{out}"
+    );
+    // Every verdict of an accepted design passes; each one's pass follows
+    // from its own counts.
+    for d in ranked {
+        for f in d["verdicts"].as_array().expect("verdicts") {
+            assert_eq!(f["verdict"]["pass"], true, "{f}");
+        }
+    }
+}

@@ -37,5 +37,8 @@ mod slo;
 mod spread;
 
 pub use histogram::{LatencyHistogram, Summary};
-pub use slo::{kata_slos, MetricsError, Series, Slo, SloVerdict};
+pub use slo::{
+    availability_slos, default_slos, kata_slos, MetricsError, Series, Slo, SloVerdict,
+    StalenessMeasure,
+};
 pub use spread::{nearest_rank, Spread};

@@ -5,19 +5,71 @@ use serde::Serialize;
 use crate::histogram::{us_to_ms, LatencyHistogram};
 
 /// Which measured series an SLO constrains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Series {
     /// Latency of read requests.
     Read,
     /// Latency of write requests (charges).
     Write,
-    /// How far behind the primary a replica's data is when it is read.
+    /// How far behind the primary a replica's data is when it is read
+    /// (which measure: [`Slo::measure`]).
     Staleness,
+    /// Reads answered, of reads sent: an availability objective, whose
+    /// `quantile` is the share that must be answered and whose `target_ms`
+    /// is unused (0).
+    ReadAvailability,
+    /// Charges answered (accepted or declined), of charges sent: as
+    /// [`Series::ReadAvailability`], for charges.
+    ChargeAvailability,
 }
 
-/// A latency or freshness objective: "the `quantile` of `series` is below
-/// `target_ms`", optionally only for requests from one client site.
+impl Series {
+    /// Whether this series counts answers rather than times.
+    pub fn is_availability(self) -> bool {
+        matches!(self, Series::ReadAvailability | Series::ChargeAvailability)
+    }
+
+    /// Whether this series is about reads (latency, freshness or answers).
+    pub fn is_read(self) -> bool {
+        matches!(
+            self,
+            Series::Read | Series::Staleness | Series::ReadAvailability
+        )
+    }
+}
+
+/// Which age a staleness objective judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StalenessMeasure {
+    /// `data_age`: how old the returned balance really was (the oldest write
+    /// to the account the serving replica lacked): what users experience.
+    /// The default.
+    #[default]
+    DataAge,
+    /// `reported`: the watermark age the serving replica published, the only
+    /// one production monitoring can see.
+    Reported,
+}
+
+impl StalenessMeasure {
+    /// The measure's name in tables, keys and scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            StalenessMeasure::DataAge => "data_age",
+            StalenessMeasure::Reported => "reported",
+        }
+    }
+}
+
+/// An objective on one series, optionally only for requests from one client
+/// site, read as the SRE workbook's SLI: a share of *valid* events that must
+/// be *good*. For latency and staleness, "the `quantile` of `series` is below
+/// `target_ms`" is the same as "at least `quantile` of the events are good",
+/// good meaning under `target_ms`; for availability, good means answered.
+/// Which events are valid is the measuring side's business (a drill counts a
+/// failed or timed-out request as a bad latency event).
 ///
 /// Built with [`Slo::new`], which checks the numbers; the fields are public
 /// for reading and reporting.
@@ -33,6 +85,8 @@ pub struct Slo {
     pub target_ms: f64,
     /// The client site this objective is limited to; `None` means all sites.
     pub site: Option<String>,
+    /// For a staleness objective, which age it judges; ignored otherwise.
+    pub measure: StalenessMeasure,
 }
 
 impl Slo {
@@ -65,7 +119,26 @@ impl Slo {
             quantile,
             target_ms,
             site: None,
+            measure: StalenessMeasure::DataAge,
         })
+    }
+
+    /// An availability objective on `series` (one of the `*Availability`
+    /// series): at least `objective` of the requests answered.
+    pub fn availability(name: &str, series: Series, objective: f64) -> Result<Slo, MetricsError> {
+        Slo::new(name, series, objective, 0.0)
+    }
+
+    /// The same objective judging `measure` (staleness objectives).
+    pub fn with_measure(self, measure: StalenessMeasure) -> Slo {
+        Slo { measure, ..self }
+    }
+
+    /// Whether an answered request with value `value_us` (latency or age,
+    /// in microseconds) is a good event: strictly under the target. An
+    /// answer is always good for an availability objective.
+    pub fn good(&self, value_us: u64) -> bool {
+        self.series.is_availability() || (value_us as f64) < self.target_ms * 1000.0
     }
 
     /// The same objective, limited to requests from client site `site`.
@@ -87,9 +160,10 @@ impl Slo {
     ///
     /// The observed value is the histogram's quantile, which never rounds
     /// below the exact one, so a pass is never an artefact of precision.
+    /// An availability objective has no histogram to judge: "no data".
     pub fn judge(&self, h: &LatencyHistogram) -> SloVerdict {
-        let observed_ms =
-            (h.count() > 0).then(|| us_to_ms(h.value_at_quantile(self.quantile) as f64));
+        let observed_ms = (h.count() > 0 && !self.series.is_availability())
+            .then(|| us_to_ms(h.value_at_quantile(self.quantile) as f64));
         SloVerdict {
             name: self.name.clone(),
             target_ms: self.target_ms,
@@ -107,6 +181,9 @@ impl Slo {
 /// | `charge_p95`    | write (charge) p95 < 500 ms        |
 /// | `staleness_p95` | staleness p95 < 2 s                |
 /// | `staleness_p99` | staleness p99 < 10 s               |
+///
+/// Staleness objectives judge `data_age`. Drills add
+/// [`availability_slos`].
 pub fn kata_slos() -> Vec<Slo> {
     let slo = |name, series, quantile, target_ms| {
         Slo::new(name, series, quantile, target_ms).expect("the kata's SLO constants are valid")
@@ -117,6 +194,29 @@ pub fn kata_slos() -> Vec<Slo> {
         slo("staleness_p95", Series::Staleness, 0.95, 2_000.0),
         slo("staleness_p99", Series::Staleness, 0.99, 10_000.0),
     ]
+}
+
+/// The availability objectives a drill adds to the kata's (which has none):
+/// 99.9 % of reads answered (`read_availability`) and 99.9 % of charges
+/// answered (`charge_availability`), at every site.
+pub fn availability_slos() -> Vec<Slo> {
+    [
+        ("read_availability", Series::ReadAvailability),
+        ("charge_availability", Series::ChargeAvailability),
+    ]
+    .into_iter()
+    .map(|(name, series)| {
+        Slo::availability(name, series, 0.999).expect("the default availability is valid")
+    })
+    .collect()
+}
+
+/// The objectives a drill judges when a scenario names none: the kata's
+/// four and the two availability objectives.
+pub fn default_slos() -> Vec<Slo> {
+    let mut v = kata_slos();
+    v.extend(availability_slos());
+    v
 }
 
 /// The outcome of judging one histogram against one [`Slo`].

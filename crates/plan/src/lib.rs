@@ -31,6 +31,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use engine::drill::sli::Verdict;
 use engine::drill::{
     run_drills, Builtin, DrillConfig, DrillRuns, FaultKind, JpRole, Policy, Replication,
 };
@@ -323,10 +324,33 @@ pub struct Figures {
     pub rpo_p99: Micros,
     /// The first money breach, if any, with the scenario it happened in.
     pub money_breach: Option<String>,
-    /// SLO verdicts in normal operation, in the SLOs' order.
+    /// Pooled SLO verdicts in normal operation, in the SLOs' order: shown,
+    /// never deciding (the per-site verdicts decide).
     pub slo: Vec<SloVerdict>,
+    /// Every per-site verdict that failed, in every scenario played (steady
+    /// state and each fault's budget), worst first.
+    pub failures: Vec<Failing>,
+    /// Every per-site verdict judged, every scenario, in scenario order
+    /// (the budget each fault consumed at each site, per objective).
+    pub verdicts: Vec<Failing>,
     /// What the model does not show for this design.
     pub unmodelled: Option<String>,
+}
+
+/// A per-site verdict with the scenario it was judged in.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Failing {
+    /// The scenario: `normal operation` or a fault scenario's name.
+    pub scenario: String,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+impl Failing {
+    /// A line for a person.
+    pub fn describe(&self) -> String {
+        format!("{} [{}]", self.verdict.describe(), self.scenario)
+    }
 }
 
 /// A design with its figures and its first failure.
@@ -429,6 +453,8 @@ struct Played {
     read_p95: Option<Micros>,
     staleness_p99: Option<Micros>,
     slo: Vec<SloVerdict>,
+    /// Every objective at every site, per phase.
+    verdicts: Vec<Verdict>,
     /// `None`: the scenario has no fault; `Some(None)`: a site did not
     /// recover within the drill in at least 5 % of the runs.
     rto_p95: Option<Option<Micros>>,
@@ -485,6 +511,7 @@ fn play_drill(cfg: &DrillConfig, runs: u32, seed: u64) -> Result<Played, PlanErr
         read_p95: worst(w.sites.iter().map(|s| p(&s.read, 0.95))),
         staleness_p99: p(&all, 0.99),
         slo: w.slo.clone(),
+        verdicts: r.verdicts.clone(),
         // With a fault every site has an RTO or none (did not recover);
         // the spread ranks "did not recover" last.
         rto_p95: has_fault.then(|| r.rto_worst().p95),
@@ -552,6 +579,26 @@ impl UnitResult {
             ))),
             _ => Ok(()),
         };
+        if let Measured::Drill(p) = &self.0 {
+            for v in &p.verdicts {
+                if v.good > v.valid
+                    || v.pass != v.rejudged()
+                    || v.share != (v.valid > 0).then(|| v.good as f64 / v.valid as f64)
+                {
+                    return Err(bad(format!(
+                        "the verdict of `{}` at `{}` does not follow from its own counts",
+                        shown(&v.slo),
+                        shown(&v.site)
+                    )));
+                }
+                if !space.normal.slos.iter().any(|o| o.name == v.slo) {
+                    return Err(bad(format!(
+                        "a verdict on `{}`, not one of the world's objectives",
+                        shown(&v.slo)
+                    )));
+                }
+            }
+        }
         let (charge, read, stale, slo, rto, rpo) = match (&self.0, unit) {
             (Measured::Drill(p), Unit::Drill(_)) => (
                 p.charge_p95,
@@ -803,6 +850,21 @@ fn single_leader<'a>(space: &Space, get: &dyn Fn(usize) -> &'a Played) -> Figure
                 .iter()
                 .find_map(|(n, p)| p.money_breach.as_ref().map(|b| format!("{b} ({n})")))
         });
+    let verdicts: Vec<Failing> = std::iter::once(("normal operation", normal))
+        .chain(faults.iter().copied())
+        .flat_map(|(n, p)| {
+            p.verdicts.iter().map(move |v| Failing {
+                scenario: n.to_string(),
+                verdict: v.clone(),
+            })
+        })
+        .collect();
+    let mut failures: Vec<Failing> = verdicts
+        .iter()
+        .filter(|v| !v.verdict.pass)
+        .cloned()
+        .collect();
+    failures.sort_by(|a, b| b.verdict.severity().total_cmp(&a.verdict.severity()));
     let rtos: Vec<Option<Micros>> = faults.iter().filter_map(|(_, p)| p.rto_p95).collect();
     let rto_p95 = (!rtos.is_empty()).then(|| {
         if rtos.contains(&None) {
@@ -819,6 +881,8 @@ fn single_leader<'a>(space: &Space, get: &dyn Fn(usize) -> &'a Played) -> Figure
         rpo_p99: faults.iter().map(|(_, p)| p.rpo_p99).max().unwrap_or(0),
         money_breach,
         slo: normal.slo.clone(),
+        failures,
+        verdicts,
         unmodelled: None,
     }
 }
@@ -856,6 +920,8 @@ fn multi(space: &Space, scenarios: &[&DrillConfig], path: WritePath) -> Result<F
         rpo_p99: 0,
         money_breach,
         slo: Vec::new(),
+        failures: Vec::new(),
+        verdicts: Vec::new(),
         unmodelled: Some(
             "reads: the multi-leader model serves no reads, so no read or staleness SLO can be shown"
                 .into(),
@@ -905,6 +971,7 @@ fn quorum(space: &Space, n: usize, r: usize, w: usize) -> Result<Figures, PlanEr
     let slo = d
         .slos
         .iter()
+        .filter(|s| !s.series.is_availability())
         .map(|s: &Slo| {
             let pick = |read: &LatencyHistogram,
                         write: &LatencyHistogram,
@@ -912,6 +979,7 @@ fn quorum(space: &Space, n: usize, r: usize, w: usize) -> Result<Figures, PlanEr
                 Series::Read => read.clone(),
                 Series::Write => write.clone(),
                 Series::Staleness => st.clone(),
+                Series::ReadAvailability | Series::ChargeAvailability => LatencyHistogram::new(),
             };
             let h = match &s.site {
                 None => pick(&all[0], &all[1], &all[2]),
@@ -933,6 +1001,8 @@ fn quorum(space: &Space, n: usize, r: usize, w: usize) -> Result<Figures, PlanEr
         rpo_p99: 0,
         money_breach: None,
         slo,
+        failures: Vec::new(),
+        verdicts: Vec::new(),
         unmodelled: Some(
             "money and faults: a quorum register orders no concurrent debits and this model \
              plays it in normal operation only"
@@ -945,19 +1015,12 @@ fn first_failure(f: &Figures) -> Option<String> {
     if let Some(b) = &f.money_breach {
         return Some(format!("money: {b}"));
     }
-    for v in &f.slo {
-        if !v.pass {
-            return Some(match v.observed_ms {
-                Some(o) => format!(
-                    "{} < {} ms: observed {} ms, over by {} ms",
-                    v.name,
-                    v.target_ms,
-                    o,
-                    round1(o - v.target_ms)
-                ),
-                None => format!("{} < {} ms: no data", v.name, v.target_ms),
-            });
-        }
+    if let Some(first) = f.failures.first() {
+        let more = match f.failures.len() - 1 {
+            0 => String::new(),
+            n => format!(" (and {n} more failing verdicts)"),
+        };
+        return Some(format!("{}{more}", first.describe()));
     }
     if let Some(u) = &f.unmodelled {
         return Some(format!("not modelled: {u}"));
@@ -966,10 +1029,6 @@ fn first_failure(f: &Figures) -> Option<String> {
         return Some("RTO: a site never recovered within the drill".into());
     }
     None
-}
-
-fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
 }
 
 /// The accepted designs, best first by `priorities` (then by name).

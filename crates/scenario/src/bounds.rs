@@ -71,6 +71,22 @@ pub const BOUNDS: &[Bound] = &[
         meaning: "monitoring window; at most duration_s",
     },
     Bound {
+        key: "slo_budget_days",
+        unit: "days",
+        min: 1.0,
+        max: 366.0,
+        default: "30",
+        meaning: "the period an objective's error budget covers",
+    },
+    Bound {
+        key: "slo_incident_allowance",
+        unit: "fraction",
+        min: 0.0001,
+        max: 1.0,
+        default: "0.1",
+        meaning: "the share of one period's error budget a single fault may consume",
+    },
+    Bound {
         key: "recovery_share",
         unit: "fraction",
         min: 0.01,

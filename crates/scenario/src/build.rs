@@ -459,6 +459,19 @@ pub fn parse_drill(
         }
         cfg.signal_window = us(x, 1e6);
     }
+    if let Some(d) = &sc.slo_budget_days {
+        let days =
+            bound("slo_budget_days").check(loc, "slo_budget_days", *d.get_ref(), &d.span())?;
+        cfg.budget.period = (days * 86_400e6).round() as Micros;
+    }
+    if let Some(a) = &sc.slo_incident_allowance {
+        cfg.budget.incident_allowance = bound("slo_incident_allowance").check(
+            loc,
+            "slo_incident_allowance",
+            *a.get_ref(),
+            &a.span(),
+        )?;
+    }
     if let Some(r) = &sc.recovery_share {
         cfg.recovery_share =
             bound("recovery_share").check(loc, "recovery_share", *r.get_ref(), &r.span())?;
@@ -602,12 +615,14 @@ fn slo(
         "read" => Series::Read,
         "write" | "charge" => Series::Write,
         "staleness" => Series::Staleness,
+        "read_availability" => Series::ReadAvailability,
+        "charge_availability" => Series::ChargeAvailability,
         other => {
             return Err(loc.error(
                 Some(&s.series.span()),
                 "slo.series",
                 quoted(other),
-                "choose read, charge or staleness",
+                "choose read, charge, staleness, read_availability or charge_availability",
             ))
         }
     };
@@ -626,14 +641,51 @@ fn slo(
         *s.quantile.get_ref(),
         &s.quantile.span(),
     )?;
-    let target = bound("slo.target_ms").check(
-        loc,
-        "slo.target_ms",
-        *s.target_ms.get_ref(),
-        &s.target_ms.span(),
-    )?;
-    let slo = Slo::new(name, series, q, target)
+    let target = match (&s.target_ms, series.is_availability()) {
+        (Some(t), false) => {
+            bound("slo.target_ms").check(loc, "slo.target_ms", *t.get_ref(), &t.span())?
+        }
+        (None, true) => 0.0,
+        (Some(t), true) => {
+            return Err(loc.error(
+                Some(&t.span()),
+                "slo.target_ms",
+                Some(t.get_ref().to_string()),
+                "an availability objective counts answers, not times: drop target_ms",
+            ))
+        }
+        (None, false) => return Err(loc.error(
+            Some(&s.series.span()),
+            "slo.target_ms",
+            None,
+            "a latency or staleness objective needs target_ms (the bound a good event is under)",
+        )),
+    };
+    let mut slo = Slo::new(name, series, q, target)
         .map_err(|e| loc.plain(Some(&s.name.span()), e.to_string()))?;
+    if let Some(m) = &s.measure {
+        let measure = match (m.get_ref().as_str(), series) {
+            ("data_age", Series::Staleness) => metrics::StalenessMeasure::DataAge,
+            ("reported", Series::Staleness) => metrics::StalenessMeasure::Reported,
+            (other, Series::Staleness) => {
+                return Err(loc.error(
+                    Some(&m.span()),
+                    "slo.measure",
+                    quoted(other),
+                    "choose data_age (the true age of the balance returned) or reported (the watermark age a replica publishes)",
+                ))
+            }
+            (other, _) => {
+                return Err(loc.error(
+                    Some(&m.span()),
+                    "slo.measure",
+                    quoted(other),
+                    "only a staleness objective names a measure: drop it",
+                ))
+            }
+        };
+        slo = slo.with_measure(measure);
+    }
     Ok(match &s.site {
         Some(site) => {
             topo.site(site.get_ref()).map_err(|e| {

@@ -36,6 +36,8 @@ pub(crate) struct ScenarioFile {
     pub alert: Vec<Spanned<AlertSpec>>,
     pub signal_window_s: Option<Spanned<f64>>,
     pub recovery_share: Option<Spanned<f64>>,
+    pub slo_budget_days: Option<Spanned<f64>>,
+    pub slo_incident_allowance: Option<Spanned<f64>>,
     pub recovery_hold_s: Option<Spanned<f64>>,
     pub onset_window_s: Option<Spanned<f64>>,
 }
@@ -71,8 +73,9 @@ pub(crate) struct SloSpec {
     pub name: Spanned<String>,
     pub series: Spanned<String>,
     pub quantile: Spanned<f64>,
-    pub target_ms: Spanned<f64>,
+    pub target_ms: Option<Spanned<f64>>,
     pub site: Option<Spanned<String>>,
+    pub measure: Option<Spanned<String>>,
 }
 
 /// A fault: `kind` says which of the optional fields it needs.

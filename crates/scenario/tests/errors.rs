@@ -70,6 +70,13 @@ const DRILL: &[(&str, usize, &[&str])] = &[
     ("bogus = 1\n", 1, &["bogus"]),
     ("duration_s = \"long\"\n", 1, &["duration_s"]),
     ("[[slo]]\nname = \"x\"\nseries = \"read\"\nquantile = 2\ntarget_ms = 100\n", 4, &["quantile = 2", "1"]),
+    ("[[slo]]\nname = \"x\"\nseries = \"charge_availability\"\nquantile = 0.999\ntarget_ms = 100\n", 5, &["target_ms", "counts answers"]),
+    ("[[slo]]\nname = \"x\"\nseries = \"charge\"\nquantile = 0.95\n", 3, &["target_ms", "needs"]),
+    ("[[slo]]\nname = \"x\"\nseries = \"staleness\"\nquantile = 0.95\ntarget_ms = 100\nmeasure = \"vibes\"\n", 6, &["vibes", "data_age", "reported"]),
+    ("[[slo]]\nname = \"x\"\nseries = \"read\"\nquantile = 0.95\ntarget_ms = 100\nmeasure = \"reported\"\n", 6, &["only a staleness objective"]),
+    ("[[slo]]\nname = \"x\"\nseries = \"uptime\"\nquantile = 0.95\n", 3, &["uptime", "charge_availability"]),
+    ("slo_budget_days = 0\n", 1, &["slo_budget_days = 0", "1 to 366"]),
+    ("slo_incident_allowance = 2\n", 1, &["slo_incident_allowance = 2"]),
     ("\n[[alert]]\nname = \"x\"\nsignal = \"lag_p95_ms\"\nthreshold = -1\n", 5, &["threshold = -1"]),
     ("[[alert]]\nname = \"x\"\nsignal = \"vibes\"\nthreshold = 1\n", 3, &["vibes", "lag_p95_ms"]),
     // A share above 1 could never fire (issue #21).
@@ -264,4 +271,21 @@ end_s = 120
         (cfg.faults[2].start, cfg.faults[2].end),
         (100_000_000, 120_000_000)
     );
+}
+
+#[test]
+fn availability_objectives_measures_and_the_budget_parse() {
+    let cfg = parse_drill(
+        "s.toml",
+        "slo_budget_days = 28\nslo_incident_allowance = 0.05\n\
+         [[slo]]\nname = \"charges\"\nseries = \"charge_availability\"\nquantile = 0.999\n\
+         [[slo]]\nname = \"seen\"\nseries = \"staleness\"\nquantile = 0.99\ntarget_ms = 500\nmeasure = \"reported\"\n",
+        Length::Short,
+    )
+    .expect("a valid scenario");
+    assert_eq!(cfg.slos.len(), 2);
+    assert_eq!(cfg.slos[0].series, metrics::Series::ChargeAvailability);
+    assert_eq!(cfg.slos[1].measure, metrics::StalenessMeasure::Reported);
+    assert_eq!(cfg.budget.period, 28 * 86_400 * 1_000_000);
+    assert_eq!(cfg.budget.incident_allowance, 0.05);
 }

@@ -197,6 +197,7 @@ impl Core<'_> {
         self.ops.monitor.charge_ok(done - a.sent);
         let site = a.site as usize;
         self.window(first).sites[site].write.record(done - first);
+        self.sli.charge_answered(site, first, done - first);
         if declined {
             // An answer, but not a charge taken: the gaps count charges.
             self.n.declined += 1;

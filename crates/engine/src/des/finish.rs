@@ -31,25 +31,29 @@ impl Core<'_> {
         let Some(fault) = self.recovery.first_fault else {
             return Vec::new();
         };
-        let f = (fault / 1_000_000) as usize;
-        let hold = (self.cfg.recovery_hold / 1_000_000).max(1) as usize;
-        self.recovery
-            .sent
-            .iter()
-            .zip(&self.recovery.answered)
-            .map(|(sent, answered)| {
-                let (s, a): (u64, u64) = (0..f.min(sent.len()))
-                    .map(|i| (sent[i] as u64, answered[i] as u64))
-                    .fold((0, 0), |x, y| (x.0 + y.0, x.1 + y.1));
-                let before = if s == 0 { 1.0 } else { a as f64 / s as f64 };
-                let floor = self.cfg.recovery_share * before;
-                let ok = |i: usize| sent[i] == 0 || answered[i] as f64 >= floor * sent[i] as f64;
-                let last = sent.len().saturating_sub(hold);
-                (f..last)
-                    .find(|&t| (t..t + hold).all(ok))
-                    .map(|t| (t - f) as Micros * 1_000_000)
-            })
+        (0..self.recovery.sent.len())
+            .map(|site| self.recovered_after(site, fault))
             .collect()
+    }
+
+    /// How long after `start` the charges of `site` recovered, by the rule
+    /// of [`Self::rto_by_site`] (the rate before the first fault as the
+    /// reference); `None`: not within the drill.
+    fn recovered_after(&self, site: usize, start: Micros) -> Option<Micros> {
+        let (sent, answered) = (self.recovery.sent.get(site)?, &self.recovery.answered[site]);
+        let before_fault = (self.recovery.first_fault? / 1_000_000) as usize;
+        let f = (start / 1_000_000) as usize;
+        let hold = (self.cfg.recovery_hold / 1_000_000).max(1) as usize;
+        let (s, a): (u64, u64) = (0..before_fault.min(sent.len()))
+            .map(|i| (sent[i] as u64, answered[i] as u64))
+            .fold((0, 0), |x, y| (x.0 + y.0, x.1 + y.1));
+        let before = if s == 0 { 1.0 } else { a as f64 / s as f64 };
+        let floor = self.cfg.recovery_share * before;
+        let ok = |i: usize| sent[i] == 0 || answered[i] as f64 >= floor * sent[i] as f64;
+        let last = sent.len().saturating_sub(hold);
+        (f..last)
+            .find(|&t| (t..t + hold).all(ok))
+            .map(|t| (t - f) as Micros * 1_000_000)
     }
 
     /// Per site, the share of the charges first sent while a region was down
@@ -127,6 +131,11 @@ impl Core<'_> {
         }
         let lost = std::mem::take(&mut self.money.lost);
         let rto_by_site = self.rto_by_site();
+        let sli = self
+            .sli
+            .finish(&cfg.faults, cfg.duration / 1_000_000, |site, f| {
+                self.recovered_after(site, f.start)
+            });
         let availability_by_site = self.availability_by_site();
         // What this configuration promises: with fencing, never an overspend,
         // a second effect or a broken cache; under `majority`, not even a lost
@@ -248,6 +257,7 @@ impl Core<'_> {
             signal_window: cfg.signal_window,
             first_fault: self.recovery.first_fault,
             duration: cfg.duration,
+            sli,
         };
         Outcome {
             result,

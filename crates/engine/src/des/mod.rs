@@ -252,6 +252,8 @@ pub(crate) struct Core<'a> {
     pub(crate) ops: Ops,
     /// How far reported staleness is from the truth on follower reads.
     pub(crate) accuracy: Accuracy,
+    /// Good and valid events per site, second and objective.
+    pub(crate) sli: crate::drill::sli::SliCounter,
 }
 
 /// The money side of a run.
@@ -414,6 +416,16 @@ impl<'a> Core<'a> {
                 runbook_round: 0,
             },
             accuracy: Accuracy::default(),
+            // Per-second counts over the drill (none for a run measured in
+            // requests, which has no phases).
+            sli: crate::drill::sli::SliCounter::new(
+                cfg,
+                if end == Micros::MAX {
+                    0
+                } else {
+                    (end / 1_000_000) as usize + 1
+                },
+            ),
         };
         core.money.checker = Checker::new(&Checkpoint::empty(w.accounts), core.key_horizon());
         core.hlc_marks = vec![HlcStamp::physical(core.pt(leader, 0)); n];
@@ -533,6 +545,7 @@ impl<'a> Core<'a> {
                 *key += 1;
                 self.n.charges += 1;
                 Recovery::count(&mut self.recovery.sent, site, self.now);
+                self.sli.charge_sent(site, self.now);
                 self.send(Attempt {
                     key: ((site as u64) << 48) | *key,
                     site: site as u8,

@@ -168,6 +168,8 @@ impl Core<'_> {
         if out.staleness > bound {
             self.count_degraded(site);
         }
+        self.sli
+            .read(site, now, out.latency, out.staleness, data_age);
         let w = &mut self.window(now).sites[site];
         w.read.record(out.latency);
         w.reported_staleness.record(out.staleness);
@@ -225,6 +227,7 @@ impl Core<'_> {
     fn failed_read(&mut self, site: usize) {
         let now = self.now;
         self.window(now).sites[site].failed_reads += 1;
+        self.sli.read_failed(site, now);
         self.ops.monitor.read_failed(now);
         self.count_degraded(site);
     }

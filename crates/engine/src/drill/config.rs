@@ -290,8 +290,11 @@ pub struct DrillConfig {
     pub report_series: bool,
     /// Charge deadline (1000 ms) and commit time (5 ms).
     pub write: routing::WritePolicy,
-    /// SLOs judged inside and outside the fault windows.
+    /// SLOs judged per site, in steady state and in each fault's impact
+    /// window (see [`super::sli`]).
     pub slos: Vec<Slo>,
+    /// How an impact window's error budget is judged.
+    pub budget: super::sli::Budget,
     /// Each region's clock (index = region id; missing ones read true time).
     pub clocks: Vec<ClockModel>,
     /// How replicas compute the staleness they report.
@@ -478,7 +481,7 @@ impl DrillConfig {
             max_offset_enforced: true,
             report_series: false,
             write: routing::WritePolicy::default(),
-            slos: metrics::kata_slos(),
+            slos: metrics::default_slos(),
             clocks,
             watermark: Watermark::Wall,
             flags: Vec::new(),
@@ -486,6 +489,7 @@ impl DrillConfig {
             signal_window: ms(10_000.0),
             runbook: drill == Builtin::Runbook,
             recovery_share: 0.95,
+            budget: super::sli::Budget::default(),
             recovery_hold: ms(30_000.0),
             onset_window: if drill == Builtin::Baseline || drill == Builtin::ClockSkew {
                 0

@@ -15,6 +15,7 @@
 
 mod config;
 mod runs;
+pub mod sli;
 
 pub(crate) use config::named;
 pub use config::{
@@ -26,7 +27,7 @@ pub use runs::{
     RunRecord, MAX_RUNS,
 };
 
-use metrics::{LatencyHistogram, Series, SloVerdict};
+use metrics::{LatencyHistogram, Series, SloVerdict, StalenessMeasure};
 use routing::ReadStrategy;
 use topology::Micros;
 
@@ -131,10 +132,13 @@ impl Window {
                     None => &total,
                     Some(n) => sites.get(cfg.topology.site(n).ok()?.idx())?,
                 };
-                Some(s.judge(match s.series {
-                    Series::Read => &w.read,
-                    Series::Write => &w.write,
-                    Series::Staleness => &w.data_age,
+                Some(s.judge(match (s.series, s.measure) {
+                    (Series::Read, _) => &w.read,
+                    (Series::Write, _) => &w.write,
+                    (Series::Staleness, StalenessMeasure::DataAge) => &w.data_age,
+                    (Series::Staleness, StalenessMeasure::Reported) => &w.reported_staleness,
+                    // Answers are counted per phase (`DrillRuns::verdicts`).
+                    (Series::ReadAvailability | Series::ChargeAvailability, _) => return None,
                 }))
             })
             .collect();
@@ -255,6 +259,9 @@ pub struct DrillResult {
     pub first_fault: Option<Micros>,
     /// The drill's simulated length.
     pub duration: Micros,
+    /// Per client site: good and valid events per objective, in steady
+    /// state and in each fault's impact window.
+    pub sli: Vec<sli::SiteSli>,
 }
 
 impl DrillResult {

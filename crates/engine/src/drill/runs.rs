@@ -16,6 +16,7 @@ use replication::clock::ClockModel;
 use replication::rng::{below, substream};
 use topology::Micros;
 
+use super::sli::{not_applied, verdicts, NotApplied, SiteSli, Verdict};
 use super::{run_drill, DrillConfig, DrillResult, Window};
 use crate::{EngineError, Shard};
 
@@ -62,6 +63,8 @@ pub struct RunRecord {
     pub defect: Option<String>,
     /// Whether every money invariant held.
     pub invariants_ok: bool,
+    /// Per client site: its indicators (see [`DrillResult::sli`]).
+    pub sli: Vec<SiteSli>,
 }
 
 impl RunRecord {
@@ -85,6 +88,7 @@ impl RunRecord {
             quiet_time: r.quiet_time(),
             defect: r.defect.clone(),
             invariants_ok: r.invariants_ok,
+            sli: r.sli.clone(),
         }
     }
 }
@@ -107,6 +111,11 @@ pub struct DrillRuns {
     pub underreported_reads: u64,
     /// |reported − true| staleness of those reads, every run.
     pub staleness_error: LatencyHistogram,
+    /// Every objective at every site it covers, per phase, every run pooled:
+    /// the verdicts a user acts on.
+    pub verdicts: Vec<Verdict>,
+    /// Objectives naming a site the world lacks.
+    pub not_applied: Vec<NotApplied>,
 }
 
 impl DrillRuns {
@@ -330,7 +339,11 @@ impl DrillRuns {
             follower_reads: share.follower_reads,
             underreported_reads: share.underreported_reads,
             staleness_error: share.staleness_error,
+            verdicts: Vec::new(),
+            not_applied: not_applied(cfg),
         };
+        let slis: Vec<&[SiteSli]> = out.runs.iter().map(|r| r.sli.as_slice()).collect();
+        out.verdicts = verdicts(cfg, &cfg.budget, &slis);
         out.during.judge(cfg);
         out.outside.judge(cfg);
         out
