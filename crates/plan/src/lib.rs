@@ -1152,6 +1152,8 @@ mod tests {
                 rpo_p99: rpo,
                 money_breach: None,
                 slo: Vec::new(),
+                failures: Vec::new(),
+                verdicts: Vec::new(),
                 unmodelled: None,
             },
             rejected: None,
@@ -1192,17 +1194,42 @@ mod tests {
     }
 
     #[test]
-    fn a_failure_names_the_slo_and_by_how_much() {
+    fn a_failure_names_the_site_phase_slo_and_by_how_much() {
         let mut f = eval(WritePath::Lww, 1, 1, 1, 0).figures;
+        // A pooled verdict never decides.
         f.slo = vec![SloVerdict {
             name: "charge_p95".into(),
             target_ms: 30.0,
             observed_ms: Some(45.5),
             pass: false,
         }];
+        assert_eq!(first_failure(&f), None);
+        let v = Verdict {
+            site: "VN".into(),
+            phase: engine::drill::sli::Phase::Steady,
+            slo: "charge_p95".into(),
+            series: Series::Write,
+            measure: None,
+            objective: 0.95,
+            target_ms: Some(30.0),
+            good: 90,
+            valid: 100,
+            share: Some(0.9),
+            share_met: false,
+            budget: None,
+            pass: false,
+        };
+        assert!(
+            (v.severity() - 2.0).abs() < 1e-9,
+            "twice the 5 % it may miss"
+        );
+        f.failures = vec![Failing {
+            scenario: "normal operation".into(),
+            verdict: v,
+        }];
         assert_eq!(
             first_failure(&f).unwrap(),
-            "charge_p95 < 30 ms: observed 45.5 ms, over by 15.5 ms"
+            "charge_p95 (< 30 ms for 95 %) at VN in steady: 90 % good of 100 valid [normal operation]"
         );
         f.money_breach = Some("lost".into());
         assert_eq!(first_failure(&f).unwrap(), "money: lost");
