@@ -176,3 +176,27 @@ fn a_staleness_objective_names_its_measure() {
     assert!(a.good < a.valid && b.good < b.valid, "{a:?} {b:?}");
     assert_eq!(b.measure, Some(metrics::StalenessMeasure::Reported));
 }
+
+/// "Charges not completed" (compare's figure) against its closed form:
+/// with writes refused for the whole outage, every charge a site sends while
+/// SG is down fails, so the count is the site's charge rate times the
+/// outage, within Poisson noise.
+#[test]
+fn refused_writes_leave_every_charge_of_the_outage_undone() {
+    let mut cfg = builtin("region-down");
+    cfg.policy = Policy::RejectWrites;
+    let outage = cfg.faults[0].end - cfg.faults[0].start;
+    let expected = cfg.rate * cfg.workload.mix.charge * outage as f64 / 1e6;
+    for seed in [1, 86] {
+        let r = run_drill(&cfg, seed).expect("valid drill");
+        for (s, &n) in r.not_completed_by_site.iter().enumerate() {
+            // 4 sigma of a Poisson count, plus the charges of the fault's
+            // first second that the entry region answered before it knew.
+            let slack = 4.0 * expected.sqrt() + cfg.rate;
+            assert!(
+                (n as f64 - expected).abs() < slack,
+                "site {s} seed {seed}: {n} undone, {expected} expected"
+            );
+        }
+    }
+}

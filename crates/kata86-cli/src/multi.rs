@@ -311,7 +311,7 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
             writeln!(out, "topology: {}", drills[0].topology)?;
             writeln!(
                 out,
-                "charge latency in ms from the first send (answered charges, every run pooled); avail = share of charges sent during a cut or outage that were answered, median/worst run; money figures p50/p95/p99/max over the runs"
+                "charge latency in ms from the first send (answered charges, every run pooled); avail = share of charges sent during a cut or outage that were answered, median/worst run; not completed = those charges not done for the user (no answer that stood, or declined although the money was there); money figures p50/p95/p99/max over the runs"
             )?;
             writeln!(out)?;
             writeln!(out, "{}", table(&rows))?;
@@ -366,6 +366,9 @@ fn cells(rows: &[CompareRow]) -> Vec<Vec<String>> {
         for s in &r.sites {
             head.push(format!("{} avail", s.name));
         }
+        for s in &r.sites {
+            head.push(format!("{} not completed", s.name));
+        }
     }
     head.extend(
         [
@@ -391,6 +394,13 @@ fn cells(rows: &[CompareRow]) -> Vec<Vec<String>> {
             row.push(s.availability.map_or("-".into(), |(median, worst)| {
                 format!("{:.1}%/{:.1}%", median * 100.0, worst * 100.0)
             }));
+        }
+        for s in &r.sites {
+            row.push(if s.availability.is_none() {
+                "-".into()
+            } else {
+                cell(s.not_completed, count)
+            });
         }
         for x in [
             r.overspend_incidents,
@@ -460,6 +470,9 @@ struct SiteJson {
     availability: Option<f64>,
     /// Worst run.
     availability_worst: Option<f64>,
+    /// Charges sent during a cut or outage not done for the user
+    /// (unanswered, lost, or spuriously declined), over the runs.
+    charges_not_completed: SpreadJson,
 }
 
 impl RowJson {
@@ -478,6 +491,7 @@ impl RowJson {
                     charge_p99_ms: f(s.p99),
                     availability: s.availability.map(|a| a.0),
                     availability_worst: s.availability.map(|a| a.1),
+                    charges_not_completed: SpreadJson::count(s.not_completed),
                 })
                 .collect(),
             runs: r.runs,

@@ -351,6 +351,7 @@ struct RunFile {
     overspend_incidents: u64,
     duplicate_effects: u64,
     availability_by_site: Vec<Option<f64>>,
+    not_completed_by_site: Vec<u64>,
     time_to_detect: Option<u64>,
     lease_overlap: u64,
     false_alarms: Vec<String>,
@@ -1012,6 +1013,7 @@ fn run_file(index: u32, r: &RunRecord) -> RunFile {
         overspend_incidents: r.overspend_incidents,
         duplicate_effects: r.duplicate_effects,
         availability_by_site: r.availability_by_site.clone(),
+        not_completed_by_site: r.not_completed_by_site.clone(),
         time_to_detect: r.time_to_detect,
         lease_overlap: r.lease_overlap,
         false_alarms: r.false_alarms.clone(),
@@ -1049,7 +1051,11 @@ fn check_record(r: &RunFile, seed: u64, cfg: &DrillConfig, sites: usize) -> Resu
     }
     // A drill without a fault measures no RTO: an empty list.
     let rto_sites = r.rto_by_site.len();
-    if (rto_sites != sites && rto_sites != 0) || r.availability_by_site.len() != sites {
+    let nc_sites = r.not_completed_by_site.len();
+    if (rto_sites != sites && rto_sites != 0)
+        || (nc_sites != sites && nc_sites != 0)
+        || r.availability_by_site.len() != sites
+    {
         return Err(format!(
             "run {} has figures for {} and {} sites where the topology has {sites}",
             r.index,
@@ -1411,6 +1417,7 @@ fn record(r: RunFile) -> RunRecord {
         overspend_incidents: r.overspend_incidents,
         duplicate_effects: r.duplicate_effects,
         availability_by_site: r.availability_by_site,
+        not_completed_by_site: r.not_completed_by_site,
         time_to_detect: r.time_to_detect,
         lease_overlap: r.lease_overlap,
         false_alarms: r.false_alarms,

@@ -60,6 +60,15 @@ impl Core<'_> {
     /// or a link cut whose answer stood (declined, or accepted and kept);
     /// `None` for a site that sent none then. Empty with no fault.
     fn availability_by_site(&self) -> Vec<Option<f64>> {
+        self.cut_charges_by_site()
+            .into_iter()
+            .map(|(s, a)| (s > 0).then(|| a as f64 / s as f64))
+            .collect()
+    }
+
+    /// Per site, the charges first sent while a region was down or a link
+    /// cut, and those whose answer stood.
+    fn cut_charges_by_site(&self) -> Vec<(u64, u64)> {
         let cuts: Vec<_> = self
             .cfg
             .faults
@@ -75,12 +84,11 @@ impl Core<'_> {
             .iter()
             .zip(&self.recovery.answered)
             .map(|(sent, answered)| {
-                let (s, a) = (0..sent.len())
+                (0..sent.len())
                     .filter(|&i| during(i))
                     .fold((0u64, 0u64), |x, i| {
                         (x.0 + sent[i] as u64, x.1 + answered[i] as u64)
-                    });
-                (s > 0).then(|| a as f64 / s as f64)
+                    })
             })
             .collect()
     }
@@ -137,6 +145,11 @@ impl Core<'_> {
                 self.recovered_after(site, f.start)
             });
         let availability_by_site = self.availability_by_site();
+        let not_completed_by_site = self
+            .cut_charges_by_site()
+            .into_iter()
+            .map(|(s, a)| s.saturating_sub(a))
+            .collect();
         // What this configuration promises: with fencing, never an overspend,
         // a second effect or a broken cache; under `majority`, not even a lost
         // acknowledgement. Async and semi-sync lose their unreplicated tail
@@ -192,6 +205,7 @@ impl Core<'_> {
             },
             rto_by_site,
             availability_by_site,
+            not_completed_by_site,
             rpo: match (oldest, newest) {
                 (Some(o), Some(n)) => n.max(fault) - o,
                 _ => 0,

@@ -172,6 +172,10 @@ pub struct DrillResult {
     /// outage or a cut link (whole seconds) whose answer stood; `None` if
     /// it sent none then. Empty with no fault.
     pub availability_by_site: Vec<Option<f64>>,
+    /// Per client site: the charges first sent during a region outage or a
+    /// cut link (whole seconds) whose answer did not stand: refused, timed
+    /// out, or acknowledged and lost. Empty with no fault.
+    pub not_completed_by_site: Vec<u64>,
     /// The worst site's RTO; `None` if a site never recovered (or no fault).
     pub rto_worst: Option<Micros>,
     /// The span of acknowledged writes (charges and top-ups) lost: from the

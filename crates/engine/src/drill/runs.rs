@@ -51,6 +51,8 @@ pub struct RunRecord {
     /// Per client site: share of the charges sent during a cut or outage
     /// that were answered (see [`DrillResult::availability_by_site`]).
     pub availability_by_site: Vec<Option<f64>>,
+    /// Per client site: see [`DrillResult::not_completed_by_site`].
+    pub not_completed_by_site: Vec<u64>,
     /// Fault start to the first alert that fired after it.
     pub time_to_detect: Option<Micros>,
     /// See [`DrillResult::lease_overlap`].
@@ -82,6 +84,7 @@ impl RunRecord {
             overspend_incidents: r.overspend_incidents,
             duplicate_effects: r.duplicate_effects,
             availability_by_site: r.availability_by_site.clone(),
+            not_completed_by_site: r.not_completed_by_site.clone(),
             time_to_detect: r.time_to_detect(),
             lease_overlap: r.lease_overlap,
             false_alarms: r.false_alarms().map(|a| a.name.clone()).collect(),

@@ -31,6 +31,12 @@ pub struct CompareSite {
     /// were answered: the median run and the worst run; `None` with no
     /// such fault.
     pub availability: Option<(f64, f64)>,
+    /// Charges first sent during a region outage or a cut link that the
+    /// user did not get done, over the runs: no answer that stood (refused,
+    /// timed out, or acknowledged and lost), or declined although the money
+    /// was there (a spurious decline; never on single-leader). All `None`
+    /// with no such fault.
+    pub not_completed: Spread,
 }
 
 /// One write path on one drill, over the runs.
@@ -95,13 +101,23 @@ fn availability(mut v: Vec<f64>) -> Option<(f64, f64)> {
 }
 
 /// One site's pooled latency and per-run availability.
-fn site(name: &str, charge: &LatencyHistogram, avail: Vec<f64>) -> CompareSite {
+fn site(
+    name: &str,
+    charge: &LatencyHistogram,
+    avail: Vec<f64>,
+    not_completed: Vec<u64>,
+) -> CompareSite {
     let [p50, p95, p99] = quantiles(charge);
     CompareSite {
         name: name.to_string(),
         p50,
         p95,
         p99,
+        not_completed: if avail.is_empty() {
+            Spread::default()
+        } else {
+            Spread::of_values(not_completed)
+        },
         availability: availability(avail),
     }
 }
@@ -123,7 +139,12 @@ fn single_leader(d: &DrillConfig, seed: u64, runs: u32) -> Result<CompareRow, En
                 .iter()
                 .filter_map(|x| x.availability_by_site.get(s.idx()).copied().flatten())
                 .collect();
-            site(cfg.topology.site_name(s), &h, avail)
+            let nc = r
+                .runs
+                .iter()
+                .map(|x| x.not_completed_by_site.get(s.idx()).copied().unwrap_or(0))
+                .collect();
+            site(cfg.topology.site_name(s), &h, avail, nc)
         })
         .collect::<Vec<_>>();
     let of = |f: fn(&RunRecord) -> u64| Spread::of_values(r.runs.iter().map(f));
@@ -160,7 +181,8 @@ pub fn row_of(d: &DrillConfig, path: WritePath, runs: &[MultiResult]) -> Compare
                 .iter()
                 .filter_map(|r| r.sites[i].availability())
                 .collect();
-            site(&first.sites[i].name, &h, avail)
+            let nc = runs.iter().map(|r| r.sites[i].not_completed()).collect();
+            site(&first.sites[i].name, &h, avail, nc)
         })
         .collect::<Vec<_>>();
     let mut rights = LatencyHistogram::default();

@@ -141,6 +141,8 @@ pub struct MultiSite {
     pub sent_during: u64,
     /// Those that got an answer (accepted or declined).
     pub answered_during: u64,
+    /// Those declined although the merged balance covered them.
+    pub spurious_during: u64,
 }
 
 impl MultiSite {
@@ -148,6 +150,12 @@ impl MultiSite {
     /// when none was sent during a fault.
     pub fn availability(&self) -> Option<f64> {
         (self.sent_during > 0).then(|| self.answered_during as f64 / self.sent_during as f64)
+    }
+
+    /// Charges sent during a fault that users did not get done: unanswered,
+    /// or declined although the money was there.
+    pub fn not_completed(&self) -> u64 {
+        self.sent_during.saturating_sub(self.answered_during) + self.spurious_during
     }
 }
 

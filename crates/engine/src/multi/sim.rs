@@ -586,6 +586,14 @@ impl<'a> World<'a> {
         if declined {
             if self.truth[acct] >= a.amount {
                 self.out.spurious_declines += 1;
+                if self
+                    .d
+                    .faults
+                    .iter()
+                    .any(|f| f.active(a.first_sent) && f.kind.stops_traffic())
+                {
+                    self.out.sites[a.site as usize].spurious_during += 1;
+                }
             }
         } else {
             if self.cfg.path == WritePath::Escrow {
