@@ -250,7 +250,7 @@ struct Ranked {
     charge: String,
     #[tabled(rename = "read p95 ms")]
     read: String,
-    #[tabled(rename = "staleness p99 ms")]
+    #[tabled(rename = "data_age p99 ms")]
     staleness: String,
     #[tabled(rename = "worst-site RTO p95 s")]
     rto: String,
@@ -379,7 +379,7 @@ fn table(o: &Outcome<'_>, out: &mut dyn Write) -> Result<(), CliError> {
         writeln!(out)?;
         writeln!(
             out,
-            "Pareto frontier (charge p95, read p95, staleness p99, RPO p99; one design per point): {}",
+            "Pareto frontier (charge p95, read p95, data_age p99, RPO p99; one design per point): {}",
             front
                 .iter()
                 .map(|e| e.design.name())
@@ -473,7 +473,8 @@ struct DesignJson {
     rejected: Option<String>,
     charge_p95_ms: Option<f64>,
     read_p95_ms: Option<f64>,
-    staleness_p99_ms: Option<f64>,
+    /// p99 of `data_age`, the true age of the balances returned.
+    data_age_p99_ms: Option<f64>,
     /// `null`: no fault measured it; `"never"`: a site did not recover.
     worst_site_rto_p95_s: Option<String>,
     rpo_p99_s: f64,
@@ -495,7 +496,7 @@ fn design_json(e: &Evaluation) -> DesignJson {
         rejected: e.rejected.clone(),
         charge_p95_ms: ms(e.figures.charge_p95),
         read_p95_ms: ms(e.figures.read_p95),
-        staleness_p99_ms: ms(e.figures.staleness_p99),
+        data_age_p99_ms: ms(e.figures.staleness_p99),
         worst_site_rto_p95_s: e.figures.rto_p95.map(|_| rto(e)),
         rpo_p99_s: topology::to_ms(e.figures.rpo_p99) / 1000.0,
         money_breach: e.figures.money_breach.clone(),

@@ -470,7 +470,7 @@ fn plan_report_figures_equal_the_json() {
         assert_eq!(p["rank"], i + 1);
         assert_eq!(p["charge_p95_ms"], d["charge_p95_ms"]);
         assert_eq!(p["read_p95_ms"], d["read_p95_ms"]);
-        assert_eq!(p["staleness_p99_ms"], d["staleness_p99_ms"]);
+        assert_eq!(p["staleness_p99_ms"], d["data_age_p99_ms"]);
     }
     for (d, p) in rejected.iter().zip(&designs[ranked.len()..]) {
         assert_eq!(p["design"], d["design"]);

@@ -1126,6 +1126,42 @@ pub fn binding(evals: &[Evaluation]) -> Vec<String> {
             _ => {}
         }
     }
+    // The per-site verdicts that decide: a (scenario, site, phase,
+    // objective) that every judgeable design fails binds; the least severe
+    // failure shows how close the best came.
+    if out.is_empty() && !safe.iter().any(|e| e.accepted()) {
+        let key = |f: &Failing| {
+            (
+                f.scenario.clone(),
+                f.verdict.site.clone(),
+                f.verdict.phase.label(),
+                f.verdict.slo.clone(),
+            )
+        };
+        let mut common: BTreeMap<_, &Failing> = BTreeMap::new();
+        if let Some(first) = safe.first() {
+            for f in &first.figures.failures {
+                common.insert(key(f), f);
+            }
+        }
+        for e in &safe[1..] {
+            let mine: BTreeMap<_, &Failing> =
+                e.figures.failures.iter().map(|f| (key(f), f)).collect();
+            common.retain(|k, _| mine.contains_key(k));
+            for (k, f) in common.iter_mut() {
+                if mine[k].verdict.severity() < f.verdict.severity() {
+                    *f = mine[k];
+                }
+            }
+        }
+        out.extend(common.values().map(|f| {
+            format!(
+                "every design fails {}; the closest: {}",
+                f.verdict.slo,
+                f.describe()
+            )
+        }));
+    }
     if out.is_empty() && safe.iter().all(|e| e.figures.rto_p95 == Some(None)) {
         out.push("RTO: no design recovers every site within the drill".into());
     }
@@ -1233,6 +1269,41 @@ mod tests {
         );
         f.money_breach = Some("lost".into());
         assert_eq!(first_failure(&f).unwrap(), "money: lost");
+    }
+
+    #[test]
+    fn a_verdict_every_design_fails_binds_with_the_closest() {
+        let failing = |good: u64| Failing {
+            scenario: "region-down".into(),
+            verdict: Verdict {
+                site: "VN".into(),
+                phase: engine::drill::sli::Phase::Steady,
+                slo: "read_availability".into(),
+                series: Series::ReadAvailability,
+                measure: None,
+                objective: 0.999,
+                target_ms: None,
+                good,
+                valid: 1000,
+                share: Some(good as f64 / 1000.0),
+                share_met: false,
+                budget: None,
+                pass: false,
+            },
+        };
+        let mut a = eval(WritePath::Lww, 1, 1, 1, 0);
+        let mut b = eval(WritePath::Crdt, 1, 1, 1, 0);
+        a.figures.failures = vec![failing(900)];
+        b.figures.failures = vec![failing(990)];
+        a.rejected = first_failure(&a.figures);
+        b.rejected = first_failure(&b.figures);
+        let bind = binding(&[a.clone(), b]);
+        assert_eq!(bind.len(), 1, "{bind:?}");
+        assert!(bind[0].contains("99 % good"), "{bind:?}");
+        // A failure only one design has does not bind.
+        a.figures.failures[0].verdict.site = "US".into();
+        let c = eval(WritePath::Escrow, 1, 1, 1, 0);
+        assert!(binding(&[a, c]).is_empty());
     }
 
     #[test]

@@ -298,7 +298,7 @@ fn compare_table(out: &mut String, c: &CompareFigures) {
 }
 
 fn plan_table(out: &mut String, p: &PlanFigures) {
-    out.push_str("<h2>Designs</h2>\n<table><tr><th>rank</th><th class=\"l\">design</th><th>charge p95 ms</th><th>read p95 ms</th><th>staleness p99 ms</th><th>worst-site RTO p95 s</th><th class=\"l\">verdict</th></tr>\n");
+    out.push_str("<h2>Designs</h2>\n<table><tr><th>rank</th><th class=\"l\">design</th><th>charge p95 ms</th><th>read p95 ms</th><th>data_age p99 ms</th><th>worst-site RTO p95 s</th><th class=\"l\">verdict</th></tr>\n");
     for d in &p.designs {
         let (class, verdict) = match &d.rejected {
             None if d.pareto => ("pass", "accepted, Pareto".to_string()),
