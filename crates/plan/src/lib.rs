@@ -1265,7 +1265,7 @@ mod tests {
         }];
         assert_eq!(
             first_failure(&f).unwrap(),
-            "charge_p95 (< 30 ms for 95 %) at VN in steady: 90 % good of 100 valid [normal operation]"
+            "charge_p95 (< 30 ms for 95 %) at VN in steady: 90 % good of 100 valid, 2.0x what it may spend [normal operation]"
         );
         f.money_breach = Some("lost".into());
         assert_eq!(first_failure(&f).unwrap(), "money: lost");

@@ -387,7 +387,13 @@ impl Verdict {
         let share = self
             .share
             .map_or_else(|| "no data".to_string(), |s| format!("{} good", pct(s)));
-        match &self.budget {
+        let sev = self.severity();
+        let margin = if sev.is_finite() {
+            format!(", {:.1}x what it may spend", sev)
+        } else {
+            String::new()
+        };
+        let line = match &self.budget {
             None => format!(
                 "{what} at {} in {}: {share} of {} valid",
                 self.site,
@@ -404,7 +410,8 @@ impl Verdict {
                 b.period_days,
                 pct(b.allowance_ppm as f64 / 1e6)
             ),
-        }
+        };
+        format!("{line}{margin}")
     }
 }
 
