@@ -17,7 +17,7 @@ use topology::to_ms;
 
 use crate::files::{length, read_scenario_from, Inputs};
 
-use crate::args::{DrillArgs, Format};
+use crate::args::{DrillArgs, ReportFormat};
 use crate::{CliError, Verdict};
 
 /// The configuration the arguments describe (before policy/mode overrides).
@@ -32,8 +32,8 @@ pub(crate) fn base_config(a: &DrillArgs, inputs: &Inputs) -> Result<DrillConfig,
             read_scenario_from(inputs, path, a.allow_long)
         }
         (Some(name), None) => {
-            let jp: JpRole = a.jp.as_deref().unwrap_or("replica").parse()?;
-            Ok(DrillConfig::builtin(name.parse()?, jp))
+            let jp = a.jp.map_or(JpRole::Replica, |j| j.engine());
+            Ok(DrillConfig::builtin(name.engine(), jp))
         }
         (None, None) => Err(CliError::Usage(format!(
             "name a drill ({}) or give --scenario FILE",
@@ -65,18 +65,13 @@ pub(crate) struct Plan {
 
 /// Runs `kata86 drill`.
 pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
-    if a.format == Format::Csv {
-        return Err(CliError::Usage(
-            "drill reports come as --format table or json".into(),
-        ));
-    }
     if a.matrix && (a.policy.is_some() || a.replication.is_some()) {
         return Err(CliError::Usage(
             "--matrix runs every policy and replication mode; drop --policy/--replication".into(),
         ));
     }
     let shard = crate::shard::requested(a.shard.as_deref(), a.out.as_deref())?;
-    let path: WritePath = a.write_path.as_deref().unwrap_or("single-leader").parse()?;
+    let path = a.write_path.map_or(WritePath::SingleLeader, |p| p.engine());
     if !path.has_leader() {
         if shard.is_some() {
             return Err(CliError::Usage(format!(
@@ -143,10 +138,10 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
 pub(crate) fn plan(a: &DrillArgs, inputs: &Inputs) -> Result<Plan, CliError> {
     let mut cfg = base_config(a, inputs)?;
     if let Some(p) = &a.policy {
-        cfg.policy = p.parse()?;
+        cfg.policy = p.engine();
     }
     if let Some(r) = &a.replication {
-        cfg.replication = r.parse()?;
+        cfg.replication = r.engine();
     }
     if a.no_fencing {
         cfg.fencing = false;
@@ -155,15 +150,16 @@ pub(crate) fn plan(a: &DrillArgs, inputs: &Inputs) -> Result<Plan, CliError> {
         cfg.max_offset_enforced = false;
     }
     if let Some(w) = &a.watermark {
-        cfg.watermark = w.parse()?;
+        cfg.watermark = w.engine();
     }
     if let Some(s) = &a.strategy {
-        cfg.strategy = s.parse()?;
+        cfg.strategy = s.engine();
     }
     for f in &a.flags {
         cfg.flags.push(parse_flag(f)?);
     }
     timing(a, &mut cfg)?;
+    flags_within(a, &cfg)?;
     // A --flag window the onset shift would push past the end: say so in
     // the user's flags, not the engine's fault onset window they never set.
     if let Err(e) = cfg.check_onset_window() {
@@ -172,7 +168,7 @@ pub(crate) fn plan(a: &DrillArgs, inputs: &Inputs) -> Result<Plan, CliError> {
         let late = a
             .flags
             .iter()
-            .zip(&cfg.flags)
+            .zip(&cfg.flags[cfg.flags.len() - a.flags.len()..])
             .find(|(_, f)| f.off.saturating_add(cfg.onset_window) > cfg.duration);
         return Err(match late {
             Some((text, f)) => CliError::Usage(format!(
@@ -247,7 +243,7 @@ pub(crate) fn render(
     let (cfg, n) = (&plan.cfg, plan.runs);
     let command = reproduce(a);
     match a.format {
-        Format::Json => json(cfg, a.seed, n, results, &command, out)?,
+        ReportFormat::Json => json(cfg, a.seed, n, results, &command, out)?,
         _ => table(cfg, a.seed, n, results, &command, out)?,
     }
     if let Some(dir) = &a.hgrm {
@@ -309,11 +305,13 @@ pub(crate) fn runs_count(n: i64) -> Result<u32, CliError> {
         })
 }
 
-/// `NAME@ON-OFF` (seconds) → a flag span.
+/// `NAME@ON-OFF` (durations, bare numbers in seconds) → a flag span.
 pub(crate) fn parse_flag(text: &str) -> Result<FlagSpan, CliError> {
     let bad = || {
         CliError::Usage(format!(
-            "--flag `{text}`: write NAME@ON-OFF in seconds, e.g. FORCE_LEADER_READ@60-180"
+            "--flag `{text}`: write NAME@ON-OFF, each end a duration from 0 to {} s (bare \
+             numbers in seconds), e.g. FORCE_LEADER_READ@60-180 or FORCE_LEADER_READ@1m-3m",
+            scenario::bound("flag.on_s").max
         ))
     };
     let (name, window) = text.split_once('@').ok_or_else(bad)?;
@@ -322,17 +320,42 @@ pub(crate) fn parse_flag(text: &str) -> Result<FlagSpan, CliError> {
     // against the flag afterwards).
     let longest = scenario::bound("flag.on_s").max;
     let secs = |v: &str| {
-        v.trim()
-            .parse::<f64>()
+        crate::args::seconds(v)
             .ok()
             .filter(|v| (0.0..=longest).contains(v))
             .map(|v| (v * 1e6).round() as u64)
     };
-    Ok(FlagSpan {
+    let span = FlagSpan {
         flag: name.parse()?,
         on: secs(on).ok_or_else(bad)?,
         off: secs(off).ok_or_else(bad)?,
-    })
+    };
+    if span.off <= span.on {
+        return Err(CliError::Usage(format!(
+            "--flag {text}: goes off at {} s, not after it goes on at {} s; write NAME@ON-OFF \
+             with ON before OFF",
+            to_ms(span.off) / 1000.0,
+            to_ms(span.on) / 1000.0
+        )));
+    }
+    Ok(span)
+}
+
+/// A `--flag` window that ends after the drill, in the flag's own seconds
+/// (the engine would say it in ms).
+fn flags_within(a: &DrillArgs, cfg: &DrillConfig) -> Result<(), CliError> {
+    let end = cfg.duration;
+    // The command line's flags follow a scenario's own.
+    let given = &cfg.flags[cfg.flags.len() - a.flags.len()..];
+    if let Some((text, f)) = a.flags.iter().zip(given).find(|(_, f)| f.off > end) {
+        return Err(CliError::Usage(format!(
+            "--flag {text}: goes off at {} s, after the drill ends at {} s; end it by then or \
+             pass a longer --duration",
+            to_ms(f.off) / 1000.0,
+            to_ms(end) / 1000.0
+        )));
+    }
+    Ok(())
 }
 
 fn reproduce(a: &DrillArgs) -> String {
@@ -344,11 +367,11 @@ fn reproduce(a: &DrillArgs) -> String {
         cmd.push_str(&format!(" --scenario {}", s.display()));
     }
     for (flag, v) in [
-        ("--policy", &a.policy),
-        ("--replication", &a.replication),
-        ("--jp", &a.jp),
-        ("--watermark", &a.watermark),
-        ("--strategy", &a.strategy),
+        ("--policy", a.policy.map(|v| v.name())),
+        ("--replication", a.replication.map(|v| v.name())),
+        ("--jp", a.jp.map(|v| v.name())),
+        ("--watermark", a.watermark.map(|v| v.name())),
+        ("--strategy", a.strategy.map(|v| v.name())),
     ] {
         if let Some(v) = v {
             cmd.push_str(&format!(" {flag} {v}"));

@@ -44,9 +44,16 @@ pub fn drill(
             "--matrix, --no-fencing, --watermark and --flag each",
         ));
     }
-    if a.format == Format::Csv {
-        return Err(CliError::Usage(
-            "drill reports come as --format table or json".into(),
+    if let Some(s) = a.strategy {
+        return Err(CliError::Usage(format!(
+            "--strategy {s} routes balance reads, and --write-path {path} serves none in this \
+             model (its regions take charges and top-ups); drop --strategy, or play a \
+             single-leader drill"
+        )));
+    }
+    if a.no_offset_check {
+        return Err(no_leader(
+            "--no-offset-check (the check guards leader leases)",
         ));
     }
     let n = runs_count(a.runs.unwrap_or(20))?;
@@ -96,7 +103,7 @@ pub fn drill(
         command.push_str(&format!(" --escrow-regions {e}"));
     }
     command.push_str(&format!(" --runs {n} --seed {}", a.seed));
-    render(&m, &rs, &command, a.format, out)
+    render(&m, &rs, &command, a.format.into(), out)
 }
 
 /// Writes a multi-leader run's report (the row over every run, the first

@@ -108,7 +108,7 @@ fn model(a: &PbsArgs) -> Result<Model, CliError> {
                 "--placement applies to a topology; a preset places its own replicas".into(),
             ));
         }
-        return Ok(Model::preset(name)?);
+        return Ok(Model::preset(name.name())?);
     }
     let (name, topo, leader) = match &a.scenario {
         Some(path) => {

@@ -13,17 +13,12 @@ use serde::Serialize;
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
-use crate::args::{Format, PlanArgs};
+use crate::args::{PlanArgs, ReportFormat};
 use crate::files::{read_scenario_from, Inputs};
 use crate::{CliError, Verdict};
 
 /// Runs `kata86 plan`.
 pub fn run(a: &PlanArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
-    if a.format == Format::Csv {
-        return Err(CliError::Usage(
-            "a plan comes as --format table or json".into(),
-        ));
-    }
     let priorities = Metric::priorities(&a.priorities)?;
     crate::output::check_all(
         a.report.as_ref(),
@@ -110,9 +105,18 @@ pub fn space(a: &PlanArgs, inputs: &Inputs) -> Result<Space, CliError> {
             }
             Space::scenario(cfg, a.runs, a.seed)
         }
+        None if a.without_flags => {
+            return Err(CliError::Usage(
+                "--without-flags leaves a scenario's [[flag]] tables out, and the kata's plan \
+                 has none: add --scenario FILE, or drop --without-flags"
+                    .into(),
+            ))
+        }
         None => Space::kata(a.runs, a.seed),
     };
-    space.filter(&a.write_paths, &a.strategies)?;
+    let paths: Vec<String> = a.write_paths.iter().map(|p| p.to_string()).collect();
+    let strategies: Vec<String> = a.strategies.iter().map(|s| s.to_string()).collect();
+    space.filter(&paths, &strategies)?;
     Ok(space)
 }
 
@@ -143,7 +147,7 @@ pub fn render(
         command: &command,
     };
     match a.format {
-        Format::Json => json(&o, out)?,
+        ReportFormat::Json => json(&o, out)?,
         _ => table(&o, out)?,
     }
     if let Some(path) = &a.report {

@@ -221,7 +221,7 @@ fn sim_write_paths_refuse_what_they_cannot_mean() {
         (vec!["sim", "--write-path", "lww"], "--workload wallet"),
         (
             vec!["sim", "--workload", "wallet", "--write-path", "paxos"],
-            "choose from: single-leader, lww, crdt, escrow",
+            "[possible values: single-leader, lww, crdt, escrow]",
         ),
         (
             vec![
