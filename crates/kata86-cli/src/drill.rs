@@ -481,8 +481,10 @@ struct DrillJson {
     rto_worst_ms: Option<f64>,
     rpo_ms: f64,
     lost_acknowledged_charges: u64,
+    #[serde(rename = "lost_amount_cents")]
     lost_amount: i64,
     lost_acknowledged_top_ups: u64,
+    #[serde(rename = "lost_top_up_amount_cents")]
     lost_top_up_amount: i64,
     lost_window_ms: f64,
     longest_write_gap_ms: f64,
@@ -729,8 +731,10 @@ struct RunJson {
     rto_ms: BTreeMap<String, Option<f64>>,
     rpo_ms: f64,
     lost_acknowledged_charges: u64,
+    #[serde(rename = "lost_amount_cents")]
     lost_amount: i64,
     lost_acknowledged_top_ups: u64,
+    #[serde(rename = "lost_top_up_amount_cents")]
     lost_top_up_amount: i64,
     overspend_incidents: u64,
     time_to_detect_ms: Option<f64>,
@@ -750,8 +754,10 @@ struct RunsJson {
     rto_worst_ms: SpreadJson,
     rpo_ms: SpreadJson,
     lost_acknowledged_charges: SpreadJson,
+    #[serde(rename = "lost_amount_cents")]
     lost_amount: SpreadJson,
     lost_acknowledged_top_ups: SpreadJson,
+    #[serde(rename = "lost_top_up_amount_cents")]
     lost_top_up_amount: SpreadJson,
     overspend_incidents: SpreadJson,
     time_to_detect_ms: SpreadJson,
@@ -885,7 +891,7 @@ fn json(
         command,
         results: results.iter().map(|r| runs_json(r, cfg, seed)).collect(),
     };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    crate::output::json(&mut *out, &doc)?;
     writeln!(out)
 }
 
@@ -1071,7 +1077,7 @@ fn table(
         [
             "RPO s",
             "lost acked",
-            "lost amount",
+            "lost amount $",
             "lost top-ups",
             "overspend",
             "lease overlap s",
@@ -1119,7 +1125,7 @@ fn table(
     )?;
     writeln!(
         out,
-        "\nRTO by site: fault start -> the site's charges answered at >= {:.0} % of their pre-fault rate for {:.0} s, counting only answers that stand in the final ledger (never: not within the drill).\nRPO: commit-time span of the acknowledged writes (charges and top-ups) missing from the final ledger; lost acked / lost amount: acknowledged charges lost and their value; lost top-ups: acknowledged top-ups lost.\ndetect: fault start -> the first alert fired after it (never: no alert). charge p95: every run pooled, inside/outside the fault windows, ms. broken runs: runs whose final ledger broke a money invariant.",
+        "\nRTO by site: fault start -> the site's charges answered at >= {:.0} % of their pre-fault rate for {:.0} s, counting only answers that stand in the final ledger (never: not within the drill).\nRPO: commit-time span of the acknowledged writes (charges and top-ups) missing from the final ledger; lost acked / lost amount $: acknowledged charges lost and their value (currency units; cents in JSON); lost top-ups: acknowledged top-ups lost.\ndetect: fault start -> the first alert fired after it (never: no alert). charge p95: every run pooled, inside/outside the fault windows, ms. broken runs: runs whose final ledger broke a money invariant.",
         cfg.recovery_share * 100.0,
         to_ms(cfg.recovery_hold) / 1000.0
     )?;

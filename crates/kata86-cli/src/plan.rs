@@ -403,8 +403,12 @@ struct DesignJson {
     charge_p95_ms: Option<f64>,
     read_p95_ms: Option<f64>,
     staleness_p99_ms: Option<f64>,
-    /// `null`: no fault measured it; `"never"`: a site did not recover.
-    worst_site_rto_p95_s: Option<String>,
+    /// Seconds; `null` when no fault measured it or a site did not
+    /// recover (`worst_site_recovered` tells which).
+    worst_site_rto_p95_s: Option<f64>,
+    /// `null`: no fault measured it; `false`: a site did not recover
+    /// within the drill.
+    worst_site_recovered: Option<bool>,
     rpo_p99_s: f64,
     money_breach: Option<String>,
     slo: Vec<metrics::SloVerdict>,
@@ -420,7 +424,12 @@ fn design_json(e: &Evaluation) -> DesignJson {
         charge_p95_ms: ms(e.figures.charge_p95),
         read_p95_ms: ms(e.figures.read_p95),
         staleness_p99_ms: ms(e.figures.staleness_p99),
-        worst_site_rto_p95_s: e.figures.rto_p95.map(|_| rto(e)),
+        worst_site_rto_p95_s: e
+            .figures
+            .rto_p95
+            .flatten()
+            .map(|t| topology::to_ms(t) / 1000.0),
+        worst_site_recovered: e.figures.rto_p95.map(|t| t.is_some()),
         rpo_p99_s: topology::to_ms(e.figures.rpo_p99) / 1000.0,
         money_breach: e.figures.money_breach.clone(),
         slo: e.figures.slo.clone(),
@@ -456,7 +465,7 @@ fn json(o: &Outcome<'_>, out: &mut dyn Write) -> Result<(), CliError> {
         binding: o.bind,
         command: o.command,
     };
-    serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
+    crate::output::json(&mut *out, &doc).map_err(std::io::Error::from)?;
     writeln!(out)?;
     Ok(())
 }

@@ -253,3 +253,24 @@ fn flags_a_mode_would_ignore_are_refused() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_topology_file_is_a_scenario_and_a_scenario_is_no_topology() {
+    let root = common::repo_root();
+    let topo = root.join("examples/three-regions.toml");
+    let scen = root.join("examples/sg-down-two-regions.toml");
+    let (topo, scen) = (topo.to_str().unwrap(), scen.to_str().unwrap());
+    let out = ok(&[
+        "drill",
+        "--scenario",
+        topo,
+        "--runs",
+        "1",
+        "--duration",
+        "30",
+    ]);
+    assert!(out.contains("regions SG,US,JP"), "{out}");
+    let err = refused(&["sim", "--topology", scen]);
+    assert!(err.contains("this looks like a scenario file"), "{err}");
+    assert!(err.contains("--scenario"), "{err}");
+}
