@@ -182,7 +182,7 @@ pub fn render(
                 defect: r.defect.as_deref(),
                 command,
             };
-            crate::output::json(&mut *out, &doc).map_err(std::io::Error::from)?;
+            crate::output::json(&mut *out, &doc)?;
             writeln!(out)?;
         }
         _ => {
@@ -309,7 +309,7 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
                 command: &command,
                 rows: rows.iter().map(RowJson::of).collect(),
             };
-            crate::output::json(&mut *out, &doc).map_err(std::io::Error::from)?;
+            crate::output::json(&mut *out, &doc)?;
             writeln!(out)?;
         }
         Format::Csv => tidy_csv(&rows, out)?,

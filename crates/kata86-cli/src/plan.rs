@@ -465,7 +465,7 @@ fn json(o: &Outcome<'_>, out: &mut dyn Write) -> Result<(), CliError> {
         binding: o.bind,
         command: o.command,
     };
-    crate::output::json(&mut *out, &doc).map_err(std::io::Error::from)?;
+    crate::output::json(&mut *out, &doc)?;
     writeln!(out)?;
     Ok(())
 }
