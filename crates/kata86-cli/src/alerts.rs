@@ -47,8 +47,8 @@ pub struct AlertsArgs {
 
     /// The rules and window of this built-in drill; for promtool-test, the
     /// drill replayed [default: the defaults every built-in drill uses].
-    #[arg(long, value_name = "NAME")]
-    pub drill: Option<String>,
+    #[arg(long, value_name = "NAME", value_enum)]
+    pub drill: Option<crate::args::DrillName>,
 
     /// The rules, window and (for promtool-test) the timeline of a TOML
     /// scenario file.
@@ -91,7 +91,7 @@ pub fn run(a: &AlertsArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
             format!("scenario {}", path.display()),
         ),
         (Some(name), None) => (
-            DrillConfig::builtin(name.parse()?, JpRole::Replica),
+            DrillConfig::builtin(name.engine(), JpRole::Replica),
             format!("drill {name}"),
         ),
         (None, None) if a.format == AlertFormat::PromtoolTest => {

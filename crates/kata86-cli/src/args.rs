@@ -110,8 +110,8 @@ pub struct CalibratePostgresArgs {
     #[arg(long = "mode", value_name = "MODE", value_delimiter = ',')]
     pub modes: Vec<CommitMode>,
 
-    /// Seconds measured per configuration and repeat (2 to 600).
-    #[arg(long, default_value_t = 20.0, value_name = "S")]
+    /// Time measured per configuration and repeat (2 s to 600 s). A duration: a bare number is seconds; or write it with a unit (150ms, 2s, 1.5s, 2m).
+    #[arg(long, default_value_t = 20.0, value_name = "S", value_parser = seconds)]
     pub duration: f64,
 
     /// Repeats per configuration (1 to 9); figures are medians over them.
@@ -183,15 +183,26 @@ pub struct PlanArgs {
     #[arg(long, default_value = "money,rto,charge_p95,read_p95,rpo_p99")]
     pub priorities: String,
 
-    /// Only these write paths (repeatable): async, semi-sync, majority, lww,
-    /// crdt, escrow, quorum.
-    #[arg(long = "write-path", value_name = "PATH")]
-    pub write_paths: Vec<String>,
+    /// Only these write paths (repeatable or comma-separated): the
+    /// single-leader commit modes, the multi-leader paths or leaderless
+    /// quorums.
+    #[arg(
+        long = "write-path",
+        value_name = "PATH",
+        value_enum,
+        value_delimiter = ','
+    )]
+    pub write_paths: Vec<PlanWritePath>,
 
-    /// Only these read strategies (repeatable): local, leader, fallback,
-    /// bounded; `none` for multi-leader paths, `quorum` for quorums.
-    #[arg(long = "strategy", value_name = "NAME")]
-    pub strategies: Vec<String>,
+    /// Only these read strategies (repeatable or comma-separated); `none`
+    /// for multi-leader paths, `quorum` for quorums.
+    #[arg(
+        long = "strategy",
+        value_name = "NAME",
+        value_enum,
+        value_delimiter = ','
+    )]
+    pub strategies: Vec<PlanStrategy>,
 
     /// Play the scenario without its `[[flag]]` tables: a plan judges each
     /// design without operator actions, so a scenario with runbook flags
@@ -206,10 +217,10 @@ pub struct PlanArgs {
     #[serde(default)]
     pub allow_long: bool,
 
-    /// Output format (table or json).
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     #[serde(skip)]
-    pub format: Format,
+    pub format: ReportFormat,
 
     /// Also write a self-contained HTML report of the whole search (every
     /// design plotted, the ranking and every rejection) to this file.
@@ -263,10 +274,10 @@ pub struct MergeArgs {
 /// `kata86 pbs` options.
 #[derive(Debug, Args)]
 pub struct PbsArgs {
-    /// PBS latency preset: lnkd-ssd, lnkd-disk, ymmr, wan [default: none, the
-    /// kata topology SG, US, JP with LNKD-SSD service times].
-    #[arg(long, value_name = "NAME", conflicts_with = "scenario")]
-    pub preset: Option<String>,
+    /// PBS latency preset [default: none, the kata topology SG, US, JP with
+    /// LNKD-SSD service times].
+    #[arg(long, value_name = "NAME", value_enum, conflicts_with = "scenario")]
+    pub preset: Option<Preset>,
 
     /// Take the topology (and leader) of this TOML scenario file.
     #[arg(long, value_name = "FILE")]
@@ -297,12 +308,13 @@ pub struct PbsArgs {
     #[arg(long, default_value_t = 86)]
     pub seed: u64,
 
-    /// Spacing of the curve's points, ms (positive).
+    /// Spacing of the curve's points (positive). A duration: a bare number is ms; or write it with a unit (150ms, 2s, 1.5s, 2m).
     #[arg(
         long,
         default_value_t = 1.0,
         value_name = "MS",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = millis
     )]
     pub step_ms: f64,
 
@@ -317,6 +329,10 @@ pub struct PbsArgs {
     /// nothing fetched) to this file; its directory must exist.
     #[arg(long, value_name = "FILE.html")]
     pub report: Option<std::path::PathBuf>,
+
+    /// No progress bar on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// Output formats.
@@ -369,8 +385,21 @@ pub enum Ryw {
 #[derive(Debug, Args, Serialize, Deserialize)]
 pub struct SimArgs {
     /// Requests simulated per cell (each: one read, one charge); 1 to 10^9.
-    #[arg(long, short = 'n', default_value_t = 1_000_000)]
+    /// (No `-n`: `--n` is the quorum's size.)
+    #[arg(long, default_value_t = 1_000_000)]
     pub iterations: u64,
+
+    /// Refused with a pointer to --iterations and --n.
+    #[arg(
+        short = 'n',
+        hide = true,
+        num_args = 0..=1,
+        default_missing_value = "",
+        value_name = "N",
+        value_parser = no_short_n
+    )]
+    #[serde(skip)]
+    pub short_n: Option<bool>,
 
     /// Master seed; every random stream derives from it.
     #[arg(long, default_value_t = 86)]
@@ -380,20 +409,25 @@ pub struct SimArgs {
     #[arg(long = "client", value_name = "SITE")]
     pub clients: Vec<String>,
 
-    /// Read strategy: local, leader, fallback, quorum, bounded (repeatable;
-    /// default: all; the wallet workload replays a single leader and has no
-    /// `quorum`). `quorum` is leaderless: N replicas, reads wait for R
-    /// replies, charges for W acks (--n, --r, --w, --placement).
-    #[arg(long = "strategy", value_name = "NAME")]
-    pub strategies: Vec<String>,
+    /// Read strategy (repeatable or comma-separated; default: all; the
+    /// wallet workload replays a single leader and has no `quorum`).
+    /// `quorum` is leaderless: N replicas, reads wait for R replies, charges
+    /// for W acks (--n, --r, --w, --placement).
+    #[arg(
+        long = "strategy",
+        value_name = "NAME",
+        value_enum,
+        value_delimiter = ','
+    )]
+    pub strategies: Vec<Strategy>,
 
     /// Wallet: where a charge commits: single-leader (the default), or the
     /// multi-leader lww, crdt or escrow (every site at once, no reads; the
     /// money figures of `kata86 drill --write-path`).
-    #[arg(long, value_name = "PATH")]
-    pub write_path: Option<String>,
+    #[arg(long, value_name = "PATH", value_enum)]
+    pub write_path: Option<WritePathArg>,
 
-    /// `quorum`: replicas, 1 to 3 per region (not `-n`, the iterations) [default: 3].
+    /// `quorum`: replicas, 1 to 3 per region [default: 3].
     #[arg(long = "n", value_name = "N")]
     pub quorum_n: Option<usize>,
 
@@ -450,47 +484,57 @@ pub struct SimArgs {
     pub topology: Option<std::path::PathBuf>,
 
     /// Uniform extra delay in [0, MS) added to every network leg (0: exact RTTs).
+    /// A duration: a bare number is ms; or write it with a unit (150ms, 2s, 1.5s, 2m).
     #[arg(
         long,
         default_value_t = 0.0,
         value_name = "MS",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = millis
     )]
     pub jitter: f64,
 
     /// Charge deadline carried with each request.
+    /// A duration: a bare number is ms; or write it with a unit (150ms, 2s, 1.5s, 2m).
     #[arg(
         long,
         default_value_t = 1000.0,
         value_name = "MS",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = millis
     )]
     pub deadline: f64,
 
     /// The leader's durable commit time.
+    /// A duration: a bare number is ms; or write it with a unit (150ms, 2s, 1.5s, 2m).
     #[arg(
         long,
         default_value_t = 5.0,
         value_name = "MS",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = millis
     )]
     pub commit: f64,
 
     /// `fallback`: staleness above which the client re-reads at the leader.
+    /// A duration: a bare number is ms; or write it with a unit (150ms, 2s, 1.5s, 2m).
     #[arg(
         long,
         default_value_t = 2000.0,
         value_name = "MS",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = millis
     )]
     pub fallback_threshold: f64,
 
     /// `bounded`: the maximum staleness the contract allows.
+    /// A duration: a bare number is ms; or write it with a unit (150ms, 2s, 1.5s, 2m).
     #[arg(
         long,
         default_value_t = 2000.0,
         value_name = "MS",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = millis
     )]
     pub max_staleness: f64,
 
@@ -558,48 +602,48 @@ pub struct SimArgs {
 /// canonical arguments of a shard file.
 #[derive(Debug, Args, Serialize, Deserialize)]
 pub struct DrillArgs {
-    /// Built-in drill: baseline (no fault), region-down, partition,
-    /// lag-spike (SG -> US apply +8 s; apply only, no commit waits for it),
-    /// clock-skew, runbook.
-    #[arg(value_name = "NAME", required_unless_present = "scenario")]
-    pub name: Option<String>,
+    /// Built-in drill.
+    #[arg(value_name = "NAME", value_enum, required_unless_present = "scenario")]
+    pub name: Option<DrillName>,
 
     /// Play the timeline (and settings) of a TOML scenario file instead.
     #[arg(long, value_name = "FILE", conflicts_with = "name")]
     pub scenario: Option<std::path::PathBuf>,
 
-    /// What the control plane does when the leader is lost: reject-writes,
-    /// promote-manual, promote-auto [default: promote-auto, or the scenario's].
-    #[arg(long, value_name = "POLICY")]
-    pub policy: Option<String>,
+    /// What the control plane does when the leader is lost [default:
+    /// promote-auto, or the scenario's].
+    #[arg(long, value_name = "POLICY", value_enum)]
+    pub policy: Option<PolicyArg>,
 
-    /// When the leader acknowledges a charge: async, semi-sync, majority
-    /// [default: async, or the scenario's].
-    #[arg(long, value_name = "MODE")]
-    pub replication: Option<String>,
+    /// When the leader acknowledges a charge [default: async, or the
+    /// scenario's].
+    #[arg(long, value_name = "MODE", value_enum)]
+    pub replication: Option<ReplicationArg>,
 
-    /// Role of the third region JP (Tokyo): none, replica, witness [default:
-    /// replica]. Built-in drills only; a scenario file sets its own topology.
-    #[arg(long, value_name = "ROLE")]
-    pub jp: Option<String>,
+    /// Role of the third region JP (Tokyo) [default: replica]. Built-in
+    /// drills only; a scenario file sets its own topology.
+    #[arg(long, value_name = "ROLE", value_enum)]
+    pub jp: Option<JpArg>,
 
     /// How replicas compute reported staleness: wall (their wall clock minus
     /// the leader's stamp) or hlc (their hybrid logical clock minus the
     /// leader's hybrid stamp, plus the skew bound as uncertainty) [default:
     /// wall; `clock-skew` runs both].
-    #[arg(long, value_name = "CLOCK")]
-    pub watermark: Option<String>,
+    #[arg(long, value_name = "CLOCK", value_enum)]
+    pub watermark: Option<WatermarkArg>,
 
-    /// Switch a runbook flag for a time window, in seconds of the drill:
-    /// NAME@ON-OFF, e.g. FORCE_LEADER_READ@60-180 (repeatable). Flags:
+    /// Switch a runbook flag for a time window of the drill: NAME@ON-OFF,
+    /// e.g. FORCE_LEADER_READ@60-180 or FORCE_LEADER_READ@1m-3m
+    /// (repeatable); each end a duration, bare numbers in seconds. Flags:
     /// FORCE_LEADER_READ, WRITE_READONLY_MODE, DISABLE_RECS.
-    #[arg(long = "flag", value_name = "NAME@ON-OFF")]
+    #[arg(long = "flag", value_name = "NAME@ON-OFF", value_parser = flag_window)]
     pub flags: Vec<String>,
 
-    /// How balance reads choose their replica: local, leader, fallback,
-    /// quorum, bounded [default: bounded, the design's choice].
-    #[arg(long, value_name = "NAME")]
-    pub strategy: Option<String>,
+    /// How balance reads choose their replica [default: bounded, the
+    /// design's choice]. Single-leader write paths only: the multi-leader
+    /// ones serve no reads in the model.
+    #[arg(long, value_name = "NAME", value_enum)]
+    pub strategy: Option<Strategy>,
 
     /// Go ahead with a run over the normal size (more than 10^9 requests):
     /// the refusal message gives its estimated time and memory.
@@ -634,8 +678,8 @@ pub struct DrillArgs {
     /// Where charges commit: single-leader (the default), lww, crdt or
     /// escrow (multi-leader regional writes: a row over the runs, the first
     /// run's details).
-    #[arg(long, value_name = "PATH")]
-    pub write_path: Option<String>,
+    #[arg(long, value_name = "PATH", value_enum)]
+    pub write_path: Option<WritePathArg>,
 
     /// Escrow: the regions holding rights at the start, comma-separated
     /// [default: every region a client site enters].
@@ -643,16 +687,17 @@ pub struct DrillArgs {
     pub escrow_regions: Option<String>,
 
     /// Shift each run's fault timeline (faults, flags, clock steps) by a
-    /// time drawn uniformly from [0, S) seconds [default: 60 for built-in
-    /// drills with a fault, 0 for baseline, clock-skew and scenario files
-    /// unless they set onset_window_s].
-    #[arg(long, value_name = "S", allow_negative_numbers = true)]
+    /// time drawn uniformly from [0, S) [default: 60 s for built-in drills
+    /// with a fault, 0 for baseline, clock-skew and scenario files unless
+    /// they set onset_window_s]. A duration: a bare number is seconds; or write it with a unit (150ms, 2s, 1.5s, 2m).
+    #[arg(long, value_name = "S", allow_negative_numbers = true, value_parser = seconds)]
     pub onset_window: Option<f64>,
 
-    /// Simulated length of each run, in seconds (1 to 86400) [default: 300,
-    /// or the scenario's]. `baseline --duration 86400` measures false alarms
-    /// per simulated day.
-    #[arg(long, value_name = "S", allow_negative_numbers = true)]
+    /// Simulated length of each run (1 s to 86400 s) [default: 300 s, or the
+    /// scenario's]. `baseline --duration 24h` measures false alarms per
+    /// simulated day. A duration: a bare number is seconds; or write it with
+    /// a unit (150ms, 2s, 1.5s, 2m).
+    #[arg(long, value_name = "S", allow_negative_numbers = true, value_parser = seconds)]
     pub duration: Option<f64>,
 
     /// Also write a self-contained HTML report (inline SVG plots, no script,
@@ -673,10 +718,10 @@ pub struct DrillArgs {
     #[serde(skip)]
     pub quiet: bool,
 
-    /// Output format (table or json).
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     #[serde(skip)]
-    pub format: Format,
+    pub format: ReportFormat,
 
     /// Run only shard I of N of the work (chunks of 2^20 requests for `sim`,
     /// runs for `drill`: unit u is shard u mod N's) and write it to --out
@@ -729,4 +774,478 @@ pub struct CompareArgs {
         allow_negative_numbers = true
     )]
     pub runs: i64,
+
+    /// No progress bar on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// The forms every duration flag accepts, for help and errors.
+const DURATION_FORMS: &str = "a number with a unit (150ms, 2s, 1.5s, 2m, 1h; also us and min)";
+
+/// Parses a duration written with a unit (`us`/`µs`, `ms`, `s`, `m`/`min`,
+/// `h`) or as a bare number in `bare` (ms or s, whichever the flag
+/// documents), and returns it in `bare`'s unit. Negative and huge numbers
+/// parse: the flag's own check refuses them with its bounds.
+fn duration_in(text: &str, bare: TimeUnit) -> Result<f64, String> {
+    let t = text.trim();
+    if let Ok(v) = t.parse::<f64>() {
+        // A bare number, as written (`inf` and `1e308` included): the
+        // flag's own check gives its bounds.
+        return Ok(v);
+    }
+    let split = t
+        .char_indices()
+        .find(|&(i, c)| c.is_alphabetic() && !(i > 0 && (c == 'e' || c == 'E') && exponent(t, i)))
+        .map_or(t.len(), |(i, _)| i);
+    let (number, unit) = t.split_at(split);
+    let seconds_per = match unit.trim() {
+        "" => bare.seconds(),
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(duration_help(bare)),
+    };
+    let v = number
+        .trim()
+        .parse::<f64>()
+        .map_err(|_| duration_help(bare))?;
+    if unit.trim().is_empty() {
+        return Ok(v);
+    }
+    // In the flag's unit, rounded to a millionth of it so that `0.3s` is
+    // 300 ms; out-of-range values stay so for the flag's check.
+    let x = v * (seconds_per / bare.seconds());
+    Ok(if x.abs() < 1e9 {
+        (x * 1e6).round() / 1e6
+    } else {
+        x
+    })
+}
+
+/// An `e` at `i` of `t` is an exponent (`1e3`) when a digit follows it.
+fn exponent(t: &str, i: usize) -> bool {
+    let rest = &t[i + 1..];
+    let rest = rest.strip_prefix(['+', '-']).unwrap_or(rest);
+    rest.starts_with(|c: char| c.is_ascii_digit())
+}
+
+fn duration_help(bare: TimeUnit) -> String {
+    format!(
+        "give a duration: {DURATION_FORMS}, or a bare number of {}",
+        bare.plural()
+    )
+}
+
+/// The unit a duration flag's bare numbers are in.
+#[derive(Debug, Clone, Copy)]
+enum TimeUnit {
+    Ms,
+    S,
+}
+
+impl TimeUnit {
+    fn seconds(self) -> f64 {
+        match self {
+            TimeUnit::Ms => 1e-3,
+            TimeUnit::S => 1.0,
+        }
+    }
+    fn plural(self) -> &'static str {
+        match self {
+            TimeUnit::Ms => "milliseconds",
+            TimeUnit::S => "seconds",
+        }
+    }
+}
+
+/// The value parser of every duration flag whose bare numbers are ms:
+/// returns milliseconds.
+pub fn millis(text: &str) -> Result<f64, String> {
+    duration_in(text, TimeUnit::Ms)
+}
+
+/// The value parser of every duration flag whose bare numbers are seconds:
+/// returns seconds.
+pub fn seconds(text: &str) -> Result<f64, String> {
+    duration_in(text, TimeUnit::S)
+}
+
+/// `--flag NAME@ON-OFF`'s value parser: checks the form (each end a
+/// duration, bare numbers in seconds) and keeps the text as written, which
+/// the report echoes.
+pub fn flag_window(text: &str) -> Result<String, String> {
+    let bad = |why: String| {
+        format!("write NAME@ON-OFF, each end {DURATION_FORMS} or a bare number of seconds, e.g. FORCE_LEADER_READ@60-180 or FORCE_LEADER_READ@1m-3m{why}")
+    };
+    let (_, window) = text.split_once('@').ok_or_else(|| bad(String::new()))?;
+    let (on, off) = window.split_once('-').ok_or_else(|| bad(String::new()))?;
+    for end in [on, off] {
+        seconds(end).map_err(|_| bad(format!(" (`{end}` is not a duration)")))?;
+    }
+    Ok(text.to_string())
+}
+
+/// The hidden `-n` of `sim`: never accepted, because `--n` is the quorum's
+/// size and `-n` used to be `--iterations`.
+pub fn no_short_n(_: &str) -> Result<bool, String> {
+    Err(
+        "-n is not an option: write --iterations N for the requests per cell, or --n N for \
+         the quorum's replicas (with --strategy quorum)"
+            .into(),
+    )
+}
+
+/// CLI spellings of closed vocabularies the engine owns: a clap
+/// `ValueEnum` (so `--help` lists the values and clap refuses the others)
+/// that serializes as the engine's name, and turns into the engine's type.
+macro_rules! vocabulary {
+    ($(#[$doc:meta])* $name:ident => $engine:ty { $($(#[$vdoc:meta])* $v:ident = $n:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vdoc])* #[value(name = $n)] #[serde(rename = $n)] $v),+
+        }
+        impl $name {
+            /// Every value, in help order.
+            #[allow(dead_code)]
+            pub const ALL: &'static [$name] = &[$($name::$v),+];
+            /// The name on the command line (and the engine's).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($name::$v => $n),+
+                }
+            }
+            /// The engine's value of that name.
+            #[allow(dead_code)]
+            pub fn engine(self) -> $engine {
+                self.name()
+                    .parse()
+                    .expect("every CLI spelling is an engine name (tested)")
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// Read strategies.
+    Strategy => routing::ReadStrategy {
+        /// The client's home replica answers, however stale.
+        Local = "local",
+        /// Every read goes to the leader.
+        Leader = "leader",
+        /// Local, re-read at the leader when staleness is over --fallback-threshold.
+        Fallback = "fallback",
+        /// Leaderless: N replicas, reads wait for R replies, charges for W acks.
+        Quorum = "quorum",
+        /// Local within the --max-staleness contract, else forwarded to the leader.
+        Bounded = "bounded",
+    }
+}
+
+vocabulary! {
+    /// Where a charge commits.
+    WritePathArg => engine::multi::WritePath {
+        /// Option A: one leader region commits every charge.
+        SingleLeader = "single-leader",
+        /// Multi-leader, last-writer-wins balance.
+        Lww = "lww",
+        /// Multi-leader, op-based counter.
+        Crdt = "crdt",
+        /// Multi-leader, bounded counter with rights per region.
+        Escrow = "escrow",
+    }
+}
+
+vocabulary! {
+    /// What the control plane does when the leader is lost.
+    PolicyArg => engine::drill::Policy {
+        /// Refuse writes until the old leader is back.
+        RejectWrites = "reject-writes",
+        /// An operator promotes a follower.
+        PromoteManual = "promote-manual",
+        /// The control plane promotes a follower on its own.
+        PromoteAuto = "promote-auto",
+    }
+}
+
+vocabulary! {
+    /// When the leader acknowledges a charge.
+    ReplicationArg => engine::drill::Replication {
+        /// At once: followers catch up later.
+        Async = "async",
+        /// After the first follower holds it durably.
+        SemiSync = "semi-sync",
+        /// After a majority of the voting regions hold it durably.
+        Majority = "majority",
+    }
+}
+
+vocabulary! {
+    /// The role of the third region JP.
+    JpArg => engine::drill::JpRole {
+        /// No JP.
+        None = "none",
+        /// A full replica.
+        Replica = "replica",
+        /// A witness: votes, holds no data.
+        Witness = "witness",
+    }
+}
+
+vocabulary! {
+    /// How replicas compute reported staleness.
+    WatermarkArg => engine::drill::Watermark {
+        /// Their wall clock minus the leader's stamp.
+        Wall = "wall",
+        /// Their hybrid logical clock minus the leader's hybrid stamp, plus the skew bound.
+        Hlc = "hlc",
+    }
+}
+
+vocabulary! {
+    /// The built-in drills.
+    DrillName => engine::drill::Builtin {
+        /// No fault: the reference the others are read against.
+        Baseline = "baseline",
+        /// The leader's region SG down for 2 minutes.
+        RegionDown = "region-down",
+        /// SG cut off from the other regions.
+        Partition = "partition",
+        /// SG -> US apply 8 s slower (apply only: no commit waits for it).
+        LagSpike = "lag-spike",
+        /// SG's clock ahead, US's behind.
+        ClockSkew = "clock-skew",
+        /// The lag spike with alerts and DESIGN.md's runbook steps played.
+        Runbook = "runbook",
+    }
+}
+
+/// PBS latency presets (Bailis et al., PVLDB 2012, Table 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// LinkedIn's SSD-backed Voldemort.
+    #[value(name = "lnkd-ssd")]
+    LnkdSsd,
+    /// LinkedIn's disk-backed Voldemort.
+    #[value(name = "lnkd-disk")]
+    LnkdDisk,
+    /// Yammer's Riak.
+    #[value(name = "ymmr")]
+    Ymmr,
+    /// Three replicas across a WAN.
+    #[value(name = "wan")]
+    Wan,
+}
+
+impl Preset {
+    /// The preset's name in `quorum::PRESETS`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::LnkdSsd => "lnkd-ssd",
+            Preset::LnkdDisk => "lnkd-disk",
+            Preset::Ymmr => "ymmr",
+            Preset::Wan => "wan",
+        }
+    }
+}
+
+impl std::fmt::Display for Preset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::fmt::Display for PlanWritePath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&value_name(self))
+    }
+}
+
+impl std::fmt::Display for PlanStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&value_name(self))
+    }
+}
+
+/// `kata86 plan`'s write paths: the single-leader commit modes, the
+/// multi-leader paths and leaderless quorums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlanWritePath {
+    /// Single leader, acknowledged at once.
+    Async,
+    /// Single leader, after one follower's durable receipt.
+    SemiSync,
+    /// Single leader, after a majority's durable receipts.
+    Majority,
+    /// Multi-leader, last-writer-wins.
+    Lww,
+    /// Multi-leader, op-based counter.
+    Crdt,
+    /// Multi-leader, bounded counter.
+    Escrow,
+    /// Leaderless N/R/W quorums.
+    Quorum,
+}
+
+/// `kata86 plan`'s read strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlanStrategy {
+    /// The home replica, however stale.
+    Local,
+    /// Always the leader.
+    Leader,
+    /// Local, re-read at the leader past the threshold.
+    Fallback,
+    /// Local within the staleness bound, else the leader.
+    Bounded,
+    /// Multi-leader paths (they serve no reads in the model).
+    None,
+    /// Leaderless quorums.
+    Quorum,
+}
+
+/// The name clap gives a `ValueEnum` value.
+pub fn value_name<T: ValueEnum>(v: &T) -> String {
+    v.to_possible_value()
+        .expect("no value is skipped")
+        .get_name()
+        .to_string()
+}
+
+/// Report formats of the commands that have no CSV (`drill`, `plan`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ReportFormat {
+    /// Tables for people.
+    #[default]
+    Table,
+    /// One JSON document for programs.
+    Json,
+}
+
+impl ReportFormat {
+    /// `merge`'s format for a drill or plan (CSV refused before).
+    pub fn table_or_json(f: Format) -> ReportFormat {
+        match f {
+            Format::Json => ReportFormat::Json,
+            _ => ReportFormat::Table,
+        }
+    }
+}
+
+impl From<ReportFormat> for Format {
+    fn from(f: ReportFormat) -> Format {
+        match f {
+            ReportFormat::Table => Format::Table,
+            ReportFormat::Json => Format::Json,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_units_and_bare_numbers_in_the_flags_unit() {
+        assert_eq!(millis("150"), Ok(150.0));
+        assert_eq!(millis("150ms"), Ok(150.0));
+        assert_eq!(millis("2s"), Ok(2000.0));
+        assert_eq!(millis("1.5s"), Ok(1500.0));
+        assert_eq!(millis("0.3s"), Ok(300.0));
+        assert_eq!(millis("2m"), Ok(120_000.0));
+        assert_eq!(millis("250us"), Ok(0.25));
+        assert_eq!(millis("1e3"), Ok(1000.0));
+        assert_eq!(millis("-5"), Ok(-5.0));
+        assert_eq!(seconds("90"), Ok(90.0));
+        assert_eq!(seconds("1.5m"), Ok(90.0));
+        assert_eq!(seconds("150ms"), Ok(0.15));
+        assert_eq!(seconds("1h"), Ok(3600.0));
+        assert_eq!(millis("1e400s"), Ok(f64::INFINITY));
+        for bad in ["", "2x", "s", "ms2", "2 s s", "1.2.3ms"] {
+            let e = millis(bad).unwrap_err();
+            assert!(
+                e.contains("150ms, 2s") && e.contains("milliseconds"),
+                "{bad}: {e}"
+            );
+        }
+        assert!(seconds("2x")
+            .unwrap_err()
+            .contains("bare number of seconds"));
+    }
+
+    #[test]
+    fn flag_windows_take_durations_and_keep_their_text() {
+        assert_eq!(flag_window("F@60-180").as_deref(), Ok("F@60-180"));
+        assert_eq!(flag_window("F@1m-3m").as_deref(), Ok("F@1m-3m"));
+        assert!(flag_window("F@60").is_err());
+        assert!(flag_window("F@1x-3m").unwrap_err().contains("`1x`"));
+    }
+
+    fn same_names<T: ValueEnum>(ours: &[T], engine: &[&str]) {
+        let ours: Vec<String> = ours.iter().map(value_name).collect();
+        assert_eq!(
+            ours, engine,
+            "the CLI's values are the engine's, in its order"
+        );
+    }
+
+    #[test]
+    fn every_vocabulary_is_the_engines() {
+        let names = |v: &[&'static str]| v.to_vec();
+        same_names(
+            Strategy::ALL,
+            &names(&routing::ReadStrategy::ALL.map(|s| s.name())),
+        );
+        let w: Vec<_> = engine::multi::WritePath::ALL
+            .iter()
+            .map(|v| v.name())
+            .collect();
+        same_names(WritePathArg::ALL, &w);
+        let p: Vec<_> = engine::drill::Policy::ALL
+            .iter()
+            .map(|v| v.name())
+            .collect();
+        same_names(PolicyArg::ALL, &p);
+        let r: Vec<_> = engine::drill::Replication::ALL
+            .iter()
+            .map(|v| v.name())
+            .collect();
+        same_names(ReplicationArg::ALL, &r);
+        let j: Vec<_> = engine::drill::JpRole::ALL
+            .iter()
+            .map(|v| v.name())
+            .collect();
+        same_names(JpArg::ALL, &j);
+        let m: Vec<_> = engine::drill::Watermark::ALL
+            .iter()
+            .map(|v| v.name())
+            .collect();
+        same_names(WatermarkArg::ALL, &m);
+        let b: Vec<_> = engine::drill::Builtin::ALL
+            .iter()
+            .map(|v| v.name())
+            .collect();
+        same_names(DrillName::ALL, &b);
+        same_names(Preset::value_variants(), &quorum::PRESETS);
+        for v in Strategy::ALL {
+            assert_eq!(v.engine().name(), v.name());
+            assert_eq!(serde_json::to_value(v).unwrap(), v.name());
+        }
+        for v in PlanWritePath::value_variants() {
+            assert_eq!(serde_json::to_value(v).unwrap(), value_name(v).as_str());
+        }
+        for v in PlanStrategy::value_variants() {
+            assert_eq!(serde_json::to_value(v).unwrap(), value_name(v).as_str());
+        }
+    }
 }

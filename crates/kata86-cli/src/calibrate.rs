@@ -42,7 +42,7 @@ pub fn postgres(a: &CalibratePostgresArgs, out: &mut dyn Write) -> Result<Verdic
     }
     match a.format {
         CalibrateFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &report).map_err(std::io::Error::from)?;
+            crate::output::json(&mut *out, &report)?;
             writeln!(out)?;
         }
         CalibrateFormat::Table => table(&report, out)?,

@@ -18,7 +18,7 @@ use topology::to_ms;
 
 use crate::files::{length, read_scenario_from, Inputs};
 
-use crate::args::{DrillArgs, Format};
+use crate::args::{DrillArgs, ReportFormat};
 use crate::{CliError, Verdict};
 
 /// The configuration the arguments describe (before policy/mode overrides).
@@ -33,8 +33,8 @@ pub(crate) fn base_config(a: &DrillArgs, inputs: &Inputs) -> Result<DrillConfig,
             read_scenario_from(inputs, path, a.allow_long)
         }
         (Some(name), None) => {
-            let jp: JpRole = a.jp.as_deref().unwrap_or("replica").parse()?;
-            Ok(DrillConfig::builtin(name.parse()?, jp))
+            let jp = a.jp.map_or(JpRole::Replica, |j| j.engine());
+            Ok(DrillConfig::builtin(name.engine(), jp))
         }
         (None, None) => Err(CliError::Usage(format!(
             "name a drill ({}) or give --scenario FILE",
@@ -66,18 +66,13 @@ pub(crate) struct Plan {
 
 /// Runs `kata86 drill`.
 pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
-    if a.format == Format::Csv {
-        return Err(CliError::Usage(
-            "drill reports come as --format table or json".into(),
-        ));
-    }
     if a.matrix && (a.policy.is_some() || a.replication.is_some()) {
         return Err(CliError::Usage(
             "--matrix runs every policy and replication mode; drop --policy/--replication".into(),
         ));
     }
     let shard = crate::shard::requested(a.shard.as_deref(), a.out.as_deref())?;
-    let path: WritePath = a.write_path.as_deref().unwrap_or("single-leader").parse()?;
+    let path = a.write_path.map_or(WritePath::SingleLeader, |p| p.engine());
     if !path.has_leader() {
         if shard.is_some() {
             return Err(CliError::Usage(format!(
@@ -144,10 +139,10 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
 pub(crate) fn plan(a: &DrillArgs, inputs: &Inputs) -> Result<Plan, CliError> {
     let mut cfg = base_config(a, inputs)?;
     if let Some(p) = &a.policy {
-        cfg.policy = p.parse()?;
+        cfg.policy = p.engine();
     }
     if let Some(r) = &a.replication {
-        cfg.replication = r.parse()?;
+        cfg.replication = r.engine();
     }
     if a.no_fencing {
         cfg.fencing = false;
@@ -156,15 +151,16 @@ pub(crate) fn plan(a: &DrillArgs, inputs: &Inputs) -> Result<Plan, CliError> {
         cfg.max_offset_enforced = false;
     }
     if let Some(w) = &a.watermark {
-        cfg.watermark = w.parse()?;
+        cfg.watermark = w.engine();
     }
     if let Some(s) = &a.strategy {
-        cfg.strategy = s.parse()?;
+        cfg.strategy = s.engine();
     }
     for f in &a.flags {
         cfg.flags.push(parse_flag(f)?);
     }
     timing(a, &mut cfg)?;
+    flags_within(a, &cfg)?;
     // A --flag window the onset shift would push past the end: say so in
     // the user's flags, not the engine's fault onset window they never set.
     if let Err(e) = cfg.check_onset_window() {
@@ -173,7 +169,7 @@ pub(crate) fn plan(a: &DrillArgs, inputs: &Inputs) -> Result<Plan, CliError> {
         let late = a
             .flags
             .iter()
-            .zip(&cfg.flags)
+            .zip(&cfg.flags[cfg.flags.len() - a.flags.len()..])
             .find(|(_, f)| f.off.saturating_add(cfg.onset_window) > cfg.duration);
         return Err(match late {
             Some((text, f)) => CliError::Usage(format!(
@@ -248,7 +244,7 @@ pub(crate) fn render(
     let (cfg, n) = (&plan.cfg, plan.runs);
     let command = reproduce(a);
     match a.format {
-        Format::Json => json(cfg, a.seed, n, results, &command, out)?,
+        ReportFormat::Json => json(cfg, a.seed, n, results, &command, out)?,
         _ => table(cfg, a.seed, n, results, &command, out)?,
     }
     if let Some(dir) = &a.hgrm {
@@ -310,11 +306,13 @@ pub(crate) fn runs_count(n: i64) -> Result<u32, CliError> {
         })
 }
 
-/// `NAME@ON-OFF` (seconds) → a flag span.
+/// `NAME@ON-OFF` (durations, bare numbers in seconds) → a flag span.
 pub(crate) fn parse_flag(text: &str) -> Result<FlagSpan, CliError> {
     let bad = || {
         CliError::Usage(format!(
-            "--flag `{text}`: write NAME@ON-OFF in seconds, e.g. FORCE_LEADER_READ@60-180"
+            "--flag `{text}`: write NAME@ON-OFF, each end a duration from 0 to {} s (bare \
+             numbers in seconds), e.g. FORCE_LEADER_READ@60-180 or FORCE_LEADER_READ@1m-3m",
+            scenario::bound("flag.on_s").max
         ))
     };
     let (name, window) = text.split_once('@').ok_or_else(bad)?;
@@ -323,17 +321,42 @@ pub(crate) fn parse_flag(text: &str) -> Result<FlagSpan, CliError> {
     // against the flag afterwards).
     let longest = scenario::bound("flag.on_s").max;
     let secs = |v: &str| {
-        v.trim()
-            .parse::<f64>()
+        crate::args::seconds(v)
             .ok()
             .filter(|v| (0.0..=longest).contains(v))
             .map(|v| (v * 1e6).round() as u64)
     };
-    Ok(FlagSpan {
+    let span = FlagSpan {
         flag: name.parse()?,
         on: secs(on).ok_or_else(bad)?,
         off: secs(off).ok_or_else(bad)?,
-    })
+    };
+    if span.off <= span.on {
+        return Err(CliError::Usage(format!(
+            "--flag {text}: goes off at {} s, not after it goes on at {} s; write NAME@ON-OFF \
+             with ON before OFF",
+            to_ms(span.off) / 1000.0,
+            to_ms(span.on) / 1000.0
+        )));
+    }
+    Ok(span)
+}
+
+/// A `--flag` window that ends after the drill, in the flag's own seconds
+/// (the engine would say it in ms).
+fn flags_within(a: &DrillArgs, cfg: &DrillConfig) -> Result<(), CliError> {
+    let end = cfg.duration;
+    // The command line's flags follow a scenario's own.
+    let given = &cfg.flags[cfg.flags.len() - a.flags.len()..];
+    if let Some((text, f)) = a.flags.iter().zip(given).find(|(_, f)| f.off > end) {
+        return Err(CliError::Usage(format!(
+            "--flag {text}: goes off at {} s, after the drill ends at {} s; end it by then or \
+             pass a longer --duration",
+            to_ms(f.off) / 1000.0,
+            to_ms(end) / 1000.0
+        )));
+    }
+    Ok(())
 }
 
 fn reproduce(a: &DrillArgs) -> String {
@@ -345,11 +368,11 @@ fn reproduce(a: &DrillArgs) -> String {
         cmd.push_str(&format!(" --scenario {}", s.display()));
     }
     for (flag, v) in [
-        ("--policy", &a.policy),
-        ("--replication", &a.replication),
-        ("--jp", &a.jp),
-        ("--watermark", &a.watermark),
-        ("--strategy", &a.strategy),
+        ("--policy", a.policy.map(|v| v.name())),
+        ("--replication", a.replication.map(|v| v.name())),
+        ("--jp", a.jp.map(|v| v.name())),
+        ("--watermark", a.watermark.map(|v| v.name())),
+        ("--strategy", a.strategy.map(|v| v.name())),
     ] {
         if let Some(v) = v {
             cmd.push_str(&format!(" {flag} {v}"));
@@ -459,8 +482,10 @@ struct DrillJson {
     rto_worst_ms: Option<f64>,
     rpo_ms: f64,
     lost_acknowledged_charges: u64,
+    #[serde(rename = "lost_amount_cents")]
     lost_amount: i64,
     lost_acknowledged_top_ups: u64,
+    #[serde(rename = "lost_top_up_amount_cents")]
     lost_top_up_amount: i64,
     lost_window_ms: f64,
     longest_write_gap_ms: f64,
@@ -707,8 +732,10 @@ struct RunJson {
     rto_ms: BTreeMap<String, Option<f64>>,
     rpo_ms: f64,
     lost_acknowledged_charges: u64,
+    #[serde(rename = "lost_amount_cents")]
     lost_amount: i64,
     lost_acknowledged_top_ups: u64,
+    #[serde(rename = "lost_top_up_amount_cents")]
     lost_top_up_amount: i64,
     overspend_incidents: u64,
     time_to_detect_ms: Option<f64>,
@@ -728,8 +755,10 @@ struct RunsJson<'a> {
     rto_worst_ms: SpreadJson,
     rpo_ms: SpreadJson,
     lost_acknowledged_charges: SpreadJson,
+    #[serde(rename = "lost_amount_cents")]
     lost_amount: SpreadJson,
     lost_acknowledged_top_ups: SpreadJson,
+    #[serde(rename = "lost_top_up_amount_cents")]
     lost_top_up_amount: SpreadJson,
     overspend_incidents: SpreadJson,
     time_to_detect_ms: SpreadJson,
@@ -871,7 +900,7 @@ fn json(
         command,
         results: results.iter().map(|r| runs_json(r, cfg, seed)).collect(),
     };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    crate::output::json(&mut *out, &doc)?;
     writeln!(out)
 }
 
@@ -1057,7 +1086,7 @@ fn table(
         [
             "RPO s",
             "lost acked",
-            "lost amount",
+            "lost amount $",
             "lost top-ups",
             "overspend",
             "lease overlap s",
@@ -1105,7 +1134,7 @@ fn table(
     )?;
     writeln!(
         out,
-        "\nRTO by site: fault start -> the site's charges answered at >= {:.0} % of their pre-fault rate for {:.0} s, counting only answers that stand in the final ledger (never: not within the drill).\nRPO: commit-time span of the acknowledged writes (charges and top-ups) missing from the final ledger; lost acked / lost amount: acknowledged charges lost and their value; lost top-ups: acknowledged top-ups lost.\ndetect: fault start -> the first alert fired after it (never: no alert). charge p95: every run pooled, inside/outside the fault windows, ms. broken runs: runs whose final ledger broke a money invariant.",
+        "\nRTO by site: fault start -> the site's charges answered at >= {:.0} % of their pre-fault rate for {:.0} s, counting only answers that stand in the final ledger (never: not within the drill).\nRPO: commit-time span of the acknowledged writes (charges and top-ups) missing from the final ledger; lost acked / lost amount $: acknowledged charges lost and their value (currency units; cents in JSON); lost top-ups: acknowledged top-ups lost.\ndetect: fault start -> the first alert fired after it (never: no alert). charge p95: every run pooled, inside/outside the fault windows, ms. broken runs: runs whose final ledger broke a money invariant.",
         cfg.recovery_share * 100.0,
         to_ms(cfg.recovery_hold) / 1000.0
     )?;

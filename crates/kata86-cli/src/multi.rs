@@ -11,7 +11,7 @@ use std::io::Write;
 
 use engine::drill::{Builtin, DrillConfig, JpRole};
 use engine::multi::{
-    compare as compare_rows, run_multis, CompareRow, MultiConfig, WritePath, MAX_COMPARE_RUNS,
+    compare_with as compare_rows, run_multis, CompareRow, MultiConfig, WritePath, MAX_COMPARE_RUNS,
 };
 use serde::Serialize;
 use topology::{to_ms, Micros};
@@ -44,9 +44,16 @@ pub fn drill(
             "--matrix, --no-fencing, --watermark and --flag each",
         ));
     }
-    if a.format == Format::Csv {
-        return Err(CliError::Usage(
-            "drill reports come as --format table or json".into(),
+    if let Some(s) = a.strategy {
+        return Err(CliError::Usage(format!(
+            "--strategy {s} routes balance reads, and --write-path {path} serves none in this \
+             model (its regions take charges and top-ups); drop --strategy, or play a \
+             single-leader drill"
+        )));
+    }
+    if a.no_offset_check {
+        return Err(no_leader(
+            "--no-offset-check (the check guards leader leases)",
         ));
     }
     let n = runs_count(a.runs.unwrap_or(20))?;
@@ -96,7 +103,7 @@ pub fn drill(
         command.push_str(&format!(" --escrow-regions {e}"));
     }
     command.push_str(&format!(" --runs {n} --seed {}", a.seed));
-    render(&m, &rs, &command, a.format, out)
+    render(&m, &rs, &command, a.format.into(), out)
 }
 
 /// Writes a multi-leader run's report (the row over every run, the first
@@ -128,8 +135,10 @@ pub fn render(
                 duplicates_suppressed: u64,
                 duplicate_effects: u64,
                 overspend_incidents: u64,
+                #[serde(rename = "overspend_amount_cents")]
                 overspend_amount: i64,
                 lost_updates: u64,
+                #[serde(rename = "lost_amount_cents")]
                 lost_amount: i64,
                 spurious_declines: u64,
                 rights_transfers: u64,
@@ -173,7 +182,7 @@ pub fn render(
                 defect: r.defect.as_deref(),
                 command,
             };
-            serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
+            crate::output::json(&mut *out, &doc)?;
             writeln!(out)?;
         }
         _ => {
@@ -266,7 +275,14 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
     }
     // A scenario the multi-leader paths cannot play is the file's problem:
     // named, not blamed on a "drill" the user never ran.
-    let rows = compare_rows(&drills, a.seed, runs).map_err(|e| match (&a.scenario, e) {
+    let bar = crate::output::bar(
+        a.quiet,
+        drills.len() as u64 * WritePath::ALL.len() as u64 * u64::from(runs),
+        "{bar:40} {pos}/{len} runs {elapsed}",
+    );
+    let rows = compare_rows(&drills, a.seed, runs, &|| bar.inc(1));
+    bar.finish_and_clear();
+    let rows = rows.map_err(|e| match (&a.scenario, e) {
         (Some(p), engine::EngineError::BadDrill(why)) => CliError::Usage(format!(
             "{}: cannot be compared on every write path: {why}",
             p.display()
@@ -293,15 +309,10 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
                 command: &command,
                 rows: rows.iter().map(RowJson::of).collect(),
             };
-            serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
+            crate::output::json(&mut *out, &doc)?;
             writeln!(out)?;
         }
-        Format::Csv => {
-            let cells = cells(&rows);
-            for line in cells {
-                writeln!(out, "{}", line.join(","))?;
-            }
-        }
+        Format::Csv => tidy_csv(&rows, out)?,
         Format::Table => {
             writeln!(
                 out,
@@ -350,6 +361,71 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
         crate::output::write_report(path, &page, false)?;
     }
     Ok(Verdict::Clean)
+}
+
+/// `compare --format csv`: tidy, long-format rows `drill,write_path,site,
+/// metric,statistic,value`, one figure per row, every figure of the JSON
+/// (the JSON key as `metric`, its p50/p95/p99/max as `statistic`, `value`
+/// for a single figure; booleans as 1 or 0; a figure the JSON has as null
+/// has no row). `site` is `all` for figures over every site.
+fn tidy_csv(rows: &[CompareRow], out: &mut dyn Write) -> std::io::Result<()> {
+    use serde_json::Value;
+    fn field(s: &str) -> String {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    }
+    fn number(v: &Value) -> Option<String> {
+        match v {
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(u8::from(*b).to_string()),
+            _ => None,
+        }
+    }
+    writeln!(out, "drill,write_path,site,metric,statistic,value")?;
+    for r in rows {
+        let j = serde_json::to_value(RowJson::of(r)).expect("plain data serializes");
+        let Value::Object(map) = j else {
+            unreachable!("a row is an object")
+        };
+        let mut line = |site: &str, metric: &str, statistic: &str, v: &Value| {
+            number(v).map_or(Ok(()), |v| {
+                writeln!(
+                    out,
+                    "{},{},{},{},{},{v}",
+                    field(&r.drill),
+                    r.write_path.name(),
+                    field(site),
+                    metric,
+                    statistic
+                )
+            })
+        };
+        for (key, v) in &map {
+            match (key.as_str(), v) {
+                ("drill" | "write_path", _) => {}
+                ("sites", Value::Array(sites)) => {
+                    for s in sites {
+                        let name = s["site"].as_str().unwrap_or_default();
+                        for (k, v) in s.as_object().into_iter().flatten() {
+                            if k != "site" {
+                                line(name, k, "value", v)?;
+                            }
+                        }
+                    }
+                }
+                (_, Value::Object(stats)) => {
+                    for (stat, v) in stats {
+                        line("all", key, stat, v)?;
+                    }
+                }
+                _ => line("all", key, "value", v)?,
+            }
+        }
+    }
+    Ok(())
 }
 
 fn ms(v: Option<Micros>) -> String {

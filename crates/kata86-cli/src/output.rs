@@ -9,6 +9,29 @@ use metrics::LatencyHistogram;
 
 use crate::CliError;
 
+/// The version of the shape of every `--format json` document, carried as
+/// its first key `schema_version`: raised when a key is renamed, removed or
+/// changes meaning (adding one does not).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A JSON document with `schema_version` first, then the document's keys.
+#[derive(serde::Serialize)]
+struct Versioned<'a, T: serde::Serialize> {
+    schema_version: u32,
+    #[serde(flatten)]
+    doc: &'a T,
+}
+
+/// Writes `doc` (an object) as pretty JSON with `"schema_version": 1` first:
+/// every command's `--format json` goes through here.
+pub fn json<T: serde::Serialize>(out: &mut dyn std::io::Write, doc: &T) -> std::io::Result<()> {
+    let v = Versioned {
+        schema_version: SCHEMA_VERSION,
+        doc,
+    };
+    serde_json::to_writer_pretty(out, &v).map_err(std::io::Error::from)
+}
+
 /// A progress bar of `total` steps on stderr, only when stderr is a terminal
 /// and `--quiet` was not given (hidden otherwise: every call is a no-op).
 pub fn bar(quiet: bool, total: u64, template: &str) -> ProgressBar {

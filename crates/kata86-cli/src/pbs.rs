@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use quorum::{round_robin, simulate, Config, Model, Report};
+use quorum::{round_robin, Config, Model, Report};
 use serde::Serialize;
 use topology::{RegionId, Topology};
 
@@ -45,7 +45,15 @@ pub fn run(a: &PbsArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         None,
         &[("--scenario", a.scenario.as_ref())],
     )?;
-    let rep = simulate(&cfg)?;
+    let bar = crate::output::bar(
+        a.quiet,
+        quorum::chunks(&cfg),
+        "{bar:40} {pos}/{len} chunks of trials {elapsed}",
+    );
+    // Bad parameters are refused before the bar is drawn.
+    cfg.validate()?;
+    let rep = quorum::simulate_with(&cfg, &|| bar.inc(1))?;
+    bar.finish_and_clear();
     match a.format {
         Format::Json => json(&cfg, &rep, out)?,
         Format::Csv => csv(&rep, out)?,
@@ -108,7 +116,7 @@ fn model(a: &PbsArgs) -> Result<Model, CliError> {
                 "--placement applies to a topology; a preset places its own replicas".into(),
             ));
         }
-        return Ok(Model::preset(name)?);
+        return Ok(Model::preset(name.name())?);
     }
     let (name, topo, leader) = match &a.scenario {
         Some(path) => {
@@ -237,7 +245,7 @@ fn json(cfg: &Config, rep: &Report, out: &mut dyn Write) -> std::io::Result<()> 
             })
             .collect(),
     };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    crate::output::json(&mut *out, &doc)?;
     writeln!(out)
 }
 

@@ -13,17 +13,12 @@ use serde::Serialize;
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
-use crate::args::{Format, PlanArgs};
+use crate::args::{PlanArgs, ReportFormat};
 use crate::files::{read_scenario_from, Inputs};
 use crate::{CliError, Verdict};
 
 /// Runs `kata86 plan`.
 pub fn run(a: &PlanArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
-    if a.format == Format::Csv {
-        return Err(CliError::Usage(
-            "a plan comes as --format table or json".into(),
-        ));
-    }
     let priorities = Metric::priorities(&a.priorities)?;
     crate::output::check_all(
         a.report.as_ref(),
@@ -110,9 +105,18 @@ pub fn space(a: &PlanArgs, inputs: &Inputs) -> Result<Space, CliError> {
             }
             Space::scenario(cfg, a.runs, a.seed)
         }
+        None if a.without_flags => {
+            return Err(CliError::Usage(
+                "--without-flags leaves a scenario's [[flag]] tables out, and the kata's plan \
+                 has none: add --scenario FILE, or drop --without-flags"
+                    .into(),
+            ))
+        }
         None => Space::kata(a.runs, a.seed),
     };
-    space.filter(&a.write_paths, &a.strategies)?;
+    let paths: Vec<String> = a.write_paths.iter().map(|p| p.to_string()).collect();
+    let strategies: Vec<String> = a.strategies.iter().map(|s| s.to_string()).collect();
+    space.filter(&paths, &strategies)?;
     Ok(space)
 }
 
@@ -143,7 +147,7 @@ pub fn render(
         command: &command,
     };
     match a.format {
-        Format::Json => json(&o, out)?,
+        ReportFormat::Json => json(&o, out)?,
         _ => table(&o, out)?,
     }
     if let Some(path) = &a.report {
@@ -475,8 +479,12 @@ struct DesignJson {
     read_p95_ms: Option<f64>,
     /// p99 of `data_age`, the true age of the balances returned.
     data_age_p99_ms: Option<f64>,
-    /// `null`: no fault measured it; `"never"`: a site did not recover.
-    worst_site_rto_p95_s: Option<String>,
+    /// Seconds; `null` when no fault measured it or a site did not
+    /// recover (`worst_site_recovered` tells which).
+    worst_site_rto_p95_s: Option<f64>,
+    /// `null`: no fault measured it; `false`: a site did not recover
+    /// within the drill.
+    worst_site_recovered: Option<bool>,
     rpo_p99_s: f64,
     money_breach: Option<String>,
     /// Pooled verdicts in normal operation: shown, never deciding.
@@ -497,7 +505,12 @@ fn design_json(e: &Evaluation) -> DesignJson {
         charge_p95_ms: ms(e.figures.charge_p95),
         read_p95_ms: ms(e.figures.read_p95),
         data_age_p99_ms: ms(e.figures.staleness_p99),
-        worst_site_rto_p95_s: e.figures.rto_p95.map(|_| rto(e)),
+        worst_site_rto_p95_s: e
+            .figures
+            .rto_p95
+            .flatten()
+            .map(|t| topology::to_ms(t) / 1000.0),
+        worst_site_recovered: e.figures.rto_p95.map(|t| t.is_some()),
         rpo_p99_s: topology::to_ms(e.figures.rpo_p99) / 1000.0,
         money_breach: e.figures.money_breach.clone(),
         slo: e.figures.slo.clone(),
@@ -535,7 +548,7 @@ fn json(o: &Outcome<'_>, out: &mut dyn Write) -> Result<(), CliError> {
         binding: o.bind,
         command: o.command,
     };
-    serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
+    crate::output::json(&mut *out, &doc)?;
     writeln!(out)?;
     Ok(())
 }

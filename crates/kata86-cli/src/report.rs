@@ -177,7 +177,7 @@ pub fn json(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
         },
         results: (0..rep.results.len()).map(|i| cell_json(rep, i)).collect(),
     };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    crate::output::json(&mut *out, &doc)?;
     writeln!(out)
 }
 

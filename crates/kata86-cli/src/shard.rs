@@ -56,7 +56,7 @@ use metrics::LatencyHistogram;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::args::{DrillArgs, Format, MergeArgs, PlanArgs, SimArgs};
+use crate::args::{DrillArgs, Format, MergeArgs, PlanArgs, ReportFormat, SimArgs};
 use crate::files::Inputs;
 use crate::{CliError, Verdict};
 
@@ -1246,7 +1246,7 @@ fn merge_drill(m: &MergeArgs, docs: &[Doc], out: &mut dyn Write) -> Result<Verdi
     }
     let (f0, d0) = (&docs[0].file, &docs[0].doc);
     let mut a: DrillArgs = arguments(d0, f0)?;
-    a.format = m.format;
+    a.format = ReportFormat::table_or_json(m.format);
     a.quiet = true;
     a.report = m.report.clone();
     a.hgrm = m.hgrm.clone();
@@ -1489,7 +1489,7 @@ fn merge_plan(m: &MergeArgs, docs: &[Doc], out: &mut dyn Write) -> Result<Verdic
     }
     let (f0, d0) = (&docs[0].file, &docs[0].doc);
     let mut a: PlanArgs = arguments(d0, f0)?;
-    a.format = m.format;
+    a.format = ReportFormat::table_or_json(m.format);
     a.quiet = true;
     a.report = m.report.clone();
     let priorities = ::plan::Metric::priorities(&a.priorities).map_err(|e| in_file(f0, e))?;

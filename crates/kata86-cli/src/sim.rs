@@ -69,7 +69,8 @@ pub fn configure(a: &SimArgs, inputs: &Inputs) -> Result<(SimConfig, Vec<Cell>),
         deadline: duration("--deadline", a.deadline)?,
         commit: duration("--commit", a.commit)?,
     };
-    for (flag, list) in [("--client", &a.clients), ("--strategy", &a.strategies)] {
+    let strategy_names: Vec<String> = a.strategies.iter().map(|s| s.to_string()).collect();
+    for (flag, list) in [("--client", &a.clients), ("--strategy", &strategy_names)] {
         if let Some(twice) = list
             .iter()
             .enumerate()
@@ -95,10 +96,7 @@ pub fn configure(a: &SimArgs, inputs: &Inputs) -> Result<(SimConfig, Vec<Cell>),
             Workload::Wallet => ReadStrategy::SINGLE_LEADER.to_vec(),
         }
     } else {
-        a.strategies
-            .iter()
-            .map(|s| s.parse())
-            .collect::<Result<Vec<ReadStrategy>, _>>()?
+        a.strategies.iter().map(|s| s.engine()).collect()
     };
     let leaderless = strategies.iter().any(|s| s.is_leaderless());
     if leaderless && a.workload == Workload::Wallet {
@@ -252,7 +250,7 @@ pub fn reproduce(a: &SimArgs) -> String {
     let quorum_runs = if a.strategies.is_empty() {
         a.workload == Workload::Kata
     } else {
-        a.strategies.iter().any(|s| s == "quorum")
+        a.strategies.contains(&crate::args::Strategy::Quorum)
     };
     if quorum_runs {
         let d = QuorumSpec::default();
@@ -341,7 +339,7 @@ fn run_multi(a: &SimArgs, path: WritePath, out: &mut dyn Write) -> Result<Verdic
 /// Runs `kata86 sim` and writes its report to `out` (or, with `--shard` or
 /// `--out`, its share of the work to a shard file).
 pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
-    let path: WritePath = a.write_path.as_deref().unwrap_or("single-leader").parse()?;
+    let path = a.write_path.map_or(WritePath::SingleLeader, |p| p.engine());
     if a.write_path.is_some() && a.workload != Workload::Wallet {
         return Err(CliError::Usage(
             "--write-path applies to the wallet workload (the kata's loop has one leader); \

@@ -128,7 +128,7 @@ fn csv_has_a_header_and_one_row_per_cell() {
             })
             .collect::<Vec<_>>()
     };
-    let all = check(&["sim", "-n", "2000", "--format", "csv"], 10);
+    let all = check(&["sim", "--iterations", "2000", "--format", "csv"], 10);
     for site in SITES {
         for strategy in STRATEGIES {
             assert!(
@@ -140,7 +140,7 @@ fn csv_has_a_header_and_one_row_per_cell() {
     let some = check(
         &[
             "sim",
-            "-n",
+            "--iterations",
             "2000",
             "--format",
             "csv",
@@ -176,14 +176,20 @@ fn rejects(args: &[&str], needles: &[&str]) {
 
 #[test]
 fn unknown_names_are_rejected_with_the_known_ones() {
-    rejects(&["sim", "-n", "100", "--client", "TH"], &["TH", "VN", "US"]);
-    rejects(&["sim", "-n", "100", "--leader", "JP"], &["JP", "SG", "US"]);
     rejects(
-        &["sim", "-n", "100", "--strategy", "nearest"],
+        &["sim", "--iterations", "100", "--client", "TH"],
+        &["TH", "VN", "US"],
+    );
+    rejects(
+        &["sim", "--iterations", "100", "--leader", "JP"],
+        &["JP", "SG", "US"],
+    );
+    rejects(
+        &["sim", "--iterations", "100", "--strategy", "nearest"],
         &["nearest", "local", "fallback", "quorum"],
     );
     rejects(
-        &["sim", "-n", "100", "--model", "foo"],
+        &["sim", "--iterations", "100", "--model", "foo"],
         &["foo", "iid", "episodic"],
     );
     rejects(&["frobnicate"], &["frobnicate"]);
@@ -197,18 +203,33 @@ fn zero_iterations_are_rejected() {
 
 #[test]
 fn negative_values_written_with_equals_are_rejected() {
-    rejects(&["sim", "-n", "100", "--deadline=-5"], &["deadline", "-5"]);
-    rejects(&["sim", "-n", "100", "--jitter=-1"], &["jitter", "-1"]);
-    rejects(&["sim", "-n", "100", "--commit=-1"], &["commit", "-1"]);
-    rejects(&["sim", "-n", "100", "--rate=-1"], &["rate", "-1"]);
-    rejects(&["sim", "-n", "100", "--rate", "0"], &["rate"]);
-    rejects(&["sim", "-n", "100", "--deadline", "nan"], &["deadline"]);
     rejects(
-        &["sim", "-n", "100", "--fallback-threshold=-1"],
+        &["sim", "--iterations", "100", "--deadline=-5"],
+        &["deadline", "-5"],
+    );
+    rejects(
+        &["sim", "--iterations", "100", "--jitter=-1"],
+        &["jitter", "-1"],
+    );
+    rejects(
+        &["sim", "--iterations", "100", "--commit=-1"],
+        &["commit", "-1"],
+    );
+    rejects(
+        &["sim", "--iterations", "100", "--rate=-1"],
+        &["rate", "-1"],
+    );
+    rejects(&["sim", "--iterations", "100", "--rate", "0"], &["rate"]);
+    rejects(
+        &["sim", "--iterations", "100", "--deadline", "nan"],
+        &["deadline"],
+    );
+    rejects(
+        &["sim", "--iterations", "100", "--fallback-threshold=-1"],
         &["fallback-threshold", "-1"],
     );
     rejects(
-        &["sim", "-n", "100", "--max-staleness=-1"],
+        &["sim", "--iterations", "100", "--max-staleness=-1"],
         &["max-staleness", "-1"],
     );
 }
@@ -218,10 +239,13 @@ fn negative_values_written_with_equals_are_rejected() {
 #[test]
 fn negative_values_written_with_a_space_are_explained() {
     rejects(
-        &["sim", "-n", "100", "--deadline", "-5"],
+        &["sim", "--iterations", "100", "--deadline", "-5"],
         &["deadline", "-5"],
     );
-    rejects(&["sim", "-n", "100", "--jitter", "-1"], &["jitter", "-1"]);
+    rejects(
+        &["sim", "--iterations", "100", "--jitter", "-1"],
+        &["jitter", "-1"],
+    );
 }
 
 #[test]

@@ -28,7 +28,7 @@ const KEYS: [&str; 12] = [
     "rto_ms",
     "rpo_ms",
     "lost_acknowledged_charges",
-    "lost_amount",
+    "lost_amount_cents",
     "overspend_incidents",
     "per_run",
     "first_run",
@@ -93,13 +93,13 @@ fn matrix_json_has_nine_results_with_the_documented_keys_and_is_reproducible() {
         }
         let rpo = quantiles(&r["rpo_ms"]);
         let lost = quantiles(&r["lost_acknowledged_charges"]);
-        let amount = quantiles(&r["lost_amount"]);
+        let amount = quantiles(&r["lost_amount_cents"]);
         assert!(rpo.iter().all(|x| x.is_some_and(|x| x >= 0.0)));
         // Per run, a loss has an amount, and the spreads are over those runs.
         let mut max_lost = 0;
         for x in per_run {
             let l = x["lost_acknowledged_charges"].as_u64().expect("a count");
-            let a = x["lost_amount"].as_i64().expect("cents");
+            let a = x["lost_amount_cents"].as_i64().expect("cents");
             assert_eq!(l == 0, a == 0, "{policy}/{mode}: lost {l} for {a} cents");
             if l > 0 {
                 assert_eq!(x["invariants_ok"], false, "a lost acked charge is a breach");

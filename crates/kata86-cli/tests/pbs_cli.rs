@@ -65,6 +65,7 @@ fn json_has_exactly_the_documented_fields() {
             "preset",
             "r",
             "read_ms",
+            "schema_version",
             "seed",
             "t_visibility_ms",
             "trials",

@@ -105,13 +105,16 @@ fn plans_refuse_what_means_nothing() {
                 "--write-path",
                 "majorty",
             ],
-            "--write-path `majorty` is not a choice here",
+            "invalid value 'majorty' for '--write-path <PATH>'",
         ),
         (
             vec!["plan", "--strategy", "nearest"],
-            "--strategy `nearest`",
+            "invalid value 'nearest' for '--strategy <NAME>'",
         ),
-        (vec!["plan", "--format", "csv"], "table or json"),
+        (
+            vec!["plan", "--format", "csv"],
+            "[possible values: table, json]",
+        ),
     ] {
         let err = refused(&args);
         assert!(err.contains(says), "{args:?}: {err}");

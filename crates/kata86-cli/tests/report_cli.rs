@@ -375,7 +375,13 @@ fn compare_and_pbs_figures_equal_the_json() {
 fn bad_paths_are_refused_naming_the_flag() {
     let dir = scratch("bad");
     let missing = dir.join("no/such/dir/r.html");
-    let err = refused(&["sim", "-n", "10", "--report", missing.to_str().unwrap()]);
+    let err = refused(&[
+        "sim",
+        "--iterations",
+        "10",
+        "--report",
+        missing.to_str().unwrap(),
+    ]);
     assert!(
         err.contains("--report") && err.contains("does not exist"),
         "{err}"
@@ -394,7 +400,13 @@ fn bad_paths_are_refused_naming_the_flag() {
     );
     let file = dir.join("file");
     std::fs::write(&file, "x").unwrap();
-    let err = refused(&["sim", "-n", "10", "--hgrm", file.to_str().unwrap()]);
+    let err = refused(&[
+        "sim",
+        "--iterations",
+        "10",
+        "--hgrm",
+        file.to_str().unwrap(),
+    ]);
     assert!(err.contains("--hgrm") && err.contains("is a file"), "{err}");
     let err = refused(&[
         "drill",
@@ -426,7 +438,13 @@ fn bad_paths_are_refused_naming_the_flag() {
 fn nothing_on_stderr_when_it_is_not_a_terminal() {
     let dir = scratch("quiet");
     let r = dir.join("r.html");
-    let o = kata86(&["sim", "-n", "20000", "--report", r.to_str().unwrap()]);
+    let o = kata86(&[
+        "sim",
+        "--iterations",
+        "20000",
+        "--report",
+        r.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(stderr(&o), "", "no progress when stderr is a pipe");
     let o = kata86(&[

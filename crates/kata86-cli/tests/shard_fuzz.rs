@@ -217,7 +217,7 @@ fn mutated_shards_are_refused_with_their_name_or_change_nothing() {
                 "local",
                 "--strategy",
                 "bounded",
-                "-n",
+                "--iterations",
                 "3000",
             ],
             2,

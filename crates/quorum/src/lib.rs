@@ -543,14 +543,26 @@ pub fn samples(cfg: &Config) -> Result<Vec<Sample>, QuorumError> {
 
 /// Runs the Monte Carlo and summarises it.
 pub fn simulate(cfg: &Config) -> Result<Report, QuorumError> {
+    simulate_with(cfg, &|| {})
+}
+
+/// The chunks of [`CHUNK`] trials a run of `cfg` plays: the steps
+/// [`simulate_with`] reports.
+pub fn chunks(cfg: &Config) -> u64 {
+    cfg.trials.div_ceil(CHUNK)
+}
+
+/// [`simulate`], calling `progress` once per chunk played (from any
+/// thread; the report does not depend on it).
+pub fn simulate_with(cfg: &Config, progress: &(dyn Fn() + Sync)) -> Result<Report, QuorumError> {
     cfg.validate()?;
-    let chunks = cfg.trials.div_ceil(CHUNK);
-    let tally = (0..chunks)
+    let tally = (0..chunks(cfg))
         .into_par_iter()
         .fold(
             || Tally::new(cfg.points),
             |mut t, c| {
                 run_chunk(cfg, c, &mut t);
+                progress();
                 t
             },
         )

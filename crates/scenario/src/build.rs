@@ -46,10 +46,71 @@ fn parse<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// The keys a topology file holds at top level (a scenario under
+/// `[topology]`).
+const TOPOLOGY_KEYS: [&str; 3] = ["regions", "links", "sites"];
+
+/// Which kind of file the top-level keys of `text` say it is: `None` when
+/// it is not TOML (the parse that follows locates the error).
+fn kind(text: &str) -> Option<FileKind> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    let world: Vec<&str> = TOPOLOGY_KEYS
+        .into_iter()
+        .filter(|k| table.contains_key(*k))
+        .collect();
+    let other: Vec<String> = table
+        .keys()
+        .filter(|k| !TOPOLOGY_KEYS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    Some(if world.is_empty() {
+        FileKind::Scenario { other }
+    } else if other.is_empty() {
+        FileKind::Topology
+    } else {
+        FileKind::Mixed { other }
+    })
+}
+
+/// What a file's top-level keys make it.
+enum FileKind {
+    /// `regions`, `links`, `sites` at top level and nothing else.
+    Topology,
+    /// No topology key at top level; `other` are its keys.
+    Scenario { other: Vec<String> },
+    /// Topology keys at top level beside scenario keys.
+    Mixed { other: Vec<String> },
+}
+
 /// A topology file (regions, links, sites at top level) → a validated
-/// topology with `jitter_ms` of per-leg jitter.
+/// topology with `jitter_ms` of per-leg jitter. A scenario file whose only
+/// table is `[topology]` is read as that topology; one with more is
+/// refused as a scenario file, with the fix.
 pub fn parse_topology(text: &str, jitter_ms: f64) -> Result<Topology, ScenarioError> {
     let loc = Locator::new(text);
+    if let Some(FileKind::Scenario { other }) = kind(text) {
+        if other.iter().any(|k| k == "topology") {
+            let rest: Vec<&String> = other.iter().filter(|k| *k != "topology").collect();
+            if rest.is_empty() {
+                let sc: ScenarioFile = parse(&loc, text)?;
+                let t = sc.topology.as_ref().expect("the key is there");
+                return topology(&loc, t, jitter_ms);
+            }
+            return Err(loc.plain(
+                None,
+                format!(
+                    "this looks like a scenario file (a [topology] table beside {}), not a \
+                     topology file: a topology file holds only regions, links and sites at top \
+                     level; play the scenario with `kata86 drill --scenario FILE` (or `plan`, \
+                     `compare`, `pbs` --scenario), or keep only its [topology] table here",
+                    rest.iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
     let file: TopologyFile = parse(&loc, text)?;
     topology(&loc, &file, jitter_ms)
 }
@@ -260,14 +321,35 @@ pub fn parse_drill(
     length: Length,
 ) -> Result<DrillConfig, ScenarioError> {
     let loc = Locator::new(text);
-    let sc: ScenarioFile = parse(&loc, text)?;
+    // A topology file is a scenario whose world is that topology, with
+    // every other setting at its default.
+    let (sc, world): (ScenarioFile, Option<TopologyFile>) = match kind(text) {
+        Some(FileKind::Topology) => (parse(&loc, "")?, Some(parse(&loc, text)?)),
+        Some(FileKind::Mixed { other }) => {
+            return Err(loc.plain(
+                None,
+                format!(
+                    "this looks like a topology file (regions, links or sites at top level) \
+                     with scenario keys ({}): in a scenario file, put regions, links and sites \
+                     under a [topology] table",
+                    other
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ))
+        }
+        _ => (parse(&loc, text)?, None),
+    };
+    let topology_only = world.is_some();
     let loc = &loc;
     let mut cfg = DrillConfig::builtin(Builtin::RegionDown, JpRole::Replica);
     cfg.builtin = None;
     cfg.faults.clear();
     // A file's timeline plays as written unless it asks for drawn onsets.
     cfg.onset_window = 0;
-    if let Some(t) = &sc.topology {
+    if let Some(t) = sc.topology.as_ref().or(world.as_ref()) {
         cfg.topology = topology(loc, t, 0.0)?;
     }
     let topo = cfg.topology.clone();
@@ -294,6 +376,13 @@ pub fn parse_drill(
     cfg.duration = us(duration_s, 1e6);
     cfg.leader = match &sc.leader {
         Some(l) => region(l, "leader")?,
+        // A topology file names no leader: SG if it has one, else its
+        // first region.
+        None if topology_only => topo
+            .region("SG")
+            .ok()
+            .or_else(|| topo.region_ids().next())
+            .expect("a topology has a region"),
         None => topo.region("SG").map_err(|_| {
             loc.plain(
                 None,

@@ -289,3 +289,41 @@ fn availability_objectives_measures_and_the_budget_parse() {
     assert_eq!(cfg.budget.period, 28 * 86_400 * 1_000_000);
     assert_eq!(cfg.budget.incident_allowance, 0.05);
 }
+
+/// A topology file (keys at top level) is a scenario whose world is that
+/// topology; a scenario file is not a topology file unless it holds only
+/// `[topology]`; a mix of both is refused with the fix.
+#[test]
+fn topology_and_scenario_files_say_which_kind_they_are() {
+    let topo = "regions = [\"EU\", \"AU\"]\nlinks = [{ a = \"EU\", b = \"AU\", rtt_ms = 250 }]\nsites = [{ name = \"DE\", home = \"EU\", rtt_ms = { EU = 10, AU = 260 } }]\n";
+    // As a scenario: its world, the leader its first region (no SG).
+    let cfg = parse_drill("t", topo, Length::Short).expect("a topology file is a scenario");
+    assert_eq!(cfg.topology.region_count(), 2);
+    assert_eq!(cfg.topology.region_name(cfg.leader), "EU");
+    assert!(cfg.faults.is_empty());
+    // The same world under [topology] plays the same configuration.
+    let wrapped = format!("leader = \"EU\"\n[topology]\n{topo}");
+    let same = parse_drill("t", &wrapped, Length::Short).expect("scenario");
+    assert_eq!(format!("{}", same.topology), format!("{}", cfg.topology));
+    // A scenario holding only [topology] is read by --topology too.
+    let only = format!("[topology]\n{topo}");
+    let t = parse_topology(&only, 0.0).expect("[topology] alone is a topology");
+    assert_eq!(t.region_count(), 2);
+    // A full scenario given as a topology: said so, with the fix.
+    let e = parse_topology(&wrapped, 0.0).expect_err("a scenario is not a topology");
+    let msg = e.to_string();
+    assert!(msg.contains("this looks like a scenario file"), "{msg}");
+    assert!(
+        msg.contains("`leader`") && msg.contains("--scenario"),
+        "{msg}"
+    );
+    // Topology keys at top level beside scenario keys: said so, with the fix.
+    let mixed = format!("duration_s = 60\n{topo}");
+    let e = parse_drill("t", &mixed, Length::Short).expect_err("mixed");
+    let msg = e.to_string();
+    assert!(msg.contains("this looks like a topology file"), "{msg}");
+    assert!(
+        msg.contains("`duration_s`") && msg.contains("[topology]"),
+        "{msg}"
+    );
+}

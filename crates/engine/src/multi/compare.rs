@@ -11,7 +11,7 @@ use metrics::{LatencyHistogram, Spread};
 use rayon::prelude::*;
 use topology::Micros;
 
-use super::{run_multis, MultiConfig, MultiResult, WritePath};
+use super::{run_multis_with, MultiConfig, MultiResult, WritePath};
 use crate::drill::{run_drills, DrillConfig, Replication, RunRecord};
 use crate::EngineError;
 
@@ -122,12 +122,17 @@ fn site(
     }
 }
 
-fn single_leader(d: &DrillConfig, seed: u64, runs: u32) -> Result<CompareRow, EngineError> {
+fn single_leader(
+    d: &DrillConfig,
+    seed: u64,
+    runs: u32,
+    progress: &(dyn Fn() + Sync),
+) -> Result<CompareRow, EngineError> {
     let cfg = DrillConfig {
         replication: Replication::Majority,
         ..d.clone()
     };
-    let r = run_drills(&cfg, seed, runs, &|| {})?;
+    let r = run_drills(&cfg, seed, runs, progress)?;
     let sites = cfg
         .topology
         .site_ids()
@@ -219,6 +224,18 @@ pub fn compare(
     seed: u64,
     runs: u32,
 ) -> Result<Vec<CompareRow>, EngineError> {
+    compare_with(drills, seed, runs, &|| {})
+}
+
+/// [`compare`], calling `progress` once per run played (`drills.len()` ×
+/// [`WritePath::ALL`] × `runs` in all, from any thread; the rows do not
+/// depend on it).
+pub fn compare_with(
+    drills: &[DrillConfig],
+    seed: u64,
+    runs: u32,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<CompareRow>, EngineError> {
     if !(1..=MAX_COMPARE_RUNS).contains(&runs) {
         return Err(EngineError::BadDrill(format!(
             "{runs} runs: give from 1 to {MAX_COMPARE_RUNS}"
@@ -231,9 +248,9 @@ pub fn compare(
     cells
         .par_iter()
         .map(|&(d, p)| match p {
-            WritePath::SingleLeader => single_leader(d, seed, runs),
+            WritePath::SingleLeader => single_leader(d, seed, runs, progress),
             _ => {
-                let rs = run_multis(&MultiConfig::new(d.clone(), p), seed, runs)?;
+                let rs = run_multis_with(&MultiConfig::new(d.clone(), p), seed, runs, progress)?;
                 Ok(row_of(d, p, &rs))
             }
         })

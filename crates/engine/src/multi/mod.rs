@@ -20,7 +20,9 @@
 mod compare;
 mod sim;
 
-pub use compare::{compare, row_of, CompareRow, CompareSite, CHARGE_P95_TARGET, MAX_COMPARE_RUNS};
+pub use compare::{
+    compare, compare_with, row_of, CompareRow, CompareSite, CHARGE_P95_TARGET, MAX_COMPARE_RUNS,
+};
 
 use metrics::LatencyHistogram;
 use topology::{Micros, RegionId};
@@ -267,6 +269,17 @@ pub fn run_multis(
     seed: u64,
     runs: u32,
 ) -> Result<Vec<MultiResult>, EngineError> {
+    run_multis_with(cfg, seed, runs, &|| {})
+}
+
+/// [`run_multis`], calling `progress` once per run played (from any
+/// thread; the results do not depend on it).
+pub fn run_multis_with(
+    cfg: &MultiConfig,
+    seed: u64,
+    runs: u32,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<MultiResult>, EngineError> {
     use rayon::prelude::*;
     if !(1..=MAX_COMPARE_RUNS).contains(&runs) {
         return Err(EngineError::BadDrill(format!(
@@ -275,7 +288,11 @@ pub fn run_multis(
     }
     (0..runs)
         .into_par_iter()
-        .map(|i| run_multi(cfg, crate::drill::run_seed(seed, i)))
+        .map(|i| {
+            let r = run_multi(cfg, crate::drill::run_seed(seed, i));
+            progress();
+            r
+        })
         .collect()
 }
 
