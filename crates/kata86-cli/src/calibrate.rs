@@ -34,11 +34,15 @@ pub fn postgres(a: &CalibratePostgresArgs, out: &mut dyn Write) -> Result<Verdic
         }
     })?;
     if let Some(path) = &a.lag_out {
-        std::fs::write(path, calibrate::lag_file(&report)).map_err(|source| CliError::Output {
-            flag: "--lag-out",
-            path: path.display().to_string(),
-            source,
-        })?;
+        for (file, text) in
+            calibrate::lag_files(&report.fitted_on, &report.fitted, &report.sim_check, path)
+        {
+            std::fs::write(&file, text).map_err(|source| CliError::Output {
+                flag: "--lag-out",
+                path: file.display().to_string(),
+                source,
+            })?;
+        }
     }
     match a.format {
         CalibrateFormat::Json => {
@@ -215,6 +219,46 @@ fn table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
                 get(Metric::ReplayLag, "p95"),
             )?;
         }
+    }
+    writeln!(out)?;
+    let check = &r.sim_check;
+    writeln!(
+        out,
+        "What `kata86 sim --lag-from` prints on {} (leader {}, --commit {:.3}: the fitted commit p95; \
+         no delay line, no heartbeat), as the model predicts it; `--lag-out FILE` records the \
+         command and these figures:",
+        check.world, check.leader, check.commit_ms
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "| client | strategy | charge p95 | lag p50 | lag p95 | lag p99 | (sim --format csv) |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|")?;
+    for c in &check.figures {
+        let get = |k: &str| {
+            c.columns
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| {
+                    v.parse::<f64>()
+                        .map(|v| format!("{v:.0}"))
+                        .unwrap_or_default()
+                })
+                .unwrap_or_default()
+        };
+        let csv: Vec<String> = c.columns.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            c.client,
+            c.strategy,
+            get("write_p95_ms"),
+            get("lag_p50_ms"),
+            get("lag_p95_ms"),
+            get("lag_p99_ms"),
+            csv.join(" ")
+        )?;
     }
     writeln!(out)?;
     writeln!(
