@@ -548,14 +548,72 @@ pub struct SimCheck {
 }
 
 impl SimCheck {
+    /// The `sim` command line, word by word (the program's name first), for
+    /// the lag file and topology file at these paths.
+    pub fn args(&self, lag_file: &str, topology_file: &str) -> Vec<String> {
+        [
+            "kata86",
+            "sim",
+            "--topology",
+            topology_file,
+            "--leader",
+            &self.leader,
+            "--lag-from",
+            lag_file,
+            "--commit",
+            &format!("{:.3}", self.commit_ms),
+            "--strategy",
+            "local",
+            "--iterations",
+            &self.iterations.to_string(),
+            "--seed",
+            &self.seed.to_string(),
+            "--format",
+            "csv",
+        ]
+        .map(str::to_string)
+        .to_vec()
+    }
+
     /// The `sim` command that must print [`figures`](Self::figures), for the
-    /// lag file and topology file at these paths (as written, unquoted).
+    /// lag file and topology file at these paths (as given, unquoted).
     pub fn command(&self, lag_file: &str, topology_file: &str) -> String {
-        format!(
-            "kata86 sim --topology {topology_file} --leader {} --lag-from {lag_file} \
-             --commit {:.3} --strategy local --iterations {} --seed {} --format csv",
-            self.leader, self.commit_ms, self.iterations, self.seed
-        )
+        self.args(lag_file, topology_file).join(" ")
+    }
+
+    /// Every expected figure that `csv` (the output of `sim --format csv`)
+    /// does not print exactly, as `client / strategy column: expected X,
+    /// sim printed Y`; empty when all agree byte for byte.
+    pub fn mismatches(&self, csv: &str) -> Vec<String> {
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+        let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+        let col = |name: &str| header.iter().position(|h| *h == name);
+        let mut out = Vec::new();
+        for f in &self.figures {
+            let row = match (col("client"), col("strategy")) {
+                (Some(c), Some(s)) => rows.iter().find(|r| {
+                    r.get(c) == Some(&f.client.as_str()) && r.get(s) == Some(&f.strategy)
+                }),
+                _ => None,
+            };
+            let Some(row) = row else {
+                out.push(format!("{} / {}: no row", f.client, f.strategy));
+                continue;
+            };
+            for (name, want) in &f.columns {
+                let got = col(name).and_then(|i| row.get(i)).copied();
+                if got != Some(want.as_str()) {
+                    out.push(format!(
+                        "{} / {} {name}: expected {want}, sim printed {}",
+                        f.client,
+                        f.strategy,
+                        got.unwrap_or("nothing")
+                    ));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -1095,6 +1153,29 @@ mod tests {
             "# sim-command: kata86 sim --topology out/apply.topology.toml --leader SG \
              --lag-from out/apply.csv --commit 0.000"
         ));
+        // A CSV as sim writes it, from the expectation itself, then one field off.
+        let mut csv =
+            String::from("client,strategy,model,write_p95_ms,lag_p50_ms,lag_p95_ms,lag_p99_ms\n");
+        for f in &check.figures {
+            let vals: Vec<&str> = f.columns.iter().map(|(_, v)| v.as_str()).collect();
+            csv.push_str(&format!(
+                "{},{},empirical,{}\n",
+                f.client,
+                f.strategy,
+                vals.join(",")
+            ));
+        }
+        assert_eq!(check.mismatches(&csv), Vec::<String>::new(), "{csv}");
+        let us = &check.figures[1];
+        assert_eq!(us.columns[2].0, "lag_p95_ms");
+        // 90 + 1.25 + 2 · 0.95 ms, to the histogram's 64 µs bucket.
+        assert_eq!(us.columns[2].1, "93.183");
+        let off = csv.replace("93.183", "93.247");
+        assert_eq!(
+            check.mismatches(&off),
+            ["US / local lag_p95_ms: expected 93.183, sim printed 93.247"]
+        );
+        assert_eq!(check.mismatches("client,strategy\n").len(), 2);
         let file = replication::lagfile::read(&text).unwrap();
         let w = file.world.unwrap();
         assert_eq!(

@@ -33,6 +33,7 @@ pub fn postgres(a: &CalibratePostgresArgs, out: &mut dyn Write) -> Result<Verdic
             eprintln!("calibrate: {line}");
         }
     })?;
+    let mut sim_check = None;
     if let Some(path) = &a.lag_out {
         for (file, text) in
             calibrate::lag_files(&report.fitted_on, &report.fitted, &report.sim_check, path)
@@ -43,6 +44,7 @@ pub fn postgres(a: &CalibratePostgresArgs, out: &mut dyn Write) -> Result<Verdic
                 source,
             })?;
         }
+        sim_check = Some(check_sim(&report.sim_check, path)?);
     }
     match a.format {
         CalibrateFormat::Json => {
@@ -51,11 +53,50 @@ pub fn postgres(a: &CalibratePostgresArgs, out: &mut dyn Write) -> Result<Verdic
         }
         CalibrateFormat::Table => table(&report, out)?,
     }
+    if let Some((command, bad)) = &sim_check {
+        if bad.is_empty() {
+            if !quiet {
+                eprintln!(
+                    "calibrate: sim check: `{command}` printed every predicted figure byte for byte"
+                );
+            }
+        } else {
+            eprintln!(
+                "error: sim check: `{command}` does not print calibrate's predicted figures: {}",
+                bad.join("; ")
+            );
+            return Ok(Verdict::OutOfTolerance);
+        }
+    }
     Ok(if report.all_within() {
         Verdict::Clean
     } else {
         Verdict::OutOfTolerance
     })
+}
+
+/// Runs the lag file's `sim-command` in this process, through the very code
+/// `kata86 sim` runs (its argument parser, configuration and engine), and
+/// returns the command with every figure it does not print as predicted.
+fn check_sim(
+    check: &calibrate::SimCheck,
+    lag_path: &std::path::Path,
+) -> Result<(String, Vec<String>), CliError> {
+    use clap::Parser;
+    let topo = calibrate::topology_path(lag_path);
+    let (lag, topo) = (lag_path.display().to_string(), topo.display().to_string());
+    let command = check.command(&lag, &topo);
+    let mut args = check.args(&lag, &topo);
+    args.push("--quiet".into());
+    let cli = crate::args::Cli::try_parse_from(args)
+        .map_err(|e| CliError::Usage(format!("sim check: `{command}`: {e}")))?;
+    let crate::args::Command::Sim(sim_args) = cli.command else {
+        unreachable!("the sim check's command is `kata86 sim`")
+    };
+    let mut csv = Vec::new();
+    crate::sim::run(&sim_args, &mut csv)?;
+    let bad = check.mismatches(&String::from_utf8_lossy(&csv));
+    Ok((command, bad))
 }
 
 fn options(a: &CalibratePostgresArgs) -> Result<Options, CliError> {

@@ -60,15 +60,16 @@ pub fn configure(a: &SimArgs, inputs: &Inputs) -> Result<(SimConfig, Vec<Cell>),
                 if !w.matches(names(), here) {
                     return Err(CliError::Usage(format!(
                         "--lag-from {}: fitted on regions {} with leader {}, and this run's world \
-                         has regions {} with leader {here}. Run it on the world it was fitted on \
-                         (`kata86 calibrate postgres --lag-out FILE` writes that world beside FILE \
-                         as FILE's stem + `.topology.toml`: add --topology that file and --leader \
-                         {}), or delete the file's `# regions:` and `# leader:` lines to apply its \
-                         apply-lag law to another world",
+                         has regions {} with leader {here}. Run it on the world it was fitted on: \
+                         add --topology {} --leader {} (`kata86 calibrate postgres --lag-out` \
+                         writes that world beside the lag file), or delete the file's \
+                         `# regions:` and `# leader:` lines to apply its apply-lag law to another \
+                         world",
                         path.display(),
                         w.regions.join(","),
                         w.leader,
                         names().collect::<Vec<_>>().join(","),
+                        calibrate::topology_path(path).display(),
                         w.leader,
                     )));
                 }
