@@ -17,6 +17,12 @@
 //!   of its account committed in the last `L`; which those are depends on the
 //!   charge traffic, played from the predicted commit latencies
 //!   ([`predict_data_age`]).
+//! - **What `kata86 sim --lag-from` shows** on the fitted world, without the
+//!   delay line (the simulator has none): a local read on standby `r` lags
+//!   `one_way(r) + A` ([`predict_sim_lag`]), a charge at site `s` takes
+//!   `path(s) + c` for the `--commit c` it is given ([`predict_sim_charge`]);
+//!   both as the simulator's histogram holds them ([`as_recorded`]), so they
+//!   print as `sim` prints its own figures.
 
 use replication::Normal;
 use topology::{to_ms, RegionId, SiteId, Topology};
@@ -106,6 +112,27 @@ impl Fitted {
     }
 }
 
+/// Rounds ms to whole µs, the precision a lag file and `--commit` carry.
+pub fn to_us_precision(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// Points of a law's quantile function recorded by [`as_recorded`].
+const RECORD_GRID: u32 = 100_000;
+
+/// A law given by its quantile function (ms) as a `metrics::LatencyHistogram`
+/// holds it: its values at `RECORD_GRID` evenly spaced quantiles, each at
+/// whole µs, recorded, then summarised as every figure `kata86 sim` prints is
+/// (the histogram's 3 significant digits, whole µs).
+pub fn as_recorded(quantile_ms: impl Fn(f64) -> f64) -> metrics::Summary {
+    let mut h = metrics::LatencyHistogram::new();
+    for i in 0..RECORD_GRID {
+        let q = (f64::from(i) + 0.5) / f64::from(RECORD_GRID);
+        h.record(topology::ms(quantile_ms(q).max(0.0)));
+    }
+    h.summary()
+}
+
 /// The world a configuration runs in.
 #[derive(Debug, Clone)]
 pub struct Geometry<'t> {
@@ -134,6 +161,12 @@ impl Geometry<'_> {
     /// One-way delay leader → `r`, ms.
     pub fn one_way_ms(&self, r: RegionId) -> f64 {
         to_ms(self.topology.rtt_regions(self.leader, r)) / 2.0
+    }
+
+    /// One-way delay leader → `r` in whole µs, as the simulator's links
+    /// carry it (half the RTT, rounded down).
+    pub fn one_way_us(&self, r: RegionId) -> topology::Micros {
+        self.topology.rtt_regions(self.leader, r) / 2
     }
 
     /// The RTT to the standby that completes a count of `k`, ms (0 for k = 0).
@@ -260,6 +293,27 @@ pub fn predict_commit(geo: &Geometry<'_>, f: &Fitted, s: SiteId, k: usize) -> Q3
 pub fn predict_staleness(geo: &Geometry<'_>, f: &Fitted, r: RegionId) -> Q3 {
     let fixed = geo.one_way_ms(r) + f.overhead_ms + f.apply_base_ms + f.heartbeat_offset_ms;
     Q3::from_fn(|q| fixed + two_uniform_quantile(f.apply_jitter_ms, f.heartbeat_ms, q))
+}
+
+/// The lag `kata86 sim --lag-from` draws for a local read on standby region
+/// `r` (its `lag` column): the link's one-way delay plus the fitted apply
+/// law, `one_way(r) + base + jitter · q` at quantile `q`, with no delay line
+/// and no heartbeat; 0 for a read at the leader. As recorded
+/// ([`as_recorded`]).
+pub fn predict_sim_lag(geo: &Geometry<'_>, f: &Fitted, r: RegionId) -> metrics::Summary {
+    if r == geo.leader {
+        return as_recorded(|_| 0.0);
+    }
+    let one_way = to_ms(geo.one_way_us(r));
+    as_recorded(|q| one_way + f.apply_base_ms + f.apply_jitter_ms * q)
+}
+
+/// The charge latency `kata86 sim --commit C` shows at site `s` on the kata
+/// loop (one leader, `async`, no jitter): the charge path plus `C` at every
+/// quantile. As recorded ([`as_recorded`]).
+pub fn predict_sim_charge(geo: &Geometry<'_>, s: SiteId, commit_ms: f64) -> metrics::Summary {
+    let path = geo.charge_path_ms(s);
+    as_recorded(|_| path + commit_ms)
 }
 
 /// The charge traffic data age depends on: each site's closed loop.

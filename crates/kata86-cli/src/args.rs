@@ -132,7 +132,11 @@ pub struct CalibratePostgresArgs {
     pub format: CalibrateFormat,
 
     /// Also write the fitted apply-lag law as a lag file (apply lag only,
-    /// never the network) for `kata86 sim --lag-from FILE`.
+    /// never the network) for `kata86 sim --lag-from FILE`, naming the world
+    /// it was fitted on (`# regions:`, `# leader:`), with that world beside it
+    /// as FILE's stem + `.topology.toml` and the `sim` command (`# sim-command:`)
+    /// whose figures must equal the `# sim-expect:` lines; that command is
+    /// run once in-process and any figure that differs exits 1.
     #[arg(long, value_name = "FILE")]
     pub lag_out: Option<std::path::PathBuf>,
 

@@ -33,12 +33,18 @@ pub fn postgres(a: &CalibratePostgresArgs, out: &mut dyn Write) -> Result<Verdic
             eprintln!("calibrate: {line}");
         }
     })?;
+    let mut sim_check = None;
     if let Some(path) = &a.lag_out {
-        std::fs::write(path, calibrate::lag_file(&report)).map_err(|source| CliError::Output {
-            flag: "--lag-out",
-            path: path.display().to_string(),
-            source,
-        })?;
+        for (file, text) in
+            calibrate::lag_files(&report.fitted_on, &report.fitted, &report.sim_check, path)
+        {
+            std::fs::write(&file, text).map_err(|source| CliError::Output {
+                flag: "--lag-out",
+                path: file.display().to_string(),
+                source,
+            })?;
+        }
+        sim_check = Some(check_sim(&report.sim_check, path)?);
     }
     match a.format {
         CalibrateFormat::Json => {
@@ -47,11 +53,50 @@ pub fn postgres(a: &CalibratePostgresArgs, out: &mut dyn Write) -> Result<Verdic
         }
         CalibrateFormat::Table => table(&report, out)?,
     }
+    if let Some((command, bad)) = &sim_check {
+        if bad.is_empty() {
+            if !quiet {
+                eprintln!(
+                    "calibrate: sim check: `{command}` printed every predicted figure byte for byte"
+                );
+            }
+        } else {
+            eprintln!(
+                "error: sim check: `{command}` does not print calibrate's predicted figures: {}",
+                bad.join("; ")
+            );
+            return Ok(Verdict::OutOfTolerance);
+        }
+    }
     Ok(if report.all_within() {
         Verdict::Clean
     } else {
         Verdict::OutOfTolerance
     })
+}
+
+/// Runs the lag file's `sim-command` in this process, through the very code
+/// `kata86 sim` runs (its argument parser, configuration and engine), and
+/// returns the command with every figure it does not print as predicted.
+fn check_sim(
+    check: &calibrate::SimCheck,
+    lag_path: &std::path::Path,
+) -> Result<(String, Vec<String>), CliError> {
+    use clap::Parser;
+    let topo = calibrate::topology_path(lag_path);
+    let (lag, topo) = (lag_path.display().to_string(), topo.display().to_string());
+    let command = check.command(&lag, &topo);
+    let mut args = check.args(&lag, &topo);
+    args.push("--quiet".into());
+    let cli = crate::args::Cli::try_parse_from(args)
+        .map_err(|e| CliError::Usage(format!("sim check: `{command}`: {e}")))?;
+    let crate::args::Command::Sim(sim_args) = cli.command else {
+        unreachable!("the sim check's command is `kata86 sim`")
+    };
+    let mut csv = Vec::new();
+    crate::sim::run(&sim_args, &mut csv)?;
+    let bad = check.mismatches(&String::from_utf8_lossy(&csv));
+    Ok((command, bad))
 }
 
 fn options(a: &CalibratePostgresArgs) -> Result<Options, CliError> {
@@ -215,6 +260,46 @@ fn table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
                 get(Metric::ReplayLag, "p95"),
             )?;
         }
+    }
+    writeln!(out)?;
+    let check = &r.sim_check;
+    writeln!(
+        out,
+        "What `kata86 sim --lag-from` prints on {} (leader {}, --commit {:.3}: the fitted commit p95; \
+         no delay line, no heartbeat), as the model predicts it; `--lag-out FILE` records the \
+         command and these figures:",
+        check.world, check.leader, check.commit_ms
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "| client | strategy | charge p95 | lag p50 | lag p95 | lag p99 | (sim --format csv) |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|")?;
+    for c in &check.figures {
+        let get = |k: &str| {
+            c.columns
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| {
+                    v.parse::<f64>()
+                        .map(|v| format!("{v:.0}"))
+                        .unwrap_or_default()
+                })
+                .unwrap_or_default()
+        };
+        let csv: Vec<String> = c.columns.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            c.client,
+            c.strategy,
+            get("write_p95_ms"),
+            get("lag_p50_ms"),
+            get("lag_p95_ms"),
+            get("lag_p99_ms"),
+            csv.join(" ")
+        )?;
     }
     writeln!(out)?;
     writeln!(

@@ -52,9 +52,29 @@ pub fn configure(a: &SimArgs, inputs: &Inputs) -> Result<(SimConfig, Vec<Cell>),
     let lag = match &a.lag_from {
         Some(path) => {
             let text = inputs.text(path, "lag file")?;
-            let law = replication::lagfile::parse(&text)
+            let file = replication::lagfile::read(&text)
                 .map_err(|e| CliError::Usage(format!("--lag-from {}: {e}", path.display())))?;
-            LagModel::Empirical(law)
+            if let Some(w) = &file.world {
+                let names = || topology.region_ids().map(|r| topology.region_name(r));
+                let here = topology.region_name(leader);
+                if !w.matches(names(), here) {
+                    return Err(CliError::Usage(format!(
+                        "--lag-from {}: fitted on regions {} with leader {}, and this run's world \
+                         has regions {} with leader {here}. Run it on the world it was fitted on: \
+                         add --topology {} --leader {} (`kata86 calibrate postgres --lag-out` \
+                         writes that world beside the lag file), or delete the file's \
+                         `# regions:` and `# leader:` lines to apply its apply-lag law to another \
+                         world",
+                        path.display(),
+                        w.regions.join(","),
+                        w.leader,
+                        names().collect::<Vec<_>>().join(","),
+                        calibrate::topology_path(path).display(),
+                        w.leader,
+                    )));
+                }
+            }
+            LagModel::Empirical(file.law)
         }
         None => match model(a) {
             Model::Iid => LagModel::Iid(IidLag::default()),

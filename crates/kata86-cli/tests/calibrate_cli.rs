@@ -302,3 +302,156 @@ fn sim_lag_from_adds_the_one_way_delay_once() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("apply lag only"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The `# sim-command:` of a lag file `calibrate` wrote, and its
+/// `# sim-expect:` lines as (client, strategy, [(column, value)]).
+type Expected = Vec<(String, String, Vec<(String, String)>)>;
+
+fn sim_check_of(lag_text: &str) -> (String, Expected) {
+    let command = lag_text
+        .lines()
+        .find_map(|l| l.strip_prefix("# sim-command: "))
+        .expect("a sim-command line")
+        .to_string();
+    let expected: Expected = lag_text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# sim-expect: "))
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            let client = words.next().unwrap().to_string();
+            let strategy = words.next().unwrap().to_string();
+            let cols = words
+                .map(|w| {
+                    let (k, v) = w.split_once('=').unwrap();
+                    (k.to_string(), v.to_string())
+                })
+                .collect();
+            (client, strategy, cols)
+        })
+        .collect();
+    (command, expected)
+}
+
+/// Runs a lag file's `sim-command` (from `dir`, where its paths are) and
+/// returns what `sim --format csv` printed for every expected figure, in the
+/// same shape as the expectation.
+fn run_sim_check(dir: &std::path::Path, command: &str, expected: &Expected) -> Expected {
+    let args: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(args[..2], ["kata86", "sim"], "{command}");
+    let o = kata86()
+        .current_dir(dir)
+        .args(&args[1..])
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let csv = String::from_utf8(o.stdout).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    expected
+        .iter()
+        .map(|(client, strategy, cols)| {
+            let row = rows
+                .iter()
+                .find(|r| r[col("client")] == client && r[col("strategy")] == strategy)
+                .unwrap_or_else(|| panic!("no {client} / {strategy} row in\n{csv}"));
+            let got = cols
+                .iter()
+                .map(|(k, _)| (k.clone(), row[col(k)].to_string()))
+                .collect();
+            (client.clone(), strategy.clone(), got)
+        })
+        .collect()
+}
+
+/// The "done when": a lag file written by calibrate's fit, given to
+/// `sim --lag-from` on the calibrated world, reproduces calibrate's predicted
+/// figures byte for byte. The fit runs on a fixed synthetic measurement of
+/// `three / async` (no PostgreSQL), the files are written by the code
+/// `calibrate --lag-out` uses, and the command the lag file names is run as
+/// written. A law that is not the one predicted fails the same check.
+#[test]
+fn sim_reproduces_calibrates_predicted_figures_byte_for_byte() {
+    use calibrate::model::Q3;
+    let dir = std::env::temp_dir().join(format!("kata86-simcheck-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let q = |p50, p95, p99| Q3 { p50, p95, p99 };
+    let world = calibrate::World::three();
+    // Medians of an async run on SG (leader), US, JP as the workload reports
+    // them: commit per site (VN, US), replay lag and heartbeat age per
+    // standby (US, JP).
+    let input = calibrate::FitInput {
+        overhead_ms: 0.099,
+        heartbeat_ms: 100.0,
+        fsync_probe_ms: 0.22,
+        commit: vec![q(41.6, 45.8, 48.6), q(201.6, 206.6, 208.5)],
+        replay_lag: vec![q(181.6, 187.3, 190.0), q(75.4, 80.4, 85.0)],
+        staleness: vec![q(142.6, 187.3, 190.6), q(90.6, 134.5, 140.8)],
+    };
+    let fitted = calibrate::fit(&world, &input).unwrap();
+    let check = calibrate::sim_check(&world, &fitted, 86);
+    // Paths relative to `dir`, as a user would give --lag-out apply.csv.
+    let files = calibrate::lag_files(
+        "three / async",
+        &fitted,
+        &check,
+        std::path::Path::new("apply.csv"),
+    );
+    for (path, text) in &files {
+        std::fs::write(dir.join(path), text).unwrap();
+    }
+    let lag_text = std::fs::read_to_string(dir.join("apply.csv")).unwrap();
+    let (command, expected) = sim_check_of(&lag_text);
+    assert_eq!(expected.len(), 2, "{lag_text}");
+    // US reads a standby 90 ms away; the fitted apply lag is 1.302 ms.
+    assert!(
+        expected[1]
+            .2
+            .contains(&("lag_p50_ms".into(), "91.327".into())),
+        "{expected:?}"
+    );
+    let run = |command: &str| run_sim_check(&dir, command, &expected);
+    assert_eq!(run(&command), expected, "{command}");
+
+    // The same check fails on a lag file whose law is not the predicted one.
+    let mut other = fitted;
+    other.apply_base_ms += 0.5;
+    let [(path, text), _] = calibrate::lag_files(
+        "three / async",
+        &other,
+        &check,
+        std::path::Path::new("apply.csv"),
+    );
+    std::fs::write(dir.join(path), text).unwrap();
+    assert_ne!(run(&command), expected, "{command}");
+
+    // The file names its world: on another one, sim refuses and says what to do.
+    let o = kata86()
+        .current_dir(&dir)
+        .args(["sim", "--iterations", "1000", "--lag-from", "apply.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("fitted on regions SG,US,JP with leader SG")
+            && err.contains("regions SG,US with leader SG")
+            && err.contains("--topology"),
+        "{err}"
+    );
+    let o = kata86()
+        .current_dir(&dir)
+        .args(["sim", "--iterations", "1000", "--lag-from", "apply.csv"])
+        .args(["--topology", "apply.topology.toml", "--leader", "US"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--leader SG"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
