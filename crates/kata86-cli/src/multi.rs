@@ -410,8 +410,14 @@ fn tidy_csv(rows: &[CompareRow], out: &mut dyn Write) -> std::io::Result<()> {
                     for s in sites {
                         let name = s["site"].as_str().unwrap_or_default();
                         for (k, v) in s.as_object().into_iter().flatten() {
-                            if k != "site" {
-                                line(name, k, "value", v)?;
+                            match v {
+                                _ if k == "site" => {}
+                                Value::Object(stats) => {
+                                    for (stat, v) in stats {
+                                        line(name, k, stat, v)?;
+                                    }
+                                }
+                                _ => line(name, k, "value", v)?,
                             }
                         }
                     }
