@@ -199,15 +199,21 @@ fn compare_csv_is_tidy_and_holds_every_figure_of_the_json() {
                 for s in x.as_array().unwrap() {
                     let site = s["site"].as_str().unwrap();
                     for (k, y) in s.as_object().unwrap() {
-                        if let Some(y) = y.as_f64() {
+                        // A per-site spread (charges not completed) is one
+                        // row per statistic, like the row-wide ones.
+                        let mut found = Vec::new();
+                        numbers(y, "", &mut found);
+                        for (sub, y) in found {
+                            let stat = if sub.is_empty() { "value" } else { &sub[1..] };
                             expected += 1;
                             assert!(
                                 figures.iter().any(|f| f.0 == drill
                                     && f.1 == path
                                     && f.2 == site
                                     && f.3 == *k
+                                    && f.4 == stat
                                     && f.5 == y),
-                                "{drill} {path} {site} {k} = {y} missing"
+                                "{drill} {path} {site} {k} {stat} = {y} missing"
                             );
                         }
                     }
