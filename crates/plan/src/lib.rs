@@ -243,14 +243,7 @@ impl Space {
             .map(|(i, f)| {
                 let mut one = normal.clone();
                 one.faults = vec![*f];
-                let what = match f.kind {
-                    FaultKind::RegionDown { .. } => "region-down",
-                    FaultKind::Partition { .. } => "partition",
-                    FaultKind::LagSpike { .. } => "lag-spike",
-                    FaultKind::LinkDelay { .. } => "link-delay",
-                    FaultKind::DiskStall { .. } => "disk-stall",
-                };
-                (format!("{} #{}", what, i + 1), one)
+                (format!("{} #{}", f.kind.name(), i + 1), one)
             })
             .collect();
         Space::new(normal, faults, runs, seed)

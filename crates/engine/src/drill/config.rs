@@ -157,6 +157,17 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// The kind as scenario files name it (`region-down`, `link-delay`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::RegionDown { .. } => "region-down",
+            FaultKind::Partition { .. } => "partition",
+            FaultKind::LagSpike { .. } => "lag-spike",
+            FaultKind::LinkDelay { .. } => "link-delay",
+            FaultKind::DiskStall { .. } => "disk-stall",
+        }
+    }
+
     /// Whether the fault stops traffic (a region down, a cut link), as
     /// opposed to slowing it (a lag spike, a link delay, a disk stall).
     pub fn stops_traffic(&self) -> bool {

@@ -31,7 +31,7 @@ use metrics::{Series, Slo, Spread, StalenessMeasure};
 use serde::{Deserialize, Serialize};
 use topology::{Micros, Topology};
 
-use super::{DrillConfig, Fault, FaultKind};
+use super::{DrillConfig, Fault};
 
 /// How a fault's impact is judged: a share of one budget period's error
 /// budget each incident may spend.
@@ -445,17 +445,6 @@ pub fn not_applied(cfg: &DrillConfig) -> Vec<NotApplied> {
         .collect()
 }
 
-/// A fault's kind as scenario files name it.
-pub fn fault_kind_name(k: &FaultKind) -> &'static str {
-    match k {
-        FaultKind::RegionDown { .. } => "region-down",
-        FaultKind::Partition { .. } => "partition",
-        FaultKind::LagSpike { .. } => "lag-spike",
-        FaultKind::LinkDelay { .. } => "link-delay",
-        FaultKind::DiskStall { .. } => "disk-stall",
-    }
-}
-
 /// The budget one fault's window consumed in one run, in parts per million
 /// of one period's: its bad events over `(1 − objective) × rate × period`,
 /// the rate being the site's valid events per second over the run.
@@ -492,7 +481,7 @@ pub fn verdicts(cfg: &DrillConfig, budget: &Budget, runs: &[&[SiteSli]]) -> Vec<
                 .enumerate()
                 .map(|(index, f)| Phase::Fault {
                     index,
-                    kind: fault_kind_name(&f.kind).into(),
+                    kind: f.kind.name().into(),
                 }),
         );
         for (j, slo) in cfg.slos.iter().enumerate() {
@@ -556,7 +545,7 @@ pub fn verdicts(cfg: &DrillConfig, budget: &Budget, runs: &[&[SiteSli]]) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drill::{Builtin, JpRole};
+    use crate::drill::{Builtin, FaultKind, JpRole};
 
     fn counter() -> (DrillConfig, SliCounter) {
         let cfg = DrillConfig::builtin(Builtin::RegionDown, JpRole::Replica);
