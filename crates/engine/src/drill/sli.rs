@@ -105,12 +105,14 @@ pub struct SiteSli {
     pub seconds: u64,
 }
 
-/// Per-second counts while a run plays: `[site][second][objective]`.
+/// Per-second counts while a run plays, one flat array each, indexed
+/// `(site × seconds + second) × objectives + objective` (one allocation, not
+/// one per second).
 pub(crate) struct SliCounter {
     slos: Vec<Slo>,
     covers: Vec<Vec<bool>>,
-    good: Vec<Vec<Vec<u32>>>,
-    valid: Vec<Vec<Vec<u32>>>,
+    good: Vec<u32>,
+    valid: Vec<u32>,
     seconds: usize,
 }
 
@@ -127,10 +129,14 @@ impl SliCounter {
         SliCounter {
             slos: cfg.slos.clone(),
             covers,
-            good: vec![vec![vec![0; n]; seconds]; sites.len()],
-            valid: vec![vec![vec![0; n]; seconds]; sites.len()],
+            good: vec![0; sites.len() * seconds * n],
+            valid: vec![0; sites.len() * seconds * n],
             seconds,
         }
+    }
+
+    fn at(&self, site: usize, sec: usize, j: usize) -> usize {
+        (site * self.seconds + sec) * self.slos.len() + j
     }
 
     fn count(&mut self, site: usize, at: Micros, good: impl Fn(&Slo) -> Option<bool>) {
@@ -143,8 +149,9 @@ impl SliCounter {
                 continue;
             }
             if let Some(g) = good(slo) {
-                self.valid[site][sec][j] += 1;
-                self.good[site][sec][j] += g as u32;
+                let i = self.at(site, sec, j);
+                self.valid[i] += 1;
+                self.good[i] += g as u32;
             }
         }
     }
@@ -195,7 +202,8 @@ impl SliCounter {
                 && matches!(slo.series, Series::Write | Series::ChargeAvailability)
                 && slo.good(latency)
             {
-                self.good[site][sec][j] += 1;
+                let i = self.at(site, sec, j);
+                self.good[i] += 1;
             }
         }
     }
@@ -210,7 +218,7 @@ impl SliCounter {
     ) -> Vec<SiteSli> {
         let n = self.slos.len();
         let seconds = (sent_seconds as usize).min(self.seconds);
-        (0..self.good.len())
+        (0..self.covers.len())
             .map(|site| {
                 let windows: Vec<(usize, usize)> = faults
                     .iter()
@@ -224,8 +232,8 @@ impl SliCounter {
                     })
                     .collect();
                 let tally = |sec: usize, j: usize| Tally {
-                    good: self.good[site][sec][j] as u64,
-                    valid: self.valid[site][sec][j] as u64,
+                    good: self.good[self.at(site, sec, j)] as u64,
+                    valid: self.valid[self.at(site, sec, j)] as u64,
                 };
                 let mut steady = vec![Tally::default(); n];
                 let mut valid_total = vec![0; n];
