@@ -41,7 +41,7 @@ use replication::{IidLag, LagModel, LagProcess, ReplicationError};
 use routing::{
     ChargeOutcome, ChargePlan, ReadOutcome, ReadPolicy, ReadStrategy, Router, Snapshot, WritePolicy,
 };
-use topology::{Micros, RegionId, SiteId, Topology};
+use topology::{Micros, RegionId, SiteId, Topology, World};
 
 /// Invalid simulation input.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -173,10 +173,16 @@ impl QuorumSpec {
 }
 
 impl SimConfig {
-    /// The kata's defaults: [`Topology::kata`], leader `SG`, the `iid` lag model,
-    /// 100 requests/s, default policies and [`kata_slos`].
+    /// The kata's defaults on the default world ([`World::DEFAULT`]): leader
+    /// `SG`, the `iid` lag model, 100 requests/s, default policies and
+    /// [`kata_slos`].
     pub fn kata() -> SimConfig {
-        let topology = Topology::kata();
+        SimConfig::on(World::DEFAULT)
+    }
+
+    /// The kata's defaults on a built-in world.
+    pub fn on(world: World) -> SimConfig {
+        let topology = world.topology();
         let leader = topology.region("SG").expect("kata topology has SG");
         SimConfig {
             topology,

@@ -23,14 +23,19 @@ pub enum Command {
     /// Simulate every client site × read strategy and judge the SLOs.
     ///
     /// Each request is one balance read followed by one charge. Defaults: the
-    /// kata's topology (regions SG and US, sites VN and US), leader SG, the
-    /// `iid` lag model, 1,000,000 requests per cell, seed 86.
+    /// default world (DESIGN.md's: regions SG, US and JP, sites VN and US;
+    /// `--world kata` for the kata's two regions), leader SG, the `iid` lag
+    /// model, 1,000,000 requests per cell, seed 86.
     Sim(SimArgs),
     /// Play a failure drill (region down, partition, lag spike) against the
     /// replicated wallet and measure RTO, RPO and money at risk.
     ///
-    /// Three regions by default: SG leads, US and JP (Tokyo) follow. Both client
-    /// sites send traffic. Faults run from 60 s to 180 s of a 300 s drill.
+    /// The default world (SG leads, US and JP (Tokyo) follow) and DESIGN.md's
+    /// design (majority commits, automatic promotion, bounded reads, hlc
+    /// watermarks) unless told otherwise. Both client sites send traffic.
+    /// Faults run from 60 s to 180 s of a 300 s drill. A built-in drill plays
+    /// on a scenario file's world with `kata86 drill NAME --scenario FILE`,
+    /// its faults aimed at the file's leader.
     Drill(DrillArgs),
     /// Option A (single leader, majority) against the three Option B
     /// write paths (lww, crdt, escrow), side by side on the same workload,
@@ -172,6 +177,13 @@ pub struct PlanArgs {
     /// The topology, SLOs and faults of this TOML scenario file.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<std::path::PathBuf>,
+
+    /// The built-in world to play: `default`, DESIGN.md's (SG leads, US and
+    /// JP follow), or `kata`, the kata preset (its two regions, SG and US)
+    /// [default: default].
+    #[arg(long, value_name = "WORLD", value_enum, conflicts_with = "scenario")]
+    #[serde(default)]
+    pub world: Option<WorldArg>,
 
     /// Runs per scenario and design (1 to 1000; run i: seed + i, its own
     /// fault onset). 20 by default, so a p95 over runs is not their maximum.
@@ -463,9 +475,10 @@ pub struct SimArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "model")]
     pub lag_from: Option<std::path::PathBuf>,
 
-    /// Region holding the single leader.
-    #[arg(long, default_value = "SG", value_name = "REGION")]
-    pub leader: String,
+    /// Region holding the single leader [default: SG, or the scenario's].
+    #[arg(long, value_name = "REGION")]
+    #[serde(default)]
+    pub leader: Option<String>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -481,7 +494,22 @@ pub struct SimArgs {
     )]
     pub rate: f64,
 
-    /// Regions, links and client sites from a TOML file instead of the kata's
+    /// The built-in world to play: `default`, DESIGN.md's (SG leads, US and
+    /// JP follow), or `kata`, the kata preset (its two regions, SG and US)
+    /// [default: default].
+    #[arg(long, value_name = "WORLD", value_enum, conflicts_with_all = ["topology", "scenario"])]
+    #[serde(default)]
+    pub world: Option<WorldArg>,
+
+    /// Play a scenario file's world: its topology, leader and SLOs (sim
+    /// plays steady state: a file with a timeline is refused; play it with
+    /// `kata86 drill --scenario`).
+    #[arg(long, value_name = "FILE", conflicts_with = "topology")]
+    #[serde(default)]
+    pub scenario: Option<std::path::PathBuf>,
+
+    /// Regions, links and client sites from a TOML file (a topology file, or
+    /// a scenario file's `[topology]`) instead of a built-in world
     /// (`regions = [...]`, `links = [{ a, b, rtt_ms }]`,
     /// `sites = [{ name, home, rtt_ms = { REGION = MS, ... } }]`).
     #[arg(long, value_name = "FILE")]
@@ -606,12 +634,14 @@ pub struct SimArgs {
 /// canonical arguments of a shard file.
 #[derive(Debug, Args, Serialize, Deserialize)]
 pub struct DrillArgs {
-    /// Built-in drill.
+    /// Built-in drill. With --scenario, it plays on the file's world (its
+    /// faults aimed at the file's leader) in place of the file's own faults.
     #[arg(value_name = "NAME", value_enum, required_unless_present = "scenario")]
     pub name: Option<DrillName>,
 
-    /// Play the timeline (and settings) of a TOML scenario file instead.
-    #[arg(long, value_name = "FILE", conflicts_with = "name")]
+    /// A TOML scenario file: its world and settings, and its timeline unless
+    /// a built-in drill is named.
+    #[arg(long, value_name = "FILE")]
     pub scenario: Option<std::path::PathBuf>,
 
     /// What the control plane does when the leader is lost [default:
@@ -619,20 +649,27 @@ pub struct DrillArgs {
     #[arg(long, value_name = "POLICY", value_enum)]
     pub policy: Option<PolicyArg>,
 
-    /// When the leader acknowledges a charge [default: async, or the
-    /// scenario's].
+    /// When the leader acknowledges a charge [default: majority,
+    /// DESIGN.md's, or the scenario's].
     #[arg(long, value_name = "MODE", value_enum)]
     pub replication: Option<ReplicationArg>,
 
-    /// Role of the third region JP (Tokyo) [default: replica]. Built-in
-    /// drills only; a scenario file sets its own topology.
+    /// The built-in world to play: `default`, DESIGN.md's (SG leads, US and
+    /// JP follow), or `kata`, the kata preset (its two regions, SG and US)
+    /// [default: default]. A scenario file brings its own.
+    #[arg(long, value_name = "WORLD", value_enum, conflicts_with = "scenario")]
+    #[serde(default)]
+    pub world: Option<WorldArg>,
+
+    /// Role of the third region JP (Tokyo) in the default world [default:
+    /// replica, DESIGN.md's]. A scenario file sets its own topology.
     #[arg(long, value_name = "ROLE", value_enum)]
     pub jp: Option<JpArg>,
 
     /// How replicas compute reported staleness: wall (their wall clock minus
     /// the leader's stamp) or hlc (their hybrid logical clock minus the
     /// leader's hybrid stamp, plus the skew bound as uncertainty) [default:
-    /// wall; `clock-skew` runs both].
+    /// hlc, DESIGN.md's; `clock-skew` runs both].
     #[arg(long, value_name = "CLOCK", value_enum)]
     pub watermark: Option<WatermarkArg>,
 
@@ -749,6 +786,12 @@ pub struct CompareArgs {
     /// baseline, partition, region-down and lag-spike.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<std::path::PathBuf>,
+
+    /// The built-in world to play: `default`, DESIGN.md's (SG leads, US and
+    /// JP follow), or `kata`, the kata preset (its two regions, SG and US)
+    /// [default: default].
+    #[arg(long, value_name = "WORLD", value_enum, conflicts_with = "scenario")]
+    pub world: Option<WorldArg>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -1002,6 +1045,40 @@ vocabulary! {
         /// A witness: votes, holds no data.
         Witness = "witness",
     }
+}
+
+/// A built-in world (`--world`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum WorldArg {
+    /// DESIGN.md's world: SG leads, US and JP follow (the default).
+    #[value(name = "default")]
+    #[serde(rename = "default")]
+    Default,
+    /// The kata preset: the kata's two regions, SG and US.
+    #[value(name = "kata")]
+    #[serde(rename = "kata")]
+    Kata,
+}
+
+impl WorldArg {
+    /// The topology crate's preset.
+    pub fn world(self) -> topology::World {
+        match self {
+            WorldArg::Default => topology::World::Default,
+            WorldArg::Kata => topology::World::Kata,
+        }
+    }
+}
+
+impl std::fmt::Display for WorldArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.world().name())
+    }
+}
+
+/// The world an optional `--world` names (the default world if none).
+pub fn world(w: Option<WorldArg>) -> topology::World {
+    w.map_or(topology::World::DEFAULT, WorldArg::world)
 }
 
 vocabulary! {

@@ -24,16 +24,38 @@ use crate::{CliError, Verdict};
 /// The configuration the arguments describe (before policy/mode overrides).
 pub(crate) fn base_config(a: &DrillArgs, inputs: &Inputs) -> Result<DrillConfig, CliError> {
     match (&a.name, &a.scenario) {
-        (_, Some(path)) => {
+        (name, Some(path)) => {
             if a.jp.is_some() {
                 return Err(CliError::Usage(
-                    "--jp applies to built-in drills; a scenario file declares its own regions and witnesses".into(),
+                    "--jp applies to built-in worlds; a scenario file declares its own regions and witnesses".into(),
                 ));
             }
-            read_scenario_from(inputs, path, a.allow_long)
+            let cfg = read_scenario_from(inputs, path, a.allow_long)?;
+            let Some(name) = name else { return Ok(cfg) };
+            if !cfg.faults.is_empty() || !cfg.flags.is_empty() {
+                return Err(CliError::Usage(format!(
+                    "{} declares its own timeline ({} fault(s), {} flag window(s)); the built-in \
+                     drill {} brings its own. Drop the drill name to play the file's timeline, or \
+                     remove its [[fault]] and [[flag]] entries to play {} on its world",
+                    path.display(),
+                    cfg.faults.len(),
+                    cfg.flags.len(),
+                    name.name(),
+                    name.name()
+                )));
+            }
+            Ok(cfg.playing(name.engine())?)
         }
         (Some(name), None) => {
-            let jp = a.jp.map_or(JpRole::Replica, |j| j.engine());
+            let jp = match (a.world.map(|w| w.world()), a.jp) {
+                (Some(topology::World::Kata), Some(j)) if j != crate::args::JpArg::None => {
+                    return Err(CliError::Usage(format!(
+                        "--world kata has no JP; drop --jp {j} or play --world default"
+                    )))
+                }
+                (Some(topology::World::Kata), _) => JpRole::Absent,
+                (_, j) => j.map_or(engine::drill::DESIGN.jp, |j| j.engine()),
+            };
             Ok(DrillConfig::builtin(name.engine(), jp))
         }
         (None, None) => Err(CliError::Usage(format!(
@@ -1042,7 +1064,26 @@ fn table(
         seed,
         to_ms(cfg.onset_window) / 1000.0,
     )?;
-    writeln!(out, "topology: {}", cfg.topology)?;
+    writeln!(out, "world: {}", topology::WorldLine(&cfg.topology))?;
+    let design = engine::drill::Design {
+        replication: cfg.replication,
+        policy: cfg.policy,
+        strategy: cfg.strategy,
+        watermark: cfg.watermark,
+        ..engine::drill::DESIGN
+    };
+    writeln!(
+        out,
+        "design: {}{}",
+        design.describe(),
+        if results.len() > 1 {
+            " (the rows below vary it)"
+        } else if engine::drill::DESIGN.played_by(cfg) {
+            " (DESIGN.md's)"
+        } else {
+            ""
+        }
+    )?;
     let witnesses: Vec<&str> = cfg
         .witnesses
         .iter()

@@ -193,7 +193,7 @@ pub fn render(
                 r.drill,
                 r.seed,
             )?;
-            writeln!(out, "topology: {}", m.drill.topology)?;
+            writeln!(out, "world: {}", topology::WorldLine(&m.drill.topology))?;
             writeln!(out)?;
             writeln!(out, "{}", table(std::slice::from_ref(&row)))?;
             writeln!(
@@ -233,17 +233,29 @@ pub fn render(
 
 /// Runs `kata86 compare`.
 pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
+    let builtins = [
+        Builtin::Baseline,
+        Builtin::Partition,
+        Builtin::RegionDown,
+        Builtin::LagSpike,
+    ];
     let drills: Vec<DrillConfig> = match &a.scenario {
-        Some(p) => vec![read_scenario(p, a.allow_long)?],
-        None => [
-            Builtin::Baseline,
-            Builtin::Partition,
-            Builtin::RegionDown,
-            Builtin::LagSpike,
-        ]
-        .iter()
-        .map(|&b| DrillConfig::builtin(b, JpRole::Replica))
-        .collect(),
+        // A world without a timeline plays the built-in drills.
+        Some(p) => {
+            let cfg = read_scenario(p, a.allow_long)?;
+            if cfg.faults.is_empty() && cfg.flags.is_empty() {
+                builtins
+                    .iter()
+                    .map(|&b| cfg.clone().playing(b))
+                    .collect::<Result<_, _>>()?
+            } else {
+                vec![cfg]
+            }
+        }
+        None => builtins
+            .iter()
+            .map(|&b| DrillConfig::builtin(b, jp_of(crate::args::world(a.world))))
+            .collect(),
     };
     let runs = u32::try_from(a.runs)
         .ok()
@@ -319,7 +331,7 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
                 "kata86 compare: Option A (single-leader, majority) vs Option B (lww, crdt, escrow); {} runs each from seed {} (run i: seed + i, its own fault onset)",
                 runs, a.seed
             )?;
-            writeln!(out, "topology: {}", drills[0].topology)?;
+            writeln!(out, "world: {}", topology::WorldLine(&drills[0].topology))?;
             writeln!(
                 out,
                 "charge latency in ms from the first send (answered charges, every run pooled); avail = share of charges sent during a cut or outage that were answered, median/worst run; not completed = those charges not done for the user (no answer that stood, or declined although the money was there); money figures p50/p95/p99/max over the runs"
@@ -589,5 +601,14 @@ impl RowJson {
             runs_with_broken_invariants: r.runs_broken,
             invariants_expected: r.invariants_expected,
         }
+    }
+}
+
+/// The JP role of a built-in world's drills: DESIGN.md's in the default
+/// world, none in the kata preset.
+pub(crate) fn jp_of(world: topology::World) -> JpRole {
+    match world {
+        topology::World::Default => engine::drill::DESIGN.jp,
+        topology::World::Kata => JpRole::Absent,
     }
 }

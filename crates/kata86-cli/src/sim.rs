@@ -8,7 +8,6 @@ use engine::wallet::{Mix, Popularity, ReadYourWrites, WalletConfig};
 use engine::{Cell, QuorumSpec, SimConfig};
 use replication::{EpisodicLag, IidLag, LagModel};
 use routing::{duration, ReadPolicy, ReadStrategy, WritePolicy};
-use topology::Topology;
 
 use crate::args::{Format, Model, Ryw, SimArgs, Workload};
 use crate::files::Inputs;
@@ -40,15 +39,48 @@ pub fn configure(a: &SimArgs, inputs: &Inputs) -> Result<(SimConfig, Vec<Cell>),
             a.jitter
         )));
     }
-    let topology = match &a.topology {
+    let from_file = match &a.scenario {
         Some(path) => {
+            if a.jitter != 0.0 {
+                return Err(CliError::Usage(
+                    "--jitter applies to a built-in world or a topology file; a scenario file \
+                     sets its own (`jitter_ms` in its [topology])"
+                        .into(),
+                ));
+            }
+            let cfg = crate::files::read_scenario_from(inputs, path, a.allow_long)?;
+            if !cfg.faults.is_empty() || !cfg.flags.is_empty() {
+                return Err(CliError::Usage(format!(
+                    "{} has a timeline ({} fault(s), {} flag window(s)), and sim plays steady \
+                     state only: play the file with `kata86 drill --scenario {}`, or give sim a \
+                     file without [[fault]] and [[flag]] entries",
+                    path.display(),
+                    cfg.faults.len(),
+                    cfg.flags.len(),
+                    path.display()
+                )));
+            }
+            Some(cfg)
+        }
+        None => None,
+    };
+    let topology = match (&a.topology, &from_file) {
+        (_, Some(cfg)) => cfg.topology.clone(),
+        (Some(path), None) => {
             let text = inputs.text(path, "topology")?;
             scenario::parse_topology(&text, a.jitter)
                 .map_err(|e| crate::files::located(&path.display().to_string(), e))?
         }
-        None => Topology::kata_builder().jitter_ms(a.jitter).build()?,
+        (None, None) => crate::args::world(a.world)
+            .builder()
+            .jitter_ms(a.jitter)
+            .build()?,
     };
-    let leader = topology.region(&a.leader)?;
+    let leader = match (&a.leader, &from_file) {
+        (Some(name), _) => topology.region(name)?,
+        (None, Some(cfg)) => cfg.leader,
+        (None, None) => topology.region("SG")?,
+    };
     let lag = match &a.lag_from {
         Some(path) => {
             let text = inputs.text(path, "lag file")?;
@@ -177,6 +209,11 @@ pub fn configure(a: &SimArgs, inputs: &Inputs) -> Result<(SimConfig, Vec<Cell>),
         quorum,
         ..SimConfig::kata()
     };
+    // A scenario's objectives replace the kata's.
+    let cfg = match from_file {
+        Some(f) => SimConfig { slos: f.slos, ..cfg },
+        None => cfg,
+    };
     cfg.validate()?;
     Ok((cfg, cells))
 }
@@ -247,7 +284,7 @@ pub fn wallet_config(a: &SimArgs) -> Result<Option<WalletConfig>, CliError> {
 /// including defaults, so a copy of it keeps working if defaults change.
 pub fn reproduce(a: &SimArgs) -> String {
     let mut cmd = format!(
-        "kata86 sim --seed {} --iterations {} {} --leader {} --rate {} --jitter {} \
+        "kata86 sim --seed {} --iterations {} {}{} --rate {} --jitter {} \
          --deadline {} --commit {} --fallback-threshold {} --max-staleness {}",
         a.seed,
         a.iterations,
@@ -256,7 +293,11 @@ pub fn reproduce(a: &SimArgs) -> String {
             (None, Model::Iid) => "--model iid".to_string(),
             (None, Model::Episodic) => "--model episodic".to_string(),
         },
-        a.leader,
+        match (&a.leader, &a.scenario) {
+            (Some(l), _) => format!(" --leader {l}"),
+            (None, Some(_)) => String::new(),
+            (None, None) => " --leader SG".to_string(),
+        },
         a.rate,
         a.jitter,
         a.deadline,
@@ -306,6 +347,12 @@ pub fn reproduce(a: &SimArgs) -> String {
     }
     if let Some(path) = &a.topology {
         cmd.push_str(&format!(" --topology {}", path.display()));
+    }
+    if let Some(path) = &a.scenario {
+        cmd.push_str(&format!(" --scenario {}", path.display()));
+    }
+    if let Some(w) = a.world {
+        cmd.push_str(&format!(" --world {w}"));
     }
     for c in &a.clients {
         cmd.push_str(&format!(" --client {c}"));

@@ -200,7 +200,12 @@ impl Space {
     /// The kata's topology with JP a full replica, the kata's SLOs, normal
     /// operation plus region-down, partition, lag-spike and clock-skew.
     pub fn kata(runs: u32, seed: u64) -> Space {
-        let jp = JpRole::Replica;
+        Space::on(JpRole::Replica, runs, seed)
+    }
+
+    /// [`Space::kata`] with JP in the given role ([`JpRole::Absent`]: the
+    /// kata preset's two regions).
+    pub fn on(jp: JpRole, runs: u32, seed: u64) -> Space {
         let normal = DrillConfig::builtin(Builtin::Baseline, jp);
         let faults = [
             Builtin::RegionDown,
@@ -231,11 +236,26 @@ impl Space {
     }
 
     /// A scenario file's world: normal operation is the scenario without its
-    /// faults; each fault it lists is a scenario of its own.
-    pub fn scenario(cfg: DrillConfig, runs: u32, seed: u64) -> Space {
+    /// faults; each fault it lists is a scenario of its own. A file that
+    /// lists no fault (a world, not a timeline) is played against the
+    /// built-in faults of [`Space::kata`], aimed at its leader
+    /// ([`DrillConfig::playing`]).
+    pub fn scenario(cfg: DrillConfig, runs: u32, seed: u64) -> Result<Space, PlanError> {
         let mut normal = cfg.clone();
         normal.faults.clear();
         normal.flags.clear();
+        if cfg.faults.is_empty() {
+            let faults = [
+                Builtin::RegionDown,
+                Builtin::Partition,
+                Builtin::LagSpike,
+                Builtin::ClockSkew,
+            ]
+            .iter()
+            .map(|&b| Ok((b.name().to_string(), normal.clone().playing(b)?)))
+            .collect::<Result<Vec<_>, PlanError>>()?;
+            return Ok(Space::new(normal, faults, runs, seed));
+        }
         let faults = cfg
             .faults
             .iter()
@@ -246,7 +266,7 @@ impl Space {
                 (format!("{} #{}", f.kind.name(), i + 1), one)
             })
             .collect();
-        Space::new(normal, faults, runs, seed)
+        Ok(Space::new(normal, faults, runs, seed))
     }
 
     /// Keeps the designs whose write path and read strategy are listed (an

@@ -157,6 +157,88 @@ pub struct Site {
     rtt: Vec<Micros>,
 }
 
+/// A built-in world: which regions and sites every command plays unless a
+/// scenario or topology file gives its own.
+///
+/// There is one default, DESIGN.md's world ([`World::Default`]: SG leads,
+/// US and JP follow); the kata's two regions are one flag away as a named
+/// preset ([`World::Kata`], `--world kata`). Every command starts from
+/// [`World::DEFAULT`], so no two commands play different worlds by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum World {
+    /// DESIGN.md's world: [`Topology::kata_with_jp`].
+    Default,
+    /// The kata's two regions: [`Topology::kata`].
+    Kata,
+}
+
+impl World {
+    /// The world every command plays unless told otherwise.
+    pub const DEFAULT: World = World::Default;
+    /// Every preset, in help order.
+    pub const ALL: &'static [World] = &[World::Default, World::Kata];
+
+    /// The preset's name on the command line (`--world`).
+    pub fn name(self) -> &'static str {
+        match self {
+            World::Default => "default",
+            World::Kata => "kata",
+        }
+    }
+
+    /// How a report's header names the world.
+    pub fn describe(self) -> &'static str {
+        match self {
+            World::Default => "the default world (DESIGN.md: SG, US, JP)",
+            World::Kata => "the kata preset (SG, US)",
+        }
+    }
+
+    /// The preset's topology.
+    pub fn topology(self) -> Topology {
+        self.builder()
+            .build()
+            .expect("built-in topology is valid")
+    }
+
+    /// The builder behind [`World::topology`], for callers that add to it
+    /// (jitter, say).
+    pub fn builder(self) -> TopologyBuilder {
+        match self {
+            World::Default => Topology::kata_with_jp_builder(),
+            World::Kata => Topology::kata_builder(),
+        }
+    }
+
+    /// The preset a topology is, jitter aside (a file may spell out a
+    /// preset's regions, sites and RTTs exactly), or `None`.
+    pub fn of(t: &Topology) -> Option<World> {
+        World::ALL.iter().copied().find(|w| {
+            let p = w.topology();
+            p.regions == t.regions && p.sites == t.sites && p.links == t.links
+        })
+    }
+}
+
+/// A report header's world line: which world (a preset by name, or one of
+/// the user's own) and its regions, sites and RTTs.
+pub struct WorldLine<'a>(pub &'a Topology);
+
+impl fmt::Display for WorldLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match World::of(self.0) {
+            Some(w) => write!(f, "{}; {}", w.describe(), self.0),
+            None => write!(f, "your own (from a file); {}", self.0),
+        }
+    }
+}
+
+impl fmt::Display for World {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The validated map of regions, sites and RTTs. See the crate docs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Topology {
@@ -182,14 +264,19 @@ impl Topology {
     /// (published inter-region measurements, see docs/model.md); VN→JP 90 ms
     /// and US site→JP 150 ms estimated from them.
     pub fn kata_with_jp() -> Topology {
+        Self::kata_with_jp_builder()
+            .build()
+            .expect("built-in topology is valid")
+    }
+
+    /// The builder behind [`Topology::kata_with_jp`].
+    pub fn kata_with_jp_builder() -> TopologyBuilder {
         Self::kata_builder()
             .region("JP")
             .link("SG", "JP", 74.0)
             .link("US", "JP", 145.0)
             .site_rtt("VN", "JP", 90.0)
             .site_rtt("US", "JP", 150.0)
-            .build()
-            .expect("built-in topology is valid")
     }
 
     /// The builder behind [`Topology::kata`], for callers that want to add to it.
@@ -543,6 +630,32 @@ impl fmt::Display for Topology {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_default_world_and_the_kata_preset() {
+        let d = World::DEFAULT.topology();
+        let names: Vec<&str> = d.region_ids().map(|r| d.region_name(r)).collect();
+        assert_eq!(names, ["SG", "US", "JP"]);
+        let k = World::Kata.topology();
+        let names: Vec<&str> = k.region_ids().map(|r| k.region_name(r)).collect();
+        assert_eq!(names, ["SG", "US"]);
+        assert_eq!(World::of(&d), Some(World::Default));
+        assert_eq!(World::of(&k), Some(World::Kata));
+        // Jitter does not change which world it is; another RTT does.
+        let jittered = World::Kata.builder().jitter_ms(5.0).build().unwrap();
+        assert_eq!(World::of(&jittered), Some(World::Kata));
+        let other = TopologyBuilder::new()
+            .region("SG")
+            .region("US")
+            .link("SG", "US", 181.0)
+            .site("VN", "SG", &[("SG", 40.0), ("US", 220.0)])
+            .site("US", "US", &[("US", 20.0), ("SG", 220.0)])
+            .build()
+            .unwrap();
+        assert_eq!(World::of(&other), None);
+        assert!(WorldLine(&other).to_string().starts_with("your own"));
+        assert!(WorldLine(&d).to_string().starts_with("the default world"));
+    }
 
     #[test]
     fn kata_defaults_match_the_brief() {

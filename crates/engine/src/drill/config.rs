@@ -345,6 +345,58 @@ pub enum Watermark {
 }
 named!(Watermark, "watermark clock", Wall = "wall", Hybrid = "hlc");
 
+/// DESIGN.md's chosen single-leader design (§3): what every built-in drill
+/// and every scenario file plays unless told otherwise.
+///
+/// This constant is the one place the defaults come from; a test checks that
+/// DESIGN.md §3 names the same design ([`Design::describe`]), so when the
+/// design changes the defaults follow it, and the other way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Design {
+    /// When charges are acknowledged.
+    pub replication: Replication,
+    /// What the control plane does when the leader is lost.
+    pub policy: Policy,
+    /// How balance reads choose their replica.
+    pub strategy: ReadStrategy,
+    /// How replicas compute the staleness they report.
+    pub watermark: Watermark,
+    /// What role `JP` plays in the built-in world.
+    pub jp: JpRole,
+}
+
+/// The design DESIGN.md §3 chooses: majority commits, automatic promotion,
+/// bounded-staleness reads with hybrid-logical-clock watermarks, JP a full
+/// replica.
+pub const DESIGN: Design = Design {
+    replication: Replication::Majority,
+    policy: Policy::PromoteAuto,
+    strategy: ReadStrategy::Bounded,
+    watermark: Watermark::Hybrid,
+    jp: JpRole::Replica,
+};
+
+impl Design {
+    /// Whether a drill plays this design (its replication, policy, read
+    /// strategy and watermark; the world aside).
+    pub fn played_by(&self, cfg: &DrillConfig) -> bool {
+        (cfg.replication, cfg.policy, cfg.strategy, cfg.watermark)
+            == (self.replication, self.policy, self.strategy, self.watermark)
+    }
+
+    /// The design as reports and DESIGN.md name it:
+    /// `majority / promote-auto / bounded, hlc watermark`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} / {} / {}, {} watermark",
+            self.replication,
+            self.policy,
+            self.strategy.name(),
+            self.watermark
+        )
+    }
+}
+
 /// The kata's topology plus `JP` (Tokyo): [`Topology::kata_with_jp`].
 pub fn topology_with_jp() -> Topology {
     Topology::kata_with_jp()
@@ -400,84 +452,121 @@ named!(
     Runbook = "runbook"
 );
 
+/// The built-in drill's faults and clocks on a world led by `leader`: the
+/// leader plays SG's part and the first region that is neither leader nor
+/// witness plays US's (see [`DrillConfig::playing`]).
+fn timeline(
+    drill: Builtin,
+    topology: &Topology,
+    leader: RegionId,
+    witnesses: &[RegionId],
+) -> (Vec<Fault>, Vec<ClockModel>) {
+    let follower = topology
+        .region_ids()
+        .find(|&r| r != leader && !witnesses.contains(&r));
+    let (start, end) = (ms(60_000.0), ms(180_000.0));
+    let mut faults = Vec::new();
+    match drill {
+        Builtin::RegionDown => faults.push(Fault {
+            kind: FaultKind::RegionDown { region: leader },
+            start,
+            end,
+        }),
+        Builtin::Partition => {
+            for other in topology.region_ids().filter(|&x| x != leader) {
+                faults.push(Fault {
+                    kind: FaultKind::Partition {
+                        a: leader,
+                        b: other,
+                        both_ways: true,
+                    },
+                    start,
+                    end,
+                });
+            }
+        }
+        Builtin::Baseline | Builtin::ClockSkew => {}
+        Builtin::LagSpike | Builtin::Runbook => {
+            if let Some(to) = follower {
+                faults.push(Fault {
+                    kind: FaultKind::LagSpike {
+                        from: leader,
+                        to,
+                        extra: ms(8_000.0),
+                    },
+                    start,
+                    end,
+                })
+            }
+        }
+    }
+    let clocks = if drill == Builtin::ClockSkew {
+        // The leader 250 ms ahead, the first follower 250 ms behind, every
+        // other region wandering within 100 ms.
+        topology
+            .region_ids()
+            .map(|r| {
+                if r == leader {
+                    ClockModel::Offset { offset: 250_000 }
+                } else if Some(r) == follower {
+                    ClockModel::Offset { offset: -250_000 }
+                } else {
+                    ClockModel::Periodic {
+                        amplitude: 100_000,
+                        period: ms(60_000.0),
+                        noise: 5_000,
+                        // Replaced by the run's own sub-stream `clock/<region>`.
+                        seed: 0,
+                    }
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    (faults, clocks)
+}
+
+/// A built-in drill's fault onset window: 60 s when it has a fault, else 0.
+fn onset_window(drill: Builtin) -> Micros {
+    if drill == Builtin::Baseline || drill == Builtin::ClockSkew {
+        0
+    } else {
+        ms(60_000.0)
+    }
+}
+
 impl DrillConfig {
     /// A built-in drill (see [`Builtin`]) with JP in the given role: 300 s
-    /// of traffic at 50 requests/s per site, leader SG, `promote-auto`,
-    /// `async`, fencing on, `bounded` reads, episodic lag.
+    /// of traffic at 50 requests/s per site, leader SG, fencing on, episodic
+    /// lag, and [`DESIGN`]'s replication, policy, read strategy and
+    /// watermark.
     pub fn builtin(drill: Builtin, jp: JpRole) -> DrillConfig {
         let topology = match jp {
-            JpRole::Absent => Topology::kata(),
-            _ => topology_with_jp(),
+            JpRole::Absent => topology::World::Kata.topology(),
+            _ => topology::World::DEFAULT.topology(),
         };
         let r = |n: &str| topology.region(n).expect("built-in region");
-        let (sg, us) = (r("SG"), r("US"));
-        let (start, end) = (ms(60_000.0), ms(180_000.0));
-        let mut faults = Vec::new();
-        match drill {
-            Builtin::RegionDown => faults.push(Fault {
-                kind: FaultKind::RegionDown { region: sg },
-                start,
-                end,
-            }),
-            Builtin::Partition => {
-                for other in topology.region_ids().filter(|&x| x != sg) {
-                    faults.push(Fault {
-                        kind: FaultKind::Partition {
-                            a: sg,
-                            b: other,
-                            both_ways: true,
-                        },
-                        start,
-                        end,
-                    });
-                }
-            }
-            Builtin::Baseline | Builtin::ClockSkew => {}
-            Builtin::LagSpike | Builtin::Runbook => faults.push(Fault {
-                kind: FaultKind::LagSpike {
-                    from: sg,
-                    to: us,
-                    extra: ms(8_000.0),
-                },
-                start,
-                end,
-            }),
-        }
+        let sg = r("SG");
         let witnesses = match jp {
             JpRole::Witness => vec![r("JP")],
             _ => Vec::new(),
         };
-        let clocks = if drill == Builtin::ClockSkew {
-            let mut c = vec![ClockModel::Exact; topology.region_count()];
-            c[sg.idx()] = ClockModel::Offset { offset: 250_000 };
-            c[us.idx()] = ClockModel::Offset { offset: -250_000 };
-            if let Ok(jp) = topology.region("JP") {
-                c[jp.idx()] = ClockModel::Periodic {
-                    amplitude: 100_000,
-                    period: ms(60_000.0),
-                    noise: 5_000,
-                    // Replaced by the run's own sub-stream `clock/<region>`.
-                    seed: 0,
-                };
-            }
-            c
-        } else {
-            Vec::new()
-        };
+        let (faults, clocks) = timeline(drill, &topology, sg, &witnesses);
         // Every drill, the runbook's included, runs on the design's own lag
         // model: the alerts must tell ordinary lag episodes from the fault.
         let lag = LagModel::Episodic(replication::EpisodicLag::default());
         DrillConfig {
             name: drill.name().to_string(),
             builtin: Some(drill),
-            strategy: ReadStrategy::Bounded,
+            strategy: DESIGN.strategy,
             read: ReadPolicy::default(),
             leader: sg,
             witnesses,
             topology,
             lag,
-            policy: Policy::PromoteAuto,
-            replication: Replication::Async,
+            policy: DESIGN.policy,
+            replication: DESIGN.replication,
             fencing: true,
             faults,
             duration: ms(300_000.0),
@@ -494,7 +583,7 @@ impl DrillConfig {
             write: routing::WritePolicy::default(),
             slos: metrics::default_slos(),
             clocks,
-            watermark: Watermark::Wall,
+            watermark: DESIGN.watermark,
             flags: Vec::new(),
             alerts: default_alerts(),
             signal_window: ms(10_000.0),
@@ -502,12 +591,40 @@ impl DrillConfig {
             recovery_share: 0.95,
             budget: super::sli::Budget::default(),
             recovery_hold: ms(30_000.0),
-            onset_window: if drill == Builtin::Baseline || drill == Builtin::ClockSkew {
-                0
-            } else {
-                ms(60_000.0)
-            },
+            onset_window: onset_window(drill),
         }
+    }
+
+    /// This configuration's world (topology, leader, witnesses, clocks, SLOs,
+    /// policies: a scenario file's) playing the built-in drill `drill`: its
+    /// faults, flags, runbook and onset window replace the configuration's,
+    /// aimed at this world's leader (`clock-skew` also replaces the clocks). The leader plays SG's part; the first
+    /// region (in declaration order) that is neither leader nor witness
+    /// plays US's (the lag spike's receiver, the clock behind). Refused when
+    /// the drill needs a follower the world does not have.
+    pub fn playing(mut self, drill: Builtin) -> Result<DrillConfig, EngineError> {
+        if self.topology.region_count() < 2 {
+            return Err(EngineError::BadDrill(format!(
+                "the built-in drill {drill} needs at least two regions; this world has one"
+            )));
+        }
+        let follower = self.topology.region_ids().find(|&r| r != self.leader && !self.witnesses.contains(&r));
+        if follower.is_none() && matches!(drill, Builtin::LagSpike | Builtin::Runbook | Builtin::ClockSkew) {
+            return Err(EngineError::BadDrill(format!(
+                "the built-in drill {drill} needs a follower that holds data besides the leader; every other region of this world is a witness"
+            )));
+        }
+        let (faults, clocks) = timeline(drill, &self.topology, self.leader, &self.witnesses);
+        self.name = drill.name().to_string();
+        self.builtin = Some(drill);
+        self.faults = faults;
+        if drill == Builtin::ClockSkew {
+            self.clocks = clocks;
+        }
+        self.flags.clear();
+        self.runbook = drill == Builtin::Runbook;
+        self.onset_window = onset_window(drill);
+        Ok(self)
     }
 
     /// Checks the timeline and the parameters, naming the first problem.

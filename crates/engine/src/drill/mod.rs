@@ -19,7 +19,7 @@ pub mod sli;
 
 pub(crate) use config::named;
 pub use config::{
-    topology_with_jp, Builtin, DrillConfig, Fault, FaultKind, JpRole, Policy, Replication,
+    topology_with_jp, Builtin, Design, DrillConfig, Fault, FaultKind, JpRole, Policy, Replication, DESIGN,
     Watermark,
 };
 pub use runs::{
