@@ -247,7 +247,13 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
                 builtins
                     .iter()
                     .map(|&b| cfg.clone().playing(b))
-                    .collect::<Result<_, _>>()?
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| {
+                        CliError::Usage(format!(
+                            "{}: cannot be compared on every write path: {e}",
+                            p.display()
+                        ))
+                    })?
             } else {
                 vec![cfg]
             }

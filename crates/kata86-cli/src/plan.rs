@@ -112,7 +112,11 @@ pub fn space(a: &PlanArgs, inputs: &Inputs) -> Result<Space, CliError> {
                     .into(),
             ))
         }
-        None => Space::on(crate::multi::jp_of(crate::args::world(a.world)), a.runs, a.seed),
+        None => Space::on(
+            crate::multi::jp_of(crate::args::world(a.world)),
+            a.runs,
+            a.seed,
+        ),
     };
     let paths: Vec<String> = a.write_paths.iter().map(|p| p.to_string()).collect();
     let strategies: Vec<String> = a.strategies.iter().map(|s| s.to_string()).collect();
@@ -294,7 +298,11 @@ fn table(o: &Outcome<'_>, out: &mut dyn Write) -> Result<(), CliError> {
         space.runs,
         space.seed
     )?;
-    writeln!(out, "world: {}", topology::WorldLine(&space.normal.topology))?;
+    writeln!(
+        out,
+        "world: {}",
+        topology::WorldLine(&space.normal.topology)
+    )?;
     let slos: Vec<String> = space
         .normal
         .slos

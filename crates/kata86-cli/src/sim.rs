@@ -211,7 +211,10 @@ pub fn configure(a: &SimArgs, inputs: &Inputs) -> Result<(SimConfig, Vec<Cell>),
     };
     // A scenario's objectives replace the kata's.
     let cfg = match from_file {
-        Some(f) => SimConfig { slos: f.slos, ..cfg },
+        Some(f) => SimConfig {
+            slos: f.slos,
+            ..cfg
+        },
         None => cfg,
     };
     cfg.validate()?;

@@ -190,9 +190,9 @@ fn reports_load_cleanly_in_chromium() {
         (
             page("drill", &["drill", "region-down", "--runs", "3"]),
             vec![
-                "plot-timeline-1-promote-auto-async",
-                "plot-rto-1-promote-auto-async",
-                "plot-rpo-1-promote-auto-async",
+                "plot-timeline-1-promote-auto-majority",
+                "plot-rto-1-promote-auto-majority",
+                "plot-rpo-1-promote-auto-majority",
             ],
         ),
         (

@@ -431,10 +431,19 @@ fn sim_reproduces_calibrates_predicted_figures_byte_for_byte() {
     std::fs::write(dir.join(path), text).unwrap();
     assert_ne!(run(&command), expected, "{command}");
 
-    // The file names its world: on another one, sim refuses and says what to do.
+    // The file names its world: on another one (the kata preset's two
+    // regions), sim refuses and says what to do.
     let o = kata86()
         .current_dir(&dir)
-        .args(["sim", "--iterations", "1000", "--lag-from", "apply.csv"])
+        .args([
+            "sim",
+            "--iterations",
+            "1000",
+            "--world",
+            "kata",
+            "--lag-from",
+            "apply.csv",
+        ])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));

@@ -181,7 +181,15 @@ fn unknown_names_are_rejected_with_the_known_ones() {
         &["TH", "VN", "US"],
     );
     rejects(
-        &["sim", "--iterations", "100", "--leader", "JP"],
+        &[
+            "sim",
+            "--iterations",
+            "100",
+            "--world",
+            "kata",
+            "--leader",
+            "JP",
+        ],
         &["JP", "SG", "US"],
     );
     rejects(

@@ -197,7 +197,7 @@ fn drill_figures_equal_the_json() {
     let configs = f["configs"].as_array().expect("configs");
     assert_eq!(configs.len(), 1);
     let (c, r) = (&configs[0], &json["results"][0]);
-    assert_eq!(c["label"], "promote-auto / async");
+    assert_eq!(c["label"], "promote-auto / majority");
     // RTO per site and RPO over the runs: the spreads and every run's value.
     let per_run = r["per_run"].as_array().expect("per_run");
     for site in c["rto"].as_array().expect("rto") {

@@ -587,7 +587,7 @@ const ROWS: &[(&str, Setup, &str, i32, &[&str])] = &[
         },
         "compare --scenario w.toml --runs 1",
         2,
-        &["w.toml: cannot be compared", "US is a witness"],
+        &["w.toml: cannot be compared", "a witness"],
     ),
     // --- Numbers that overflow after scaling.
     (

@@ -196,9 +196,7 @@ impl World {
 
     /// The preset's topology.
     pub fn topology(self) -> Topology {
-        self.builder()
-            .build()
-            .expect("built-in topology is valid")
+        self.builder().build().expect("built-in topology is valid")
     }
 
     /// The builder behind [`World::topology`], for callers that add to it

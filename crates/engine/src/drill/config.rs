@@ -608,10 +608,25 @@ impl DrillConfig {
                 "the built-in drill {drill} needs at least two regions; this world has one"
             )));
         }
-        let follower = self.topology.region_ids().find(|&r| r != self.leader && !self.witnesses.contains(&r));
-        if follower.is_none() && matches!(drill, Builtin::LagSpike | Builtin::Runbook | Builtin::ClockSkew) {
+        let follower = self
+            .topology
+            .region_ids()
+            .find(|&r| r != self.leader && !self.witnesses.contains(&r));
+        if follower.is_none()
+            && matches!(
+                drill,
+                Builtin::LagSpike | Builtin::Runbook | Builtin::ClockSkew
+            )
+        {
+            let names: Vec<&str> = self
+                .witnesses
+                .iter()
+                .map(|&w| self.topology.region_name(w))
+                .collect();
             return Err(EngineError::BadDrill(format!(
-                "the built-in drill {drill} needs a follower that holds data besides the leader; every other region of this world is a witness"
+                "the built-in drill {drill} needs a follower that holds data besides the leader {}, and every other region is a witness ({})",
+                self.topology.region_name(self.leader),
+                names.join(", ")
             )));
         }
         let (faults, clocks) = timeline(drill, &self.topology, self.leader, &self.witnesses);

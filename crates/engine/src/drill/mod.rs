@@ -19,8 +19,8 @@ pub mod sli;
 
 pub(crate) use config::named;
 pub use config::{
-    topology_with_jp, Builtin, Design, DrillConfig, Fault, FaultKind, JpRole, Policy, Replication, DESIGN,
-    Watermark,
+    topology_with_jp, Builtin, Design, DrillConfig, Fault, FaultKind, JpRole, Policy, Replication,
+    Watermark, DESIGN,
 };
 pub use runs::{
     onset, replay_first, run_drill_share, run_drills, run_seed, shifted, DrillRuns, DrillShare,
