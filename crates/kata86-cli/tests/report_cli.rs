@@ -277,7 +277,7 @@ fn drill_figures_equal_the_json() {
         for (index, s) in r[key]["by_client"].as_array().unwrap().iter().enumerate() {
             let site = s["client"].as_str().unwrap();
             let path = hgrm.join(format!(
-                "drill-region-down-promote-auto-async-{index}-{site}-bounded-{when}-charge.hgrm"
+                "drill-region-down-promote-auto-majority-{index}-{site}-bounded-{when}-charge.hgrm"
             ));
             let h = metrics::hgrm::parse(&std::fs::read_to_string(&path).expect("written"))
                 .expect("parses");
