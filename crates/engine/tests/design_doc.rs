@@ -2,7 +2,7 @@
 //! drills' defaults come from the constant, so a design changed in one place
 //! and not the other fails here.
 
-use engine::drill::{DrillConfig, JpRole, DESIGN};
+use engine::drill::{DrillConfig, DESIGN};
 
 #[test]
 fn design_md_names_the_design_the_drills_default_to() {
