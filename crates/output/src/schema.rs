@@ -19,15 +19,13 @@ use schemars::transform::{RecursiveTransform, Transform};
 use schemars::{generate::SchemaSettings, JsonSchema, Schema};
 use serde_json::{Map, Value};
 
-/// Every object: each key is required, no other key allowed.
+/// Every object with named keys allows no other key. (`required` is
+/// schemars' own, as serialised: every key but those skipped when empty.)
 fn close_objects(s: &mut Schema) {
     let Some(obj) = s.as_object_mut() else { return };
-    let Some(Value::Object(props)) = obj.get("properties") else {
-        return;
-    };
-    let keys: Vec<Value> = props.keys().cloned().map(Value::String).collect();
-    obj.insert("required".into(), Value::Array(keys));
-    obj.insert("additionalProperties".into(), Value::Bool(false));
+    if obj.contains_key("properties") && !obj.contains_key("additionalProperties") {
+        obj.insert("additionalProperties".into(), Value::Bool(false));
+    }
 }
 
 /// The JSON Schema of a command's `--format json` whose body is `T`, with
