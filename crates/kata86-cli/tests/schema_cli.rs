@@ -287,6 +287,40 @@ fn documents() -> Vec<(&'static str, Value)> {
                 "pbs", "--preset", "lnkd-ssd", "--trials", "2000", "--format", "json", "-q",
             ]),
         ),
+        (
+            "drill.schema.json",
+            run(&["drill", "region-down", "--runs", "2", "--format", "json"]),
+        ),
+        (
+            "drill.schema.json",
+            run(&[
+                "drill",
+                "baseline",
+                "--runs",
+                "1",
+                "--duration",
+                "30",
+                "--format",
+                "json",
+            ]),
+        ),
+        (
+            "drill-multi.schema.json",
+            run(&[
+                "drill",
+                "partition",
+                "--write-path",
+                "escrow",
+                "--runs",
+                "1",
+                "--format",
+                "json",
+            ]),
+        ),
+        (
+            "compare.schema.json",
+            run(&["compare", "--runs", "1", "--format", "json", "-q"]),
+        ),
     ]
 }
 

@@ -5,7 +5,9 @@ use serde::Serialize;
 use crate::histogram::{us_to_ms, LatencyHistogram};
 
 /// Which measured series an SLO constrains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Series {
     /// Latency of read requests.
@@ -40,7 +42,18 @@ impl Series {
 }
 
 /// Which age a staleness objective judges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum StalenessMeasure {
     /// `data_age`: how old the returned balance really was (the oldest write

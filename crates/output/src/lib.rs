@@ -22,6 +22,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod drill;
+pub mod multi;
 pub mod pbs;
 pub mod schema;
 

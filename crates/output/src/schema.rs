@@ -21,10 +21,49 @@ use serde_json::{Map, Value};
 
 /// Every object with named keys allows no other key. (`required` is
 /// schemars' own, as serialised: every key but those skipped when empty.)
+/// An object that flattens an enum has its keys beside a `oneOf`/`anyOf`
+/// of the variants' keys: each inline variant then gets the common keys
+/// too and is closed itself, and the object stays open (its variants
+/// decide).
 fn close_objects(s: &mut Schema) {
     let Some(obj) = s.as_object_mut() else { return };
-    if obj.contains_key("properties") && !obj.contains_key("additionalProperties") {
-        obj.insert("additionalProperties".into(), Value::Bool(false));
+    let Some(Value::Object(props)) = obj.get("properties").cloned() else {
+        return;
+    };
+    let required = obj.get("required").cloned();
+    let key = ["oneOf", "anyOf"].into_iter().find(|k| obj.contains_key(*k));
+    let Some(Value::Array(branches)) = key.and_then(|k| obj.get_mut(k)) else {
+        obj.entry("additionalProperties").or_insert(Value::Bool(false));
+        return;
+    };
+    for b in branches.iter_mut() {
+        let Some(b) = b.as_object_mut() else { continue };
+        if b.contains_key("$ref") {
+            continue;
+        }
+        let Value::Object(bp) = b
+            .entry("properties")
+            .or_insert_with(|| Value::Object(Map::new()))
+        else {
+            continue;
+        };
+        for (k, v) in &props {
+            bp.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        if let Some(Value::Array(common)) = &required {
+            let Value::Array(br) = b
+                .entry("required")
+                .or_insert_with(|| Value::Array(Vec::new()))
+            else {
+                continue;
+            };
+            for k in common {
+                if !br.contains(k) {
+                    br.push(k.clone());
+                }
+            }
+        }
+        b.insert("additionalProperties".into(), Value::Bool(false));
     }
 }
 

@@ -11,7 +11,13 @@ fn dir() -> PathBuf {
 
 /// Every command's schema, by file name.
 fn schemas() -> Vec<(&'static str, serde_json::Value)> {
-    vec![("pbs.schema.json", output::schema::of::<output::pbs::Pbs>())]
+    use output::schema::of;
+    vec![
+        ("pbs.schema.json", of::<output::pbs::Pbs>()),
+        ("drill.schema.json", of::<output::drill::Drill>()),
+        ("drill-multi.schema.json", of::<output::multi::MultiDrill>()),
+        ("compare.schema.json", of::<output::multi::Compare>()),
+    ]
 }
 
 #[test]

@@ -53,7 +53,9 @@ impl Default for Budget {
 }
 
 /// Good and valid events of one objective.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Tally {
     /// Valid events that were good.
     pub good: u64,
