@@ -321,6 +321,41 @@ fn documents() -> Vec<(&'static str, Value)> {
             "compare.schema.json",
             run(&["compare", "--runs", "1", "--format", "json", "-q"]),
         ),
+        (
+            "sim.schema.json",
+            run(&["sim", "--iterations", "500", "--format", "json", "-q"]),
+        ),
+        (
+            "sim.schema.json",
+            run(&[
+                "sim",
+                "--workload",
+                "wallet",
+                "--iterations",
+                "500",
+                "--format",
+                "json",
+                "-q",
+            ]),
+        ),
+        (
+            "plan.schema.json",
+            run(&[
+                "plan",
+                "--scenario",
+                "examples/sg-down-two-regions.toml",
+                "--without-flags",
+                "--runs",
+                "1",
+                "--write-path",
+                "majority,async",
+                "--strategy",
+                "bounded",
+                "--format",
+                "json",
+                "-q",
+            ]),
+        ),
     ]
 }
 

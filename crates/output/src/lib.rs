@@ -25,7 +25,9 @@
 pub mod drill;
 pub mod multi;
 pub mod pbs;
+pub mod plan;
 pub mod schema;
+pub mod sim;
 
 use std::io::Write;
 

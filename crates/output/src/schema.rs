@@ -31,9 +31,12 @@ fn close_objects(s: &mut Schema) {
         return;
     };
     let required = obj.get("required").cloned();
-    let key = ["oneOf", "anyOf"].into_iter().find(|k| obj.contains_key(*k));
+    let key = ["oneOf", "anyOf"]
+        .into_iter()
+        .find(|k| obj.contains_key(*k));
     let Some(Value::Array(branches)) = key.and_then(|k| obj.get_mut(k)) else {
-        obj.entry("additionalProperties").or_insert(Value::Bool(false));
+        obj.entry("additionalProperties")
+            .or_insert(Value::Bool(false));
         return;
     };
     for b in branches.iter_mut() {

@@ -17,6 +17,8 @@ fn schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("drill.schema.json", of::<output::drill::Drill>()),
         ("drill-multi.schema.json", of::<output::multi::MultiDrill>()),
         ("compare.schema.json", of::<output::multi::Compare>()),
+        ("sim.schema.json", of::<output::sim::SimJson>()),
+        ("plan.schema.json", of::<output::plan::Plan>()),
     ]
 }
 
