@@ -11,7 +11,6 @@ use engine::ops::FlagSpan;
 use topology::to_ms;
 
 use crate::files::{length, read_scenario_from, Inputs};
-pub(crate) use output::drill::{cell, count};
 use output::drill::{config_label, fault_label, runs_json, site_names};
 
 use crate::args::{DrillArgs, ReportFormat};

@@ -11,12 +11,12 @@ use std::io::Write;
 
 use engine::drill::{Builtin, DrillConfig, JpRole};
 use engine::multi::{
-    compare_with as compare_rows, run_multis, CompareRow, MultiConfig, WritePath, MAX_COMPARE_RUNS,
+    compare_with as compare_rows, run_multis, MultiConfig, WritePath, MAX_COMPARE_RUNS,
 };
-use topology::{to_ms, Micros};
+use topology::to_ms;
 
 use crate::args::{CompareArgs, DrillArgs, Format};
-use crate::drill::{cell, count, figures, runs_count, timing};
+use crate::drill::{figures, runs_count, timing};
 use crate::files::read_scenario;
 use crate::{CliError, Verdict};
 
@@ -130,7 +130,7 @@ pub fn render(
             )?;
             writeln!(out, "topology: {}", m.drill.topology)?;
             writeln!(out)?;
-            writeln!(out, "{}", table(std::slice::from_ref(&row)))?;
+            writeln!(out, "{}", output::multi::table(std::slice::from_ref(&row)))?;
             writeln!(
                 out,
                 "run 1 (seed {}, faults shifted by {:.1} s): charges {} = {} acknowledged + {} declined + {} unknown; {} repeats suppressed",
@@ -244,7 +244,7 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
                 "charge latency in ms from the first send (answered charges, every run pooled); avail = share of charges sent during a cut or outage that were answered, median/worst run; not completed = those charges not done for the user (no answer that stood, or declined although the money was there); money figures p50/p95/p99/max over the runs"
             )?;
             writeln!(out)?;
-            writeln!(out, "{}", table(&rows))?;
+            writeln!(out, "{}", output::multi::table(&rows))?;
             writeln!(out)?;
             writeln!(
                 out,
@@ -280,92 +280,4 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
         crate::output::write_report(path, &page, false)?;
     }
     Ok(Verdict::Clean)
-}
-
-fn ms(v: Option<Micros>) -> String {
-    v.map_or("-".into(), |v| format!("{:.0}", to_ms(v)))
-}
-
-/// The rows as cells, a header first.
-fn cells(rows: &[CompareRow]) -> Vec<Vec<String>> {
-    let mut head: Vec<String> = vec!["drill".into(), "write path".into()];
-    if let Some(r) = rows.first() {
-        for s in &r.sites {
-            head.push(format!("{} p50/p95/p99", s.name));
-        }
-        for s in &r.sites {
-            head.push(format!("{} avail", s.name));
-        }
-        for s in &r.sites {
-            head.push(format!("{} not completed", s.name));
-        }
-    }
-    head.extend(
-        [
-            "overspend",
-            "lost",
-            "dup",
-            "spurious declines",
-            "rights moves",
-            "rights p50/p95",
-            "converge ms",
-            "money ok",
-            "SLO",
-        ]
-        .map(String::from),
-    );
-    let mut out = vec![head];
-    for r in rows {
-        let mut row = vec![r.drill.clone(), r.write_path.name().to_string()];
-        for s in &r.sites {
-            row.push(format!("{}/{}/{}", ms(s.p50), ms(s.p95), ms(s.p99)));
-        }
-        for s in &r.sites {
-            row.push(s.availability.map_or("-".into(), |(median, worst)| {
-                format!("{:.1}%/{:.1}%", median * 100.0, worst * 100.0)
-            }));
-        }
-        for s in &r.sites {
-            row.push(if s.availability.is_none() {
-                "-".into()
-            } else {
-                cell(s.not_completed, count)
-            });
-        }
-        for x in [
-            r.overspend_incidents,
-            r.lost_updates,
-            r.duplicate_effects,
-            r.spurious_declines,
-            r.rights_transfers,
-        ] {
-            row.push(cell(x, count));
-        }
-        row.push(format!("{}/{}", ms(r.rights_p50), ms(r.rights_p95)));
-        row.push(
-            if r.convergence.max.is_none() && r.convergence.p50.is_none() {
-                "-".into()
-            } else {
-                cell(r.convergence, |v| format!("{:.0}", to_ms(v)))
-            },
-        );
-        row.push(match (r.runs_broken, r.invariants_expected) {
-            (0, _) => "yes".into(),
-            (n, true) => format!("DEFECT in {n}/{}", r.runs),
-            (n, false) => format!("broken in {n}/{} (expected)", r.runs),
-        });
-        row.push(if r.slo_ok { "pass" } else { "FAIL" }.into());
-        out.push(row);
-    }
-    out
-}
-
-fn table(rows: &[CompareRow]) -> String {
-    let mut b = tabled::builder::Builder::default();
-    for line in cells(rows) {
-        b.push_record(line);
-    }
-    let mut t = b.build();
-    t.with(tabled::settings::Style::markdown());
-    t.to_string()
 }

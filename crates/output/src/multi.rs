@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use topology::{to_ms, Micros};
 
-use crate::drill::SpreadJson;
+use crate::drill::{cell, count, SpreadJson};
 
 /// The multi-leader drill's document: the first run's figures, and the row
 /// over every run.
@@ -256,4 +256,103 @@ impl RowJson {
             invariants_expected: r.invariants_expected,
         }
     }
+}
+
+/// A latency in whole ms, or `-`.
+fn ms_cell(v: Option<Micros>) -> String {
+    v.map_or("-".into(), |v| format!("{:.0}", to_ms(v)))
+}
+
+/// The rows as cells, a header first.
+fn cells(rows: &[CompareRow]) -> Vec<Vec<String>> {
+    let mut head: Vec<String> = vec!["drill".into(), "write path".into()];
+    if let Some(r) = rows.first() {
+        for s in &r.sites {
+            head.push(format!("{} p50/p95/p99", s.name));
+        }
+        for s in &r.sites {
+            head.push(format!("{} avail", s.name));
+        }
+        for s in &r.sites {
+            head.push(format!("{} not completed", s.name));
+        }
+    }
+    head.extend(
+        [
+            "overspend",
+            "lost",
+            "dup",
+            "spurious declines",
+            "rights moves",
+            "rights p50/p95",
+            "converge ms",
+            "money ok",
+            "SLO",
+        ]
+        .map(String::from),
+    );
+    let mut out = vec![head];
+    for r in rows {
+        let mut row = vec![r.drill.clone(), r.write_path.name().to_string()];
+        for s in &r.sites {
+            row.push(format!(
+                "{}/{}/{}",
+                ms_cell(s.p50),
+                ms_cell(s.p95),
+                ms_cell(s.p99)
+            ));
+        }
+        for s in &r.sites {
+            row.push(s.availability.map_or("-".into(), |(median, worst)| {
+                format!("{:.1}%/{:.1}%", median * 100.0, worst * 100.0)
+            }));
+        }
+        for s in &r.sites {
+            row.push(if s.availability.is_none() {
+                "-".into()
+            } else {
+                cell(s.not_completed, count)
+            });
+        }
+        for x in [
+            r.overspend_incidents,
+            r.lost_updates,
+            r.duplicate_effects,
+            r.spurious_declines,
+            r.rights_transfers,
+        ] {
+            row.push(cell(x, count));
+        }
+        row.push(format!(
+            "{}/{}",
+            ms_cell(r.rights_p50),
+            ms_cell(r.rights_p95)
+        ));
+        row.push(
+            if r.convergence.max.is_none() && r.convergence.p50.is_none() {
+                "-".into()
+            } else {
+                cell(r.convergence, |v| format!("{:.0}", to_ms(v)))
+            },
+        );
+        row.push(match (r.runs_broken, r.invariants_expected) {
+            (0, _) => "yes".into(),
+            (n, true) => format!("DEFECT in {n}/{}", r.runs),
+            (n, false) => format!("broken in {n}/{} (expected)", r.runs),
+        });
+        row.push(if r.slo_ok { "pass" } else { "FAIL" }.into());
+        out.push(row);
+    }
+    out
+}
+
+/// The compare table (markdown) of `rows`.
+pub fn table(rows: &[CompareRow]) -> String {
+    let mut b = tabled::builder::Builder::default();
+    for line in cells(rows) {
+        b.push_record(line);
+    }
+    let mut t = b.build();
+    t.with(tabled::settings::Style::markdown());
+    t.to_string()
 }
