@@ -1,11 +1,12 @@
 //! `kata86 drill --write-path lww|crdt|escrow` and `kata86 compare`: the
-//! multi-leader write paths of `engine::multi`, rendered as a table, JSON
-//! or CSV.
+//! multi-leader write paths of `engine::multi`, checked and run here and
+//! rendered by `output::multi` (table, JSON, tidy CSV).
 //!
-//! Key design decision: the CLI only checks flags and lays out rows; every
+//! Key design decision: the CLI only checks flags and builds the runs; every
 //! figure, the SLO verdict included, comes from the engine's
-//! [`CompareRow`]. A multi-leader drill is one run (one seed and its onset),
-//! so `--runs` other than 1 is refused rather than silently ignored.
+//! [`CompareRow`](engine::multi::CompareRow). A multi-leader drill is one
+//! run (one seed and its onset), so `--runs` other than 1 is refused rather
+//! than silently ignored.
 
 use std::io::Write;
 
