@@ -19,6 +19,7 @@ fn schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("compare.schema.json", of::<output::multi::Compare>()),
         ("sim.schema.json", of::<output::sim::SimJson>()),
         ("plan.schema.json", of::<output::plan::Plan>()),
+        ("calibrate.schema.json", of::<calibrate::Report>()),
     ]
 }
 
