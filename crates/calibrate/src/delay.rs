@@ -236,7 +236,7 @@ fn wait_until(due: Instant) {
 }
 
 /// The delay line's own cost, measured end to end.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Overhead {
     /// Added latency per traversal (one direction) at the median, ms.
     pub p50_ms: f64,

@@ -113,7 +113,9 @@ impl CalibrateError {
 }
 
 /// kata86's commit modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Ack after the leader's commit.
@@ -373,7 +375,7 @@ impl Options {
 }
 
 /// One row: a metric at a place and quantile, measured and predicted.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Row {
     /// What.
     pub metric: Metric,
@@ -394,7 +396,7 @@ pub struct Row {
 }
 
 /// One configuration: a world and a mode.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Configuration {
     /// The world's name.
     pub world: String,
@@ -417,7 +419,7 @@ pub struct Configuration {
 }
 
 /// A calibration's result.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Report {
     /// The delay line's self-probe.
     pub delay_line: Overhead,
@@ -510,7 +512,7 @@ pub const SIM_CHECK_ITERATIONS: u64 = 100_000;
 
 /// One client's figures in the `sim` check: the CSV columns `kata86 sim
 /// --format csv` prints for the client's `local` cell, as it prints them.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct SimFigures {
     /// The client site.
     pub client: String,
@@ -526,7 +528,7 @@ pub struct SimFigures {
 /// delay line, no heartbeat: the lag drawn per read and the charge path plus
 /// `--commit`), from the fitted apply law and commit time. The lag file
 /// carries them in its `sim-command:` and `sim-expect:` lines.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct SimCheck {
     /// The world's name.
     pub world: String,

@@ -31,7 +31,7 @@ use topology::{to_ms, RegionId, SiteId, Topology};
 pub const QUANTILES: [(&str, f64); 3] = [("p50", 0.50), ("p95", 0.95), ("p99", 0.99)];
 
 /// Three quantiles of one series, ms.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Q3 {
     /// Median.
     pub p50: f64,
@@ -81,7 +81,7 @@ impl Q3 {
 }
 
 /// The model's free parameters, fitted on one configuration.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Fitted {
     /// The delay line's added latency per traversal, ms (its self-probe).
     pub overhead_ms: f64,
@@ -394,7 +394,9 @@ pub fn tolerance_ms(metric: Metric, quantile: usize, measured: f64) -> Option<f6
 }
 
 /// What a row measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Commit latency of a charge, per site.

@@ -100,7 +100,7 @@ fn fresh_reads_match_kata86_pbs_on_the_same_model() {
         points: 2,
     })
     .unwrap();
-    let p = pbs.curve[0].1;
+    let p = pbs.curve[0].p_consistent;
     // Two independent estimates: 5 standard errors of their difference.
     let se = (p * (1.0 - p) * (1.0 / (2.0 * iters as f64) + 1.0 / 400_000.0)).sqrt();
     assert!((sim - p).abs() < 5.0 * se, "sim {sim} pbs {p} se {se}");

@@ -1,9 +1,10 @@
 //! `kata86`: the command line over the simulator crates.
 //!
 //! This crate is glue: it parses arguments (clap), builds a validated
-//! [`engine::SimConfig`], runs it, and renders the plain-data results as a
-//! table, JSON or CSV ([`report`]). It is the only crate that prints, and the
-//! only one that turns outcomes into exit codes, all of them in [`exit`].
+//! [`engine::SimConfig`], runs it, and hands the results to the `output`
+//! crate, which renders them as a table, JSON or CSV into the writer given
+//! to it. It is the only crate that prints, and the only one that turns
+//! outcomes into exit codes, all of them in [`exit`].
 #![forbid(unsafe_code)]
 
 mod alerts;

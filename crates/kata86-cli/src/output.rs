@@ -9,10 +9,9 @@ use metrics::LatencyHistogram;
 
 use crate::CliError;
 
-/// The version of the shape of every `--format json` document, carried as
-/// its first key `schema_version`: raised when a key is renamed, removed or
-/// changes meaning (adding one does not).
-pub const SCHEMA_VERSION: u32 = 1;
+/// The version of every `--format json` document's shape (one constant,
+/// the output crate's).
+pub const SCHEMA_VERSION: u32 = output::SCHEMA_VERSION;
 
 /// A JSON document with `schema_version` first, then the document's keys.
 #[derive(serde::Serialize)]

@@ -11,8 +11,9 @@ use routing::{duration, ReadPolicy, ReadStrategy, WritePolicy};
 
 use crate::args::{Format, Model, Ryw, SimArgs, Workload};
 use crate::files::Inputs;
-use crate::report::{self, SimReport};
+use crate::report;
 use crate::{CliError, Verdict};
+use output::sim::SimReport;
 
 /// The most requests per cell: a billion, about a minute of the wallet.
 const MAX_ITERATIONS: u64 = 1_000_000_000;
@@ -516,9 +517,9 @@ pub fn render(
         command: reproduce(a),
     };
     match a.format {
-        Format::Table => report::table(&rep, out)?,
-        Format::Json => report::json(&rep, out)?,
-        Format::Csv => report::csv(&rep, out)?,
+        Format::Table => output::sim::table(&rep, out)?,
+        Format::Json => output::sim::json(&rep, out)?,
+        Format::Csv => output::sim::csv(&rep, out)?,
     }
     if let Some(dir) = &a.hgrm {
         crate::output::write_hgrm(dir, &report::sim_hgrm(&rep))?;

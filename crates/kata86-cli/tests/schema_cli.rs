@@ -263,3 +263,138 @@ fn compare_and_pbs_are_quiet_on_piped_stderr() {
         assert_eq!(stdout(&short), stdout(&quiet));
     }
 }
+
+/// The published schema `docs/schema/NAME`.
+fn published(name: &str) -> Value {
+    let path = common::repo_root().join("docs/schema").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Each command's real `--format json` output and its published schema.
+fn documents() -> Vec<(&'static str, Value)> {
+    let run = |args: &[&str]| -> Value {
+        serde_json::from_str(&common::ok_at_root(args)).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    };
+    vec![
+        (
+            "pbs.schema.json",
+            run(&["pbs", "--trials", "2000", "--format", "json", "-q"]),
+        ),
+        (
+            "pbs.schema.json",
+            run(&[
+                "pbs", "--preset", "lnkd-ssd", "--trials", "2000", "--format", "json", "-q",
+            ]),
+        ),
+        (
+            "drill.schema.json",
+            run(&["drill", "region-down", "--runs", "2", "--format", "json"]),
+        ),
+        (
+            "drill.schema.json",
+            run(&[
+                "drill",
+                "baseline",
+                "--runs",
+                "1",
+                "--duration",
+                "30",
+                "--format",
+                "json",
+            ]),
+        ),
+        (
+            "drill-multi.schema.json",
+            run(&[
+                "drill",
+                "partition",
+                "--write-path",
+                "escrow",
+                "--runs",
+                "1",
+                "--format",
+                "json",
+            ]),
+        ),
+        (
+            "compare.schema.json",
+            run(&["compare", "--runs", "1", "--format", "json", "-q"]),
+        ),
+        (
+            "sim.schema.json",
+            run(&["sim", "--iterations", "500", "--format", "json", "-q"]),
+        ),
+        (
+            "sim.schema.json",
+            run(&[
+                "sim",
+                "--workload",
+                "wallet",
+                "--iterations",
+                "500",
+                "--format",
+                "json",
+                "-q",
+            ]),
+        ),
+        (
+            "plan.schema.json",
+            run(&[
+                "plan",
+                "--scenario",
+                "examples/sg-down-two-regions.toml",
+                "--without-flags",
+                "--runs",
+                "1",
+                "--write-path",
+                "majority,async",
+                "--strategy",
+                "bounded",
+                "--format",
+                "json",
+                "-q",
+            ]),
+        ),
+    ]
+}
+
+#[test]
+fn every_json_output_validates_against_its_published_schema() {
+    for (name, doc) in documents() {
+        let errs = output::schema::validate(&published(name), &doc);
+        assert!(errs.is_empty(), "{name}: {errs:?}");
+    }
+}
+
+#[test]
+fn a_wrong_document_fails_its_schema() {
+    for (name, doc) in documents() {
+        let schema = published(name);
+        let obj = doc.as_object().expect("an object");
+        // A renamed key, a number as a string, a missing key: each fails.
+        let (first, _) = obj.iter().nth(1).expect("a key after schema_version");
+        let mut renamed = doc.clone();
+        let v = renamed.as_object_mut().unwrap().remove(first).unwrap();
+        renamed[format!("{first}_renamed")] = v;
+        assert!(
+            !output::schema::validate(&schema, &renamed).is_empty(),
+            "{name}"
+        );
+        let mut stringly = doc.clone();
+        stringly["schema_version"] = Value::String("1".into());
+        assert!(
+            !output::schema::validate(&schema, &stringly).is_empty(),
+            "{name}"
+        );
+        let mut nested = doc.clone();
+        if let Some((k, _)) = obj.iter().find(|(_, v)| v.is_object()) {
+            nested[k]["unexpected_ms"] = 1.into();
+            let errs = output::schema::validate(&schema, &nested);
+            assert!(
+                errs.iter().any(|e| e.at == format!("/{k}")),
+                "{name}: {errs:?}"
+            );
+        }
+    }
+}

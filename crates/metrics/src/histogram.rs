@@ -469,7 +469,7 @@ impl fmt::Debug for LatencyHistogram {
 ///
 /// Every field but `count` is in milliseconds, rounded to 3 decimals (whole
 /// microseconds). An empty histogram gives all zeros.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     /// Median (50th percentile).
     pub p50: f64,

@@ -5,7 +5,9 @@ use serde::Serialize;
 use crate::histogram::{us_to_ms, LatencyHistogram};
 
 /// Which measured series an SLO constrains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Series {
     /// Latency of read requests.
@@ -40,7 +42,18 @@ impl Series {
 }
 
 /// Which age a staleness objective judges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum StalenessMeasure {
     /// `data_age`: how old the returned balance really was (the oldest write
@@ -73,7 +86,7 @@ impl StalenessMeasure {
 ///
 /// Built with [`Slo::new`], which checks the numbers; the fields are public
 /// for reading and reporting.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Slo {
     /// Short identifier used in reports, e.g. `read_p95`.
     pub name: String,
@@ -220,7 +233,7 @@ pub fn default_slos() -> Vec<Slo> {
 }
 
 /// The outcome of judging one histogram against one [`Slo`].
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct SloVerdict {
     /// The objective's name.
     pub name: String,

@@ -10,7 +10,9 @@
 use serde::Serialize;
 
 /// p50, p95, p99 and max of one figure over runs, by nearest rank.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Spread {
     /// Median.
     pub p50: Option<u64>,

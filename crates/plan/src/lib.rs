@@ -322,7 +322,7 @@ fn show(list: &[String]) -> String {
 }
 
 /// A design's figures.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Figures {
     /// Worst site's charge p95 in normal operation.
     pub charge_p95: Option<Micros>,
@@ -351,7 +351,7 @@ pub struct Figures {
 }
 
 /// A per-site verdict with the scenario it was judged in.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Failing {
     /// The scenario: `normal operation` or a fault scenario's name.
     pub scenario: String,
@@ -460,7 +460,7 @@ impl Metric {
 }
 
 /// What one scenario of one single-leader configuration measured.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 struct Played {
     charge_p95: Option<Micros>,
     read_p95: Option<Micros>,
@@ -561,10 +561,10 @@ pub enum Unit {
 
 /// What one [`Unit`] measured: plain data, written to and read from shard
 /// files.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct UnitResult(Measured);
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 enum Measured {
     Drill(Played),
     Design(Figures),

@@ -111,10 +111,13 @@ pub enum QuorumError {
     Grid(String),
 }
 
-/// One run: a model, N/R/W and the sampling settings.
-#[derive(Debug, Clone)]
+/// One run: a model, N/R/W and the sampling settings. Serialised (the
+/// model by its name, as `preset`) at the head of `kata86 pbs --format json`.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Config {
     /// The latency model.
+    #[serde(rename = "preset", serialize_with = "model_name")]
+    #[schemars(rename = "preset", with = "String")]
     pub model: Model,
     /// Replicas.
     pub n: usize,
@@ -243,14 +246,17 @@ impl Tally {
     }
 }
 
-/// Percentiles of a latency, ms.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Percentiles of a latency, ms (serialised to the µs).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Percentiles {
     /// Median.
+    #[serde(serialize_with = "ser_ms")]
     pub p50: f64,
     /// 99th.
+    #[serde(serialize_with = "ser_ms")]
     pub p99: f64,
     /// 99.9th.
+    #[serde(serialize_with = "ser_ms")]
     pub p999: f64,
 }
 
@@ -264,19 +270,79 @@ impl Percentiles {
     }
 }
 
-/// One k-staleness figure.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One k-staleness figure (probabilities serialised to 6 places).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct KStaleness {
     /// Versions.
     pub k: usize,
     /// Fraction of trials whose read quorum met one of the last k write quorums.
+    #[serde(serialize_with = "ser_p")]
     pub simulated: f64,
     /// `1 − [C(N−W, R) / C(N, R)]^k`.
+    #[serde(serialize_with = "ser_p")]
     pub closed_form: f64,
 }
 
-/// What a run measured.
-#[derive(Debug, Clone, PartialEq)]
+/// One point of the t-visibility curve.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct CurvePoint {
+    /// Time since the write committed, ms.
+    #[serde(serialize_with = "ser_ms")]
+    pub t_ms: f64,
+    /// Fraction of trials whose read at `t_ms` saw the write.
+    #[serde(serialize_with = "ser_p")]
+    pub p_consistent: f64,
+}
+
+/// `x` rounded to the µs, as every output prints a PBS latency.
+pub fn round_ms(x: f64) -> f64 {
+    (x * 1e3).round() / 1e3
+}
+
+/// `p` rounded to 6 places, as every output prints a PBS probability.
+pub fn round_p(p: f64) -> f64 {
+    (p * 1e6).round() / 1e6
+}
+
+fn ser_ms<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(round_ms(*x))
+}
+
+fn ser_p<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(round_p(*x))
+}
+
+fn model_name<S: serde::Serializer>(m: &Model, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&m.name)
+}
+
+/// The labels of [`T_VIS_PER_10K`], as reports print them.
+pub const T_VIS_LABELS: [&str; 3] = ["0.99", "0.999", "0.9999"];
+
+/// The shape `t_visibility_ms` serialises to: one key per probability.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+struct TVisibilityMs {
+    #[serde(rename = "0.99")]
+    p99: f64,
+    #[serde(rename = "0.999")]
+    p999: f64,
+    #[serde(rename = "0.9999")]
+    p9999: f64,
+}
+
+fn ser_t_vis<S: serde::Serializer>(t: &[f64; 3], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(3))?;
+    for (l, x) in T_VIS_LABELS.iter().zip(t) {
+        m.serialize_entry(l, &round_ms(*x))?;
+    }
+    m.end()
+}
+
+/// What a run measured; serialised (without the raw counts) as the body of
+/// `kata86 pbs --format json`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Report {
     /// Read latency: the R-th fastest response.
     pub read_ms: Percentiles,
@@ -284,12 +350,15 @@ pub struct Report {
     pub write_ms: Percentiles,
     /// t-visibility at 99 %, 99.9 %, 99.99 % (each the upper edge of a
     /// histogram bucket under 0.4 % wide: at least that fraction is consistent).
+    #[serde(serialize_with = "ser_t_vis")]
+    #[schemars(with = "TVisibilityMs")]
     pub t_visibility_ms: [f64; 3],
     /// k-staleness for k = 1 ..= [`K_MAX`].
     pub k_staleness: Vec<KStaleness>,
-    /// `(t, P(consistent at t))` at every grid point, exact counts.
-    pub curve: Vec<(f64, f64)>,
+    /// P(consistent at t) at every grid point, exact counts.
+    pub curve: Vec<CurvePoint>,
     /// The raw counts.
+    #[serde(skip)]
     pub tally: Tally,
 }
 
@@ -576,7 +645,10 @@ fn summarise(cfg: &Config, tally: Tally) -> Report {
     let curve = (0..cfg.points)
         .map(|j| {
             seen += tally.grid[j];
-            (j as f64 * cfg.step_ms, seen as f64 / total)
+            CurvePoint {
+                t_ms: j as f64 * cfg.step_ms,
+                p_consistent: seen as f64 / total,
+            }
         })
         .collect();
     let k_staleness = (1..=K_MAX)

@@ -84,7 +84,7 @@ fn strict_quorums_are_consistent_at_t_zero() {
     for (m, n, r, w) in cases {
         let name = m.name.clone();
         let rep = run(&cfg(m, n, r, w, 50_000, 3));
-        assert_eq!(rep.curve[0].1, 1.0, "{name} N={n} R={r} W={w}");
+        assert_eq!(rep.curve[0].p_consistent, 1.0, "{name} N={n} R={r} W={w}");
         assert_eq!(rep.t_visibility_ms, [0.0; 3], "{name} N={n} R={r} W={w}");
     }
 }
@@ -119,7 +119,11 @@ fn two_exponential_legs_match_their_closed_form() {
     };
     let trials = 400_000u64;
     let rep = run(&cfg(model, 2, 1, 1, trials, 11));
-    for &(t, p) in &rep.curve {
+    for &quorum::CurvePoint {
+        t_ms: t,
+        p_consistent: p,
+    } in &rep.curve
+    {
         let exact = 1.0 - (-lambda * t).exp() / 2.0;
         let se = (exact * (1.0 - exact) / trials as f64).sqrt();
         assert!(
@@ -184,7 +188,11 @@ fn percentiles_match_an_exact_oracle_on_small_runs() {
             }
         }
         // The curve is exact: the fraction of thresholds at or below t.
-        for &(t, p) in &rep.curve {
+        for &quorum::CurvePoint {
+            t_ms: t,
+            p_consistent: p,
+        } in &rep.curve
+        {
             let below = ths.iter().filter(|&&x| x <= t + 1e-9 * t).count();
             assert_eq!(p, below as f64 / trials as f64, "curve at t={t}");
         }
@@ -250,11 +258,11 @@ proptest! {
                 prop_assert!(*a <= b, "{a} > {b}");
             }
             for (a, b) in m.curve.iter().zip(&base.curve) {
-                prop_assert!(a.1 >= b.1);
+                prop_assert!(a.p_consistent >= b.p_consistent);
             }
         }
         for pair in base.curve.windows(2) {
-            prop_assert!(pair[1].1 >= pair[0].1, "curve falls: {pair:?}");
+            prop_assert!(pair[1].p_consistent >= pair[0].p_consistent, "curve falls: {pair:?}");
         }
     }
 }

@@ -53,7 +53,9 @@ impl Default for Budget {
 }
 
 /// Good and valid events of one objective.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Tally {
     /// Valid events that were good.
     pub good: u64,
@@ -80,7 +82,7 @@ impl Tally {
 }
 
 /// One fault's impact window at one site in one run, with its tallies.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FaultSli {
     /// The window's first second (the fault's start, whole seconds).
     pub from_s: u64,
@@ -92,7 +94,7 @@ pub struct FaultSli {
 }
 
 /// One run's indicators at one client site.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SiteSli {
     /// Per objective (the configuration's order; zero for one that does not
     /// cover the site): every second in no impact window.
@@ -275,7 +277,7 @@ impl SliCounter {
 }
 
 /// The phase a verdict judges.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "phase")]
 pub enum Phase {
     /// Every second outside the site's impact windows.
@@ -300,7 +302,7 @@ impl Phase {
 }
 
 /// The error budget one fault consumed at one site, over the runs.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BudgetUse {
     /// Share of one period's budget consumed, in parts per million, over the
     /// runs (`None`: a budget of zero, as with a 100 % objective, overspent).
@@ -312,7 +314,7 @@ pub struct BudgetUse {
 }
 
 /// One objective judged at one site in one phase, every run pooled.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verdict {
     /// The client site.
     pub site: String,
@@ -431,7 +433,7 @@ pub fn pct(x: f64) -> String {
 
 /// An objective that names a site the world does not have: reported, never
 /// silently dropped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NotApplied {
     /// The objective's name.
     pub slo: String,

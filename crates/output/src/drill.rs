@@ -1,0 +1,1022 @@
+//! `kata86 drill`: the tables and the JSON document of a drill's runs.
+//!
+//! Still a hand-written mirror of [`engine::drill::DrillResult`] and
+//! [`engine::drill::DrillRuns`] (to be replaced by the engine types'
+//! own `Serialize`); it lives here so that its schema is published with the
+//! others and the CLI only calls [`json`].
+#![allow(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use engine::drill::sli::pct;
+use engine::drill::{DrillConfig, DrillResult, DrillRuns, SiteWindow, Window};
+use metrics::Spread;
+use schemars::JsonSchema;
+use serde::Serialize;
+use tabled::settings::Style;
+use tabled::{Table, Tabled};
+use topology::to_ms;
+
+#[derive(Serialize, JsonSchema)]
+pub struct MomentJson {
+    at_ms: f64,
+    what: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct PromotionJson {
+    at_ms: f64,
+    region: String,
+    prefix_lsn: u64,
+}
+
+/// One client site's figures in a window (or every site's, in `total`).
+#[derive(Serialize, JsonSchema)]
+pub struct SiteJson {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client: Option<String>,
+    reads: u64,
+    failed_reads: u64,
+    reads_over_bound: u64,
+    leader_reads: u64,
+    read_ms: metrics::Summary,
+    write_ms: metrics::Summary,
+    reported_staleness_ms: metrics::Summary,
+    data_age_ms: metrics::Summary,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct WindowJson {
+    total: SiteJson,
+    by_client: Vec<SiteJson>,
+    slo: Vec<metrics::SloVerdict>,
+}
+
+/// What a result was run with.
+#[derive(Serialize, JsonSchema)]
+pub struct ConfigJson {
+    drill: String,
+    seed: u64,
+    policy: &'static str,
+    replication: &'static str,
+    read_strategy: &'static str,
+    fencing: bool,
+    watermark: &'static str,
+    max_offset_enforced: bool,
+}
+
+impl ConfigJson {
+    fn of(r: &DrillResult, seed: u64) -> ConfigJson {
+        ConfigJson {
+            drill: r.drill.clone(),
+            seed,
+            policy: r.policy.name(),
+            replication: r.replication.name(),
+            read_strategy: r.read_strategy.name(),
+            fencing: r.fencing,
+            watermark: r.watermark.name(),
+            max_offset_enforced: r.max_offset_enforced,
+        }
+    }
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct DrillJson {
+    #[serde(flatten)]
+    config: ConfigJson,
+    /// From the fault to the first charge sent after it being acknowledged
+    /// (any site): the first sign of life, not recovery.
+    first_ack_ms: Option<f64>,
+    /// Per client site: when its charges recovered (null: not in the drill).
+    rto_by_site_ms: BTreeMap<String, Option<f64>>,
+    rto_worst_ms: Option<f64>,
+    rpo_ms: f64,
+    lost_acknowledged_charges: u64,
+    #[serde(rename = "lost_amount_cents")]
+    lost_amount: i64,
+    lost_acknowledged_top_ups: u64,
+    #[serde(rename = "lost_top_up_amount_cents")]
+    lost_top_up_amount: i64,
+    lost_window_ms: f64,
+    longest_write_gap_ms: f64,
+    promotions: Vec<PromotionJson>,
+    acked_beyond_promoted_prefix: u64,
+    lease_overlap_ms: f64,
+    rejected_charges: u64,
+    unknown_outcome_charges: u64,
+    acknowledged_charges: u64,
+    charges: u64,
+    overspend_incidents: u64,
+    duplicate_effects: u64,
+    invariants_ok: bool,
+    first_breach: Option<String>,
+    defect: Option<String>,
+    during_faults: WindowJson,
+    outside_faults: WindowJson,
+    timeline: Vec<MomentJson>,
+    alerts: Vec<AlertJson>,
+    flags: Vec<FlagJson>,
+    time_to_detect_ms: Option<f64>,
+    time_to_mitigate_ms: Option<f64>,
+    staleness_error_ms: ErrorJson,
+    underreported_read_ratio: f64,
+    staleness_order_violations: u64,
+    offset_refused_reads: u64,
+    user_impact: Vec<ImpactJson>,
+    runbook: Vec<StepJson>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct AlertJson {
+    name: String,
+    fired_at_ms: f64,
+    fault_at_ms: Option<f64>,
+    resolved_at_ms: Option<f64>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct FlagJson {
+    name: &'static str,
+    on_at_ms: f64,
+    off_at_ms: Option<f64>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ErrorJson {
+    p50: f64,
+    p95: f64,
+    p99: f64,
+    max: f64,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ImpactJson {
+    kind: &'static str,
+    responses: u64,
+    affected_s: f64,
+    first_at_ms: Option<f64>,
+    last_at_ms: Option<f64>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct StepJson {
+    step: String,
+    at_ms: f64,
+    degraded_responses_since_previous: u64,
+}
+
+fn site_json(w: &SiteWindow, client: Option<String>) -> SiteJson {
+    SiteJson {
+        client,
+        reads: w.reads,
+        failed_reads: w.failed_reads,
+        reads_over_bound: w.reads_over_bound,
+        leader_reads: w.leader_reads,
+        read_ms: w.read.summary(),
+        write_ms: w.write.summary(),
+        reported_staleness_ms: w.reported_staleness.summary(),
+        data_age_ms: w.data_age.summary(),
+    }
+}
+
+fn window_json(w: &Window, t: &topology::Topology) -> WindowJson {
+    WindowJson {
+        total: site_json(&w.total(), None),
+        by_client: w
+            .sites
+            .iter()
+            .enumerate()
+            .map(|(i, s)| site_json(s, Some(t.site_name(topology::SiteId(i as u8)).to_string())))
+            .collect(),
+        slo: w.slo.clone(),
+    }
+}
+
+fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
+    DrillJson {
+        config: ConfigJson::of(r, seed),
+        first_ack_ms: r.rto.map(to_ms),
+        rto_by_site_ms: r
+            .rto_by_site
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                (
+                    t.site_name(topology::SiteId(i as u8)).to_string(),
+                    x.map(to_ms),
+                )
+            })
+            .collect(),
+        rto_worst_ms: r.rto_worst.map(to_ms),
+        rpo_ms: to_ms(r.rpo),
+        lost_acknowledged_charges: r.lost_acknowledged_charges,
+        lost_amount: r.lost_amount,
+        lost_acknowledged_top_ups: r.lost_acknowledged_top_ups,
+        lost_top_up_amount: r.lost_top_up_amount,
+        lost_window_ms: to_ms(r.lost_window),
+        longest_write_gap_ms: to_ms(r.longest_write_gap),
+        promotions: r
+            .promotions
+            .iter()
+            .map(|(at, region, lsn)| PromotionJson {
+                at_ms: to_ms(*at),
+                region: region.clone(),
+                prefix_lsn: *lsn,
+            })
+            .collect(),
+        acked_beyond_promoted_prefix: r.acked_beyond_promoted_prefix,
+        lease_overlap_ms: to_ms(r.lease_overlap),
+        rejected_charges: r.rejected_charges,
+        unknown_outcome_charges: r.unknown_outcome_charges,
+        acknowledged_charges: r.acknowledged_charges,
+        charges: r.charges,
+        overspend_incidents: r.overspend_incidents,
+        duplicate_effects: r.duplicate_effects,
+        invariants_ok: r.invariants_ok,
+        first_breach: r.first_breach.clone(),
+        defect: r.defect.clone(),
+        during_faults: window_json(&r.during, t),
+        outside_faults: window_json(&r.outside, t),
+        timeline: r
+            .timeline
+            .iter()
+            .map(|m| MomentJson {
+                at_ms: to_ms(m.at),
+                what: m.what.clone(),
+            })
+            .collect(),
+        alerts: r
+            .alerts
+            .iter()
+            .map(|a| AlertJson {
+                name: a.name.clone(),
+                fired_at_ms: to_ms(a.fired_at),
+                fault_at_ms: a.fault_at.map(to_ms),
+                resolved_at_ms: a.resolved_at.map(to_ms),
+            })
+            .collect(),
+        flags: r
+            .flags
+            .iter()
+            .map(|(f, on, off)| FlagJson {
+                name: f.name(),
+                on_at_ms: to_ms(*on),
+                off_at_ms: off.map(to_ms),
+            })
+            .collect(),
+        time_to_detect_ms: r.time_to_detect().map(to_ms),
+        time_to_mitigate_ms: r.time_to_mitigate().map(to_ms),
+        staleness_error_ms: error_json(&r.staleness_error),
+        underreported_read_ratio: ratio(r.underreported_reads, r.follower_reads),
+        staleness_order_violations: r.staleness_order_violations,
+        offset_refused_reads: r.offset_refused_reads,
+        user_impact: r
+            .impact
+            .iter()
+            .map(|(k, i)| ImpactJson {
+                kind: k.name(),
+                responses: i.responses,
+                affected_s: to_ms(i.windows * r.signal_window) / 1000.0,
+                first_at_ms: i.first.map(to_ms),
+                last_at_ms: i.last.map(to_ms),
+            })
+            .collect(),
+        runbook: r
+            .runbook
+            .iter()
+            .map(|(what, at, n)| StepJson {
+                step: what.clone(),
+                at_ms: to_ms(*at),
+                degraded_responses_since_previous: *n,
+            })
+            .collect(),
+    }
+}
+
+pub fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        (a as f64 / b as f64 * 1e6).round() / 1e6
+    }
+}
+
+/// p50/p95/p99/max of a figure over the runs, in its report unit (`null`
+/// where the quantile lands on a run in which it never happened).
+#[derive(Serialize, JsonSchema)]
+pub struct SpreadJson {
+    /// Median over the runs.
+    pub p50: Option<f64>,
+    /// 95th percentile.
+    pub p95: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+    /// Worst run.
+    pub max: Option<f64>,
+}
+
+impl SpreadJson {
+    fn new(s: Spread, unit: fn(u64) -> f64) -> SpreadJson {
+        let [p50, p95, p99, max] = s.quantiles().map(|q| q.map(unit));
+        SpreadJson { p50, p95, p99, max }
+    }
+    pub fn ms(s: Spread) -> SpreadJson {
+        SpreadJson::new(s, to_ms)
+    }
+    pub fn count(s: Spread) -> SpreadJson {
+        SpreadJson::new(s, |x| x as f64)
+    }
+}
+
+/// One run's figures.
+#[derive(Serialize, JsonSchema)]
+pub struct RunJson {
+    seed: u64,
+    onset_ms: f64,
+    rto_ms: BTreeMap<String, Option<f64>>,
+    rpo_ms: f64,
+    lost_acknowledged_charges: u64,
+    #[serde(rename = "lost_amount_cents")]
+    lost_amount: i64,
+    lost_acknowledged_top_ups: u64,
+    #[serde(rename = "lost_top_up_amount_cents")]
+    lost_top_up_amount: i64,
+    overspend_incidents: u64,
+    time_to_detect_ms: Option<f64>,
+    lease_overlap_ms: f64,
+    invariants_ok: bool,
+    defect: Option<String>,
+}
+
+/// One configuration played N times.
+#[derive(Serialize, JsonSchema)]
+pub struct RunsJson<'a> {
+    #[serde(flatten)]
+    config: ConfigJson,
+    runs: usize,
+    onset_window_ms: f64,
+    /// Per client site.
+    pub rto_ms: BTreeMap<String, SpreadJson>,
+    rto_worst_ms: SpreadJson,
+    /// Over the runs.
+    pub rpo_ms: SpreadJson,
+    lost_acknowledged_charges: SpreadJson,
+    #[serde(rename = "lost_amount_cents")]
+    lost_amount: SpreadJson,
+    lost_acknowledged_top_ups: SpreadJson,
+    #[serde(rename = "lost_top_up_amount_cents")]
+    lost_top_up_amount: SpreadJson,
+    overspend_incidents: SpreadJson,
+    time_to_detect_ms: SpreadJson,
+    lease_overlap_ms: SpreadJson,
+    runs_with_broken_invariants: usize,
+    runs_with_defect: usize,
+    /// Alerts fired before any fault, per simulated day (null: no quiet time).
+    false_alarms_per_day: Option<f64>,
+    false_alarms_by_rule: BTreeMap<String, u64>,
+    quiet_hours: f64,
+    underreported_read_ratio: f64,
+    staleness_error_ms: ErrorJson,
+    during_faults: WindowJson,
+    outside_faults: WindowJson,
+    /// Every objective at every site it covers, per phase (steady state and
+    /// each fault's impact window), with good and valid counts: the
+    /// verdicts that decide.
+    verdicts: &'a [engine::drill::sli::Verdict],
+    /// Objectives naming a site this world lacks.
+    slo_not_applied: &'a [engine::drill::sli::NotApplied],
+    per_run: Vec<RunJson>,
+    first_run: DrillJson,
+}
+
+/// The simulated time before any fault, every run, in hours.
+pub fn quiet_hours(r: &DrillRuns) -> f64 {
+    to_ms(r.runs.iter().map(|x| x.quiet_time).sum()) / 3.6e6
+}
+
+pub fn site_names(t: &topology::Topology) -> Vec<String> {
+    t.site_ids().map(|s| t.site_name(s).to_string()).collect()
+}
+
+fn error_json(h: &metrics::LatencyHistogram) -> ErrorJson {
+    let s = h.summary();
+    ErrorJson {
+        p50: s.p50,
+        p95: s.p95,
+        p99: s.p99,
+        max: s.max,
+    }
+}
+
+pub fn runs_json<'a>(r: &'a DrillRuns, cfg: &DrillConfig, seed: u64) -> RunsJson<'a> {
+    let t = &cfg.topology;
+    let sites = site_names(t);
+    let f = &r.first;
+    RunsJson {
+        config: ConfigJson::of(f, seed),
+        runs: r.runs.len(),
+        onset_window_ms: to_ms(cfg.onset_window),
+        rto_ms: sites
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), SpreadJson::ms(r.rto(i))))
+            .collect(),
+        rto_worst_ms: SpreadJson::ms(r.rto_worst()),
+        rpo_ms: SpreadJson::ms(r.rpo()),
+        lost_acknowledged_charges: SpreadJson::count(r.lost_acknowledged_charges()),
+        lost_amount: SpreadJson::count(r.lost_amount()),
+        lost_acknowledged_top_ups: SpreadJson::count(r.lost_acknowledged_top_ups()),
+        lost_top_up_amount: SpreadJson::count(r.lost_top_up_amount()),
+        overspend_incidents: SpreadJson::count(r.overspend()),
+        time_to_detect_ms: SpreadJson::ms(r.time_to_detect()),
+        lease_overlap_ms: SpreadJson::ms(r.lease_overlap()),
+        runs_with_broken_invariants: r.runs.iter().filter(|x| !x.invariants_ok).count(),
+        runs_with_defect: r.runs.iter().filter(|x| x.defect.is_some()).count(),
+        false_alarms_per_day: r
+            .false_alarms_per_day()
+            .map(|x| (x * 1000.0).round() / 1000.0),
+        false_alarms_by_rule: r
+            .false_alarms_by_rule()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        quiet_hours: quiet_hours(r),
+        underreported_read_ratio: ratio(r.underreported_reads, r.follower_reads),
+        staleness_error_ms: error_json(&r.staleness_error),
+        during_faults: window_json(&r.during, t),
+        outside_faults: window_json(&r.outside, t),
+        verdicts: &r.verdicts,
+        slo_not_applied: &r.not_applied,
+        per_run: r
+            .runs
+            .iter()
+            .map(|x| RunJson {
+                seed: x.seed,
+                onset_ms: to_ms(x.onset),
+                rto_ms: sites
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| {
+                        (
+                            n.clone(),
+                            x.rto_by_site.get(i).copied().flatten().map(to_ms),
+                        )
+                    })
+                    .collect(),
+                rpo_ms: to_ms(x.rpo),
+                lost_acknowledged_charges: x.lost_acknowledged_charges,
+                lost_amount: x.lost_amount,
+                lost_acknowledged_top_ups: x.lost_acknowledged_top_ups,
+                lost_top_up_amount: x.lost_top_up_amount,
+                overspend_incidents: x.overspend_incidents,
+                time_to_detect_ms: x.time_to_detect.map(to_ms),
+                lease_overlap_ms: to_ms(x.lease_overlap),
+                invariants_ok: x.invariants_ok,
+                defect: x.defect.clone(),
+            })
+            .collect(),
+        first_run: drill_json(f, r.runs[0].seed, t),
+    }
+}
+
+/// `kata86 drill`'s document (single-leader write paths).
+#[derive(Serialize, JsonSchema)]
+pub struct Drill<'a> {
+    drill: &'a str,
+    seed: u64,
+    runs: u32,
+    onset_window_ms: f64,
+    topology: String,
+    command: &'a str,
+    results: Vec<RunsJson<'a>>,
+}
+
+pub fn json(
+    cfg: &DrillConfig,
+    seed: u64,
+    runs: u32,
+    results: &[DrillRuns],
+    command: &str,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let doc = Drill {
+        drill: &cfg.name,
+        seed,
+        runs,
+        onset_window_ms: to_ms(cfg.onset_window),
+        topology: cfg.topology.to_string(),
+        command,
+        results: results.iter().map(|r| runs_json(r, cfg, seed)).collect(),
+    };
+    crate::json(out, &doc)
+}
+
+/// Alerts, user impact and the runbook of one drill.
+fn operations(r: &DrillResult, out: &mut dyn Write) -> std::io::Result<()> {
+    let secs = |t: u64| format!("{:.1} s", to_ms(t) / 1000.0);
+    if let Some(d) = r.time_to_detect() {
+        write!(out, "\ntime to detect: {}", secs(d))?;
+        match r.time_to_mitigate() {
+            Some(m) => writeln!(out, ", time to mitigate: {}", secs(m))?,
+            None => writeln!(out)?,
+        }
+    }
+    if r.offset_refused_reads > 0 {
+        writeln!(
+            out,
+            "\nreads refused by a region whose clock was beyond the bound: {}",
+            r.offset_refused_reads
+        )?;
+    }
+    writeln!(out, "\nwhat users saw (window {}):", secs(r.signal_window))?;
+    for (k, i) in &r.impact {
+        if i.responses > 0 {
+            writeln!(
+                out,
+                "  {:<20} {:>7} responses over {}",
+                k.name(),
+                i.responses,
+                secs(i.windows * r.signal_window)
+            )?;
+        }
+    }
+    if !r.runbook.is_empty() {
+        writeln!(
+            out,
+            "\nrunbook (degraded responses since the previous step):"
+        )?;
+        for (what, at, n) in &r.runbook {
+            writeln!(out, "  {:>9.3} s  {:>6}  {what}", to_ms(*at) / 1000.0, n)?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Tabled)]
+struct SkewRow {
+    watermark: &'static str,
+    #[tabled(rename = "follower reads")]
+    reads: u64,
+    #[tabled(rename = "under-reported")]
+    under: String,
+    #[tabled(rename = "|error| p50")]
+    p50: String,
+    #[tabled(rename = "|error| p99")]
+    p99: String,
+    #[tabled(rename = "|error| max")]
+    max: String,
+    #[tabled(rename = "reported stale p99")]
+    stale: String,
+}
+
+/// The staleness error of each watermark clock, side by side.
+fn skew_table(results: &[DrillRuns], out: &mut dyn Write) -> std::io::Result<()> {
+    let rows: Vec<SkewRow> = results
+        .iter()
+        .map(|r| {
+            let e = r.staleness_error.summary();
+            let mut st = r.during.total().reported_staleness;
+            st.merge(&r.outside.total().reported_staleness);
+            SkewRow {
+                watermark: r.first.watermark.name(),
+                reads: r.follower_reads,
+                under: format!(
+                    "{:.2}%",
+                    ratio(r.underreported_reads, r.follower_reads) * 100.0
+                ),
+                p50: format!("{:.0} ms", e.p50),
+                p99: format!("{:.0} ms", e.p99),
+                max: format!("{:.0} ms", e.max),
+                stale: format!("{:.0} ms", st.summary().p99),
+            }
+        })
+        .collect();
+    let mut t = Table::new(rows);
+    t.with(Style::psql());
+    writeln!(
+        out,
+        "\nreported vs true staleness on follower reads, every run:\n{t}"
+    )
+}
+
+/// `p50/p95/p99/max` of a spread, each in `unit` ("never" for a run in
+/// which it did not happen).
+pub fn cell(s: Spread, unit: fn(u64) -> String) -> String {
+    s.quantiles()
+        .map(|q| q.map_or_else(|| "never".to_string(), unit))
+        .join("/")
+}
+
+fn secs(x: u64) -> String {
+    let s = to_ms(x) / 1000.0;
+    if s < 10.0 && s.fract() != 0.0 {
+        format!("{s:.1}")
+    } else {
+        format!("{s:.0}")
+    }
+}
+
+pub fn count(x: u64) -> String {
+    x.to_string()
+}
+
+fn cents(x: u64) -> String {
+    format!("{:.2}", x as f64 / 100.0)
+}
+
+/// Writes the human tables of a drill's runs.
+pub fn table(
+    cfg: &DrillConfig,
+    seed: u64,
+    runs: u32,
+    results: &[DrillRuns],
+    command: &str,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "kata86 drill {}: leader {}, fencing {}{}, {} s drill, {} run{} from seed {}, fault onset +U[0, {}) s",
+        cfg.name,
+        cfg.topology.region_name(cfg.leader),
+        if cfg.fencing { "on" } else { "OFF" },
+        if cfg.max_offset_enforced {
+            ""
+        } else {
+            ", offset check OFF"
+        },
+        to_ms(cfg.duration) / 1000.0,
+        runs,
+        if runs == 1 { "" } else { "s" },
+        seed,
+        to_ms(cfg.onset_window) / 1000.0,
+    )?;
+    writeln!(out, "world: {}", topology::WorldLine(&cfg.topology))?;
+    let design = engine::drill::Design {
+        replication: cfg.replication,
+        policy: cfg.policy,
+        strategy: cfg.strategy,
+        watermark: cfg.watermark,
+        ..engine::drill::DESIGN
+    };
+    writeln!(
+        out,
+        "design: {}{}",
+        design.describe(),
+        if results.len() > 1 {
+            " (the rows below vary it)"
+        } else if engine::drill::DESIGN.played_by(cfg) {
+            " (DESIGN.md's)"
+        } else {
+            ""
+        }
+    )?;
+    let witnesses: Vec<&str> = cfg
+        .witnesses
+        .iter()
+        .map(|w| cfg.topology.region_name(*w))
+        .collect();
+    if !witnesses.is_empty() {
+        writeln!(
+            out,
+            "witnesses (vote, hold no data): {}",
+            witnesses.join(", ")
+        )?;
+    }
+    if results.len() == 1 {
+        let r = &results[0];
+        let first = &r.runs[0];
+        writeln!(
+            out,
+            "\nrun 1 (seed {}, timeline shifted {:.1} s):",
+            first.seed,
+            to_ms(first.onset) / 1000.0
+        )?;
+        for m in &r.first.timeline {
+            writeln!(out, "  {:>9.3} s  {}", to_ms(m.at) / 1000.0, m.what)?;
+        }
+        operations(&r.first, out)?;
+    }
+    if results
+        .iter()
+        .any(|r| r.first.watermark != results[0].first.watermark)
+    {
+        // Runs that differ only in their watermark clock: the comparison is the report.
+        skew_table(results, out)?;
+        writeln!(out, "seed: {seed}")?;
+        return writeln!(out, "reproduce: {command}");
+    }
+    let sites = site_names(&cfg.topology);
+    let mut b = tabled::builder::Builder::default();
+    let mut head = vec!["policy".to_string(), "replication".to_string()];
+    head.extend(sites.iter().map(|s| format!("RTO {s} s")));
+    head.extend(
+        [
+            "RPO s",
+            "lost acked",
+            "lost amount $",
+            "lost top-ups",
+            "overspend",
+            "lease overlap s",
+            "detect s",
+            "charge p95 in/out",
+            "broken runs",
+        ]
+        .map(String::from),
+    );
+    b.push_record(head);
+    for r in results {
+        let mut row = vec![
+            r.first.policy.name().to_string(),
+            r.first.replication.name().to_string(),
+        ];
+        if cfg.faults.is_empty() {
+            row.extend(sites.iter().map(|_| "-".to_string()));
+        } else {
+            row.extend((0..sites.len()).map(|i| cell(r.rto(i), secs)));
+        }
+        row.push(cell(r.rpo(), |x| format!("{:.2}", to_ms(x) / 1000.0)));
+        row.push(cell(r.lost_acknowledged_charges(), count));
+        row.push(cell(r.lost_amount(), cents));
+        row.push(cell(r.lost_acknowledged_top_ups(), count));
+        row.push(cell(r.overspend(), count));
+        row.push(cell(r.lease_overlap(), |x| {
+            format!("{:.2}", to_ms(x) / 1000.0)
+        }));
+        row.push(cell(r.time_to_detect(), secs));
+        row.push(format!(
+            "{:.0}/{:.0}",
+            r.during.total().write.summary().p95,
+            r.outside.total().write.summary().p95
+        ));
+        let broken = r.runs.iter().filter(|x| !x.invariants_ok).count();
+        row.push(format!("{broken}/{}", r.runs.len()));
+        b.push_record(row);
+    }
+    let mut t = b.build();
+    t.with(Style::psql());
+    writeln!(
+        out,
+        "\nover {runs} run{} (p50/p95/p99/max):\n{t}",
+        if runs == 1 { "" } else { "s" }
+    )?;
+    writeln!(
+        out,
+        "\nRTO by site: fault start -> the site's charges answered at >= {:.0} % of their pre-fault rate for {:.0} s, counting only answers that stand in the final ledger (never: not within the drill).\nRPO: commit-time span of the acknowledged writes (charges and top-ups) missing from the final ledger; lost acked / lost amount $: acknowledged charges lost and their value (currency units; cents in JSON); lost top-ups: acknowledged top-ups lost.\ndetect: fault start -> the first alert fired after it (never: no alert). charge p95: every run pooled, inside/outside the fault windows, ms. broken runs: runs whose final ledger broke a money invariant.",
+        cfg.recovery_share * 100.0,
+        to_ms(cfg.recovery_hold) / 1000.0
+    )?;
+    for r in results {
+        if let Some(rate) = r.false_alarms_per_day() {
+            let by: Vec<String> = r
+                .false_alarms_by_rule()
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            writeln!(
+                out,
+                "{} / {}: false alarms {:.1} per simulated day ({} over {:.1} h before any fault{}{})",
+                r.first.policy.name(),
+                r.first.replication.name(),
+                rate,
+                r.runs.iter().map(|x| x.false_alarms.len()).sum::<usize>(),
+                quiet_hours(r),
+                if by.is_empty() { "" } else { ": " },
+                by.join(", ")
+            )?;
+        }
+        if let Some(x) = r.runs.iter().find(|x| !x.invariants_ok) {
+            let first = if x.seed == r.runs[0].seed {
+                r.first.first_breach.clone()
+            } else {
+                None
+            };
+            writeln!(
+                out,
+                "{} / {}: invariants broke in run seed {}{}",
+                r.first.policy.name(),
+                r.first.replication.name(),
+                x.seed,
+                first.map(|b| format!(": {b}")).unwrap_or_default()
+            )?;
+        }
+        if runs > 1 && results.len() == 1 && !cfg.faults.is_empty() {
+            if let Some(w) = r.runs.iter().max_by_key(|x| {
+                (
+                    x.rto_worst.is_none(),
+                    x.rto_worst,
+                    std::cmp::Reverse(x.seed),
+                )
+            }) {
+                writeln!(
+                    out,
+                    "{} / {}: slowest recovery in run seed {} (replay it alone with --seed {} --runs 1)",
+                    r.first.policy.name(),
+                    r.first.replication.name(),
+                    w.seed,
+                    w.seed
+                )?;
+            }
+        }
+    }
+    for r in results {
+        verdict_table(cfg, r, results.len() == 1, out)?;
+    }
+    writeln!(out, "seed: {seed}")?;
+    writeln!(out, "reproduce: {command}")
+}
+
+/// What users saw per site, inside and outside the fault windows, then every
+/// objective judged per site and phase (in full for one configuration, its
+/// failures for several).
+fn verdict_table(
+    cfg: &DrillConfig,
+    r: &DrillRuns,
+    full: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let label = format!("{} / {}", r.first.policy.name(), r.first.replication.name());
+    if full {
+        let mut b = tabled::builder::Builder::default();
+        b.push_record(
+            [
+                "site",
+                "window",
+                "reads",
+                "failed reads",
+                "read p95 ms",
+                "data_age p95 ms",
+                "reported staleness p95 ms",
+                "reads over bound",
+                "charge p95 ms",
+            ]
+            .map(String::from),
+        );
+        for (name, w) in [("in faults", &r.during), ("outside", &r.outside)] {
+            for (i, s) in w.sites.iter().enumerate() {
+                let q = |h: &metrics::LatencyHistogram| {
+                    if h.count() == 0 {
+                        "no data".to_string()
+                    } else {
+                        format!("{}", h.summary().p95)
+                    }
+                };
+                b.push_record([
+                    site_names(&cfg.topology)[i].clone(),
+                    name.to_string(),
+                    s.reads.to_string(),
+                    s.failed_reads.to_string(),
+                    q(&s.read),
+                    q(&s.data_age),
+                    q(&s.reported_staleness),
+                    s.reads_over_bound.to_string(),
+                    q(&s.write),
+                ]);
+            }
+        }
+        let mut t = b.build();
+        t.with(Style::psql());
+        writeln!(
+            out,
+            "
+{label}: per site, every run pooled:
+{t}"
+        )?;
+        let mut b = tabled::builder::Builder::default();
+        b.push_record(
+            [
+                "site",
+                "phase",
+                "SLO",
+                "objective",
+                "good / valid",
+                "good share",
+                "share met",
+                "budget consumed p50/p95/max",
+                "verdict",
+            ]
+            .map(String::from),
+        );
+        for v in &r.verdicts {
+            let objective = match v.target_ms {
+                Some(t) => format!("{} < {t} ms", pct(v.objective)),
+                None => format!("{} answered", pct(v.objective)),
+            };
+            let budget = v.budget.map_or_else(
+                || "-".to_string(),
+                |b| {
+                    b.consumed_ppm
+                        .quantiles()
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != 2)
+                        .map(|(_, q)| q.map_or_else(|| "all".into(), |p| pct(p as f64 / 1e6)))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                },
+            );
+            let verdict = if v.valid == 0 {
+                "no data"
+            } else if v.pass {
+                "pass"
+            } else {
+                "FAIL"
+            };
+            b.push_record([
+                v.site.clone(),
+                v.phase.label(),
+                v.slo.clone(),
+                objective,
+                format!("{} / {}", v.good, v.valid),
+                v.share.map_or_else(|| "no data".into(), pct),
+                if v.valid == 0 {
+                    "no data"
+                } else if v.share_met {
+                    "yes"
+                } else {
+                    "FAIL"
+                }
+                .to_string(),
+                budget,
+                verdict.to_string(),
+            ]);
+        }
+        let mut t = b.build();
+        t.with(Style::psql());
+        let allowance = cfg.budget.incident_allowance;
+        writeln!(
+            out,
+            "
+{label}: verdicts per site and phase, every run pooled:
+{t}
+A failed or timed-out request is a bad event; staleness counts answered reads, by the measure named (data_age: the true age of the balance returned). steady: every second outside the site's impact windows, judged on the objective. fault N: from the fault's start to the later of its end and the site's recovery, judged on the error budget it consumed ({} of one {:.0}-day budget allowed per incident, at p95 over the runs): its share may read FAIL while the budget verdict passes.",
+            pct(allowance),
+            cfg.budget.period as f64 / 86_400e6
+        )?;
+    } else {
+        let failing: Vec<String> = r
+            .verdicts
+            .iter()
+            .filter(|v| !v.pass)
+            .map(|v| format!("{} {} {}", v.site, v.phase.label(), v.slo))
+            .collect();
+        writeln!(
+            out,
+            "{label}: {} of {} per-site verdicts pass{}{}",
+            r.verdicts.len() - failing.len(),
+            r.verdicts.len(),
+            if failing.is_empty() {
+                ""
+            } else {
+                "; failing: "
+            },
+            failing.join(", ")
+        )?;
+    }
+    for n in &r.not_applied {
+        writeln!(
+            out,
+            "{label}: SLO {} names site {}, which this world lacks: not applied (give a [[slo]] with a site of this world, or none for every site)",
+            n.slo, n.site
+        )?;
+    }
+    Ok(())
+}
+
+/// A configuration's label in the report and in `.hgrm` names.
+pub fn config_label(r: &DrillRuns, results: &[DrillRuns]) -> String {
+    let mut label = format!("{} / {}", r.first.policy.name(), r.first.replication.name());
+    if results
+        .iter()
+        .any(|x| x.first.watermark != results[0].first.watermark)
+    {
+        label.push_str(&format!(" / {} clock", r.first.watermark.name()));
+    }
+    label
+}
+
+/// What a fault is, for the report.
+pub fn fault_label(f: &engine::drill::Fault, t: &topology::Topology) -> String {
+    use engine::drill::FaultKind;
+    match f.kind {
+        FaultKind::RegionDown { region } => format!("{} down", t.region_name(region)),
+        FaultKind::Partition { a, b, .. } => {
+            format!("partition {}|{}", t.region_name(a), t.region_name(b))
+        }
+        FaultKind::LagSpike { from, to, .. } => {
+            format!("lag spike {}->{}", t.region_name(from), t.region_name(to))
+        }
+        FaultKind::LinkDelay {
+            from,
+            to,
+            both_ways,
+            ..
+        } => format!(
+            "link delay {}{}{}",
+            t.region_name(from),
+            if both_ways { "<->" } else { "->" },
+            t.region_name(to)
+        ),
+        FaultKind::DiskStall { region, .. } => format!("disk stall {}", t.region_name(region)),
+    }
+}

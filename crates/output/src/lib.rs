@@ -1,0 +1,56 @@
+//! kata86's outputs: what a command prints, in every `--format`, from the
+//! result types of the library crates.
+//!
+//! # Overview
+//! * [`json`] — every `--format json` document: `"schema_version"` first
+//!   ([`SCHEMA_VERSION`]), then the result's own keys, pretty-printed.
+//! * [`schema`] — the published JSON Schema of each command's JSON
+//!   ([`schema::of`], checked in under `docs/schema/`) and a small validator
+//!   for the subset of JSON Schema it emits ([`schema::validate`]).
+//! * [`pbs`] — `kata86 pbs` as a table, JSON or CSV, straight from
+//!   [`quorum::Config`] and [`quorum::Report`].
+//!
+//! # Key decision: the result types serialise themselves
+//! A figure's JSON key, unit and rounding are written once, as serde
+//! attributes on the library type that holds it; this crate wraps the
+//! result in a versioned envelope and never copies it field by field into a
+//! struct of its own. The schema is derived (schemars) from those same
+//! types, so adding a figure to a result type adds it to the JSON and to the
+//! schema at once, and only the table renderer is left to edit by hand.
+//!
+//! No I/O except through the writer the caller passes in.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod drill;
+pub mod multi;
+pub mod pbs;
+pub mod plan;
+pub mod schema;
+pub mod sim;
+
+use std::io::Write;
+
+/// The version of the shape of every `--format json` document, carried as
+/// its first key `schema_version`: raised when a key is renamed, removed or
+/// changes meaning (adding one does not).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A JSON document with `schema_version` first, then the document's keys.
+#[derive(serde::Serialize)]
+struct Versioned<'a, T: serde::Serialize + ?Sized> {
+    schema_version: u32,
+    #[serde(flatten)]
+    doc: &'a T,
+}
+
+/// Writes `doc` (an object) as pretty JSON with `"schema_version"` first and
+/// a final newline: every command's `--format json` goes through here.
+pub fn json<T: serde::Serialize + ?Sized>(out: &mut dyn Write, doc: &T) -> std::io::Result<()> {
+    let v = Versioned {
+        schema_version: SCHEMA_VERSION,
+        doc,
+    };
+    serde_json::to_writer_pretty(&mut *out, &v).map_err(std::io::Error::from)?;
+    writeln!(out)
+}

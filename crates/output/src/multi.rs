@@ -1,0 +1,358 @@
+//! `kata86 compare` and the multi-leader `kata86 drill`: JSON and tidy CSV
+//! of [`CompareRow`]s and a [`MultiResult`].
+//!
+//! Still a hand-written mirror of [`CompareRow`] and [`MultiResult`] (to be
+//! replaced by the engine types' own `Serialize`); it lives here so that its
+//! schema is published with the others.
+#![allow(missing_docs)]
+
+use std::io::Write;
+
+use engine::multi::{CompareRow, MultiResult};
+use schemars::JsonSchema;
+use serde::Serialize;
+use topology::{to_ms, Micros};
+
+use crate::drill::{cell, count, SpreadJson};
+
+/// The multi-leader drill's document: the first run's figures, and the row
+/// over every run.
+#[derive(Serialize, JsonSchema)]
+pub struct MultiDrill<'a> {
+    runs: u32,
+    drill: &'a str,
+    write_path: &'a str,
+    seed: u64,
+    onset_ms: f64,
+    charges: u64,
+    acknowledged_charges: u64,
+    declined_charges: u64,
+    unknown_outcome_charges: u64,
+    duplicates_suppressed: u64,
+    duplicate_effects: u64,
+    overspend_incidents: u64,
+    #[serde(rename = "overspend_amount_cents")]
+    overspend_amount: i64,
+    lost_updates: u64,
+    #[serde(rename = "lost_amount_cents")]
+    lost_amount: i64,
+    spurious_declines: u64,
+    rights_transfers: u64,
+    rights_refused: u64,
+    conservation_checks: u64,
+    conservation_breaches: u64,
+    converged: bool,
+    row: RowJson,
+    invariants_ok: bool,
+    invariants_expected: bool,
+    first_breach: Option<&'a str>,
+    defect: Option<&'a str>,
+    command: &'a str,
+}
+
+/// Writes the multi-leader drill's JSON document.
+pub fn drill_json(
+    n: u32,
+    r: &MultiResult,
+    row: &CompareRow,
+    command: &str,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let doc = MultiDrill {
+        runs: n,
+        drill: &r.drill,
+        write_path: &r.write_path,
+        seed: r.seed,
+        onset_ms: to_ms(r.onset),
+        charges: r.charges,
+        acknowledged_charges: r.acknowledged_charges,
+        declined_charges: r.declined_charges,
+        unknown_outcome_charges: r.unknown_outcome_charges,
+        duplicates_suppressed: r.duplicates_suppressed,
+        duplicate_effects: r.duplicate_effects,
+        overspend_incidents: r.overspend_incidents,
+        overspend_amount: r.overspend_amount,
+        lost_updates: r.lost_updates,
+        lost_amount: r.lost_amount,
+        spurious_declines: r.spurious_declines,
+        rights_transfers: r.rights_transfers,
+        rights_refused: r.rights_refused,
+        conservation_checks: r.conservation_checks,
+        conservation_breaches: r.conservation_breaches,
+        converged: r.converged,
+        row: RowJson::of(row),
+        invariants_ok: r.invariants_ok,
+        invariants_expected: r.invariants_expected,
+        first_breach: r.first_breach.as_deref(),
+        defect: r.defect.as_deref(),
+        command,
+    };
+    crate::json(out, &doc)
+}
+
+/// `kata86 compare`'s document.
+#[derive(Serialize, JsonSchema)]
+pub struct Compare<'a> {
+    seed: u64,
+    runs: u32,
+    command: &'a str,
+    rows: Vec<RowJson>,
+}
+
+/// Writes `kata86 compare`'s JSON document.
+pub fn compare_json(
+    seed: u64,
+    runs: u32,
+    command: &str,
+    rows: &[CompareRow],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let doc = Compare {
+        seed,
+        runs,
+        command,
+        rows: rows.iter().map(RowJson::of).collect(),
+    };
+    crate::json(out, &doc)
+}
+
+/// `compare --format csv`: tidy, long-format rows `drill,write_path,site,
+/// metric,statistic,value`, one figure per row, every figure of the JSON
+/// (the JSON key as `metric`, its p50/p95/p99/max as `statistic`, `value`
+/// for a single figure; booleans as 1 or 0; a figure the JSON has as null
+/// has no row). `site` is `all` for figures over every site.
+pub fn tidy_csv(rows: &[CompareRow], out: &mut dyn Write) -> std::io::Result<()> {
+    use serde_json::Value;
+    fn field(s: &str) -> String {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    }
+    fn number(v: &Value) -> Option<String> {
+        match v {
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(u8::from(*b).to_string()),
+            _ => None,
+        }
+    }
+    writeln!(out, "drill,write_path,site,metric,statistic,value")?;
+    for r in rows {
+        let j = serde_json::to_value(RowJson::of(r)).expect("plain data serializes");
+        let Value::Object(map) = j else {
+            unreachable!("a row is an object")
+        };
+        let mut line = |site: &str, metric: &str, statistic: &str, v: &Value| {
+            number(v).map_or(Ok(()), |v| {
+                writeln!(
+                    out,
+                    "{},{},{},{},{},{v}",
+                    field(&r.drill),
+                    r.write_path.name(),
+                    field(site),
+                    metric,
+                    statistic
+                )
+            })
+        };
+        for (key, v) in &map {
+            match (key.as_str(), v) {
+                ("drill" | "write_path", _) => {}
+                ("sites", Value::Array(sites)) => {
+                    for s in sites {
+                        let name = s["site"].as_str().unwrap_or_default();
+                        for (k, v) in s.as_object().into_iter().flatten() {
+                            match v {
+                                _ if k == "site" => {}
+                                Value::Object(stats) => {
+                                    for (stat, v) in stats {
+                                        line(name, k, stat, v)?;
+                                    }
+                                }
+                                _ => line(name, k, "value", v)?,
+                            }
+                        }
+                    }
+                }
+                (_, Value::Object(stats)) => {
+                    for (stat, v) in stats {
+                        line("all", key, stat, v)?;
+                    }
+                }
+                _ => line("all", key, "value", v)?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One row, for JSON.
+#[derive(Serialize, JsonSchema)]
+pub struct RowJson {
+    pub drill: String,
+    pub write_path: &'static str,
+    pub runs: u32,
+    pub sites: Vec<SiteJson>,
+    pub overspend_incidents: SpreadJson,
+    pub lost_updates: SpreadJson,
+    pub duplicate_effects: SpreadJson,
+    pub spurious_declines: SpreadJson,
+    pub rights_transfers: SpreadJson,
+    pub rights_p50_ms: Option<f64>,
+    pub rights_p95_ms: Option<f64>,
+    pub convergence_ms: SpreadJson,
+    pub slo_charge_p95_ok: bool,
+    pub runs_with_broken_invariants: u32,
+    pub invariants_expected: bool,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct SiteJson {
+    site: String,
+    charge_p50_ms: Option<f64>,
+    charge_p95_ms: Option<f64>,
+    charge_p99_ms: Option<f64>,
+    /// Median run.
+    availability: Option<f64>,
+    /// Worst run.
+    availability_worst: Option<f64>,
+    /// Charges sent during a cut or outage not done for the user
+    /// (unanswered, lost, or spuriously declined), over the runs.
+    charges_not_completed: SpreadJson,
+}
+
+impl RowJson {
+    /// The row of `r`.
+    pub fn of(r: &CompareRow) -> RowJson {
+        let f = |v: Option<Micros>| v.map(to_ms);
+        RowJson {
+            drill: r.drill.clone(),
+            write_path: r.write_path.name(),
+            sites: r
+                .sites
+                .iter()
+                .map(|s| SiteJson {
+                    site: s.name.clone(),
+                    charge_p50_ms: f(s.p50),
+                    charge_p95_ms: f(s.p95),
+                    charge_p99_ms: f(s.p99),
+                    availability: s.availability.map(|a| a.0),
+                    availability_worst: s.availability.map(|a| a.1),
+                    charges_not_completed: SpreadJson::count(s.not_completed),
+                })
+                .collect(),
+            runs: r.runs,
+            overspend_incidents: SpreadJson::count(r.overspend_incidents),
+            lost_updates: SpreadJson::count(r.lost_updates),
+            duplicate_effects: SpreadJson::count(r.duplicate_effects),
+            spurious_declines: SpreadJson::count(r.spurious_declines),
+            rights_transfers: SpreadJson::count(r.rights_transfers),
+            rights_p50_ms: f(r.rights_p50),
+            rights_p95_ms: f(r.rights_p95),
+            convergence_ms: SpreadJson::ms(r.convergence),
+            slo_charge_p95_ok: r.slo_ok,
+            runs_with_broken_invariants: r.runs_broken,
+            invariants_expected: r.invariants_expected,
+        }
+    }
+}
+
+/// A latency in whole ms, or `-`.
+fn ms_cell(v: Option<Micros>) -> String {
+    v.map_or("-".into(), |v| format!("{:.0}", to_ms(v)))
+}
+
+/// The rows as cells, a header first.
+fn cells(rows: &[CompareRow]) -> Vec<Vec<String>> {
+    let mut head: Vec<String> = vec!["drill".into(), "write path".into()];
+    if let Some(r) = rows.first() {
+        for s in &r.sites {
+            head.push(format!("{} p50/p95/p99", s.name));
+        }
+        for s in &r.sites {
+            head.push(format!("{} avail", s.name));
+        }
+        for s in &r.sites {
+            head.push(format!("{} not completed", s.name));
+        }
+    }
+    head.extend(
+        [
+            "overspend",
+            "lost",
+            "dup",
+            "spurious declines",
+            "rights moves",
+            "rights p50/p95",
+            "converge ms",
+            "money ok",
+            "SLO",
+        ]
+        .map(String::from),
+    );
+    let mut out = vec![head];
+    for r in rows {
+        let mut row = vec![r.drill.clone(), r.write_path.name().to_string()];
+        for s in &r.sites {
+            row.push(format!(
+                "{}/{}/{}",
+                ms_cell(s.p50),
+                ms_cell(s.p95),
+                ms_cell(s.p99)
+            ));
+        }
+        for s in &r.sites {
+            row.push(s.availability.map_or("-".into(), |(median, worst)| {
+                format!("{:.1}%/{:.1}%", median * 100.0, worst * 100.0)
+            }));
+        }
+        for s in &r.sites {
+            row.push(if s.availability.is_none() {
+                "-".into()
+            } else {
+                cell(s.not_completed, count)
+            });
+        }
+        for x in [
+            r.overspend_incidents,
+            r.lost_updates,
+            r.duplicate_effects,
+            r.spurious_declines,
+            r.rights_transfers,
+        ] {
+            row.push(cell(x, count));
+        }
+        row.push(format!(
+            "{}/{}",
+            ms_cell(r.rights_p50),
+            ms_cell(r.rights_p95)
+        ));
+        row.push(
+            if r.convergence.max.is_none() && r.convergence.p50.is_none() {
+                "-".into()
+            } else {
+                cell(r.convergence, |v| format!("{:.0}", to_ms(v)))
+            },
+        );
+        row.push(match (r.runs_broken, r.invariants_expected) {
+            (0, _) => "yes".into(),
+            (n, true) => format!("DEFECT in {n}/{}", r.runs),
+            (n, false) => format!("broken in {n}/{} (expected)", r.runs),
+        });
+        row.push(if r.slo_ok { "pass" } else { "FAIL" }.into());
+        out.push(row);
+    }
+    out
+}
+
+/// The compare table (markdown) of `rows`.
+pub fn table(rows: &[CompareRow]) -> String {
+    let mut b = tabled::builder::Builder::default();
+    for line in cells(rows) {
+        b.push_record(line);
+    }
+    let mut t = b.build();
+    t.with(tabled::settings::Style::markdown());
+    t.to_string()
+}
