@@ -11,7 +11,7 @@
 //! `d × valid_per_s × (1 − error_ratio)` good events to what the run counted
 //! inside it. So a long window starts at the baseline ratio, never empty.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::policy::{BurnPolicy, Severity};
 use crate::rules::threshold;
@@ -27,7 +27,7 @@ pub struct Warmup {
 
 /// One severity's alert firing: from the evaluation it first fired at to
 /// the first one it did not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Firing {
     /// Page or ticket.
     pub severity: Severity,
@@ -70,16 +70,21 @@ impl Counts {
         self.valid.len() as u64 - 1
     }
 
-    /// Good and valid events in `[end − len, end)`, warm-up included.
+    /// Good and valid events in `[end − len, end)`: the run's seconds, the
+    /// warm-up before them and, past the run's end, the same steady state
+    /// going on (so an alert still firing at the end can be seen reset).
     pub fn window(&self, end: u64, len: u64) -> (f64, f64) {
-        let end = end.min(self.seconds());
-        let before = len.saturating_sub(end) as f64;
-        let start = end.saturating_sub(len) as usize;
-        let e = end as usize;
+        let t = self.seconds();
+        let before = len.saturating_sub(end);
+        let after = end.saturating_sub(t).min(len);
+        let real_end = end.min(t);
+        let real_start = end.saturating_sub(len).min(real_end);
+        let (s, e) = (real_start as usize, real_end as usize);
         let w = self.warmup;
-        let valid = (self.valid[e] - self.valid[start]) as f64 + before * w.valid_per_s;
-        let good = (self.good[e] - self.good[start]) as f64
-            + before * w.valid_per_s * (1.0 - w.error_ratio);
+        let virtual_s = (before + after) as f64;
+        let valid = (self.valid[e] - self.valid[s]) as f64 + virtual_s * w.valid_per_s;
+        let good = (self.good[e] - self.good[s]) as f64
+            + virtual_s * w.valid_per_s * (1.0 - w.error_ratio);
         (good, valid)
     }
 
@@ -108,7 +113,11 @@ pub fn firing_at(c: &Counts, policy: &BurnPolicy, target: f64, severity: Severit
 }
 
 /// Every firing of every severity's alert, evaluated every `step_s` from
-/// `step_s` to the run's end, in time order per severity (pages first).
+/// `step_s` to the run's end, in time order per severity (pages first). An
+/// alert still firing at the run's end is evaluated on past it, on the
+/// warm-up's steady state, for up to the longest window: its reset time is
+/// then where it resets (`None` only if the steady state itself keeps it
+/// firing).
 pub fn evaluate(c: &Counts, policy: &BurnPolicy, target: f64, step_s: u64) -> Vec<Firing> {
     let mut severities: Vec<Severity> = policy.windows.iter().map(|w| w.severity).collect();
     severities.sort();
@@ -135,10 +144,14 @@ pub fn evaluate(c: &Counts, policy: &BurnPolicy, target: f64, step_s: u64) -> Ve
             t += step;
         }
         if let Some(at) = open {
+            let limit = c.seconds() + policy.longest_s() + step;
+            while t <= limit && firing_at(c, policy, target, sev, t) {
+                t += step;
+            }
             out.push(Firing {
                 severity: sev,
                 fired_at_s: at,
-                resolved_at_s: None,
+                resolved_at_s: (t <= limit).then_some(t),
             });
         }
     }
@@ -264,6 +277,41 @@ mod tests {
         // Last bad second 699; the 5 min window [t − 300, t) is clean from
         // t = 1000 on.
         assert_eq!(page.resolved_at_s, Some(1000));
+    }
+
+    /// A burn still going at the run's end resets on the steady state after
+    /// it: 5 min after the last bad second with the 1 h / 5 min pair.
+    #[test]
+    fn an_alert_firing_at_the_end_resets_on_the_steady_state_after_it() {
+        let mut p = BurnPolicy::workbook();
+        p.windows.truncate(1);
+        let (mut g, v) = flat(400, 100, 0);
+        for x in g.iter_mut().skip(200) {
+            *x = 0;
+        }
+        let c = Counts::new(
+            &g,
+            &v,
+            Warmup {
+                valid_per_s: 100.0,
+                error_ratio: 0.0,
+            },
+        );
+        let f = evaluate(&c, &p, 0.999, 10);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].fired_at_s, f[0].resolved_at_s), (260, Some(700)));
+        // A steady state that burns itself never resets.
+        let c = Counts::new(
+            &g,
+            &v,
+            Warmup {
+                valid_per_s: 100.0,
+                error_ratio: 0.5,
+            },
+        );
+        assert!(evaluate(&c, &p, 0.999, 10)
+            .iter()
+            .all(|f| f.resolved_at_s.is_none()));
     }
 
     #[test]

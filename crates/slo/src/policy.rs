@@ -1,12 +1,12 @@
 //! The burn-rate policy: a budget period and the window pairs that page or
 //! open a ticket, each with its burn-rate factor.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::SloError;
 
 /// Who an alert goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Someone is woken up: the budget is burning fast.

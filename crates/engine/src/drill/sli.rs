@@ -103,6 +103,12 @@ pub struct SiteSli {
     pub valid_total: Vec<u64>,
     /// Seconds the run sent requests for.
     pub seconds: u64,
+    /// Per objective (the configuration's order; empty for one that does
+    /// not cover the site): the burn-rate alerts' firings, evaluated every
+    /// [`DrillConfig::burn_step_s`] on the policy's windows after a warm-up
+    /// at the site's steady state (see [`SliCounter::finish`]).
+    #[serde(default)]
+    pub burn: Vec<Vec<slo::Firing>>,
 }
 
 /// Per-second counts while a run plays, one flat array each, indexed
@@ -209,11 +215,20 @@ impl SliCounter {
     }
 
     /// The run's indicators per site, its faults' impact windows ending at
-    /// `recovered(site, fault)` (from the fault's start; `None`: never).
+    /// `recovered(site, fault)` (from the fault's start; `None`: never),
+    /// and the burn-rate alerts of `policy` evaluated every `step_s`.
+    ///
+    /// The warm-up before the run (as long as the longest window, so none
+    /// starts empty) is the site's steady state extrapolated: valid events
+    /// at the site's rate over the run (`valid_total / seconds`, the rate
+    /// the budget accounting uses), bad at the share measured in its
+    /// steady-state seconds (`slo::eval::Warmup`).
     pub(crate) fn finish(
         &self,
         faults: &[Fault],
         sent_seconds: u64,
+        policy: &slo::BurnPolicy,
+        step_s: u64,
         recovered: impl Fn(usize, &Fault) -> Option<Micros>,
     ) -> Vec<SiteSli> {
         let n = self.slos.len();
@@ -263,11 +278,35 @@ impl SliCounter {
                         }
                     })
                     .collect();
+                let seconds = seconds.max(1) as u64;
+                let burn = (0..n)
+                    .map(|j| {
+                        if !self.covers[site][j] {
+                            return Vec::new();
+                        }
+                        let per_second = |v: &[u32]| -> Vec<u64> {
+                            (0..(seconds as usize).min(self.seconds))
+                                .map(|sec| v[self.at(site, sec, j)] as u64)
+                                .collect()
+                        };
+                        let warmup = slo::Warmup {
+                            valid_per_s: valid_total[j] as f64 / seconds as f64,
+                            error_ratio: 1.0 - steady[j].share().unwrap_or(1.0),
+                        };
+                        let c = slo::Counts::new(
+                            &per_second(&self.good),
+                            &per_second(&self.valid),
+                            warmup,
+                        );
+                        slo::eval::evaluate(&c, policy, self.slos[j].quantile, step_s)
+                    })
+                    .collect();
                 SiteSli {
                     steady,
                     faults,
                     valid_total,
-                    seconds: seconds.max(1) as u64,
+                    seconds,
+                    burn,
                 }
             })
             .collect()
@@ -311,6 +350,119 @@ pub struct BudgetUse {
     pub period_days: f64,
 }
 
+/// What the burn-rate alerts of one objective at one site did in one
+/// phase, over the runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BurnAlerts {
+    /// Steady state: page firings that started before the run's first fault
+    /// (the whole run without one), every run. Inside a fault: the runs
+    /// whose page fired for it.
+    pub pages: u64,
+    /// The same for tickets.
+    pub tickets: u64,
+    /// Steady state: the seconds those firings were counted over, every run
+    /// (`pages / days` is pages per day of baseline). Inside a fault: the
+    /// runs.
+    pub over: u64,
+    /// Inside a fault: from its start to the first evaluation its page fired
+    /// at, in seconds, over the runs ("never" ranked last); 0 when already
+    /// firing. Empty in steady state.
+    pub page_detect_s: Spread,
+    /// Inside a fault: the page's detection time in each run, in run order
+    /// (`None`: it did not page). Empty in steady state.
+    pub page_detect_by_run_s: Vec<Option<u64>>,
+    /// The same for the ticket.
+    pub ticket_detect_s: Spread,
+    /// Inside a fault: from the end of its impact window to the evaluation
+    /// the page had reset at, in seconds (0 if before; "never": still firing
+    /// at the run's end).
+    pub page_reset_s: Spread,
+}
+
+impl Default for BurnAlerts {
+    fn default() -> BurnAlerts {
+        BurnAlerts {
+            pages: 0,
+            tickets: 0,
+            over: 0,
+            page_detect_s: Spread::of([]),
+            page_detect_by_run_s: Vec::new(),
+            ticket_detect_s: Spread::of([]),
+            page_reset_s: Spread::of([]),
+        }
+    }
+}
+
+impl BurnAlerts {
+    /// Steady state: pages per day of baseline (`None`: no baseline time).
+    pub fn pages_per_day(&self) -> Option<f64> {
+        (self.over > 0).then(|| self.pages as f64 * 86_400.0 / self.over as f64)
+    }
+
+    /// Steady state: tickets per day of baseline.
+    pub fn tickets_per_day(&self) -> Option<f64> {
+        (self.over > 0).then(|| self.tickets as f64 * 86_400.0 / self.over as f64)
+    }
+}
+
+/// The burn-rate alerts of objective `j` in `phase`, from the runs' sites.
+fn burn_alerts(j: usize, phase: &Phase, sites: &[&SiteSli]) -> BurnAlerts {
+    use slo::Severity;
+    let mut a = BurnAlerts::default();
+    let (mut page_d, mut ticket_d, mut page_r) = (Vec::new(), Vec::new(), Vec::new());
+    for sli in sites {
+        let firings: &[slo::Firing] = sli.burn.get(j).map_or(&[], |v| v.as_slice());
+        let first_fault = sli.faults.iter().map(|f| f.from_s).min();
+        match phase {
+            Phase::Steady => {
+                let quiet = first_fault.unwrap_or(sli.seconds);
+                a.over += quiet;
+                for f in firings.iter().filter(|f| f.fired_at_s < quiet) {
+                    match f.severity {
+                        Severity::Page => a.pages += 1,
+                        Severity::Ticket => a.tickets += 1,
+                    }
+                }
+            }
+            Phase::Fault { index, .. } => {
+                let Some(w) = sli.faults.get(*index) else {
+                    continue;
+                };
+                a.over += 1;
+                // Up to the next fault's start (or the run's end).
+                let until = sli
+                    .faults
+                    .iter()
+                    .map(|f| f.from_s)
+                    .filter(|&s| s > w.from_s)
+                    .min()
+                    .unwrap_or(u64::MAX);
+                let first = |sev: Severity| {
+                    firings.iter().find(|f| {
+                        f.severity == sev
+                            && f.fired_at_s < until
+                            && f.resolved_at_s.is_none_or(|r| r > w.from_s)
+                    })
+                };
+                let page = first(Severity::Page);
+                let ticket = first(Severity::Ticket);
+                a.pages += page.is_some() as u64;
+                a.tickets += ticket.is_some() as u64;
+                page_d.push(page.map(|f| f.fired_at_s.saturating_sub(w.from_s)));
+                ticket_d.push(ticket.map(|f| f.fired_at_s.saturating_sub(w.from_s)));
+                if let Some(f) = page {
+                    page_r.push(f.resolved_at_s.map(|r| r.saturating_sub(w.to_s)));
+                }
+            }
+        }
+    }
+    a.page_detect_s = Spread::of(page_d.iter().copied());
+    a.page_detect_by_run_s = page_d;
+    a.ticket_detect_s = Spread::of(ticket_d);
+    a.page_reset_s = Spread::of(page_r);
+    a
+}
+
 /// One objective judged at one site in one phase, every run pooled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
@@ -340,6 +492,14 @@ pub struct Verdict {
     pub share_met: bool,
     /// Inside a fault: the budget it consumed (`None` in steady state).
     pub budget: Option<BudgetUse>,
+    /// The burn rate measured in the phase, every run pooled: the bad
+    /// share over `1 − objective` (`None`: no data, or a 100 % objective).
+    pub burn_rate: Option<f64>,
+    /// How long one period's whole budget lasts at that burn rate, in days
+    /// (`None`: nothing burns, or no burn rate).
+    pub exhaustion_days: Option<f64>,
+    /// The burn-rate alerts in the phase (see [`BurnAlerts`]).
+    pub burn_alerts: BurnAlerts,
     /// The verdict: in steady state the share meets the objective; inside a
     /// fault the budget consumed at p95 over the runs is within the
     /// allowance. Never with no data.
@@ -523,6 +683,15 @@ pub fn verdicts(cfg: &DrillConfig, budget: &Budget, runs: &[&[SiteSli]]) -> Vec<
                     allowance_ppm,
                     period_days: budget.period as f64 / 86_400e6,
                 });
+                let burn_rate = share.and_then(|x| {
+                    let room = 1.0 - slo.quantile;
+                    (room > 0.0).then(|| (1.0 - x) / room)
+                });
+                let exhaustion_days = burn_rate
+                    .and_then(|b| slo::eval::time_to_exhaustion_s(budget.period / 1_000_000, b))
+                    .map(|s| s / 86_400.0);
+                let sites: Vec<&SiteSli> = runs.iter().filter_map(|r| r.get(s)).collect();
+                let burn_alerts = burn_alerts(j, phase, &sites);
                 let pass = match &budget_use {
                     None => share_met,
                     Some(b) => {
@@ -542,6 +711,9 @@ pub fn verdicts(cfg: &DrillConfig, budget: &Budget, runs: &[&[SiteSli]]) -> Vec<
                     share,
                     share_met,
                     budget: budget_use,
+                    burn_rate,
+                    exhaustion_days,
+                    burn_alerts,
                     pass,
                 });
             }
@@ -592,18 +764,36 @@ mod tests {
             }
         }
         // Fault [3, 5), the site recovered 4 s after its start: window [3, 7).
-        let out = c.finish(&[fault(3, 5)], 10, |_, _| Some(4_000_000));
+        let out = c.finish(
+            &[fault(3, 5)],
+            10,
+            &slo::BurnPolicy::workbook(),
+            10,
+            |_, _| Some(4_000_000),
+        );
         let s = &out[0];
         assert_eq!((s.faults[0].from_s, s.faults[0].to_s), (3, 7));
         assert_eq!(s.faults[0].tallies[avail], Tally { good: 2, valid: 4 });
         assert_eq!(s.steady[avail], Tally { good: 6, valid: 6 });
         assert_eq!(s.valid_total[avail], 10);
         // Never recovered: the window runs to the end.
-        let out = c.finish(&[fault(3, 5)], 10, |_, _| None);
+        let out = c.finish(
+            &[fault(3, 5)],
+            10,
+            &slo::BurnPolicy::workbook(),
+            10,
+            |_, _| None,
+        );
         assert_eq!(out[0].faults[0].to_s, 10);
         assert_eq!(out[0].steady[avail], Tally { good: 3, valid: 3 });
         // Recovered before the fault ended: the window is the fault.
-        let out = c.finish(&[fault(3, 5)], 10, |_, _| Some(0));
+        let out = c.finish(
+            &[fault(3, 5)],
+            10,
+            &slo::BurnPolicy::workbook(),
+            10,
+            |_, _| Some(0),
+        );
         assert_eq!((out[0].faults[0].from_s, out[0].faults[0].to_s), (3, 5));
     }
 
@@ -616,7 +806,7 @@ mod tests {
         c.charge_sent(1, 20);
         c.charge_answered(1, 0, 100_000); // in time
         c.charge_answered(1, 10, 600_000); // answered, slow
-        let out = c.finish(&[], 10, |_, _| None);
+        let out = c.finish(&[], 10, &slo::BurnPolicy::workbook(), 10, |_, _| None);
         assert_eq!(out[1].steady[j("charge_p95")], Tally { good: 1, valid: 3 });
         assert_eq!(
             out[1].steady[j("charge_availability")],
