@@ -38,6 +38,17 @@ pub enum AlertFormat {
     PromtoolTest,
 }
 
+/// Which rules `kata86 alerts` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuleSet {
+    /// The burn-rate rules and the threshold rules, for comparison.
+    All,
+    /// Multi-window multi-burn-rate alerts generated from the SLOs.
+    BurnRate,
+    /// The threshold rules (the simulator's monitor).
+    Threshold,
+}
+
 /// `kata86 alerts` options.
 #[derive(Debug, Args)]
 pub struct AlertsArgs {
@@ -67,6 +78,49 @@ pub struct AlertsArgs {
     /// Accept a scenario over the normal size (see `kata86 drill --help`).
     #[arg(long)]
     pub allow_long: bool,
+
+    /// Which rules: the burn-rate rules generated from the SLOs, the
+    /// threshold rules, or both.
+    #[arg(long, value_enum, default_value_t = RuleSet::All)]
+    pub rules: RuleSet,
+
+    /// The error budget's period, in days [default: the scenario's
+    /// `slo_budget_days`, else 30].
+    #[arg(long, value_name = "DAYS")]
+    pub budget_days: Option<f64>,
+
+    /// A burn-rate window pair, SEVERITY:LONG/SHORT:FACTOR (e.g.
+    /// page:1h/5m:14.4); repeat for each pair. Replaces the SRE workbook's
+    /// four (page 1h/5m at 14.4 and 6h/30m at 6, ticket 1d/2h at 3 and
+    /// 3d/6h at 1).
+    #[arg(long, value_name = "PAIR")]
+    pub burn: Vec<String>,
+}
+
+/// The burn-rate policy of `cfg` with the command line's changes applied
+/// (the same for `alerts` and `drill`).
+pub fn burn_policy(
+    cfg: &mut DrillConfig,
+    budget_days: Option<f64>,
+    burn: &[String],
+) -> Result<slo::BurnPolicy, CliError> {
+    if let Some(days) = budget_days {
+        if !(days.is_finite() && (1.0..=366.0).contains(&days)) {
+            return Err(CliError::Usage(format!(
+                "--budget-days {days}: give a number of days from 1 to 366"
+            )));
+        }
+        cfg.budget.period = (days * 86_400e6).round() as Micros;
+    }
+    if !burn.is_empty() {
+        cfg.burn_windows = burn
+            .iter()
+            .map(|b| slo::BurnWindow::parse(b))
+            .collect::<Result<_, _>>()?;
+    }
+    let p = cfg.burn_policy();
+    p.validate()?;
+    Ok(p)
 }
 
 /// Runs `kata86 alerts`. Everything is checked before anything is written.
@@ -85,7 +139,7 @@ pub fn run(a: &AlertsArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
                 .into(),
         ));
     }
-    let (cfg, source) = match (&a.drill, &a.scenario) {
+    let (mut cfg, source) = match (&a.drill, &a.scenario) {
         (_, Some(path)) => (
             read_scenario(path, a.allow_long)?,
             format!("scenario {}", path.display()),
@@ -105,9 +159,10 @@ pub fn run(a: &AlertsArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
             "the defaults every built-in drill uses".into(),
         ),
     };
+    let policy = burn_policy(&mut cfg, a.budget_days, &a.burn)?;
     let text = match a.format {
-        AlertFormat::Table => table(&cfg, &source)?,
-        AlertFormat::Prometheus => rules_yaml(&cfg, &source, &command(a))?,
+        AlertFormat::Table => table(&cfg, &source, a.rules, &policy)?,
+        AlertFormat::Prometheus => rules_yaml(&cfg, &source, &command(a), a.rules, &policy)?,
         AlertFormat::PromtoolTest => {
             let r = run_drill(&cfg, a.seed)?;
             test_yaml(&cfg, &r, &source, a.seed, &command(a), &a.rules_file)?
@@ -137,7 +192,72 @@ fn command(a: &AlertsArgs) -> String {
     if a.allow_long {
         cmd.push_str(" --allow-long");
     }
+    if a.rules != RuleSet::All {
+        if let Some(v) = a.rules.to_possible_value() {
+            cmd.push_str(&format!(" --rules {}", v.get_name()));
+        }
+    }
+    if let Some(d) = a.budget_days {
+        cmd.push_str(&format!(" --budget-days {d}"));
+    }
+    for b in &a.burn {
+        cmd.push_str(&format!(" --burn {b}"));
+    }
     cmd
+}
+
+/// The burn-rate rule groups of `cfg`'s objectives at its sites.
+fn burn_groups(cfg: &DrillConfig, policy: &slo::BurnPolicy) -> Result<Vec<slo::Group>, CliError> {
+    let t = &cfg.topology;
+    let sites: Vec<&str> = t.site_ids().map(|s| t.site_name(s)).collect();
+    let step = cfg.burn_step_s();
+    Ok(slo::rules::burn_rules(
+        &cfg.slos,
+        &sites,
+        policy,
+        step,
+        RUNBOOK_URL,
+    )?)
+}
+
+/// The burn-rate groups as YAML list items under `groups:`.
+fn burn_yaml(groups: &[slo::Group]) -> String {
+    let mut y = String::new();
+    for g in groups {
+        let _ = writeln!(
+            y,
+            "  - name: {}
+    interval: {}
+    rules:{}",
+            quote(&g.name),
+            slo::rules::duration(g.interval_s),
+            if g.rules.is_empty() { " []" } else { "" }
+        );
+        for r in &g.rules {
+            match &r.kind {
+                slo::RuleKind::Record(name) => {
+                    let _ = writeln!(y, "      - record: {}", quote(name));
+                }
+                slo::RuleKind::Alert(name) => {
+                    let _ = writeln!(y, "      - alert: {}", quote(name));
+                }
+            }
+            let _ = writeln!(y, "        expr: {}", quote(&r.expr));
+            if !r.labels.is_empty() {
+                y.push_str("        labels:\n");
+                for (k, v) in &r.labels {
+                    let _ = writeln!(y, "          {k}: {}", quote(v));
+                }
+            }
+            if !r.annotations.is_empty() {
+                y.push_str("        annotations:\n");
+                for (k, v) in &r.annotations {
+                    let _ = writeln!(y, "          {k}: {}", quote(v));
+                }
+            }
+        }
+    }
+    y
 }
 
 /// A duration as rule files write it, or why it cannot be.
@@ -262,20 +382,66 @@ fn comment(indent: &str, text: &str) -> String {
         .collect()
 }
 
-/// The Prometheus alerting-rules file: one group evaluated every window.
-fn rules_yaml(cfg: &DrillConfig, source: &str, command: &str) -> Result<String, CliError> {
+/// The Prometheus rules file: the threshold rules in one group evaluated
+/// every window, the burn-rate rules in one group per objective.
+fn rules_yaml(
+    cfg: &DrillConfig,
+    source: &str,
+    command: &str,
+    set: RuleSet,
+    policy: &slo::BurnPolicy,
+) -> Result<String, CliError> {
     let window = duration(cfg.signal_window, "the monitoring window")?;
+    let burn = match set {
+        RuleSet::Threshold => Vec::new(),
+        _ => burn_groups(cfg, policy)?,
+    };
+    let mut head = String::new();
+    if set != RuleSet::BurnRate {
+        head.push_str(&format!(
+            "Threshold alerting rules generated from the simulator's alert rules\n\
+             ({source}), over the metrics of docs/metrics.md, evaluated every {window}\n\
+             window as the simulator's monitor is (group kata86).\n"
+        ));
+    }
+    if set != RuleSet::Threshold {
+        let pairs: Vec<String> = policy
+            .windows
+            .iter()
+            .map(|w| {
+                format!(
+                    "{} {}/{} at {}",
+                    w.severity.name(),
+                    slo::rules::duration(w.long_s),
+                    slo::rules::duration(w.short_s),
+                    w.factor
+                )
+            })
+            .collect();
+        head.push_str(&format!(
+            "Multi-window multi-burn-rate alerts generated from the SLOs ({source}):\n\
+             per SLO and site, the error ratio recorded over each window and one alert\n\
+             per severity, over a {} error budget ({}),\n\
+             over the per-site SLI metrics of docs/metrics.md (groups kata86-slo-*).\n",
+            slo::rules::duration(policy.period_s),
+            pairs.join(", ")
+        ));
+    }
     let mut y = comment(
         "",
-        &format!(
-            "Prometheus alerting rules generated from the simulator's alert rules\n\
-         ({source}), over the metrics of docs/metrics.md, evaluated every {window}\n\
-         window as the simulator's monitor is.\n\
-         Generated by: {command}\nDo not edit; regenerate."
-        ),
+        &format!("{head}Generated by: {command}\nDo not edit; regenerate."),
     );
+    y.push_str("groups:\n");
+    if set == RuleSet::BurnRate {
+        y.push_str(&burn_yaml(&burn));
+        if burn.is_empty() {
+            y.truncate(y.len() - 1);
+            y.push_str(" []\n");
+        }
+        return Ok(y);
+    }
     y.push_str(&format!(
-        "groups:\n  - name: 'kata86'\n    interval: {window}\n    rules:{}\n",
+        "  - name: 'kata86'\n    interval: {window}\n    rules:{}\n",
         if cfg.alerts.is_empty() { " []" } else { "" }
     ));
     for rule in &cfg.alerts {
@@ -297,6 +463,7 @@ fn rules_yaml(cfg: &DrillConfig, source: &str, command: &str) -> Result<String, 
             let _ = writeln!(y, "          {k}: {}", quote(&v));
         }
     }
+    y.push_str(&burn_yaml(&burn));
     Ok(y)
 }
 
@@ -312,8 +479,79 @@ struct Row {
     metric: String,
 }
 
-/// The rules for people, each with its PromQL.
-fn table(cfg: &DrillConfig, source: &str) -> Result<String, CliError> {
+/// The rules for people: the threshold rules and the burn-rate alerts.
+fn table(
+    cfg: &DrillConfig,
+    source: &str,
+    set: RuleSet,
+    policy: &slo::BurnPolicy,
+) -> Result<String, CliError> {
+    let mut y = String::new();
+    if set != RuleSet::BurnRate {
+        y.push_str(&threshold_table(cfg, source)?);
+    }
+    if set == RuleSet::Threshold {
+        return Ok(y);
+    }
+    if !y.is_empty() {
+        y.push('\n');
+    }
+    let groups = burn_groups(cfg, policy)?;
+    let mut b = tabled::builder::Builder::default();
+    b.push_record(
+        [
+            "severity",
+            "long window",
+            "short window",
+            "burn rate",
+            "budget spent when it fires",
+        ]
+        .map(String::from),
+    );
+    for w in &policy.windows {
+        b.push_record([
+            w.severity.name().to_string(),
+            slo::rules::duration(w.long_s),
+            slo::rules::duration(w.short_s),
+            w.factor.to_string(),
+            format!("{:.1} %", w.budget_spent(policy.period_s) * 100.0),
+        ]);
+    }
+    let mut t = b.build();
+    t.with(Style::psql());
+    let _ = writeln!(
+        y,
+        "kata86 alerts: burn-rate alerts from {} SLOs ({source}), {} error budget, evaluated every {}\n\n{t}\n",
+        cfg.slos.len(),
+        slo::rules::duration(policy.period_s),
+        slo::rules::duration(cfg.burn_step_s())
+    );
+    let t = &cfg.topology;
+    let sites: Vec<&str> = t.site_ids().map(|s| t.site_name(s)).collect();
+    for slo in &cfg.slos {
+        for site in sites.iter().filter(|s| slo.applies_to(s)) {
+            let sli = slo::indicator::indicator(slo, site);
+            let _ = writeln!(
+                y,
+                "  {} at {site} ({} good): good {} / valid {}",
+                slo.name, slo.quantile, sli.good, sli.total
+            );
+        }
+    }
+    let alerts: usize = groups
+        .iter()
+        .flat_map(|g| &g.rules)
+        .filter(|r| matches!(r.kind, slo::RuleKind::Alert(_)))
+        .count();
+    let _ = writeln!(
+        y,
+        "\n{alerts} alerts; as a Prometheus rules file: kata86 alerts --format prometheus --rules burn-rate"
+    );
+    Ok(y)
+}
+
+/// The threshold rules for people, each with its PromQL.
+fn threshold_table(cfg: &DrillConfig, source: &str) -> Result<String, CliError> {
     let window = duration(cfg.signal_window, "the monitoring window")?;
     let mut rows = Vec::new();
     for rule in &cfg.alerts {
@@ -348,7 +586,9 @@ fn table(cfg: &DrillConfig, source: &str) -> Result<String, CliError> {
             let _ = writeln!(y, "note: {}: {note}", rule.name);
         }
     }
-    y.push_str("\nAs a Prometheus rules file: kata86 alerts --format prometheus\n");
+    y.push_str(
+        "\nAs a Prometheus rules file: kata86 alerts --format prometheus --rules threshold\n",
+    );
     Ok(y)
 }
 

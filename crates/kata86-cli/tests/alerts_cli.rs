@@ -47,7 +47,7 @@ fn the_table_lists_every_default_rule_with_its_promql() {
 
 #[test]
 fn the_rules_file_has_a_rule_for_every_default_alert() {
-    let out = ok(&["alerts", "--format", "prometheus"]);
+    let out = ok(&["alerts", "--format", "prometheus", "--rules", "threshold"]);
     assert!(out.contains("groups:\n  - name: 'kata86'\n    interval: 10s\n    rules:\n"));
     let rules = default_alerts();
     assert_eq!(out.matches("      - alert: ").count(), rules.len());
@@ -114,6 +114,96 @@ fn the_committed_test_holds_the_lag_alert_quiet_before_the_fault_and_firing_afte
         checked += 1;
     }
     assert!(checked > 0, "no lag alert among the defaults");
+}
+
+/// Per objective and covered site: a ratio per window, a page and a
+/// ticket, each pair's threshold the factor times the budget share.
+#[test]
+fn the_burn_rate_rules_cover_every_objective_at_every_site() {
+    let all = ok(&["alerts", "--format", "prometheus"]);
+    let burn = ok(&["alerts", "--format", "prometheus", "--rules", "burn-rate"]);
+    let threshold = ok(&["alerts", "--format", "prometheus", "--rules", "threshold"]);
+    assert!(all.contains("  - name: 'kata86'\n") && all.contains("  - name: 'kata86-slo-"));
+    assert!(!burn.contains("  - name: 'kata86'\n"), "{burn}");
+    assert!(!threshold.contains("kata86-slo-"), "{threshold}");
+    let cfg = DrillConfig::builtin(Builtin::Baseline, JpRole::Replica);
+    let t = &cfg.topology;
+    let mut expected = 0;
+    for slo in &cfg.slos {
+        for site in t.site_ids().map(|s| t.site_name(s)) {
+            if !slo.applies_to(site) {
+                continue;
+            }
+            for sev in ["page", "ticket"] {
+                expected += 1;
+                let head = format!("      - alert: '{}_burn_{sev}'\n        expr: '", slo.name);
+                assert!(burn.contains(&head), "{head}");
+            }
+            // 14.4 over 1 h, written as PromQL computes it.
+            let pair = format!(
+                "kata86:slo_error_ratio:rate1h{{slo=\"{}\",site=\"{site}\"}} > (14.4 * (1 - {}))",
+                slo.name, slo.quantile
+            );
+            assert!(burn.contains(&pair), "{pair}");
+        }
+    }
+    assert_eq!(burn.matches("      - alert: ").count(), expected);
+    assert_eq!(
+        burn.matches("      - record: ").count(),
+        expected / 2 * 7,
+        "7 windows per objective and site"
+    );
+}
+
+#[test]
+fn the_budget_period_and_the_pairs_are_settable() {
+    let out = ok(&[
+        "alerts",
+        "--rules",
+        "burn-rate",
+        "--budget-days",
+        "28",
+        "--burn",
+        "page:2h/10m:10",
+    ]);
+    assert!(out.contains("28d error budget"), "{out}");
+    // 10 × 2 h of 28 days: 2.976 %.
+    assert!(
+        out.contains(" page     | 2h          | 10m          | 10        | 3.0 %"),
+        "{out}"
+    );
+    assert!(!out.contains("14.4"), "{out}");
+}
+
+/// A factor at or over 1 / (1 − target) needs an error ratio over 1.
+#[test]
+fn a_factor_that_can_never_fire_is_refused() {
+    // 1 / (1 − 0.95) = 20 for the 95 % objectives.
+    let err = refused(&[
+        "alerts",
+        "--format",
+        "prometheus",
+        "--burn",
+        "page:1h/5m:20",
+    ]);
+    assert!(err.contains("can never fire"), "{err}");
+    assert!(
+        err.contains("read_p95") && err.contains("1 / (1 − target) = 20"),
+        "{err}"
+    );
+    ok(&[
+        "alerts",
+        "--format",
+        "prometheus",
+        "--burn",
+        "page:1h/5m:19.9",
+    ]);
+    let err = refused(&["alerts", "--burn", "page:5m/1h:2"]);
+    assert!(err.contains("shorter"), "{err}");
+    let err = refused(&["alerts", "--burn", "pager:1h/5m:2"]);
+    assert!(err.contains("SEVERITY:LONG/SHORT:FACTOR"), "{err}");
+    let err = refused(&["alerts", "--budget-days", "0"]);
+    assert!(err.contains("--budget-days"), "{err}");
 }
 
 #[test]

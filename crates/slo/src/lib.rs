@@ -35,7 +35,7 @@ pub mod rules;
 
 pub use eval::{Counts, Firing, Warmup};
 pub use indicator::Indicator;
-pub use policy::{BurnPolicy, BurnWindow, Severity, DAY_S};
+pub use policy::{parse_duration, BurnPolicy, BurnWindow, Severity, DAY_S};
 pub use rules::{Group, Rule, RuleKind};
 
 /// Why rules could not be generated or a policy is refused.

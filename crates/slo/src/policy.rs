@@ -40,7 +40,60 @@ pub struct BurnWindow {
     pub factor: f64,
 }
 
+/// Seconds from a duration as PromQL writes one: `90s`, `5m`, `6h`, `3d`
+/// (a whole number and one unit).
+pub fn parse_duration(s: &str) -> Option<u64> {
+    let unit = s.chars().last()?;
+    let n: u64 = s[..s.len() - unit.len_utf8()].parse().ok()?;
+    let mul = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => DAY_S,
+        _ => return None,
+    };
+    n.checked_mul(mul).filter(|&x| x > 0)
+}
+
 impl BurnWindow {
+    /// A pair as the command line writes it: `page:1h/5m:14.4`
+    /// (severity, long and short window, factor).
+    pub fn parse(s: &str) -> Result<BurnWindow, SloError> {
+        let bad = |why: &str| {
+            SloError::BadPolicy(format!(
+                "`{s}`: {why}; write SEVERITY:LONG/SHORT:FACTOR, e.g. page:1h/5m:14.4 \
+                 (severity page or ticket, windows as 90s, 5m, 6h, 3d)"
+            ))
+        };
+        let mut parts = s.split(':');
+        let (Some(sev), Some(windows), Some(factor), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad("not three fields"));
+        };
+        let severity = match sev {
+            "page" => Severity::Page,
+            "ticket" => Severity::Ticket,
+            _ => return Err(bad("the severity is neither page nor ticket")),
+        };
+        let (long, short) = windows
+            .split_once('/')
+            .ok_or_else(|| bad("the windows are not LONG/SHORT"))?;
+        let long_s =
+            parse_duration(long).ok_or_else(|| bad("the long window is not a duration"))?;
+        let short_s =
+            parse_duration(short).ok_or_else(|| bad("the short window is not a duration"))?;
+        let factor: f64 = factor
+            .parse()
+            .map_err(|_| bad("the factor is not a number"))?;
+        Ok(BurnWindow {
+            severity,
+            long_s,
+            short_s,
+            factor,
+        })
+    }
+
     /// The share of one period's budget spent at exactly `factor` over the
     /// long window: `factor × long / period` (2 % for 14.4 over 1 h of 30
     /// days).
@@ -152,7 +205,8 @@ impl BurnPolicy {
                     factor: w.factor,
                     target,
                     limit: if room > 0.0 {
-                        1.0 / room
+                        // 1 / (1 − 0.95) is 19.999999999999982 in binary.
+                        (1e9 / room).round() / 1e9
                     } else {
                         f64::INFINITY
                     },
@@ -201,6 +255,31 @@ mod tests {
         p.check_target("x", 0.8).unwrap();
         // A 100 % objective has no budget to burn.
         assert!(p.check_target("x", 1.0).is_err());
+    }
+
+    #[test]
+    fn pairs_parse_from_the_command_line() {
+        assert_eq!(
+            BurnWindow::parse("page:1h/5m:14.4").unwrap(),
+            BurnPolicy::workbook().windows[0]
+        );
+        assert_eq!(
+            BurnWindow::parse("ticket:3d/6h:1").unwrap(),
+            BurnPolicy::workbook().windows[3]
+        );
+        for bad in [
+            "page:1h:14.4",
+            "pager:1h/5m:1",
+            "page:1x/5m:1",
+            "page:1h/5m:x",
+            "page:0h/5m:1",
+            "",
+        ] {
+            let e = BurnWindow::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("SEVERITY:LONG/SHORT:FACTOR"), "{bad}: {e}");
+        }
+        assert_eq!(parse_duration("90s"), Some(90));
+        assert_eq!(parse_duration("ééh"), None);
     }
 
     #[test]
