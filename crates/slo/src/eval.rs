@@ -44,6 +44,7 @@ pub struct Counts {
     good: Vec<u64>,
     valid: Vec<u64>,
     warmup: Warmup,
+    warmup_limit_s: u64,
 }
 
 impl Counts {
@@ -62,7 +63,16 @@ impl Counts {
             good: sum(good),
             valid: sum(valid),
             warmup,
+            warmup_limit_s: u64::MAX,
         }
+    }
+
+    /// The same counts with a warm-up of only `seconds` before the run
+    /// (nothing before it), as a replay that starts that long before the
+    /// run sees them.
+    pub fn with_warmup_limit(mut self, seconds: u64) -> Counts {
+        self.warmup_limit_s = seconds;
+        self
     }
 
     /// The run's length in seconds.
@@ -75,7 +85,7 @@ impl Counts {
     /// going on (so an alert still firing at the end can be seen reset).
     pub fn window(&self, end: u64, len: u64) -> (f64, f64) {
         let t = self.seconds();
-        let before = len.saturating_sub(end);
+        let before = len.saturating_sub(end).min(self.warmup_limit_s);
         let after = end.saturating_sub(t).min(len);
         let real_end = end.min(t);
         let real_start = end.saturating_sub(len).min(real_end);
@@ -328,6 +338,17 @@ mod tests {
         // 3600 s window at t = 100: 3500 s of warm-up at 50 % bad.
         let r = c.error_ratio(100, 3600).unwrap();
         assert!((r - 0.5 * 3500.0 / 3600.0).abs() < 1e-12, "{r}");
+        let short = Counts::new(
+            &g,
+            &v,
+            Warmup {
+                valid_per_s: 10.0,
+                error_ratio: 0.5,
+            },
+        )
+        .with_warmup_limit(900);
+        let r = short.error_ratio(100, 3600).unwrap();
+        assert!((r - 0.5 * 900.0 / 1000.0).abs() < 1e-12, "{r}");
         let empty = Counts::new(
             &[0; 10],
             &[0; 10],

@@ -12,6 +12,7 @@
 //!   histograms) and each objective's SLI as good and total selectors.
 //! * [`rules`] — the Prometheus rule [`Group`]s: per objective and site, the
 //!   error ratio recorded over every window, and one alert per severity.
+//! * [`replay`] — a run's counts as the series a promtool test replays.
 //! * [`eval`] — the same alerts evaluated every step of a run from
 //!   per-second good and valid counts ([`Counts`]), after a [`Warmup`].
 //!
@@ -31,6 +32,7 @@
 pub mod eval;
 pub mod indicator;
 mod policy;
+pub mod replay;
 pub mod rules;
 
 pub use eval::{Counts, Firing, Warmup};

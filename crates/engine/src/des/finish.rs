@@ -146,6 +146,7 @@ impl Core<'_> {
             cfg.burn_step_s(),
             |site, f| self.recovered_after(site, f.start),
         );
+        let burn_inputs = self.sli.burn_inputs(&sli);
         let availability_by_site = self.availability_by_site();
         let not_completed_by_site = self
             .cut_charges_by_site()
@@ -274,6 +275,7 @@ impl Core<'_> {
             first_fault: self.recovery.first_fault,
             duration: cfg.duration,
             sli,
+            burn_inputs,
         };
         Outcome {
             result,

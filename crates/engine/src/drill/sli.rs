@@ -111,6 +111,27 @@ pub struct SiteSli {
     pub burn: Vec<Vec<slo::Firing>>,
 }
 
+/// What the burn-rate alerts of one objective at one site are evaluated
+/// on: its good and valid events in each second of the run, and the
+/// warm-up before it (the site's rate over the run, bad at the share of its
+/// steady-state seconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BurnInput {
+    /// Good events per second.
+    pub good: Vec<u64>,
+    /// Valid events per second.
+    pub valid: Vec<u64>,
+    /// The steady state assumed before (and after) the run.
+    pub warmup: slo::Warmup,
+}
+
+impl BurnInput {
+    /// The counts the evaluation reads.
+    pub fn counts(&self) -> slo::Counts {
+        slo::Counts::new(&self.good, &self.valid, self.warmup)
+    }
+}
+
 /// Per-second counts while a run plays, one flat array each, indexed
 /// `(site × seconds + second) × objectives + objective` (one allocation, not
 /// one per second).
@@ -214,6 +235,48 @@ impl SliCounter {
         }
     }
 
+    /// Objective `j`'s per-second counts at `site` over the run's first
+    /// `seconds`, and the warm-up its burn-rate evaluation assumes; `None`
+    /// where it does not cover the site.
+    fn burn_input(
+        &self,
+        site: usize,
+        j: usize,
+        seconds: u64,
+        steady: &[Tally],
+        valid_total: &[u64],
+    ) -> Option<BurnInput> {
+        if !*self.covers.get(site)?.get(j)? {
+            return None;
+        }
+        let per_second = |v: &[u32]| -> Vec<u64> {
+            (0..(seconds as usize).min(self.seconds))
+                .map(|sec| v[self.at(site, sec, j)] as u64)
+                .collect()
+        };
+        Some(BurnInput {
+            good: per_second(&self.good),
+            valid: per_second(&self.valid),
+            warmup: slo::Warmup {
+                valid_per_s: valid_total[j] as f64 / seconds.max(1) as f64,
+                error_ratio: 1.0 - steady[j].share().unwrap_or(1.0),
+            },
+        })
+    }
+
+    /// Every objective's [`BurnInput`] at every site (`[site][objective]`),
+    /// for the indicators `finish` returned.
+    pub(crate) fn burn_inputs(&self, slis: &[SiteSli]) -> Vec<Vec<Option<BurnInput>>> {
+        slis.iter()
+            .enumerate()
+            .map(|(site, sli)| {
+                (0..self.slos.len())
+                    .map(|j| self.burn_input(site, j, sli.seconds, &sli.steady, &sli.valid_total))
+                    .collect()
+            })
+            .collect()
+    }
+
     /// The run's indicators per site, its faults' impact windows ending at
     /// `recovered(site, fault)` (from the fault's start; `None`: never),
     /// and the burn-rate alerts of `policy` evaluated every `step_s`.
@@ -280,26 +343,17 @@ impl SliCounter {
                     .collect();
                 let seconds = seconds.max(1) as u64;
                 let burn = (0..n)
-                    .map(|j| {
-                        if !self.covers[site][j] {
-                            return Vec::new();
-                        }
-                        let per_second = |v: &[u32]| -> Vec<u64> {
-                            (0..(seconds as usize).min(self.seconds))
-                                .map(|sec| v[self.at(site, sec, j)] as u64)
-                                .collect()
-                        };
-                        let warmup = slo::Warmup {
-                            valid_per_s: valid_total[j] as f64 / seconds as f64,
-                            error_ratio: 1.0 - steady[j].share().unwrap_or(1.0),
-                        };
-                        let c = slo::Counts::new(
-                            &per_second(&self.good),
-                            &per_second(&self.valid),
-                            warmup,
-                        );
-                        slo::eval::evaluate(&c, policy, self.slos[j].quantile, step_s)
-                    })
+                    .map(
+                        |j| match self.burn_input(site, j, seconds, &steady, &valid_total) {
+                            Some(b) => slo::eval::evaluate(
+                                &b.counts(),
+                                policy,
+                                self.slos[j].quantile,
+                                step_s,
+                            ),
+                            None => Vec::new(),
+                        },
+                    )
                     .collect();
                 SiteSli {
                     steady,
