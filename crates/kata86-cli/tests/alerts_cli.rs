@@ -17,7 +17,15 @@ const COMMITTED: [(&str, &[&str]); 2] = [
     ("rules.yml", &["alerts", "--format", "prometheus"]),
     (
         "lag_alert_test.yml",
-        &["alerts", "--format", "promtool-test", "--drill", "runbook"],
+        &[
+            "alerts",
+            "--format",
+            "promtool-test",
+            "--drill",
+            "runbook",
+            "--rules",
+            "threshold",
+        ],
     ),
 ];
 
@@ -204,6 +212,86 @@ fn a_factor_that_can_never_fire_is_refused() {
     assert!(err.contains("SEVERITY:LONG/SHORT:FACTOR"), "{err}");
     let err = refused(&["alerts", "--budget-days", "0"]);
     assert!(err.contains("--budget-days"), "{err}");
+}
+
+/// The burn-rate test of `region-down --policy reject-writes`: the
+/// charge-availability page expected at both sites from the evaluation
+/// where the drill's own report says it paged (its windows, 1 h and 6 h,
+/// fit in the replayed 6 h warm-up, so the two evaluations agree), and not
+/// one evaluation before.
+#[test]
+fn the_burn_rate_test_expects_the_page_where_the_drill_reports_it() {
+    let test = ok(&[
+        "alerts",
+        "--format",
+        "promtool-test",
+        "--drill",
+        "region-down",
+        "--policy",
+        "reject-writes",
+        "--rules",
+        "burn-rate",
+    ]);
+    let mut cfg = DrillConfig::builtin(Builtin::RegionDown, JpRole::Replica);
+    cfg.policy = engine::drill::Policy::RejectWrites;
+    let r = run_drill(&cfg, 86).expect("valid drill");
+    let step = cfg.burn_step_s();
+    let warmup = 6 * 3600;
+    let j = cfg
+        .slos
+        .iter()
+        .position(|s| s.name == "charge_availability")
+        .expect("a default objective");
+    let mut paged = 0;
+    for (si, sli) in r.sli.iter().enumerate() {
+        let id = cfg.topology.site_ids().nth(si).expect("a site");
+        let site = cfg.topology.site_name(id);
+        let Some(page) = sli.burn[j]
+            .iter()
+            .find(|f| f.severity == slo::Severity::Page)
+        else {
+            panic!("no page at {site}: {:?}", sli.burn[j]);
+        };
+        // The page fires after the fault's start, within an hour.
+        let fault = sli.faults[0].from_s;
+        assert!(
+            page.fired_at_s > fault && page.fired_at_s < fault + 3600,
+            "{page:?}"
+        );
+        let at = |t: u64| slo::rules::duration(warmup + t);
+        let firing = format!(
+            "      - eval_time: {}\n        alertname: 'charge_availability_burn_page'\n",
+            at(page.fired_at_s)
+        );
+        assert!(test.contains(&firing), "{firing}");
+        let labels = format!(
+            "          - exp_labels:\n              severity: 'page'\n              slo: 'charge_availability'\n              site: '{site}'\n"
+        );
+        let block = &test[test.find(&firing).unwrap()..];
+        let block = &block[..block[1..].find("\n      - ").map_or(block.len(), |e| e + 1)];
+        assert!(block.contains(&labels), "{block}");
+        let before = format!(
+            "eval_time: {}, alertname: 'charge_availability_burn_page', exp_alerts: []",
+            at(page.fired_at_s - step)
+        );
+        // Quiet the step before, unless the other site already fired.
+        if !test.contains(&before) {
+            let b = format!(
+                "      - eval_time: {}\n        alertname: 'charge_availability_burn_page'\n",
+                at(page.fired_at_s - step)
+            );
+            let block = &test[test.find(&b).expect("asserted the step before")..];
+            let block = &block[..block[1..].find("\n      - ").map_or(block.len(), |e| e + 1)];
+            assert!(!block.contains(&labels), "{block}");
+        }
+        paged += 1;
+    }
+    assert_eq!(paged, 2, "both sites page");
+    // The staleness objectives judge data age, which no metric carries.
+    assert!(
+        test.contains("staleness_p95: not asserted: data age"),
+        "{test}"
+    );
 }
 
 #[test]
