@@ -375,6 +375,18 @@ fn docs_metrics_md_matches_the_code() {
         let line = format!("- {what}: {} —", bounds(b));
         assert!(doc.contains(&line), "{line}");
     }
+    use slo::indicator as sli;
+    for metric in [
+        sli::REQUESTS,
+        sli::READ_DURATION,
+        sli::CHARGE_DURATION,
+        sli::READ_STALENESS,
+    ] {
+        assert!(doc.contains(&format!("| `{metric}` |")), "{metric}");
+    }
+    for outcome in [sli::GOOD, sli::SLOW, sli::FAILED] {
+        assert!(doc.contains(&format!("`outcome=\"{outcome}\"`")), "{outcome}");
+    }
     for (name, signal) in scenario::SIGNALS {
         let row = format!(
             "| `{signal:?}` (`{name}`) | `{}` |",
