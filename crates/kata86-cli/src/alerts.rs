@@ -325,7 +325,7 @@ fn burn_test_yaml(
             let mut total = base;
             for (i, c) in series.run.iter().enumerate() {
                 total += c;
-                if (i as u64 + 1) % step == 0 && i as u64 + 1 <= last {
+                if (i as u64 + 1).is_multiple_of(step) && (i as u64) < last {
                     v.push(sample(total));
                 }
             }

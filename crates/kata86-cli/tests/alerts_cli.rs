@@ -385,7 +385,10 @@ fn docs_metrics_md_matches_the_code() {
         assert!(doc.contains(&format!("| `{metric}` |")), "{metric}");
     }
     for outcome in [sli::GOOD, sli::SLOW, sli::FAILED] {
-        assert!(doc.contains(&format!("`outcome=\"{outcome}\"`")), "{outcome}");
+        assert!(
+            doc.contains(&format!("`outcome=\"{outcome}\"`")),
+            "{outcome}"
+        );
     }
     for (name, signal) in scenario::SIGNALS {
         let row = format!(

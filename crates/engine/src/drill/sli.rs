@@ -106,7 +106,7 @@ pub struct SiteSli {
     /// Per objective (the configuration's order; empty for one that does
     /// not cover the site): the burn-rate alerts' firings, evaluated every
     /// [`DrillConfig::burn_step_s`] on the policy's windows after a warm-up
-    /// at the site's steady state (see [`SliCounter::finish`]).
+    /// at the site's steady state (see [`BurnInput`]).
     #[serde(default)]
     pub burn: Vec<Vec<slo::Firing>>,
 }
