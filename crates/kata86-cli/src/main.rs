@@ -64,6 +64,10 @@ pub enum CliError {
     /// A calibration against PostgreSQL could not run.
     #[error("calibrate: {0}")]
     Calibrate(#[from] ::calibrate::CalibrateError),
+    /// Burn-rate rules that cannot be generated (a factor that can never
+    /// fire, a bad window pair).
+    #[error("{0}")]
+    Slo(#[from] ::slo::SloError),
     /// The HTML report could not be rendered.
     #[error("--report: {0}")]
     Render(#[from] ::report::ReportError),

@@ -17,7 +17,15 @@ const COMMITTED: [(&str, &[&str]); 2] = [
     ("rules.yml", &["alerts", "--format", "prometheus"]),
     (
         "lag_alert_test.yml",
-        &["alerts", "--format", "promtool-test", "--drill", "runbook"],
+        &[
+            "alerts",
+            "--format",
+            "promtool-test",
+            "--drill",
+            "runbook",
+            "--rules",
+            "threshold",
+        ],
     ),
 ];
 
@@ -47,7 +55,7 @@ fn the_table_lists_every_default_rule_with_its_promql() {
 
 #[test]
 fn the_rules_file_has_a_rule_for_every_default_alert() {
-    let out = ok(&["alerts", "--format", "prometheus"]);
+    let out = ok(&["alerts", "--format", "prometheus", "--rules", "threshold"]);
     assert!(out.contains("groups:\n  - name: 'kata86'\n    interval: 10s\n    rules:\n"));
     let rules = default_alerts();
     assert_eq!(out.matches("      - alert: ").count(), rules.len());
@@ -114,6 +122,176 @@ fn the_committed_test_holds_the_lag_alert_quiet_before_the_fault_and_firing_afte
         checked += 1;
     }
     assert!(checked > 0, "no lag alert among the defaults");
+}
+
+/// Per objective and covered site: a ratio per window, a page and a
+/// ticket, each pair's threshold the factor times the budget share.
+#[test]
+fn the_burn_rate_rules_cover_every_objective_at_every_site() {
+    let all = ok(&["alerts", "--format", "prometheus"]);
+    let burn = ok(&["alerts", "--format", "prometheus", "--rules", "burn-rate"]);
+    let threshold = ok(&["alerts", "--format", "prometheus", "--rules", "threshold"]);
+    assert!(all.contains("  - name: 'kata86'\n") && all.contains("  - name: 'kata86-slo-"));
+    assert!(!burn.contains("  - name: 'kata86'\n"), "{burn}");
+    assert!(!threshold.contains("kata86-slo-"), "{threshold}");
+    let cfg = DrillConfig::builtin(Builtin::Baseline, JpRole::Replica);
+    let t = &cfg.topology;
+    let mut expected = 0;
+    for slo in &cfg.slos {
+        for site in t.site_ids().map(|s| t.site_name(s)) {
+            if !slo.applies_to(site) {
+                continue;
+            }
+            for sev in ["page", "ticket"] {
+                expected += 1;
+                let head = format!("      - alert: '{}_burn_{sev}'\n        expr: '", slo.name);
+                assert!(burn.contains(&head), "{head}");
+            }
+            // 14.4 over 1 h, written as PromQL computes it.
+            let pair = format!(
+                "kata86:slo_error_ratio:rate1h{{slo=\"{}\",site=\"{site}\"}} > (14.4 * (1 - {}))",
+                slo.name, slo.quantile
+            );
+            assert!(burn.contains(&pair), "{pair}");
+        }
+    }
+    assert_eq!(burn.matches("      - alert: ").count(), expected);
+    assert_eq!(
+        burn.matches("      - record: ").count(),
+        expected / 2 * 7,
+        "7 windows per objective and site"
+    );
+}
+
+#[test]
+fn the_budget_period_and_the_pairs_are_settable() {
+    let out = ok(&[
+        "alerts",
+        "--rules",
+        "burn-rate",
+        "--budget-days",
+        "28",
+        "--burn",
+        "page:2h/10m:10",
+    ]);
+    assert!(out.contains("28d error budget"), "{out}");
+    // 10 × 2 h of 28 days: 2.976 %.
+    assert!(
+        out.contains(" page     | 2h          | 10m          | 10        | 3.0 %"),
+        "{out}"
+    );
+    assert!(!out.contains("14.4"), "{out}");
+}
+
+/// A factor at or over 1 / (1 − target) needs an error ratio over 1.
+#[test]
+fn a_factor_that_can_never_fire_is_refused() {
+    // 1 / (1 − 0.95) = 20 for the 95 % objectives.
+    let err = refused(&[
+        "alerts",
+        "--format",
+        "prometheus",
+        "--burn",
+        "page:1h/5m:20",
+    ]);
+    assert!(err.contains("can never fire"), "{err}");
+    assert!(
+        err.contains("read_p95") && err.contains("1 / (1 − target) = 20"),
+        "{err}"
+    );
+    ok(&[
+        "alerts",
+        "--format",
+        "prometheus",
+        "--burn",
+        "page:1h/5m:19.9",
+    ]);
+    let err = refused(&["alerts", "--burn", "page:5m/1h:2"]);
+    assert!(err.contains("shorter"), "{err}");
+    let err = refused(&["alerts", "--burn", "pager:1h/5m:2"]);
+    assert!(err.contains("SEVERITY:LONG/SHORT:FACTOR"), "{err}");
+    let err = refused(&["alerts", "--budget-days", "0"]);
+    assert!(err.contains("--budget-days"), "{err}");
+}
+
+/// The burn-rate test of `region-down --policy reject-writes`: the
+/// charge-availability page expected at both sites from the evaluation
+/// where the drill's own report says it paged (its windows, 1 h and 6 h,
+/// fit in the replayed 6 h warm-up, so the two evaluations agree), and not
+/// one evaluation before.
+#[test]
+fn the_burn_rate_test_expects_the_page_where_the_drill_reports_it() {
+    let test = ok(&[
+        "alerts",
+        "--format",
+        "promtool-test",
+        "--drill",
+        "region-down",
+        "--policy",
+        "reject-writes",
+        "--rules",
+        "burn-rate",
+    ]);
+    let mut cfg = DrillConfig::builtin(Builtin::RegionDown, JpRole::Replica);
+    cfg.policy = engine::drill::Policy::RejectWrites;
+    let r = run_drill(&cfg, 86).expect("valid drill");
+    let step = cfg.burn_step_s();
+    let warmup = 6 * 3600;
+    let j = cfg
+        .slos
+        .iter()
+        .position(|s| s.name == "charge_availability")
+        .expect("a default objective");
+    let mut paged = 0;
+    for (si, sli) in r.sli.iter().enumerate() {
+        let id = cfg.topology.site_ids().nth(si).expect("a site");
+        let site = cfg.topology.site_name(id);
+        let Some(page) = sli.burn[j]
+            .iter()
+            .find(|f| f.severity == slo::Severity::Page)
+        else {
+            panic!("no page at {site}: {:?}", sli.burn[j]);
+        };
+        // The page fires after the fault's start, within an hour.
+        let fault = sli.faults[0].from_s;
+        assert!(
+            page.fired_at_s > fault && page.fired_at_s < fault + 3600,
+            "{page:?}"
+        );
+        let at = |t: u64| slo::rules::duration(warmup + t);
+        let firing = format!(
+            "      - eval_time: {}\n        alertname: 'charge_availability_burn_page'\n",
+            at(page.fired_at_s)
+        );
+        assert!(test.contains(&firing), "{firing}");
+        let labels = format!(
+            "          - exp_labels:\n              severity: 'page'\n              slo: 'charge_availability'\n              site: '{site}'\n"
+        );
+        let block = &test[test.find(&firing).unwrap()..];
+        let block = &block[..block[1..].find("\n      - ").map_or(block.len(), |e| e + 1)];
+        assert!(block.contains(&labels), "{block}");
+        let before = format!(
+            "eval_time: {}, alertname: 'charge_availability_burn_page', exp_alerts: []",
+            at(page.fired_at_s - step)
+        );
+        // Quiet the step before, unless the other site already fired.
+        if !test.contains(&before) {
+            let b = format!(
+                "      - eval_time: {}\n        alertname: 'charge_availability_burn_page'\n",
+                at(page.fired_at_s - step)
+            );
+            let block = &test[test.find(&b).expect("asserted the step before")..];
+            let block = &block[..block[1..].find("\n      - ").map_or(block.len(), |e| e + 1)];
+            assert!(!block.contains(&labels), "{block}");
+        }
+        paged += 1;
+    }
+    assert_eq!(paged, 2, "both sites page");
+    // The staleness objectives judge data age, which no metric carries.
+    assert!(
+        test.contains("staleness_p95: not asserted: data age"),
+        "{test}"
+    );
 }
 
 #[test]
@@ -196,6 +374,21 @@ fn docs_metrics_md_matches_the_code() {
     ] {
         let line = format!("- {what}: {} —", bounds(b));
         assert!(doc.contains(&line), "{line}");
+    }
+    use slo::indicator as sli;
+    for metric in [
+        sli::REQUESTS,
+        sli::READ_DURATION,
+        sli::CHARGE_DURATION,
+        sli::READ_STALENESS,
+    ] {
+        assert!(doc.contains(&format!("| `{metric}` |")), "{metric}");
+    }
+    for outcome in [sli::GOOD, sli::SLOW, sli::FAILED] {
+        assert!(
+            doc.contains(&format!("`outcome=\"{outcome}\"`")),
+            "{outcome}"
+        );
     }
     for (name, signal) in scenario::SIGNALS {
         let row = format!(

@@ -826,6 +826,134 @@ pub fn table(
     writeln!(out, "reproduce: {command}")
 }
 
+/// How long a whole budget lasts at a verdict's burn rate: `36.2 h`,
+/// `12.5 d`, `never` (nothing burns), `no data`.
+fn lasts(v: &engine::drill::sli::Verdict) -> String {
+    match (v.exhaustion_days, v.burn_rate) {
+        (Some(d), _) if d < 1.0 => format!("{:.1} h", d * 24.0),
+        (Some(d), _) => format!("{d:.1} d"),
+        (None, Some(_)) => "never".into(),
+        (None, None) => "no data".into(),
+    }
+}
+
+/// p50/max of a spread of seconds over `n` values: `52/60`, `never`, `-`
+/// with none.
+fn p50_max(s: &metrics::Spread, n: u64) -> String {
+    let f = |x: Option<u64>| x.map_or_else(|| "never".to_string(), |v| v.to_string());
+    match (s.p50, s.max) {
+        _ if n == 0 => "-".into(),
+        (a, b) if a == b => f(a),
+        (a, b) => format!("{}/{}", f(a), f(b)),
+    }
+}
+
+/// The burn-rate alerts of every objective at every site, per phase, beside
+/// the threshold alerts: what paged, how fast, and how much budget burnt.
+fn burn_table(
+    cfg: &DrillConfig,
+    r: &DrillRuns,
+    label: &str,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let policy = cfg.burn_policy();
+    let pairs: Vec<String> = policy
+        .windows
+        .iter()
+        .map(|w| {
+            format!(
+                "{} {}/{} at {}",
+                w.severity.name(),
+                slo::rules::duration(w.long_s),
+                slo::rules::duration(w.short_s),
+                w.factor
+            )
+        })
+        .collect();
+    let mut b = tabled::builder::Builder::default();
+    b.push_record(
+        [
+            "site",
+            "phase",
+            "SLO",
+            "burn rate",
+            "budget lasts",
+            "budget consumed p95",
+            "runs paged",
+            "page detect s p50/max",
+            "page reset s p50/max",
+            "runs ticketed",
+            "ticket detect s p50/max",
+            "pages / tickets per day",
+        ]
+        .map(String::from),
+    );
+    for v in &r.verdicts {
+        let a = &v.burn_alerts;
+        let fault = v.budget.is_some();
+        let per_day = match (a.pages_per_day(), a.tickets_per_day()) {
+            (Some(p), Some(t)) if !fault => format!("{p:.1} / {t:.1}"),
+            _ => "-".into(),
+        };
+        b.push_record([
+            v.site.clone(),
+            v.phase.label(),
+            v.slo.clone(),
+            v.burn_rate
+                .map_or_else(|| "no data".into(), |x| format!("{x:.2}")),
+            lasts(v),
+            v.budget.map_or_else(
+                || "-".into(),
+                |b| {
+                    b.consumed_ppm
+                        .p95
+                        .map_or_else(|| "all".into(), |p| pct(p as f64 / 1e6))
+                },
+            ),
+            if fault {
+                format!("{}/{}", a.pages, a.over)
+            } else {
+                a.pages.to_string()
+            },
+            p50_max(&a.page_detect_s, if fault { a.pages } else { 0 }),
+            p50_max(&a.page_reset_s, if fault { a.pages } else { 0 }),
+            if fault {
+                format!("{}/{}", a.tickets, a.over)
+            } else {
+                a.tickets.to_string()
+            },
+            p50_max(&a.ticket_detect_s, if fault { a.tickets } else { 0 }),
+            per_day,
+        ]);
+    }
+    let mut t = b.build();
+    t.with(Style::psql());
+    let threshold = r.time_to_detect();
+    let secs = |x: Option<u64>| {
+        x.map_or_else(
+            || "never".to_string(),
+            |us| format!("{:.1}", us as f64 / 1e6),
+        )
+    };
+    writeln!(
+        out,
+        "
+{label}: burn-rate alerts per site and phase ({}-day budget; {}; evaluated every {} s after a warm-up of {} at each run's steady state), every run:
+{t}
+steady: pages and tickets that fired before the run's first fault, over that baseline time. fault N: runs whose alert fired for the fault, from its start (detect) and from the end of its impact window (reset, evaluated past the run's end on its steady state; never: the steady state itself keeps it firing).
+threshold alerts (kata86 alerts --rules threshold), same runs: detect s p50/p95/max {}/{}/{}, false alarms {} per simulated day.",
+        policy.period_s as f64 / 86_400.0,
+        pairs.join(", "),
+        cfg.burn_step_s(),
+        slo::rules::duration(policy.longest_s()),
+        secs(threshold.p50),
+        secs(threshold.p95),
+        secs(threshold.max),
+        r.false_alarms_per_day()
+            .map_or_else(|| "-".into(), |x| format!("{x:.1}"))
+    )
+}
+
 /// What users saw per site, inside and outside the fault windows, then every
 /// objective judged per site and phase (in full for one configuration, its
 /// failures for several).
@@ -893,6 +1021,7 @@ fn verdict_table(
                 "good share",
                 "share met",
                 "budget consumed p50/p95/max",
+                "budget lasts",
                 "verdict",
             ]
             .map(String::from),
@@ -938,6 +1067,7 @@ fn verdict_table(
                 }
                 .to_string(),
                 budget,
+                lasts(v),
                 verdict.to_string(),
             ]);
         }
@@ -949,10 +1079,12 @@ fn verdict_table(
             "
 {label}: verdicts per site and phase, every run pooled:
 {t}
-A failed or timed-out request is a bad event; staleness counts answered reads, by the measure named (data_age: the true age of the balance returned). steady: every second outside the site's impact windows, judged on the objective. fault N: from the fault's start to the later of its end and the site's recovery, judged on the error budget it consumed ({} of one {:.0}-day budget allowed per incident, at p95 over the runs): its share may read FAIL while the budget verdict passes.",
+A failed or timed-out request is a bad event; staleness counts answered reads, by the measure named (data_age: the true age of the balance returned). steady: every second outside the site's impact windows, judged on the objective. fault N: from the fault's start to the later of its end and the site's recovery, judged on the error budget it consumed ({} of one {:.0}-day budget allowed per incident, at p95 over the runs): its share may read FAIL while the budget verdict passes. budget lasts: a whole {:.0}-day budget at the burn rate measured in the phase (bad share over 1 − objective).",
             pct(allowance),
+            cfg.budget.period as f64 / 86_400e6,
             cfg.budget.period as f64 / 86_400e6
         )?;
+        burn_table(cfg, r, &label, out)?;
     } else {
         let failing: Vec<String> = r
             .verdicts

@@ -1266,6 +1266,9 @@ mod tests {
             share: Some(0.9),
             share_met: false,
             budget: None,
+            burn_rate: Some(2.0),
+            exhaustion_days: Some(15.0),
+            burn_alerts: Default::default(),
             pass: false,
         };
         assert!(
@@ -1301,6 +1304,9 @@ mod tests {
                 share: Some(good as f64 / 1000.0),
                 share_met: false,
                 budget: None,
+                burn_rate: None,
+                exhaustion_days: None,
+                burn_alerts: Default::default(),
                 pass: false,
             },
         };

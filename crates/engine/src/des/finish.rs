@@ -139,11 +139,14 @@ impl Core<'_> {
         }
         let lost = std::mem::take(&mut self.money.lost);
         let rto_by_site = self.rto_by_site();
-        let sli = self
-            .sli
-            .finish(&cfg.faults, cfg.duration / 1_000_000, |site, f| {
-                self.recovered_after(site, f.start)
-            });
+        let sli = self.sli.finish(
+            &cfg.faults,
+            cfg.duration / 1_000_000,
+            &cfg.burn_policy(),
+            cfg.burn_step_s(),
+            |site, f| self.recovered_after(site, f.start),
+        );
+        let burn_inputs = self.sli.burn_inputs(&sli);
         let availability_by_site = self.availability_by_site();
         let not_completed_by_site = self
             .cut_charges_by_site()
@@ -272,6 +275,7 @@ impl Core<'_> {
             first_fault: self.recovery.first_fault,
             duration: cfg.duration,
             sli,
+            burn_inputs,
         };
         Outcome {
             result,

@@ -306,6 +306,10 @@ pub struct DrillConfig {
     pub slos: Vec<Slo>,
     /// How an impact window's error budget is judged.
     pub budget: super::sli::Budget,
+    /// The burn-rate alerts' window pairs and factors, evaluated over
+    /// `budget.period` (see [`DrillConfig::burn_policy`]); the SRE
+    /// workbook's by default.
+    pub burn_windows: Vec<slo::BurnWindow>,
     /// Each region's clock (index = region id; missing ones read true time).
     pub clocks: Vec<ClockModel>,
     /// How replicas compute the staleness they report.
@@ -590,6 +594,7 @@ impl DrillConfig {
             runbook: drill == Builtin::Runbook,
             recovery_share: 0.95,
             budget: super::sli::Budget::default(),
+            burn_windows: slo::BurnPolicy::workbook().windows,
             recovery_hold: ms(30_000.0),
             onset_window: onset_window(drill),
         }
@@ -640,6 +645,22 @@ impl DrillConfig {
         self.runbook = drill == Builtin::Runbook;
         self.onset_window = onset_window(drill);
         Ok(self)
+    }
+
+    /// The burn-rate policy: [`DrillConfig::burn_windows`] over the error
+    /// budget's period (`budget.period`, whole seconds), the figure the
+    /// verdicts' budget accounting uses.
+    pub fn burn_policy(&self) -> slo::BurnPolicy {
+        slo::BurnPolicy {
+            period_s: self.budget.period / 1_000_000,
+            windows: self.burn_windows.clone(),
+        }
+    }
+
+    /// How often the burn-rate alerts are evaluated, in whole seconds: the
+    /// monitoring window, rounded up to a second.
+    pub fn burn_step_s(&self) -> u64 {
+        self.signal_window.div_ceil(1_000_000).max(1)
     }
 
     /// Checks the timeline and the parameters, naming the first problem.

@@ -266,6 +266,10 @@ pub struct DrillResult {
     /// Per client site: good and valid events per objective, in steady
     /// state and in each fault's impact window.
     pub sli: Vec<sli::SiteSli>,
+    /// Per client site and objective (`None` where it does not cover the
+    /// site): what its burn-rate alerts were evaluated on, for replaying
+    /// them elsewhere (`kata86 alerts --format promtool-test`).
+    pub burn_inputs: Vec<Vec<Option<sli::BurnInput>>>,
 }
 
 impl DrillResult {

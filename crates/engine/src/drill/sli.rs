@@ -105,6 +105,33 @@ pub struct SiteSli {
     pub valid_total: Vec<u64>,
     /// Seconds the run sent requests for.
     pub seconds: u64,
+    /// Per objective (the configuration's order; empty for one that does
+    /// not cover the site): the burn-rate alerts' firings, evaluated every
+    /// [`DrillConfig::burn_step_s`] on the policy's windows after a warm-up
+    /// at the site's steady state (see [`BurnInput`]).
+    #[serde(default)]
+    pub burn: Vec<Vec<slo::Firing>>,
+}
+
+/// What the burn-rate alerts of one objective at one site are evaluated
+/// on: its good and valid events in each second of the run, and the
+/// warm-up before it (the site's rate over the run, bad at the share of its
+/// steady-state seconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BurnInput {
+    /// Good events per second.
+    pub good: Vec<u64>,
+    /// Valid events per second.
+    pub valid: Vec<u64>,
+    /// The steady state assumed before (and after) the run.
+    pub warmup: slo::Warmup,
+}
+
+impl BurnInput {
+    /// The counts the evaluation reads.
+    pub fn counts(&self) -> slo::Counts {
+        slo::Counts::new(&self.good, &self.valid, self.warmup)
+    }
 }
 
 /// Per-second counts while a run plays, one flat array each, indexed
@@ -210,12 +237,63 @@ impl SliCounter {
         }
     }
 
+    /// Objective `j`'s per-second counts at `site` over the run's first
+    /// `seconds`, and the warm-up its burn-rate evaluation assumes; `None`
+    /// where it does not cover the site.
+    fn burn_input(
+        &self,
+        site: usize,
+        j: usize,
+        seconds: u64,
+        steady: &[Tally],
+        valid_total: &[u64],
+    ) -> Option<BurnInput> {
+        if !*self.covers.get(site)?.get(j)? {
+            return None;
+        }
+        let per_second = |v: &[u32]| -> Vec<u64> {
+            (0..(seconds as usize).min(self.seconds))
+                .map(|sec| v[self.at(site, sec, j)] as u64)
+                .collect()
+        };
+        Some(BurnInput {
+            good: per_second(&self.good),
+            valid: per_second(&self.valid),
+            warmup: slo::Warmup {
+                valid_per_s: valid_total[j] as f64 / seconds.max(1) as f64,
+                error_ratio: 1.0 - steady[j].share().unwrap_or(1.0),
+            },
+        })
+    }
+
+    /// Every objective's [`BurnInput`] at every site (`[site][objective]`),
+    /// for the indicators `finish` returned.
+    pub(crate) fn burn_inputs(&self, slis: &[SiteSli]) -> Vec<Vec<Option<BurnInput>>> {
+        slis.iter()
+            .enumerate()
+            .map(|(site, sli)| {
+                (0..self.slos.len())
+                    .map(|j| self.burn_input(site, j, sli.seconds, &sli.steady, &sli.valid_total))
+                    .collect()
+            })
+            .collect()
+    }
+
     /// The run's indicators per site, its faults' impact windows ending at
-    /// `recovered(site, fault)` (from the fault's start; `None`: never).
+    /// `recovered(site, fault)` (from the fault's start; `None`: never),
+    /// and the burn-rate alerts of `policy` evaluated every `step_s`.
+    ///
+    /// The warm-up before the run (as long as the longest window, so none
+    /// starts empty) is the site's steady state extrapolated: valid events
+    /// at the site's rate over the run (`valid_total / seconds`, the rate
+    /// the budget accounting uses), bad at the share measured in its
+    /// steady-state seconds (`slo::eval::Warmup`).
     pub(crate) fn finish(
         &self,
         faults: &[Fault],
         sent_seconds: u64,
+        policy: &slo::BurnPolicy,
+        step_s: u64,
         recovered: impl Fn(usize, &Fault) -> Option<Micros>,
     ) -> Vec<SiteSli> {
         let n = self.slos.len();
@@ -265,11 +343,26 @@ impl SliCounter {
                         }
                     })
                     .collect();
+                let seconds = seconds.max(1) as u64;
+                let burn = (0..n)
+                    .map(
+                        |j| match self.burn_input(site, j, seconds, &steady, &valid_total) {
+                            Some(b) => slo::eval::evaluate(
+                                &b.counts(),
+                                policy,
+                                self.slos[j].quantile,
+                                step_s,
+                            ),
+                            None => Vec::new(),
+                        },
+                    )
+                    .collect();
                 SiteSli {
                     steady,
                     faults,
                     valid_total,
-                    seconds: seconds.max(1) as u64,
+                    seconds,
+                    burn,
                 }
             })
             .collect()
@@ -313,6 +406,119 @@ pub struct BudgetUse {
     pub period_days: f64,
 }
 
+/// What the burn-rate alerts of one objective at one site did in one
+/// phase, over the runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BurnAlerts {
+    /// Steady state: page firings that started before the run's first fault
+    /// (the whole run without one), every run. Inside a fault: the runs
+    /// whose page fired for it.
+    pub pages: u64,
+    /// The same for tickets.
+    pub tickets: u64,
+    /// Steady state: the seconds those firings were counted over, every run
+    /// (`pages / days` is pages per day of baseline). Inside a fault: the
+    /// runs.
+    pub over: u64,
+    /// Inside a fault: from its start to the first evaluation its page fired
+    /// at, in seconds, over the runs ("never" ranked last); 0 when already
+    /// firing. Empty in steady state.
+    pub page_detect_s: Spread,
+    /// Inside a fault: the page's detection time in each run, in run order
+    /// (`None`: it did not page). Empty in steady state.
+    pub page_detect_by_run_s: Vec<Option<u64>>,
+    /// The same for the ticket.
+    pub ticket_detect_s: Spread,
+    /// Inside a fault: from the end of its impact window to the evaluation
+    /// the page had reset at, in seconds (0 if before; "never": still firing
+    /// at the run's end).
+    pub page_reset_s: Spread,
+}
+
+impl Default for BurnAlerts {
+    fn default() -> BurnAlerts {
+        BurnAlerts {
+            pages: 0,
+            tickets: 0,
+            over: 0,
+            page_detect_s: Spread::of([]),
+            page_detect_by_run_s: Vec::new(),
+            ticket_detect_s: Spread::of([]),
+            page_reset_s: Spread::of([]),
+        }
+    }
+}
+
+impl BurnAlerts {
+    /// Steady state: pages per day of baseline (`None`: no baseline time).
+    pub fn pages_per_day(&self) -> Option<f64> {
+        (self.over > 0).then(|| self.pages as f64 * 86_400.0 / self.over as f64)
+    }
+
+    /// Steady state: tickets per day of baseline.
+    pub fn tickets_per_day(&self) -> Option<f64> {
+        (self.over > 0).then(|| self.tickets as f64 * 86_400.0 / self.over as f64)
+    }
+}
+
+/// The burn-rate alerts of objective `j` in `phase`, from the runs' sites.
+fn burn_alerts(j: usize, phase: &Phase, sites: &[&SiteSli]) -> BurnAlerts {
+    use slo::Severity;
+    let mut a = BurnAlerts::default();
+    let (mut page_d, mut ticket_d, mut page_r) = (Vec::new(), Vec::new(), Vec::new());
+    for sli in sites {
+        let firings: &[slo::Firing] = sli.burn.get(j).map_or(&[], |v| v.as_slice());
+        let first_fault = sli.faults.iter().map(|f| f.from_s).min();
+        match phase {
+            Phase::Steady => {
+                let quiet = first_fault.unwrap_or(sli.seconds);
+                a.over += quiet;
+                for f in firings.iter().filter(|f| f.fired_at_s < quiet) {
+                    match f.severity {
+                        Severity::Page => a.pages += 1,
+                        Severity::Ticket => a.tickets += 1,
+                    }
+                }
+            }
+            Phase::Fault { index, .. } => {
+                let Some(w) = sli.faults.get(*index) else {
+                    continue;
+                };
+                a.over += 1;
+                // Up to the next fault's start (or the run's end).
+                let until = sli
+                    .faults
+                    .iter()
+                    .map(|f| f.from_s)
+                    .filter(|&s| s > w.from_s)
+                    .min()
+                    .unwrap_or(u64::MAX);
+                let first = |sev: Severity| {
+                    firings.iter().find(|f| {
+                        f.severity == sev
+                            && f.fired_at_s < until
+                            && f.resolved_at_s.is_none_or(|r| r > w.from_s)
+                    })
+                };
+                let page = first(Severity::Page);
+                let ticket = first(Severity::Ticket);
+                a.pages += page.is_some() as u64;
+                a.tickets += ticket.is_some() as u64;
+                page_d.push(page.map(|f| f.fired_at_s.saturating_sub(w.from_s)));
+                ticket_d.push(ticket.map(|f| f.fired_at_s.saturating_sub(w.from_s)));
+                if let Some(f) = page {
+                    page_r.push(f.resolved_at_s.map(|r| r.saturating_sub(w.to_s)));
+                }
+            }
+        }
+    }
+    a.page_detect_s = Spread::of(page_d.iter().copied());
+    a.page_detect_by_run_s = page_d;
+    a.ticket_detect_s = Spread::of(ticket_d);
+    a.page_reset_s = Spread::of(page_r);
+    a
+}
+
 /// One objective judged at one site in one phase, every run pooled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verdict {
@@ -342,6 +548,14 @@ pub struct Verdict {
     pub share_met: bool,
     /// Inside a fault: the budget it consumed (`None` in steady state).
     pub budget: Option<BudgetUse>,
+    /// The burn rate measured in the phase, every run pooled: the bad
+    /// share over `1 − objective` (`None`: no data, or a 100 % objective).
+    pub burn_rate: Option<f64>,
+    /// How long one period's whole budget lasts at that burn rate, in days
+    /// (`None`: nothing burns, or no burn rate).
+    pub exhaustion_days: Option<f64>,
+    /// The burn-rate alerts in the phase (see [`BurnAlerts`]).
+    pub burn_alerts: BurnAlerts,
     /// The verdict: in steady state the share meets the objective; inside a
     /// fault the budget consumed at p95 over the runs is within the
     /// allowance. Never with no data.
@@ -525,6 +739,15 @@ pub fn verdicts(cfg: &DrillConfig, budget: &Budget, runs: &[&[SiteSli]]) -> Vec<
                     allowance_ppm,
                     period_days: budget.period as f64 / 86_400e6,
                 });
+                let burn_rate = share.and_then(|x| {
+                    let room = 1.0 - slo.quantile;
+                    (room > 0.0).then(|| (1.0 - x) / room)
+                });
+                let exhaustion_days = burn_rate
+                    .and_then(|b| slo::eval::time_to_exhaustion_s(budget.period / 1_000_000, b))
+                    .map(|s| s / 86_400.0);
+                let sites: Vec<&SiteSli> = runs.iter().filter_map(|r| r.get(s)).collect();
+                let burn_alerts = burn_alerts(j, phase, &sites);
                 let pass = match &budget_use {
                     None => share_met,
                     Some(b) => {
@@ -544,6 +767,9 @@ pub fn verdicts(cfg: &DrillConfig, budget: &Budget, runs: &[&[SiteSli]]) -> Vec<
                     share,
                     share_met,
                     budget: budget_use,
+                    burn_rate,
+                    exhaustion_days,
+                    burn_alerts,
                     pass,
                 });
             }
@@ -594,18 +820,36 @@ mod tests {
             }
         }
         // Fault [3, 5), the site recovered 4 s after its start: window [3, 7).
-        let out = c.finish(&[fault(3, 5)], 10, |_, _| Some(4_000_000));
+        let out = c.finish(
+            &[fault(3, 5)],
+            10,
+            &slo::BurnPolicy::workbook(),
+            10,
+            |_, _| Some(4_000_000),
+        );
         let s = &out[0];
         assert_eq!((s.faults[0].from_s, s.faults[0].to_s), (3, 7));
         assert_eq!(s.faults[0].tallies[avail], Tally { good: 2, valid: 4 });
         assert_eq!(s.steady[avail], Tally { good: 6, valid: 6 });
         assert_eq!(s.valid_total[avail], 10);
         // Never recovered: the window runs to the end.
-        let out = c.finish(&[fault(3, 5)], 10, |_, _| None);
+        let out = c.finish(
+            &[fault(3, 5)],
+            10,
+            &slo::BurnPolicy::workbook(),
+            10,
+            |_, _| None,
+        );
         assert_eq!(out[0].faults[0].to_s, 10);
         assert_eq!(out[0].steady[avail], Tally { good: 3, valid: 3 });
         // Recovered before the fault ended: the window is the fault.
-        let out = c.finish(&[fault(3, 5)], 10, |_, _| Some(0));
+        let out = c.finish(
+            &[fault(3, 5)],
+            10,
+            &slo::BurnPolicy::workbook(),
+            10,
+            |_, _| Some(0),
+        );
         assert_eq!((out[0].faults[0].from_s, out[0].faults[0].to_s), (3, 5));
     }
 
@@ -618,7 +862,7 @@ mod tests {
         c.charge_sent(1, 20);
         c.charge_answered(1, 0, 100_000); // in time
         c.charge_answered(1, 10, 600_000); // answered, slow
-        let out = c.finish(&[], 10, |_, _| None);
+        let out = c.finish(&[], 10, &slo::BurnPolicy::workbook(), 10, |_, _| None);
         assert_eq!(out[1].steady[j("charge_p95")], Tally { good: 1, valid: 3 });
         assert_eq!(
             out[1].steady[j("charge_availability")],
