@@ -125,13 +125,16 @@ fn model(a: &PbsArgs) -> Result<Model, CliError> {
         None => {
             let topo = topology::Topology::kata_with_jp();
             let sg = topo.region("SG")?;
-            ("kata".to_string(), topo, sg)
+            ("default".to_string(), topo, sg)
         }
     };
     let placement = match &a.placement {
         Some(list) => placement(&topo, list, a.n)?,
         None => round_robin(&topo, leader, a.n)?,
     };
+    // The report's header names the world and where the replicas sit.
+    let replicas: Vec<&str> = placement.iter().map(|&r| topo.region_name(r)).collect();
+    let name = format!("{name} world, replicas {}", replicas.join(","));
     Ok(Model::topology(&name, &topo, &placement)?)
 }
 

@@ -122,7 +122,11 @@ fn a_scenario_topology_and_a_placement_are_accepted() {
         "--format",
         "json",
     ]);
-    assert!(out.contains("\"preset\": \"kata\""));
+    // The model names the world and where the replicas sit.
+    assert!(
+        out.contains("\"preset\": \"default world, replicas US,US,JP\""),
+        "{out}"
+    );
 }
 
 #[test]

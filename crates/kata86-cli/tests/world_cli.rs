@@ -1,0 +1,105 @@
+//! One world, one file: a scenario with renamed sites, its own SLOs and three
+//! regions (examples/europe.toml) runs unchanged under every command, each
+//! report names that world, and the drills with no flags play DESIGN.md's
+//! design.
+
+mod common;
+
+use common::ok_at_root;
+use serde_json::Value;
+
+const FILE: &str = "examples/europe.toml";
+
+/// Every command that reads a world, with arguments that keep it short.
+const COMMANDS: [&[&str]; 7] = [
+    &["sim", "--iterations", "20000"],
+    &["drill", "--runs", "1"],
+    &["drill", "region-down", "--runs", "1"],
+    &["compare", "--runs", "1", "--quiet"],
+    &["plan", "--runs", "1", "--quiet"],
+    &["pbs", "--trials", "20000"],
+    &["alerts", "--format", "prometheus"],
+];
+
+fn run(args: &[&str], extra: &[&str]) -> String {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend_from_slice(&["--scenario", FILE]);
+    all.extend_from_slice(extra);
+    ok_at_root(&all)
+}
+
+#[test]
+fn the_file_runs_under_every_command_and_each_report_names_its_world() {
+    for args in COMMANDS {
+        let out = run(args, &[]);
+        // The file's own regions and sites, not the default world's (the
+        // rules name sites only).
+        let own = if args[0] == "alerts" {
+            "site=\"UK\""
+        } else {
+            "FRA"
+        };
+        assert!(out.contains(own), "{args:?} does not name {own}:\n{out}");
+        assert!(!out.contains("SG"), "{args:?} mentions SG:\n{out}");
+        if args[0] != "pbs" && args[0] != "alerts" {
+            assert!(
+                out.contains("world: your own (from a file)"),
+                "{args:?} has no world line:\n{out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_files_slos_are_the_ones_judged() {
+    // sim judges the file's latency objectives (150 ms charge p95, not 500).
+    let sim = run(COMMANDS[0], &[]);
+    assert!(sim.contains("charge_p95 < 150 ms"), "{sim}");
+    assert!(!sim.contains("charge_p95 < 500 ms"), "{sim}");
+    // The drill's verdicts name the file's SLOs at the file's sites; the
+    // site-specific one is judged at UK only.
+    let drill = run(COMMANDS[2], &["--format", "json"]);
+    let doc: Value = serde_json::from_str(&drill).expect("JSON");
+    let verdicts = doc["results"][0]["verdicts"].as_array().expect("verdicts");
+    let at = |slo: &str| -> Vec<String> {
+        let mut s: Vec<String> = verdicts
+            .iter()
+            .filter(|v| v["slo"] == slo)
+            .map(|v| v["site"].as_str().unwrap().to_string())
+            .collect();
+        s.dedup();
+        s
+    };
+    assert_eq!(at("uk_staleness_p95"), vec!["UK"]);
+    let mut charge = at("charge_p95");
+    charge.sort();
+    charge.dedup();
+    assert_eq!(charge, vec!["DE", "PL", "UK"]);
+    assert!(
+        at("read_p95").is_empty(),
+        "the default SLOs were not replaced"
+    );
+    // The built-in fault hits the file's leader.
+    let faults = serde_json::to_string(&doc["results"][0]["first_run"]["timeline"]).unwrap();
+    assert!(faults.contains("fault 1 starts: FRA down"), "{faults}");
+}
+
+#[test]
+fn a_drill_with_no_flags_plays_the_design_and_loses_nothing() {
+    let out = ok_at_root(&["drill", "partition"]);
+    assert!(out.contains("(DESIGN.md's)"), "{out}");
+    let json = ok_at_root(&["drill", "partition", "--format", "json"]);
+    let doc: Value = serde_json::from_str(&json).expect("JSON");
+    let r = &doc["results"][0];
+    for k in [
+        "lost_acknowledged_charges",
+        "lost_amount_cents",
+        "lost_acknowledged_top_ups",
+        "lost_top_up_amount_cents",
+        "overspend_incidents",
+    ] {
+        assert_eq!(r[k]["max"].as_f64(), Some(0.0), "{k}: {}", r[k]);
+    }
+    assert_eq!(r["runs_with_broken_invariants"], 0);
+    assert_eq!(doc["runs"], 20);
+}
