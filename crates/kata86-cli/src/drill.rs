@@ -468,6 +468,11 @@ fn drill_figures(
                         .map(|v| crate::report::verdict("outside faults (every run)", v)),
                 );
                 report::DrillConfigFigures {
+                    budgets: r
+                        .verdicts
+                        .iter()
+                        .map(|v| crate::report::budget(None, v))
+                        .collect(),
                     label: config_label(r, results),
                     timeline: report::Timeline {
                         seed: r.runs[0].seed,

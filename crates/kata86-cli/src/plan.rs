@@ -184,6 +184,14 @@ fn figures(o: &Outcome<'_>) -> report::PlanFigures {
         rejected: e.rejected.clone(),
     };
     report::PlanFigures {
+        budgets: o.ranked.first().map_or_else(Vec::new, |best| {
+            best.figures
+                .verdicts
+                .iter()
+                .filter(|f| f.verdict.budget.is_some())
+                .map(|f| crate::report::budget(Some(&f.scenario), &f.verdict))
+                .collect()
+        }),
         charge_p95_target_ms: target(metrics::Series::Write),
         read_p95_target_ms: target(metrics::Series::Read),
         designs: o

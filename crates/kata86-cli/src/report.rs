@@ -15,6 +15,27 @@ pub fn verdict(scope: &str, v: &SloVerdict) -> report::Verdict {
     }
 }
 
+/// A per-site verdict's budget for the HTML report; `scenario` (a plan's)
+/// goes before the phase.
+pub fn budget(scenario: Option<&str>, v: &engine::drill::sli::Verdict) -> report::Budget {
+    report::Budget {
+        phase: match scenario {
+            Some(s) => format!("{s}: {}", v.phase.label()),
+            None => v.phase.label(),
+        },
+        site: v.site.clone(),
+        slo: v.slo.clone(),
+        good_share: v.share,
+        burn_rate: v.burn_rate,
+        budget_consumed_p95: v
+            .budget
+            .and_then(|b| b.consumed_ppm.p95)
+            .map(|p| p as f64 / 1e6),
+        exhaustion_days: v.exhaustion_days,
+        pass: v.pass,
+    }
+}
+
 /// The HTML report's figures: every number is the JSON's (`cell_json`).
 pub fn sim_figures(rep: &SimReport<'_>) -> report::SimFigures {
     let cfg = rep.cfg;

@@ -271,6 +271,27 @@ fn drill_figures_equal_the_json() {
             assert_eq!(&a[k], &b[k]);
         }
     }
+    // Budgets: one per per-site verdict, each the JSON's burn rate and time
+    // to exhaustion.
+    let budgets = c["budgets"].as_array().expect("budgets");
+    let verdicts = r["verdicts"].as_array().expect("verdicts");
+    assert_eq!(budgets.len(), verdicts.len());
+    assert!(budgets
+        .iter()
+        .any(|b| b["exhaustion_days"].as_f64().is_some()));
+    for (b, v) in budgets.iter().zip(verdicts) {
+        for (k, j) in [
+            ("site", "site"),
+            ("slo", "slo"),
+            ("burn_rate", "burn_rate"),
+            ("exhaustion_days", "exhaustion_days"),
+            ("pass", "pass"),
+            ("good_share", "share"),
+        ] {
+            assert_eq!(b[k], v[j], "{k}");
+        }
+    }
+    assert!(html.contains("Error budgets per site and phase"));
     // .hgrm: 2 windows x sites x 4 series, each matching the JSON's pooled figures.
     let sites = r["during_faults"]["by_client"].as_array().unwrap();
     for (when, key) in [("during", "during_faults"), ("outside", "outside_faults")] {
@@ -495,5 +516,26 @@ fn plan_report_figures_equal_the_json() {
         assert_eq!(p["rejected"], d["rejected"]);
         assert!(p["rank"].is_null());
     }
+    // The best design's budgets: every fault verdict of the JSON, in order.
+    let budgets = fig["figures"]["budgets"].as_array().expect("budgets");
+    let faults: Vec<&Value> = ranked[0]["verdicts"]
+        .as_array()
+        .expect("verdicts")
+        .iter()
+        .filter(|v| !v["verdict"]["budget"].is_null())
+        .collect();
+    assert!(!faults.is_empty());
+    assert_eq!(budgets.len(), faults.len());
+    for (b, f) in budgets.iter().zip(faults) {
+        let v = &f["verdict"];
+        assert!(b["phase"]
+            .as_str()
+            .unwrap()
+            .starts_with(f["scenario"].as_str().unwrap()));
+        assert_eq!(b["site"], v["site"]);
+        assert_eq!(b["exhaustion_days"], v["exhaustion_days"]);
+        assert_eq!(b["burn_rate"], v["burn_rate"]);
+    }
+    assert!(html.contains("Error budgets of"));
     assert!(html.contains("id=\"plot-plan\""));
 }

@@ -826,17 +826,6 @@ pub fn table(
     writeln!(out, "reproduce: {command}")
 }
 
-/// How long a whole budget lasts at a verdict's burn rate: `36.2 h`,
-/// `12.5 d`, `never` (nothing burns), `no data`.
-fn lasts(v: &engine::drill::sli::Verdict) -> String {
-    match (v.exhaustion_days, v.burn_rate) {
-        (Some(d), _) if d < 1.0 => format!("{:.1} h", d * 24.0),
-        (Some(d), _) => format!("{d:.1} d"),
-        (None, Some(_)) => "never".into(),
-        (None, None) => "no data".into(),
-    }
-}
-
 /// p50/max of a spread of seconds over `n` values: `52/60`, `never`, `-`
 /// with none.
 fn p50_max(s: &metrics::Spread, n: u64) -> String {
@@ -901,7 +890,7 @@ fn burn_table(
             v.slo.clone(),
             v.burn_rate
                 .map_or_else(|| "no data".into(), |x| format!("{x:.2}")),
-            lasts(v),
+            crate::lasts(v),
             v.budget.map_or_else(
                 || "-".into(),
                 |b| {
@@ -1067,7 +1056,7 @@ fn verdict_table(
                 }
                 .to_string(),
                 budget,
-                lasts(v),
+                crate::lasts(v),
                 verdict.to_string(),
             ]);
         }

@@ -54,3 +54,14 @@ pub fn json<T: serde::Serialize + ?Sized>(out: &mut dyn Write, doc: &T) -> std::
     serde_json::to_writer_pretty(&mut *out, &v).map_err(std::io::Error::from)?;
     writeln!(out)
 }
+
+/// How long a whole budget lasts at a verdict's burn rate: `36.2 h`,
+/// `12.5 d`, `never` (nothing burns), `no data`.
+pub fn lasts(v: &engine::drill::sli::Verdict) -> String {
+    match (v.exhaustion_days, v.burn_rate) {
+        (Some(d), _) if d < 1.0 => format!("{:.1} h", d * 24.0),
+        (Some(d), _) => format!("{d:.1} d"),
+        (None, Some(_)) => "never".into(),
+        (None, None) => "no data".into(),
+    }
+}

@@ -300,7 +300,7 @@ pub fn table(o: &Outcome<'_>, out: &mut dyn Write) -> std::io::Result<()> {
         }
     }
     if let Some(best) = ranked.first() {
-        budget_table(best, out)?;
+        budget_table(best, space.normal.budget.period as f64 / 86_400e6, out)?;
     }
     writeln!(out, "seed: {}", space.seed)?;
     writeln!(out, "reproduce: {command}")?;
@@ -309,7 +309,7 @@ pub fn table(o: &Outcome<'_>, out: &mut dyn Write) -> std::io::Result<()> {
 
 /// The budget every fault consumed at every site, per objective, for one
 /// design.
-fn budget_table(e: &Evaluation, out: &mut dyn Write) -> std::io::Result<()> {
+fn budget_table(e: &Evaluation, period_days: f64, out: &mut dyn Write) -> std::io::Result<()> {
     let mut b = tabled::builder::Builder::default();
     b.push_record(
         [
@@ -318,6 +318,7 @@ fn budget_table(e: &Evaluation, out: &mut dyn Write) -> std::io::Result<()> {
             "SLO",
             "good share in fault",
             "budget consumed p95",
+            "budget lasts",
             "verdict",
         ]
         .map(String::from),
@@ -336,6 +337,7 @@ fn budget_table(e: &Evaluation, out: &mut dyn Write) -> std::io::Result<()> {
             bu.consumed_ppm
                 .p95
                 .map_or_else(|| "all".into(), |p| engine::drill::sli::pct(p as f64 / 1e6)),
+            crate::lasts(v),
             if v.pass { "pass" } else { "FAIL" }.to_string(),
         ]);
     }
@@ -344,8 +346,9 @@ fn budget_table(e: &Evaluation, out: &mut dyn Write) -> std::io::Result<()> {
         t.with(Style::psql());
         writeln!(
             out,
-            "{}: the error budget each fault consumed, per site and SLO:\n{t}\n",
-            e.design.name()
+            "{}: the error budget each fault consumed, per site and SLO (budget lasts: a whole {:.0}-day budget at the burn rate measured during the fault):\n{t}\n",
+            e.design.name(),
+            period_days
         )?;
     }
     Ok(())

@@ -4,8 +4,8 @@ use std::fmt::Write;
 
 use crate::plot;
 use crate::{
-    CompareFigures, DrillConfigFigures, DrillFigures, Figures, PbsFigures, PlanFigures, Report,
-    ReportError, SimCell, SimFigures, SpreadMs, Verdict,
+    Budget, CompareFigures, DrillConfigFigures, DrillFigures, Figures, PbsFigures, PlanFigures,
+    Report, ReportError, SimCell, SimFigures, SpreadMs, Verdict,
 };
 
 /// The page's style: no web font, nothing fetched.
@@ -274,7 +274,46 @@ fn drill_tables(out: &mut String, d: &DrillFigures) {
     for c in &d.configs {
         let _ = writeln!(out, "<h2>SLOs, {}</h2>", esc(&c.label));
         slo_table(out, &c.slo);
+        let _ = writeln!(
+            out,
+            "<h2>Error budgets per site and phase, {}</h2>",
+            esc(&c.label)
+        );
+        budget_table(out, &c.budgets);
     }
+}
+
+/// How long a whole budget lasts: `2.8 h`, `69.0 d`, `never`, `no data`.
+fn lasts(b: &Budget) -> String {
+    match (b.exhaustion_days, b.burn_rate) {
+        (Some(d), _) if d < 1.0 => format!("{:.1} h", d * 24.0),
+        (Some(d), _) => format!("{d:.1} d"),
+        (None, Some(_)) => "never".into(),
+        (None, None) => "no data".into(),
+    }
+}
+
+/// Per-site, per-phase budgets: what each phase spent and how long a whole
+/// budget lasts at its burn rate.
+fn budget_table(out: &mut String, budgets: &[Budget]) {
+    out.push_str("<table class=\"budget\"><tr><th class=\"l\">phase</th><th class=\"l\">site</th><th class=\"l\">SLO</th><th>good share</th><th>burn rate</th><th>budget consumed p95</th><th>budget lasts</th><th class=\"l\">verdict</th></tr>\n");
+    let pct = |x: f64| format!("{:.3} %", x * 100.0);
+    for b in budgets {
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
+            esc(&b.phase),
+            esc(&b.site),
+            esc(&b.slo),
+            b.good_share.map_or_else(|| "no data".into(), pct),
+            b.burn_rate.map_or_else(|| "no data".into(), |r| format!("{r:.2}")),
+            b.budget_consumed_p95.map_or_else(|| "-".into(), pct),
+            lasts(b),
+            if b.pass { "pass" } else { "fail" },
+            if b.pass { "pass" } else { "FAIL" }
+        );
+    }
+    out.push_str("</table>\n");
 }
 
 fn compare_table(out: &mut String, c: &CompareFigures) {
@@ -318,6 +357,14 @@ fn plan_table(out: &mut String, p: &PlanFigures) {
         );
     }
     out.push_str("</table>\n");
+    if let Some(best) = p.designs.first().filter(|d| d.rank == Some(1)) {
+        let _ = writeln!(
+            out,
+            "<h2>Error budgets of {}, every fault at every site</h2>",
+            esc(&best.design)
+        );
+        budget_table(out, &p.budgets);
+    }
 }
 
 fn pbs_table(out: &mut String, p: &PbsFigures) {

@@ -178,6 +178,34 @@ pub struct DrillConfigFigures {
     pub rpo_spread: SpreadMs,
     /// The SLO verdicts inside and outside the fault windows.
     pub slo: Vec<Verdict>,
+    /// Every objective at every site in every phase: the error budget it
+    /// spent and how long a whole budget lasts at its burn rate.
+    pub budgets: Vec<Budget>,
+}
+
+/// One objective at one site in one phase, as the JSON's per-site verdict
+/// gives it: the budget it spent and how long a whole budget lasts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Budget {
+    /// Where it was judged: `steady`, `fault 1 region-down`, or with a
+    /// plan's scenario in front.
+    pub phase: String,
+    /// The client site.
+    pub site: String,
+    /// The objective's name.
+    pub slo: String,
+    /// Good events over valid ones, in [0, 1] (`None`: no data).
+    pub good_share: Option<f64>,
+    /// Burn rate: the bad share over the budget's share (`None`: no data).
+    pub burn_rate: Option<f64>,
+    /// Share of the period's budget consumed, p95 over the runs (faults
+    /// only; `None` in steady state).
+    pub budget_consumed_p95: Option<f64>,
+    /// How long a whole budget lasts at the burn rate, in days (`None`:
+    /// nothing burns, or no data).
+    pub exhaustion_days: Option<f64>,
+    /// The verdict.
+    pub pass: bool,
 }
 
 /// One site's RTO over the runs.
@@ -295,6 +323,8 @@ pub struct PlanFigures {
     pub read_p95_target_ms: Option<f64>,
     /// Every design, ranked ones first in rank order, then the rejected.
     pub designs: Vec<PlanPoint>,
+    /// The best-ranked design's budgets, every fault at every site.
+    pub budgets: Vec<Budget>,
 }
 
 /// One design of a plan.
