@@ -125,6 +125,16 @@ fn drill() -> Report {
         rpo_ms: vec![0.0, 120.0],
         rpo_spread: spread(120.0),
         slo: vec![verdict("during faults", "charge_p95", None, false)],
+        budgets: vec![Budget {
+            phase: "fault 1 region-down".into(),
+            site: "VN".into(),
+            slo: "charge_availability".into(),
+            good_share: Some(0.74),
+            burn_rate: Some(260.0),
+            budget_consumed_p95: Some(0.0129),
+            exhaustion_days: Some(30.0 / 260.0),
+            pass: true,
+        }],
     };
     Report {
         command: "kata86 drill region-down --runs 2 --seed 86".into(),
