@@ -240,3 +240,43 @@ fn a_bad_document_is_refused_with_its_location() {
     ]);
     assert!(err.contains("cannot read SLO file"), "{err}");
 }
+
+/// docs/metrics.md's "OpenSLO" section names every `kata86.io/` key the
+/// code reads or writes, and quotes the refusal the command really prints.
+#[test]
+fn docs_metrics_md_names_every_key_and_quotes_a_real_refusal() {
+    use slo::openslo::*;
+    let doc = std::fs::read_to_string(common::repo_root().join("docs/metrics.md"))
+        .expect("docs/metrics.md");
+    let section = doc
+        .split("\n## OpenSLO\n")
+        .nth(1)
+        .expect("an OpenSLO section");
+    for key in [
+        LABEL_SERIES,
+        LABEL_SITE,
+        LABEL_MEASURE,
+        ANNOTATION_NAME,
+        ANNOTATION_TARGET_MS,
+        ANNOTATION_NOTE,
+    ] {
+        assert!(key.starts_with(PREFIX));
+        assert!(section.contains(&format!("| `{key}` |")), "{key}");
+    }
+    assert!(section.contains(&format!("`{SERVICE}`")));
+    let dir = TempDir::new("docs");
+    let bad = ok(&["slo", "export"]).replacen("target: 0.999", "target: 1.5", 1);
+    dir.write("slos.yaml", &bad);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_kata86"))
+        .args(["drill", "region-down", "--slo-file", "slos.yaml"])
+        .current_dir(&dir.0)
+        .output()
+        .expect("kata86 runs");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8(o.stderr).unwrap();
+    let line = err.lines().next().expect("an error line");
+    assert!(
+        section.contains(line),
+        "docs/metrics.md should quote:\n{line}"
+    );
+}
