@@ -110,7 +110,7 @@ pub fn read_scenario_from(
 }
 
 /// The kind under which a scenario's `slo_file` text is kept in [`Inputs`].
-const SCENARIO_SLO: &str = "included SLO file";
+pub const SCENARIO_SLO: &str = "included SLO file";
 /// The kind under which `--slo-file`'s text is kept in [`Inputs`].
 pub const SLO_FILE: &str = "SLO file";
 

@@ -280,3 +280,37 @@ fn docs_metrics_md_names_every_key_and_quotes_a_real_refusal() {
         "docs/metrics.md should quote:\n{line}"
     );
 }
+
+/// A shard file carries the SLO file's text: the merge needs no file and
+/// prints what the unsharded run prints.
+#[test]
+fn shards_carry_the_slo_file() {
+    let dir = TempDir::new("shards");
+    let text = ok(&["slo", "export"]).replace("target: 0.999", "target: 0.99");
+    let file = dir.write("slos.yaml", &text);
+    let base = [
+        "drill",
+        "region-down",
+        "--runs",
+        "2",
+        "--seed",
+        "7",
+        "--quiet",
+        "--slo-file",
+        s(&file),
+    ];
+    let whole = ok(&base);
+    assert!(whole.contains("99 % answered"), "{whole}");
+    let mut outs = Vec::new();
+    for i in 0..2 {
+        let out = dir.0.join(format!("shard{i}.json"));
+        let shard = format!("{i}/2");
+        let mut args = base.to_vec();
+        args.extend(["--shard", &shard, "--out", s(&out)]);
+        ok(&args);
+        outs.push(out);
+    }
+    std::fs::remove_file(&file).unwrap();
+    let merged = ok(&["merge", s(&outs[0]), s(&outs[1])]);
+    assert_eq!(merged, whole);
+}
