@@ -1092,4 +1092,34 @@ mod tests {
         let big = "#".repeat(MAX_TEXT_BYTES + 1);
         assert!(refused(&big).reason.contains("KiB"));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any text, and any export with one line cut or one byte changed,
+        /// is read or refused, never a panic.
+        #[test]
+        fn no_input_panics(
+            junk in ".{0,200}",
+            line in 0usize..400,
+            at in 0usize..20_000,
+            byte in proptest::prelude::any::<u8>(),
+        ) {
+            let _ = import(&junk, &SITES);
+            let text = export(&metrics::default_slos(), MONTH);
+            let cut: Vec<&str> = text
+                .lines()
+                .enumerate()
+                .filter(|&(i, _)| i != line)
+                .map(|(_, l)| l)
+                .collect();
+            let _ = import(&cut.join("\n"), &SITES);
+            let mut bytes = text.into_bytes();
+            let n = bytes.len();
+            bytes[at % n] = byte;
+            if let Ok(t) = String::from_utf8(bytes) {
+                let _ = import(&t, &SITES);
+            }
+        }
+    }
 }
