@@ -66,6 +66,13 @@ pub struct AlertsArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "drill")]
     pub scenario: Option<PathBuf>,
 
+    /// Replace the world's SLOs with the objectives of an OpenSLO v1 file
+    /// (`apiVersion: openslo/v1`, `kind: SLO` documents, as `kata86 slo
+    /// export` writes them); its time window becomes the budget period (unless --budget-days).
+    /// The rules are generated from them. The same as a scenario's `slo_file`, which it overrides.
+    #[arg(long, value_name = "FILE.yaml")]
+    pub slo_file: Option<PathBuf>,
+
     /// promtool-test: the drill's seed.
     #[arg(long, default_value_t = 86)]
     pub seed: u64,
@@ -170,6 +177,11 @@ pub fn run(a: &AlertsArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
             "the defaults every built-in drill uses".into(),
         ),
     };
+    crate::files::slo_file_arg(
+        &crate::files::Inputs::disk(),
+        a.slo_file.as_deref(),
+        &mut cfg,
+    )?;
     if let Some(p) = &a.policy {
         if a.format != AlertFormat::PromtoolTest {
             return Err(CliError::Usage(
@@ -232,6 +244,9 @@ fn command(a: &AlertsArgs) -> String {
     }
     if let Some(s) = &a.scenario {
         cmd.push_str(&format!(" --scenario {}", s.display()));
+    }
+    if let Some(s) = &a.slo_file {
+        cmd.push_str(&format!(" --slo-file {}", s.display()));
     }
     if let Some(p) = &a.policy {
         cmd.push_str(&format!(" --policy {}", p.name()));

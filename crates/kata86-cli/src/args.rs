@@ -47,6 +47,11 @@ pub enum Command {
     /// metrics of docs/metrics.md; `--format promtool-test` a `promtool test
     /// rules` file replaying a drill's windows against them.
     Alerts(crate::alerts::AlertsArgs),
+    /// SLOs as code: `kata86 slo export --format openslo` writes the
+    /// world's objectives as OpenSLO v1 documents, which `--slo-file` (on
+    /// drill, sim, plan and alerts) and a scenario's `slo_file` read back.
+    #[command(subcommand)]
+    Slo(SloCommand),
     /// Leaderless partial quorums (N replicas, W write acks, R read replies):
     /// probabilistically bounded staleness by Monte Carlo over the WARS model.
     ///
@@ -80,6 +85,48 @@ pub enum Command {
     /// and predicting the others (docs/validation.md).
     #[command(subcommand)]
     Calibrate(CalibrateCommand),
+}
+
+/// What `kata86 slo` does.
+#[derive(Debug, Subcommand)]
+pub enum SloCommand {
+    /// Write the SLOs of a scenario (or of a built-in world) as OpenSLO v1
+    /// YAML: one `kind: SLO` document per objective, separated by `---`,
+    /// each with its indicator inline (good and total events as Prometheus
+    /// selectors over the metrics of docs/metrics.md), its target and a
+    /// rolling time window of the budget period. What OpenSLO has no field
+    /// for goes under `kata86.io/` labels and annotations (docs/metrics.md,
+    /// "OpenSLO").
+    Export(SloExportArgs),
+}
+
+/// `kata86 slo export` options.
+#[derive(Debug, Args)]
+pub struct SloExportArgs {
+    /// The SLOs (and budget period) of this TOML scenario file, its
+    /// `slo_file` included.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<std::path::PathBuf>,
+
+    /// The built-in world whose SLOs to write: `default` or `kata`
+    /// [default: default].
+    #[arg(long, value_name = "WORLD", value_enum, conflicts_with = "scenario")]
+    pub world: Option<WorldArg>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SloFormat::Openslo)]
+    pub format: SloFormat,
+
+    /// Accept a scenario over the normal size (see `kata86 drill --help`).
+    #[arg(long)]
+    pub allow_long: bool,
+}
+
+/// `kata86 slo export` formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SloFormat {
+    /// OpenSLO v1 YAML documents.
+    Openslo,
 }
 
 /// What `kata86 calibrate` checks the model against.
@@ -177,6 +224,14 @@ pub struct PlanArgs {
     /// The topology, SLOs and faults of this TOML scenario file.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<std::path::PathBuf>,
+
+    /// Replace the world's SLOs with the objectives of an OpenSLO v1 file
+    /// (`apiVersion: openslo/v1`, `kind: SLO` documents, as `kata86 slo
+    /// export` writes them); its time window becomes the budget period.
+    /// The same as a scenario's `slo_file`, which it overrides.
+    #[arg(long, value_name = "FILE.yaml")]
+    #[serde(default)]
+    pub slo_file: Option<std::path::PathBuf>,
 
     /// The built-in world to play: `default`, DESIGN.md's (SG leads, US and
     /// JP follow), or `kata`, the kata preset (its two regions, SG and US)
@@ -508,6 +563,14 @@ pub struct SimArgs {
     #[serde(default)]
     pub scenario: Option<std::path::PathBuf>,
 
+    /// Replace the world's SLOs with the objectives of an OpenSLO v1 file
+    /// (latency and staleness objectives; `apiVersion: openslo/v1`, `kind: SLO` documents, as `kata86 slo
+    /// export` writes them).
+    /// The same as a scenario's `slo_file`, which it overrides.
+    #[arg(long, value_name = "FILE.yaml")]
+    #[serde(default)]
+    pub slo_file: Option<std::path::PathBuf>,
+
     /// Regions, links and client sites from a TOML file (a topology file, or
     /// a scenario file's `[topology]`) instead of a built-in world
     /// (`regions = [...]`, `links = [{ a, b, rtt_ms }]`,
@@ -643,6 +706,14 @@ pub struct DrillArgs {
     /// a built-in drill is named.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<std::path::PathBuf>,
+
+    /// Replace the world's SLOs with the objectives of an OpenSLO v1 file
+    /// (`apiVersion: openslo/v1`, `kind: SLO` documents, as `kata86 slo
+    /// export` writes them); its time window becomes the budget period.
+    /// The same as a scenario's `slo_file`, which it overrides.
+    #[arg(long, value_name = "FILE.yaml")]
+    #[serde(default)]
+    pub slo_file: Option<std::path::PathBuf>,
 
     /// What the control plane does when the leader is lost [default:
     /// promote-auto, or the scenario's].

@@ -16,8 +16,16 @@ use output::drill::{config_label, fault_label, runs_json, site_names};
 use crate::args::{DrillArgs, ReportFormat};
 use crate::{CliError, Verdict};
 
-/// The configuration the arguments describe (before policy/mode overrides).
+/// The configuration the arguments describe (before policy/mode overrides),
+/// `--slo-file`'s objectives in place of the world's.
 pub(crate) fn base_config(a: &DrillArgs, inputs: &Inputs) -> Result<DrillConfig, CliError> {
+    let mut cfg = world_config(a, inputs)?;
+    crate::files::slo_file_arg(inputs, a.slo_file.as_deref(), &mut cfg)?;
+    Ok(cfg)
+}
+
+/// The world, settings and timeline the arguments name.
+fn world_config(a: &DrillArgs, inputs: &Inputs) -> Result<DrillConfig, CliError> {
     match (&a.name, &a.scenario) {
         (name, Some(path)) => {
             if a.jp.is_some() {
@@ -383,6 +391,9 @@ fn reproduce(a: &DrillArgs) -> String {
     }
     if let Some(s) = &a.scenario {
         cmd.push_str(&format!(" --scenario {}", s.display()));
+    }
+    if let Some(s) = &a.slo_file {
+        cmd.push_str(&format!(" --slo-file {}", s.display()));
     }
     for (flag, v) in [
         ("--policy", a.policy.map(|v| v.name())),

@@ -23,7 +23,7 @@ pub fn read_capped(path: &Path, what: &str) -> Result<String, CliError> {
         .map_err(|e| CliError::Usage(format!("cannot read {what} {shown}: {e}")))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(CliError::Usage(format!(
-            "{what} {shown} is over {} KiB; a {what} file is a page of TOML",
+            "{what} {shown} is over {} KiB; such a file is a page of text",
             MAX_FILE_BYTES / 1024
         )));
     }
@@ -91,7 +91,70 @@ pub fn read_scenario_from(
 ) -> Result<DrillConfig, CliError> {
     let shown = path.display().to_string();
     let text = inputs.text(path, "scenario")?;
-    scenario::parse_drill(&shown, &text, length(allow_long)).map_err(|e| located(&shown, e))
+    let mut cfg =
+        scenario::parse_drill(&shown, &text, length(allow_long)).map_err(|e| located(&shown, e))?;
+    if let Some(inc) = scenario::slo_include(&text).map_err(|e| located(&shown, e))? {
+        // Relative to the scenario file, as a reader of the file expects.
+        let target = path
+            .parent()
+            .unwrap_or_else(|| Path::new(""))
+            .join(&inc.path);
+        apply_slo_file(inputs, &target, SCENARIO_SLO, &mut cfg).map_err(|e| {
+            CliError::Usage(format!(
+                "{e} (included by {shown}:{}:{}: slo_file)",
+                inc.line, inc.column
+            ))
+        })?;
+    }
+    Ok(cfg)
+}
+
+/// The kind under which a scenario's `slo_file` text is kept in [`Inputs`].
+pub const SCENARIO_SLO: &str = "included SLO file";
+/// The kind under which `--slo-file`'s text is kept in [`Inputs`].
+pub const SLO_FILE: &str = "SLO file";
+
+/// The OpenSLO file at `path` (read as `kind` through `inputs`) replaces
+/// `cfg`'s objectives, and its time window the budget period. Its site
+/// labels must name the world's client sites; a bad document is a usage
+/// error naming the file, the document, the field, the value and what is
+/// allowed.
+pub fn apply_slo_file(
+    inputs: &Inputs,
+    path: &Path,
+    kind: &str,
+    cfg: &mut DrillConfig,
+) -> Result<(), CliError> {
+    let imported = read_slo_file(inputs, path, kind, &cfg.topology)?;
+    cfg.slos = imported.slos;
+    cfg.budget.period = imported.period_s * 1_000_000;
+    Ok(())
+}
+
+/// The objectives of the OpenSLO file at `path` (read as `kind` through
+/// `inputs`), their site labels checked against `topology`'s client sites.
+pub fn read_slo_file(
+    inputs: &Inputs,
+    path: &Path,
+    kind: &str,
+    topology: &topology::Topology,
+) -> Result<slo::openslo::Imported, CliError> {
+    let text = inputs.text(path, kind)?;
+    let sites: Vec<&str> = topology.site_ids().map(|s| topology.site_name(s)).collect();
+    slo::openslo::import(&text, &sites)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
+}
+
+/// `--slo-file`, when given, applied to `cfg` (see [`apply_slo_file`]).
+pub fn slo_file_arg(
+    inputs: &Inputs,
+    path: Option<&Path>,
+    cfg: &mut DrillConfig,
+) -> Result<(), CliError> {
+    match path {
+        Some(p) => apply_slo_file(inputs, p, SLO_FILE, cfg),
+        None => Ok(()),
+    }
 }
 
 /// A scenario error with the file's name in front: `FILE:LINE:COLUMN: ...`.

@@ -19,6 +19,7 @@ mod plan;
 mod report;
 mod shard;
 mod sim;
+mod slo;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -126,6 +127,7 @@ fn main() -> ExitCode {
         Command::Compare(a) => multi::compare(&a, &mut out),
         Command::Alerts(a) => alerts::run(&a, &mut out),
         Command::Pbs(a) => pbs::run(&a, &mut out),
+        Command::Slo(args::SloCommand::Export(a)) => slo::export(&a, &mut out),
         Command::Plan(a) => plan::run(&a, &mut out),
         Command::Merge(m) => shard::merge(&m, &mut out),
         Command::Calibrate(args::CalibrateCommand::Postgres(a)) => {

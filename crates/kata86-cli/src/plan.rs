@@ -116,6 +116,21 @@ pub fn space(a: &PlanArgs, inputs: &Inputs) -> Result<Space, CliError> {
             a.seed,
         ),
     };
+    // --slo-file's objectives in every scenario the plan plays.
+    if let Some(path) = &a.slo_file {
+        let imported = crate::files::read_slo_file(
+            inputs,
+            path,
+            crate::files::SLO_FILE,
+            &space.normal.topology,
+        )?;
+        for cfg in
+            std::iter::once(&mut space.normal).chain(space.faults.iter_mut().map(|f| &mut f.1))
+        {
+            cfg.slos = imported.slos.clone();
+            cfg.budget.period = imported.period_s * 1_000_000;
+        }
+    }
     let paths: Vec<String> = a.write_paths.iter().map(|p| p.to_string()).collect();
     let strategies: Vec<String> = a.strategies.iter().map(|s| s.to_string()).collect();
     space.filter(&paths, &strategies)?;
@@ -213,6 +228,9 @@ fn command(a: &PlanArgs) -> String {
     let mut c = String::from("kata86 plan");
     if let Some(p) = &a.scenario {
         c.push_str(&format!(" --scenario {}", p.display()));
+    }
+    if let Some(p) = &a.slo_file {
+        c.push_str(&format!(" --slo-file {}", p.display()));
     }
     if a.without_flags {
         c.push_str(" --without-flags");

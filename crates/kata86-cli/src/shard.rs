@@ -585,7 +585,10 @@ fn read_shard(file: &Path) -> Result<Doc, CliError> {
     }
     bounded_arguments(&doc.arguments, "arguments", file)?;
     for (kind, text) in &doc.inputs {
-        if !matches!(kind.as_str(), "topology" | "scenario") {
+        if !matches!(kind.as_str(), "topology" | "scenario")
+            && kind != crate::files::SLO_FILE
+            && kind != crate::files::SCENARIO_SLO
+        {
             return Err(corrupt(
                 file,
                 &format!("an input file of unknown kind `{}`", shown(kind)),

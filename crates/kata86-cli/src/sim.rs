@@ -210,14 +210,18 @@ pub fn configure(a: &SimArgs, inputs: &Inputs) -> Result<(SimConfig, Vec<Cell>),
         quorum,
         ..SimConfig::kata()
     };
-    // A scenario's objectives replace the kata's.
-    let cfg = match from_file {
+    // A scenario's objectives replace the kata's, and --slo-file's both.
+    let mut cfg = match from_file {
         Some(f) => SimConfig {
             slos: f.slos,
             ..cfg
         },
         None => cfg,
     };
+    if let Some(path) = &a.slo_file {
+        cfg.slos =
+            crate::files::read_slo_file(inputs, path, crate::files::SLO_FILE, &cfg.topology)?.slos;
+    }
     cfg.validate()?;
     Ok((cfg, cells))
 }
@@ -354,6 +358,9 @@ pub fn reproduce(a: &SimArgs) -> String {
     }
     if let Some(path) = &a.scenario {
         cmd.push_str(&format!(" --scenario {}", path.display()));
+    }
+    if let Some(path) = &a.slo_file {
+        cmd.push_str(&format!(" --slo-file {}", path.display()));
     }
     if let Some(w) = a.world {
         cmd.push_str(&format!(" --world {w}"));

@@ -475,6 +475,37 @@ pub fn parse_drill(
             .or(sc.duration_s.as_ref().map(|d| d.span()));
         return Err(loc.error(span.as_ref(), "rate x duration_s x sites", None, why));
     }
+    if let Some(f) = &sc.slo_file {
+        if f.get_ref().trim().is_empty() {
+            return Err(loc.error(
+                Some(&f.span()),
+                "slo_file",
+                quoted(f.get_ref()),
+                "give the path of an OpenSLO file (relative to this file), or drop slo_file",
+            ));
+        }
+        if let Some(first) = sc.slo.first() {
+            return Err(loc.error(
+                Some(&first.span()),
+                "slo",
+                None,
+                format!(
+                    "this file takes its objectives from slo_file = {}; one world has one \
+                     source of SLOs: drop the [[slo]] tables or slo_file",
+                    loc.written(&f.span())
+                ),
+            ));
+        }
+        if let Some(d) = &sc.slo_budget_days {
+            return Err(loc.error(
+                Some(&d.span()),
+                "slo_budget_days",
+                Some(loc.written(&d.span())),
+                "the budget period is the time window of the OpenSLO file slo_file names: \
+                 drop slo_budget_days",
+            ));
+        }
+    }
     if !sc.slo.is_empty() {
         cfg.slos = sc
             .slo
@@ -1070,4 +1101,36 @@ fn clock(
         .validate()
         .map_err(|e| loc.plain(Some(&k.span()), e.to_string()))?;
     Ok(model)
+}
+
+/// An OpenSLO file a scenario includes (`slo_file`): the path as written
+/// (relative to the scenario file) and where it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SloInclude {
+    /// The path, as written.
+    pub path: String,
+    /// Line of `slo_file`'s value (1-based).
+    pub line: usize,
+    /// Column of `slo_file`'s value (1-based).
+    pub column: usize,
+}
+
+/// The OpenSLO file a scenario includes, if any. The CLI reads it and
+/// replaces the configuration's objectives with its documents
+/// ([`parse_drill`] has checked that the file has no `[[slo]]` beside it).
+pub fn slo_include(text: &str) -> Result<Option<SloInclude>, ScenarioError> {
+    #[derive(serde::Deserialize)]
+    struct Top {
+        slo_file: Option<Spanned<String>>,
+    }
+    let loc = Locator::new(text);
+    let top: Top = parse(&loc, text)?;
+    Ok(top.slo_file.map(|f| {
+        let (line, column) = loc.at(&f.span());
+        SloInclude {
+            path: f.get_ref().clone(),
+            line,
+            column,
+        }
+    }))
 }

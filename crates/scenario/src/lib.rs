@@ -5,6 +5,8 @@
 //!   their RTTs) → a [`topology::Topology`].
 //! * [`parse_drill`] — a scenario file (settings, topology, SLOs, faults,
 //!   flags, clocks, alerts) → an [`engine::drill::DrillConfig`].
+//! * [`slo_include`] — the OpenSLO file a scenario includes (`slo_file`),
+//!   which the CLI reads: this crate does no I/O.
 //! * [`ScenarioError`] — where (line and column), which field, the value as
 //!   written and what is allowed.
 //! * [`BOUNDS`] — every number a file can hold: unit, default and bounds. It
@@ -33,7 +35,7 @@ pub use bounds::{
     bound, show, Bound, Length, Work, BOUNDS, BYTES_PER_SITE, MAX_FILE_BYTES, MAX_MEMORY_BYTES,
     MAX_REQUESTS, MAX_SECONDS, MAX_SHORT_MEMORY_BYTES, REQUESTS_PER_SECOND, RUNS_IN_MEMORY,
 };
-pub use build::{parse_drill, parse_topology, SIGNALS};
+pub use build::{parse_drill, parse_topology, slo_include, SloInclude, SIGNALS};
 pub use error::ScenarioError;
 
 /// The README's "Scenario files" reference table, generated from

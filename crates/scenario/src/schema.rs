@@ -40,6 +40,8 @@ pub(crate) struct ScenarioFile {
     pub slo_incident_allowance: Option<Spanned<f64>>,
     pub recovery_hold_s: Option<Spanned<f64>>,
     pub onset_window_s: Option<Spanned<f64>>,
+    /// An OpenSLO file whose objectives replace `[[slo]]` (read by the CLI).
+    pub slo_file: Option<Spanned<String>>,
 }
 
 /// Regions, links and client sites (a topology file, or `[topology]`).

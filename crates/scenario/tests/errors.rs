@@ -22,6 +22,10 @@ const DRILL: &[(&str, usize, &[&str])] = &[
     ("[[fault]]\nkind = \"link-delay\"\na = \"SG\"\nb = \"JP\"\ndelay_ms = -1\nstart_s = 1\nend_s = 2\n", 5, &["delay_ms = -1", "ms"]),
     ("[[fault]]\nkind = \"disk-stall\"\nregion = \"JP\"\nstall_ms = 1e9\nstart_s = 1\nend_s = 2\n", 4, &["fault[1].stall_ms = 1e9", "0 to 60000 ms", "per fsync"]),
     ("[[fault]]\nkind = \"disk-stall\"\nregion = \"JP\"\nstall_ms = nan\nstart_s = 1\nend_s = 2\n", 4, &["stall_ms = nan"]),
+    // One source of SLOs: an included OpenSLO file, or [[slo]] tables.
+    ("slo_file = \"slos.yaml\"\n[[slo]]\nname = \"x\"\nseries = \"read\"\nquantile = 0.95\ntarget_ms = 100\n", 2, &["slo_file = \"slos.yaml\"", "one source of SLOs"]),
+    ("slo_file = \"slos.yaml\"\nslo_budget_days = 7\n", 2, &["slo_budget_days = 7", "time window"]),
+    ("slo_file = \" \"\n", 1, &["slo_file", "path of an OpenSLO file"]),
     // Names that must exist.
     ("[[slo]]\nname = \"x\"\nseries = \"read\"\nquantile = 0.95\ntarget_ms = 100\nsite = \"MARS\"\n", 6, &["MARS", "VN"]),
     ("[[fault]]\nkind = \"region-down\"\nregion = \"EU\"\nstart_s = 1\nend_s = 2\n", 3, &["EU", "SG"]),
@@ -326,4 +330,20 @@ fn topology_and_scenario_files_say_which_kind_they_are() {
         msg.contains("`duration_s`") && msg.contains("[topology]"),
         "{msg}"
     );
+}
+
+#[test]
+fn an_included_slo_file_is_named_with_its_place() {
+    let inc = scenario::slo_include("rate = 20\n\nslo_file = \"slos/a.yaml\"\n")
+        .unwrap()
+        .expect("an include");
+    assert_eq!(
+        (inc.path.as_str(), inc.line, inc.column),
+        ("slos/a.yaml", 3, 12)
+    );
+    assert_eq!(scenario::slo_include("rate = 20\n").unwrap(), None);
+    // Parsed on its own, the file with an include is a world with the
+    // default objectives: the CLI replaces them.
+    let cfg = parse_drill("t", "slo_file = \"a.yaml\"\n", Length::Short).unwrap();
+    assert_eq!(cfg.slos, metrics::default_slos());
 }

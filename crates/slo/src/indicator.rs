@@ -85,12 +85,18 @@ pub const DATA_AGE_STAND_IN: &str = "data age (how old the returned balance real
 
 /// `slo`'s SLI at `site`, over the metrics of this module.
 pub fn indicator(slo: &Slo, site: &str) -> Indicator {
+    selectors(slo, Some(site))
+}
+
+/// `slo`'s SLI at `site`, or over every site (no `site` label) with
+/// `None`: what an OpenSLO document of an objective for all sites carries.
+pub fn selectors(slo: &Slo, site: Option<&str>) -> Indicator {
     let op = if slo.series.is_read() { READ } else { CHARGE };
-    let requests =
-        |outcome: &str| format!("{REQUESTS}{{site=\"{site}\",operation=\"{op}\"{outcome}}}");
+    let at = site.map_or_else(String::new, |s| format!("site=\"{s}\","));
+    let requests = |outcome: &str| format!("{REQUESTS}{{{at}operation=\"{op}\"{outcome}}}");
     let bucket = |h: &str| {
         format!(
-            "{h}_bucket{{site=\"{site}\",le=\"{}\"}}",
+            "{h}_bucket{{{at}le=\"{}\"}}",
             seconds_label(slo.target_ms / 1e3)
         )
     };

@@ -13,6 +13,8 @@
 //! * [`rules`] — the Prometheus rule [`Group`]s: per objective and site, the
 //!   error ratio recorded over every window, and one alert per severity.
 //! * [`replay`] — a run's counts as the series a promtool test replays.
+//! * [`openslo`] — the objectives as OpenSLO v1 documents, written and
+//!   read back (located errors, bounded sizes).
 //! * [`eval`] — the same alerts evaluated every step of a run from
 //!   per-second good and valid counts ([`Counts`]), after a [`Warmup`].
 //!
@@ -31,6 +33,7 @@
 
 pub mod eval;
 pub mod indicator;
+pub mod openslo;
 mod policy;
 pub mod replay;
 pub mod rules;
