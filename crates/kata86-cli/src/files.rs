@@ -109,10 +109,11 @@ pub fn read_scenario_from(
     Ok(cfg)
 }
 
-/// The kind under which a scenario's `slo_file` text is kept in [`Inputs`].
-pub const SCENARIO_SLO: &str = "included SLO file";
+/// The kind under which a scenario's `slo_file` text is kept in [`Inputs`]
+/// (and in a shard file).
+pub const SCENARIO_SLO: &str = shard::SCENARIO_SLO;
 /// The kind under which `--slo-file`'s text is kept in [`Inputs`].
-pub const SLO_FILE: &str = "SLO file";
+pub const SLO_FILE: &str = shard::SLO_FILE;
 
 /// The OpenSLO file at `path` (read as `kind` through `inputs`) replaces
 /// `cfg`'s objectives, and its time window the budget period. Its site

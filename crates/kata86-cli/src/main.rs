@@ -69,6 +69,9 @@ pub enum CliError {
     /// fire, a bad window pair).
     #[error("{0}")]
     Slo(#[from] ::slo::SloError),
+    /// A shard file, or a set of them, that cannot be merged.
+    #[error("{0}")]
+    Shard(#[from] ::shard::ShardError),
     /// The HTML report could not be rendered.
     #[error("--report: {0}")]
     Render(#[from] ::report::ReportError),
