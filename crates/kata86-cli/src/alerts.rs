@@ -138,6 +138,11 @@ pub fn burn_policy(
     }
     let p = cfg.burn_policy();
     p.validate()?;
+    // A factor no objective's error ratio could reach is refused here, for
+    // the drill as for the rules.
+    for s in &cfg.slos {
+        p.check_target(&s.name, s.quantile)?;
+    }
     Ok(p)
 }
 

@@ -715,6 +715,20 @@ pub struct DrillArgs {
     #[serde(default)]
     pub slo_file: Option<std::path::PathBuf>,
 
+    /// The error budget's period, in days, for the verdicts' budgets and
+    /// the burn-rate alerts [default: the scenario's `slo_budget_days`, the
+    /// SLO file's window, else 30]; the same flag as `kata86 alerts`.
+    #[arg(long, value_name = "DAYS")]
+    #[serde(default)]
+    pub budget_days: Option<f64>,
+
+    /// A burn-rate window pair the drill evaluates, SEVERITY:LONG/SHORT:FACTOR
+    /// (e.g. page:1h/5m:14.4); repeat for each pair. Replaces the SRE
+    /// workbook's four, as `kata86 alerts --burn` does for the rules.
+    #[arg(long, value_name = "PAIR")]
+    #[serde(default)]
+    pub burn: Vec<String>,
+
     /// What the control plane does when the leader is lost [default:
     /// promote-auto, or the scenario's].
     #[arg(long, value_name = "POLICY", value_enum)]

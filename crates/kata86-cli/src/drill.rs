@@ -17,10 +17,12 @@ use crate::args::{DrillArgs, ReportFormat};
 use crate::{CliError, Verdict};
 
 /// The configuration the arguments describe (before policy/mode overrides),
-/// `--slo-file`'s objectives in place of the world's.
+/// `--slo-file`'s objectives in place of the world's, `--budget-days` and
+/// `--burn` applied.
 pub(crate) fn base_config(a: &DrillArgs, inputs: &Inputs) -> Result<DrillConfig, CliError> {
     let mut cfg = world_config(a, inputs)?;
     crate::files::slo_file_arg(inputs, a.slo_file.as_deref(), &mut cfg)?;
+    crate::alerts::burn_policy(&mut cfg, a.budget_days, &a.burn)?;
     Ok(cfg)
 }
 
@@ -394,6 +396,12 @@ fn reproduce(a: &DrillArgs) -> String {
     }
     if let Some(s) = &a.slo_file {
         cmd.push_str(&format!(" --slo-file {}", s.display()));
+    }
+    if let Some(d) = a.budget_days {
+        cmd.push_str(&format!(" --budget-days {d}"));
+    }
+    for b in &a.burn {
+        cmd.push_str(&format!(" --burn {b}"));
     }
     for (flag, v) in [
         ("--policy", a.policy.map(|v| v.name())),

@@ -604,3 +604,32 @@ sites = [
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn drills_evaluate_the_burn_policy_the_alerts_are_generated_with() {
+    let base = ["drill", "region-down", "--runs", "2", "--seed", "5"];
+    let default = ok(&base);
+    assert!(default.contains("30-day budget; page 1h/5m at 14.4, page 6h/30m at 6"));
+    let mut args = base.to_vec();
+    args.extend(["--budget-days", "7", "--burn", "page:1h/5m:14.4"]);
+    let one = ok(&args);
+    assert!(
+        one.contains("(7-day budget; page 1h/5m at 14.4; evaluated every"),
+        "{one}"
+    );
+    assert!(
+        one.contains("--budget-days 7 --burn page:1h/5m:14.4"),
+        "{one}"
+    );
+    // A shorter period makes the same outage spend a larger share.
+    assert_ne!(default, one);
+    // A factor that can never fire against a 99.9 % objective is refused,
+    // as kata86 alerts refuses it.
+    let mut bad = base.to_vec();
+    bad.extend(["--burn", "page:1h/5m:1000"]);
+    let err = refused(&bad);
+    assert!(err.contains("1000"), "{err}");
+    let mut bad = base.to_vec();
+    bad.extend(["--budget-days", "0.5"]);
+    assert!(refused(&bad).contains("--budget-days 0.5"));
+}
