@@ -872,6 +872,11 @@ pub struct CompareArgs {
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<std::path::PathBuf>,
 
+    /// Judge every row on the charge-latency objectives of an OpenSLO v1
+    /// file (as `kata86 slo export` writes it) in place of the world's.
+    #[arg(long, value_name = "FILE.yaml")]
+    pub slo_file: Option<std::path::PathBuf>,
+
     /// The built-in world to play: `default`, DESIGN.md's (SG leads, US and
     /// JP follow), or `kata`, the kata preset (its two regions, SG and US)
     /// [default: default].

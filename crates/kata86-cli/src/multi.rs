@@ -199,6 +199,11 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
             .map(|&b| DrillConfig::builtin(b, jp_of(crate::args::world(a.world))))
             .collect(),
     };
+    let mut drills = drills;
+    let inputs = crate::files::Inputs::disk();
+    for d in &mut drills {
+        crate::files::slo_file_arg(&inputs, a.slo_file.as_deref(), d)?;
+    }
     let runs = u32::try_from(a.runs)
         .ok()
         .filter(|n| (1..=MAX_COMPARE_RUNS).contains(n))
@@ -212,7 +217,10 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
         a.report.as_ref(),
         None,
         None,
-        &[("--scenario", a.scenario.as_ref())],
+        &[
+            ("--scenario", a.scenario.as_ref()),
+            ("--slo-file", a.slo_file.as_ref()),
+        ],
     )?;
     // Every drill once per write path (single leader and the three
     // multi-leader ones), each `runs` times.
@@ -247,6 +255,9 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
     if let Some(p) = &a.scenario {
         command.push_str(&format!(" --scenario {}", p.display()));
     }
+    if let Some(p) = &a.slo_file {
+        command.push_str(&format!(" --slo-file {}", p.display()));
+    }
     command.push_str(&format!(" --runs {} --seed {}", a.runs, a.seed));
     match a.format {
         Format::Json => output::multi::compare_json(a.seed, runs, &command, &rows, out)?,
@@ -265,10 +276,36 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
             writeln!(out)?;
             writeln!(out, "{}", output::multi::table(&rows))?;
             writeln!(out)?;
+            let d = &drills[0];
+            let objectives: Vec<String> = d
+                .topology
+                .site_ids()
+                .map(|s| {
+                    let name = d.topology.site_name(s);
+                    let each: Vec<String> = engine::multi::charge_objectives(d, name)
+                        .map(|o| {
+                            format!(
+                                "{} {} < {} ms",
+                                o.name,
+                                engine::drill::sli::pct(o.quantile),
+                                o.target_ms
+                            )
+                        })
+                        .collect();
+                    format!(
+                        "{name}: {}",
+                        if each.is_empty() {
+                            "none".to_string()
+                        } else {
+                            each.join(", ")
+                        }
+                    )
+                })
+                .collect();
             writeln!(
                 out,
-                "SLO: charge p95 < {} ms at every site",
-                to_ms(engine::multi::CHARGE_P95_TARGET)
+                "SLO column: the world's charge-latency objectives, every run pooled; {}",
+                objectives.join("; ")
             )?;
             writeln!(out, "reproduce: {command}")?;
         }

@@ -103,3 +103,46 @@ fn a_drill_with_no_flags_plays_the_design_and_loses_nothing() {
     assert_eq!(r["runs_with_broken_invariants"], 0);
     assert_eq!(doc["runs"], 20);
 }
+
+#[test]
+fn compare_judges_the_worlds_charge_objectives() {
+    let out = run(COMMANDS[3], &[]);
+    assert!(
+        out.contains("DE: charge_p95 95 % < 150 ms; UK: charge_p95 95 % < 150 ms"),
+        "{out}"
+    );
+    assert!(!out.contains("500 ms"), "{out}");
+    // The world's objectives decide the column: the default world's charges
+    // pass 500 ms under single-leader, the same charges fail 100 ms.
+    let slo = std::env::temp_dir().join(format!("kata86-world-{}.yaml", std::process::id()));
+    let export = ok_at_root(&["slo", "export", "--format", "openslo"]);
+    let tight = export
+        .replace("kata86.io/target-ms: '500'", "kata86.io/target-ms: '100'")
+        .replace(
+            "kata86_charge_duration_seconds_bucket{le=\"0.5\"}",
+            "kata86_charge_duration_seconds_bucket{le=\"0.1\"}",
+        );
+    assert_ne!(tight, export, "the export names the 500 ms target");
+    std::fs::write(&slo, tight).unwrap();
+    let base = ["compare", "--runs", "1", "--quiet", "--format", "json"];
+    let json = |extra: &[&str]| -> Value {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        serde_json::from_str(&ok_at_root(&args)).expect("JSON")
+    };
+    let ok_of = |doc: &Value| -> Vec<bool> {
+        doc["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .filter(|r| r["write_path"] == "single-leader")
+            .map(|r| r["slo_charge_p95_ok"].as_bool().expect("bool"))
+            .collect()
+    };
+    let default = json(&[]);
+    let slo_path = slo.to_str().unwrap();
+    let tight = json(&["--slo-file", slo_path]);
+    let _ = std::fs::remove_file(&slo);
+    assert!(ok_of(&default).iter().all(|&x| x), "{default}");
+    assert!(ok_of(&tight).iter().all(|&x| !x), "{tight}");
+}

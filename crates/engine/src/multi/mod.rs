@@ -21,7 +21,7 @@ mod compare;
 mod sim;
 
 pub use compare::{
-    compare, compare_with, row_of, CompareRow, CompareSite, CHARGE_P95_TARGET, MAX_COMPARE_RUNS,
+    charge_objectives, compare, compare_with, row_of, CompareRow, CompareSite, MAX_COMPARE_RUNS,
 };
 
 use metrics::LatencyHistogram;
