@@ -682,19 +682,7 @@ fn rules_yaml(
         ));
     }
     if set != RuleSet::Threshold {
-        let pairs: Vec<String> = policy
-            .windows
-            .iter()
-            .map(|w| {
-                format!(
-                    "{} {}/{} at {}",
-                    w.severity.name(),
-                    slo::rules::duration(w.long_s),
-                    slo::rules::duration(w.short_s),
-                    w.factor
-                )
-            })
-            .collect();
+        let pairs: Vec<String> = policy.windows.iter().map(|w| w.to_string()).collect();
         head.push_str(&format!(
             "Multi-window multi-burn-rate alerts generated from the SLOs ({source}):\n\
              per SLO and site, the error ratio recorded over each window and one alert\n\

@@ -32,6 +32,7 @@ pub fn budget(scenario: Option<&str>, v: &engine::drill::sli::Verdict) -> report
             .and_then(|b| b.consumed_ppm.p95)
             .map(|p| p as f64 / 1e6),
         exhaustion_days: v.exhaustion_days,
+        lasts: output::lasts(v),
         pass: v.pass,
     }
 }

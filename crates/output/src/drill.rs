@@ -846,19 +846,7 @@ fn burn_table(
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let policy = cfg.burn_policy();
-    let pairs: Vec<String> = policy
-        .windows
-        .iter()
-        .map(|w| {
-            format!(
-                "{} {}/{} at {}",
-                w.severity.name(),
-                slo::rules::duration(w.long_s),
-                slo::rules::duration(w.short_s),
-                w.factor
-            )
-        })
-        .collect();
+    let pairs: Vec<String> = policy.windows.iter().map(|w| w.to_string()).collect();
     let mut b = tabled::builder::Builder::default();
     b.push_record(
         [

@@ -283,16 +283,6 @@ fn drill_tables(out: &mut String, d: &DrillFigures) {
     }
 }
 
-/// How long a whole budget lasts: `2.8 h`, `69.0 d`, `never`, `no data`.
-fn lasts(b: &Budget) -> String {
-    match (b.exhaustion_days, b.burn_rate) {
-        (Some(d), _) if d < 1.0 => format!("{:.1} h", d * 24.0),
-        (Some(d), _) => format!("{d:.1} d"),
-        (None, Some(_)) => "never".into(),
-        (None, None) => "no data".into(),
-    }
-}
-
 /// Per-site, per-phase budgets: what each phase spent and how long a whole
 /// budget lasts at its burn rate.
 fn budget_table(out: &mut String, budgets: &[Budget]) {
@@ -308,7 +298,7 @@ fn budget_table(out: &mut String, budgets: &[Budget]) {
             b.good_share.map_or_else(|| "no data".into(), pct),
             b.burn_rate.map_or_else(|| "no data".into(), |r| format!("{r:.2}")),
             b.budget_consumed_p95.map_or_else(|| "-".into(), pct),
-            lasts(b),
+            esc(&b.lasts),
             if b.pass { "pass" } else { "fail" },
             if b.pass { "pass" } else { "FAIL" }
         );

@@ -204,6 +204,8 @@ pub struct Budget {
     /// How long a whole budget lasts at the burn rate, in days (`None`:
     /// nothing burns, or no data).
     pub exhaustion_days: Option<f64>,
+    /// The same as the tables print it (`2.8 h`, `69.0 d`, `never`, `no data`).
+    pub lasts: String,
     /// The verdict.
     pub pass: bool,
 }

@@ -133,6 +133,7 @@ fn drill() -> Report {
             burn_rate: Some(260.0),
             budget_consumed_p95: Some(0.0129),
             exhaustion_days: Some(30.0 / 260.0),
+            lasts: "2.8 h".into(),
             pass: true,
         }],
     };

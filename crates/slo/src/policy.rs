@@ -42,6 +42,20 @@ pub struct BurnWindow {
     pub factor: f64,
 }
 
+/// `page 1h/5m at 14.4`: how reports name a pair.
+impl std::fmt::Display for BurnWindow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}/{} at {}",
+            self.severity.name(),
+            crate::rules::duration(self.long_s),
+            crate::rules::duration(self.short_s),
+            self.factor
+        )
+    }
+}
+
 /// Seconds from a duration as PromQL writes one: `90s`, `5m`, `6h`, `3d`
 /// (a whole number and one unit).
 pub fn parse_duration(s: &str) -> Option<u64> {
