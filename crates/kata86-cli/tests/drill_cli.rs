@@ -621,8 +621,34 @@ fn drills_evaluate_the_burn_policy_the_alerts_are_generated_with() {
         one.contains("--budget-days 7 --burn page:1h/5m:14.4"),
         "{one}"
     );
-    // A shorter period makes the same outage spend a larger share.
-    assert_ne!(default, one);
+    // The runs are the same; each fault spends 30/7 times the share of a
+    // 7-day budget that it spends of a 30-day one.
+    let consumed = |extra: &[&str]| -> Vec<f64> {
+        let mut args = base.to_vec();
+        args.extend_from_slice(&["--format", "json"]);
+        args.extend_from_slice(extra);
+        let doc: Value = serde_json::from_str(&ok(&args)).expect("JSON");
+        doc["results"][0]["verdicts"]
+            .as_array()
+            .expect("verdicts")
+            .iter()
+            .filter_map(|v| v["budget"]["consumed_ppm"]["p95"].as_f64())
+            .collect()
+    };
+    let (month, week) = (consumed(&[]), consumed(&["--budget-days", "7"]));
+    assert!(!month.is_empty());
+    assert_eq!(month.len(), week.len());
+    // ppm are whole numbers: compare the faults that spent a visible share.
+    let spent: Vec<(f64, f64)> = month
+        .iter()
+        .zip(&week)
+        .filter(|(m, _)| **m > 1000.0)
+        .map(|(m, w)| (*m, *w))
+        .collect();
+    assert!(!spent.is_empty());
+    for (m, w) in spent {
+        assert!((w / m - 30.0 / 7.0).abs() < 0.01, "{w} / {m}");
+    }
     // A factor that can never fire against a 99.9 % objective is refused,
     // as kata86 alerts refuses it.
     let mut bad = base.to_vec();
