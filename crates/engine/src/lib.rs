@@ -85,6 +85,12 @@ pub enum EngineError {
     /// An impossible leaderless quorum (N, R, W, placement).
     #[error("quorum: {0}")]
     Quorum(#[from] quorum::QuorumError),
+    /// An error budget period outside 1 to 366 days.
+    #[error("--budget-days {0}: give a number of days from 1 to 366")]
+    BudgetDays(f64),
+    /// A burn-rate policy that cannot be evaluated.
+    #[error(transparent)]
+    Slo(#[from] slo::SloError),
     /// A wallet workload parameter is out of range.
     #[error("wallet workload parameter `{name}`: {reason}")]
     BadWorkload {

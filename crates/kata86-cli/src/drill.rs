@@ -22,7 +22,7 @@ use crate::{CliError, Verdict};
 pub(crate) fn base_config(a: &DrillArgs, inputs: &Inputs) -> Result<DrillConfig, CliError> {
     let mut cfg = world_config(a, inputs)?;
     crate::files::slo_file_arg(inputs, a.slo_file.as_deref(), &mut cfg)?;
-    crate::alerts::burn_policy(&mut cfg, a.budget_days, &a.burn)?;
+    cfg.set_burn(a.budget_days, &a.burn)?;
     Ok(cfg)
 }
 

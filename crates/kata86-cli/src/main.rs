@@ -69,6 +69,9 @@ pub enum CliError {
     /// fire, a bad window pair).
     #[error("{0}")]
     Slo(#[from] ::slo::SloError),
+    /// Rules that cannot be written (a duration Prometheus cannot express).
+    #[error("{0}")]
+    Alerts(#[from] ::output::alerts::AlertsError),
     /// A shard file, or a set of them, that cannot be merged.
     #[error("{0}")]
     Shard(#[from] ::shard::ShardError),

@@ -657,6 +657,39 @@ impl DrillConfig {
         }
     }
 
+    /// Sets the error budget's period (`budget_days`) and the burn-rate
+    /// window pairs (`burn`, as `SEVERITY:LONG/SHORT:FACTOR`) a command line
+    /// gives, and returns the validated policy (the same for `alerts` and
+    /// `drill`). Pairs given that no objective's error ratio could reach are
+    /// refused; the default pairs against a loose objective are not (a drill
+    /// then reports that they never fire).
+    pub fn set_burn(
+        &mut self,
+        budget_days: Option<f64>,
+        burn: &[String],
+    ) -> Result<slo::BurnPolicy, EngineError> {
+        if let Some(days) = budget_days {
+            if !(days.is_finite() && (1.0..=366.0).contains(&days)) {
+                return Err(EngineError::BudgetDays(days));
+            }
+            self.budget.period = (days * 86_400e6).round() as Micros;
+        }
+        if !burn.is_empty() {
+            self.burn_windows = burn
+                .iter()
+                .map(|b| slo::BurnWindow::parse(b))
+                .collect::<Result<_, _>>()?;
+        }
+        let p = self.burn_policy();
+        p.validate()?;
+        if !burn.is_empty() {
+            for s in &self.slos {
+                p.check_target(&s.name, s.quantile)?;
+            }
+        }
+        Ok(p)
+    }
+
     /// How often the burn-rate alerts are evaluated, in whole seconds: the
     /// monitoring window, rounded up to a second.
     pub fn burn_step_s(&self) -> u64 {
