@@ -11,7 +11,6 @@ use output::alerts::{self as text, Replay};
 use crate::files::read_scenario;
 use crate::{CliError, Verdict};
 
-
 /// `kata86 alerts` output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AlertFormat {
@@ -100,7 +99,6 @@ pub struct AlertsArgs {
     #[arg(long, value_name = "DURATION", default_value = "6h")]
     pub replay_warmup: String,
 }
-
 
 impl RuleSet {
     fn set(self) -> text::RuleSet {
@@ -231,4 +229,3 @@ fn command(a: &AlertsArgs) -> String {
     }
     cmd
 }
-

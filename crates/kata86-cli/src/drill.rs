@@ -11,7 +11,6 @@ use engine::ops::FlagSpan;
 use topology::to_ms;
 
 use crate::files::{length, read_scenario_from, Inputs};
-use output::drill::{config_label, fault_label, runs_json, site_names};
 
 use crate::args::{DrillArgs, ReportFormat};
 use crate::{CliError, Verdict};
@@ -275,15 +274,17 @@ pub(crate) fn render(
         _ => output::drill::table(cfg, a.seed, n, results, &command, out)?,
     }
     if let Some(dir) = &a.hgrm {
-        crate::output::write_hgrm(dir, &drill_hgrm(cfg, results))?;
+        crate::output::write_hgrm(dir, &output::hgrm::drill(cfg, results))?;
     }
     if let Some(path) = &a.report {
-        let page = report::Report {
-            command: command.clone(),
-            seed: a.seed,
-            figures: report::Figures::Drill(drill_figures(cfg, &plan.configs, n, results)),
-        };
-        crate::output::write_report(path, &page, a.quiet)?;
+        let figures = output::html::drill(cfg, &plan.configs, n, results);
+        crate::output::write_page(
+            path,
+            command,
+            a.seed,
+            report::Figures::Drill(figures),
+            a.quiet,
+        )?;
     }
     // A breach the configuration promises cannot happen is a defect: exit 1.
     // Without fencing, or async's lost tail, the breaches are the finding.
@@ -441,162 +442,4 @@ fn reproduce(a: &DrillArgs) -> String {
         a.seed
     ));
     cmd
-}
-
-/// A spread as the HTML report holds it.
-pub(crate) fn figures(s: &output::drill::SpreadJson) -> report::SpreadMs {
-    report::SpreadMs {
-        p50: s.p50,
-        p95: s.p95,
-        p99: s.p99,
-        max: s.max,
-    }
-}
-
-/// The HTML report's figures: every number is the JSON's (`runs_json`),
-/// plus the first run's windows.
-fn drill_figures(
-    cfg: &DrillConfig,
-    configs: &[DrillConfig],
-    runs: u32,
-    results: &[DrillRuns],
-) -> report::DrillFigures {
-    let t = &cfg.topology;
-    let sites = site_names(t);
-    report::DrillFigures {
-        drill: cfg.name.clone(),
-        runs,
-        configs: results
-            .iter()
-            .zip(configs)
-            .map(|(r, c)| {
-                let f = &r.first;
-                let played = engine::drill::shifted(c, r.runs[0].onset);
-                let j = runs_json(r, cfg, 0);
-                let mut slo: Vec<report::Verdict> = Vec::new();
-                slo.extend(
-                    r.during
-                        .slo
-                        .iter()
-                        .map(|v| crate::report::verdict("during faults (every run)", v)),
-                );
-                slo.extend(
-                    r.outside
-                        .slo
-                        .iter()
-                        .map(|v| crate::report::verdict("outside faults (every run)", v)),
-                );
-                report::DrillConfigFigures {
-                    budgets: r
-                        .verdicts
-                        .iter()
-                        .map(|v| crate::report::budget(None, v))
-                        .collect(),
-                    label: config_label(r, results),
-                    timeline: report::Timeline {
-                        seed: r.runs[0].seed,
-                        duration_ms: to_ms(f.duration),
-                        window_ms: to_ms(f.signal_window),
-                        windows: f
-                            .signals
-                            .iter()
-                            .map(|s| report::WindowPoint {
-                                end_ms: to_ms(s.at),
-                                charge_success: (s.counts.attempts > 0)
-                                    .then_some(1.0 - s.charge_error_rate),
-                                charge_p95_ms: s.charge_p95,
-                                staleness_p95_ms: s.served_staleness_p95.unwrap_or(0.0),
-                                data_age_p95_ms: s.data_age_p95.unwrap_or(0.0),
-                            })
-                            .collect(),
-                        faults: played
-                            .faults
-                            .iter()
-                            .map(|x| report::Span {
-                                label: fault_label(x, t),
-                                from_ms: to_ms(x.start),
-                                to_ms: Some(to_ms(x.end)),
-                            })
-                            .collect(),
-                        flags: f
-                            .flags
-                            .iter()
-                            .map(|(flag, on, off)| report::Span {
-                                label: flag.name().to_string(),
-                                from_ms: to_ms(*on),
-                                to_ms: off.map(to_ms),
-                            })
-                            .collect(),
-                        alerts: f
-                            .alerts
-                            .iter()
-                            .map(|a| report::AlertMark {
-                                name: a.name.clone(),
-                                fired_at_ms: to_ms(a.fired_at),
-                                resolved_at_ms: a.resolved_at.map(to_ms),
-                            })
-                            .collect(),
-                        promotions: f
-                            .promotions
-                            .iter()
-                            .map(|(at, region, _)| report::Mark {
-                                label: region.clone(),
-                                at_ms: to_ms(*at),
-                            })
-                            .collect(),
-                    },
-                    rto: sites
-                        .iter()
-                        .enumerate()
-                        .map(|(i, site)| report::SiteRuns {
-                            site: site.clone(),
-                            runs_ms: r
-                                .runs
-                                .iter()
-                                .map(|x| x.rto_by_site.get(i).copied().flatten().map(to_ms))
-                                .collect(),
-                            spread: figures(&j.rto_ms[site]),
-                        })
-                        .collect(),
-                    rpo_ms: r.runs.iter().map(|x| to_ms(x.rpo)).collect(),
-                    rpo_spread: figures(&j.rpo_ms),
-                    slo,
-                }
-            })
-            .collect(),
-    }
-}
-
-/// Every pooled histogram of a drill, named
-/// `drill-NAME-POLICY-REPLICATION-INDEX-SITE-STRATEGY-{during,outside}-SERIES.hgrm`
-/// (INDEX: the client site's, from 0; see [`crate::output::hgrm_name`]).
-fn drill_hgrm<'a>(
-    cfg: &DrillConfig,
-    results: &'a [DrillRuns],
-) -> Vec<(String, &'a metrics::LatencyHistogram)> {
-    let sites = site_names(&cfg.topology);
-    let mut files = Vec::new();
-    for r in results {
-        let label = config_label(r, results).replace(" / ", "-");
-        let strategy = r.first.read_strategy.name();
-        for (when, w) in [("during", &r.during), ("outside", &r.outside)] {
-            for (index, (site, s)) in sites.iter().zip(&w.sites).enumerate() {
-                for (series, h) in [
-                    ("read", &s.read),
-                    ("charge", &s.write),
-                    ("reported-staleness", &s.reported_staleness),
-                    ("data-age", &s.data_age),
-                ] {
-                    let name = crate::output::hgrm_name(
-                        &["drill", &cfg.name, &label],
-                        index,
-                        site,
-                        &[strategy, when, series],
-                    );
-                    files.push((name, h));
-                }
-            }
-        }
-    }
-    files
 }

@@ -16,7 +16,6 @@ mod multi;
 mod output;
 mod pbs;
 mod plan;
-mod report;
 mod shard;
 mod sim;
 mod slo;

@@ -17,7 +17,7 @@ use engine::multi::{
 use topology::to_ms;
 
 use crate::args::{CompareArgs, DrillArgs, Format};
-use crate::drill::{figures, runs_count, timing};
+use crate::drill::{runs_count, timing};
 use crate::files::read_scenario;
 use crate::{CliError, Verdict};
 
@@ -311,29 +311,8 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
         }
     }
     if let Some(path) = &a.report {
-        let page = report::Report {
-            command: command.clone(),
-            seed: a.seed,
-            figures: report::Figures::Compare(report::CompareFigures {
-                runs,
-                rows: rows
-                    .iter()
-                    .map(|r| {
-                        let j = output::multi::RowJson::of(r);
-                        report::CompareBar {
-                            drill: j.drill.clone(),
-                            write_path: j.write_path.to_string(),
-                            overspend_incidents: figures(&j.overspend_incidents),
-                            lost_updates: figures(&j.lost_updates),
-                            duplicate_effects: figures(&j.duplicate_effects),
-                            spurious_declines: figures(&j.spurious_declines),
-                            slo_ok: j.slo_charge_p95_ok,
-                        }
-                    })
-                    .collect(),
-            }),
-        };
-        crate::output::write_report(path, &page, false)?;
+        let figures = report::Figures::Compare(output::html::compare(runs, &rows));
+        crate::output::write_page(path, command, a.seed, figures, false)?;
     }
     Ok(Verdict::Clean)
 }

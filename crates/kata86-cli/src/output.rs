@@ -9,28 +9,6 @@ use metrics::LatencyHistogram;
 
 use crate::CliError;
 
-/// The version of every `--format json` document's shape (one constant,
-/// the output crate's).
-pub const SCHEMA_VERSION: u32 = output::SCHEMA_VERSION;
-
-/// A JSON document with `schema_version` first, then the document's keys.
-#[derive(serde::Serialize)]
-struct Versioned<'a, T: serde::Serialize> {
-    schema_version: u32,
-    #[serde(flatten)]
-    doc: &'a T,
-}
-
-/// Writes `doc` (an object) as pretty JSON with `"schema_version": 1` first:
-/// every command's `--format json` goes through here.
-pub fn json<T: serde::Serialize>(out: &mut dyn std::io::Write, doc: &T) -> std::io::Result<()> {
-    let v = Versioned {
-        schema_version: SCHEMA_VERSION,
-        doc,
-    };
-    serde_json::to_writer_pretty(out, &v).map_err(std::io::Error::from)
-}
-
 /// A progress bar of `total` steps on stderr, only when stderr is a terminal
 /// and `--quiet` was not given (hidden otherwise: every call is a no-op).
 pub fn bar(quiet: bool, total: u64, template: &str) -> ProgressBar {
@@ -206,8 +184,20 @@ pub fn check_all(
     check_outputs(&outputs, &inputs)
 }
 
-/// Renders `rep` and writes it to `path`, with a progress bar over its plots.
-pub fn write_report(path: &Path, rep: &report::Report, quiet: bool) -> Result<(), CliError> {
+/// Renders the page of `figures` and writes it to `path`, with a progress
+/// bar over its plots.
+pub fn write_page(
+    path: &Path,
+    command: String,
+    seed: u64,
+    figures: report::Figures,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let rep = &report::Report {
+        command,
+        seed,
+        figures,
+    };
     let total = report::plot_ids(rep).len() as u64;
     let bar = bar(quiet, total, "{bar:40} {pos}/{len} plots {elapsed}");
     let html = report::render_html_with(rep, &mut |done, _| bar.set_position(done as u64))?;
@@ -215,39 +205,9 @@ pub fn write_report(path: &Path, rep: &report::Report, quiet: bool) -> Result<()
     write_atomic("--report", path, html.as_bytes())
 }
 
-/// A `.hgrm` file name: `parts` joined with `-`, each made portable
-/// (`[A-Za-z0-9._]` kept, anything else `-`), with the client site's index
-/// in the topology (from 0) as its own part before the site's name:
-/// `sim-0-VN-local-read.hgrm`. Two sites whose names sanitise alike
-/// (non-ASCII names, names differing in `/` or a space) still get two
-/// files: the index tells them apart, and every other part comes from a
-/// fixed list of names.
-pub fn hgrm_name(prefix: &[&str], site: usize, site_name: &str, suffix: &[&str]) -> String {
-    let index = site.to_string();
-    let parts: Vec<&str> = prefix
-        .iter()
-        .copied()
-        .chain([index.as_str(), site_name])
-        .chain(suffix.iter().copied())
-        .collect();
-    let joined = parts.join("-");
-    let mut name: String = joined
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    name.push_str(".hgrm");
-    name
-}
-
 /// Writes every `(file name, histogram)` into `dir` (created if missing),
 /// each through a temporary file. Names are unique by construction
-/// ([`hgrm_name`]); a repeated one is a bug, refused rather than written
+/// ([`output::hgrm_name`]); a repeated one is a bug, refused rather than written
 /// over.
 pub fn write_hgrm(dir: &Path, files: &[(String, &LatencyHistogram)]) -> Result<(), CliError> {
     let fail = |source| CliError::Output {

@@ -9,7 +9,7 @@
 
 use std::io::Write;
 
-use quorum::{round_ms, round_p, round_robin, Config, Model, T_VIS_LABELS};
+use quorum::{round_robin, Config, Model};
 use topology::{RegionId, Topology};
 
 use crate::args::{Format, PbsArgs};
@@ -59,30 +59,8 @@ pub fn run(a: &PbsArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         Format::Table => output::pbs::table(&cfg, &rep, out)?,
     }
     if let Some(path) = &a.report {
-        let page = report::Report {
-            command: reproduce(a),
-            seed: a.seed,
-            figures: report::Figures::Pbs(report::PbsFigures {
-                model: cfg.model.name.clone(),
-                n: cfg.n,
-                r: cfg.r,
-                w: cfg.w,
-                curve: rep
-                    .curve
-                    .iter()
-                    .map(|p| report::CdfPoint {
-                        ms: round_ms(p.t_ms),
-                        quantile: round_p(p.p_consistent),
-                    })
-                    .collect(),
-                t_visibility_ms: T_VIS_LABELS
-                    .iter()
-                    .zip(rep.t_visibility_ms)
-                    .map(|(&l, t)| (l.to_string(), round_ms(t)))
-                    .collect(),
-            }),
-        };
-        crate::output::write_report(path, &page, false)?;
+        let figures = report::Figures::Pbs(output::html::pbs(&cfg, &rep));
+        crate::output::write_page(path, reproduce(a), a.seed, figures, false)?;
     }
     Ok(Verdict::Clean)
 }

@@ -8,12 +8,12 @@
 
 use std::io::Write;
 
-use ::plan::{binding, evaluate, ms, pareto, rank, Evaluation, Metric, Space};
+use ::plan::{binding, evaluate, pareto, rank, Evaluation, Metric, Space};
 
 use crate::args::{PlanArgs, ReportFormat};
 use crate::files::{read_scenario_from, Inputs};
 use crate::{CliError, Verdict};
-use output::plan::{rto, Outcome};
+use output::plan::Outcome;
 
 /// Runs `kata86 plan`.
 pub fn run(a: &PlanArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
@@ -168,60 +168,10 @@ pub fn render(
         _ => output::plan::table(&o, out)?,
     }
     if let Some(path) = &a.report {
-        let page = report::Report {
-            command: command.clone(),
-            seed: a.seed,
-            figures: report::Figures::Plan(figures(&o)),
-        };
-        crate::output::write_report(path, &page, a.quiet)?;
+        let figures = report::Figures::Plan(output::html::plan(&o));
+        crate::output::write_page(path, command.clone(), a.seed, figures, a.quiet)?;
     }
     Ok(Verdict::Clean)
-}
-
-/// The report's figures: every design, ranked first, as the JSON gives them.
-fn figures(o: &Outcome<'_>) -> report::PlanFigures {
-    let target = |series: metrics::Series| {
-        o.space
-            .normal
-            .slos
-            .iter()
-            .find(|s| s.series == series && s.quantile == 0.95)
-            .map(|s| s.target_ms)
-    };
-    let point = |e: &Evaluation, rank: Option<usize>| report::PlanPoint {
-        design: e.design.name(),
-        rank,
-        pareto: o.front.iter().any(|f| f.design == e.design),
-        charge_p95_ms: ms(e.figures.charge_p95),
-        read_p95_ms: ms(e.figures.read_p95),
-        staleness_p99_ms: ms(e.figures.staleness_p99),
-        rto: e.figures.rto_p95.map(|_| rto(e)),
-        rejected: e.rejected.clone(),
-    };
-    report::PlanFigures {
-        budgets: o.ranked.first().map_or_else(Vec::new, |best| {
-            best.figures
-                .verdicts
-                .iter()
-                .filter(|f| f.verdict.budget.is_some())
-                .map(|f| crate::report::budget(Some(&f.scenario), &f.verdict))
-                .collect()
-        }),
-        charge_p95_target_ms: target(metrics::Series::Write),
-        read_p95_target_ms: target(metrics::Series::Read),
-        designs: o
-            .ranked
-            .iter()
-            .enumerate()
-            .map(|(i, e)| point(e, Some(i + 1)))
-            .chain(
-                o.evals
-                    .iter()
-                    .filter(|e| !e.accepted())
-                    .map(|e| point(e, None)),
-            )
-            .collect(),
-    }
 }
 
 fn command(a: &PlanArgs) -> String {

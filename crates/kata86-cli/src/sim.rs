@@ -11,7 +11,6 @@ use routing::{duration, ReadPolicy, ReadStrategy, WritePolicy};
 
 use crate::args::{Format, Model, Ryw, SimArgs, Workload};
 use crate::files::Inputs;
-use crate::report;
 use crate::{CliError, Verdict};
 use output::sim::SimReport;
 
@@ -529,15 +528,11 @@ pub fn render(
         Format::Csv => output::sim::csv(&rep, out)?,
     }
     if let Some(dir) = &a.hgrm {
-        crate::output::write_hgrm(dir, &report::sim_hgrm(&rep))?;
+        crate::output::write_hgrm(dir, &output::hgrm::sim(&rep))?;
     }
     if let Some(path) = &a.report {
-        let page = ::report::Report {
-            command: rep.command.clone(),
-            seed: a.seed,
-            figures: ::report::Figures::Sim(report::sim_figures(&rep)),
-        };
-        crate::output::write_report(path, &page, a.quiet)?;
+        let figures = report::Figures::Sim(output::html::sim(&rep));
+        crate::output::write_page(path, rep.command.clone(), a.seed, figures, a.quiet)?;
     }
     // A broken money invariant is a failed run, whatever the format.
     if let Some(bad) = wallets

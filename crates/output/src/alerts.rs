@@ -25,7 +25,9 @@ const SEVERITY: &str = "page";
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AlertsError {
     /// A duration Prometheus cannot express.
-    #[error("{what} ({us} µs) is not a whole number of milliseconds, which Prometheus cannot express")]
+    #[error(
+        "{what} ({us} µs) is not a whole number of milliseconds, which Prometheus cannot express"
+    )]
     Duration {
         /// What the duration is.
         what: String,
@@ -92,10 +94,22 @@ pub fn promtool_test(
             slo::rules::duration(cfg.burn_step_s())
         )
     } else {
-        test_yaml(cfg, replay.result, source, replay.seed, command, replay.rules_file)?
+        test_yaml(
+            cfg,
+            replay.result,
+            source,
+            replay.seed,
+            command,
+            replay.rules_file,
+        )?
     };
     if set != RuleSet::Threshold {
-        y.push_str(&burn_test_yaml(cfg, replay.result, policy, replay.warmup_s)?);
+        y.push_str(&burn_test_yaml(
+            cfg,
+            replay.result,
+            policy,
+            replay.warmup_s,
+        )?);
     }
     Ok(y)
 }
@@ -280,7 +294,10 @@ fn burn_test_yaml(
                             x.kind == slo::RuleKind::Alert(name.clone())
                                 && x.labels.contains(&("site".into(), site.to_string()))
                         })
-                        .ok_or_else(|| AlertsError::MissingRule { name: name.clone(), site: site.to_string() })?;
+                        .ok_or_else(|| AlertsError::MissingRule {
+                            name: name.clone(),
+                            site: site.to_string(),
+                        })?;
                     y.push_str("          - exp_labels:\n");
                     for (k, v) in &rule.labels {
                         let _ = writeln!(y, "              {k}: {}", quote(v));
@@ -300,7 +317,10 @@ fn burn_test_yaml(
 }
 
 /// The burn-rate rule groups of `cfg`'s objectives at its sites.
-fn burn_groups(cfg: &DrillConfig, policy: &slo::BurnPolicy) -> Result<Vec<slo::Group>, AlertsError> {
+fn burn_groups(
+    cfg: &DrillConfig,
+    policy: &slo::BurnPolicy,
+) -> Result<Vec<slo::Group>, AlertsError> {
     let t = &cfg.topology;
     let sites: Vec<&str> = t.site_ids().map(|s| t.site_name(s)).collect();
     let step = cfg.burn_step_s();
@@ -826,4 +846,3 @@ mod tests {
         assert_eq!(expand(&values(&samples)), samples);
     }
 }
-

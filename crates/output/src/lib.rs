@@ -23,7 +23,10 @@
 #![deny(missing_docs)]
 
 pub mod alerts;
+pub mod calibrate;
 pub mod drill;
+pub mod hgrm;
+pub mod html;
 pub mod multi;
 pub mod pbs;
 pub mod plan;
@@ -65,4 +68,34 @@ pub fn lasts(v: &engine::drill::sli::Verdict) -> String {
         (None, Some(_)) => "never".into(),
         (None, None) => "no data".into(),
     }
+}
+
+/// A `.hgrm` file name: `parts` joined with `-`, each made portable
+/// (`[A-Za-z0-9._]` kept, anything else `-`), with the client site's index
+/// in the topology (from 0) as its own part before the site's name:
+/// `sim-0-VN-local-read.hgrm`. Two sites whose names sanitise alike
+/// (non-ASCII names, names differing in `/` or a space) still get two
+/// files: the index tells them apart, and every other part comes from a
+/// fixed list of names.
+pub fn hgrm_name(prefix: &[&str], site: usize, site_name: &str, suffix: &[&str]) -> String {
+    let index = site.to_string();
+    let parts: Vec<&str> = prefix
+        .iter()
+        .copied()
+        .chain([index.as_str(), site_name])
+        .chain(suffix.iter().copied())
+        .collect();
+    let joined = parts.join("-");
+    let mut name: String = joined
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    name.push_str(".hgrm");
+    name
 }
