@@ -451,6 +451,21 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
+    /// Shard `INDEX/COUNT` as a command line writes it (`0/4`: the first of
+    /// four, numbered from 0 like Kubernetes' JOB_COMPLETION_INDEX).
+    pub fn parse(text: &str) -> Result<Shard, EngineError> {
+        let bad = || {
+            EngineError::BadShard(format!(
+                "`{text}`: write INDEX/COUNT, e.g. 0/4 for the first of 4 shards (INDEX from 0 \
+                 to COUNT-1, as Kubernetes' JOB_COMPLETION_INDEX)"
+            ))
+        };
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let i = i.trim().parse().map_err(|_| bad())?;
+        let n = n.trim().parse().map_err(|_| bad())?;
+        Shard::new(i, n)
+    }
+
     /// The whole run: shard 0 of 1.
     pub const WHOLE: Shard = Shard { index: 0, count: 1 };
 

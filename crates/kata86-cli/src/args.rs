@@ -917,97 +917,16 @@ pub struct CompareArgs {
     pub quiet: bool,
 }
 
-/// The forms every duration flag accepts, for help and errors.
-const DURATION_FORMS: &str = "a number with a unit (150ms, 2s, 1.5s, 2m, 1h; also us and min)";
-
-/// Parses a duration written with a unit (`us`/`µs`, `ms`, `s`, `m`/`min`,
-/// `h`) or as a bare number in `bare` (ms or s, whichever the flag
-/// documents), and returns it in `bare`'s unit. Negative and huge numbers
-/// parse: the flag's own check refuses them with its bounds.
-fn duration_in(text: &str, bare: TimeUnit) -> Result<f64, String> {
-    let t = text.trim();
-    if let Ok(v) = t.parse::<f64>() {
-        // A bare number, as written (`inf` and `1e308` included): the
-        // flag's own check gives its bounds.
-        return Ok(v);
-    }
-    let split = t
-        .char_indices()
-        .find(|&(i, c)| c.is_alphabetic() && !(i > 0 && (c == 'e' || c == 'E') && exponent(t, i)))
-        .map_or(t.len(), |(i, _)| i);
-    let (number, unit) = t.split_at(split);
-    let seconds_per = match unit.trim() {
-        "" => bare.seconds(),
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        _ => return Err(duration_help(bare)),
-    };
-    let v = number
-        .trim()
-        .parse::<f64>()
-        .map_err(|_| duration_help(bare))?;
-    if unit.trim().is_empty() {
-        return Ok(v);
-    }
-    // In the flag's unit, rounded to a millionth of it so that `0.3s` is
-    // 300 ms; out-of-range values stay so for the flag's check.
-    let x = v * (seconds_per / bare.seconds());
-    Ok(if x.abs() < 1e9 {
-        (x * 1e6).round() / 1e6
-    } else {
-        x
-    })
-}
-
-/// An `e` at `i` of `t` is an exponent (`1e3`) when a digit follows it.
-fn exponent(t: &str, i: usize) -> bool {
-    let rest = &t[i + 1..];
-    let rest = rest.strip_prefix(['+', '-']).unwrap_or(rest);
-    rest.starts_with(|c: char| c.is_ascii_digit())
-}
-
-fn duration_help(bare: TimeUnit) -> String {
-    format!(
-        "give a duration: {DURATION_FORMS}, or a bare number of {}",
-        bare.plural()
-    )
-}
-
-/// The unit a duration flag's bare numbers are in.
-#[derive(Debug, Clone, Copy)]
-enum TimeUnit {
-    Ms,
-    S,
-}
-
-impl TimeUnit {
-    fn seconds(self) -> f64 {
-        match self {
-            TimeUnit::Ms => 1e-3,
-            TimeUnit::S => 1.0,
-        }
-    }
-    fn plural(self) -> &'static str {
-        match self {
-            TimeUnit::Ms => "milliseconds",
-            TimeUnit::S => "seconds",
-        }
-    }
-}
-
 /// The value parser of every duration flag whose bare numbers are ms:
 /// returns milliseconds.
 pub fn millis(text: &str) -> Result<f64, String> {
-    duration_in(text, TimeUnit::Ms)
+    topology::units::parse_duration(text, topology::units::Unit::Ms).map_err(|e| e.to_string())
 }
 
 /// The value parser of every duration flag whose bare numbers are seconds:
 /// returns seconds.
 pub fn seconds(text: &str) -> Result<f64, String> {
-    duration_in(text, TimeUnit::S)
+    topology::units::parse_duration(text, topology::units::Unit::S).map_err(|e| e.to_string())
 }
 
 /// `--flag NAME@ON-OFF`'s value parser: checks the form (each end a
@@ -1015,7 +934,7 @@ pub fn seconds(text: &str) -> Result<f64, String> {
 /// the report echoes.
 pub fn flag_window(text: &str) -> Result<String, String> {
     let bad = |why: String| {
-        format!("write NAME@ON-OFF, each end {DURATION_FORMS} or a bare number of seconds, e.g. FORCE_LEADER_READ@60-180 or FORCE_LEADER_READ@1m-3m{why}")
+        format!("write NAME@ON-OFF, each end {} or a bare number of seconds, e.g. FORCE_LEADER_READ@60-180 or FORCE_LEADER_READ@1m-3m{why}", topology::units::DURATION_FORMS)
     };
     let (_, window) = text.split_once('@').ok_or_else(|| bad(String::new()))?;
     let (on, off) = window.split_once('-').ok_or_else(|| bad(String::new()))?;

@@ -268,7 +268,7 @@ pub(crate) fn render(
     out: &mut dyn Write,
 ) -> Result<Verdict, CliError> {
     let (cfg, n) = (&plan.cfg, plan.runs);
-    let command = reproduce(a);
+    let command = crate::echo::command("drill", a);
     match a.format {
         ReportFormat::Json => output::drill::json(cfg, a.seed, n, results, &command, out)?,
         _ => output::drill::table(cfg, a.seed, n, results, &command, out)?,
@@ -385,61 +385,4 @@ fn flags_within(a: &DrillArgs, cfg: &DrillConfig) -> Result<(), CliError> {
         )));
     }
     Ok(())
-}
-
-fn reproduce(a: &DrillArgs) -> String {
-    let mut cmd = String::from("kata86 drill");
-    if let Some(n) = &a.name {
-        cmd.push_str(&format!(" {n}"));
-    }
-    if let Some(s) = &a.scenario {
-        cmd.push_str(&format!(" --scenario {}", s.display()));
-    }
-    if let Some(s) = &a.slo_file {
-        cmd.push_str(&format!(" --slo-file {}", s.display()));
-    }
-    if let Some(d) = a.budget_days {
-        cmd.push_str(&format!(" --budget-days {d}"));
-    }
-    for b in &a.burn {
-        cmd.push_str(&format!(" --burn {b}"));
-    }
-    for (flag, v) in [
-        ("--policy", a.policy.map(|v| v.name())),
-        ("--replication", a.replication.map(|v| v.name())),
-        ("--jp", a.jp.map(|v| v.name())),
-        ("--watermark", a.watermark.map(|v| v.name())),
-        ("--strategy", a.strategy.map(|v| v.name())),
-    ] {
-        if let Some(v) = v {
-            cmd.push_str(&format!(" {flag} {v}"));
-        }
-    }
-    for f in &a.flags {
-        cmd.push_str(&format!(" --flag {f}"));
-    }
-    if a.no_fencing {
-        cmd.push_str(" --no-fencing");
-    }
-    if a.no_offset_check {
-        cmd.push_str(" --no-offset-check");
-    }
-    if a.allow_long {
-        cmd.push_str(" --allow-long");
-    }
-    if a.matrix {
-        cmd.push_str(" --matrix");
-    }
-    if let Some(w) = a.onset_window {
-        cmd.push_str(&format!(" --onset-window {w}"));
-    }
-    if let Some(d) = a.duration {
-        cmd.push_str(&format!(" --duration {d}"));
-    }
-    cmd.push_str(&format!(
-        " --runs {} --seed {}",
-        a.runs.unwrap_or(20),
-        a.seed
-    ));
-    cmd
 }

@@ -11,6 +11,7 @@ mod alerts;
 mod args;
 mod calibrate;
 mod drill;
+mod echo;
 mod files;
 mod multi;
 mod output;

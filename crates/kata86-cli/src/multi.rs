@@ -91,18 +91,7 @@ pub fn drill(
     // Run i plays seed + i with its own onset, as single-leader drills do;
     // the row is over every run, the details are the first run's.
     let rs = run_multis(&m, a.seed, n)?;
-    let mut command = String::from("kata86 drill");
-    if let Some(n) = &a.name {
-        command.push_str(&format!(" {n}"));
-    }
-    if let Some(s) = &a.scenario {
-        command.push_str(&format!(" --scenario {}", s.display()));
-    }
-    command.push_str(&format!(" --write-path {path}"));
-    if let Some(e) = &a.escrow_regions {
-        command.push_str(&format!(" --escrow-regions {e}"));
-    }
-    command.push_str(&format!(" --runs {n} --seed {}", a.seed));
+    let command = crate::echo::command("drill", a);
     render(&m, &rs, &command, a.format.into(), out)
 }
 

@@ -146,7 +146,7 @@ pub fn render(
     evals: &[Evaluation],
     out: &mut dyn Write,
 ) -> Result<Verdict, CliError> {
-    let command = command(a);
+    let command = crate::echo::command("plan", a);
     let ranked = rank(evals, priorities);
     let front = pareto(evals);
     let bind = if ranked.is_empty() {
@@ -172,31 +172,4 @@ pub fn render(
         crate::output::write_page(path, command.clone(), a.seed, figures, a.quiet)?;
     }
     Ok(Verdict::Clean)
-}
-
-fn command(a: &PlanArgs) -> String {
-    let mut c = String::from("kata86 plan");
-    if let Some(p) = &a.scenario {
-        c.push_str(&format!(" --scenario {}", p.display()));
-    }
-    if let Some(p) = &a.slo_file {
-        c.push_str(&format!(" --slo-file {}", p.display()));
-    }
-    if a.without_flags {
-        c.push_str(" --without-flags");
-    }
-    if a.allow_long {
-        c.push_str(" --allow-long");
-    }
-    for w in &a.write_paths {
-        c.push_str(&format!(" --write-path {w}"));
-    }
-    for s in &a.strategies {
-        c.push_str(&format!(" --strategy {s}"));
-    }
-    c.push_str(&format!(
-        " --runs {} --seed {} --priorities {}",
-        a.runs, a.seed, a.priorities
-    ));
-    c
 }

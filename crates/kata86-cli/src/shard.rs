@@ -41,29 +41,9 @@ pub fn requested<'p>(
     let Some(text) = shard else {
         return Ok(Some((Shard::WHOLE, file)));
     };
-    let bad = || {
-        CliError::Usage(format!(
-            "--shard `{text}`: write INDEX/COUNT, e.g. --shard 0/4 for the first of 4 shards \
-             (INDEX from 0 to COUNT-1)"
-        ))
-    };
-    let (i, n) = text.split_once('/').ok_or_else(bad)?;
-    let i: u32 = i.trim().parse().map_err(|_| bad())?;
-    let n: u32 = n.trim().parse().map_err(|_| bad())?;
-    if !(1..=Shard::MAX_COUNT).contains(&n) {
-        return Err(CliError::Usage(format!(
-            "--shard {i}/{n}: the number of shards must be from 1 to {}",
-            Shard::MAX_COUNT
-        )));
-    }
-    if i >= n {
-        return Err(CliError::Usage(format!(
-            "--shard {i}/{n}: the index must be from 0 to {} (shards are numbered from 0, like \
-             Kubernetes' JOB_COMPLETION_INDEX)",
-            n - 1
-        )));
-    }
-    Ok(Some((Shard::new(i, n)?, file)))
+    // "shard ..." as the flag: "--shard `x`: write INDEX/COUNT ...".
+    let shard = Shard::parse(text).map_err(|e| CliError::Usage(format!("--{e}")))?;
+    Ok(Some((shard, file)))
 }
 
 /// An error of the run a shard file's arguments and inputs describe, with

@@ -287,33 +287,16 @@ pub fn wallet_config(a: &SimArgs) -> Result<Option<WalletConfig>, CliError> {
     Ok(Some(w))
 }
 
-/// The command line that reproduces this run: every option spelled out,
-/// including defaults, so a copy of it keeps working if defaults change.
-pub fn reproduce(a: &SimArgs) -> String {
-    let mut cmd = format!(
-        "kata86 sim --seed {} --iterations {} {}{} --rate {} --jitter {} \
-         --deadline {} --commit {} --fallback-threshold {} --max-staleness {}",
-        a.seed,
-        a.iterations,
-        match (&a.lag_from, model(a)) {
-            (Some(path), _) => format!("--lag-from {}", path.display()),
-            (None, Model::Iid) => "--model iid".to_string(),
-            (None, Model::Episodic) => "--model episodic".to_string(),
-        },
-        match (&a.leader, &a.scenario) {
-            (Some(l), _) => format!(" --leader {l}"),
-            (None, Some(_)) => String::new(),
-            (None, None) => " --leader SG".to_string(),
-        },
-        a.rate,
-        a.jitter,
-        a.deadline,
-        a.commit,
-        a.fallback_threshold,
-        a.max_staleness,
-    );
-    if a.allow_long {
-        cmd.push_str(" --allow-long");
+/// The command line that reproduces this run, with the defaults a future
+/// version could change spelled out: the lag model, the leader and, when a
+/// quorum cell runs, its N, R and W.
+fn reproduce(a: &SimArgs) -> String {
+    let mut v = serde_json::to_value(a).unwrap_or_default();
+    if a.lag_from.is_none() {
+        v["model"] = serde_json::json!(model(a));
+    }
+    if a.leader.is_none() && a.scenario.is_none() {
+        v["leader"] = "SG".into();
     }
     let quorum_runs = if a.strategies.is_empty() {
         a.workload == Workload::Kata
@@ -322,55 +305,11 @@ pub fn reproduce(a: &SimArgs) -> String {
     };
     if quorum_runs {
         let d = QuorumSpec::default();
-        cmd.push_str(&format!(
-            " --n {} --r {} --w {}",
-            a.quorum_n.unwrap_or(d.n),
-            a.quorum_r.unwrap_or(d.r),
-            a.quorum_w.unwrap_or(d.w)
-        ));
-        if let Some(p) = &a.placement {
-            cmd.push_str(&format!(" --placement {p}"));
-        }
+        v["quorum_n"] = a.quorum_n.unwrap_or(d.n).into();
+        v["quorum_r"] = a.quorum_r.unwrap_or(d.r).into();
+        v["quorum_w"] = a.quorum_w.unwrap_or(d.w).into();
     }
-    if a.workload == Workload::Wallet {
-        cmd.push_str(" --workload wallet");
-        if let Some(n) = a.accounts {
-            cmd.push_str(&format!(" --accounts {n}"));
-        }
-        if let Some(z) = a.zipf {
-            cmd.push_str(&format!(" --zipf {z}"));
-        }
-        if let Some(m) = &a.mix {
-            cmd.push_str(&format!(" --mix {m}"));
-        }
-        if let Some(r) = a.ryw {
-            let name = match r {
-                Ryw::Off => "off",
-                Ryw::Wait => "wait",
-                Ryw::Forward => "forward",
-            };
-            cmd.push_str(&format!(" --ryw {name}"));
-        }
-    }
-    if let Some(path) = &a.topology {
-        cmd.push_str(&format!(" --topology {}", path.display()));
-    }
-    if let Some(path) = &a.scenario {
-        cmd.push_str(&format!(" --scenario {}", path.display()));
-    }
-    if let Some(path) = &a.slo_file {
-        cmd.push_str(&format!(" --slo-file {}", path.display()));
-    }
-    if let Some(w) = a.world {
-        cmd.push_str(&format!(" --world {w}"));
-    }
-    for c in &a.clients {
-        cmd.push_str(&format!(" --client {c}"));
-    }
-    for s in &a.strategies {
-        cmd.push_str(&format!(" --strategy {s}"));
-    }
-    cmd
+    crate::echo::command("sim", &v)
 }
 
 /// `sim --workload wallet --write-path lww|crdt|escrow`: every site at once
@@ -409,7 +348,7 @@ fn run_multi(a: &SimArgs, path: WritePath, out: &mut dyn Write) -> Result<Verdic
     let w = wallet_config(a)?.expect("--write-path was checked to go with the wallet");
     let m = engine::wallet::multi_config(&cfg, &w, a.iterations, path)?;
     let rs = engine::multi::run_multis(&m, a.seed, 1)?;
-    let command = format!("{} --write-path {path}", reproduce(a));
+    let command = reproduce(a);
     crate::multi::render(&m, &rs, &command, a.format, out)
 }
 

@@ -52,7 +52,7 @@ fn sim_figures_and_hgrm_equal_the_json() {
     let (json, fig, html) = run_json_with(&args, &report);
     assert_eq!(fig["seed"], 5);
     assert_eq!(fig["command"], json["command"]);
-    assert!(html.contains("kata86 sim --seed 5 --iterations 20000"));
+    assert!(html.contains("kata86 sim --iterations 20000 --seed 5"));
     let f = &fig["figures"];
     assert_eq!(f["kind"], "sim");
     assert_eq!(f["staleness_series"], "lag_ms");
@@ -190,7 +190,7 @@ fn drill_figures_equal_the_json() {
         hgrm.to_str().unwrap(),
     ];
     let (json, fig, html) = run_json_with(&args, &report);
-    assert!(html.contains("kata86 drill region-down --runs 4 --seed 86"));
+    assert!(html.contains("kata86 drill region-down --seed 86 --runs 4"));
     let f = &fig["figures"];
     assert_eq!(f["kind"], "drill");
     assert_eq!(f["runs"], 4);

@@ -23,6 +23,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod units;
+
 use std::fmt;
 
 /// Simulated time or a duration, in microseconds.
