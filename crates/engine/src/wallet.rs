@@ -54,6 +54,36 @@ pub struct Mix {
     pub top_up: f64,
 }
 
+impl std::str::FromStr for Mix {
+    type Err = EngineError;
+
+    /// `B,E,C,T`: the shares of balance reads, eligibility reads, charges
+    /// and top-ups (checked to sum to 1 by [`WalletConfig::validate`]).
+    fn from_str(text: &str) -> Result<Mix, EngineError> {
+        let bad = |reason: String| EngineError::BadWorkload {
+            name: "mix",
+            reason: format!("`{text}` {reason}"),
+        };
+        let parts: Vec<f64> = text
+            .split(',')
+            .map(|p| p.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad("is not four numbers; write e.g. 0.7,0.2,0.08,0.02".into()))?;
+        let [balance, eligibility, charge, top_up] = parts[..] else {
+            return Err(bad(format!(
+                "has {} shares; give four: balance,eligibility,charge,top-up",
+                parts.len()
+            )));
+        };
+        Ok(Mix {
+            balance,
+            eligibility,
+            charge,
+            top_up,
+        })
+    }
+}
+
 impl Default for Mix {
     fn default() -> Self {
         Mix {

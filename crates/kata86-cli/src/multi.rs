@@ -14,7 +14,6 @@ use engine::drill::{Builtin, DrillConfig, JpRole};
 use engine::multi::{
     compare_with as compare_rows, run_multis, MultiConfig, WritePath, MAX_COMPARE_RUNS,
 };
-use topology::to_ms;
 
 use crate::args::{CompareArgs, DrillArgs, Format};
 use crate::drill::{runs_count, timing};
@@ -110,40 +109,7 @@ pub fn render(
     let row = engine::multi::row_of(&m.drill, path, rs);
     match format {
         Format::Json => output::multi::drill_json(n, r, &row, command, out)?,
-        _ => {
-            writeln!(
-                out,
-                "{} {}: write path {path}, {n} run(s) from seed {} (run i: seed + i, its own fault onset); the row is over every run",
-                command.split(' ').take(2).collect::<Vec<_>>().join(" "),
-                r.drill,
-                r.seed,
-            )?;
-            writeln!(out, "world: {}", topology::WorldLine(&m.drill.topology))?;
-            writeln!(out)?;
-            writeln!(out, "{}", output::multi::table(std::slice::from_ref(&row)))?;
-            writeln!(
-                out,
-                "run 1 (seed {}, faults shifted by {:.1} s): charges {} = {} acknowledged + {} declined + {} unknown; {} repeats suppressed",
-                r.seed,
-                to_ms(r.onset) / 1000.0,
-                r.charges,
-                r.acknowledged_charges,
-                r.declined_charges,
-                r.unknown_outcome_charges,
-                r.duplicates_suppressed
-            )?;
-            writeln!(
-                out,
-                "invariants_ok: {} (expected: {}){}",
-                r.invariants_ok,
-                r.invariants_expected,
-                r.first_breach
-                    .as_deref()
-                    .map(|b| format!("; first breach: {b}"))
-                    .unwrap_or_default()
-            )?;
-            writeln!(out, "reproduce: {command}")?;
-        }
+        _ => output::multi::drill_table(m, rs, &row, command, out)?,
     }
     if let Some(x) = rs.iter().find(|x| x.defect.is_some()) {
         eprintln!(
@@ -251,53 +217,7 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
     match a.format {
         Format::Json => output::multi::compare_json(a.seed, runs, &command, &rows, out)?,
         Format::Csv => output::multi::tidy_csv(&rows, out)?,
-        Format::Table => {
-            writeln!(
-                out,
-                "kata86 compare: Option A (single-leader, majority) vs Option B (lww, crdt, escrow); {} runs each from seed {} (run i: seed + i, its own fault onset)",
-                runs, a.seed
-            )?;
-            writeln!(out, "world: {}", topology::WorldLine(&drills[0].topology))?;
-            writeln!(
-                out,
-                "charge latency in ms from the first send (answered charges, every run pooled); avail = share of charges sent during a cut or outage that were answered, median/worst run; not completed = those charges not done for the user (no answer that stood, or declined although the money was there); money figures p50/p95/p99/max over the runs"
-            )?;
-            writeln!(out)?;
-            writeln!(out, "{}", output::multi::table(&rows))?;
-            writeln!(out)?;
-            let d = &drills[0];
-            let objectives: Vec<String> = d
-                .topology
-                .site_ids()
-                .map(|s| {
-                    let name = d.topology.site_name(s);
-                    let each: Vec<String> = engine::multi::charge_objectives(d, name)
-                        .map(|o| {
-                            format!(
-                                "{} {} < {} ms",
-                                o.name,
-                                engine::drill::sli::pct(o.quantile),
-                                o.target_ms
-                            )
-                        })
-                        .collect();
-                    format!(
-                        "{name}: {}",
-                        if each.is_empty() {
-                            "none".to_string()
-                        } else {
-                            each.join(", ")
-                        }
-                    )
-                })
-                .collect();
-            writeln!(
-                out,
-                "SLO column: the world's charge-latency objectives, every run pooled; {}",
-                objectives.join("; ")
-            )?;
-            writeln!(out, "reproduce: {command}")?;
-        }
+        Format::Table => output::multi::compare_table(&drills, &rows, runs, a.seed, &command, out)?,
     }
     if let Some(path) = &a.report {
         let figures = report::Figures::Compare(output::html::compare(runs, &rows));

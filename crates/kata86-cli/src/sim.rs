@@ -4,7 +4,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use engine::multi::WritePath;
-use engine::wallet::{Mix, Popularity, ReadYourWrites, WalletConfig};
+use engine::wallet::{Popularity, ReadYourWrites, WalletConfig};
 use engine::{Cell, QuorumSpec, SimConfig};
 use replication::{EpisodicLag, IidLag, LagModel};
 use routing::{duration, ReadPolicy, ReadStrategy, WritePolicy};
@@ -254,27 +254,9 @@ pub fn wallet_config(a: &SimArgs) -> Result<Option<WalletConfig>, CliError> {
         };
     }
     if let Some(mix) = &a.mix {
-        let parts: Vec<f64> = mix
-            .split(',')
-            .map(|p| p.trim().parse::<f64>())
-            .collect::<Result<_, _>>()
-            .map_err(|_| {
-                CliError::Usage(format!(
-                    "--mix `{mix}`: give four numbers, e.g. --mix 0.7,0.2,0.08,0.02"
-                ))
-            })?;
-        let [balance, eligibility, charge, top_up] = parts[..] else {
-            return Err(CliError::Usage(format!(
-                "--mix `{mix}` has {} shares; give four: balance,eligibility,charge,top-up",
-                parts.len()
-            )));
-        };
-        w.mix = Mix {
-            balance,
-            eligibility,
-            charge,
-            top_up,
-        };
+        w.mix = mix
+            .parse()
+            .map_err(|e| CliError::Usage(format!("--mix: {e}")))?;
     }
     if let Some(r) = a.ryw {
         w.read_your_writes = match r {

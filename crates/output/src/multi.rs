@@ -356,3 +356,107 @@ pub fn table(rows: &[CompareRow]) -> String {
     t.with(tabled::settings::Style::markdown());
     t.to_string()
 }
+
+/// The multi-leader drill for people: its row over every run, then the
+/// first run's charges and money check.
+pub fn drill_table(
+    m: &engine::multi::MultiConfig,
+    rs: &[MultiResult],
+    row: &CompareRow,
+    command: &str,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let (path, n, r) = (m.path, rs.len() as u32, &rs[0]);
+
+    writeln!(
+                out,
+                "{} {}: write path {path}, {n} run(s) from seed {} (run i: seed + i, its own fault onset); the row is over every run",
+                command.split(' ').take(2).collect::<Vec<_>>().join(" "),
+                r.drill,
+                r.seed,
+            )?;
+    writeln!(out, "world: {}", topology::WorldLine(&m.drill.topology))?;
+    writeln!(out)?;
+    writeln!(out, "{}", table(std::slice::from_ref(row)))?;
+    writeln!(
+                out,
+                "run 1 (seed {}, faults shifted by {:.1} s): charges {} = {} acknowledged + {} declined + {} unknown; {} repeats suppressed",
+                r.seed,
+                to_ms(r.onset) / 1000.0,
+                r.charges,
+                r.acknowledged_charges,
+                r.declined_charges,
+                r.unknown_outcome_charges,
+                r.duplicates_suppressed
+            )?;
+    writeln!(
+        out,
+        "invariants_ok: {} (expected: {}){}",
+        r.invariants_ok,
+        r.invariants_expected,
+        r.first_breach
+            .as_deref()
+            .map(|b| format!("; first breach: {b}"))
+            .unwrap_or_default()
+    )?;
+    writeln!(out, "reproduce: {command}")?;
+    Ok(())
+}
+
+/// `kata86 compare` for people: the rows, what their columns mean, and
+/// the charge-latency objectives the SLO column judges.
+pub fn compare_table(
+    drills: &[engine::drill::DrillConfig],
+    rows: &[CompareRow],
+    runs: u32,
+    seed: u64,
+    command: &str,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    writeln!(
+                out,
+                "kata86 compare: Option A (single-leader, majority) vs Option B (lww, crdt, escrow); {} runs each from seed {} (run i: seed + i, its own fault onset)",
+                runs, seed
+            )?;
+    writeln!(out, "world: {}", topology::WorldLine(&drills[0].topology))?;
+    writeln!(
+                out,
+                "charge latency in ms from the first send (answered charges, every run pooled); avail = share of charges sent during a cut or outage that were answered, median/worst run; not completed = those charges not done for the user (no answer that stood, or declined although the money was there); money figures p50/p95/p99/max over the runs"
+            )?;
+    writeln!(out)?;
+    writeln!(out, "{}", table(rows))?;
+    writeln!(out)?;
+    let d = &drills[0];
+    let objectives: Vec<String> = d
+        .topology
+        .site_ids()
+        .map(|s| {
+            let name = d.topology.site_name(s);
+            let each: Vec<String> = engine::multi::charge_objectives(d, name)
+                .map(|o| {
+                    format!(
+                        "{} {} < {} ms",
+                        o.name,
+                        engine::drill::sli::pct(o.quantile),
+                        o.target_ms
+                    )
+                })
+                .collect();
+            format!(
+                "{name}: {}",
+                if each.is_empty() {
+                    "none".to_string()
+                } else {
+                    each.join(", ")
+                }
+            )
+        })
+        .collect();
+    writeln!(
+        out,
+        "SLO column: the world's charge-latency objectives, every run pooled; {}",
+        objectives.join("; ")
+    )?;
+    writeln!(out, "reproduce: {command}")?;
+    Ok(())
+}
