@@ -199,7 +199,7 @@ fn beyond_the_bound_with_the_check_nothing_overlaps_or_under_reports() {
             "{}",
             story(&r)
         );
-        assert!(r.invariants_ok, "{}", story(&r));
+        assert!(r.money.invariants_ok, "{}", story(&r));
     }
 }
 
@@ -326,12 +326,12 @@ fn within_the_bound_the_check_changes_nothing() {
             (
                 a.follower_reads,
                 a.acknowledged_charges,
-                a.lost_acknowledged_charges
+                a.money.lost_acknowledged_charges
             ),
             (
                 b.follower_reads,
                 b.acknowledged_charges,
-                b.lost_acknowledged_charges
+                b.money.lost_acknowledged_charges
             )
         );
         assert_eq!(a.staleness_error.summary(), b.staleness_error.summary());

@@ -36,9 +36,9 @@ fn story(r: &DrillResult) -> String {
         r.policy,
         r.replication,
         r.promotions,
-        r.lost_acknowledged_charges,
-        r.invariants_ok,
-        r.first_breach
+        r.money.lost_acknowledged_charges,
+        r.money.invariants_ok,
+        r.money.first_breach
     );
     for m in &r.timeline {
         s.push_str(&format!("  {:>10.3} s  {}\n", to_ms(m.at) / 1000.0, m.what));
@@ -84,9 +84,9 @@ fn two_region_manual_promotion_acknowledges_charges_before_the_lost_leader_retur
             // Within the next charge's round trip: US's own 20 ms users
             // answer within a second of the promotion.
             assert!(ack < promoted + ms(1000.0) + cfg.write.deadline, "{s}");
-            assert_eq!(r.lost_acknowledged_charges, 0, "{s}");
-            assert_eq!(r.overspend_incidents, 0, "{s}");
-            assert!(r.invariants_ok, "{mode} seed {seed}\n{s}");
+            assert_eq!(r.money.lost_acknowledged_charges, 0, "{s}");
+            assert_eq!(r.money.overspend_incidents, 0, "{s}");
+            assert!(r.money.invariants_ok, "{mode} seed {seed}\n{s}");
         }
     }
 }
@@ -124,7 +124,7 @@ fn automatic_promotion_keeps_the_full_voter_set_and_waits_for_the_leader() {
         assert!(r.promotions.is_empty(), "{s}");
         let ack = first_ack(&r).expect("a charge is acknowledged");
         assert!(ack > end, "{s}");
-        assert!(r.invariants_ok, "{s}");
+        assert!(r.money.invariants_ok, "{s}");
     }
 }
 
@@ -155,7 +155,7 @@ fn vn_charges(cfg: &DrillConfig) -> LatencyHistogram {
     let mut h = LatencyHistogram::new();
     for seed in SEEDS {
         let r = run(cfg, seed);
-        assert!(r.invariants_ok, "{}", story(&r));
+        assert!(r.money.invariants_ok, "{}", story(&r));
         let w = if cfg.faults.is_empty() {
             &r.outside
         } else {

@@ -46,15 +46,15 @@ fn story(r: &DrillResult) -> String {
         r.replication,
         r.fencing,
         r.rto.map(to_ms),
-        r.lost_acknowledged_charges,
+        r.money.lost_acknowledged_charges,
         r.acked_beyond_promoted_prefix,
         r.promotions,
         r.rejected_charges,
         r.acknowledged_charges,
         r.charges,
-        r.overspend_incidents,
-        r.duplicate_effects,
-        r.first_breach
+        r.money.overspend_incidents,
+        r.money.duplicate_effects,
+        r.money.first_breach
     );
     for m in &r.timeline {
         s.push_str(&format!("  {:>10.3} s  {}\n", to_ms(m.at) / 1000.0, m.what));
@@ -100,21 +100,24 @@ fn async_auto_failover_loses_exactly_the_acked_tail_the_promoted_follower_never_
         assert!(start < *at && *at < end, "promotion inside the outage\n{s}");
         assert_ne!(who, "SG", "{s}");
         assert_eq!(
-            r.lost_acknowledged_charges, r.acked_beyond_promoted_prefix,
+            r.money.lost_acknowledged_charges, r.acked_beyond_promoted_prefix,
             "async failover must lose exactly the acknowledged charges beyond the promoted prefix\n{s}"
         );
-        assert_eq!(r.overspend_incidents, 0, "{s}");
-        assert_eq!(r.duplicate_effects, 0, "{s}");
-        if r.lost_acknowledged_charges > 0 {
-            assert!(r.lost_amount > 0, "{s}");
-            assert!(!r.invariants_ok, "a lost acked charge is a breach\n{s}");
+        assert_eq!(r.money.overspend_incidents, 0, "{s}");
+        assert_eq!(r.money.duplicate_effects, 0, "{s}");
+        if r.money.lost_acknowledged_charges > 0 {
+            assert!(r.money.lost_amount > 0, "{s}");
+            assert!(
+                !r.money.invariants_ok,
+                "a lost acked charge is a breach\n{s}"
+            );
             // Every lost charge was committed before the crash: the leader
             // admitted nothing while it was down.
             assert!(r.rpo > 0, "{s}");
         } else {
-            assert_eq!(r.lost_amount, 0, "{s}");
+            assert_eq!(r.money.lost_amount, 0, "{s}");
         }
-        total_lost += r.lost_acknowledged_charges;
+        total_lost += r.money.lost_acknowledged_charges;
     }
     assert!(
         total_lost > 0,
@@ -158,11 +161,11 @@ fn quorum_acknowledged_charges_survive_region_down_and_partition() {
                     "writes should come back before SG does\n{s}"
                 );
                 assert_eq!(
-                    r.lost_acknowledged_charges, 0,
+                    r.money.lost_acknowledged_charges, 0,
                     "{drill}/{mode} seed {seed}\n{s}"
                 );
-                assert_eq!(r.lost_amount, 0, "{s}");
-                assert!(r.invariants_ok, "{drill}/{mode} seed {seed}\n{s}");
+                assert_eq!(r.money.lost_amount, 0, "{s}");
+                assert!(r.money.invariants_ok, "{drill}/{mode} seed {seed}\n{s}");
             }
         }
     }
@@ -198,8 +201,8 @@ fn reject_writes_loses_nothing_promotes_nobody_and_recovers_when_the_leader_does
         let r = run(&cfg, seed);
         let s = story(&r);
         assert!(r.promotions.is_empty(), "reject-writes never promotes\n{s}");
-        assert_eq!(r.lost_acknowledged_charges, 0, "{s}");
-        assert!(r.invariants_ok, "{s}");
+        assert_eq!(r.money.lost_acknowledged_charges, 0, "{s}");
+        assert!(r.money.invariants_ok, "{s}");
         assert!(
             r.rejected_charges > 0,
             "charges during the outage are refused\n{s}"
@@ -224,8 +227,8 @@ fn reject_writes_loses_nothing_promotes_nobody_and_recovers_when_the_leader_does
             let r = run(&cfg, seed);
             let s = story(&r);
             assert!(r.promotions.is_empty(), "{s}");
-            assert_eq!(r.lost_acknowledged_charges, 0, "{s}");
-            assert!(r.invariants_ok, "{s}");
+            assert_eq!(r.money.lost_acknowledged_charges, 0, "{s}");
+            assert!(r.money.invariants_ok, "{s}");
             assert!(r.rto.expect("writes come back") > earliest, "{s}");
         }
     }
@@ -256,8 +259,8 @@ fn auto_promotion_needs_a_majority_a_witness_provides_one() {
             );
             let rto = r.rto.expect("writes come back once SG does");
             assert!(rto >= end - start, "RTO shorter than the outage\n{s}");
-            assert_eq!(r.lost_acknowledged_charges, 0, "{s}");
-            assert!(r.invariants_ok, "{s}");
+            assert_eq!(r.money.lost_acknowledged_charges, 0, "{s}");
+            assert!(r.money.invariants_ok, "{s}");
         }
     }
 
@@ -273,7 +276,11 @@ fn auto_promotion_needs_a_majority_a_witness_provides_one() {
         assert_eq!(who, "US", "only US holds data besides SG\n{s}");
         assert!(start < *at && *at < end, "{s}");
         assert!(r.rto.expect("writes come back") < end - start, "{s}");
-        assert_eq!(r.overspend_incidents + r.duplicate_effects, 0, "{s}");
+        assert_eq!(
+            r.money.overspend_incidents + r.money.duplicate_effects,
+            0,
+            "{s}"
+        );
     }
 }
 
@@ -446,8 +453,8 @@ proptest! {
         prop_assume!(cfg.validate().is_ok());
         let r = run(&cfg, t.seed);
         let s = story(&r);
-        prop_assert_eq!(r.overspend_incidents, 0, "{:?}\n{}", t, s);
-        prop_assert_eq!(r.duplicate_effects, 0, "{:?}\n{}", t, s);
+        prop_assert_eq!(r.money.overspend_incidents, 0, "{:?}\n{}", t, s);
+        prop_assert_eq!(r.money.duplicate_effects, 0, "{:?}\n{}", t, s);
     }
 }
 
@@ -478,8 +485,8 @@ proptest! {
         prop_assume!(cfg.validate().is_ok());
         let r = run(&cfg, t.seed);
         let s = story(&r);
-        prop_assert_eq!(r.lost_acknowledged_charges, 0, "{:?}\n{}", t, s);
-        prop_assert!(r.invariants_ok, "{:?}\n{}", t, s);
+        prop_assert_eq!(r.money.lost_acknowledged_charges, 0, "{:?}\n{}", t, s);
+        prop_assert!(r.money.invariants_ok, "{:?}\n{}", t, s);
     }
 }
 
@@ -521,7 +528,10 @@ fn a_region_that_has_lost_its_majority_by_promotion_time_does_not_promote_itself
                 r.promotions.iter().all(|p| p.0 >= end),
                 "{mode}, seed {seed}: a minority of one was promoted\n{s}"
             );
-            assert_eq!(r.lost_acknowledged_charges, 0, "{mode}, seed {seed}\n{s}");
+            assert_eq!(
+                r.money.lost_acknowledged_charges, 0,
+                "{mode}, seed {seed}\n{s}"
+            );
         }
     }
 }
@@ -557,7 +567,7 @@ fn when_every_region_is_alone_nobody_is_promoted() {
         // Async loses SG's unreplicated tail at most: what the theory
         // counts, and nothing a second leader acknowledged.
         assert_eq!(
-            r.lost_acknowledged_charges, r.acked_beyond_promoted_prefix,
+            r.money.lost_acknowledged_charges, r.acked_beyond_promoted_prefix,
             "{mode}\n{s}"
         );
     }
@@ -590,7 +600,7 @@ fn manual_promotion_happens_an_operator_delay_after_detection() {
             "{s}"
         );
         assert_eq!(
-            r.lost_acknowledged_charges, r.acked_beyond_promoted_prefix,
+            r.money.lost_acknowledged_charges, r.acked_beyond_promoted_prefix,
             "{s}"
         );
     }
@@ -647,7 +657,7 @@ fn without_fencing_an_isolated_leader_and_its_successor_spend_the_same_money() {
             merged > before_promotion,
             "only {merged} merged entries: SG did not keep admitting after JP's promotion\n{s}"
         );
-        double_spent |= r.overspend_incidents > 0 || r.duplicate_effects > 0;
+        double_spent |= r.money.overspend_incidents > 0 || r.money.duplicate_effects > 0;
     }
     assert!(
         double_spent,
@@ -713,7 +723,7 @@ fn a_leader_that_keeps_its_majority_keeps_its_lease_and_nobody_is_promoted() {
             r.promotions.iter().all(|p| p.0 >= end),
             "a region was promoted while SG still held a renewable lease\n{s}"
         );
-        assert_eq!(r.lost_acknowledged_charges, 0, "{s}");
+        assert_eq!(r.money.lost_acknowledged_charges, 0, "{s}");
     }
 }
 
@@ -781,20 +791,20 @@ fn promised(r: &DrillResult) -> Result<(), String> {
     if r.lease_overlap > 0 {
         return Err(format!("leases overlapped by {} µs\n{s}", r.lease_overlap));
     }
-    if r.lost_acknowledged_charges > 0 {
+    if r.money.lost_acknowledged_charges > 0 {
         return Err(format!(
             "{} acknowledged charges lost\n{s}",
-            r.lost_acknowledged_charges
+            r.money.lost_acknowledged_charges
         ));
     }
-    if r.duplicate_effects > 0 || r.overspend_incidents > 0 {
+    if r.money.duplicate_effects > 0 || r.money.overspend_incidents > 0 {
         return Err(format!(
             "money: {} double effects, {} overspends\n{s}",
-            r.duplicate_effects, r.overspend_incidents
+            r.money.duplicate_effects, r.money.overspend_incidents
         ));
     }
-    if !r.invariants_ok || r.defect.is_some() {
-        return Err(format!("invariants: {:?}\n{s}", r.first_breach));
+    if !r.money.invariants_ok || r.money.defect.is_some() {
+        return Err(format!("invariants: {:?}\n{s}", r.money.first_breach));
     }
     Ok(())
 }
@@ -856,12 +866,13 @@ fn each_promise_breaks_on_some_timeline_when_its_mechanism_is_off() {
         }
         cfg.fencing = false;
         let r = run(&cfg, t.seed);
-        split_brain +=
-            (r.lease_overlap > 0 || r.duplicate_effects > 0 || r.overspend_incidents > 0) as u32;
+        split_brain += (r.lease_overlap > 0
+            || r.money.duplicate_effects > 0
+            || r.money.overspend_incidents > 0) as u32;
         cfg.fencing = true;
         cfg.replication = Replication::Async;
         let r = run(&cfg, t.seed);
-        lost += (r.lost_acknowledged_charges > 0) as u32;
+        lost += (r.money.lost_acknowledged_charges > 0) as u32;
     }
     assert!(
         split_brain > 0,

@@ -82,7 +82,7 @@ fn a_clock_stepped_back_beyond_the_bound_lets_the_old_leader_overlap() {
     assert!(r.lease_overlap <= bound, "{} > {bound}", r.lease_overlap);
     // Its charges in the overlap are acknowledged (async) and then lost.
     let clean = run_drill(&partition(), 86).unwrap();
-    assert!(r.lost_acknowledged_charges > clean.lost_acknowledged_charges);
+    assert!(r.money.lost_acknowledged_charges > clean.money.lost_acknowledged_charges);
     assert_eq!(
         promoted, clean.promotions[0].0,
         "JP's clock is true: same promotion time"

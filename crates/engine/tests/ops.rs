@@ -71,8 +71,8 @@ fn story(r: &DrillResult) -> String {
         r.acknowledged_charges,
         r.rejected_charges,
         r.unknown_outcome_charges,
-        r.lost_acknowledged_charges,
-        r.invariants_ok,
+        r.money.lost_acknowledged_charges,
+        r.money.invariants_ok,
     );
     for m in &r.timeline {
         s.push_str(&format!("  {:>9.3} s  {}\n", to_ms(m.at) / 1000.0, m.what));
@@ -322,7 +322,7 @@ fn no_lag_read_or_rejection_alert_fires_when_nothing_is_wrong() {
             );
             assert_eq!(a.fault_at, None);
         }
-        assert!(r.invariants_ok);
+        assert!(r.money.invariants_ok);
         assert_eq!(r.rejected_charges, 0);
     }
 }
@@ -600,8 +600,8 @@ fn write_readonly_mode_rejects_every_charge_sent_while_on_and_loses_none() {
         );
         let r = run(&cfg, seed);
         assert_eq!(r.rejected_charges, sent_in_window, "{}", story(&r));
-        assert_eq!(r.lost_acknowledged_charges, 0);
-        assert!(r.invariants_ok, "{:?}", r.first_breach);
+        assert_eq!(r.money.lost_acknowledged_charges, 0);
+        assert!(r.money.invariants_ok, "{:?}", r.money.first_breach);
         let wu = impact(&r, Degradation::WritesUnavailable);
         assert_eq!(wu.responses, sent_in_window);
         assert!(wu.first.unwrap() >= on && wu.last.unwrap() < off, "{wu:?}");
@@ -742,7 +742,7 @@ fn the_runbook_detects_mitigates_and_recovers_in_order() {
             Some(r.runbook[4].1),
             trigger.resolved_at.map(|t| t + ms(60_000.0))
         );
-        assert!(r.invariants_ok);
+        assert!(r.money.invariants_ok);
     }
 }
 

@@ -62,7 +62,7 @@ fn no_fault_ack_latency_is_the_path_plus_the_kth_durable_receipt() {
         for &mode in Replication::ALL {
             let cfg = baseline(jp, mode);
             let r = run_drill(&cfg, 86).expect("valid drill");
-            assert!(r.invariants_ok);
+            assert!(r.money.invariants_ok);
             for site in cfg.topology.site_ids() {
                 let want = expected(&cfg, site);
                 let h = &r.outside.sites[site.idx()].write;

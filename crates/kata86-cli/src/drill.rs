@@ -292,7 +292,7 @@ pub(crate) fn render(
         eprintln!(
             "error: money invariant broken where the design promises it holds (run seed {}): {}",
             d.seed,
-            d.defect.as_deref().unwrap_or_default()
+            d.money.defect.as_deref().unwrap_or_default()
         );
         return Ok(Verdict::MoneyBroken);
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use engine::drill::sli::pct;
-use engine::drill::{DrillConfig, DrillResult, DrillRuns, SiteWindow, Window};
+use engine::drill::{DrillConfig, DrillResult, DrillRuns, Money, SiteWindow, Window};
 use metrics::Spread;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -92,12 +92,8 @@ pub struct DrillJson {
     rto_by_site_ms: BTreeMap<String, Option<f64>>,
     rto_worst_ms: Option<f64>,
     rpo_ms: f64,
-    lost_acknowledged_charges: u64,
-    #[serde(rename = "lost_amount_cents")]
-    lost_amount: i64,
-    lost_acknowledged_top_ups: u64,
-    #[serde(rename = "lost_top_up_amount_cents")]
-    lost_top_up_amount: i64,
+    #[serde(flatten)]
+    money: Money,
     lost_window_ms: f64,
     longest_write_gap_ms: f64,
     promotions: Vec<PromotionJson>,
@@ -107,11 +103,6 @@ pub struct DrillJson {
     unknown_outcome_charges: u64,
     acknowledged_charges: u64,
     charges: u64,
-    overspend_incidents: u64,
-    duplicate_effects: u64,
-    invariants_ok: bool,
-    first_breach: Option<String>,
-    defect: Option<String>,
     during_faults: WindowJson,
     outside_faults: WindowJson,
     timeline: Vec<MomentJson>,
@@ -210,10 +201,7 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
             .collect(),
         rto_worst_ms: r.rto_worst.map(to_ms),
         rpo_ms: to_ms(r.rpo),
-        lost_acknowledged_charges: r.lost_acknowledged_charges,
-        lost_amount: r.lost_amount,
-        lost_acknowledged_top_ups: r.lost_acknowledged_top_ups,
-        lost_top_up_amount: r.lost_top_up_amount,
+        money: r.money.clone(),
         lost_window_ms: to_ms(r.lost_window),
         longest_write_gap_ms: to_ms(r.longest_write_gap),
         promotions: r
@@ -231,11 +219,6 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
         unknown_outcome_charges: r.unknown_outcome_charges,
         acknowledged_charges: r.acknowledged_charges,
         charges: r.charges,
-        overspend_incidents: r.overspend_incidents,
-        duplicate_effects: r.duplicate_effects,
-        invariants_ok: r.invariants_ok,
-        first_breach: r.first_breach.clone(),
-        defect: r.defect.clone(),
         during_faults: window_json(&r.during, t),
         outside_faults: window_json(&r.outside, t),
         timeline: r
@@ -336,17 +319,10 @@ pub struct RunJson {
     onset_ms: f64,
     rto_ms: BTreeMap<String, Option<f64>>,
     rpo_ms: f64,
-    lost_acknowledged_charges: u64,
-    #[serde(rename = "lost_amount_cents")]
-    lost_amount: i64,
-    lost_acknowledged_top_ups: u64,
-    #[serde(rename = "lost_top_up_amount_cents")]
-    lost_top_up_amount: i64,
-    overspend_incidents: u64,
+    #[serde(flatten)]
+    money: Money,
     time_to_detect_ms: Option<f64>,
     lease_overlap_ms: f64,
-    invariants_ok: bool,
-    defect: Option<String>,
 }
 
 /// One configuration played N times.
@@ -431,8 +407,8 @@ pub fn runs_json<'a>(r: &'a DrillRuns, cfg: &DrillConfig, seed: u64) -> RunsJson
         overspend_incidents: SpreadJson::count(r.overspend()),
         time_to_detect_ms: SpreadJson::ms(r.time_to_detect()),
         lease_overlap_ms: SpreadJson::ms(r.lease_overlap()),
-        runs_with_broken_invariants: r.runs.iter().filter(|x| !x.invariants_ok).count(),
-        runs_with_defect: r.runs.iter().filter(|x| x.defect.is_some()).count(),
+        runs_with_broken_invariants: r.runs.iter().filter(|x| !x.money.invariants_ok).count(),
+        runs_with_defect: r.runs.iter().filter(|x| x.money.defect.is_some()).count(),
         false_alarms_per_day: r
             .false_alarms_per_day()
             .map(|x| (x * 1000.0).round() / 1000.0),
@@ -465,15 +441,9 @@ pub fn runs_json<'a>(r: &'a DrillRuns, cfg: &DrillConfig, seed: u64) -> RunsJson
                     })
                     .collect(),
                 rpo_ms: to_ms(x.rpo),
-                lost_acknowledged_charges: x.lost_acknowledged_charges,
-                lost_amount: x.lost_amount,
-                lost_acknowledged_top_ups: x.lost_acknowledged_top_ups,
-                lost_top_up_amount: x.lost_top_up_amount,
-                overspend_incidents: x.overspend_incidents,
+                money: x.money.clone(),
                 time_to_detect_ms: x.time_to_detect.map(to_ms),
                 lease_overlap_ms: to_ms(x.lease_overlap),
-                invariants_ok: x.invariants_ok,
-                defect: x.defect.clone(),
             })
             .collect(),
         first_run: drill_json(f, r.runs[0].seed, t),
@@ -749,7 +719,7 @@ pub fn table(
             r.during.total().write.summary().p95,
             r.outside.total().write.summary().p95
         ));
-        let broken = r.runs.iter().filter(|x| !x.invariants_ok).count();
+        let broken = r.runs.iter().filter(|x| !x.money.invariants_ok).count();
         row.push(format!("{broken}/{}", r.runs.len()));
         b.push_record(row);
     }
@@ -785,9 +755,9 @@ pub fn table(
                 by.join(", ")
             )?;
         }
-        if let Some(x) = r.runs.iter().find(|x| !x.invariants_ok) {
+        if let Some(x) = r.runs.iter().find(|x| !x.money.invariants_ok) {
             let first = if x.seed == r.runs[0].seed {
-                r.first.first_breach.clone()
+                r.first.money.first_breach.clone()
             } else {
                 None
             };

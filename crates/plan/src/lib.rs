@@ -488,23 +488,24 @@ fn money_of(r: &DrillRuns) -> Option<String> {
     let bad = |what: &str, k: usize| Some(format!("{what} in {k}/{n} runs"));
     let count =
         |f: &dyn Fn(&engine::drill::RunRecord) -> bool| r.runs.iter().filter(|x| f(x)).count();
-    let k = count(&|x| !x.invariants_ok || x.defect.is_some());
+    let k = count(&|x| !x.money.invariants_ok || x.money.defect.is_some());
     if k > 0 {
         return bad("money invariants broken", k);
     }
-    let k = count(&|x| x.lost_acknowledged_charges > 0 || x.lost_acknowledged_top_ups > 0);
+    let k =
+        count(&|x| x.money.lost_acknowledged_charges > 0 || x.money.lost_acknowledged_top_ups > 0);
     if k > 0 {
         let most = r
             .runs
             .iter()
-            .map(|x| x.lost_acknowledged_charges)
+            .map(|x| x.money.lost_acknowledged_charges)
             .max()
             .unwrap_or(0);
         return Some(format!(
             "acknowledged writes lost in {k}/{n} runs (up to {most} charges)"
         ));
     }
-    let k = count(&|x| x.overspend_incidents > 0 || x.duplicate_effects > 0);
+    let k = count(&|x| x.money.overspend_incidents > 0 || x.money.duplicate_effects > 0);
     if k > 0 {
         return bad("overspend or a double effect", k);
     }

@@ -57,7 +57,7 @@ mod merge;
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use engine::drill::{sli::SiteSli, DrillShare, RunRecord, Window};
+use engine::drill::{sli::SiteSli, DrillShare, Money, RunRecord, Window};
 use engine::{CellResult, Shard, SimConfig};
 use metrics::LatencyHistogram;
 use serde::{Deserialize, Serialize};
@@ -370,20 +370,13 @@ struct RunFile {
     rto_by_site: Vec<Option<u64>>,
     rto_worst: Option<u64>,
     rpo: u64,
-    lost_acknowledged_charges: u64,
-    lost_amount: i64,
-    lost_acknowledged_top_ups: u64,
-    lost_top_up_amount: i64,
-    overspend_incidents: u64,
-    duplicate_effects: u64,
+    money: Money,
     availability_by_site: Vec<Option<f64>>,
     not_completed_by_site: Vec<u64>,
     time_to_detect: Option<u64>,
     lease_overlap: u64,
     false_alarms: Vec<String>,
     quiet_time: u64,
-    defect: Option<String>,
-    invariants_ok: bool,
     sli: Vec<SiteSli>,
 }
 
@@ -454,20 +447,13 @@ fn run_file(index: u32, r: &RunRecord) -> RunFile {
         rto_by_site: r.rto_by_site.clone(),
         rto_worst: r.rto_worst,
         rpo: r.rpo,
-        lost_acknowledged_charges: r.lost_acknowledged_charges,
-        lost_amount: r.lost_amount,
-        lost_acknowledged_top_ups: r.lost_acknowledged_top_ups,
-        lost_top_up_amount: r.lost_top_up_amount,
-        overspend_incidents: r.overspend_incidents,
-        duplicate_effects: r.duplicate_effects,
+        money: r.money.clone(),
         availability_by_site: r.availability_by_site.clone(),
         not_completed_by_site: r.not_completed_by_site.clone(),
         time_to_detect: r.time_to_detect,
         lease_overlap: r.lease_overlap,
         false_alarms: r.false_alarms.clone(),
         quiet_time: r.quiet_time,
-        defect: r.defect.clone(),
-        invariants_ok: r.invariants_ok,
         sli: r.sli.clone(),
     }
 }
@@ -480,20 +466,13 @@ fn record(r: RunFile) -> RunRecord {
         rto_by_site: r.rto_by_site,
         rto_worst: r.rto_worst,
         rpo: r.rpo,
-        lost_acknowledged_charges: r.lost_acknowledged_charges,
-        lost_amount: r.lost_amount,
-        lost_acknowledged_top_ups: r.lost_acknowledged_top_ups,
-        lost_top_up_amount: r.lost_top_up_amount,
-        overspend_incidents: r.overspend_incidents,
-        duplicate_effects: r.duplicate_effects,
+        money: r.money,
         availability_by_site: r.availability_by_site,
         not_completed_by_site: r.not_completed_by_site,
         time_to_detect: r.time_to_detect,
         lease_overlap: r.lease_overlap,
         false_alarms: r.false_alarms,
         quiet_time: r.quiet_time,
-        defect: r.defect,
-        invariants_ok: r.invariants_ok,
         sli: r.sli,
     }
 }

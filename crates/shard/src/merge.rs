@@ -198,7 +198,9 @@ fn check_record(r: &RunFile, seed: u64, cfg: &DrillConfig, sites: usize) -> Resu
     }
     let texts = r.false_alarms.len() > MAX_RECORD_TEXT
         || r.false_alarms.iter().any(|t| t.len() > MAX_RECORD_TEXT)
-        || r.defect.as_ref().is_some_and(|t| t.len() > MAX_RECORD_TEXT);
+        || [&r.money.defect, &r.money.first_breach]
+            .iter()
+            .any(|t| t.as_ref().is_some_and(|t| t.len() > MAX_RECORD_TEXT));
     if texts {
         return Err(format!(
             "run {} carries a text or a list over {MAX_RECORD_TEXT} long",

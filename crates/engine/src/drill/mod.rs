@@ -145,6 +145,39 @@ impl Window {
     }
 }
 
+/// What a run did to money: the acknowledged effects it lost and the
+/// ledger's invariants, checked after the run. A part of [`DrillResult`]
+/// that every per-run record ([`RunRecord`]), the shard file and the JSON
+/// embed as it is: its keys (units in their names) are written once, here.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct Money {
+    /// Acknowledged charges missing from the final ledger.
+    pub lost_acknowledged_charges: u64,
+    /// Their amount.
+    #[serde(rename = "lost_amount_cents")]
+    pub lost_amount: i64,
+    /// Acknowledged top-ups missing from the final ledger.
+    pub lost_acknowledged_top_ups: u64,
+    /// Their amount.
+    #[serde(rename = "lost_top_up_amount_cents")]
+    pub lost_top_up_amount: i64,
+    /// Balances driven below zero in the final ledger (double spends).
+    pub overspend_incidents: u64,
+    /// Idempotency keys applied twice in the final ledger.
+    pub duplicate_effects: u64,
+    /// Whether every money invariant held.
+    pub invariants_ok: bool,
+    /// The first breach, if any.
+    pub first_breach: Option<String>,
+    /// The first breach the configuration promises cannot happen (with
+    /// fencing: an overspend, a second effect, a broken cache or replica;
+    /// under `majority`, also a lost acknowledgement): a defect, which makes
+    /// `kata86 drill` exit 1. Async's lost tail is its RPO, not a defect.
+    pub defect: Option<String>,
+}
+
 /// What a drill measured.
 #[derive(Debug, Clone)]
 pub struct DrillResult {
@@ -183,14 +216,9 @@ pub struct DrillResult {
     /// commit, whichever is later (a leader cut off by a partition can keep
     /// acknowledging writes that are lost later).
     pub rpo: Micros,
-    /// Acknowledged charges missing from the final ledger.
-    pub lost_acknowledged_charges: u64,
-    /// Their amount, in cents.
-    pub lost_amount: i64,
-    /// Acknowledged top-ups missing from the final ledger.
-    pub lost_acknowledged_top_ups: u64,
-    /// Their amount, in cents.
-    pub lost_top_up_amount: i64,
+    /// What the run did to money: lost acknowledgements, overspends,
+    /// second effects, the invariants.
+    pub money: Money,
     /// Time between the first and last lost write's commit.
     pub lost_window: Micros,
     /// The longest time without any acknowledged charge after the first fault.
@@ -218,19 +246,6 @@ pub struct DrillResult {
     pub acknowledged_charges: u64,
     /// Charges sent.
     pub charges: u64,
-    /// Balances driven below zero in the final ledger (double spends).
-    pub overspend_incidents: u64,
-    /// Idempotency keys applied twice in the final ledger.
-    pub duplicate_effects: u64,
-    /// Whether every money invariant held.
-    pub invariants_ok: bool,
-    /// The first breach, if any.
-    pub first_breach: Option<String>,
-    /// The first breach the configuration promises cannot happen (with
-    /// fencing: an overspend, a second effect, a broken cache or replica;
-    /// under `majority`, also a lost acknowledgement): a defect, which makes
-    /// `kata86 drill` exit 1. Async's lost tail is its RPO, not a defect.
-    pub defect: Option<String>,
     /// Inside the fault windows.
     pub during: Window,
     /// Outside them.

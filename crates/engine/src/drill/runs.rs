@@ -17,7 +17,7 @@ use replication::rng::{below, substream};
 use topology::Micros;
 
 use super::sli::{not_applied, verdicts, NotApplied, SiteSli, Verdict};
-use super::{run_drill, DrillConfig, DrillResult, Window};
+use super::{run_drill, DrillConfig, DrillResult, Money, Window};
 use crate::{EngineError, Shard};
 
 /// The most runs one command may ask for.
@@ -36,18 +36,8 @@ pub struct RunRecord {
     pub rto_worst: Option<Micros>,
     /// See [`DrillResult::rpo`].
     pub rpo: Micros,
-    /// Acknowledged charges lost.
-    pub lost_acknowledged_charges: u64,
-    /// Their amount, in cents.
-    pub lost_amount: i64,
-    /// Acknowledged top-ups lost.
-    pub lost_acknowledged_top_ups: u64,
-    /// Their amount, in cents.
-    pub lost_top_up_amount: i64,
-    /// Balances driven below zero.
-    pub overspend_incidents: u64,
-    /// Idempotency keys applied twice.
-    pub duplicate_effects: u64,
+    /// What the run did to money, as the run reported it.
+    pub money: Money,
     /// Per client site: share of the charges sent during a cut or outage
     /// that were answered (see [`DrillResult::availability_by_site`]).
     pub availability_by_site: Vec<Option<f64>>,
@@ -61,10 +51,6 @@ pub struct RunRecord {
     pub false_alarms: Vec<String>,
     /// The time they were counted over: before the first fault.
     pub quiet_time: Micros,
-    /// A breach the configuration promises cannot happen.
-    pub defect: Option<String>,
-    /// Whether every money invariant held.
-    pub invariants_ok: bool,
     /// Per client site: its indicators (see [`DrillResult::sli`]).
     pub sli: Vec<SiteSli>,
 }
@@ -77,20 +63,13 @@ impl RunRecord {
             rto_by_site: r.rto_by_site.clone(),
             rto_worst: r.rto_worst,
             rpo: r.rpo,
-            lost_acknowledged_charges: r.lost_acknowledged_charges,
-            lost_acknowledged_top_ups: r.lost_acknowledged_top_ups,
-            lost_amount: r.lost_amount,
-            lost_top_up_amount: r.lost_top_up_amount,
-            overspend_incidents: r.overspend_incidents,
-            duplicate_effects: r.duplicate_effects,
+            money: r.money.clone(),
             availability_by_site: r.availability_by_site.clone(),
             not_completed_by_site: r.not_completed_by_site.clone(),
             time_to_detect: r.time_to_detect(),
             lease_overlap: r.lease_overlap,
             false_alarms: r.false_alarms().map(|a| a.name.clone()).collect(),
             quiet_time: r.quiet_time(),
-            defect: r.defect.clone(),
-            invariants_ok: r.invariants_ok,
             sli: r.sli.clone(),
         }
     }
@@ -143,27 +122,27 @@ impl DrillRuns {
 
     /// Acknowledged charges lost, over the runs.
     pub fn lost_acknowledged_charges(&self) -> Spread {
-        self.spread(|r| Some(r.lost_acknowledged_charges))
+        self.spread(|r| Some(r.money.lost_acknowledged_charges))
     }
 
     /// Acknowledged top-ups lost, over the runs.
     pub fn lost_acknowledged_top_ups(&self) -> Spread {
-        self.spread(|r| Some(r.lost_acknowledged_top_ups))
+        self.spread(|r| Some(r.money.lost_acknowledged_top_ups))
     }
 
     /// Amount of the lost acknowledged top-ups (cents), over the runs.
     pub fn lost_top_up_amount(&self) -> Spread {
-        self.spread(|r| Some(r.lost_top_up_amount.max(0) as u64))
+        self.spread(|r| Some(r.money.lost_top_up_amount.max(0) as u64))
     }
 
     /// Amount of the lost acknowledged charges (cents), over the runs.
     pub fn lost_amount(&self) -> Spread {
-        self.spread(|r| Some(r.lost_amount.max(0) as u64))
+        self.spread(|r| Some(r.money.lost_amount.max(0) as u64))
     }
 
     /// Overspent balances, over the runs.
     pub fn overspend(&self) -> Spread {
-        self.spread(|r| Some(r.overspend_incidents))
+        self.spread(|r| Some(r.money.overspend_incidents))
     }
 
     /// Time to detect, over the runs (`None`: no alert fired after the fault).
@@ -195,7 +174,7 @@ impl DrillRuns {
 
     /// The first run with a defect, if any.
     pub fn defect(&self) -> Option<&RunRecord> {
-        self.runs.iter().find(|r| r.defect.is_some())
+        self.runs.iter().find(|r| r.money.defect.is_some())
     }
 }
 
