@@ -102,16 +102,21 @@ fn check_cell(c: &CellResult, owned: u64, label: &str, file: &str) -> Result<(),
 
 /// The first field on which two records differ, as the file names it.
 fn first_difference(index: u32, a: &RunRecord, b: &RunRecord) -> String {
-    let (a, b) = (to_value(&run_file(index, a)), to_value(&run_file(index, b)));
-    let empty = serde_json::Map::new();
-    let (a, b) = (
-        a.as_object().unwrap_or(&empty),
-        b.as_object().unwrap_or(&empty),
-    );
-    a.keys()
-        .find(|k| a.get(*k) != b.get(*k))
-        .cloned()
-        .unwrap_or_else(|| "?".into())
+    /// The path of the first key whose values differ, through nested
+    /// objects (`money.invariants_ok`).
+    fn path(a: &serde_json::Value, b: &serde_json::Value) -> Option<String> {
+        let (a, b) = (a.as_object()?, b.as_object()?);
+        let k = a.keys().find(|k| a.get(*k) != b.get(*k))?;
+        Some(match b.get(k).and_then(|bk| path(&a[k], bk)) {
+            Some(inner) => format!("{k}.{inner}"),
+            None => k.clone(),
+        })
+    }
+    path(
+        &to_value(&run_file(index, a)),
+        &to_value(&run_file(index, b)),
+    )
+    .unwrap_or_else(|| "?".into())
 }
 
 /// The checks a run record can take without replaying it: its seed, its
