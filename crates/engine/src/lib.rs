@@ -85,6 +85,10 @@ pub enum EngineError {
     /// An impossible leaderless quorum (N, R, W, placement).
     #[error("quorum: {0}")]
     Quorum(#[from] quorum::QuorumError),
+    /// A runbook flag window that cannot be read (its text and what to
+    /// write).
+    #[error("{0}")]
+    BadFlag(String),
     /// An error budget period outside 1 to 366 days.
     #[error("--budget-days {0}: give a number of days from 1 to 366")]
     BudgetDays(f64),

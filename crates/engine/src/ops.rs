@@ -79,6 +79,41 @@ pub struct FlagSpan {
     pub off: Micros,
 }
 
+impl FlagSpan {
+    /// `NAME@ON-OFF`, each end a duration (`90`, `1.5m`; bare numbers in
+    /// seconds) from 0 to `longest_s`, ON before OFF.
+    pub fn parse(text: &str, longest_s: f64) -> Result<FlagSpan, EngineError> {
+        let bad = || {
+            EngineError::BadFlag(format!(
+                "`{text}`: write NAME@ON-OFF, each end a duration from 0 to {longest_s} s (bare \
+                 numbers in seconds), e.g. FORCE_LEADER_READ@60-180 or FORCE_LEADER_READ@1m-3m"
+            ))
+        };
+        let (name, window) = text.split_once('@').ok_or_else(bad)?;
+        let (on, off) = window.split_once('-').ok_or_else(bad)?;
+        let secs = |v: &str| {
+            topology::units::parse_duration(v, topology::units::Unit::S)
+                .ok()
+                .filter(|v| (0.0..=longest_s).contains(v))
+                .map(|v| (v * 1e6).round() as Micros)
+        };
+        let span = FlagSpan {
+            flag: name.parse()?,
+            on: secs(on).ok_or_else(bad)?,
+            off: secs(off).ok_or_else(bad)?,
+        };
+        if span.off <= span.on {
+            return Err(EngineError::BadFlag(format!(
+                "{text}: goes off at {} s, not after it goes on at {} s; write NAME@ON-OFF \
+                 with ON before OFF",
+                topology::to_ms(span.off) / 1000.0,
+                topology::to_ms(span.on) / 1000.0
+            )));
+        }
+        Ok(span)
+    }
+}
+
 /// A monitoring signal, computed per window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {

@@ -3,8 +3,7 @@
 use std::io::Write;
 
 use engine::drill::{
-    run_drill_share, run_drills, Builtin, DrillConfig, DrillRuns, JpRole, Policy, Replication,
-    Watermark, MAX_RUNS,
+    run_drill_share, run_drills, Builtin, DrillConfig, DrillRuns, JpRole, MAX_RUNS,
 };
 use engine::multi::WritePath;
 use engine::ops::FlagSpan;
@@ -222,31 +221,7 @@ pub(crate) fn plan(a: &DrillArgs, inputs: &Inputs) -> Result<Plan, CliError> {
     // only when a report is asked for.
     cfg.report_series = a.report.is_some();
     cfg.validate()?;
-    let compare_clocks =
-        cfg.builtin == Some(Builtin::ClockSkew) && a.watermark.is_none() && !a.matrix;
-    let configs: Vec<DrillConfig> = if compare_clocks {
-        Watermark::ALL
-            .iter()
-            .map(|&w| DrillConfig {
-                watermark: w,
-                ..cfg.clone()
-            })
-            .collect()
-    } else if a.matrix {
-        Policy::ALL
-            .iter()
-            .flat_map(|&p| {
-                let cfg = &cfg;
-                Replication::ALL.iter().map(move |&r| DrillConfig {
-                    policy: p,
-                    replication: r,
-                    ..cfg.clone()
-                })
-            })
-            .collect()
-    } else {
-        vec![cfg.clone()]
-    };
+    let configs = cfg.compared(a.matrix, a.watermark.is_some());
     let n = runs_count(a.runs.unwrap_or(20))?;
     let work = crate::files::drill_work(&cfg).times(n as f64 * configs.len() as f64);
     if let Some(why) = work.refusal(length(a.allow_long)) {
@@ -334,40 +309,11 @@ pub(crate) fn runs_count(n: i64) -> Result<u32, CliError> {
         })
 }
 
-/// `NAME@ON-OFF` (durations, bare numbers in seconds) → a flag span.
+/// `NAME@ON-OFF` → a flag span, within the longest drill a file may
+/// describe (its duration is checked against the flag afterwards).
 pub(crate) fn parse_flag(text: &str) -> Result<FlagSpan, CliError> {
-    let bad = || {
-        CliError::Usage(format!(
-            "--flag `{text}`: write NAME@ON-OFF, each end a duration from 0 to {} s (bare \
-             numbers in seconds), e.g. FORCE_LEADER_READ@60-180 or FORCE_LEADER_READ@1m-3m",
-            scenario::bound("flag.on_s").max
-        ))
-    };
-    let (name, window) = text.split_once('@').ok_or_else(bad)?;
-    let (on, off) = window.split_once('-').ok_or_else(bad)?;
-    // Within the longest drill a file may describe (its duration is checked
-    // against the flag afterwards).
-    let longest = scenario::bound("flag.on_s").max;
-    let secs = |v: &str| {
-        crate::args::seconds(v)
-            .ok()
-            .filter(|v| (0.0..=longest).contains(v))
-            .map(|v| (v * 1e6).round() as u64)
-    };
-    let span = FlagSpan {
-        flag: name.parse()?,
-        on: secs(on).ok_or_else(bad)?,
-        off: secs(off).ok_or_else(bad)?,
-    };
-    if span.off <= span.on {
-        return Err(CliError::Usage(format!(
-            "--flag {text}: goes off at {} s, not after it goes on at {} s; write NAME@ON-OFF \
-             with ON before OFF",
-            to_ms(span.off) / 1000.0,
-            to_ms(span.on) / 1000.0
-        )));
-    }
-    Ok(span)
+    FlagSpan::parse(text, scenario::bound("flag.on_s").max)
+        .map_err(|e| CliError::Usage(format!("--flag {e}")))
 }
 
 /// A `--flag` window that ends after the drill, in the flag's own seconds

@@ -690,6 +690,36 @@ impl DrillConfig {
         Ok(p)
     }
 
+    /// The configurations a drill command plays side by side: every
+    /// failover policy × replication mode (`matrix`), the two watermarks for
+    /// the clock-skew drill unless one was chosen, else this one alone.
+    pub fn compared(&self, matrix: bool, watermark_chosen: bool) -> Vec<DrillConfig> {
+        if matrix {
+            return Policy::ALL
+                .iter()
+                .flat_map(|&policy| {
+                    Replication::ALL
+                        .iter()
+                        .map(move |&replication| DrillConfig {
+                            policy,
+                            replication,
+                            ..self.clone()
+                        })
+                })
+                .collect();
+        }
+        if self.builtin == Some(Builtin::ClockSkew) && !watermark_chosen {
+            return Watermark::ALL
+                .iter()
+                .map(|&watermark| DrillConfig {
+                    watermark,
+                    ..self.clone()
+                })
+                .collect();
+        }
+        vec![self.clone()]
+    }
+
     /// How often the burn-rate alerts are evaluated, in whole seconds: the
     /// monitoring window, rounded up to a second.
     pub fn burn_step_s(&self) -> u64 {
