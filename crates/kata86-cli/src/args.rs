@@ -812,6 +812,12 @@ pub struct DrillArgs {
     #[arg(long, value_name = "R1,R2")]
     pub escrow_regions: Option<String>,
 
+    /// Escrow: how rights move between regions: on-demand (only when a
+    /// charge finds its region short) or background (also ahead of demand,
+    /// toward each region's recent charges) [default: background].
+    #[arg(long, value_name = "POLICY", value_enum)]
+    pub escrow_rebalance: Option<EscrowRebalanceArg>,
+
     /// Shift each run's fault timeline (faults, flags, clock steps) by a
     /// time drawn uniformly from [0, S) [default: 60 s for built-in drills
     /// with a fault, 0 for baseline, clock-skew and scenario files unless
@@ -911,6 +917,11 @@ pub struct CompareArgs {
         allow_negative_numbers = true
     )]
     pub runs: i64,
+
+    /// How escrow's rights move between regions: on-demand or background
+    /// (see `drill --escrow-rebalance`).
+    #[arg(long, value_name = "POLICY", value_enum, default_value_t = EscrowRebalanceArg::Background)]
+    pub escrow_rebalance: EscrowRebalanceArg,
 
     /// No progress bar on stderr.
     #[arg(long, short = 'q')]
@@ -1017,6 +1028,16 @@ vocabulary! {
         Crdt = "crdt",
         /// Multi-leader, bounded counter with rights per region.
         Escrow = "escrow",
+    }
+}
+
+vocabulary! {
+    /// How escrow's rights move between regions.
+    EscrowRebalanceArg => engine::multi::Rebalance {
+        /// Only when a charge finds its region short of rights.
+        OnDemand = "on-demand",
+        /// Also ahead of demand, toward each region's recent charges.
+        Background = "background",
     }
 }
 

@@ -120,9 +120,9 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         a.out.as_ref(),
         &[("--scenario", a.scenario.as_ref())],
     )?;
-    if a.escrow_regions.is_some() {
+    if a.escrow_regions.is_some() || a.escrow_rebalance.is_some() {
         return Err(CliError::Usage(
-            "--escrow-regions applies to --write-path escrow".into(),
+            "--escrow-regions and --escrow-rebalance apply to --write-path escrow".into(),
         ));
     }
     let inputs = Inputs::disk();

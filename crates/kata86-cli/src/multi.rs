@@ -63,6 +63,12 @@ pub fn drill(
     }
     timing(a, &mut cfg)?;
     let mut m = MultiConfig::new(cfg, path);
+    if a.escrow_rebalance.is_some() && path != WritePath::Escrow {
+        return Err(CliError::Usage(
+            "--escrow-rebalance applies to --write-path escrow".into(),
+        ));
+    }
+    m.rebalance = a.escrow_rebalance.map_or(m.rebalance, |r| r.engine());
     if let Some(list) = &a.escrow_regions {
         if path != WritePath::Escrow {
             return Err(CliError::Usage(
@@ -197,7 +203,9 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
         drills.len() as u64 * WritePath::ALL.len() as u64 * u64::from(runs),
         "{bar:40} {pos}/{len} runs {elapsed}",
     );
-    let rows = compare_rows(&drills, a.seed, runs, &|| bar.inc(1));
+    let rows = compare_rows(&drills, a.seed, runs, a.escrow_rebalance.engine(), &|| {
+        bar.inc(1)
+    });
     bar.finish_and_clear();
     let rows = rows.map_err(|e| match (&a.scenario, e) {
         (Some(p), engine::EngineError::BadDrill(why)) => CliError::Usage(format!(
@@ -212,6 +220,9 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
     }
     if let Some(p) = &a.slo_file {
         command.push_str(&format!(" --slo-file {}", p.display()));
+    }
+    if a.escrow_rebalance != crate::args::EscrowRebalanceArg::Background {
+        command.push_str(&format!(" --escrow-rebalance {}", a.escrow_rebalance));
     }
     command.push_str(&format!(" --runs {} --seed {}", a.runs, a.seed));
     match a.format {

@@ -145,6 +145,51 @@ fn escrow_rights_can_start_in_one_region() {
 }
 
 #[test]
+fn escrow_rebalancing_is_settable_and_named_in_the_command() {
+    let json = |policy: &str| -> Value {
+        let out = ok(&[
+            "drill",
+            "partition",
+            "--write-path",
+            "escrow",
+            "--escrow-rebalance",
+            policy,
+            "--runs",
+            "2",
+            "--format",
+            "json",
+        ]);
+        serde_json::from_str(&out).expect("JSON")
+    };
+    let (od, bg) = (json("on-demand"), json("background"));
+    for v in [&od, &bg] {
+        assert_eq!(v["invariants_ok"], Value::Bool(true));
+        assert_eq!(v["overspend_incidents"], 0);
+    }
+    assert!(od["command"]
+        .as_str()
+        .unwrap()
+        .contains("--escrow-rebalance on-demand"));
+    // Background transfers are counted apart from on-demand ones.
+    assert_eq!(od["background_transfers"], 0);
+    assert!(bg["background_transfers"].as_u64().unwrap() > 0, "{bg}");
+    assert!(bg["row"]["background_transfers"]["p50"].as_f64().unwrap() > 0.0);
+    assert!(od["rights_transfers"].as_u64().unwrap() > 0);
+    // The flag means nothing off escrow.
+    for p in ["lww", "single-leader"] {
+        let err = refused(&[
+            "drill",
+            "baseline",
+            "--write-path",
+            p,
+            "--escrow-rebalance",
+            "on-demand",
+        ]);
+        assert!(err.contains("--escrow-rebalance"), "{err}");
+    }
+}
+
+#[test]
 fn bad_write_paths_and_combinations_are_refused() {
     let err = refused(&["drill", "baseline", "--write-path", "paxos"]);
     for p in ["single-leader", "lww", "crdt", "escrow"] {

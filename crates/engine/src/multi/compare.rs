@@ -11,7 +11,7 @@ use metrics::{LatencyHistogram, Spread};
 use rayon::prelude::*;
 use topology::Micros;
 
-use super::{run_multis_with, MultiConfig, MultiResult, WritePath};
+use super::{run_multis_with, MultiConfig, MultiResult, Rebalance, WritePath};
 use crate::drill::{run_drills, DrillConfig, Replication, RunRecord};
 use crate::EngineError;
 
@@ -60,8 +60,12 @@ pub struct CompareRow {
     /// Charges declined although the merged balance covered them
     /// (single-leader: 0, its leader checks the one true balance).
     pub spurious_declines: Spread,
-    /// Escrow: rights transfers per run.
+    /// Escrow: on-demand rights transfers per run (a region short of
+    /// rights for a charge asked another and was granted some).
     pub rights_transfers: Spread,
+    /// Escrow: background rights transfers per run (moved ahead of demand,
+    /// toward each region's recent charges; 0 under `on-demand`).
+    pub background_transfers: Spread,
     /// Escrow: their latency p50 and p95, every run pooled.
     pub rights_p50: Option<Micros>,
     /// See `rights_p50`.
@@ -177,6 +181,7 @@ fn single_leader(
         duplicate_effects: of(|x| x.money.duplicate_effects),
         spurious_declines: of(|_| 0),
         rights_transfers: of(|_| 0),
+        background_transfers: of(|_| 0),
         rights_p50: None,
         rights_p95: None,
         convergence: Spread::default(),
@@ -222,6 +227,7 @@ pub fn row_of(d: &DrillConfig, path: WritePath, runs: &[MultiResult]) -> Compare
         duplicate_effects: of(|r| r.duplicate_effects),
         spurious_declines: of(|r| r.spurious_declines),
         rights_transfers: of(|r| r.rights_transfers),
+        background_transfers: of(|r| r.background_transfers),
         rights_p50,
         rights_p95,
         convergence: Spread::of(runs.iter().map(|r| r.convergence)),
@@ -239,16 +245,17 @@ pub fn compare(
     seed: u64,
     runs: u32,
 ) -> Result<Vec<CompareRow>, EngineError> {
-    compare_with(drills, seed, runs, &|| {})
+    compare_with(drills, seed, runs, Rebalance::default(), &|| {})
 }
 
-/// [`compare`], calling `progress` once per run played (`drills.len()` ×
-/// [`WritePath::ALL`] × `runs` in all, from any thread; the rows do not
-/// depend on it).
+/// [`compare`] with escrow's rights moved by `rebalance`, calling
+/// `progress` once per run played (`drills.len()` × [`WritePath::ALL`] ×
+/// `runs` in all, from any thread; the rows do not depend on it).
 pub fn compare_with(
     drills: &[DrillConfig],
     seed: u64,
     runs: u32,
+    rebalance: Rebalance,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Vec<CompareRow>, EngineError> {
     if !(1..=MAX_COMPARE_RUNS).contains(&runs) {
@@ -265,7 +272,11 @@ pub fn compare_with(
         .map(|&(d, p)| match p {
             WritePath::SingleLeader => single_leader(d, seed, runs, progress),
             _ => {
-                let rs = run_multis_with(&MultiConfig::new(d.clone(), p), seed, runs, progress)?;
+                let m = MultiConfig {
+                    rebalance,
+                    ..MultiConfig::new(d.clone(), p)
+                };
+                let rs = run_multis_with(&m, seed, runs, progress)?;
                 Ok(row_of(d, p, &rs))
             }
         })

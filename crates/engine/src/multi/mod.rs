@@ -53,6 +53,48 @@ named!(
     Escrow = "escrow"
 );
 
+/// Escrow: how rights move between regions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rebalance {
+    /// Only when a charge finds its region short: the region asks the
+    /// nearest other holder (a round trip) and waits.
+    OnDemand,
+    /// On-demand requests as above, plus background rebalancing: every
+    /// region tracks its recent charge demand per account (an exponentially
+    /// decayed sum), tells the other regions about it and about its rights
+    /// (reports on the real region-to-region delay, resent after a cut),
+    /// and a region holding more than its target share (the balance split
+    /// in proportion to demand) sends the surplus to the region furthest
+    /// below its target, at most [`Rebalance::MAX_MOVES`] transfers per
+    /// [`Rebalance::INTERVAL`] per region. A region whose replica of the
+    /// balance does not cover a charge, and to which the other regions'
+    /// last reported rights do not add enough, declines it at once instead
+    /// of asking for rights the merged balance most likely does not have.
+    #[default]
+    Background,
+}
+named!(
+    Rebalance,
+    "rights rebalancing",
+    OnDemand = "on-demand",
+    Background = "background"
+);
+
+impl Rebalance {
+    /// How often each region rebalances and reports.
+    pub const INTERVAL: Micros = 250_000;
+    /// Background transfers a region starts per interval, at most.
+    pub const MAX_MOVES: usize = 16;
+    /// Half-life of a region's decayed charge demand.
+    pub const HALF_LIFE: Micros = 20_000_000;
+    /// Demand (in cents) every initial rights holder is credited with, so
+    /// a rarely charged account stays near its opening split instead of
+    /// following its last charge.
+    pub const PRIOR: f64 = 5_000.0;
+    /// The smallest background transfer, in cents (the smallest charge).
+    pub const MIN_MOVE: i64 = 500;
+}
+
 impl WritePath {
     /// Whether every money invariant must hold on this path: a breach under
     /// `single-leader` or `escrow` is a defect; under `lww` and `crdt` the
@@ -79,6 +121,9 @@ pub struct MultiConfig {
     /// Escrow: the regions that hold rights at the start, sharing every
     /// opening balance equally (default: every region some site enters).
     pub rights_holders: Vec<RegionId>,
+    /// Escrow: how rights move (default: background rebalancing on top of
+    /// on-demand requests).
+    pub rebalance: Rebalance,
 }
 
 impl MultiConfig {
@@ -92,6 +137,7 @@ impl MultiConfig {
             drill,
             path,
             rights_holders: holders,
+            rebalance: Rebalance::default(),
         }
     }
 
@@ -196,8 +242,19 @@ pub struct MultiResult {
     pub lost_updates: u64,
     /// |booked − converged| money over every account, in cents.
     pub lost_amount: i64,
-    /// Escrow: rights transfers that moved rights.
+    /// Escrow: on-demand rights transfers that moved rights (a region short
+    /// of rights for a charge asked, and was granted some).
     pub rights_transfers: u64,
+    /// Escrow: on-demand requests for rights sent (or attempted).
+    pub rights_requests: u64,
+    /// Escrow: those sent while the merged balance did not cover the charge
+    /// (the money was short, not misplaced).
+    pub rights_requests_short: u64,
+    /// Escrow: background transfers that moved rights ahead of demand.
+    pub background_transfers: u64,
+    /// Escrow: charges a region declined at once because its replica of the
+    /// balance did not cover them (background policy only).
+    pub declined_locally: u64,
     /// Escrow: rights requests that got no grant (refused, cut off, down).
     pub rights_refused: u64,
     /// Escrow: from a request for rights to the grant's arrival.

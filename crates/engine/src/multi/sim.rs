@@ -11,13 +11,13 @@
 //! entered: every retry goes there (or times out), so no key is ever booked
 //! twice, at the cost of retries during that region's outage.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use replication::rng::substream;
 use replication::{FollowerStream, LagProcess, Link};
 use topology::{Micros, RegionId, SiteId};
 
-use super::{MultiConfig, MultiResult, MultiSite, WritePath};
+use super::{MultiConfig, MultiResult, MultiSite, Rebalance, WritePath};
 use crate::des::faults::{apply_fault, slow_stream};
 use crate::des::queue::EventQueue;
 use crate::des::workload::{Accounts, Request, Source};
@@ -94,6 +94,58 @@ enum Ev {
     },
     /// The requester stops waiting for rights.
     GiveUpRights(Attempt),
+    /// Escrow, background: region `0` reports and rebalances.
+    Tick(u8),
+    /// Escrow, background: a report (`Bg::reports[id]`) reaches `to`.
+    Report {
+        from: u8,
+        to: u8,
+        id: u64,
+    },
+    /// Escrow, background: rights moved ahead of demand reach `to`.
+    Move {
+        to: u8,
+        account: u32,
+        rights: i64,
+    },
+}
+
+/// One account's line in a background report: the account, the sender's
+/// decayed demand and when it was taken, the sender's rights.
+type Line = (u32, f64, Micros, i64);
+
+/// What the regions know of each other for background rebalancing
+/// (escrow under [`Rebalance::Background`]); indices `[r]` are the region
+/// that knows, `[r][x]` what it knows of region `x`.
+struct Bg {
+    /// Its own decayed charge demand per account: (cents, as of).
+    demand: Vec<Vec<(f64, Micros)>>,
+    /// What it last heard of each other region's demand.
+    peer_demand: Vec<Vec<Vec<(f64, Micros)>>>,
+    /// What it last heard of each other region's rights (at first: the
+    /// opening split, which every region knows), plus what it sent since.
+    believed: Vec<Vec<Vec<i64>>>,
+    /// When it last received a report from each other region.
+    heard: Vec<Vec<Option<Micros>>>,
+    /// Accounts whose demand or rights changed here since the last report
+    /// that got through to each other region (kept across a cut: resent).
+    dirty: Vec<Vec<BTreeSet<u32>>>,
+    /// Accounts with some demand known here (its own or a peer's).
+    active: Vec<BTreeSet<u32>>,
+    /// No background transfer of an account before this time (until the
+    /// receiver's report can reflect the last one).
+    cooldown: Vec<BTreeMap<u32, Micros>>,
+    /// Reports on their way, by id.
+    reports: BTreeMap<u64, Vec<Line>>,
+    next_report: u64,
+}
+
+/// `v` cents of demand as of `at`, decayed to `now`.
+fn decayed(v: f64, at: Micros, now: Micros) -> f64 {
+    if v == 0.0 {
+        return 0.0;
+    }
+    v * 0.5f64.powf(now.saturating_sub(at) as f64 / Rebalance::HALF_LIFE as f64)
 }
 
 /// Keys seen, forgotten past the retry horizon (memory flat in run length).
@@ -177,6 +229,8 @@ pub(super) struct World<'a> {
     waiting: std::collections::BTreeSet<(u64, u32)>,
     /// Top-ups sent so far (their keys).
     top_ups: u64,
+    /// Escrow under background rebalancing: what the regions know.
+    bg: Option<Bg>,
     out: MultiResult,
 }
 
@@ -264,6 +318,7 @@ impl<'a> World<'a> {
             in_flight: vec![0; accounts],
             waiting: Default::default(),
             top_ups: 0,
+            bg: None,
             out: MultiResult {
                 drill: d.name.clone(),
                 write_path: cfg.path.name().to_string(),
@@ -283,6 +338,25 @@ impl<'a> World<'a> {
         for (i, f) in d.faults.iter().enumerate() {
             w.events.push(f.start, Ev::FaultStart(i));
             w.events.push(f.end, Ev::FaultEnd(i));
+        }
+        if cfg.path == WritePath::Escrow && cfg.rebalance == Rebalance::Background {
+            let opening: Vec<Vec<i64>> = w.regions.iter().map(|g| g.rights.clone()).collect();
+            w.bg = Some(Bg {
+                demand: vec![vec![(0.0, 0); accounts]; n],
+                peer_demand: vec![vec![vec![(0.0, 0); accounts]; n]; n],
+                believed: vec![opening; n],
+                heard: vec![vec![None; n]; n],
+                dirty: vec![vec![BTreeSet::new(); n]; n],
+                active: vec![BTreeSet::new(); n],
+                cooldown: vec![BTreeMap::new(); n],
+                reports: BTreeMap::new(),
+                next_report: 0,
+            });
+            // Regions tick in turn, spread over the interval.
+            for r in (0..n).filter(|&r| d.holds_data(r)) {
+                let at = Rebalance::INTERVAL + Rebalance::INTERVAL * r as Micros / n as Micros;
+                w.events.push(at, Ev::Tick(r as u8));
+            }
         }
         w
     }
@@ -384,6 +458,13 @@ impl<'a> World<'a> {
                     self.decide(a, true);
                 }
             }
+            Ev::Tick(r) => self.tick(r as usize),
+            Ev::Report { from, to, id } => self.report_in(from as usize, to as usize, id),
+            Ev::Move {
+                to,
+                account,
+                rights,
+            } => self.move_in(to as usize, account, rights),
         }
     }
 
@@ -560,15 +641,38 @@ impl<'a> World<'a> {
             self.out.duplicates_suppressed += 1;
             return self.reply(a, declined);
         }
+        let acct = a.account as usize;
         let have = match self.cfg.path {
-            WritePath::Escrow => self.regions[r].rights[a.account as usize],
-            _ => self.regions[r].balance[a.account as usize],
+            WritePath::Escrow => self.regions[r].rights[acct],
+            _ => self.regions[r].balance[acct],
         };
+        let now = self.now;
+        if let Some(bg) = self.bg.as_mut() {
+            let (v, at) = bg.demand[r][acct];
+            bg.demand[r][acct] = (decayed(v, at, now) + a.amount as f64, now);
+            bg.active[r].insert(a.account);
+            for d in &mut bg.dirty[r] {
+                d.insert(a.account);
+            }
+        }
         if have >= a.amount {
             return self.decide(a, false);
         }
         if self.cfg.path != WritePath::Escrow {
             return self.decide(a, true);
+        }
+        if let Some(bg) = self.bg.as_ref() {
+            // Neither its replica of the balance nor the rights the other
+            // regions last reported cover the charge: asking for rights
+            // would only delay the decline.
+            let reported: i64 = (0..self.regions.len())
+                .filter(|&x| x != r)
+                .map(|x| bg.believed[r][x][acct])
+                .sum();
+            if self.regions[r].balance[acct].max(have + reported) < a.amount {
+                self.out.declined_locally += 1;
+                return self.decide(a, true);
+            }
         }
         self.request_rights(a);
     }
@@ -602,6 +706,7 @@ impl<'a> World<'a> {
             self.book(r, a.key, a.account, -a.amount);
             if self.cfg.path == WritePath::Escrow {
                 self.conserve(acct);
+                self.changed(r, a.account);
             }
         }
         self.reply(a, declined);
@@ -713,6 +818,7 @@ impl<'a> World<'a> {
         self.book(r, key, account, amount);
         if self.cfg.path == WritePath::Escrow {
             self.conserve(account as usize);
+            self.changed(r, account);
         }
     }
 
@@ -723,26 +829,40 @@ impl<'a> World<'a> {
     /// client's deadline; else it declines.
     fn request_rights(&mut self, a: Attempt) {
         let r = a.region as usize;
-        let donor = self
-            .d
-            .topology
-            .region_ids()
-            .map(|x| x.idx())
-            .filter(|&x| x != r && self.cfg.rights_holders.iter().any(|h| h.idx() == x))
-            .min_by_key(|&x| (self.one_way(r, x), x));
+        let acct = a.account as usize;
+        let need = a.amount - self.regions[r].rights[acct];
+        // Under background rebalancing rights can be anywhere: the nearest
+        // region believed to hold enough, else the nearest opening holder.
+        let believed = self.bg.as_ref().and_then(|bg| {
+            (0..self.regions.len())
+                .filter(|&x| x != r && self.d.holds_data(x) && bg.believed[r][x][acct] >= need)
+                .min_by_key(|&x| (self.one_way(r, x), x))
+        });
+        let donor = believed.or_else(|| {
+            self.d
+                .topology
+                .region_ids()
+                .map(|x| x.idx())
+                .filter(|&x| x != r && self.cfg.rights_holders.iter().any(|h| h.idx() == x))
+                .min_by_key(|&x| (self.one_way(r, x), x))
+        });
         let Some(donor) = donor else {
             return self.decide(a, true);
         };
+
         let rtt = 2 * self.one_way(r, donor);
         let fits = self.now + rtt + self.d.write.commit + a.back <= a.sent + self.d.write.deadline;
         if !fits {
             return self.decide(a, true);
         }
+        self.out.rights_requests += 1;
+        if self.truth[acct] < a.amount {
+            self.out.rights_requests_short += 1;
+        }
         self.pending_rights_insert(a);
         self.events.push(self.now + rtt + 1, Ev::GiveUpRights(a));
         if let Some(at) = self.rpc(r, donor, self.now) {
             let asked = self.now;
-            let need = a.amount - self.regions[r].rights[a.account as usize];
             self.events.push(
                 at,
                 Ev::Ask {
@@ -768,6 +888,7 @@ impl<'a> World<'a> {
         self.regions[donor].rights[acct] -= give;
         self.in_flight[acct] += give;
         self.conserve(acct);
+        self.changed(donor, a.account);
         // A refusal is an ordinary reply (lost on a cut link); granted
         // rights are retried until they arrive.
         let at = if give > 0 {
@@ -793,6 +914,7 @@ impl<'a> World<'a> {
         self.in_flight[acct] -= rights;
         self.regions[r].rights[acct] += rights;
         self.conserve(acct);
+        self.changed(r, a.account);
         if rights > 0 {
             self.out.rights_transfers += 1;
             self.out.rights_latency.record(self.now - asked);
@@ -803,6 +925,194 @@ impl<'a> World<'a> {
             let ok = self.regions[r].rights[acct] >= a.amount;
             self.decide(a, !ok);
         }
+    }
+
+    // ---- escrow: background rebalancing -----------------------------------
+
+    /// Region `r`'s rights to `account` changed: its next reports say so.
+    fn changed(&mut self, r: usize, account: u32) {
+        if let Some(bg) = self.bg.as_mut() {
+            for d in &mut bg.dirty[r] {
+                d.insert(account);
+            }
+        }
+    }
+
+    /// Region `r`'s turn: it reports to every other data region, then moves
+    /// surplus rights toward demand.
+    fn tick(&mut self, r: usize) {
+        let next = self.now + Rebalance::INTERVAL;
+        if next < self.end {
+            self.events.push(next, Ev::Tick(r as u8));
+        }
+        if self.down(r, self.now) {
+            return;
+        }
+        self.report_out(r);
+        self.rebalance(r);
+    }
+
+    /// Region `r` tells every other data region the demand and rights of
+    /// the accounts that changed since its last report got through (an
+    /// empty report is a heartbeat). A report that cannot get through (cut
+    /// link, region down) is not lost: its accounts stay in the next one.
+    fn report_out(&mut self, r: usize) {
+        let now = self.now;
+        for x in 0..self.regions.len() {
+            if x == r || !self.d.holds_data(x) {
+                continue;
+            }
+            let Some(at) = self.rpc(r, x, now) else {
+                continue;
+            };
+            let bg = self.bg.as_mut().expect("background");
+            let lines: Vec<Line> = std::mem::take(&mut bg.dirty[r][x])
+                .into_iter()
+                .map(|acct| {
+                    let (v, t) = bg.demand[r][acct as usize];
+                    (
+                        acct,
+                        decayed(v, t, now),
+                        now,
+                        self.regions[r].rights[acct as usize],
+                    )
+                })
+                .collect();
+            let id = bg.next_report;
+            bg.next_report += 1;
+            bg.reports.insert(id, lines);
+            self.events.push(
+                at,
+                Ev::Report {
+                    from: r as u8,
+                    to: x as u8,
+                    id,
+                },
+            );
+        }
+    }
+
+    /// A report from `from` reaches `to`.
+    fn report_in(&mut self, from: usize, to: usize, id: u64) {
+        let now = self.now;
+        let bg = self.bg.as_mut().expect("background");
+        let lines = bg.reports.remove(&id).unwrap_or_default();
+        bg.heard[to][from] = Some(now);
+        for (acct, v, t, rights) in lines {
+            bg.peer_demand[to][from][acct as usize] = (v, t);
+            bg.believed[to][from][acct as usize] = rights;
+            if v > 0.0 {
+                bg.active[to].insert(acct);
+            }
+        }
+    }
+
+    /// Region `r` sends its surplus rights (above its target share: the
+    /// balance it sees, split in proportion to the demand it knows of) to
+    /// the region furthest below its own target, largest first, at most
+    /// [`Rebalance::MAX_MOVES`] a turn; only to a region it has heard from
+    /// lately (a cut link stops the reports, and so the transfers).
+    fn rebalance(&mut self, r: usize) {
+        let now = self.now;
+        let n = self.regions.len();
+        let fresh: Vec<bool> = {
+            let bg = self.bg.as_ref().expect("background");
+            (0..n)
+                .map(|x| {
+                    x != r
+                        && self.d.holds_data(x)
+                        && bg.heard[r][x].is_some_and(|t| now - t <= 2 * Rebalance::INTERVAL)
+                        && self.rpc(r, x, now).is_some()
+                })
+                .collect()
+        };
+        let holder: Vec<bool> = (0..n)
+            .map(|x| self.cfg.rights_holders.iter().any(|h| h.idx() == x))
+            .collect();
+        let mut moves: Vec<(i64, u32, usize)> = Vec::new();
+        let mut idle: Vec<u32> = Vec::new();
+        {
+            let bg = self.bg.as_ref().expect("background");
+            let mut w = vec![0.0f64; n];
+            for &acct in &bg.active[r] {
+                let a = acct as usize;
+                let mut demand = 0.0;
+                for (x, wx) in w.iter_mut().enumerate() {
+                    let (v, t) = if x == r {
+                        bg.demand[r][a]
+                    } else {
+                        bg.peer_demand[r][x][a]
+                    };
+                    *wx = decayed(v, t, now);
+                    demand += *wx;
+                }
+                if demand < 1.0 {
+                    idle.push(acct);
+                    continue;
+                }
+                if bg.cooldown[r].get(&acct).is_some_and(|&t| now < t) {
+                    continue;
+                }
+                for (x, wx) in w.iter_mut().enumerate() {
+                    if holder[x] {
+                        *wx += Rebalance::PRIOR;
+                    }
+                }
+                let total: f64 = w.iter().sum();
+                let balance = self.regions[r].balance[a].max(0) as f64;
+                let surplus = self.regions[r].rights[a] as f64 - balance * w[r] / total;
+                if surplus < Rebalance::MIN_MOVE as f64 {
+                    continue;
+                }
+                let best = (0..n)
+                    .filter(|&x| fresh[x])
+                    .map(|x| (balance * w[x] / total - bg.believed[r][x][a] as f64, x))
+                    .max_by(|p, q| p.0.total_cmp(&q.0).then(q.1.cmp(&p.1)));
+                if let Some((deficit, x)) = best {
+                    let give = surplus.min(deficit).floor() as i64;
+                    if give >= Rebalance::MIN_MOVE {
+                        moves.push((give, acct, x));
+                    }
+                }
+            }
+        }
+        let bg = self.bg.as_mut().expect("background");
+        for acct in idle {
+            bg.active[r].remove(&acct);
+        }
+        moves.sort_by_key(|&(give, acct, _)| (std::cmp::Reverse(give), acct));
+        moves.truncate(Rebalance::MAX_MOVES);
+        for (give, acct, x) in moves {
+            let a = acct as usize;
+            self.regions[r].rights[a] -= give;
+            self.in_flight[a] += give;
+            self.conserve(a);
+            self.changed(r, acct);
+            let rtt = 2 * self.one_way(r, x);
+            let bg = self.bg.as_mut().expect("background");
+            bg.believed[r][x][a] += give;
+            bg.cooldown[r].insert(acct, now + rtt + 2 * Rebalance::INTERVAL);
+            // Retried until the link heals, never lost.
+            let at = self.reliable(r, x, now);
+            self.events.push(
+                at,
+                Ev::Move {
+                    to: x as u8,
+                    account: acct,
+                    rights: give,
+                },
+            );
+        }
+    }
+
+    /// Rights moved in the background reach region `to`.
+    fn move_in(&mut self, to: usize, account: u32, rights: i64) {
+        let a = account as usize;
+        self.in_flight[a] -= rights;
+        self.regions[to].rights[a] += rights;
+        self.conserve(a);
+        self.changed(to, account);
+        self.out.background_transfers += 1;
     }
 
     fn pending_rights_insert(&mut self, a: Attempt) {
