@@ -62,7 +62,9 @@ pub use lag::{
     EmpiricalLag, EpisodicLag, IidLag, LagModel, LagProcess, Normal, EMPIRICAL_POINTS,
     MAX_EMPIRICAL,
 };
-pub use stream::{FollowerStream, Link};
+pub use stream::{
+    snapshot_transfer, FollowerStream, Link, SNAPSHOT_BYTES_PER_ACCOUNT, SNAPSHOT_BYTES_PER_S,
+};
 
 /// Invalid replication parameters.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

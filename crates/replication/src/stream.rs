@@ -24,6 +24,28 @@ pub struct Link {
     pub fsync: Micros,
 }
 
+/// Bytes a snapshot carries per account: the account's row (id, balance,
+/// version) with its page and index overhead in a row store.
+pub const SNAPSHOT_BYTES_PER_ACCOUNT: u64 = 64;
+
+/// Bytes per second one replication stream moves across a region-to-region
+/// link: 100 Mbit/s, a conservative share of an inter-region path for one
+/// TCP stream over a 100–200 ms round trip.
+pub const SNAPSHOT_BYTES_PER_S: u64 = 12_500_000;
+
+/// How much longer than a log entry a snapshot of `accounts` accounts takes
+/// to reach the follower over `link`: one round trip to ask for it and set
+/// up the transfer (the follower learns it is too far behind, the leader
+/// starts the snapshot), then its bytes at [`SNAPSHOT_BYTES_PER_S`]. The
+/// one-way trip of the last byte is the link's own, added as for any item.
+pub fn snapshot_transfer(link: Link, accounts: u64) -> Micros {
+    let bytes = accounts.saturating_mul(SNAPSHOT_BYTES_PER_ACCOUNT);
+    2 * link.one_way
+        + bytes
+            .saturating_mul(1_000_000)
+            .div_ceil(SNAPSHOT_BYTES_PER_S)
+}
+
 /// The three times of one item at the follower.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Times {
@@ -40,6 +62,9 @@ struct Item {
     stamp: Micros,
     hlc: HlcStamp,
     lsn: u64,
+    /// The highest entry lsn sent up to and including this item: not
+    /// decreasing along the queue, so an entry is found by binary search.
+    upto: u64,
     /// Its delay from receipt to visibility (apply delay plus any extra).
     apply: Micros,
     at: Times,
@@ -104,6 +129,8 @@ pub struct FollowerStream {
     now: Micros,
     /// The times of the last item sent (the chain a new item extends).
     last: Times,
+    /// The highest entry lsn sent and not dropped.
+    sent_upto: u64,
     /// The times of the last item that left the queue (visible).
     done: Times,
     /// Nothing sent is received before this (the end of a cut).
@@ -137,6 +164,7 @@ impl FollowerStream {
             next_heartbeat: 0,
             now: 0,
             last: Times::default(),
+            sent_upto: 0,
             done: Times::default(),
             blocked_until: 0,
             watermark: 0,
@@ -214,6 +242,13 @@ impl FollowerStream {
         self.next_heartbeat += self.heartbeat_every;
     }
 
+    /// Lets the heartbeat due at [`next_heartbeat`](Self::next_heartbeat)
+    /// go unsent (the leader is down: nothing leaves it) and schedules the
+    /// next one.
+    pub fn skip_heartbeat(&mut self) {
+        self.next_heartbeat += self.heartbeat_every;
+    }
+
     /// When the oldest item the follower has not yet taken with
     /// [`deliver`](Self::deliver) is (or will be) received.
     pub fn next_receipt(&self) -> Option<Micros> {
@@ -236,6 +271,19 @@ impl FollowerStream {
     /// time; `sent` itself for live shipping and heartbeats), with the
     /// leader's hybrid clock stamp `hlc`.
     fn send_stamped(&mut self, sent: Micros, stamp: Micros, lsn: u64, hlc: HlcStamp) {
+        self.send_sized(sent, stamp, lsn, hlc, 0);
+    }
+
+    /// [`send_stamped`](Self::send_stamped) for an item that takes
+    /// `transfer` longer than a log entry to cross the link (a snapshot).
+    fn send_sized(
+        &mut self,
+        sent: Micros,
+        stamp: Micros,
+        lsn: u64,
+        hlc: HlcStamp,
+        transfer: Micros,
+    ) {
         let jitter = if self.link.jitter > 0 {
             below(&mut self.net, self.link.jitter)
         } else {
@@ -245,7 +293,7 @@ impl FollowerStream {
         let received = self
             .last
             .received
-            .max(sent + self.link.one_way + delay + jitter)
+            .max(sent + self.link.one_way + delay + jitter + transfer)
             .max(self.blocked_until);
         let durable = self.last.durable.max(received + self.fsync_at(received));
         let apply = self.lag.apply_delay(sent) + self.extra;
@@ -255,10 +303,12 @@ impl FollowerStream {
             durable,
             visible,
         };
+        self.sent_upto = self.sent_upto.max(lsn);
         self.queue.push_back(Item {
             stamp,
             hlc,
             lsn,
+            upto: self.sent_upto,
             apply,
             at: self.last,
         });
@@ -334,6 +384,25 @@ impl FollowerStream {
         self.send_stamped(sent, committed_at.min(sent), lsn, hlc);
     }
 
+    /// Ships a snapshot of the log up to entry `lsn` (whose commit time is
+    /// `committed_at` and commit stamp `hlc`) as the head of a catch-up sent
+    /// at the stream's current time, for a follower too far behind for the
+    /// leader's log (compacted past what it holds). It crosses the link like
+    /// an entry of the backlog but is received `transfer` later (its size
+    /// over the link's bandwidth, see [`snapshot_transfer`]); everything
+    /// shipped behind it is received after it. Once visible the follower
+    /// has applied the log up to `lsn` at once.
+    pub fn ship_snapshot(
+        &mut self,
+        lsn: u64,
+        committed_at: Micros,
+        hlc: HlcStamp,
+        transfer: Micros,
+    ) {
+        let sent = self.now;
+        self.send_sized(sent, committed_at.min(sent), lsn, hlc, transfer);
+    }
+
     /// The last log entry visible (applied) at the follower.
     pub fn applied_lsn(&self) -> u64 {
         self.applied_lsn
@@ -367,10 +436,7 @@ impl FollowerStream {
         if lsn <= self.applied_lsn {
             return None;
         }
-        self.queue
-            .iter()
-            .find(|i| i.lsn >= lsn)
-            .map(|i| i.at.visible)
+        self.first_with(lsn).map(|i| i.at.visible)
     }
 
     /// When entry `lsn` is durable at the follower: the stream's current time
@@ -380,10 +446,16 @@ impl FollowerStream {
         if lsn <= self.durable_lsn {
             return Some(self.now);
         }
-        self.queue
-            .iter()
-            .find(|i| i.lsn >= lsn)
-            .map(|i| i.at.durable)
+        self.first_with(lsn).map(|i| i.at.durable)
+    }
+
+    /// The first item in flight that is entry `lsn` or a later one. Every
+    /// item before the first whose `upto` reaches `lsn` carries a lower lsn
+    /// (`upto` does not decrease along the queue), so a binary search skips
+    /// them instead of a scan from the front.
+    fn first_with(&self, lsn: u64) -> Option<&Item> {
+        let from = self.queue.partition_point(|i| i.upto < lsn);
+        self.queue.range(from..).find(|i| i.lsn >= lsn)
     }
 
     /// A link fault from the stream's current time (call after
@@ -424,6 +496,7 @@ impl FollowerStream {
         self.durable_count = self.durable_count.min(self.queue.len());
         self.delivered = self.delivered.min(self.queue.len());
         self.last = self.queue.back().map_or(self.done, |i| i.at);
+        self.sent_upto = self.queue.back().map_or(self.applied_lsn, |i| i.upto);
     }
 
     /// Extra apply delay (visibility only, not receipt) for every item sent
@@ -754,6 +827,51 @@ mod tests {
         s.advance(ms(305.0));
         s.drop_in_flight();
         assert_eq!((s.deliver(ms(10_000.0)), s.next_receipt()), (None, None));
+    }
+
+    /// A snapshot is not free: one round trip to ask for it, then its bytes
+    /// at 100 Mbit/s; what is shipped behind it arrives after it, and the
+    /// follower has applied the log up to the snapshot's lsn at once.
+    #[test]
+    fn a_snapshot_takes_its_transfer_time_and_holds_back_what_follows() {
+        let link = link(90.0, 0.0, 5.0);
+        // 2,000 accounts x 64 B = 128,000 B at 12.5 MB/s: 10.24 ms.
+        assert_eq!(snapshot_transfer(link, 2_000), ms(180.0) + 10_240);
+        assert_eq!(snapshot_transfer(link, 0), ms(180.0));
+        let transfer = snapshot_transfer(link, 2_000);
+        let mut s = sg_us(100.0).starting_at(ms(10_000.0));
+        s.ship_snapshot(500, ms(9_000.0), at(ms(9_000.0)), transfer);
+        s.ship_backlog(501, ms(9_500.0), at(ms(9_500.0)));
+        // Received after the one-way trip and the transfer; durable 5 ms on.
+        let received = ms(10_090.0) + transfer;
+        assert_eq!(s.durable_time(500), Some(received + ms(5.0)));
+        assert_eq!(s.durable_time(420), Some(received + ms(5.0)));
+        assert_eq!(s.apply_time(501), Some(received + ms(60.0)));
+        s.advance(received + ms(60.0) - 1);
+        assert_eq!(s.applied_lsn(), 0);
+        s.advance(received + ms(60.0));
+        assert_eq!(s.applied_lsn(), 501);
+        assert_eq!(s.watermark(), ms(9_500.0));
+    }
+
+    /// The binary search for an entry in flight finds what a scan from the
+    /// front finds, with heartbeats between the entries and after a drop.
+    #[test]
+    fn finding_an_entry_in_flight_matches_a_scan() {
+        let mut s = sg_us(7.0);
+        let mut t = ms(1_000.0);
+        for lsn in 1..=300u64 {
+            t += ms(3.0) + (lsn % 5) * 1_000;
+            s.ship(lsn, t, at(t));
+            if lsn == 200 {
+                s.advance(t);
+                s.drop_in_flight();
+            }
+        }
+        let scan = |s: &FollowerStream, lsn: u64| s.queue.iter().find(|i| i.lsn >= lsn).copied();
+        for lsn in 0..=310 {
+            assert_eq!(s.first_with(lsn).copied(), scan(&s, lsn), "lsn {lsn}");
+        }
     }
 
     #[test]

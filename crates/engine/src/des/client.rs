@@ -255,6 +255,7 @@ impl Core<'_> {
             if let Some(st) = self.terms[s].streams[r].as_mut() {
                 st.advance(now);
                 have += (st.durable_lsn() >= lsn) as usize;
+                self.refile(s, r);
             }
         }
         have >= need

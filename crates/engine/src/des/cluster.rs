@@ -4,7 +4,7 @@
 use ledger::{Acknowledged, Entry, EntryKind, Ledger, Replica};
 use replication::clock::HlcStamp;
 use replication::rng::substream;
-use replication::{FollowerStream, LagProcess, Link};
+use replication::{snapshot_transfer, FollowerStream, LagProcess, Link};
 use topology::{Micros, RegionId};
 
 use super::faults::{apply_fault, slow_stream};
@@ -41,50 +41,95 @@ impl Core<'_> {
     /// (receipts first at one instant, then by term and region): each
     /// heartbeat leaves stamped by its leader's hybrid clock, each receipt
     /// moves its follower's. Run before anything else at a new instant, so
-    /// that each region's clock sees its events in order. `self.due` (the
-    /// earliest instant anything is due) skips the scan until then; whatever
-    /// sends outside the pump lowers it.
+    /// that each region's clock sees its events in order. The next sends and
+    /// receipts of every stream are filed in `self.dues`, ordered as they are
+    /// played, so the pump takes the first instead of scanning every term's
+    /// streams (whatever moves a stream re-files it: [`Self::refile`]).
     pub(crate) fn pump(&mut self) {
         let now = self.now;
-        while self.due <= now {
-            let mut next: Option<(Micros, bool, usize, usize)> = None;
-            for (s, term) in self.terms.iter().enumerate() {
-                for (r, st) in term.streams.iter().enumerate() {
-                    let Some(st) = st else { continue };
-                    let due = [
-                        (st.next_receipt(), false),
-                        (Some(st.next_heartbeat()), true),
-                    ];
-                    for (t, send) in due {
-                        let key = t.map(|t| (t, send, s, r));
-                        if key.is_some() && next.is_none_or(|n| key < Some(n)) {
-                            next = key;
-                        }
-                    }
-                }
-            }
-            let Some((t, send, s, r)) = next else {
-                self.due = Micros::MAX;
-                break;
-            };
-            self.due = t;
+        debug_assert_eq!(
+            self.dues.first().copied(),
+            self.scan_dues(),
+            "the pump's index and its streams disagree"
+        );
+        while let Some(&(t, send, s, r)) = self.dues.first() {
             if t > now {
                 break;
             }
             let leader = self.terms[s].region;
             let (pt_leader, pt_follower) = (self.pt(leader, t), self.pt(r, t));
+            let down = send && self.down(leader, t);
             let Some(st) = self.terms[s].streams[r].as_mut() else {
                 break;
             };
             if send {
-                st.heartbeat(self.hlcs[leader].send(pt_leader));
+                if down {
+                    // A region that is down sends nothing.
+                    st.skip_heartbeat();
+                } else {
+                    st.heartbeat(self.hlcs[leader].send(pt_leader));
+                }
                 // Every receipt up to `t` is taken: what is visible by then
                 // may go (this keeps streams nobody reads from small).
                 st.settle(t);
             } else if let Some((_, stamp)) = st.deliver(now) {
                 self.hlcs[r].recv(pt_follower, stamp);
             }
+            self.refile(s, r);
         }
+    }
+
+    /// Files stream `(s, r)`'s next receipt and next heartbeat in the pump's
+    /// index in place of what was filed for it before. Call after anything
+    /// that may move them: sending, advancing, settling, cutting, dropping.
+    pub(crate) fn refile(&mut self, s: usize, r: usize) {
+        let term = &mut self.terms[s];
+        let now = term.streams[r].as_ref().map_or((None, None), |st| {
+            (st.next_receipt(), Some(st.next_heartbeat()))
+        });
+        let was = std::mem::replace(&mut term.filed[r], now);
+        if was == now {
+            return;
+        }
+        for (t, send) in [(was.0, false), (was.1, true)] {
+            if let Some(t) = t {
+                self.dues.remove(&(t, send, s, r));
+            }
+        }
+        for (t, send) in [(now.0, false), (now.1, true)] {
+            if let Some(t) = t {
+                self.dues.insert((t, send, s, r));
+            }
+        }
+    }
+
+    /// [`Self::refile`] for every stream of term `s`.
+    pub(crate) fn refile_term(&mut self, s: usize) {
+        for r in 0..self.terms[s].streams.len() {
+            self.refile(s, r);
+        }
+    }
+
+    /// The first send or receipt due on any stream, by scanning them all:
+    /// what the pump's index must hold first (checked in debug builds).
+    fn scan_dues(&self) -> Option<(Micros, bool, usize, usize)> {
+        let mut next: Option<(Micros, bool, usize, usize)> = None;
+        for (s, term) in self.terms.iter().enumerate() {
+            for (r, st) in term.streams.iter().enumerate() {
+                let Some(st) = st else { continue };
+                let due = [
+                    (st.next_receipt(), false),
+                    (Some(st.next_heartbeat()), true),
+                ];
+                for (t, send) in due {
+                    let key = t.map(|t| (t, send, s, r));
+                    if key.is_some() && next.is_none_or(|n| key < Some(n)) {
+                        next = key;
+                    }
+                }
+            }
+        }
+        next
     }
 
     /// The stamp a backlog carries for entry `lsn` of term `s`'s log,
@@ -103,6 +148,12 @@ impl Core<'_> {
 
     /// Makes term `s` the source of region `r`'s log from now on: cuts the
     /// replica back to what it shares with `s`'s log and ships the rest.
+    ///
+    /// A replica behind the checkpoint of `s`'s log (the entries it lacks are
+    /// folded away: it was down or cut off while the live regions moved on)
+    /// first gets a snapshot of that checkpoint, which takes its transfer
+    /// time over the link ([`replication::snapshot_transfer`]), then the
+    /// entries after it; until the snapshot is visible it keeps what it had.
     pub(crate) fn attach(&mut self, s: usize, r: usize) {
         let prev = self.follows[r];
         if prev != s {
@@ -110,14 +161,38 @@ impl Core<'_> {
                 .common_prefix(prev, s)
                 .min(self.replicas[r].applied_lsn());
             if keep < self.replicas[r].applied_lsn() {
-                self.replicas[r] = self.replica_of(s, keep);
+                // Either log holds the shared prefix; the one whose
+                // checkpoint is not past it can rebuild it.
+                let from = if self.terms[s].ledger.checkpoint().lsn <= keep {
+                    s
+                } else {
+                    prev
+                };
+                self.replicas[r] = self.replica_of(from, keep);
             }
         }
         self.follows[r] = s;
         let now = self.now;
         let mut stream = self.new_stream(s, r, now);
+        let base = self.terms[s].ledger.checkpoint().lsn;
+        let mut first = self.replicas[r].applied_lsn() + 1;
+        self.snapshots[r] = None;
+        if first <= base {
+            let at = self.terms[s].folded_at;
+            let transfer = snapshot_transfer(stream.link(), self.cfg.workload.accounts as u64);
+            stream.ship_snapshot(base, at, self.commit_stamp(s, base, at), transfer);
+            self.snapshots[r] = Some(self.terms[s].ledger.checkpoint().clone());
+            first = base + 1;
+            self.note(format!(
+                "{} is behind {}'s compacted log: it catches up from a snapshot up to lsn {base} \
+                 ({} ms to transfer)",
+                self.name(r),
+                self.name(self.terms[s].region),
+                topology::to_ms(transfer)
+            ));
+        }
         let ledger = &self.terms[s].ledger;
-        for l in self.replicas[r].applied_lsn() + 1..=ledger.last_lsn() {
+        for l in first..=ledger.last_lsn() {
             let committed = ledger.entry(l).map_or(now, |e| e.committed_at);
             stream.ship_backlog(l, committed, self.commit_stamp(s, l, committed));
         }
@@ -127,7 +202,7 @@ impl Core<'_> {
         }
         self.terms[s].streams[r] = Some(stream);
         // Its first heartbeat is due now, behind the backlog.
-        self.due = self.due.min(now);
+        self.refile(s, r);
         self.pump();
     }
 
@@ -145,10 +220,18 @@ impl Core<'_> {
             let target = stream.applied_lsn();
             let ledger = &self.terms[s].ledger;
             let rep = &mut self.replicas[r];
+            // A snapshot visible by now replaces what the replica had.
+            if self.snapshots[r].as_ref().is_some_and(|c| c.lsn <= target) {
+                let snap = self.snapshots[r].take().expect("checked");
+                if rep.applied_lsn() < snap.lsn {
+                    *rep = Replica::from_checkpoint(&snap);
+                }
+            }
             for l in rep.applied_lsn() + 1..=target.min(ledger.last_lsn()) {
                 rep.apply(ledger.entry(l).expect("shipped"))
                     .expect("in order");
             }
+            self.refile(s, r);
         }
     }
 
@@ -167,7 +250,7 @@ impl Core<'_> {
             }
         }
         // Their receipts are due from now on.
-        self.due = self.due.min(now);
+        self.refile_term(s);
     }
 
     /// After a fault ends: any deposed leader that can now hear the newest
@@ -219,40 +302,54 @@ impl Core<'_> {
         rep
     }
 
-    /// The longest log prefix terms `a` and `b` share. Below the later of
-    /// their checkpoints they agree: a term compacts only while every region
-    /// follows it, so whatever it folded was the log every term had.
+    /// The longest log prefix terms `a` and `b` share. Each term took its
+    /// predecessor's log up to its `prefix` and appended its own entries, so
+    /// two terms agree at most up to the smallest prefix taken between them
+    /// (the lineage bound); below that, where both still hold entries, they
+    /// are compared. A term's checkpoint never passes what a majority of the
+    /// voters held, so a promotion's prefix is never below its predecessor's
+    /// checkpoint (see [`Self::compact`]): below the lineage bound, what one
+    /// log folded the other holds the same.
     pub(crate) fn common_prefix(&self, a: usize, b: usize) -> u64 {
         let (x, y) = (&self.terms[a].ledger, &self.terms[b].ledger);
+        let (lo, hi) = (a.min(b), a.max(b));
+        let lineage = self.terms[lo + 1..=hi]
+            .iter()
+            .map(|t| t.prefix)
+            .min()
+            .unwrap_or(u64::MAX);
+        let n = x.last_lsn().min(y.last_lsn()).min(lineage);
         let base = x.checkpoint().lsn.max(y.checkpoint().lsn);
-        let n = x.last_lsn().min(y.last_lsn());
+        if n <= base {
+            return n;
+        }
         (base + 1..=n)
             .take_while(|&l| x.entry(l) == y.entry(l))
             .last()
-            .unwrap_or(base.min(n))
+            .unwrap_or(base)
     }
 
     /// Folds the log that can no longer change or be asked for into the
     /// newest term's checkpoint, so that memory stays flat however long the
-    /// run: entries every replica has applied and whose acknowledgements are
-    /// all in (committed more than a key horizon ago: a retry answered from
-    /// its key acknowledges the first attempt's entry), while a single term is
-    /// alive and every region follows it. The acknowledgements they settle
-    /// are checked now, against the entries about to go, and expired
-    /// idempotency keys (past every retry) are forgotten.
+    /// run and however long a fault: entries applied by every region that
+    /// follows the newest term (each reads its entries from this log), held
+    /// by a majority of the voters (so any promotion's prefix covers the
+    /// checkpoint), and whose acknowledgements are all in (committed more
+    /// than a key horizon ago: a retry answered from its key acknowledges
+    /// the first attempt's entry). A region still on an older term that the
+    /// leader cannot reach (down, cut off) does not hold compaction back: when
+    /// it rejoins it catches up from a snapshot ([`Self::attach`]). The
+    /// acknowledgements the folded entries settle are checked now, against
+    /// the entries about to go, and expired idempotency keys (past every
+    /// retry) are forgotten. Those of an older term still alive are settled
+    /// too: with fencing it is never merged (what it has beyond the lineage
+    /// is lost), and without fencing nothing is folded while it is alive.
     pub(crate) fn compact(&mut self) {
         let newest = self.terms.len() - 1;
-        if self.terms[..newest].iter().any(|t| t.alive) || self.follows.iter().any(|&f| f != newest)
-        {
+        let Some(applied) = self.compaction_bound(newest) else {
             return;
-        }
-        let leader = self.terms[newest].region;
+        };
         let ledger = &self.terms[newest].ledger;
-        let applied = (0..self.follows.len())
-            .filter(|&r| r != leader)
-            .map(|r| self.replicas[r].applied_lsn())
-            .min()
-            .unwrap_or_else(|| ledger.last_lsn());
         // A retry answered from its key can acknowledge an entry up to the
         // key horizon after its commit.
         let settled = self.now.saturating_sub(self.key_horizon() + 1);
@@ -275,7 +372,72 @@ impl Core<'_> {
         }
         let keys_before = self.now.saturating_sub(self.key_horizon());
         let folded = self.terms[newest].ledger.compact(upto, keys_before);
+        let term = &mut self.terms[newest];
+        if let Some(last) = folded.last() {
+            term.folded_at = last.committed_at;
+        }
+        let own_from = if newest == 0 { 0 } else { term.prefix };
+        for e in folded.iter().filter(|e| e.lsn > own_from) {
+            let first = &mut term.first_own[e.account as usize];
+            first.get_or_insert((e.lsn, e.committed_at));
+        }
         self.money.checker.fold(&folded);
+    }
+
+    /// How far term `s` (the newest) may fold its log, before the key
+    /// horizon: `None` while it must wait.
+    ///
+    /// With fencing, every region that follows `s` must have applied it and a
+    /// majority of `s`'s voters must hold it. A region on an older term
+    /// waits for the heal to rejoin if the leader reaches it (the heal is
+    /// under way), and is left out if not: it will take a snapshot. Without
+    /// fencing a minority may promote itself, which needs the log its
+    /// members hold, so compaction waits, as it always did, until no older
+    /// term is alive and every region follows `s`.
+    fn compaction_bound(&self, s: usize) -> Option<u64> {
+        let leader = self.terms[s].region;
+        let last = self.terms[s].ledger.last_lsn();
+        let n = self.follows.len();
+        if !self.cfg.fencing {
+            if self.terms[..s].iter().any(|t| t.alive) || self.follows.iter().any(|&f| f != s) {
+                return None;
+            }
+            return Some(
+                (0..n)
+                    .filter(|&r| r != leader)
+                    .map(|r| self.replicas[r].applied_lsn())
+                    .min()
+                    .unwrap_or(last),
+            );
+        }
+        let now = self.now;
+        let mut bound = last;
+        // What each region holds of `s`'s log.
+        let mut held = vec![0; n];
+        for (r, h) in held.iter_mut().enumerate() {
+            let applied = self.replicas[r].applied_lsn();
+            *h = if r == leader {
+                last
+            } else if self.follows[r] == s {
+                bound = bound.min(applied);
+                applied
+            } else if !self.down(r, now) && self.reachable(leader, r, now) {
+                return None;
+            } else {
+                // Its own term's log agrees with `s`'s up to the lineage bound.
+                let f = self.follows[r];
+                let (lo, hi) = (f.min(s), f.max(s));
+                let lineage = self.terms[lo + 1..=hi].iter().map(|t| t.prefix).min();
+                applied.min(lineage.unwrap_or(u64::MAX))
+            };
+        }
+        let mut voters: Vec<u64> = (0..n)
+            .filter(|&r| self.votes_in(s, r))
+            .map(|r| held[r])
+            .collect();
+        voters.sort_unstable_by(|a, b| b.cmp(a));
+        let majority = voters.get(voters.len() / 2).copied().unwrap_or(last);
+        Some(bound.min(majority))
     }
 
     /// Settles one acknowledgement once it is known whether the final log

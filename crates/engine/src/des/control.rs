@@ -311,16 +311,12 @@ impl Core<'_> {
         let ledger = self.terms[old].ledger.truncated(prefix);
         let number = self.terms[old].number + 1;
         let n = self.follows.len();
+        let folded_at = self.terms[old].folded_at;
         self.terms.push(Term {
-            region: r,
-            ledger,
-            number,
-            prefix,
             lease_from: self.now,
-            last_admit: None,
-            alive: true,
             excluded,
-            streams: (0..n).map(|_| None).collect(),
+            folded_at,
+            ..Term::new(r, ledger, number, prefix, n)
         });
         self.pending.push(false);
         let s = self.terms.len() - 1;

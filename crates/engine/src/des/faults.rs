@@ -162,6 +162,7 @@ impl Core<'_> {
                     stream.drop_in_flight();
                 }
                 apply_fault(&f, stream, from, r, f.start);
+                self.refile(s, r);
             }
         }
         // Who loses sight of its leader, and who must act.
@@ -196,6 +197,7 @@ impl Core<'_> {
                 if self.terms[s].region == from.idx() {
                     if let Some(st) = self.terms[s].streams[to.idx()].as_mut() {
                         st.set_extra(0);
+                        self.refile(s, to.idx());
                     }
                 }
             }

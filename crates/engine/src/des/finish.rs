@@ -110,6 +110,7 @@ impl Core<'_> {
             }
             if let Some(s) = self.terms[last].streams[r].as_mut() {
                 s.drain();
+                self.refile(last, r);
             }
             self.sync(r);
             if cfg.holds_data(r) {

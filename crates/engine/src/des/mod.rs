@@ -33,6 +33,8 @@ mod finish;
 pub(crate) mod queue;
 mod reads;
 mod runbook;
+#[cfg(test)]
+mod tests;
 pub(crate) mod workload;
 
 use std::collections::BTreeSet;
@@ -75,6 +77,37 @@ pub(crate) struct Term {
     pub(crate) excluded: Option<usize>,
     /// Per region: the stream this term ships to it.
     pub(crate) streams: Vec<Option<FollowerStream>>,
+    /// Per region: the next receipt and heartbeat of its stream as filed in
+    /// the pump's index (`Core::dues`).
+    pub(crate) filed: Vec<(Option<Micros>, Option<Micros>)>,
+    /// Commit time of the last entry folded into the ledger's checkpoint
+    /// (the watermark a snapshot of it carries).
+    pub(crate) folded_at: Micros,
+    /// Per account: the lsn and commit time of this term's first own entry
+    /// (after its prefix), once folded into the checkpoint: the true data age
+    /// of a region left behind at the prefix (see `reads::first_after`).
+    pub(crate) first_own: Vec<Option<(u64, Micros)>>,
+}
+
+impl Term {
+    /// A term led by `region` over `ledger`, shipping to none of `n` regions yet.
+    pub(crate) fn new(region: usize, ledger: Ledger, number: u64, prefix: u64, n: usize) -> Term {
+        let ledger_accounts = ledger.accounts() as usize;
+        Term {
+            region,
+            ledger,
+            number,
+            prefix,
+            lease_from: 0,
+            last_admit: None,
+            alive: true,
+            excluded: None,
+            streams: (0..n).map(|_| None).collect(),
+            filed: vec![(None, None); n],
+            folded_at: 0,
+            first_own: vec![None; ledger_accounts],
+        }
+    }
 }
 
 /// One attempt of a charge on its way.
@@ -218,9 +251,12 @@ pub(crate) struct Core<'a> {
     pub(crate) hlcs: Vec<Hlc>,
     /// Per region: the leader's hybrid clock stamp on its watermark.
     pub(crate) hlc_marks: Vec<HlcStamp>,
-    /// The earliest instant a heartbeat or a receipt may be due on some
-    /// stream (see `pump`).
-    pub(crate) due: Micros,
+    /// Every stream's next receipt and next heartbeat, `(time, is a
+    /// heartbeat, term, region)`: the pump plays them in this order.
+    pub(crate) dues: BTreeSet<(Micros, bool, usize, usize)>,
+    /// Per region: the snapshot on its way to it (see `attach`), installed
+    /// when its stream has applied it.
+    pub(crate) snapshots: Vec<Option<Checkpoint>>,
     /// Per site: the region its traffic lands in.
     pub(crate) entry: Vec<usize>,
     /// Per site: this request's network draws (sub-stream `net/<site>`).
@@ -254,6 +290,9 @@ pub(crate) struct Core<'a> {
     pub(crate) accuracy: Accuracy,
     /// Good and valid events per site, second and objective.
     pub(crate) sli: crate::drill::sli::SliCounter,
+    /// The most the run held at any compaction (tests only).
+    #[cfg(test)]
+    pub(crate) footprint: tests::Footprint,
 }
 
 /// The money side of a run.
@@ -349,17 +388,7 @@ impl<'a> Core<'a> {
             router: Router::new(t, cfg.read, cfg.write),
             now: 0,
             end,
-            terms: vec![Term {
-                region: leader,
-                ledger,
-                number: 1,
-                prefix: u64::MAX,
-                lease_from: 0,
-                last_admit: None,
-                alive: true,
-                excluded: None,
-                streams: (0..n).map(|_| None).collect(),
-            }],
+            terms: vec![Term::new(leader, ledger, 1, u64::MAX, n)],
             follows: vec![0; n],
             replicas: (0..n).map(|_| Replica::new(w.accounts)).collect(),
             marks: vec![0; n],
@@ -367,7 +396,8 @@ impl<'a> Core<'a> {
             // Every replica starts with the log as of time 0, stamped on the
             // first leader's clock (set below, once the clocks are known).
             hlc_marks: vec![HlcStamp::physical(0); n],
-            due: 0,
+            dues: BTreeSet::new(),
+            snapshots: vec![None; n],
             entry: sites.iter().map(|&s| t.home(s).idx()).collect(),
             net: site_networks(t, seed),
             slow: site_slow_paths(t, seed),
@@ -416,6 +446,8 @@ impl<'a> Core<'a> {
                 runbook_round: 0,
             },
             accuracy: Accuracy::default(),
+            #[cfg(test)]
+            footprint: tests::Footprint::default(),
             // Per-second counts over the drill (none for a run measured in
             // requests, which has no phases).
             sli: crate::drill::sli::SliCounter::new(
@@ -513,6 +545,13 @@ impl<'a> Core<'a> {
             Ev::Tick => self.tick(),
             Ev::Compact => {
                 self.compact();
+                #[cfg(test)]
+                self.footprint.sample(
+                    self.now,
+                    &self.terms,
+                    self.money.acked.len(),
+                    self.dues.len(),
+                );
                 if self.now < self.end {
                     self.push(self.now + COMPACT_EVERY, Ev::Compact);
                 }
@@ -626,8 +665,11 @@ pub(crate) fn slow_path(rng: &mut Rng, w: &crate::wallet::WalletConfig) -> Micro
 }
 
 /// How often the ledger folds what can no longer change into its
-/// checkpoint, in simulated time.
-const COMPACT_EVERY: Micros = 10_000_000;
+/// checkpoint, in simulated time. Bookkeeping only (what is folded, and the
+/// figures, do not depend on it): every second, so that what a run holds is
+/// about one key horizon of entries, keys and acknowledgements, not a key
+/// horizon plus ten seconds.
+pub(crate) const COMPACT_EVERY: Micros = 1_000_000;
 
 /// How often a run reports progress, in requests.
 const PROGRESS_EVERY: u64 = 1 << 16;
@@ -641,6 +683,17 @@ pub(crate) fn run(
     stop: Stop,
     progress: &mut dyn FnMut(u64),
 ) -> Outcome {
+    play(cfg, seed, sites, stop, progress).finish()
+}
+
+/// [`run`] up to its end-of-run checks: the core as the last event left it.
+fn play<'a>(
+    cfg: &'a DrillConfig,
+    seed: u64,
+    sites: &[SiteId],
+    stop: Stop,
+    progress: &mut dyn FnMut(u64),
+) -> Core<'a> {
     let end = match stop {
         Stop::At(t) => t,
         Stop::Requests(_) => Micros::MAX,
@@ -682,5 +735,5 @@ pub(crate) fn run(
         }
     }
     progress(core.n.requests);
-    core.finish()
+    core
 }

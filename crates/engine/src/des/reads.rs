@@ -110,10 +110,14 @@ impl Core<'_> {
             // By `at` the replica has applied at least the session's write, so
             // its watermark is at least that write's commit.
             let mark = self.marks[r];
-            let committed = self.terms[s]
-                .ledger
-                .entry(wanted)
-                .map_or(0, |x| x.committed_at);
+            // Folded into the checkpoint: the snapshot on its way carries it,
+            // and moves the watermark to the last folded commit.
+            let ledger = &self.terms[s].ledger;
+            let committed = match ledger.entry(wanted) {
+                Some(x) => x.committed_at,
+                None if wanted <= ledger.checkpoint().lsn => self.terms[s].folded_at,
+                None => 0,
+            };
             let after_wait = |at: Micros| at - mark.max(committed);
             // Waiting must not break the strategy's own staleness limit.
             let limit = match strategy {
@@ -198,10 +202,40 @@ impl Core<'_> {
         } else {
             applied.min(self.terms[newest].prefix)
         };
-        self.terms[newest]
-            .ledger
-            .first_entry_of_account_after(account, cursor)
-            .map_or(0, |x| served_at.saturating_sub(x.committed_at))
+        self.first_after(newest, account, cursor)
+            .map_or(0, |(_, at)| served_at.saturating_sub(at))
+    }
+
+    /// The lsn and commit time of the first entry of `account` after lsn
+    /// `cursor` in term `t`'s log, whether it is still kept or folded into
+    /// the checkpoint: a region left behind on an older term reads from a
+    /// cursor the newest term may have compacted past. Below the term's
+    /// checkpoint its inherited part (up to its prefix) is its predecessor's
+    /// log, and its own first entry per account is remembered when folded.
+    fn first_after(&self, t: usize, account: u32, cursor: u64) -> Option<(u64, Micros)> {
+        let term = &self.terms[t];
+        let found = |c| {
+            term.ledger
+                .first_entry_of_account_after(account, c)
+                .map(|x| (x.lsn, x.committed_at))
+        };
+        if cursor >= term.ledger.checkpoint().lsn {
+            return found(cursor);
+        }
+        let own_from = if t == 0 { 0 } else { term.prefix };
+        if t > 0 && cursor < own_from {
+            if let Some((l, at)) = self.first_after(t - 1, account, cursor) {
+                if l <= own_from {
+                    return Some((l, at));
+                }
+            }
+        }
+        if cursor <= own_from {
+            if let Some(first) = term.first_own.get(account as usize).copied().flatten() {
+                return Some(first);
+            }
+        }
+        found(cursor)
     }
 
     /// The balance region `r` answers with, having applied its term's log up
@@ -214,6 +248,15 @@ impl Core<'_> {
         }
         let mut balance = self.replicas[r].balance(account);
         let mut cursor = self.replicas[r].applied_lsn();
+        // A snapshot on its way that the wait covers: its balance, then the
+        // entries after it (the log before it is folded away).
+        if let Some(snap) = self.snapshots[r]
+            .as_ref()
+            .filter(|c| cursor < c.lsn && c.lsn <= applied)
+        {
+            balance = snap.balances[account as usize];
+            cursor = snap.lsn;
+        }
         while let Some(x) = ledger.first_entry_of_account_after(account, cursor) {
             if x.lsn > applied {
                 break;
