@@ -5,7 +5,7 @@
 //! The metric names, bucket bounds and the PromQL of every signal are the
 //! engine's ([`engine::ops::prometheus`], next to the signals they
 //! recompute); this module only lays them out. YAML is written by hand: a
-//! few fixed shapes, every string quoted by [`quote`].
+//! few fixed shapes, every string quoted (`quote`).
 
 use std::fmt::Write as _;
 

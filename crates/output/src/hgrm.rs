@@ -27,7 +27,7 @@ pub fn sim<'a>(rep: &SimReport<'a>) -> Vec<(String, &'a metrics::LatencyHistogra
 
 /// Every pooled histogram of a drill, named
 /// `drill-NAME-POLICY-REPLICATION-INDEX-SITE-STRATEGY-{during,outside}-SERIES.hgrm`
-/// (INDEX: the client site's, from 0; see [`output::hgrm_name`]).
+/// (INDEX: the client site's, from 0; see [`crate::hgrm_name`]).
 pub fn drill<'a>(
     cfg: &DrillConfig,
     results: &'a [DrillRuns],
