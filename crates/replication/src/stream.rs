@@ -851,7 +851,13 @@ mod tests {
         assert_eq!(s.applied_lsn(), 0);
         s.advance(received + ms(60.0));
         assert_eq!(s.applied_lsn(), 501);
-        assert_eq!(s.watermark(), ms(9_500.0));
+        // The heartbeats sent at 10.0 s and 10.1 s arrive behind the
+        // snapshot (one link, in order) and become visible with lsn 501; the
+        // 10.2 s one arrives at 10.29 s and is visible 60 ms later, after
+        // this instant. So the follower is fresh as of 10.1 s, not of the
+        // last entry's 9.5 s.
+        assert_eq!(received + ms(60.0), ms(10_330.0) + 10_240);
+        assert_eq!(s.watermark(), ms(10_100.0));
     }
 
     /// The binary search for an entry in flight finds what a scan from the
