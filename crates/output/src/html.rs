@@ -60,10 +60,7 @@ pub fn sim(rep: &SimReport<'_>) -> report::SimFigures {
         cells: (0..rep.results.len())
             .map(|i| {
                 let c = cell_json(rep, i);
-                let staleness = c
-                    .lag_ms
-                    .or(c.reported_staleness_ms)
-                    .expect("one of the two");
+                let staleness = c.staleness();
                 let scope = format!("{} / {}", c.client, c.strategy);
                 report::SimCell {
                     client: c.client.to_string(),

@@ -141,6 +141,17 @@ fn ratio(part: u64, whole: u64) -> f64 {
     }
 }
 
+impl CellJson<'_> {
+    /// The staleness series the cell carries: the drawn lag (kata
+    /// workload) or the reported staleness (wallet), exactly one of which
+    /// `cell_json` fills.
+    pub fn staleness(&self) -> Summary {
+        self.lag_ms
+            .or(self.reported_staleness_ms)
+            .expect("cell_json fills one of the two")
+    }
+}
+
 pub fn cell_json<'a>(rep: &'a SimReport<'_>, i: usize) -> CellJson<'a> {
     let cfg = rep.cfg;
     let r = &rep.results[i];
@@ -214,10 +225,7 @@ pub fn csv(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     for i in 0..rep.results.len() {
         let c = cell_json(rep, i);
         write!(out, "{},{},{},{}", c.client, c.strategy, c.model, c.leader)?;
-        let staleness = c
-            .lag_ms
-            .or(c.reported_staleness_ms)
-            .expect("one of the two");
+        let staleness = c.staleness();
         for s in [Some(c.read_ms), c.write_ms, Some(staleness)] {
             match s {
                 Some(s) => write!(
@@ -344,10 +352,7 @@ pub fn table(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     let rows: Vec<Row> = (0..rep.results.len())
         .map(|i| {
             let c = cell_json(rep, i);
-            let staleness = c
-                .lag_ms
-                .or(c.reported_staleness_ms)
-                .expect("one of the two");
+            let staleness = c.staleness();
             Row {
                 client: c.client.to_string(),
                 strategy: c.strategy.to_string(),
