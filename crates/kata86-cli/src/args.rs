@@ -180,8 +180,8 @@ pub struct CalibratePostgresArgs {
     pub seed: u64,
 
     /// Output format (table or json).
-    #[arg(long, value_enum, default_value_t = CalibrateFormat::Table)]
-    pub format: CalibrateFormat,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
 
     /// Also write the fitted apply-lag law as a lag file (apply lag only,
     /// never the network) for `kata86 sim --lag-from FILE`, naming the world
@@ -206,15 +206,6 @@ pub enum CommitMode {
     SemiSync,
     /// `ANY ⌊n/2⌋ (every standby)`, n replicas counting the primary.
     Majority,
-}
-
-/// `calibrate`'s output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CalibrateFormat {
-    /// Tables for people.
-    Table,
-    /// One JSON document for programs.
-    Json,
 }
 
 /// `kata86 plan` options. Serialized (less the output options) as the
@@ -245,9 +236,9 @@ pub struct PlanArgs {
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub runs: u32,
 
-    /// Master seed.
-    #[arg(long, default_value_t = 86)]
-    pub seed: u64,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub common: Common<ReportFormat>,
 
     /// Ranking order, comma-separated, from: money, rto, charge_p95,
     /// read_p95, staleness_p99, rpo_p99 (those left out follow in this order).
@@ -288,35 +279,9 @@ pub struct PlanArgs {
     #[serde(default)]
     pub allow_long: bool,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    #[command(flatten)]
     #[serde(skip)]
-    pub format: ReportFormat,
-
-    /// Also write a self-contained HTML report of the whole search (every
-    /// design plotted, the ranking and every rejection) to this file.
-    #[arg(long, value_name = "FILE.html")]
-    #[serde(skip)]
-    pub report: Option<std::path::PathBuf>,
-
-    /// No progress bar.
-    #[arg(long, short)]
-    #[serde(skip)]
-    pub quiet: bool,
-
-    /// Run only shard I of N of the work (its units, each a drill
-    /// configuration of one scenario or one multi-leader or quorum design:
-    /// unit u is shard u mod N's) and write it to --out instead of printing;
-    /// `kata86 merge` combines the N files into the plan's report.
-    #[arg(long, value_name = "I/N", requires = "out")]
-    #[serde(skip)]
-    pub shard: Option<String>,
-
-    /// The shard file to write (JSON); without --shard, the whole plan as
-    /// shard 0/1.
-    #[arg(long, value_name = "FILE")]
-    #[serde(skip)]
-    pub out: Option<std::path::PathBuf>,
+    pub sharding: Sharding,
 }
 
 /// `kata86 merge` options.
@@ -343,7 +308,7 @@ pub struct MergeArgs {
 }
 
 /// `kata86 pbs` options.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize, Deserialize)]
 pub struct PbsArgs {
     /// PBS latency preset [default: none, the kata topology SG, US, JP with
     /// LNKD-SSD service times].
@@ -375,9 +340,9 @@ pub struct PbsArgs {
     #[arg(long, default_value_t = 1_000_000)]
     pub trials: u64,
 
-    /// Master seed.
-    #[arg(long, default_value_t = 86)]
-    pub seed: u64,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub common: Common<Format>,
 
     /// Spacing of the curve's points (positive). A duration: a bare number is ms; or write it with a unit (150ms, 2s, 1.5s, 2m).
     #[arg(
@@ -392,18 +357,50 @@ pub struct PbsArgs {
     /// Points on the curve: t = 0, step, ..., (points − 1) · step (1 to 100001).
     #[arg(long, default_value_t = 101)]
     pub points: usize,
+}
 
-    /// Output format (csv: the curve).
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+/// The options every reporting command spells and means the same way,
+/// flattened into each: the seed is echoed in the reproduce line and kept
+/// in shard files, the output options are neither.
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+pub struct Common<F: ValueEnum + Clone + Default + Send + Sync + 'static> {
+    /// Master seed: every random draw derives from it (run i of a command
+    /// with --runs plays SEED + i), so the same command prints the same bytes.
+    #[arg(long, default_value_t = 86)]
+    pub seed: u64,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    #[serde(skip)]
+    pub format: F,
+
     /// Also write a self-contained HTML report (inline SVG plots, no script,
     /// nothing fetched) to this file; its directory must exist.
     #[arg(long, value_name = "FILE.html")]
+    #[serde(skip)]
     pub report: Option<std::path::PathBuf>,
 
     /// No progress bar on stderr.
     #[arg(long, short = 'q')]
+    #[serde(skip)]
     pub quiet: bool,
+}
+
+/// `--shard I/N --out FILE`: run a share of the work into a shard file
+/// that `kata86 merge` combines.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Sharding {
+    /// Run only shard I of N of the work (unit u, a chunk of 2^20 requests
+    /// of `sim`, a run of `drill`, a drill of `plan`, is shard u mod N's) and
+    /// write it to --out instead of printing a report; `kata86 merge`
+    /// combines the N files.
+    #[arg(long, value_name = "I/N", requires = "out")]
+    pub shard: Option<String>,
+
+    /// The shard file to write (JSON); without --shard, the whole run as
+    /// shard 0/1.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// Output formats.
@@ -472,9 +469,9 @@ pub struct SimArgs {
     #[serde(skip)]
     pub short_n: Option<bool>,
 
-    /// Master seed; every random stream derives from it.
-    #[arg(long, default_value_t = 86)]
-    pub seed: u64,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub common: Common<Format>,
 
     /// Client site to simulate (repeatable; default: every site).
     #[arg(long = "client", value_name = "SITE")]
@@ -534,11 +531,6 @@ pub struct SimArgs {
     #[arg(long, value_name = "REGION")]
     #[serde(default)]
     pub leader: Option<String>,
-
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    #[serde(skip)]
-    pub format: Format,
 
     /// Mean requests per simulated second in each cell (Poisson arrivals).
     #[arg(
@@ -654,12 +646,6 @@ pub struct SimArgs {
     #[arg(long, value_enum)]
     pub ryw: Option<Ryw>,
 
-    /// Also write a self-contained HTML report (inline SVG plots, no script,
-    /// nothing fetched) to this file; its directory must exist.
-    #[arg(long, value_name = "FILE.html")]
-    #[serde(skip)]
-    pub report: Option<std::path::PathBuf>,
-
     /// Also write every latency and staleness histogram to this directory
     /// (created if missing) in HdrHistogram's percentile-distribution text
     /// (`.hgrm`, values in ms), one file per site, strategy and series.
@@ -667,24 +653,9 @@ pub struct SimArgs {
     #[serde(skip)]
     pub hgrm: Option<std::path::PathBuf>,
 
-    /// No progress on stderr.
-    #[arg(long, short = 'q')]
+    #[command(flatten)]
     #[serde(skip)]
-    pub quiet: bool,
-
-    /// Run only shard I of N of the work (chunks of 2^20 requests for `sim`,
-    /// runs for `drill`: unit u is shard u mod N's) and write it to --out
-    /// instead of printing a report; `kata86 merge` combines the N files.
-    /// I is from 0 to N-1 (as Kubernetes' JOB_COMPLETION_INDEX).
-    #[arg(long, value_name = "I/N", requires = "out")]
-    #[serde(skip)]
-    pub shard: Option<String>,
-
-    /// The shard file to write (JSON); without --shard, the whole run as
-    /// shard 0/1.
-    #[arg(long, value_name = "FILE")]
-    #[serde(skip)]
-    pub out: Option<std::path::PathBuf>,
+    pub sharding: Sharding,
 
     /// Go ahead with a run over the normal size (iterations x cells over
     /// 2 x 10^9 for the kata loop, 3 x 10^8 for the wallet: under a minute or
@@ -790,10 +761,9 @@ pub struct DrillArgs {
     #[arg(long)]
     pub matrix: bool,
 
-    /// Master seed. Run i plays with seed SEED + i, so `--seed S --runs 1`
-    /// replays any one run alone.
-    #[arg(long, default_value_t = 86)]
-    pub seed: u64,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub common: Common<ReportFormat>,
 
     /// Play the drill this many times (1 to 10000), each run with its own
     /// seed and fault onset, and report p50/p95/p99/max over the runs.
@@ -832,12 +802,6 @@ pub struct DrillArgs {
     #[arg(long, value_name = "S", allow_negative_numbers = true, value_parser = seconds)]
     pub duration: Option<f64>,
 
-    /// Also write a self-contained HTML report (inline SVG plots, no script,
-    /// nothing fetched) to this file; its directory must exist.
-    #[arg(long, value_name = "FILE.html")]
-    #[serde(skip)]
-    pub report: Option<std::path::PathBuf>,
-
     /// Also write every latency and staleness histogram to this directory
     /// (created if missing) in HdrHistogram's percentile-distribution text
     /// (`.hgrm`, values in ms), one file per site, strategy and series.
@@ -845,33 +809,13 @@ pub struct DrillArgs {
     #[serde(skip)]
     pub hgrm: Option<std::path::PathBuf>,
 
-    /// No progress bar on stderr.
-    #[arg(long, short = 'q')]
+    #[command(flatten)]
     #[serde(skip)]
-    pub quiet: bool,
-
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-    #[serde(skip)]
-    pub format: ReportFormat,
-
-    /// Run only shard I of N of the work (chunks of 2^20 requests for `sim`,
-    /// runs for `drill`: unit u is shard u mod N's) and write it to --out
-    /// instead of printing a report; `kata86 merge` combines the N files.
-    /// I is from 0 to N-1 (as Kubernetes' JOB_COMPLETION_INDEX).
-    #[arg(long, value_name = "I/N", requires = "out")]
-    #[serde(skip)]
-    pub shard: Option<String>,
-
-    /// The shard file to write (JSON); without --shard, the whole run as
-    /// shard 0/1.
-    #[arg(long, value_name = "FILE")]
-    #[serde(skip)]
-    pub out: Option<std::path::PathBuf>,
+    pub sharding: Sharding,
 }
 
 /// `kata86 compare` options.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize, Deserialize)]
 pub struct CompareArgs {
     /// Compare on this TOML scenario's timeline instead of the built-in
     /// baseline, partition, region-down and lag-spike.
@@ -889,19 +833,9 @@ pub struct CompareArgs {
     #[arg(long, value_name = "WORLD", value_enum, conflicts_with = "scenario")]
     pub world: Option<WorldArg>,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-
-    /// Master seed: run i of every row plays seed SEED + i and its fault
-    /// onset, the same for every write path.
-    #[arg(long, default_value_t = 86)]
-    pub seed: u64,
-
-    /// Also write a self-contained HTML report (inline SVG plots, no script,
-    /// nothing fetched) to this file; its directory must exist.
-    #[arg(long, value_name = "FILE.html")]
-    pub report: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub common: Common<Format>,
 
     /// Go ahead with a comparison over the normal size (the refusal gives
     /// its estimated time and memory).
@@ -922,10 +856,6 @@ pub struct CompareArgs {
     /// (see `drill --escrow-rebalance`).
     #[arg(long, value_name = "POLICY", value_enum, default_value_t = EscrowRebalanceArg::Background)]
     pub escrow_rebalance: EscrowRebalanceArg,
-
-    /// No progress bar on stderr.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
 }
 
 /// The value parser of every duration flag whose bare numbers are ms:
@@ -1140,7 +1070,8 @@ vocabulary! {
 }
 
 /// PBS latency presets (Bailis et al., PVLDB 2012, Table 3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Preset {
     /// LinkedIn's SSD-backed Voldemort.
     #[value(name = "lnkd-ssd")]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use calibrate::{Mode, Options, World};
 
-use crate::args::{CalibrateFormat, CalibratePostgresArgs, CommitMode};
+use crate::args::{CalibratePostgresArgs, CommitMode, ReportFormat};
 use crate::files::read_scenario;
 use crate::{CliError, Verdict};
 
@@ -47,10 +47,10 @@ pub fn postgres(a: &CalibratePostgresArgs, out: &mut dyn Write) -> Result<Verdic
         sim_check = Some(check_sim(&report.sim_check, path)?);
     }
     match a.format {
-        CalibrateFormat::Json => {
+        ReportFormat::Json => {
             output::json(&mut *out, &report)?;
         }
-        CalibrateFormat::Table => output::calibrate::table(&report, out)?,
+        ReportFormat::Table => output::calibrate::table(&report, out)?,
     }
     if let Some((command, bad)) = &sim_check {
         if bad.is_empty() {

@@ -96,7 +96,7 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
             "--matrix runs every policy and replication mode; drop --policy/--replication".into(),
         ));
     }
-    let shard = crate::shard::requested(a.shard.as_deref(), a.out.as_deref())?;
+    let shard = crate::shard::requested(a.sharding.shard.as_deref(), a.sharding.out.as_deref())?;
     let path = a.write_path.map_or(WritePath::SingleLeader, |p| p.engine());
     if !path.has_leader() {
         if shard.is_some() {
@@ -106,7 +106,7 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
                 path.name()
             )));
         }
-        if a.report.is_some() || a.hgrm.is_some() {
+        if a.common.report.is_some() || a.hgrm.is_some() {
             return Err(CliError::Usage(format!(
                 "--report and --hgrm apply to single-leader drills; for --write-path {path} \
                  use `kata86 compare --report FILE.html`"
@@ -115,9 +115,9 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         return crate::multi::drill(a, base_config(a, &Inputs::disk())?, path, out);
     }
     crate::output::check_all(
-        a.report.as_ref(),
+        a.common.report.as_ref(),
         a.hgrm.as_ref(),
-        a.out.as_ref(),
+        a.sharding.out.as_ref(),
         &[("--scenario", a.scenario.as_ref())],
     )?;
     if a.escrow_regions.is_some() || a.escrow_rebalance.is_some() {
@@ -130,7 +130,7 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     if let Some((shard, file)) = shard {
         let mine = (0..plan.runs).filter(|&i| shard.owns(i as u64)).count() as u64;
         let bar = crate::output::bar(
-            a.quiet,
+            a.common.quiet,
             plan.configs.len() as u64 * mine,
             "{bar:40} {pos}/{len} runs {elapsed}",
         );
@@ -138,14 +138,14 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         let shares = plan
             .configs
             .iter()
-            .map(|c| run_drill_share(c, a.seed, plan.runs, shard, &tick))
+            .map(|c| run_drill_share(c, a.common.seed, plan.runs, shard, &tick))
             .collect::<Result<Vec<_>, _>>()?;
         bar.finish_and_clear();
         crate::shard::write_drill(a, &inputs, shard, &shares, file)?;
         return Ok(Verdict::Clean);
     }
     let bar = crate::output::bar(
-        a.quiet,
+        a.common.quiet,
         plan.configs.len() as u64 * plan.runs as u64,
         "{bar:40} {pos}/{len} runs {elapsed}",
     );
@@ -153,7 +153,7 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     let results = plan
         .configs
         .iter()
-        .map(|c| run_drills(c, a.seed, plan.runs, &tick))
+        .map(|c| run_drills(c, a.common.seed, plan.runs, &tick))
         .collect::<Result<Vec<_>, _>>()?;
     bar.finish_and_clear();
     render(a, &plan, &results, out)
@@ -219,7 +219,7 @@ pub(crate) fn plan(a: &DrillArgs, inputs: &Inputs) -> Result<Plan, CliError> {
     }
     // The report's per-window series cost two histograms a window: kept
     // only when a report is asked for.
-    cfg.report_series = a.report.is_some();
+    cfg.report_series = a.common.report.is_some();
     cfg.validate()?;
     let configs = cfg.compared(a.matrix, a.watermark.is_some());
     let n = runs_count(a.runs.unwrap_or(20))?;
@@ -234,7 +234,7 @@ pub(crate) fn plan(a: &DrillArgs, inputs: &Inputs) -> Result<Plan, CliError> {
     })
 }
 
-/// Writes the report of a drill's runs in `a.format` and returns the
+/// Writes the report of a drill's runs in `a.common.format` and returns the
 /// verdict: the same for a run and for the merge of its shards.
 pub(crate) fn render(
     a: &DrillArgs,
@@ -244,21 +244,21 @@ pub(crate) fn render(
 ) -> Result<Verdict, CliError> {
     let (cfg, n) = (&plan.cfg, plan.runs);
     let command = crate::echo::command("drill", a);
-    match a.format {
-        ReportFormat::Json => output::drill::json(cfg, a.seed, n, results, &command, out)?,
-        _ => output::drill::table(cfg, a.seed, n, results, &command, out)?,
+    match a.common.format {
+        ReportFormat::Json => output::drill::json(cfg, a.common.seed, n, results, &command, out)?,
+        _ => output::drill::table(cfg, a.common.seed, n, results, &command, out)?,
     }
     if let Some(dir) = &a.hgrm {
         crate::output::write_hgrm(dir, &output::hgrm::drill(cfg, results))?;
     }
-    if let Some(path) = &a.report {
+    if let Some(path) = &a.common.report {
         let figures = output::html::drill(cfg, &plan.configs, n, results);
         crate::output::write_page(
             path,
             command,
-            a.seed,
+            a.common.seed,
             report::Figures::Drill(figures),
-            a.quiet,
+            a.common.quiet,
         )?;
     }
     // A breach the configuration promises cannot happen is a defect: exit 1.

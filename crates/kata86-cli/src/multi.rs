@@ -95,9 +95,9 @@ pub fn drill(
     }
     // Run i plays seed + i with its own onset, as single-leader drills do;
     // the row is over every run, the details are the first run's.
-    let rs = run_multis(&m, a.seed, n)?;
+    let rs = run_multis(&m, a.common.seed, n)?;
     let command = crate::echo::command("drill", a);
-    render(&m, &rs, &command, a.format.into(), out)
+    render(&m, &rs, &command, a.common.format.into(), out)
 }
 
 /// Writes a multi-leader run's report (the row over every run, the first
@@ -175,7 +175,7 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
             ))
         })?;
     crate::output::check_all(
-        a.report.as_ref(),
+        a.common.report.as_ref(),
         None,
         None,
         &[
@@ -199,13 +199,17 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
     // A scenario the multi-leader paths cannot play is the file's problem:
     // named, not blamed on a "drill" the user never ran.
     let bar = crate::output::bar(
-        a.quiet,
+        a.common.quiet,
         drills.len() as u64 * WritePath::ALL.len() as u64 * u64::from(runs),
         "{bar:40} {pos}/{len} runs {elapsed}",
     );
-    let rows = compare_rows(&drills, a.seed, runs, a.escrow_rebalance.engine(), &|| {
-        bar.inc(1)
-    });
+    let rows = compare_rows(
+        &drills,
+        a.common.seed,
+        runs,
+        a.escrow_rebalance.engine(),
+        &|| bar.inc(1),
+    );
     bar.finish_and_clear();
     let rows = rows.map_err(|e| match (&a.scenario, e) {
         (Some(p), engine::EngineError::BadDrill(why)) => CliError::Usage(format!(
@@ -214,25 +218,17 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
         )),
         (_, e) => e.into(),
     })?;
-    let mut command = String::from("kata86 compare");
-    if let Some(p) = &a.scenario {
-        command.push_str(&format!(" --scenario {}", p.display()));
-    }
-    if let Some(p) = &a.slo_file {
-        command.push_str(&format!(" --slo-file {}", p.display()));
-    }
-    if a.escrow_rebalance != crate::args::EscrowRebalanceArg::Background {
-        command.push_str(&format!(" --escrow-rebalance {}", a.escrow_rebalance));
-    }
-    command.push_str(&format!(" --runs {} --seed {}", a.runs, a.seed));
-    match a.format {
-        Format::Json => output::multi::compare_json(a.seed, runs, &command, &rows, out)?,
+    let command = crate::echo::command("compare", a);
+    match a.common.format {
+        Format::Json => output::multi::compare_json(a.common.seed, runs, &command, &rows, out)?,
         Format::Csv => output::multi::tidy_csv(&rows, out)?,
-        Format::Table => output::multi::compare_table(&drills, &rows, runs, a.seed, &command, out)?,
+        Format::Table => {
+            output::multi::compare_table(&drills, &rows, runs, a.common.seed, &command, out)?
+        }
     }
-    if let Some(path) = &a.report {
+    if let Some(path) = &a.common.report {
         let figures = report::Figures::Compare(output::html::compare(runs, &rows));
-        crate::output::write_page(path, command, a.seed, figures, false)?;
+        crate::output::write_page(path, command, a.common.seed, figures, false)?;
     }
     Ok(Verdict::Clean)
 }

@@ -25,7 +25,7 @@ pub fn run(a: &PbsArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         r: a.r,
         w: a.w,
         trials: a.trials,
-        seed: a.seed,
+        seed: a.common.seed,
         step_ms: a.step_ms,
         points: a.points,
     };
@@ -39,13 +39,13 @@ pub fn run(a: &PbsArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         )));
     }
     crate::output::check_all(
-        a.report.as_ref(),
+        a.common.report.as_ref(),
         None,
         None,
         &[("--scenario", a.scenario.as_ref())],
     )?;
     let bar = crate::output::bar(
-        a.quiet,
+        a.common.quiet,
         quorum::chunks(&cfg),
         "{bar:40} {pos}/{len} chunks of trials {elapsed}",
     );
@@ -53,36 +53,22 @@ pub fn run(a: &PbsArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     cfg.validate()?;
     let rep = quorum::simulate_with(&cfg, &|| bar.inc(1))?;
     bar.finish_and_clear();
-    match a.format {
+    match a.common.format {
         Format::Json => output::pbs::json(&cfg, &rep, out)?,
         Format::Csv => output::pbs::csv(&rep, out)?,
         Format::Table => output::pbs::table(&cfg, &rep, out)?,
     }
-    if let Some(path) = &a.report {
+    if let Some(path) = &a.common.report {
         let figures = report::Figures::Pbs(output::html::pbs(&cfg, &rep));
-        crate::output::write_page(path, reproduce(a), a.seed, figures, false)?;
+        crate::output::write_page(
+            path,
+            crate::echo::command("pbs", a),
+            a.common.seed,
+            figures,
+            false,
+        )?;
     }
     Ok(Verdict::Clean)
-}
-
-/// The command line that reproduces this run, every option spelled out.
-fn reproduce(a: &PbsArgs) -> String {
-    let mut cmd = String::from("kata86 pbs");
-    if let Some(p) = &a.preset {
-        cmd.push_str(&format!(" --preset {p}"));
-    }
-    if let Some(s) = &a.scenario {
-        cmd.push_str(&format!(" --scenario {}", s.display()));
-    }
-    cmd.push_str(&format!(" --n {} --r {} --w {}", a.n, a.r, a.w));
-    if let Some(p) = &a.placement {
-        cmd.push_str(&format!(" --placement {p}"));
-    }
-    cmd.push_str(&format!(
-        " --trials {} --seed {} --step-ms {} --points {}",
-        a.trials, a.seed, a.step_ms, a.points
-    ));
-    cmd
 }
 
 /// The latency model the flags ask for.

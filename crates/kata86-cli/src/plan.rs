@@ -19,12 +19,12 @@ use output::plan::Outcome;
 pub fn run(a: &PlanArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     let priorities = Metric::priorities(&a.priorities)?;
     crate::output::check_all(
-        a.report.as_ref(),
+        a.common.report.as_ref(),
         None,
-        a.out.as_ref(),
+        a.sharding.out.as_ref(),
         &[("--scenario", a.scenario.as_ref())],
     )?;
-    let shard = crate::shard::requested(a.shard.as_deref(), a.out.as_deref())?;
+    let shard = crate::shard::requested(a.sharding.shard.as_deref(), a.sharding.out.as_deref())?;
     let inputs = Inputs::disk();
     let space = space(a, &inputs)?;
     let work = work(&space)?;
@@ -37,7 +37,11 @@ pub fn run(a: &PlanArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
             space.runs
         )));
     }
-    let bar = crate::output::bar(a.quiet, 0, "{bar:40} {pos}/{len} simulations {elapsed}");
+    let bar = crate::output::bar(
+        a.common.quiet,
+        0,
+        "{bar:40} {pos}/{len} simulations {elapsed}",
+    );
     let tick = |done, total| {
         bar.set_length(total);
         bar.set_position(done);
@@ -101,7 +105,7 @@ pub fn space(a: &PlanArgs, inputs: &Inputs) -> Result<Space, CliError> {
                     p.display()
                 )));
             }
-            Space::scenario(cfg, a.runs, a.seed)?
+            Space::scenario(cfg, a.runs, a.common.seed)?
         }
         None if a.without_flags => {
             return Err(CliError::Usage(
@@ -113,7 +117,7 @@ pub fn space(a: &PlanArgs, inputs: &Inputs) -> Result<Space, CliError> {
         None => Space::on(
             crate::multi::jp_of(crate::args::world(a.world)),
             a.runs,
-            a.seed,
+            a.common.seed,
         ),
     };
     // --slo-file's objectives in every scenario the plan plays.
@@ -137,7 +141,7 @@ pub fn space(a: &PlanArgs, inputs: &Inputs) -> Result<Space, CliError> {
     Ok(space)
 }
 
-/// Writes the plan's report in `a.format` (and its `--report` page): the
+/// Writes the plan's report in `a.common.format` (and its `--report` page): the
 /// same for a run and for the merge of its shards.
 pub fn render(
     a: &PlanArgs,
@@ -163,13 +167,19 @@ pub fn render(
         bind: &bind,
         command: &command,
     };
-    match a.format {
+    match a.common.format {
         ReportFormat::Json => output::plan::json(&o, out)?,
         _ => output::plan::table(&o, out)?,
     }
-    if let Some(path) = &a.report {
+    if let Some(path) = &a.common.report {
         let figures = report::Figures::Plan(output::html::plan(&o));
-        crate::output::write_page(path, command.clone(), a.seed, figures, a.quiet)?;
+        crate::output::write_page(
+            path,
+            command.clone(),
+            a.common.seed,
+            figures,
+            a.common.quiet,
+        )?;
     }
     Ok(Verdict::Clean)
 }

@@ -93,8 +93,8 @@ pub fn write_sim(
     parts: &[engine::CellResult],
     file: &Path,
 ) -> Result<(), CliError> {
-    let bytes = ::shard::sim_file(header(a, inputs, a.seed, shard), cfg, parts);
-    write("sim", a.quiet, shard, &bytes, file)
+    let bytes = ::shard::sim_file(header(a, inputs, a.common.seed, shard), cfg, parts);
+    write("sim", a.common.quiet, shard, &bytes, file)
 }
 
 /// Writes the share of a drill's runs.
@@ -105,8 +105,8 @@ pub fn write_drill(
     shares: &[engine::drill::DrillShare],
     file: &Path,
 ) -> Result<(), CliError> {
-    let bytes = ::shard::drill_file(header(a, inputs, a.seed, shard), shares);
-    write("drill", a.quiet, shard, &bytes, file)
+    let bytes = ::shard::drill_file(header(a, inputs, a.common.seed, shard), shares);
+    write("drill", a.common.quiet, shard, &bytes, file)
 }
 
 /// Writes the share of a `plan`.
@@ -117,8 +117,8 @@ pub fn write_plan(
     results: &[(usize, ::plan::UnitResult)],
     file: &Path,
 ) -> Result<(), CliError> {
-    let bytes = ::shard::plan_file(header(a, inputs, a.seed, shard), results);
-    write("plan", a.quiet, shard, &bytes, file)
+    let bytes = ::shard::plan_file(header(a, inputs, a.common.seed, shard), results);
+    write("plan", a.common.quiet, shard, &bytes, file)
 }
 
 /// Reads one shard file, at most [`::shard::MAX_SHARD_BYTES`] and one byte
@@ -164,14 +164,14 @@ pub fn merge(m: &MergeArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
 
 fn merge_sim(m: &MergeArgs, set: &ShardSet, out: &mut dyn Write) -> Result<Verdict, CliError> {
     let mut a: SimArgs = set.arguments()?;
-    a.format = m.format;
-    a.quiet = true;
-    a.report = m.report.clone();
+    a.common.format = m.format;
+    a.common.quiet = true;
+    a.common.report = m.report.clone();
     a.hgrm = m.hgrm.clone();
     let inputs = Inputs::stored(set.inputs().clone());
     let (cfg, cells) =
         crate::sim::configure(&a, &inputs).map_err(|e| in_file(set.first_name(), e))?;
-    let sum = set.merge_sim(&cfg, &cells, a.iterations, a.seed)?;
+    let sum = set.merge_sim(&cfg, &cells, a.iterations, a.common.seed)?;
     crate::sim::render(&a, &cfg, &sum, &[], out)
 }
 
@@ -182,14 +182,14 @@ fn merge_drill(m: &MergeArgs, set: &ShardSet, out: &mut dyn Write) -> Result<Ver
         ));
     }
     let mut a: DrillArgs = set.arguments()?;
-    a.format = ReportFormat::table_or_json(m.format);
-    a.quiet = true;
-    a.report = m.report.clone();
+    a.common.format = ReportFormat::table_or_json(m.format);
+    a.common.quiet = true;
+    a.common.report = m.report.clone();
     a.hgrm = m.hgrm.clone();
     let inputs = Inputs::stored(set.inputs().clone());
     let plan = crate::drill::plan(&a, &inputs).map_err(|e| in_file(set.first_name(), e))?;
     let sites = plan.cfg.topology.site_ids().count();
-    let results = set.merge_drill(&plan.configs, plan.runs, sites, a.seed)?;
+    let results = set.merge_drill(&plan.configs, plan.runs, sites, a.common.seed)?;
     crate::drill::render(&a, &plan, &results, out)
 }
 
@@ -208,9 +208,9 @@ fn merge_plan(m: &MergeArgs, set: &ShardSet, out: &mut dyn Write) -> Result<Verd
     }
     let f0 = set.first_name();
     let mut a: PlanArgs = set.arguments()?;
-    a.format = ReportFormat::table_or_json(m.format);
-    a.quiet = true;
-    a.report = m.report.clone();
+    a.common.format = ReportFormat::table_or_json(m.format);
+    a.common.quiet = true;
+    a.common.report = m.report.clone();
     let priorities = ::plan::Metric::priorities(&a.priorities).map_err(|e| in_file(f0, e))?;
     let inputs = Inputs::stored(set.inputs().clone());
     let space = crate::plan::space(&a, &inputs).map_err(|e| in_file(f0, e))?;

@@ -309,18 +309,18 @@ fn run_multi(a: &SimArgs, path: WritePath, out: &mut dyn Write) -> Result<Verdic
              drop --client"
         )));
     }
-    if a.format == Format::Csv {
+    if a.common.format == Format::Csv {
         return Err(CliError::Usage(
             "a multi-leader report comes as --format table or json".into(),
         ));
     }
-    if a.shard.is_some() || a.out.is_some() {
+    if a.sharding.shard.is_some() || a.sharding.out.is_some() {
         return Err(CliError::Usage(format!(
             "--shard and --out split the kata workload; --write-path {path} is not split (drop \
              --shard and --out)"
         )));
     }
-    if a.report.is_some() || a.hgrm.is_some() {
+    if a.common.report.is_some() || a.hgrm.is_some() {
         return Err(CliError::Usage(format!(
             "--report and --hgrm are not written for --write-path {path}; use `kata86 compare \
              --report FILE.html` for the multi-leader paths side by side, or drop them"
@@ -329,9 +329,9 @@ fn run_multi(a: &SimArgs, path: WritePath, out: &mut dyn Write) -> Result<Verdic
     let (cfg, _) = configure(a, &Inputs::disk())?;
     let w = wallet_config(a)?.expect("--write-path was checked to go with the wallet");
     let m = engine::wallet::multi_config(&cfg, &w, a.iterations, path)?;
-    let rs = engine::multi::run_multis(&m, a.seed, 1)?;
+    let rs = engine::multi::run_multis(&m, a.common.seed, 1)?;
     let command = reproduce(a);
-    crate::multi::render(&m, &rs, &command, a.format, out)
+    crate::multi::render(&m, &rs, &command, a.common.format, out)
 }
 
 /// Runs `kata86 sim` and writes its report to `out` (or, with `--shard` or
@@ -351,12 +351,12 @@ pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     let inputs = Inputs::disk();
     let (cfg, cells) = configure(a, &inputs)?;
     crate::output::check_all(
-        a.report.as_ref(),
+        a.common.report.as_ref(),
         a.hgrm.as_ref(),
-        a.out.as_ref(),
+        a.sharding.out.as_ref(),
         &[("--topology", a.topology.as_ref())],
     )?;
-    let shard = crate::shard::requested(a.shard.as_deref(), a.out.as_deref())?;
+    let shard = crate::shard::requested(a.sharding.shard.as_deref(), a.sharding.out.as_deref())?;
     let wallet = wallet_config(a)?;
     if shard.is_some() && wallet.is_some() {
         return Err(CliError::Usage(
@@ -377,14 +377,25 @@ pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
         Some(_) => total as u64 * a.iterations,
     }
     .max(1);
-    let bar = crate::output::bar(a.quiet, all, "{bar:40} {percent:>3}% {msg} {elapsed}");
+    let bar = crate::output::bar(
+        a.common.quiet,
+        all,
+        "{bar:40} {percent:>3}% {msg} {elapsed}",
+    );
     bar.set_message(format!("[{total} cells]"));
     let done = AtomicU64::new(0);
     let kata_progress = |d: u64| {
         bar.set_position(done.fetch_add(d, Ordering::Relaxed) + d);
     };
     if let Some((shard, file)) = shard {
-        let parts = engine::run_share(&cfg, a.seed, a.iterations, &cells, shard, &kata_progress)?;
+        let parts = engine::run_share(
+            &cfg,
+            a.common.seed,
+            a.iterations,
+            &cells,
+            shard,
+            &kata_progress,
+        )?;
         bar.finish_and_clear();
         crate::shard::write_sim(a, &inputs, shard, &cfg, &parts, file)?;
         return Ok(Verdict::Clean);
@@ -406,14 +417,14 @@ pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     };
     let (results, wallets) = match &wallet {
         None => (
-            engine::run(&cfg, a.seed, a.iterations, &cells, &kata_progress)?,
+            engine::run(&cfg, a.common.seed, a.iterations, &cells, &kata_progress)?,
             Vec::new(),
         ),
         Some(w) => {
             let ws = engine::wallet::run_wallet(
                 &cfg,
                 w,
-                a.seed,
+                a.common.seed,
                 a.iterations,
                 &cells,
                 &mut wallet_progress,
@@ -425,7 +436,7 @@ pub fn run(a: &SimArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     render(a, &cfg, &results, &wallets, out)
 }
 
-/// Writes the report in `a.format` (and the `--report` page and `--hgrm`
+/// Writes the report in `a.common.format` (and the `--report` page and `--hgrm`
 /// files when asked) and returns the verdict: the same for a run and for the
 /// merge of its shards.
 pub fn render(
@@ -436,14 +447,14 @@ pub fn render(
     out: &mut dyn Write,
 ) -> Result<Verdict, CliError> {
     let rep = SimReport {
-        seed: a.seed,
+        seed: a.common.seed,
         iterations: a.iterations,
         cfg,
         results,
         wallets,
         command: reproduce(a),
     };
-    match a.format {
+    match a.common.format {
         Format::Table => output::sim::table(&rep, out)?,
         Format::Json => output::sim::json(&rep, out)?,
         Format::Csv => output::sim::csv(&rep, out)?,
@@ -451,9 +462,15 @@ pub fn render(
     if let Some(dir) = &a.hgrm {
         crate::output::write_hgrm(dir, &output::hgrm::sim(&rep))?;
     }
-    if let Some(path) = &a.report {
+    if let Some(path) = &a.common.report {
         let figures = report::Figures::Sim(output::html::sim(&rep));
-        crate::output::write_page(path, rep.command.clone(), a.seed, figures, a.quiet)?;
+        crate::output::write_page(
+            path,
+            rep.command.clone(),
+            a.common.seed,
+            figures,
+            a.common.quiet,
+        )?;
     }
     // A broken money invariant is a failed run, whatever the format.
     if let Some(bad) = wallets

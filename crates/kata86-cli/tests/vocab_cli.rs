@@ -274,3 +274,59 @@ fn a_topology_file_is_a_scenario_and_a_scenario_is_no_topology() {
     assert!(err.contains("this looks like a scenario file"), "{err}");
     assert!(err.contains("--scenario"), "{err}");
 }
+
+/// The paragraph `--help` gives `flag` (its line and the indented lines
+/// under it), or `None` when the command has no such flag.
+fn help_of(help: &str, flag: &str) -> Option<String> {
+    let names = |l: &str| {
+        let t = l.trim_start();
+        t.starts_with('-')
+            && t.split([',', ' '])
+                .filter(|w| !w.is_empty() && w.starts_with('-'))
+                .any(|w| w == flag)
+    };
+    let mut lines = help.lines().skip_while(|l| !names(l));
+    let first = lines.next()?;
+    let rest: Vec<&str> = lines
+        .take_while(|l| l.starts_with("          ") || l.trim().is_empty())
+        .collect();
+    Some(
+        format!("{first}\n{}", rest.join("\n"))
+            .trim_end()
+            .to_string(),
+    )
+}
+
+#[test]
+fn shared_options_mean_the_same_in_every_command() {
+    // One flattened struct: the same flag, the same words, in every
+    // reporting command (the format's values differ where CSV is offered).
+    let commands = ["sim", "drill", "compare", "plan", "pbs"];
+    let helps: Vec<String> = commands
+        .iter()
+        .map(|c| stdout(&kata86(&[c, "--help"])))
+        .collect();
+    for flag in ["--seed", "--report", "--quiet"] {
+        let texts: Vec<String> = helps
+            .iter()
+            .zip(commands)
+            .map(|(h, c)| help_of(h, flag).unwrap_or_else(|| panic!("{c} has no {flag}")))
+            .collect();
+        for (t, c) in texts.iter().zip(commands) {
+            assert_eq!(t, &texts[0], "{c} {flag} reads otherwise than sim's");
+        }
+    }
+    // --shard/--out wherever a run can be split, with one meaning.
+    let split: Vec<String> = ["sim", "drill", "plan"]
+        .iter()
+        .map(|c| help_of(&stdout(&kata86(&[c, "--help"])), "--shard").unwrap())
+        .collect();
+    assert!(split.iter().all(|t| t == &split[0]), "{split:?}");
+    // calibrate's table/json is the same vocabulary as drill's.
+    let cal = stdout(&kata86(&["calibrate", "postgres", "--help"]));
+    assert!(
+        cal.contains("- table: Tables for people") && cal.contains("- json:  One JSON document"),
+        "{cal}"
+    );
+    assert!(!cal.contains("- csv"), "{cal}");
+}
