@@ -238,7 +238,9 @@ pub struct MultiResult {
     pub overspend_incidents: u64,
     /// Cents below zero those charges took it.
     pub overspend_amount: i64,
-    /// Booked effects missing from the converged balances (lww overwrites).
+    /// Acknowledged effects missing after convergence: lww, an effect off
+    /// the lineage of the register that stood (traced per effect); the
+    /// op-based paths, booked effects not applied everywhere.
     pub lost_updates: u64,
     /// |booked − converged| money over every account, in cents.
     pub lost_amount: i64,

@@ -55,6 +55,8 @@ struct Op {
     value: i64,
     stamp: (i64, u8),
     len: u32,
+    /// The effect's id in [`Lineage`] (lww).
+    id: u32,
 }
 
 /// What can happen at an instant.
@@ -182,6 +184,63 @@ impl Keys {
     }
 }
 
+/// Every booked effect, numbered in booking order: the effect its region's
+/// register held when it was written (its parent in the lineage), whether
+/// its client was told it was accepted, and, for charges, its idempotency
+/// key. After convergence an lww register's value is the chain of effects
+/// from its head back through the parents; an acknowledged effect off
+/// every converged chain is a lost update, however many others were lost
+/// with it. Kept for lww runs only: five bytes per effect and a map entry
+/// per charge key, for the run (a multi-leader run is a drill's length).
+#[derive(Default)]
+struct Lineage {
+    parent: Vec<u32>,
+    acknowledged: Vec<bool>,
+    /// Charge keys → effect ids, to mark the acknowledgement when the
+    /// answer reaches the client (a key booked twice keeps its first).
+    ids: BTreeMap<u64, u32>,
+}
+
+impl Lineage {
+    /// The parent of a register's first effect: the opening balance.
+    const OPENING: u32 = u32::MAX;
+
+    /// Books effect `parent → new`, acknowledged at once (a top-up, whose
+    /// answer the model does not play) or when its client hears so.
+    fn book(&mut self, parent: u32, key: Option<u64>, acknowledged: bool) -> u32 {
+        let id = self.parent.len() as u32;
+        self.parent.push(parent);
+        self.acknowledged.push(acknowledged);
+        if let Some(k) = key {
+            self.ids.entry(k).or_insert(id);
+        }
+        id
+    }
+
+    /// The client heard that charge `key` was accepted.
+    fn acknowledge(&mut self, key: u64) {
+        if let Some(&id) = self.ids.get(&key) {
+            self.acknowledged[id as usize] = true;
+        }
+    }
+
+    /// Acknowledged effects on none of the chains ending at `heads`, and
+    /// the first of them (by booking order).
+    fn lost(&self, heads: &[u32]) -> (u64, Option<u32>) {
+        let mut kept = vec![false; self.parent.len()];
+        for &h in heads {
+            let mut at = h;
+            while at != Lineage::OPENING && !kept[at as usize] {
+                kept[at as usize] = true;
+                at = self.parent[at as usize];
+            }
+        }
+        let mut lost = (0..self.parent.len()).filter(|&i| self.acknowledged[i] && !kept[i]);
+        let first = lost.next().map(|i| i as u32);
+        (first.map_or(0, |_| 1 + lost.count() as u64), first)
+    }
+}
+
 /// One region's state.
 struct Region {
     /// Its view of every balance (lww: the register).
@@ -189,6 +248,9 @@ struct Region {
     /// lww: each register's timestamp and lineage length.
     stamp: Vec<(i64, u8)>,
     len: Vec<u32>,
+    /// lww: the effect at the head of each register's lineage
+    /// ([`Lineage::OPENING`] before any).
+    head: Vec<u32>,
     /// escrow: its rights per account.
     rights: Vec<i64>,
     keys: Keys,
@@ -220,8 +282,12 @@ pub(super) struct World<'a> {
     outstanding: std::collections::BTreeSet<(u64, u32)>,
     /// The oracle: every booked effect, summed, per account.
     truth: Vec<i64>,
-    /// Effects booked per account (lww's lineage is judged against it).
+    /// Effects booked per account (the op-based paths' applied counts are
+    /// judged against it).
     effects: Vec<u32>,
+    /// Every booked effect's place in its register's lineage, and whether
+    /// it was acknowledged: lww's losses are traced per effect.
+    lineage: Lineage,
     booked: Keys,
     /// Escrow: rights in flight per account.
     in_flight: Vec<i64>,
@@ -255,6 +321,7 @@ impl<'a> World<'a> {
                     balance: vec![open; accounts],
                     stamp: vec![(0, 0); accounts],
                     len: vec![0; accounts],
+                    head: vec![Lineage::OPENING; accounts],
                     rights: vec![
                         if cfg.path == WritePath::Escrow {
                             share
@@ -314,6 +381,7 @@ impl<'a> World<'a> {
             outstanding: Default::default(),
             truth: vec![open; accounts],
             effects: vec![0; accounts],
+            lineage: Lineage::default(),
             booked: Keys::default(),
             in_flight: vec![0; accounts],
             waiting: Default::default(),
@@ -625,6 +693,9 @@ impl<'a> World<'a> {
             self.out.declined_charges += 1;
         } else {
             self.out.acknowledged_charges += 1;
+            if self.cfg.path == WritePath::Lww {
+                self.lineage.acknowledge(a.key);
+            }
         }
     }
 
@@ -744,6 +815,14 @@ impl<'a> World<'a> {
         let reg = &mut self.regions[r];
         reg.balance[acct] += delta;
         reg.len[acct] += 1;
+        // A top-up (the only positive effect) has no answer to wait for.
+        let id = if self.cfg.path == WritePath::Lww {
+            let charge = (delta < 0).then_some(key);
+            self.lineage.book(reg.head[acct], charge, delta > 0)
+        } else {
+            Lineage::OPENING
+        };
+        reg.head[acct] = id;
         let clock = self
             .clocks
             .get(r)
@@ -757,6 +836,7 @@ impl<'a> World<'a> {
             value: reg.balance[acct],
             stamp: reg.stamp[acct],
             len: reg.len[acct],
+            id,
         };
         let lsn = reg.lsn;
         let now = self.now;
@@ -1165,11 +1245,35 @@ impl<'a> World<'a> {
         for acct in 0..self.truth.len() {
             let got = self.regions[first].balance[acct];
             self.out.lost_amount += (self.truth[acct] - got).abs();
-            self.out.lost_updates +=
-                (self.effects[acct] - self.regions[first].len[acct].min(self.effects[acct])) as u64;
+            // The op-based paths apply every effect: one missing shows as
+            // a count short of the booked.
+            if self.cfg.path != WritePath::Lww {
+                self.out.lost_updates += (self.effects[acct]
+                    - self.regions[first].len[acct].min(self.effects[acct]))
+                    as u64;
+            }
             if self.cfg.path == WritePath::Escrow {
                 self.conserve(acct);
             }
+        }
+        let mut first_lost = None;
+        if self.cfg.path == WritePath::Lww {
+            // Every converged region holds the same registers; the first
+            // one's heads are the chains that stood.
+            let (n, first) = self.lineage.lost(&self.regions[first].head);
+            self.out.lost_updates = n;
+            first_lost = first.map(|id| {
+                let key = self
+                    .lineage
+                    .ids
+                    .iter()
+                    .find(|&(_, &i)| i == id)
+                    .map(|(k, _)| *k);
+                match key {
+                    Some(k) => format!("first: the charge with key {k}"),
+                    None => "first: a top-up".to_string(),
+                }
+            });
         }
         if self.out.overspend_incidents > 0 {
             breaches.push(format!(
@@ -1179,8 +1283,11 @@ impl<'a> World<'a> {
         }
         if self.out.lost_updates > 0 || self.out.lost_amount > 0 {
             breaches.push(format!(
-                "{} booked effects missing after convergence ({} cents)",
-                self.out.lost_updates, self.out.lost_amount
+                "{} acknowledged effects missing after convergence, {} cents off the booked \
+                 balances{}",
+                self.out.lost_updates,
+                self.out.lost_amount,
+                first_lost.map_or(String::new(), |f| format!(" ({f})"))
             ));
         }
         if self.out.duplicate_effects > 0 {
@@ -1215,6 +1322,7 @@ fn apply_op(reg: &mut Region, path: WritePath, op: &Op, now: Micros) {
                 reg.balance[acct] = op.value;
                 reg.stamp[acct] = op.stamp;
                 reg.len[acct] = op.len;
+                reg.head[acct] = op.id;
             }
         }
         _ => {
@@ -1293,4 +1401,35 @@ fn drive(
         w.handle(e);
     }
     w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lineage;
+
+    #[test]
+    fn a_loss_is_an_acknowledged_effect_off_every_chain_that_stood() {
+        let mut l = Lineage::default();
+        // Region A writes a1 then a2; region B, not having seen them,
+        // writes b1 on the opening balance; B's register wins.
+        let a1 = l.book(Lineage::OPENING, Some(11), false);
+        let a2 = l.book(a1, Some(12), false);
+        let b1 = l.book(Lineage::OPENING, Some(21), false);
+        // A top-up on B's chain, acknowledged at booking.
+        let b2 = l.book(b1, None, true);
+        l.acknowledge(11);
+        l.acknowledge(21);
+        // a2 was never acknowledged (its answer was lost): off the chain,
+        // but not an acknowledged loss.
+        assert_eq!(l.lost(&[b2]), (1, Some(a1)));
+        l.acknowledge(12);
+        assert_eq!(l.lost(&[b2]), (2, Some(a1)));
+        // Had A's chain stood, B's two would be the losses.
+        assert_eq!(l.lost(&[a2]), (2, Some(b1)));
+        // Two accounts' heads: both chains stand, nothing is lost.
+        assert_eq!(l.lost(&[a2, b2]), (0, None));
+        // An unknown key acknowledges nothing.
+        l.acknowledge(99);
+        assert_eq!(l.lost(&[a2, b2]), (0, None));
+    }
 }
