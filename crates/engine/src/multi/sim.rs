@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use replication::rng::substream;
 use replication::{FollowerStream, LagProcess, Link};
+use routing::Router;
 use topology::{Micros, RegionId, SiteId};
 
 use super::{MultiConfig, MultiResult, MultiSite, Rebalance, WritePath};
@@ -268,6 +269,8 @@ struct Pipe {
 pub(super) struct World<'a> {
     cfg: &'a MultiConfig,
     d: &'a DrillConfig,
+    /// Region-to-region delays (and the paths' policies), from routing.
+    router: Router<'a>,
     now: Micros,
     end: Micros,
     horizon: Micros,
@@ -304,6 +307,9 @@ impl<'a> World<'a> {
     fn new(cfg: &'a MultiConfig, seed: u64) -> World<'a> {
         let d = &cfg.drill;
         let t = &d.topology;
+        // One network for both cores: every region-to-region delay from
+        // routing, as the single-leader core takes it.
+        let router = Router::new(t, d.read, d.write);
         let n = t.region_count();
         let accounts = d.workload.accounts as usize;
         let open = d.workload.opening_balance;
@@ -342,8 +348,7 @@ impl<'a> World<'a> {
                         (from != to && d.holds_data(from) && d.holds_data(to)).then(|| {
                             let id = ((from as u64) << 8) | to as u64;
                             let link = Link {
-                                one_way: t.rtt_regions(RegionId(from as u8), RegionId(to as u8))
-                                    / 2,
+                                one_way: router.one_way(RegionId(from as u8), RegionId(to as u8)),
                                 jitter: t.jitter(),
                                 fsync: d.write.commit,
                             };
@@ -369,6 +374,7 @@ impl<'a> World<'a> {
         let mut w = World {
             cfg,
             d,
+            router,
             now: 0,
             end: d.duration,
             horizon: key_horizon(d),
@@ -489,10 +495,7 @@ impl<'a> World<'a> {
     }
 
     fn one_way(&self, a: usize, b: usize) -> Micros {
-        self.d
-            .topology
-            .rtt_regions(RegionId(a as u8), RegionId(b as u8))
-            / 2
+        self.router.one_way(RegionId(a as u8), RegionId(b as u8))
     }
 
     fn handle(&mut self, e: Ev) {
