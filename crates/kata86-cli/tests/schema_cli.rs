@@ -243,6 +243,62 @@ fn compare_csv_is_tidy_and_holds_every_figure_of_the_json() {
 }
 
 #[test]
+fn sim_csv_is_one_row_per_cell_and_holds_every_figure_of_the_json() {
+    for workload in ["kata", "wallet"] {
+        let args = [
+            "sim",
+            "--workload",
+            workload,
+            "--iterations",
+            "3000",
+            "-q",
+            "--format",
+        ];
+        let csv_text = ok(&[&args[..], &["csv"]].concat());
+        let v = json(&[&args[..], &["json"]].concat());
+        let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+        let head = reader.headers().expect("header").clone();
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+        let cells = v["results"].as_array().unwrap();
+        assert_eq!(rows.len(), cells.len(), "{workload}: one row per cell");
+        for (row, cell) in rows.iter().zip(cells) {
+            assert_eq!(
+                row.len(),
+                head.len(),
+                "{workload}: a value for every column"
+            );
+            // One value per cell: a number, a boolean, a plain name, or empty.
+            let mut values: Vec<f64> = Vec::new();
+            for (h, x) in head.iter().zip(row.iter()) {
+                assert!(!x.contains(';'), "{workload}: {h} holds a list: {x}");
+                match x {
+                    "true" => values.push(1.0),
+                    "false" => values.push(0.0),
+                    x => values.extend(x.parse::<f64>().ok()),
+                }
+            }
+            // Every figure of the cell's JSON is one of the row's values.
+            let mut figures = Vec::new();
+            numbers(cell, "", &mut figures);
+            assert!(figures.len() > 20, "{workload}: {figures:?}");
+            for (path, f) in figures {
+                let i = values
+                    .iter()
+                    .position(|x| (x - f).abs() <= 1e-9 * f.abs().max(1.0));
+                let i = i.unwrap_or_else(|| panic!("{workload}: {path} = {f} not in the CSV row"));
+                values.swap_remove(i);
+            }
+        }
+        assert_eq!(head.get(0), Some("client"));
+        assert!(head.iter().any(|h| h == "read_p95_ms"), "{head:?}");
+        if workload == "wallet" {
+            assert!(head.iter().any(|h| h == "wallet_charges_ok"), "{head:?}");
+            assert!(head.iter().any(|h| h == "slo_read_p95_pass"), "{head:?}");
+        }
+    }
+}
+
+#[test]
 fn compare_and_pbs_are_quiet_on_piped_stderr() {
     for args in [
         &["compare", "--runs", "1"][..],

@@ -32,6 +32,7 @@ pub mod pbs;
 pub mod plan;
 pub mod schema;
 pub mod sim;
+pub mod tidy;
 
 use std::io::Write;
 

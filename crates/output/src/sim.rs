@@ -198,13 +198,6 @@ pub fn json(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     crate::json(out, &doc)
 }
 
-const CSV_HEADER: &str = "client,strategy,model,leader,\
-read_p50_ms,read_p95_ms,read_p99_ms,read_p999_ms,read_max_ms,read_mean_ms,\
-write_p50_ms,write_p95_ms,write_p99_ms,write_p999_ms,write_max_ms,write_mean_ms,\
-staleness_p50_ms,staleness_p95_ms,staleness_p99_ms,staleness_p999_ms,staleness_max_ms,staleness_mean_ms,\
-stale_read_ratio,leader_read_ratio,over_bound_read_ratio,forced_to_leader_ratio,\
-charges,charges_rejected_deadline,charges_timed_out,slo_failed,seed";
-
 /// The staleness a report shows: the kata loop's per-read `lag`, or the
 /// wallet's `reported_staleness` (its `data_age` is shown beside it).
 pub fn staleness_name(rep: &SimReport<'_>) -> &'static str {
@@ -215,49 +208,17 @@ pub fn staleness_name(rep: &SimReport<'_>) -> &'static str {
     }
 }
 
-/// Writes one CSV row per cell (names are plain identifiers: no quoting needed).
+/// Writes one tidy CSV row per cell: every figure of the cell's JSON
+/// object (`crate::tidy`), then the seed.
 pub fn csv(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "{}",
-        CSV_HEADER.replace("staleness_", staleness_name(rep))
-    )?;
-    for i in 0..rep.results.len() {
-        let c = cell_json(rep, i);
-        write!(out, "{},{},{},{}", c.client, c.strategy, c.model, c.leader)?;
-        let staleness = c.staleness();
-        for s in [Some(c.read_ms), c.write_ms, Some(staleness)] {
-            match s {
-                Some(s) => write!(
-                    out,
-                    ",{},{},{},{},{},{}",
-                    s.p50, s.p95, s.p99, s.p999, s.max, s.mean
-                )?,
-                // No data: empty fields, as CSV tools read a missing value.
-                None => write!(out, ",,,,,,")?,
-            }
-        }
-        let failed: Vec<&str> = c
-            .slo
-            .iter()
-            .filter(|v| !v.pass)
-            .map(|v| v.name.as_str())
-            .collect();
-        writeln!(
-            out,
-            ",{},{},{},{},{},{},{},{},{}",
-            c.stale_read_ratio,
-            c.leader_read_ratio,
-            c.over_bound_read_ratio,
-            c.forced_to_leader_ratio,
-            c.charges,
-            c.charges_rejected_deadline,
-            c.charges_timed_out,
-            failed.join(";"),
-            rep.seed
-        )?;
-    }
-    Ok(())
+    let rows = (0..rep.results.len())
+        .map(|i| {
+            let mut r = crate::tidy::record(&cell_json(rep, i))?;
+            r.insert("seed".into(), rep.seed.into());
+            Ok(r)
+        })
+        .collect::<std::io::Result<Vec<_>>>()?;
+    crate::tidy::write(&rows, &crate::schema::of::<CellJson<'_>>(), out)
 }
 
 #[derive(Tabled)]
