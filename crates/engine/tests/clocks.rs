@@ -143,7 +143,11 @@ fn beyond_the_bound_without_the_check_leases_overlap_and_reads_under_report() {
             .iter()
             .all(|n| n.contains("offset check off")));
         // The under-reports are SG's, cut off from US the second time.
-        assert!(r.promotions.iter().all(|p| p.1 == "US"), "{}", story(&r));
+        assert!(
+            r.promotions.iter().all(|p| p.region == "US"),
+            "{}",
+            story(&r)
+        );
     }
 }
 

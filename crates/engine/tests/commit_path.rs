@@ -71,8 +71,8 @@ fn two_region_manual_promotion_acknowledges_charges_before_the_lost_leader_retur
             let r = run(&cfg, seed);
             let s = story(&r);
             assert_eq!(r.promotions.len(), 1, "{s}");
-            assert_eq!(r.promotions[0].0, promoted, "{s}");
-            assert_eq!(r.promotions[0].1, "US", "{s}");
+            assert_eq!(r.promotions[0].at, promoted, "{s}");
+            assert_eq!(r.promotions[0].region, "US", "{s}");
             let ack = first_ack(&r).expect("a charge is acknowledged");
             assert!(
                 promoted < ack && ack < end,

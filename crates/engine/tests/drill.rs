@@ -96,7 +96,7 @@ fn async_auto_failover_loses_exactly_the_acked_tail_the_promoted_follower_never_
         let r = run(&cfg, seed);
         let s = story(&r);
         assert_eq!(r.promotions.len(), 1, "one failover expected\n{s}");
-        let (at, who, _prefix) = &r.promotions[0];
+        let (at, who) = (&r.promotions[0].at, &r.promotions[0].region);
         assert!(start < *at && *at < end, "promotion inside the outage\n{s}");
         assert_ne!(who, "SG", "{s}");
         assert_eq!(
@@ -148,12 +148,12 @@ fn quorum_acknowledged_charges_survive_region_down_and_partition() {
                 let s = story(&r);
                 // The failover really happened, so "no loss" is not vacuous.
                 assert_eq!(r.promotions.len(), 1, "{s}");
-                assert!(r.promotions[0].0 < end, "{s}");
+                assert!(r.promotions[0].at < end, "{s}");
                 // A charge needs a follower's copy: SG, cut off, can
                 // acknowledge none, so writes resume only with the new leader.
                 let rto = r.rto.expect("writes come back");
                 assert!(
-                    rto >= r.promotions[0].0 - start,
+                    rto >= r.promotions[0].at - start,
                     "acknowledged before any leader could\n{s}"
                 );
                 assert!(
@@ -272,7 +272,7 @@ fn auto_promotion_needs_a_majority_a_witness_provides_one() {
         let r = run(&cfg, seed);
         let s = story(&r);
         assert_eq!(r.promotions.len(), 1, "{s}");
-        let (at, who, _) = &r.promotions[0];
+        let (at, who) = (&r.promotions[0].at, &r.promotions[0].region);
         assert_eq!(who, "US", "only US holds data besides SG\n{s}");
         assert!(start < *at && *at < end, "{s}");
         assert!(r.rto.expect("writes come back") < end - start, "{s}");
@@ -525,7 +525,7 @@ fn a_region_that_has_lost_its_majority_by_promotion_time_does_not_promote_itself
             let r = run(&cfg, seed);
             let s = story(&r);
             assert!(
-                r.promotions.iter().all(|p| p.0 >= end),
+                r.promotions.iter().all(|p| p.at >= end),
                 "{mode}, seed {seed}: a minority of one was promoted\n{s}"
             );
             assert_eq!(
@@ -561,7 +561,7 @@ fn when_every_region_is_alone_nobody_is_promoted() {
         let r = run(&cfg, 86);
         let s = story(&r);
         assert!(
-            r.promotions.iter().all(|p| p.0 >= end),
+            r.promotions.iter().all(|p| p.at >= end),
             "{mode}: a region without a majority was promoted\n{s}"
         );
         // Async loses SG's unreplicated tail at most: what the theory
@@ -593,7 +593,7 @@ fn manual_promotion_happens_an_operator_delay_after_detection() {
         let r = run(&cfg, seed);
         let s = story(&r);
         assert_eq!(r.promotions.len(), 1, "{s}");
-        assert_eq!(r.promotions[0].0, at, "{s}");
+        assert_eq!(r.promotions[0].at, at, "{s}");
         let rto = r.rto.expect("writes come back");
         assert!(
             rto > at - start && rto <= at - start + ms(1000.0) + cfg.write.deadline,
@@ -627,7 +627,7 @@ fn without_fencing_an_isolated_leader_and_its_successor_spend_the_same_money() {
         let s = story(&r);
         // A second leader while the first is still cut off (not deposed).
         assert!(!r.promotions.is_empty(), "{s}");
-        let (at, who, _) = &r.promotions[0];
+        let (at, who) = (&r.promotions[0].at, &r.promotions[0].region);
         assert_ne!(who, "SG", "{s}");
         assert!(start < *at && *at < end, "{s}");
         let deposed = r
@@ -691,9 +691,9 @@ fn promotion_waits_for_the_isolated_leaders_lease_to_surely_expire() {
             let s = story(&r);
             assert!(!r.promotions.is_empty(), "{s}");
             assert!(
-                r.promotions[0].0 >= earliest,
+                r.promotions[0].at >= earliest,
                 "promoted at {} ms, before the earliest legal {} ms\n{s}",
-                to_ms(r.promotions[0].0),
+                to_ms(r.promotions[0].at),
                 to_ms(earliest)
             );
         }
@@ -720,7 +720,7 @@ fn a_leader_that_keeps_its_majority_keeps_its_lease_and_nobody_is_promoted() {
         let r = run(&cfg, 86);
         let s = story(&r);
         assert!(
-            r.promotions.iter().all(|p| p.0 >= end),
+            r.promotions.iter().all(|p| p.at >= end),
             "a region was promoted while SG still held a renewable lease\n{s}"
         );
         assert_eq!(r.money.lost_acknowledged_charges, 0, "{s}");
@@ -938,7 +938,7 @@ fn clients_leave_a_region_cut_off_from_the_leader() {
     for seed in SEEDS {
         let r = run(&cfg, seed);
         let s = story(&r);
-        let promoted = r.promotions.first().expect("a promotion").0;
+        let promoted = r.promotions.first().expect("a promotion").at;
         let v = r.rto_by_site[vn.idx()].expect("VN recovers");
         let fault = end - ms(120_000.0);
         assert!(fault + v <= promoted + cfg.dns_ttl + ms(1_000.0), "{s}");

@@ -75,7 +75,7 @@ fn a_clock_stepped_back_beyond_the_bound_lets_the_old_leader_overlap() {
         .map(|m| m.at)
         .collect();
     assert_eq!(fenced, vec![heal], "{:?}", r.timeline);
-    let promoted = r.promotions[0].0;
+    let promoted = r.promotions[0].at;
     assert!(r.lease_overlap > 0, "no overlap");
     // SG can over-run by at most the step beyond the two margins.
     let bound = ms(step) - 2 * partition().skew_bound;
@@ -84,7 +84,7 @@ fn a_clock_stepped_back_beyond_the_bound_lets_the_old_leader_overlap() {
     let clean = run_drill(&partition(), 86).unwrap();
     assert!(r.money.lost_acknowledged_charges > clean.money.lost_acknowledged_charges);
     assert_eq!(
-        promoted, clean.promotions[0].0,
+        promoted, clean.promotions[0].at,
         "JP's clock is true: same promotion time"
     );
 }
@@ -97,7 +97,7 @@ fn without_fencing_the_old_leader_admits_until_the_partition_heals() {
     };
     let r = run_drill(&cfg, 86).unwrap();
     let heal = cfg.faults[0].end;
-    let promoted = r.promotions[0].0;
+    let promoted = r.promotions[0].at;
     assert!(r.lease_overlap > 0);
     assert!(r.lease_overlap <= heal - promoted);
 }

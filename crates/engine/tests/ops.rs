@@ -5,10 +5,12 @@
 //! Every bound is derived from the configuration (skew bound, clock models,
 //! fault window, lag spike, monitoring window, topology RTTs).
 
-use engine::drill::{run_drill, DrillConfig, DrillResult, Fault, FaultKind, JpRole, Watermark};
+use engine::drill::{
+    run_drill, DrillConfig, DrillResult, Fault, FaultKind, JpRole, RunbookStep, Watermark,
+};
 use engine::ops::{
     default_alerts, AlertId, AlertRule, Change, ChargeFailure, Degradation, Flag, FlagSpan,
-    Monitor, Signal,
+    FlagSwitch, Monitor, Signal,
 };
 use replication::clock::ClockModel;
 use replication::{IidLag, LagModel};
@@ -47,12 +49,16 @@ fn plus_bucket(v_ms: f64) -> f64 {
     v_ms * 1.001 + 0.001
 }
 
-fn impact(r: &DrillResult, k: Degradation) -> engine::ops::Impact {
+fn impact(r: &DrillResult, k: Degradation) -> engine::ops::UserImpact {
     r.impact
         .iter()
-        .find(|(kind, _)| *kind == k)
-        .map(|(_, i)| *i)
+        .find(|i| i.kind == k)
+        .copied()
         .expect("every kind is reported")
+}
+
+fn switch(flag: Flag, on: Micros, off: Option<Micros>) -> FlagSwitch {
+    FlagSwitch { flag, on, off }
 }
 
 fn story(r: &DrillResult) -> String {
@@ -521,7 +527,7 @@ fn force_leader_read_all_drill_serves_nothing_stale_at_leader_latency() {
         // The flag was on all drill and is reported so.
         assert_eq!(
             r.flags,
-            vec![(Flag::ForceLeaderRead, 0, Some(cfg.duration))]
+            vec![switch(Flag::ForceLeaderRead, 0, Some(cfg.duration))]
         );
         // Without the flag the same drill under `local` reads does serve
         // stale reads (the test can fail). Under the default `bounded` it
@@ -607,7 +613,10 @@ fn write_readonly_mode_rejects_every_charge_sent_while_on_and_loses_none() {
         assert!(wu.first.unwrap() >= on && wu.last.unwrap() < off, "{wu:?}");
         // Charges keep being acknowledged outside the window.
         assert!(r.acknowledged_charges > 0);
-        assert_eq!(r.flags, vec![(Flag::WriteReadonlyMode, on, Some(off))]);
+        assert_eq!(
+            r.flags,
+            vec![switch(Flag::WriteReadonlyMode, on, Some(off))]
+        );
     }
 }
 
@@ -625,7 +634,11 @@ fn disable_recs_degrades_eligibility_reads_only_while_on() {
             "feature disabled only while on: {fd:?}"
         );
         // Windows of 10 s: the flag spans 7 of them.
-        assert_eq!(fd.windows, (off - on) / cfg.signal_window, "{fd:?}");
+        assert_eq!(
+            fd.affected / cfg.signal_window,
+            (off - on) / cfg.signal_window,
+            "{fd:?}"
+        );
         let plain = run(&base, seed);
         assert_eq!(impact(&plain, Degradation::FeatureDisabled).responses, 0);
         // Reads draw no randomness, so the two runs see the same requests:
@@ -672,11 +685,12 @@ fn the_runbook_detects_mitigates_and_recovers_in_order() {
         let r = run(&cfg, seed);
         // Steps 1..5, in order, at non-decreasing times.
         assert_eq!(r.runbook.len(), 5, "{}", story(&r));
-        for (k, (what, _, _)) in r.runbook.iter().enumerate() {
+        for (k, step) in r.runbook.iter().enumerate() {
+            let what = &step.step;
             assert!(what.starts_with(STEP_NAMES[k]), "step {}: {what}", k + 1);
         }
         assert!(
-            r.runbook.windows(2).all(|p| p[0].1 <= p[1].1),
+            r.runbook.windows(2).all(|p| p[0].at <= p[1].at),
             "{:?}",
             r.runbook
         );
@@ -707,13 +721,17 @@ fn the_runbook_detects_mitigates_and_recovers_in_order() {
             "{}",
             story(&r)
         );
-        assert_eq!(r.runbook[0].1, first.fired_at, "detect when it fires");
+        assert_eq!(r.runbook[0].at, first.fired_at, "detect when it fires");
         // Mitigation: FORCE_LEADER_READ on at step 3, off at step 5.
-        let mitigated = r.runbook[2].1;
-        assert!(r.runbook[2].0.contains("FORCE_LEADER_READ"));
+        let mitigated = r.runbook[2].at;
+        assert!(r.runbook[2].step.contains("FORCE_LEADER_READ"));
         assert_eq!(
             r.flags,
-            vec![(Flag::ForceLeaderRead, mitigated, Some(r.runbook[4].1))]
+            vec![switch(
+                Flag::ForceLeaderRead,
+                mitigated,
+                Some(r.runbook[4].at)
+            )]
         );
         assert!(mitigated < end, "mitigated during the fault");
         // After mitigation no read is served stale while the flag is on...
@@ -724,8 +742,9 @@ fn the_runbook_detects_mitigates_and_recovers_in_order() {
         );
         // ...so degraded responses per second drop (confirm → mitigate vs
         // mitigate → communicate, both during the fault).
-        let rate = |k: usize| r.runbook[k].2 as f64 / to_ms(r.runbook[k].1 - r.runbook[k - 1].1);
-        assert!(r.runbook[3].1 <= end, "communicate still during the fault");
+        let rate =
+            |k: usize| r.runbook[k].degraded as f64 / to_ms(r.runbook[k].at - r.runbook[k - 1].at);
+        assert!(r.runbook[3].at <= end, "communicate still during the fault");
         assert!(
             rate(3) < rate(2) / 10.0,
             "degraded/s before {} after {}",
@@ -736,10 +755,10 @@ fn the_runbook_detects_mitigates_and_recovers_in_order() {
         let trigger = r
             .alerts
             .iter()
-            .find(|a| r.runbook[0].0.contains(&a.name))
+            .find(|a| r.runbook[0].step.contains(&a.name))
             .unwrap();
         assert_eq!(
-            Some(r.runbook[4].1),
+            Some(r.runbook[4].at),
             trigger.resolved_at.map(|t| t + ms(60_000.0))
         );
         assert!(r.money.invariants_ok);
@@ -765,7 +784,7 @@ fn a_runbook_whose_alert_resolves_before_mitigation_still_switches_flags_off() {
             .expect("fires");
         let resolved = trigger.resolved_at.expect("resolves");
         assert!(resolved + ms(60_000.0) < cfg.duration);
-        for (f, on, off) in &r.flags {
+        for FlagSwitch { flag: f, on, off } in &r.flags {
             assert!(
                 off.is_some(),
                 "{f} switched on at {} ms by the runbook is never switched off, \
@@ -809,7 +828,7 @@ fn a_blip_alert_does_not_keep_the_runbook_from_mitigating_the_incident() {
         let mitigated = r
             .flags
             .iter()
-            .any(|(f, on, _)| *f == Flag::ForceLeaderRead && *on < until);
+            .any(|s| s.flag == Flag::ForceLeaderRead && s.on < until);
         assert!(
             mitigated,
             "seed {seed}: the lag alert fired at {} ms during the spike but the \
@@ -830,14 +849,14 @@ fn the_runbook_does_not_act_after_the_drill_has_ended() {
     let cfg = steady_runbook();
     for seed in [42, 86] {
         let r = run(&cfg, seed);
-        for (what, at, _) in &r.runbook {
+        for RunbookStep { step: what, at, .. } in &r.runbook {
             assert!(
                 *at <= cfg.duration,
                 "seed {seed}: `{what}` at {} ms",
                 to_ms(*at)
             );
         }
-        for (f, on, off) in &r.flags {
+        for FlagSwitch { flag: f, on, off } in &r.flags {
             assert!(
                 *on <= cfg.duration && off.is_none_or(|o| o <= cfg.duration),
                 "seed {seed}: {f} switched at {} ms / {:?} in a {} ms drill",
@@ -1085,7 +1104,7 @@ fn overlapping_spans_of_one_flag_keep_it_on_for_their_union() {
     let r = run(&cfg, 86);
     assert_eq!(
         r.flags,
-        vec![(Flag::ForceLeaderRead, on, Some(off))],
+        vec![switch(Flag::ForceLeaderRead, on, Some(off))],
         "{}",
         story(&r)
     );

@@ -10,26 +10,16 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use engine::drill::sli::pct;
-use engine::drill::{DrillConfig, DrillResult, DrillRuns, Money, SiteWindow, Window};
+use engine::drill::{
+    DrillConfig, DrillResult, DrillRuns, Moment, Money, Promotion, RunbookStep, SiteWindow, Window,
+};
+use engine::ops::{Firing, FlagSwitch, UserImpact};
 use metrics::Spread;
 use schemars::JsonSchema;
 use serde::Serialize;
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 use topology::to_ms;
-
-#[derive(Serialize, JsonSchema)]
-pub struct MomentJson {
-    at_ms: f64,
-    what: String,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct PromotionJson {
-    at_ms: f64,
-    region: String,
-    prefix_lsn: u64,
-}
 
 /// One client site's figures in a window (or every site's, in `total`).
 #[derive(Serialize, JsonSchema)]
@@ -96,7 +86,7 @@ pub struct DrillJson {
     money: Money,
     lost_window_ms: f64,
     longest_write_gap_ms: f64,
-    promotions: Vec<PromotionJson>,
+    promotions: Vec<Promotion>,
     acked_beyond_promoted_prefix: u64,
     lease_overlap_ms: f64,
     rejected_charges: u64,
@@ -105,32 +95,17 @@ pub struct DrillJson {
     charges: u64,
     during_faults: WindowJson,
     outside_faults: WindowJson,
-    timeline: Vec<MomentJson>,
-    alerts: Vec<AlertJson>,
-    flags: Vec<FlagJson>,
+    timeline: Vec<Moment>,
+    alerts: Vec<Firing>,
+    flags: Vec<FlagSwitch>,
     time_to_detect_ms: Option<f64>,
     time_to_mitigate_ms: Option<f64>,
     staleness_error_ms: ErrorJson,
     underreported_read_ratio: f64,
     staleness_order_violations: u64,
     offset_refused_reads: u64,
-    user_impact: Vec<ImpactJson>,
-    runbook: Vec<StepJson>,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct AlertJson {
-    name: String,
-    fired_at_ms: f64,
-    fault_at_ms: Option<f64>,
-    resolved_at_ms: Option<f64>,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct FlagJson {
-    name: &'static str,
-    on_at_ms: f64,
-    off_at_ms: Option<f64>,
+    user_impact: Vec<UserImpact>,
+    runbook: Vec<RunbookStep>,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -139,22 +114,6 @@ pub struct ErrorJson {
     p95: f64,
     p99: f64,
     max: f64,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct ImpactJson {
-    kind: &'static str,
-    responses: u64,
-    affected_s: f64,
-    first_at_ms: Option<f64>,
-    last_at_ms: Option<f64>,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct StepJson {
-    step: String,
-    at_ms: f64,
-    degraded_responses_since_previous: u64,
 }
 
 fn site_json(w: &SiteWindow, client: Option<String>) -> SiteJson {
@@ -204,15 +163,7 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
         money: r.money.clone(),
         lost_window_ms: to_ms(r.lost_window),
         longest_write_gap_ms: to_ms(r.longest_write_gap),
-        promotions: r
-            .promotions
-            .iter()
-            .map(|(at, region, lsn)| PromotionJson {
-                at_ms: to_ms(*at),
-                region: region.clone(),
-                prefix_lsn: *lsn,
-            })
-            .collect(),
+        promotions: r.promotions.clone(),
         acked_beyond_promoted_prefix: r.acked_beyond_promoted_prefix,
         lease_overlap_ms: to_ms(r.lease_overlap),
         rejected_charges: r.rejected_charges,
@@ -221,59 +172,17 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
         charges: r.charges,
         during_faults: window_json(&r.during, t),
         outside_faults: window_json(&r.outside, t),
-        timeline: r
-            .timeline
-            .iter()
-            .map(|m| MomentJson {
-                at_ms: to_ms(m.at),
-                what: m.what.clone(),
-            })
-            .collect(),
-        alerts: r
-            .alerts
-            .iter()
-            .map(|a| AlertJson {
-                name: a.name.clone(),
-                fired_at_ms: to_ms(a.fired_at),
-                fault_at_ms: a.fault_at.map(to_ms),
-                resolved_at_ms: a.resolved_at.map(to_ms),
-            })
-            .collect(),
-        flags: r
-            .flags
-            .iter()
-            .map(|(f, on, off)| FlagJson {
-                name: f.name(),
-                on_at_ms: to_ms(*on),
-                off_at_ms: off.map(to_ms),
-            })
-            .collect(),
+        timeline: r.timeline.clone(),
+        alerts: r.alerts.clone(),
+        flags: r.flags.clone(),
         time_to_detect_ms: r.time_to_detect().map(to_ms),
         time_to_mitigate_ms: r.time_to_mitigate().map(to_ms),
         staleness_error_ms: error_json(&r.staleness_error),
         underreported_read_ratio: ratio(r.underreported_reads, r.follower_reads),
         staleness_order_violations: r.staleness_order_violations,
         offset_refused_reads: r.offset_refused_reads,
-        user_impact: r
-            .impact
-            .iter()
-            .map(|(k, i)| ImpactJson {
-                kind: k.name(),
-                responses: i.responses,
-                affected_s: to_ms(i.windows * r.signal_window) / 1000.0,
-                first_at_ms: i.first.map(to_ms),
-                last_at_ms: i.last.map(to_ms),
-            })
-            .collect(),
-        runbook: r
-            .runbook
-            .iter()
-            .map(|(what, at, n)| StepJson {
-                step: what.clone(),
-                at_ms: to_ms(*at),
-                degraded_responses_since_previous: *n,
-            })
-            .collect(),
+        user_impact: r.impact.clone(),
+        runbook: r.runbook.clone(),
     }
 }
 
@@ -500,14 +409,14 @@ fn operations(r: &DrillResult, out: &mut dyn Write) -> std::io::Result<()> {
         )?;
     }
     writeln!(out, "\nwhat users saw (window {}):", secs(r.signal_window))?;
-    for (k, i) in &r.impact {
+    for i in &r.impact {
         if i.responses > 0 {
             writeln!(
                 out,
                 "  {:<20} {:>7} responses over {}",
-                k.name(),
+                i.kind.name(),
                 i.responses,
-                secs(i.windows * r.signal_window)
+                secs(i.affected)
             )?;
         }
     }
@@ -516,8 +425,14 @@ fn operations(r: &DrillResult, out: &mut dyn Write) -> std::io::Result<()> {
             out,
             "\nrunbook (degraded responses since the previous step):"
         )?;
-        for (what, at, n) in &r.runbook {
-            writeln!(out, "  {:>9.3} s  {:>6}  {what}", to_ms(*at) / 1000.0, n)?;
+        for s in &r.runbook {
+            writeln!(
+                out,
+                "  {:>9.3} s  {:>6}  {}",
+                to_ms(s.at) / 1000.0,
+                s.degraded,
+                s.step
+            )?;
         }
     }
     Ok(())

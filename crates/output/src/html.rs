@@ -162,10 +162,10 @@ pub fn drill(
                         flags: f
                             .flags
                             .iter()
-                            .map(|(flag, on, off)| report::Span {
-                                label: flag.name().to_string(),
-                                from_ms: to_ms(*on),
-                                to_ms: off.map(to_ms),
+                            .map(|x| report::Span {
+                                label: x.flag.name().to_string(),
+                                from_ms: to_ms(x.on),
+                                to_ms: x.off.map(to_ms),
                             })
                             .collect(),
                         alerts: f
@@ -180,9 +180,9 @@ pub fn drill(
                         promotions: f
                             .promotions
                             .iter()
-                            .map(|(at, region, _)| report::Mark {
-                                label: region.clone(),
-                                at_ms: to_ms(*at),
+                            .map(|p| report::Mark {
+                                label: p.region.clone(),
+                                at_ms: to_ms(p.at),
                             })
                             .collect(),
                     },

@@ -6,8 +6,8 @@ use replication::clock::ClockModel;
 use topology::{Micros, RegionId};
 
 use super::{Core, Counters};
-use crate::drill::{DrillResult, Window};
-use crate::ops::Degradation;
+use crate::drill::{DrillResult, Promotion, Window};
+use crate::ops::{Degradation, UserImpact};
 
 /// Everything a run measured: the drill's report, plus the counters and the
 /// invariant check a wallet report shows.
@@ -234,12 +234,10 @@ impl Core<'_> {
                 .recovery
                 .promotions
                 .iter()
-                .map(|&(at, r, p)| {
-                    (
-                        at,
-                        cfg.topology.region_name(RegionId(r as u8)).to_string(),
-                        p,
-                    )
+                .map(|&(at, r, prefix_lsn)| Promotion {
+                    at,
+                    region: cfg.topology.region_name(RegionId(r as u8)).to_string(),
+                    prefix_lsn,
                 })
                 .collect(),
             // Promotion k (0-based) made term k + 1 from term k's log prefix.
@@ -271,7 +269,7 @@ impl Core<'_> {
             impact: Degradation::ALL
                 .iter()
                 .zip(self.ops.monitor.impact)
-                .map(|(k, i)| (*k, i))
+                .map(|(k, i)| UserImpact::of(*k, i, cfg.signal_window))
                 .collect(),
             runbook: std::mem::take(&mut self.ops.runbook_steps),
             signal_window: cfg.signal_window,

@@ -32,16 +32,46 @@ use routing::ReadStrategy;
 use topology::Micros;
 
 use crate::des::{self, Stop};
-use crate::ops::{Degradation, Firing, Flag, Impact, Signals};
+use crate::ops::{Firing, FlagSwitch, Signals, UserImpact};
 use crate::EngineError;
 
 /// One line of the drill's timeline.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Moment {
     /// When.
+    #[serde(rename = "at_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
     pub at: Micros,
     /// What happened.
     pub what: String,
+}
+
+/// A follower promoted to leader.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Promotion {
+    /// When.
+    #[serde(rename = "at_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
+    pub at: Micros,
+    /// The region promoted.
+    pub region: String,
+    /// The log prefix it took over: the last entry (lsn) it held.
+    pub prefix_lsn: u64,
+}
+
+/// One runbook step played.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct RunbookStep {
+    /// What the step did.
+    pub step: String,
+    /// When.
+    #[serde(rename = "at_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
+    pub at: Micros,
+    /// Degraded responses since the previous step (since the start, for the
+    /// first).
+    #[serde(rename = "degraded_responses_since_previous")]
+    pub degraded: u64,
 }
 
 /// What one client site saw, inside or outside the fault windows.
@@ -224,7 +254,7 @@ pub struct DrillResult {
     /// The longest time without any acknowledged charge after the first fault.
     pub longest_write_gap: Micros,
     /// Promotions: when, which region, and the log prefix (lsn) it took over.
-    pub promotions: Vec<(Micros, String, u64)>,
+    pub promotions: Vec<Promotion>,
     /// Acknowledged charges of each deposed leader beyond the log prefix its
     /// successor took over: what theory says a failover must lose.
     pub acked_beyond_promoted_prefix: u64,
@@ -258,7 +288,7 @@ pub struct DrillResult {
     /// series the alerts were evaluated on.
     pub signals: Vec<Signals>,
     /// Every flag switched: flag, on, off (None if still on at the end).
-    pub flags: Vec<(Flag, Micros, Option<Micros>)>,
+    pub flags: Vec<FlagSwitch>,
     /// |reported − true| staleness of every read a follower served.
     pub staleness_error: LatencyHistogram,
     /// Follower-served reads whose reported staleness was below the truth.
@@ -268,10 +298,10 @@ pub struct DrillResult {
     /// Reads whose `data_age` exceeded their `reported_staleness`: 0 while
     /// the watermark clock never under-reports.
     pub staleness_order_violations: u64,
-    /// What users saw, per [`Degradation`] kind.
-    pub impact: Vec<(Degradation, Impact)>,
-    /// The runbook steps played: name, time, degraded responses since the previous step.
-    pub runbook: Vec<(String, Micros, u64)>,
+    /// What users saw, per [`Degradation`](crate::ops::Degradation) kind.
+    pub impact: Vec<UserImpact>,
+    /// The runbook steps played.
+    pub runbook: Vec<RunbookStep>,
     /// Monitoring window length.
     pub signal_window: Micros,
     /// When the first fault started, if any.
@@ -310,7 +340,7 @@ impl DrillResult {
     /// From the fault's start to the runbook's mitigation step.
     pub fn time_to_mitigate(&self) -> Option<Micros> {
         let fault = self.alerts.iter().find_map(|a| a.fault_at)?;
-        self.runbook.get(2).map(|s| s.1.saturating_sub(fault))
+        self.runbook.get(2).map(|s| s.at.saturating_sub(fault))
     }
 }
 
