@@ -146,8 +146,9 @@ fn window_json(w: &Window, t: &topology::Topology) -> WindowJson {
 fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
     DrillJson {
         config: ConfigJson::of(r, seed),
-        first_ack_ms: r.rto.map(to_ms),
+        first_ack_ms: r.recovery.rto.map(to_ms),
         rto_by_site_ms: r
+            .recovery
             .rto_by_site
             .iter()
             .enumerate()
@@ -158,31 +159,31 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
                 )
             })
             .collect(),
-        rto_worst_ms: r.rto_worst.map(to_ms),
-        rpo_ms: to_ms(r.rpo),
+        rto_worst_ms: r.recovery.rto_worst.map(to_ms),
+        rpo_ms: to_ms(r.recovery.rpo),
         money: r.money.clone(),
-        lost_window_ms: to_ms(r.lost_window),
-        longest_write_gap_ms: to_ms(r.longest_write_gap),
-        promotions: r.promotions.clone(),
-        acked_beyond_promoted_prefix: r.acked_beyond_promoted_prefix,
-        lease_overlap_ms: to_ms(r.lease_overlap),
-        rejected_charges: r.rejected_charges,
-        unknown_outcome_charges: r.unknown_outcome_charges,
-        acknowledged_charges: r.acknowledged_charges,
-        charges: r.charges,
+        lost_window_ms: to_ms(r.failover.lost_window),
+        longest_write_gap_ms: to_ms(r.failover.longest_write_gap),
+        promotions: r.failover.promotions.clone(),
+        acked_beyond_promoted_prefix: r.failover.acked_beyond_promoted_prefix,
+        lease_overlap_ms: to_ms(r.failover.lease_overlap),
+        rejected_charges: r.charges.rejected,
+        unknown_outcome_charges: r.charges.unknown_outcome,
+        acknowledged_charges: r.charges.acknowledged,
+        charges: r.charges.sent,
         during_faults: window_json(&r.during, t),
         outside_faults: window_json(&r.outside, t),
-        timeline: r.timeline.clone(),
-        alerts: r.alerts.clone(),
-        flags: r.flags.clone(),
+        timeline: r.operations.timeline.clone(),
+        alerts: r.operations.alerts.clone(),
+        flags: r.operations.flags.clone(),
         time_to_detect_ms: r.time_to_detect().map(to_ms),
         time_to_mitigate_ms: r.time_to_mitigate().map(to_ms),
-        staleness_error_ms: error_json(&r.staleness_error),
-        underreported_read_ratio: ratio(r.underreported_reads, r.follower_reads),
-        staleness_order_violations: r.staleness_order_violations,
-        offset_refused_reads: r.offset_refused_reads,
-        user_impact: r.impact.clone(),
-        runbook: r.runbook.clone(),
+        staleness_error_ms: error_json(&r.reads.staleness_error),
+        underreported_read_ratio: ratio(r.reads.underreported_reads, r.reads.follower_reads),
+        staleness_order_violations: r.reads.staleness_order_violations,
+        offset_refused_reads: r.reads.offset_refused_reads,
+        user_impact: r.response.impact.clone(),
+        runbook: r.response.runbook.clone(),
     }
 }
 
@@ -345,11 +346,11 @@ pub fn runs_json<'a>(r: &'a DrillRuns, cfg: &DrillConfig, seed: u64) -> RunsJson
                     .map(|(i, n)| {
                         (
                             n.clone(),
-                            x.rto_by_site.get(i).copied().flatten().map(to_ms),
+                            x.recovery.rto_by_site.get(i).copied().flatten().map(to_ms),
                         )
                     })
                     .collect(),
-                rpo_ms: to_ms(x.rpo),
+                rpo_ms: to_ms(x.recovery.rpo),
                 money: x.money.clone(),
                 time_to_detect_ms: x.time_to_detect.map(to_ms),
                 lease_overlap_ms: to_ms(x.lease_overlap),
@@ -401,15 +402,19 @@ fn operations(r: &DrillResult, out: &mut dyn Write) -> std::io::Result<()> {
             None => writeln!(out)?,
         }
     }
-    if r.offset_refused_reads > 0 {
+    if r.reads.offset_refused_reads > 0 {
         writeln!(
             out,
             "\nreads refused by a region whose clock was beyond the bound: {}",
-            r.offset_refused_reads
+            r.reads.offset_refused_reads
         )?;
     }
-    writeln!(out, "\nwhat users saw (window {}):", secs(r.signal_window))?;
-    for i in &r.impact {
+    writeln!(
+        out,
+        "\nwhat users saw (window {}):",
+        secs(r.operations.signal_window)
+    )?;
+    for i in &r.response.impact {
         if i.responses > 0 {
             writeln!(
                 out,
@@ -420,12 +425,12 @@ fn operations(r: &DrillResult, out: &mut dyn Write) -> std::io::Result<()> {
             )?;
         }
     }
-    if !r.runbook.is_empty() {
+    if !r.response.runbook.is_empty() {
         writeln!(
             out,
             "\nrunbook (degraded responses since the previous step):"
         )?;
-        for s in &r.runbook {
+        for s in &r.response.runbook {
             writeln!(
                 out,
                 "  {:>9.3} s  {:>6}  {}",
@@ -577,7 +582,7 @@ pub fn table(
             first.seed,
             to_ms(first.onset) / 1000.0
         )?;
-        for m in &r.first.timeline {
+        for m in &r.first.operations.timeline {
             writeln!(out, "  {:>9.3} s  {}", to_ms(m.at) / 1000.0, m.what)?;
         }
         operations(&r.first, out)?;
@@ -688,8 +693,8 @@ pub fn table(
         if runs > 1 && results.len() == 1 && !cfg.faults.is_empty() {
             if let Some(w) = r.runs.iter().max_by_key(|x| {
                 (
-                    x.rto_worst.is_none(),
-                    x.rto_worst,
+                    x.recovery.rto_worst.is_none(),
+                    x.recovery.rto_worst,
                     std::cmp::Reverse(x.seed),
                 )
             }) {
