@@ -1,8 +1,13 @@
 //! `kata86 drill`: the tables and the JSON document of a drill's runs.
 //!
-//! Still a hand-written mirror of [`engine::drill::DrillResult`] and
-//! [`engine::drill::DrillRuns`] (to be replaced by the engine types'
-//! own `Serialize`); it lives here so that its schema is published with the
+//! The parts of [`engine::drill::DrillResult`] that serialize themselves
+//! ([`Money`], [`Failover`], [`Charges`], [`Operations`], [`Response`] and
+//! the records inside them, units in their keys) are embedded as they are.
+//! What is still written here: the configuration (with the seed), the
+//! per-site RTO map and the windows (they need the site names), the figures
+//! derived from several fields (ratios, time to detect and to mitigate,
+//! the staleness error's quantiles), and the spreads over the runs
+//! ([`RunsJson`]). It lives here so that its schema is published with the
 //! others and the CLI only calls [`json`].
 #![allow(missing_docs)]
 
@@ -11,9 +16,9 @@ use std::io::Write;
 
 use engine::drill::sli::pct;
 use engine::drill::{
-    DrillConfig, DrillResult, DrillRuns, Moment, Money, Promotion, RunbookStep, SiteWindow, Window,
+    Charges, DrillConfig, DrillResult, DrillRuns, Failover, Money, Operations, Response,
+    SiteWindow, Window,
 };
-use engine::ops::{Firing, FlagSwitch, UserImpact};
 use metrics::Spread;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -71,8 +76,10 @@ impl ConfigJson {
     }
 }
 
+/// One run in full: the parts of [`DrillResult`] that serialize
+/// themselves, embedded as they are, and the figures derived here.
 #[derive(Serialize, JsonSchema)]
-pub struct DrillJson {
+pub struct DrillJson<'a> {
     #[serde(flatten)]
     config: ConfigJson,
     /// From the fault to the first charge sent after it being acknowledged
@@ -83,29 +90,23 @@ pub struct DrillJson {
     rto_worst_ms: Option<f64>,
     rpo_ms: f64,
     #[serde(flatten)]
-    money: Money,
-    lost_window_ms: f64,
-    longest_write_gap_ms: f64,
-    promotions: Vec<Promotion>,
-    acked_beyond_promoted_prefix: u64,
-    lease_overlap_ms: f64,
-    rejected_charges: u64,
-    unknown_outcome_charges: u64,
-    acknowledged_charges: u64,
-    charges: u64,
+    money: &'a Money,
+    #[serde(flatten)]
+    failover: &'a Failover,
+    #[serde(flatten)]
+    charges: &'a Charges,
     during_faults: WindowJson,
     outside_faults: WindowJson,
-    timeline: Vec<Moment>,
-    alerts: Vec<Firing>,
-    flags: Vec<FlagSwitch>,
+    #[serde(flatten)]
+    operations: &'a Operations,
     time_to_detect_ms: Option<f64>,
     time_to_mitigate_ms: Option<f64>,
     staleness_error_ms: ErrorJson,
     underreported_read_ratio: f64,
     staleness_order_violations: u64,
     offset_refused_reads: u64,
-    user_impact: Vec<UserImpact>,
-    runbook: Vec<RunbookStep>,
+    #[serde(flatten)]
+    response: &'a Response,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -143,7 +144,7 @@ fn window_json(w: &Window, t: &topology::Topology) -> WindowJson {
     }
 }
 
-fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
+fn drill_json<'a>(r: &'a DrillResult, seed: u64, t: &topology::Topology) -> DrillJson<'a> {
     DrillJson {
         config: ConfigJson::of(r, seed),
         first_ack_ms: r.recovery.rto.map(to_ms),
@@ -161,29 +162,19 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
             .collect(),
         rto_worst_ms: r.recovery.rto_worst.map(to_ms),
         rpo_ms: to_ms(r.recovery.rpo),
-        money: r.money.clone(),
-        lost_window_ms: to_ms(r.failover.lost_window),
-        longest_write_gap_ms: to_ms(r.failover.longest_write_gap),
-        promotions: r.failover.promotions.clone(),
-        acked_beyond_promoted_prefix: r.failover.acked_beyond_promoted_prefix,
-        lease_overlap_ms: to_ms(r.failover.lease_overlap),
-        rejected_charges: r.charges.rejected,
-        unknown_outcome_charges: r.charges.unknown_outcome,
-        acknowledged_charges: r.charges.acknowledged,
-        charges: r.charges.sent,
+        money: &r.money,
+        failover: &r.failover,
+        charges: &r.charges,
         during_faults: window_json(&r.during, t),
         outside_faults: window_json(&r.outside, t),
-        timeline: r.operations.timeline.clone(),
-        alerts: r.operations.alerts.clone(),
-        flags: r.operations.flags.clone(),
+        operations: &r.operations,
         time_to_detect_ms: r.time_to_detect().map(to_ms),
         time_to_mitigate_ms: r.time_to_mitigate().map(to_ms),
         staleness_error_ms: error_json(&r.reads.staleness_error),
         underreported_read_ratio: ratio(r.reads.underreported_reads, r.reads.follower_reads),
         staleness_order_violations: r.reads.staleness_order_violations,
         offset_refused_reads: r.reads.offset_refused_reads,
-        user_impact: r.response.impact.clone(),
-        runbook: r.response.runbook.clone(),
+        response: &r.response,
     }
 }
 
@@ -273,7 +264,7 @@ pub struct RunsJson<'a> {
     /// Objectives naming a site this world lacks.
     slo_not_applied: &'a [engine::drill::sli::NotApplied],
     per_run: Vec<RunJson>,
-    first_run: DrillJson,
+    first_run: DrillJson<'a>,
 }
 
 /// The simulated time before any fault, every run, in hours.

@@ -239,12 +239,20 @@ pub struct Recovery {
 }
 
 /// What the change of leadership did: the promotions, what they cut off,
-/// and how long two leaders overlapped. A part of [`DrillResult`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// and how long two leaders overlapped. A part of [`DrillResult`] that the
+/// JSON embeds as it is (units in its keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Failover {
     /// Time between the first and last lost write's commit.
+    #[serde(rename = "lost_window_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
     pub lost_window: Micros,
     /// The longest time without any acknowledged charge after the first fault.
+    #[serde(
+        rename = "longest_write_gap_ms",
+        serialize_with = "topology::report::ms"
+    )]
+    #[schemars(with = "f64")]
     pub longest_write_gap: Micros,
     /// Promotions, in time order.
     pub promotions: Vec<Promotion>,
@@ -254,20 +262,26 @@ pub struct Failover {
     /// The longest time a deposed leader went on admitting charges after its
     /// successor was promoted: 0 when leases kept the two apart (with
     /// fencing and clocks within the skew bound); positive in a split brain.
+    #[serde(rename = "lease_overlap_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
     pub lease_overlap: Micros,
 }
 
 /// The charges the clients sent and how they were answered. A part of
-/// [`DrillResult`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// [`DrillResult`] that the JSON embeds as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Charges {
     /// Charges refused at once (leader known to be unreachable or read-only).
+    #[serde(rename = "rejected_charges")]
     pub rejected: u64,
     /// Charges whose every attempt timed out.
+    #[serde(rename = "unknown_outcome_charges")]
     pub unknown_outcome: u64,
     /// Charges acknowledged.
+    #[serde(rename = "acknowledged_charges")]
     pub acknowledged: u64,
     /// Charges sent.
+    #[serde(rename = "charges")]
     pub sent: u64,
 }
 
@@ -291,8 +305,9 @@ pub struct Reads {
 }
 
 /// What monitoring saw and switched: the timeline, the alerts, the signals
-/// they were evaluated on and the flags. A part of [`DrillResult`].
-#[derive(Debug, Clone, Default)]
+/// they were evaluated on and the flags. A part of [`DrillResult`] that the
+/// JSON embeds as it is (the signals and the window length left out).
+#[derive(Debug, Clone, Default, serde::Serialize, schemars::JsonSchema)]
 pub struct Operations {
     /// What happened when.
     pub timeline: Vec<Moment>,
@@ -300,10 +315,12 @@ pub struct Operations {
     pub alerts: Vec<Firing>,
     /// The monitoring signals of every closed window, in time order: the
     /// series the alerts were evaluated on.
+    #[serde(skip)]
     pub signals: Vec<Signals>,
     /// Every flag switched: flag, on, off (None if still on at the end).
     pub flags: Vec<FlagSwitch>,
     /// Monitoring window length.
+    #[serde(skip)]
     pub signal_window: Micros,
 }
 
@@ -323,10 +340,11 @@ impl Operations {
 }
 
 /// What users saw, and what the runbook did about it. A part of
-/// [`DrillResult`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// [`DrillResult`] that the JSON embeds as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Response {
     /// What users saw, per [`Degradation`](crate::ops::Degradation) kind.
+    #[serde(rename = "user_impact")]
     pub impact: Vec<UserImpact>,
     /// The runbook steps played.
     pub runbook: Vec<RunbookStep>,
