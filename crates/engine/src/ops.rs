@@ -19,8 +19,9 @@ pub mod prometheus;
 
 use prometheus::{CHARGE_BUCKETS_US, STALENESS_BUCKETS_US};
 
-/// A runbook toggle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// A runbook toggle. Serialized as its [`name`](Flag::name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Flag {
     /// Every balance read goes to the leader: no staleness, leader latency.
     ForceLeaderRead,
@@ -66,6 +67,24 @@ impl FromStr for Flag {
                 known: Flag::ALL.map(|f| f.name()).join(", "),
             })
     }
+}
+
+/// A flag as a drill switched it: on, and off again unless it still was
+/// at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct FlagSwitch {
+    /// Which flag.
+    #[serde(rename = "name")]
+    #[schemars(with = "String")]
+    pub flag: Flag,
+    /// When it went on.
+    #[serde(rename = "on_at_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
+    pub on: Micros,
+    /// When it went off (`None`: still on at the end).
+    #[serde(rename = "off_at_ms", serialize_with = "topology::report::ms_opt")]
+    #[schemars(with = "Option<f64>")]
+    pub off: Option<Micros>,
 }
 
 /// A flag switched on at `on` and off at `off` (both true times).
@@ -304,22 +323,31 @@ impl Signals {
 }
 
 /// One alert firing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Firing {
     /// The rule.
+    #[serde(skip)]
     pub alert: AlertId,
     /// The rule's name.
     pub name: String,
     /// When it fired (end of the first window over the threshold).
+    #[serde(rename = "fired_at_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
     pub fired_at: Micros,
-    /// When it resolved (end of the first window back under), if it did.
-    pub resolved_at: Option<Micros>,
     /// Start of the latest fault that began at or before the firing, if any.
+    #[serde(rename = "fault_at_ms", serialize_with = "topology::report::ms_opt")]
+    #[schemars(with = "Option<f64>")]
     pub fault_at: Option<Micros>,
+    /// When it resolved (end of the first window back under), if it did.
+    #[serde(rename = "resolved_at_ms", serialize_with = "topology::report::ms_opt")]
+    #[schemars(with = "Option<f64>")]
+    pub resolved_at: Option<Micros>,
 }
 
-/// How a response was degraded, as the user saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a response was degraded, as the user saw it. Serialized as its
+/// [`name`](Degradation::name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Degradation {
     /// A read answered with staleness over 2 s (and said so).
     ServedStale,
@@ -347,6 +375,42 @@ impl Degradation {
             Degradation::WritesUnavailable => "writes_unavailable",
             Degradation::FeatureDisabled => "feature_disabled",
             Degradation::ReadFailed => "read_failed",
+        }
+    }
+}
+
+/// What users saw of one kind of degradation over a whole drill, as a
+/// result reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct UserImpact {
+    /// The kind of degradation.
+    #[schemars(with = "String")]
+    pub kind: Degradation,
+    /// Responses degraded this way.
+    pub responses: u64,
+    /// The monitoring windows in which at least one was, end to end.
+    #[serde(rename = "affected_s", serialize_with = "topology::report::secs")]
+    #[schemars(with = "f64")]
+    pub affected: Micros,
+    /// First time one was seen.
+    #[serde(rename = "first_at_ms", serialize_with = "topology::report::ms_opt")]
+    #[schemars(with = "Option<f64>")]
+    pub first: Option<Micros>,
+    /// Last time one was seen.
+    #[serde(rename = "last_at_ms", serialize_with = "topology::report::ms_opt")]
+    #[schemars(with = "Option<f64>")]
+    pub last: Option<Micros>,
+}
+
+impl UserImpact {
+    /// What `impact` counted of `kind`, its windows `window` long.
+    pub fn of(kind: Degradation, impact: Impact, window: Micros) -> UserImpact {
+        UserImpact {
+            kind,
+            responses: impact.responses,
+            affected: impact.windows * window,
+            first: impact.first,
+            last: impact.last,
         }
     }
 }

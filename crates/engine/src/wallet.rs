@@ -367,7 +367,7 @@ pub fn run_wallet_cell(
     let stats = WalletStats {
         charges: c.charges,
         attempts: c.attempts,
-        charges_ok: out.result.acknowledged_charges,
+        charges_ok: out.result.charges.acknowledged,
         charges_declined_insufficient: c.declined,
         charges_rejected_unavailable: c.rejected,
         charges_outcome_unknown: c.unknown,

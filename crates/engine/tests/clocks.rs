@@ -49,13 +49,13 @@ fn story(r: &DrillResult) -> String {
         r.drill,
         r.watermark,
         r.max_offset_enforced,
-        r.follower_reads,
-        r.underreported_reads,
-        r.offset_refused_reads,
-        r.lease_overlap,
-        r.staleness_error.summary(),
+        r.reads.follower_reads,
+        r.reads.underreported_reads,
+        r.reads.offset_refused_reads,
+        r.failover.lease_overlap,
+        r.reads.staleness_error.summary(),
     );
-    for m in &r.timeline {
+    for m in &r.operations.timeline {
         s.push_str(&format!("  {:>9.3} s  {}\n", to_ms(m.at) / 1000.0, m.what));
     }
     s
@@ -74,7 +74,8 @@ fn max_pairwise_skew(cfg: &DrillConfig) -> u64 {
 }
 
 fn fenced_notes(r: &DrillResult) -> Vec<&str> {
-    r.timeline
+    r.operations
+        .timeline
         .iter()
         .map(|m| m.what.as_str())
         .filter(|w| w.contains("measures its clock beyond"))
@@ -128,22 +129,30 @@ fn beyond_the_bound_without_the_check_leases_overlap_and_reads_under_report() {
     );
     for seed in SEEDS {
         let r = run(&cfg, seed);
-        assert!(r.lease_overlap > 0, "{}", story(&r));
+        assert!(r.failover.lease_overlap > 0, "{}", story(&r));
         // US waits lease + ε on a clock 3 s fast; SG stops at lease − ε on a
         // true one: it can over-run US's promotion by at most 3 s − 2ε.
-        assert!(r.lease_overlap <= ms(JUMP_MS) - 2 * bound, "{}", story(&r));
-        assert!(r.underreported_reads > 0, "{}", story(&r));
+        assert!(
+            r.failover.lease_overlap <= ms(JUMP_MS) - 2 * bound,
+            "{}",
+            story(&r)
+        );
+        assert!(r.reads.underreported_reads > 0, "{}", story(&r));
         // Under-reported by at most (skew − ε), over-reported by at most
         // (skew + ε): |error| ≤ 3 s + ε.
-        let e = r.staleness_error.summary();
+        let e = r.reads.staleness_error.summary();
         assert!(e.max <= plus_bucket(JUMP_MS + to_ms(bound)), "{e:?}");
-        assert_eq!(r.offset_refused_reads, 0, "nothing is refused");
+        assert_eq!(r.reads.offset_refused_reads, 0, "nothing is refused");
         assert_eq!(fenced_notes(&r).len(), 2, "{}", story(&r));
         assert!(fenced_notes(&r)
             .iter()
             .all(|n| n.contains("offset check off")));
         // The under-reports are SG's, cut off from US the second time.
-        assert!(r.promotions.iter().all(|p| p.1 == "US"), "{}", story(&r));
+        assert!(
+            r.failover.promotions.iter().all(|p| p.region == "US"),
+            "{}",
+            story(&r)
+        );
     }
 }
 
@@ -156,9 +165,9 @@ fn beyond_the_bound_with_the_check_nothing_overlaps_or_under_reports() {
     assert!(cfg.max_offset_enforced, "on by default");
     for seed in SEEDS {
         let r = run(&cfg, seed);
-        assert_eq!(r.lease_overlap, 0, "{}", story(&r));
-        assert_eq!(r.underreported_reads, 0, "{}", story(&r));
-        assert!(r.promotions.is_empty(), "{}", story(&r));
+        assert_eq!(r.failover.lease_overlap, 0, "{}", story(&r));
+        assert_eq!(r.reads.underreported_reads, 0, "{}", story(&r));
+        assert!(r.failover.promotions.is_empty(), "{}", story(&r));
         // The check acted: both fenced one measuring period after the jump.
         let notes = fenced_notes(&r);
         assert_eq!(notes.len(), 2, "{}", story(&r));
@@ -166,23 +175,25 @@ fn beyond_the_bound_with_the_check_nothing_overlaps_or_under_reports() {
             notes.iter().any(|n| n.starts_with("US")) && notes.iter().any(|n| n.starts_with("JP"))
         );
         let fenced_at = r
+            .operations
             .timeline
             .iter()
             .find(|m| m.what.contains("measures its clock beyond"))
             .map(|m| m.at)
             .expect("a fencing note");
         assert!(fenced_at >= ms(61_000.0) && fenced_at <= ms(61_000.0) + cfg.renew_every);
-        assert!(r.offset_refused_reads > 0, "{}", story(&r));
+        assert!(r.reads.offset_refused_reads > 0, "{}", story(&r));
         // Once SG, on a true clock, is in reach again, the majority tells:
         // JP is back, US is not.
         assert!(
-            r.timeline.iter().any(
+            r.operations.timeline.iter().any(
                 |m| m.at >= ms(180_000.0) && m.what.starts_with("JP measures its clock within")
             ),
             "{}",
             story(&r)
         );
         assert!(!r
+            .operations
             .timeline
             .iter()
             .any(|m| m.what.starts_with("US measures its clock within")));
@@ -195,7 +206,7 @@ fn beyond_the_bound_with_the_check_nothing_overlaps_or_under_reports() {
             seed,
         );
         assert!(
-            r.acknowledged_charges > clean.acknowledged_charges / 2,
+            r.charges.acknowledged > clean.charges.acknowledged / 2,
             "{}",
             story(&r)
         );
@@ -219,6 +230,7 @@ fn the_majority_fences_only_the_clock_that_is_off() {
     cfg.watermark = Watermark::Hybrid;
     let r = run(&cfg, 86);
     let notes: Vec<_> = r
+        .operations
         .timeline
         .iter()
         .filter(|m| m.what.contains("measures its clock"))
@@ -229,8 +241,8 @@ fn the_majority_fences_only_the_clock_that_is_off() {
     // Measured once a second: fenced within a period of the crossing.
     let crossing = ms(100_000.0);
     assert!(notes[0].at > crossing && notes[0].at <= crossing + cfg.renew_every);
-    assert!(r.offset_refused_reads > 0);
-    assert_eq!(r.underreported_reads, 0, "{}", story(&r));
+    assert!(r.reads.offset_refused_reads > 0);
+    assert_eq!(r.reads.underreported_reads, 0, "{}", story(&r));
 }
 
 // ---------------------------------------------------------------------------
@@ -294,10 +306,10 @@ fn within_the_bound_hlc_never_under_reports_and_over_reports_by_at_most_twice_it
         assert!(skew <= bound, "{}: skew {skew} within the bound", cfg.name);
         for seed in SEEDS {
             let r = run(&cfg, seed);
-            assert!(r.follower_reads > 1000, "{}", story(&r));
-            assert_eq!(r.underreported_reads, 0, "{}", story(&r));
-            assert_eq!(r.staleness_order_violations, 0, "{}", story(&r));
-            let e = r.staleness_error.summary();
+            assert!(r.reads.follower_reads > 1000, "{}", story(&r));
+            assert_eq!(r.reads.underreported_reads, 0, "{}", story(&r));
+            assert_eq!(r.reads.staleness_order_violations, 0, "{}", story(&r));
+            let e = r.reads.staleness_error.summary();
             assert!(
                 e.max <= plus_bucket(2.0 * to_ms(bound)),
                 "{}: {e:?}",
@@ -307,7 +319,7 @@ fn within_the_bound_hlc_never_under_reports_and_over_reports_by_at_most_twice_it
             // hybrid clock shows.
             assert!(e.p50 > 0.0, "{e:?}");
             assert!(fenced_notes(&r).is_empty(), "{}", story(&r));
-            assert_eq!(r.offset_refused_reads, 0);
+            assert_eq!(r.reads.offset_refused_reads, 0);
         }
     }
 }
@@ -321,19 +333,22 @@ fn within_the_bound_the_check_changes_nothing() {
             ..cfg.clone()
         };
         let (a, b) = (run(&cfg, 86), run(&off, 86));
-        assert_eq!(a.timeline, b.timeline, "{}", cfg.name);
+        assert_eq!(a.operations.timeline, b.operations.timeline, "{}", cfg.name);
         assert_eq!(
             (
-                a.follower_reads,
-                a.acknowledged_charges,
+                a.reads.follower_reads,
+                a.charges.acknowledged,
                 a.money.lost_acknowledged_charges
             ),
             (
-                b.follower_reads,
-                b.acknowledged_charges,
+                b.reads.follower_reads,
+                b.charges.acknowledged,
                 b.money.lost_acknowledged_charges
             )
         );
-        assert_eq!(a.staleness_error.summary(), b.staleness_error.summary());
+        assert_eq!(
+            a.reads.staleness_error.summary(),
+            b.reads.staleness_error.summary()
+        );
     }
 }

@@ -24,7 +24,8 @@ fn run(cfg: &DrillConfig, seed: u64) -> DrillResult {
 
 /// When the first charge sent since the fault was acknowledged.
 fn first_ack(r: &DrillResult) -> Option<Micros> {
-    r.timeline
+    r.operations
+        .timeline
         .iter()
         .find(|m| m.what == "first charge sent since the fault is acknowledged")
         .map(|m| m.at)
@@ -35,12 +36,12 @@ fn story(r: &DrillResult) -> String {
         "{}/{} promotions={:?} lost={} invariants_ok={} first_breach={:?}\n",
         r.policy,
         r.replication,
-        r.promotions,
+        r.failover.promotions,
         r.money.lost_acknowledged_charges,
         r.money.invariants_ok,
         r.money.first_breach
     );
-    for m in &r.timeline {
+    for m in &r.operations.timeline {
         s.push_str(&format!("  {:>10.3} s  {}\n", to_ms(m.at) / 1000.0, m.what));
     }
     s
@@ -70,9 +71,9 @@ fn two_region_manual_promotion_acknowledges_charges_before_the_lost_leader_retur
         for seed in SEEDS {
             let r = run(&cfg, seed);
             let s = story(&r);
-            assert_eq!(r.promotions.len(), 1, "{s}");
-            assert_eq!(r.promotions[0].0, promoted, "{s}");
-            assert_eq!(r.promotions[0].1, "US", "{s}");
+            assert_eq!(r.failover.promotions.len(), 1, "{s}");
+            assert_eq!(r.failover.promotions[0].at, promoted, "{s}");
+            assert_eq!(r.failover.promotions[0].region, "US", "{s}");
             let ack = first_ack(&r).expect("a charge is acknowledged");
             assert!(
                 promoted < ack && ack < end,
@@ -121,7 +122,7 @@ fn automatic_promotion_keeps_the_full_voter_set_and_waits_for_the_leader() {
     for seed in SEEDS {
         let r = run(&cfg, seed);
         let s = story(&r);
-        assert!(r.promotions.is_empty(), "{s}");
+        assert!(r.failover.promotions.is_empty(), "{s}");
         let ack = first_ack(&r).expect("a charge is acknowledged");
         assert!(ack > end, "{s}");
         assert!(r.money.invariants_ok, "{s}");

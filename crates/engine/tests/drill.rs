@@ -45,18 +45,18 @@ fn story(r: &DrillResult) -> String {
         r.policy,
         r.replication,
         r.fencing,
-        r.rto.map(to_ms),
+        r.recovery.rto.map(to_ms),
         r.money.lost_acknowledged_charges,
-        r.acked_beyond_promoted_prefix,
-        r.promotions,
-        r.rejected_charges,
-        r.acknowledged_charges,
-        r.charges,
+        r.failover.acked_beyond_promoted_prefix,
+        r.failover.promotions,
+        r.charges.rejected,
+        r.charges.acknowledged,
+        r.charges.sent,
         r.money.overspend_incidents,
         r.money.duplicate_effects,
         r.money.first_breach
     );
-    for m in &r.timeline {
+    for m in &r.operations.timeline {
         s.push_str(&format!("  {:>10.3} s  {}\n", to_ms(m.at) / 1000.0, m.what));
     }
     s
@@ -95,12 +95,15 @@ fn async_auto_failover_loses_exactly_the_acked_tail_the_promoted_follower_never_
         // promotion. Heal: SG comes back at `end` and rejoins as a follower.
         let r = run(&cfg, seed);
         let s = story(&r);
-        assert_eq!(r.promotions.len(), 1, "one failover expected\n{s}");
-        let (at, who, _prefix) = &r.promotions[0];
+        assert_eq!(r.failover.promotions.len(), 1, "one failover expected\n{s}");
+        let (at, who) = (
+            &r.failover.promotions[0].at,
+            &r.failover.promotions[0].region,
+        );
         assert!(start < *at && *at < end, "promotion inside the outage\n{s}");
         assert_ne!(who, "SG", "{s}");
         assert_eq!(
-            r.money.lost_acknowledged_charges, r.acked_beyond_promoted_prefix,
+            r.money.lost_acknowledged_charges, r.failover.acked_beyond_promoted_prefix,
             "async failover must lose exactly the acknowledged charges beyond the promoted prefix\n{s}"
         );
         assert_eq!(r.money.overspend_incidents, 0, "{s}");
@@ -113,7 +116,7 @@ fn async_auto_failover_loses_exactly_the_acked_tail_the_promoted_follower_never_
             );
             // Every lost charge was committed before the crash: the leader
             // admitted nothing while it was down.
-            assert!(r.rpo > 0, "{s}");
+            assert!(r.recovery.rpo > 0, "{s}");
         } else {
             assert_eq!(r.money.lost_amount, 0, "{s}");
         }
@@ -147,13 +150,13 @@ fn quorum_acknowledged_charges_survive_region_down_and_partition() {
                 let r = run(&cfg, seed);
                 let s = story(&r);
                 // The failover really happened, so "no loss" is not vacuous.
-                assert_eq!(r.promotions.len(), 1, "{s}");
-                assert!(r.promotions[0].0 < end, "{s}");
+                assert_eq!(r.failover.promotions.len(), 1, "{s}");
+                assert!(r.failover.promotions[0].at < end, "{s}");
                 // A charge needs a follower's copy: SG, cut off, can
                 // acknowledge none, so writes resume only with the new leader.
-                let rto = r.rto.expect("writes come back");
+                let rto = r.recovery.rto.expect("writes come back");
                 assert!(
-                    rto >= r.promotions[0].0 - start,
+                    rto >= r.failover.promotions[0].at - start,
                     "acknowledged before any leader could\n{s}"
                 );
                 assert!(
@@ -200,14 +203,17 @@ fn reject_writes_loses_nothing_promotes_nobody_and_recovers_when_the_leader_does
     for seed in SEEDS {
         let r = run(&cfg, seed);
         let s = story(&r);
-        assert!(r.promotions.is_empty(), "reject-writes never promotes\n{s}");
+        assert!(
+            r.failover.promotions.is_empty(),
+            "reject-writes never promotes\n{s}"
+        );
         assert_eq!(r.money.lost_acknowledged_charges, 0, "{s}");
         assert!(r.money.invariants_ok, "{s}");
         assert!(
-            r.rejected_charges > 0,
+            r.charges.rejected > 0,
             "charges during the outage are refused\n{s}"
         );
-        let rto = r.rto.expect("writes come back once SG does");
+        let rto = r.recovery.rto.expect("writes come back once SG does");
         assert!(
             rto > earliest && rto <= earliest + slack,
             "RTO {} ms, expected in ({}, {}] ms\n{s}",
@@ -226,10 +232,10 @@ fn reject_writes_loses_nothing_promotes_nobody_and_recovers_when_the_leader_does
         for seed in SEEDS {
             let r = run(&cfg, seed);
             let s = story(&r);
-            assert!(r.promotions.is_empty(), "{s}");
+            assert!(r.failover.promotions.is_empty(), "{s}");
             assert_eq!(r.money.lost_acknowledged_charges, 0, "{s}");
             assert!(r.money.invariants_ok, "{s}");
-            assert!(r.rto.expect("writes come back") > earliest, "{s}");
+            assert!(r.recovery.rto.expect("writes come back") > earliest, "{s}");
         }
     }
 }
@@ -254,10 +260,10 @@ fn auto_promotion_needs_a_majority_a_witness_provides_one() {
             let r = run(&cfg, seed);
             let s = story(&r);
             assert!(
-                r.promotions.is_empty(),
+                r.failover.promotions.is_empty(),
                 "a lone survivor promoted itself\n{s}"
             );
-            let rto = r.rto.expect("writes come back once SG does");
+            let rto = r.recovery.rto.expect("writes come back once SG does");
             assert!(rto >= end - start, "RTO shorter than the outage\n{s}");
             assert_eq!(r.money.lost_acknowledged_charges, 0, "{s}");
             assert!(r.money.invariants_ok, "{s}");
@@ -271,11 +277,17 @@ fn auto_promotion_needs_a_majority_a_witness_provides_one() {
     for seed in SEEDS {
         let r = run(&cfg, seed);
         let s = story(&r);
-        assert_eq!(r.promotions.len(), 1, "{s}");
-        let (at, who, _) = &r.promotions[0];
+        assert_eq!(r.failover.promotions.len(), 1, "{s}");
+        let (at, who) = (
+            &r.failover.promotions[0].at,
+            &r.failover.promotions[0].region,
+        );
         assert_eq!(who, "US", "only US holds data besides SG\n{s}");
         assert!(start < *at && *at < end, "{s}");
-        assert!(r.rto.expect("writes come back") < end - start, "{s}");
+        assert!(
+            r.recovery.rto.expect("writes come back") < end - start,
+            "{s}"
+        );
         assert_eq!(
             r.money.overspend_incidents + r.money.duplicate_effects,
             0,
@@ -525,7 +537,7 @@ fn a_region_that_has_lost_its_majority_by_promotion_time_does_not_promote_itself
             let r = run(&cfg, seed);
             let s = story(&r);
             assert!(
-                r.promotions.iter().all(|p| p.0 >= end),
+                r.failover.promotions.iter().all(|p| p.at >= end),
                 "{mode}, seed {seed}: a minority of one was promoted\n{s}"
             );
             assert_eq!(
@@ -561,13 +573,13 @@ fn when_every_region_is_alone_nobody_is_promoted() {
         let r = run(&cfg, 86);
         let s = story(&r);
         assert!(
-            r.promotions.iter().all(|p| p.0 >= end),
+            r.failover.promotions.iter().all(|p| p.at >= end),
             "{mode}: a region without a majority was promoted\n{s}"
         );
         // Async loses SG's unreplicated tail at most: what the theory
         // counts, and nothing a second leader acknowledged.
         assert_eq!(
-            r.money.lost_acknowledged_charges, r.acked_beyond_promoted_prefix,
+            r.money.lost_acknowledged_charges, r.failover.acked_beyond_promoted_prefix,
             "{mode}\n{s}"
         );
     }
@@ -592,15 +604,15 @@ fn manual_promotion_happens_an_operator_delay_after_detection() {
     for seed in SEEDS {
         let r = run(&cfg, seed);
         let s = story(&r);
-        assert_eq!(r.promotions.len(), 1, "{s}");
-        assert_eq!(r.promotions[0].0, at, "{s}");
-        let rto = r.rto.expect("writes come back");
+        assert_eq!(r.failover.promotions.len(), 1, "{s}");
+        assert_eq!(r.failover.promotions[0].at, at, "{s}");
+        let rto = r.recovery.rto.expect("writes come back");
         assert!(
             rto > at - start && rto <= at - start + ms(1000.0) + cfg.write.deadline,
             "{s}"
         );
         assert_eq!(
-            r.money.lost_acknowledged_charges, r.acked_beyond_promoted_prefix,
+            r.money.lost_acknowledged_charges, r.failover.acked_beyond_promoted_prefix,
             "{s}"
         );
     }
@@ -626,11 +638,15 @@ fn without_fencing_an_isolated_leader_and_its_successor_spend_the_same_money() {
         let r = run(&cfg, seed);
         let s = story(&r);
         // A second leader while the first is still cut off (not deposed).
-        assert!(!r.promotions.is_empty(), "{s}");
-        let (at, who, _) = &r.promotions[0];
+        assert!(!r.failover.promotions.is_empty(), "{s}");
+        let (at, who) = (
+            &r.failover.promotions[0].at,
+            &r.failover.promotions[0].region,
+        );
         assert_ne!(who, "SG", "{s}");
         assert!(start < *at && *at < end, "{s}");
         let deposed = r
+            .operations
             .timeline
             .iter()
             .find(|m| m.what.starts_with("SG learns term"))
@@ -641,6 +657,7 @@ fn without_fencing_an_isolated_leader_and_its_successor_spend_the_same_money() {
         // the promotion SG alone could have admitted at most what arrives in
         // `at - start` at ~VN's entry rate; far more is merged.
         let merged: u64 = r
+            .operations
             .timeline
             .iter()
             .find_map(|m| {
@@ -689,11 +706,11 @@ fn promotion_waits_for_the_isolated_leaders_lease_to_surely_expire() {
         for seed in SEEDS {
             let r = run(&cfg, seed);
             let s = story(&r);
-            assert!(!r.promotions.is_empty(), "{s}");
+            assert!(!r.failover.promotions.is_empty(), "{s}");
             assert!(
-                r.promotions[0].0 >= earliest,
+                r.failover.promotions[0].at >= earliest,
                 "promoted at {} ms, before the earliest legal {} ms\n{s}",
-                to_ms(r.promotions[0].0),
+                to_ms(r.failover.promotions[0].at),
                 to_ms(earliest)
             );
         }
@@ -720,7 +737,7 @@ fn a_leader_that_keeps_its_majority_keeps_its_lease_and_nobody_is_promoted() {
         let r = run(&cfg, 86);
         let s = story(&r);
         assert!(
-            r.promotions.iter().all(|p| p.0 >= end),
+            r.failover.promotions.iter().all(|p| p.at >= end),
             "a region was promoted while SG still held a renewable lease\n{s}"
         );
         assert_eq!(r.money.lost_acknowledged_charges, 0, "{s}");
@@ -743,11 +760,19 @@ fn the_same_seed_replays_the_same_drill() {
             format!("{b:?}"),
             "{name}: same seed, different run"
         );
-        assert_eq!(a.timeline, b.timeline);
+        assert_eq!(a.operations.timeline, b.operations.timeline);
         let c = run(&cfg, 8);
         assert_ne!(
-            (a.acknowledged_charges, a.charges, &a.timeline),
-            (c.acknowledged_charges, c.charges, &c.timeline),
+            (
+                a.charges.acknowledged,
+                a.charges.sent,
+                &a.operations.timeline
+            ),
+            (
+                c.charges.acknowledged,
+                c.charges.sent,
+                &c.operations.timeline
+            ),
             "{name}: the seed is ignored"
         );
     }
@@ -788,8 +813,11 @@ fn stepped_timeline() -> impl Strategy<Value = Timeline> {
 /// The four properties a fenced, majority-committing design promises.
 fn promised(r: &DrillResult) -> Result<(), String> {
     let s = story(r);
-    if r.lease_overlap > 0 {
-        return Err(format!("leases overlapped by {} µs\n{s}", r.lease_overlap));
+    if r.failover.lease_overlap > 0 {
+        return Err(format!(
+            "leases overlapped by {} µs\n{s}",
+            r.failover.lease_overlap
+        ));
     }
     if r.money.lost_acknowledged_charges > 0 {
         return Err(format!(
@@ -866,7 +894,7 @@ fn each_promise_breaks_on_some_timeline_when_its_mechanism_is_off() {
         }
         cfg.fencing = false;
         let r = run(&cfg, t.seed);
-        split_brain += (r.lease_overlap > 0
+        split_brain += (r.failover.lease_overlap > 0
             || r.money.duplicate_effects > 0
             || r.money.overspend_incidents > 0) as u32;
         cfg.fencing = true;
@@ -900,7 +928,9 @@ fn each_site_recovers_on_its_own_clock() {
     for seed in SEEDS {
         let r = run(&cfg, seed);
         let s = story(&r);
-        let rto = |x: topology::SiteId| to_ms(r.rto_by_site[x.idx()].expect("recovers")) / 1000.0;
+        let rto = |x: topology::SiteId| {
+            to_ms(r.recovery.rto_by_site[x.idx()].expect("recovers")) / 1000.0
+        };
         let (v, u) = (rto(vn), rto(us));
         // Seconds count by the charges first sent in them, about four per
         // site: a second that happens to hold none cannot fail, so allow a
@@ -912,14 +942,14 @@ fn each_site_recovers_on_its_own_clock() {
         let lease = to_ms(cfg.lease + cfg.skew_bound) / 1000.0;
         assert!(u <= lease + 2.0, "US {u} s\n{s}");
         assert!(u < v, "{s}");
-        assert_eq!(r.rto_worst, r.rto_by_site[vn.idx()]);
+        assert_eq!(r.recovery.rto_worst, r.recovery.rto_by_site[vn.idx()]);
         // The first acknowledgement after the fault says little: it is the
         // fastest site's, long before VN recovers.
-        assert!(to_ms(r.rto.unwrap()) / 1000.0 < v, "{s}");
+        assert!(to_ms(r.recovery.rto.unwrap()) / 1000.0 < v, "{s}");
     }
     // No fault, nothing to recover from.
     let r = run(&builtin("baseline", JpRole::Replica), 1);
-    assert!(r.rto_by_site.is_empty() && r.rto_worst.is_none());
+    assert!(r.recovery.rto_by_site.is_empty() && r.recovery.rto_worst.is_none());
 }
 
 fn site(cfg: &DrillConfig, name: &str) -> topology::SiteId {
@@ -938,8 +968,8 @@ fn clients_leave_a_region_cut_off_from_the_leader() {
     for seed in SEEDS {
         let r = run(&cfg, seed);
         let s = story(&r);
-        let promoted = r.promotions.first().expect("a promotion").0;
-        let v = r.rto_by_site[vn.idx()].expect("VN recovers");
+        let promoted = r.failover.promotions.first().expect("a promotion").at;
+        let v = r.recovery.rto_by_site[vn.idx()].expect("VN recovers");
         let fault = end - ms(120_000.0);
         assert!(fault + v <= promoted + cfg.dns_ttl + ms(1_000.0), "{s}");
         assert!(fault + v < end, "VN waited for the heal\n{s}");
@@ -956,22 +986,27 @@ fn window_staleness_series_follow_the_lag_spike() {
     let fault = cfg.faults[0];
     // Off by default: the series cost two histograms a window.
     let off = run(&cfg, 86);
-    assert!(off.signals.iter().all(|s| s.served_staleness_p95.is_none()));
+    assert!(off
+        .operations
+        .signals
+        .iter()
+        .all(|s| s.served_staleness_p95.is_none()));
     cfg.report_series = true;
     let r = run(&cfg, 86);
-    assert!(!r.signals.is_empty());
+    assert!(!r.operations.signals.is_empty());
     // Keeping them changes nothing else.
-    assert_eq!(r.alerts, off.alerts);
-    assert_eq!(r.timeline.len(), off.timeline.len());
+    assert_eq!(r.operations.alerts, off.operations.alerts);
+    assert_eq!(r.operations.timeline.len(), off.operations.timeline.len());
     let sig = |s: &engine::ops::Signals| engine::ops::Signals {
         served_staleness_p95: None,
         data_age_p95: None,
         ..*s
     };
     assert!(r
+        .operations
         .signals
         .iter()
-        .zip(&off.signals)
+        .zip(&off.operations.signals)
         .all(|(a, b)| sig(a) == *b));
     let series = |s: &engine::ops::Signals| {
         (
@@ -979,7 +1014,7 @@ fn window_staleness_series_follow_the_lag_spike() {
             s.data_age_p95.expect("kept"),
         )
     };
-    for s in &r.signals {
+    for s in &r.operations.signals {
         let (served, age) = series(s);
         assert!(
             age <= served,
@@ -990,6 +1025,7 @@ fn window_staleness_series_follow_the_lag_spike() {
     // Before the fault only the model's own short spikes: most windows well
     // under the bound.
     let mut before: Vec<f64> = r
+        .operations
         .signals
         .iter()
         .filter(|s| s.at <= fault.start)
@@ -999,6 +1035,7 @@ fn window_staleness_series_follow_the_lag_spike() {
     before.sort_by(f64::total_cmp);
     assert!(before[before.len() / 2] < 1_000.0, "{before:?}");
     let worst = r
+        .operations
         .signals
         .iter()
         .filter(|s| s.at > fault.start && s.at <= fault.end)

@@ -28,7 +28,7 @@ fn figures(r: &DrillRuns) -> String {
         r.follower_reads,
         r.underreported_reads,
         r.staleness_error.summary(),
-        r.first.timeline
+        r.first.operations.timeline
     )
 }
 

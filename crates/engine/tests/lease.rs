@@ -38,10 +38,10 @@ fn with_fencing_and_true_clocks_a_deposed_leader_never_overlaps_its_successor() 
                 };
                 let r = run_drill(&cfg, seed).unwrap();
                 assert!(
-                    !r.promotions.is_empty(),
+                    !r.failover.promotions.is_empty(),
                     "{name} {seed}: a promotion is expected"
                 );
-                assert_eq!(r.lease_overlap, 0, "{name} {seed} {replication}");
+                assert_eq!(r.failover.lease_overlap, 0, "{name} {seed} {replication}");
             }
         }
     }
@@ -53,8 +53,8 @@ fn a_clock_step_within_the_skew_bound_keeps_leases_apart() {
     let cfg = with_sg_step(partition(), -400.0);
     assert!(ms(400.0) < cfg.skew_bound);
     let r = run_drill(&cfg, 86).unwrap();
-    assert!(!r.promotions.is_empty());
-    assert_eq!(r.lease_overlap, 0);
+    assert!(!r.failover.promotions.is_empty());
+    assert_eq!(r.failover.lease_overlap, 0);
 }
 
 #[test]
@@ -69,22 +69,27 @@ fn a_clock_stepped_back_beyond_the_bound_lets_the_old_leader_overlap() {
     let heal = cfg.faults[0].end;
     let r = run_drill(&cfg, 86).unwrap();
     let fenced: Vec<_> = r
+        .operations
         .timeline
         .iter()
         .filter(|m| m.what.starts_with("SG measures its clock beyond"))
         .map(|m| m.at)
         .collect();
-    assert_eq!(fenced, vec![heal], "{:?}", r.timeline);
-    let promoted = r.promotions[0].0;
-    assert!(r.lease_overlap > 0, "no overlap");
+    assert_eq!(fenced, vec![heal], "{:?}", r.operations.timeline);
+    let promoted = r.failover.promotions[0].at;
+    assert!(r.failover.lease_overlap > 0, "no overlap");
     // SG can over-run by at most the step beyond the two margins.
     let bound = ms(step) - 2 * partition().skew_bound;
-    assert!(r.lease_overlap <= bound, "{} > {bound}", r.lease_overlap);
+    assert!(
+        r.failover.lease_overlap <= bound,
+        "{} > {bound}",
+        r.failover.lease_overlap
+    );
     // Its charges in the overlap are acknowledged (async) and then lost.
     let clean = run_drill(&partition(), 86).unwrap();
     assert!(r.money.lost_acknowledged_charges > clean.money.lost_acknowledged_charges);
     assert_eq!(
-        promoted, clean.promotions[0].0,
+        promoted, clean.failover.promotions[0].at,
         "JP's clock is true: same promotion time"
     );
 }
@@ -97,7 +102,7 @@ fn without_fencing_the_old_leader_admits_until_the_partition_heals() {
     };
     let r = run_drill(&cfg, 86).unwrap();
     let heal = cfg.faults[0].end;
-    let promoted = r.promotions[0].0;
-    assert!(r.lease_overlap > 0);
-    assert!(r.lease_overlap <= heal - promoted);
+    let promoted = r.failover.promotions[0].at;
+    assert!(r.failover.lease_overlap > 0);
+    assert!(r.failover.lease_overlap <= heal - promoted);
 }

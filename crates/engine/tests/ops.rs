@@ -5,10 +5,12 @@
 //! Every bound is derived from the configuration (skew bound, clock models,
 //! fault window, lag spike, monitoring window, topology RTTs).
 
-use engine::drill::{run_drill, DrillConfig, DrillResult, Fault, FaultKind, JpRole, Watermark};
+use engine::drill::{
+    run_drill, DrillConfig, DrillResult, Fault, FaultKind, JpRole, RunbookStep, Watermark,
+};
 use engine::ops::{
     default_alerts, AlertId, AlertRule, Change, ChargeFailure, Degradation, Flag, FlagSpan,
-    Monitor, Signal,
+    FlagSwitch, Monitor, Signal,
 };
 use replication::clock::ClockModel;
 use replication::{IidLag, LagModel};
@@ -47,12 +49,17 @@ fn plus_bucket(v_ms: f64) -> f64 {
     v_ms * 1.001 + 0.001
 }
 
-fn impact(r: &DrillResult, k: Degradation) -> engine::ops::Impact {
-    r.impact
+fn impact(r: &DrillResult, k: Degradation) -> engine::ops::UserImpact {
+    r.response
+        .impact
         .iter()
-        .find(|(kind, _)| *kind == k)
-        .map(|(_, i)| *i)
+        .find(|i| i.kind == k)
+        .copied()
         .expect("every kind is reported")
+}
+
+fn switch(flag: Flag, on: Micros, off: Option<Micros>) -> FlagSwitch {
+    FlagSwitch { flag, on, off }
 }
 
 fn story(r: &DrillResult) -> String {
@@ -61,20 +68,20 @@ fn story(r: &DrillResult) -> String {
          charges={} acked={} rejected={} unknown={} lost={} invariants_ok={}\n",
         r.drill,
         r.watermark,
-        r.follower_reads,
-        r.underreported_reads,
-        r.staleness_error.summary(),
-        r.alerts,
-        r.flags,
-        r.runbook,
-        r.charges,
-        r.acknowledged_charges,
-        r.rejected_charges,
-        r.unknown_outcome_charges,
+        r.reads.follower_reads,
+        r.reads.underreported_reads,
+        r.reads.staleness_error.summary(),
+        r.operations.alerts,
+        r.operations.flags,
+        r.response.runbook,
+        r.charges.sent,
+        r.charges.acknowledged,
+        r.charges.rejected,
+        r.charges.unknown_outcome,
         r.money.lost_acknowledged_charges,
         r.money.invariants_ok,
     );
-    for m in &r.timeline {
+    for m in &r.operations.timeline {
         s.push_str(&format!("  {:>9.3} s  {}\n", to_ms(m.at) / 1000.0, m.what));
     }
     s
@@ -114,17 +121,17 @@ fn wall_clock_watermark_under_reports_by_at_most_the_pairwise_skew() {
     assert_eq!(skew, 500_000, "the drill's SG/US skew");
     for seed in SEEDS {
         let r = run(&cfg, seed);
-        assert!(r.follower_reads > 0, "{}", story(&r));
+        assert!(r.reads.follower_reads > 0, "{}", story(&r));
         // A US replica subtracts 500 ms of skew from every true staleness
         // (clamped at 0): every read with any staleness at all is
         // under-reported.
-        assert!(r.underreported_reads > 0, "{}", story(&r));
+        assert!(r.reads.underreported_reads > 0, "{}", story(&r));
         assert!(
-            r.underreported_reads as f64 >= 0.99 * r.follower_reads as f64,
+            r.reads.underreported_reads as f64 >= 0.99 * r.reads.follower_reads as f64,
             "essentially every US follower read is under-reported: {}",
             story(&r)
         );
-        let e = r.staleness_error.summary();
+        let e = r.reads.staleness_error.summary();
         assert!(
             e.max <= plus_bucket(to_ms(skew as Micros)),
             "the wall-clock error is bounded by the skew ({} ms): {:?}",
@@ -146,13 +153,13 @@ fn hybrid_watermark_never_under_reports_within_the_skew_bound() {
     );
     for seed in SEEDS {
         let r = run(&cfg, seed);
-        assert!(r.follower_reads > 0, "{}", story(&r));
-        assert_eq!(r.underreported_reads, 0, "{}", story(&r));
+        assert!(r.reads.follower_reads > 0, "{}", story(&r));
+        assert_eq!(r.reads.underreported_reads, 0, "{}", story(&r));
         // The leader's clock (SG, +250 ms) is the fastest: a follower's hybrid
         // clock is its last stamp received, `now − in-flight time`, so the
         // reported staleness is the truth minus that in-flight time plus the
         // bound: over by at most the bound.
-        let e = r.staleness_error.summary();
+        let e = r.reads.staleness_error.summary();
         assert!(
             e.max <= plus_bucket(to_ms(cfg.skew_bound)),
             "hybrid error within the skew bound: {e:?}"
@@ -212,16 +219,16 @@ fn a_drifting_clock_breaks_the_wall_watermark_beyond_the_bound() {
     let at_most = 5_000 * (crossing + cfg.renew_every) / 1_000_000;
     for seed in SEEDS {
         let r = run(&cfg, seed);
-        let e = r.staleness_error.summary();
-        assert!(r.underreported_reads > 0, "{}", story(&r));
+        let e = r.reads.staleness_error.summary();
+        assert!(r.reads.underreported_reads > 0, "{}", story(&r));
         assert!(
             e.max > to_ms(cfg.skew_bound),
             "wall under-reports beyond the 500 ms bound once the drift exceeds it: {e:?}"
         );
         assert!(e.max <= plus_bucket(to_ms(skew as Micros)), "{e:?}");
         let c = run(&checked, seed);
-        assert!(c.offset_refused_reads > 0, "{}", story(&c));
-        let e = c.staleness_error.summary();
+        assert!(c.reads.offset_refused_reads > 0, "{}", story(&c));
+        let e = c.reads.staleness_error.summary();
         assert!(
             e.max <= plus_bucket(to_ms(at_most)),
             "{e:?} vs {at_most} µs"
@@ -240,10 +247,10 @@ fn hybrid_watermark_holds_while_the_drift_stays_within_the_bound() {
     assert_eq!(skew_exceeds_bound_at(&cfg), None);
     for seed in SEEDS {
         let r = run(&cfg, seed);
-        assert!(r.follower_reads > 0);
-        assert_eq!(r.underreported_reads, 0, "{}", story(&r));
+        assert!(r.reads.follower_reads > 0);
+        assert_eq!(r.reads.underreported_reads, 0, "{}", story(&r));
         // Over-report at most twice the bound (docs/model.md).
-        let e = r.staleness_error.summary();
+        let e = r.reads.staleness_error.summary();
         assert!(e.max <= plus_bucket(2.0 * to_ms(cfg.skew_bound)), "{e:?}");
     }
 }
@@ -275,14 +282,14 @@ fn hybrid_watermark_does_not_under_report_while_the_follower_hears_its_leader() 
     };
     for seed in SEEDS {
         let r = run(&full, seed);
-        assert!(r.follower_reads > 0);
-        assert_eq!(r.underreported_reads, 0, "{}", story(&r));
+        assert!(r.reads.follower_reads > 0);
+        assert_eq!(r.reads.underreported_reads, 0, "{}", story(&r));
         // SG's clock is the fastest: over-reported by at most the bound.
-        let e = r.staleness_error.summary();
+        let e = r.reads.staleness_error.summary();
         assert!(e.max <= plus_bucket(to_ms(full.skew_bound)), "{e:?}");
         let w = run(&wall, seed);
-        assert!(w.underreported_reads > 0, "{}", story(&w));
-        assert!(w.staleness_error.summary().max > to_ms(full.skew_bound));
+        assert!(w.reads.underreported_reads > 0, "{}", story(&w));
+        assert!(w.reads.staleness_error.summary().max > to_ms(full.skew_bound));
     }
 }
 
@@ -308,7 +315,7 @@ fn no_lag_read_or_rejection_alert_fires_when_nothing_is_wrong() {
     assert_eq!(cfg.duration, ms(300_000.0));
     for seed in MANY {
         let r = run(&cfg, seed);
-        for a in &r.alerts {
+        for a in &r.operations.alerts {
             assert!(
                 !matches!(
                     a.name.as_str(),
@@ -323,7 +330,7 @@ fn no_lag_read_or_rejection_alert_fires_when_nothing_is_wrong() {
             assert_eq!(a.fault_at, None);
         }
         assert!(r.money.invariants_ok);
-        assert_eq!(r.rejected_charges, 0);
+        assert_eq!(r.charges.rejected, 0);
     }
 }
 
@@ -338,14 +345,18 @@ fn six_quiet_hours_under_episodic_lag_fire_no_alert_but_would_without_holds() {
     assert!(matches!(cfg.lag, LagModel::Episodic(_)));
     cfg.duration = ms(6.0 * 3_600_000.0);
     let r = run(&cfg, 86);
-    let fired: Vec<String> = r.alerts.iter().map(|a| a.name.clone()).collect();
+    let fired: Vec<String> = r.operations.alerts.iter().map(|a| a.name.clone()).collect();
     assert!(fired.is_empty(), "false alarms: {fired:?}");
     for a in &mut cfg.alerts {
         a.hold = 0;
     }
     let r = run(&cfg, 86);
-    let names: std::collections::BTreeSet<&str> =
-        r.alerts.iter().map(|a| a.name.as_str()).collect();
+    let names: std::collections::BTreeSet<&str> = r
+        .operations
+        .alerts
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
     assert!(
         names.contains("replication_lag_p95") && names.contains("charge_latency_p95"),
         "{names:?}"
@@ -372,6 +383,7 @@ fn the_charge_latency_alert_fires_in_the_first_window_of_an_outage() {
     for seed in SEEDS {
         let r = run(&cfg, seed);
         let fired = r
+            .operations
             .alerts
             .iter()
             .find(|a| a.name == rule.name && a.fault_at.is_some())
@@ -429,6 +441,7 @@ fn the_lag_alert_fires_within_one_window_of_the_spike_and_resolves_after_it() {
     for seed in SEEDS {
         let r = run(&cfg, seed);
         let lag: Vec<_> = r
+            .operations
             .alerts
             .iter()
             .filter(|a| a.name == "replication_lag_p95")
@@ -458,7 +471,7 @@ fn the_lag_alert_fires_within_one_window_of_the_spike_and_resolves_after_it() {
         );
         // No lag or stale-read alert fires before the fault (replication has
         // no spikes of its own): each has the fault as its cause.
-        for a in r.alerts.iter().filter(|a| {
+        for a in r.operations.alerts.iter().filter(|a| {
             matches!(
                 a.name.as_str(),
                 "replication_lag_p95" | "stale_reads_served"
@@ -520,8 +533,8 @@ fn force_leader_read_all_drill_serves_nothing_stale_at_leader_latency() {
         }
         // The flag was on all drill and is reported so.
         assert_eq!(
-            r.flags,
-            vec![(Flag::ForceLeaderRead, 0, Some(cfg.duration))]
+            r.operations.flags,
+            vec![switch(Flag::ForceLeaderRead, 0, Some(cfg.duration))]
         );
         // Without the flag the same drill under `local` reads does serve
         // stale reads (the test can fail). Under the default `bounded` it
@@ -549,7 +562,7 @@ fn force_leader_reads_are_not_counted_as_follower_served() {
     };
     let r = run(&cfg, 86);
     assert_eq!(
-        (r.follower_reads, r.underreported_reads),
+        (r.reads.follower_reads, r.reads.underreported_reads),
         (0, 0),
         "every read was served by the leader (staleness 0), yet the report \
          counts follower-served reads and under-reports: {}",
@@ -577,16 +590,16 @@ fn write_readonly_mode_rejects_every_charge_sent_while_on_and_loses_none() {
         // Charges sent before the window: the same drill stopped at `on`
         // (identical up to then).
         let upto_on = run(&quiet_no_retries(on), seed);
-        assert_eq!(upto_on.rejected_charges, 0, "{}", story(&upto_on));
+        assert_eq!(upto_on.charges.rejected, 0, "{}", story(&upto_on));
         // Charges sent up to the end of the window, flag on for all of it.
         let upto_off = run(
             &with_flag(quiet_no_retries(off), Flag::WriteReadonlyMode, on, off),
             seed,
         );
-        let sent_in_window = upto_off.charges - upto_on.charges;
+        let sent_in_window = upto_off.charges.sent - upto_on.charges.sent;
         assert!(sent_in_window > 0);
         assert_eq!(
-            upto_off.rejected_charges,
+            upto_off.charges.rejected,
             sent_in_window,
             "every charge sent while the flag was on is refused: {}",
             story(&upto_off)
@@ -599,15 +612,18 @@ fn write_readonly_mode_rejects_every_charge_sent_while_on_and_loses_none() {
             off,
         );
         let r = run(&cfg, seed);
-        assert_eq!(r.rejected_charges, sent_in_window, "{}", story(&r));
+        assert_eq!(r.charges.rejected, sent_in_window, "{}", story(&r));
         assert_eq!(r.money.lost_acknowledged_charges, 0);
         assert!(r.money.invariants_ok, "{:?}", r.money.first_breach);
         let wu = impact(&r, Degradation::WritesUnavailable);
         assert_eq!(wu.responses, sent_in_window);
         assert!(wu.first.unwrap() >= on && wu.last.unwrap() < off, "{wu:?}");
         // Charges keep being acknowledged outside the window.
-        assert!(r.acknowledged_charges > 0);
-        assert_eq!(r.flags, vec![(Flag::WriteReadonlyMode, on, Some(off))]);
+        assert!(r.charges.acknowledged > 0);
+        assert_eq!(
+            r.operations.flags,
+            vec![switch(Flag::WriteReadonlyMode, on, Some(off))]
+        );
     }
 }
 
@@ -625,7 +641,11 @@ fn disable_recs_degrades_eligibility_reads_only_while_on() {
             "feature disabled only while on: {fd:?}"
         );
         // Windows of 10 s: the flag spans 7 of them.
-        assert_eq!(fd.windows, (off - on) / cfg.signal_window, "{fd:?}");
+        assert_eq!(
+            fd.affected / cfg.signal_window,
+            (off - on) / cfg.signal_window,
+            "{fd:?}"
+        );
         let plain = run(&base, seed);
         assert_eq!(impact(&plain, Degradation::FeatureDisabled).responses, 0);
         // Reads draw no randomness, so the two runs see the same requests:
@@ -671,18 +691,20 @@ fn the_runbook_detects_mitigates_and_recovers_in_order() {
     for seed in SEEDS {
         let r = run(&cfg, seed);
         // Steps 1..5, in order, at non-decreasing times.
-        assert_eq!(r.runbook.len(), 5, "{}", story(&r));
-        for (k, (what, _, _)) in r.runbook.iter().enumerate() {
+        assert_eq!(r.response.runbook.len(), 5, "{}", story(&r));
+        for (k, step) in r.response.runbook.iter().enumerate() {
+            let what = &step.step;
             assert!(what.starts_with(STEP_NAMES[k]), "step {}: {what}", k + 1);
         }
         assert!(
-            r.runbook.windows(2).all(|p| p[0].1 <= p[1].1),
+            r.response.runbook.windows(2).all(|p| p[0].at <= p[1].at),
             "{:?}",
-            r.runbook
+            r.response.runbook
         );
         // On the timeline: the round that played through is numbered 1..5
         // (an earlier round may have stood down on a blip at step 2).
         let numbered: Vec<u32> = r
+            .operations
             .timeline
             .iter()
             .filter_map(|m| m.what.strip_prefix("runbook step "))
@@ -696,6 +718,7 @@ fn the_runbook_detects_mitigates_and_recovers_in_order() {
         );
         // Time to detect: the first firing with a fault, within one window.
         let first = r
+            .operations
             .alerts
             .iter()
             .filter(|a| a.fault_at.is_some())
@@ -707,13 +730,20 @@ fn the_runbook_detects_mitigates_and_recovers_in_order() {
             "{}",
             story(&r)
         );
-        assert_eq!(r.runbook[0].1, first.fired_at, "detect when it fires");
-        // Mitigation: FORCE_LEADER_READ on at step 3, off at step 5.
-        let mitigated = r.runbook[2].1;
-        assert!(r.runbook[2].0.contains("FORCE_LEADER_READ"));
         assert_eq!(
-            r.flags,
-            vec![(Flag::ForceLeaderRead, mitigated, Some(r.runbook[4].1))]
+            r.response.runbook[0].at, first.fired_at,
+            "detect when it fires"
+        );
+        // Mitigation: FORCE_LEADER_READ on at step 3, off at step 5.
+        let mitigated = r.response.runbook[2].at;
+        assert!(r.response.runbook[2].step.contains("FORCE_LEADER_READ"));
+        assert_eq!(
+            r.operations.flags,
+            vec![switch(
+                Flag::ForceLeaderRead,
+                mitigated,
+                Some(r.response.runbook[4].at)
+            )]
         );
         assert!(mitigated < end, "mitigated during the fault");
         // After mitigation no read is served stale while the flag is on...
@@ -724,8 +754,14 @@ fn the_runbook_detects_mitigates_and_recovers_in_order() {
         );
         // ...so degraded responses per second drop (confirm → mitigate vs
         // mitigate → communicate, both during the fault).
-        let rate = |k: usize| r.runbook[k].2 as f64 / to_ms(r.runbook[k].1 - r.runbook[k - 1].1);
-        assert!(r.runbook[3].1 <= end, "communicate still during the fault");
+        let rate = |k: usize| {
+            r.response.runbook[k].degraded as f64
+                / to_ms(r.response.runbook[k].at - r.response.runbook[k - 1].at)
+        };
+        assert!(
+            r.response.runbook[3].at <= end,
+            "communicate still during the fault"
+        );
         assert!(
             rate(3) < rate(2) / 10.0,
             "degraded/s before {} after {}",
@@ -734,12 +770,13 @@ fn the_runbook_detects_mitigates_and_recovers_in_order() {
         );
         // Recover: 60 s after the alert that started the runbook resolves.
         let trigger = r
+            .operations
             .alerts
             .iter()
-            .find(|a| r.runbook[0].0.contains(&a.name))
+            .find(|a| r.response.runbook[0].step.contains(&a.name))
             .unwrap();
         assert_eq!(
-            Some(r.runbook[4].1),
+            Some(r.response.runbook[4].at),
             trigger.resolved_at.map(|t| t + ms(60_000.0))
         );
         assert!(r.money.invariants_ok);
@@ -759,13 +796,14 @@ fn a_runbook_whose_alert_resolves_before_mitigation_still_switches_flags_off() {
     for seed in SEEDS {
         let r = run(&cfg, seed);
         let trigger = r
+            .operations
             .alerts
             .iter()
             .find(|a| a.name == "replication_lag_p95")
             .expect("fires");
         let resolved = trigger.resolved_at.expect("resolves");
         assert!(resolved + ms(60_000.0) < cfg.duration);
-        for (f, on, off) in &r.flags {
+        for FlagSwitch { flag: f, on, off } in &r.operations.flags {
             assert!(
                 off.is_some(),
                 "{f} switched on at {} ms by the runbook is never switched off, \
@@ -777,9 +815,9 @@ fn a_runbook_whose_alert_resolves_before_mitigation_still_switches_flags_off() {
         }
         // Either the runbook stood down or it played to the end.
         assert!(
-            r.runbook.is_empty() || r.runbook.len() == 5,
+            r.response.runbook.is_empty() || r.response.runbook.len() == 5,
             "runbook stuck: {:?}",
-            r.runbook
+            r.response.runbook
         );
     }
 }
@@ -797,6 +835,7 @@ fn a_blip_alert_does_not_keep_the_runbook_from_mitigating_the_incident() {
     for seed in [8, 29, 42] {
         let r = run(&cfg, seed);
         let lag = r
+            .operations
             .alerts
             .iter()
             .find(|a| a.name == "replication_lag_p95")
@@ -807,9 +846,10 @@ fn a_blip_alert_does_not_keep_the_runbook_from_mitigating_the_incident() {
         // just after the 120 s spike itself ended).
         let until = lag.resolved_at.unwrap_or(end);
         let mitigated = r
+            .operations
             .flags
             .iter()
-            .any(|(f, on, _)| *f == Flag::ForceLeaderRead && *on < until);
+            .any(|s| s.flag == Flag::ForceLeaderRead && s.on < until);
         assert!(
             mitigated,
             "seed {seed}: the lag alert fired at {} ms during the spike but the \
@@ -830,14 +870,14 @@ fn the_runbook_does_not_act_after_the_drill_has_ended() {
     let cfg = steady_runbook();
     for seed in [42, 86] {
         let r = run(&cfg, seed);
-        for (what, at, _) in &r.runbook {
+        for RunbookStep { step: what, at, .. } in &r.response.runbook {
             assert!(
                 *at <= cfg.duration,
                 "seed {seed}: `{what}` at {} ms",
                 to_ms(*at)
             );
         }
-        for (f, on, off) in &r.flags {
+        for FlagSwitch { flag: f, on, off } in &r.operations.flags {
             assert!(
                 *on <= cfg.duration && off.is_none_or(|o| o <= cfg.duration),
                 "seed {seed}: {f} switched at {} ms / {:?} in a {} ms drill",
@@ -860,7 +900,7 @@ fn an_alert_is_attributed_only_to_a_fault_its_window_saw() {
     let cfg = steady_runbook();
     for seed in [8, 86] {
         let r = run(&cfg, seed);
-        for a in &r.alerts {
+        for a in &r.operations.alerts {
             if let Some(f) = a.fault_at {
                 assert!(
                     a.fired_at > f,
@@ -892,19 +932,19 @@ fn alerts_flags_and_timeline_are_identical_for_the_same_seed() {
     ];
     for cfg in &cfgs {
         let (a, b) = (run(cfg, 42), run(cfg, 42));
-        assert_eq!(a.alerts, b.alerts);
-        assert_eq!(a.flags, b.flags);
-        assert_eq!(a.timeline, b.timeline);
-        assert_eq!(a.runbook, b.runbook);
-        assert_eq!(a.impact, b.impact);
+        assert_eq!(a.operations.alerts, b.operations.alerts);
+        assert_eq!(a.operations.flags, b.operations.flags);
+        assert_eq!(a.operations.timeline, b.operations.timeline);
+        assert_eq!(a.response.runbook, b.response.runbook);
+        assert_eq!(a.response.impact, b.response.impact);
         assert_eq!(
-            (a.follower_reads, a.underreported_reads),
-            (b.follower_reads, b.underreported_reads)
+            (a.reads.follower_reads, a.reads.underreported_reads),
+            (b.reads.follower_reads, b.reads.underreported_reads)
         );
-        assert!(!a.alerts.is_empty());
+        assert!(!a.operations.alerts.is_empty());
         // A different seed is a different run.
         let c = run(cfg, 43);
-        assert_ne!(a.impact, c.impact);
+        assert_ne!(a.response.impact, c.response.impact);
     }
 }
 
@@ -1084,8 +1124,8 @@ fn overlapping_spans_of_one_flag_keep_it_on_for_their_union() {
     }
     let r = run(&cfg, 86);
     assert_eq!(
-        r.flags,
-        vec![(Flag::ForceLeaderRead, on, Some(off))],
+        r.operations.flags,
+        vec![switch(Flag::ForceLeaderRead, on, Some(off))],
         "{}",
         story(&r)
     );
@@ -1133,7 +1173,7 @@ fn bounded_reads_keep_the_contract_through_a_lag_spike() {
         assert_eq!(bounded.read_strategy, ReadStrategy::Bounded);
         assert_eq!(local.read_strategy, ReadStrategy::Local);
         for r in [&bounded, &local] {
-            assert_eq!(r.staleness_order_violations, 0, "{}", story(r));
+            assert_eq!(r.reads.staleness_order_violations, 0, "{}", story(r));
             for w in [&r.during, &r.outside] {
                 let t = w.total();
                 assert!(

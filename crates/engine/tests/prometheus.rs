@@ -130,7 +130,7 @@ fn exact_rules() -> Vec<AlertRule> {
 fn check(cfg: &DrillConfig, seed: u64, rules: &[AlertRule]) -> usize {
     let r = run_drill(cfg, seed).expect("valid drill");
     let window_s = cfg.signal_window as f64 / 1e6;
-    for (i, s) in r.signals.iter().enumerate() {
+    for (i, s) in r.operations.signals.iter().enumerate() {
         assert_eq!(
             s.at,
             (i as u64 + 1) * cfg.signal_window,
@@ -138,7 +138,12 @@ fn check(cfg: &DrillConfig, seed: u64, rules: &[AlertRule]) -> usize {
         );
     }
     let mut over = 0;
-    for (s, rates) in r.signals.iter().zip(rates(&r.signals, window_s)) {
+    for (s, rates) in r
+        .operations
+        .signals
+        .iter()
+        .zip(rates(&r.operations.signals, window_s))
+    {
         for rule in rules {
             let monitor = s.value(rule.signal) > rule.threshold;
             over += monitor as usize;
@@ -173,11 +178,11 @@ fn exact_rules_fire_on_the_exported_series_exactly_when_the_monitor_does() {
 fn the_series_count_what_the_signals_were_computed_from() {
     let cfg = DrillConfig::builtin(Builtin::RegionDown, JpRole::Replica);
     let r = run_drill(&cfg, 86).expect("valid drill");
-    let c: Vec<_> = r.signals.iter().map(|s| s.counts).collect();
+    let c: Vec<_> = r.operations.signals.iter().map(|s| s.counts).collect();
     let total = |f: fn(&engine::ops::WindowCounts) -> u64| c.iter().map(f).sum::<u64>();
     // Every read and charge attempt of the drill is in some window.
     assert!(total(|c| c.reads) > 0 && total(|c| c.timed_out) > 0 && total(|c| c.rejected) > 0);
-    for (s, c) in r.signals.iter().zip(&c) {
+    for (s, c) in r.operations.signals.iter().zip(&c) {
         let share = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
         assert_eq!(s.read_error_rate, share(c.read_errors, c.reads));
         assert_eq!(s.stale_read_share, share(c.stale_reads, c.reads));

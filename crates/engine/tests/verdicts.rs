@@ -50,7 +50,7 @@ fn indicators_add_up_to_the_windows_counts() {
             .iter()
             .map(|x| x.steady[charge].valid + x.faults[0].tallies[charge].valid)
             .sum();
-        assert_eq!(all, r.charges, "seed {seed}");
+        assert_eq!(all, r.charges.sent, "seed {seed}");
         let answered: u64 = r
             .sli
             .iter()
@@ -58,7 +58,7 @@ fn indicators_add_up_to_the_windows_counts() {
             .sum();
         assert_eq!(
             answered,
-            r.charges - r.rejected_charges - r.unknown_outcome_charges,
+            r.charges.sent - r.charges.rejected - r.charges.unknown_outcome,
             "seed {seed}: a charge is answered unless refused or timed out"
         );
     }
@@ -189,7 +189,7 @@ fn refused_writes_leave_every_charge_of_the_outage_undone() {
     let expected = cfg.rate * cfg.workload.mix.charge * outage as f64 / 1e6;
     for seed in [1, 86] {
         let r = run_drill(&cfg, seed).expect("valid drill");
-        for (s, &n) in r.not_completed_by_site.iter().enumerate() {
+        for (s, &n) in r.recovery.not_completed_by_site.iter().enumerate() {
             // 4 sigma of a Poisson count, plus the charges of the fault's
             // first second that the entry region answered before it knew.
             let slack = 4.0 * expected.sqrt() + cfg.rate;

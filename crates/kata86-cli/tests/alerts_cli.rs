@@ -101,7 +101,7 @@ fn the_committed_test_holds_the_lag_alert_quiet_before_the_fault_and_firing_afte
             continue;
         }
         let name = &rule.name;
-        for s in r.signals.iter().take_while(|s| s.at <= fault) {
+        for s in r.operations.signals.iter().take_while(|s| s.at <= fault) {
             let quiet = format!(
                 "      - {{eval_time: {}, alertname: '{name}', exp_alerts: []}}\n",
                 at(s.at)
@@ -109,6 +109,7 @@ fn the_committed_test_holds_the_lag_alert_quiet_before_the_fault_and_firing_afte
             assert!(test.contains(&quiet), "{quiet}");
         }
         let fired = r
+            .operations
             .alerts
             .iter()
             .find(|f| f.alert.0 == i)

@@ -696,6 +696,7 @@ fn threshold_table(cfg: &DrillConfig, source: &str) -> Result<String, AlertsErro
 fn firings(r: &DrillResult, i: usize) -> String {
     let secs = |t: Micros| format!("{} s", t as f64 / 1e6);
     let spans: Vec<String> = r
+        .operations
         .alerts
         .iter()
         .filter(|f| f.alert.0 == i)
@@ -749,7 +750,7 @@ fn test_yaml(
         "rule_files:\n  - {}\nevaluation_interval: {window}\ntests:\n  - interval: {window}\n    input_series:\n",
         quote(rules_file)
     );
-    for s in prom::series(&r.signals) {
+    for s in prom::series(&r.operations.signals) {
         let _ = writeln!(y, "      - series: {}", quote(&s.name));
         let _ = writeln!(y, "        values: {}", quote(&values(&s.values)));
     }
@@ -766,9 +767,9 @@ fn test_yaml(
             continue;
         }
         let hold = duration(rule.hold, &format!("alert {}'s hold", rule.name))?;
-        for s in &r.signals {
+        for s in &r.operations.signals {
             let at = duration(s.at, "a window end")?;
-            let firing = r.alerts.iter().any(|f| {
+            let firing = r.operations.alerts.iter().any(|f| {
                 f.alert.0 == i && f.fired_at <= s.at && f.resolved_at.is_none_or(|end| s.at < end)
             });
             asserted += 1;

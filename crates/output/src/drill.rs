@@ -1,8 +1,13 @@
 //! `kata86 drill`: the tables and the JSON document of a drill's runs.
 //!
-//! Still a hand-written mirror of [`engine::drill::DrillResult`] and
-//! [`engine::drill::DrillRuns`] (to be replaced by the engine types'
-//! own `Serialize`); it lives here so that its schema is published with the
+//! The parts of [`engine::drill::DrillResult`] that serialize themselves
+//! ([`Money`], [`Failover`], [`Charges`], [`Operations`], [`Response`] and
+//! the records inside them, units in their keys) are embedded as they are.
+//! What is still written here: the configuration (with the seed), the
+//! per-site RTO map and the windows (they need the site names), the figures
+//! derived from several fields (ratios, time to detect and to mitigate,
+//! the staleness error's quantiles), and the spreads over the runs
+//! ([`RunsJson`]). It lives here so that its schema is published with the
 //! others and the CLI only calls [`json`].
 #![allow(missing_docs)]
 
@@ -10,26 +15,16 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use engine::drill::sli::pct;
-use engine::drill::{DrillConfig, DrillResult, DrillRuns, Money, SiteWindow, Window};
+use engine::drill::{
+    Charges, DrillConfig, DrillResult, DrillRuns, Failover, Money, Operations, Response,
+    SiteWindow, Window,
+};
 use metrics::Spread;
 use schemars::JsonSchema;
 use serde::Serialize;
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 use topology::to_ms;
-
-#[derive(Serialize, JsonSchema)]
-pub struct MomentJson {
-    at_ms: f64,
-    what: String,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct PromotionJson {
-    at_ms: f64,
-    region: String,
-    prefix_lsn: u64,
-}
 
 /// One client site's figures in a window (or every site's, in `total`).
 #[derive(Serialize, JsonSchema)]
@@ -81,8 +76,10 @@ impl ConfigJson {
     }
 }
 
+/// One run in full: the parts of [`DrillResult`] that serialize
+/// themselves, embedded as they are, and the figures derived here.
 #[derive(Serialize, JsonSchema)]
-pub struct DrillJson {
+pub struct DrillJson<'a> {
     #[serde(flatten)]
     config: ConfigJson,
     /// From the fault to the first charge sent after it being acknowledged
@@ -93,44 +90,23 @@ pub struct DrillJson {
     rto_worst_ms: Option<f64>,
     rpo_ms: f64,
     #[serde(flatten)]
-    money: Money,
-    lost_window_ms: f64,
-    longest_write_gap_ms: f64,
-    promotions: Vec<PromotionJson>,
-    acked_beyond_promoted_prefix: u64,
-    lease_overlap_ms: f64,
-    rejected_charges: u64,
-    unknown_outcome_charges: u64,
-    acknowledged_charges: u64,
-    charges: u64,
+    money: &'a Money,
+    #[serde(flatten)]
+    failover: &'a Failover,
+    #[serde(flatten)]
+    charges: &'a Charges,
     during_faults: WindowJson,
     outside_faults: WindowJson,
-    timeline: Vec<MomentJson>,
-    alerts: Vec<AlertJson>,
-    flags: Vec<FlagJson>,
+    #[serde(flatten)]
+    operations: &'a Operations,
     time_to_detect_ms: Option<f64>,
     time_to_mitigate_ms: Option<f64>,
     staleness_error_ms: ErrorJson,
     underreported_read_ratio: f64,
     staleness_order_violations: u64,
     offset_refused_reads: u64,
-    user_impact: Vec<ImpactJson>,
-    runbook: Vec<StepJson>,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct AlertJson {
-    name: String,
-    fired_at_ms: f64,
-    fault_at_ms: Option<f64>,
-    resolved_at_ms: Option<f64>,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct FlagJson {
-    name: &'static str,
-    on_at_ms: f64,
-    off_at_ms: Option<f64>,
+    #[serde(flatten)]
+    response: &'a Response,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -139,22 +115,6 @@ pub struct ErrorJson {
     p95: f64,
     p99: f64,
     max: f64,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct ImpactJson {
-    kind: &'static str,
-    responses: u64,
-    affected_s: f64,
-    first_at_ms: Option<f64>,
-    last_at_ms: Option<f64>,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct StepJson {
-    step: String,
-    at_ms: f64,
-    degraded_responses_since_previous: u64,
 }
 
 fn site_json(w: &SiteWindow, client: Option<String>) -> SiteJson {
@@ -184,11 +144,12 @@ fn window_json(w: &Window, t: &topology::Topology) -> WindowJson {
     }
 }
 
-fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
+fn drill_json<'a>(r: &'a DrillResult, seed: u64, t: &topology::Topology) -> DrillJson<'a> {
     DrillJson {
         config: ConfigJson::of(r, seed),
-        first_ack_ms: r.rto.map(to_ms),
+        first_ack_ms: r.recovery.rto.map(to_ms),
         rto_by_site_ms: r
+            .recovery
             .rto_by_site
             .iter()
             .enumerate()
@@ -199,81 +160,21 @@ fn drill_json(r: &DrillResult, seed: u64, t: &topology::Topology) -> DrillJson {
                 )
             })
             .collect(),
-        rto_worst_ms: r.rto_worst.map(to_ms),
-        rpo_ms: to_ms(r.rpo),
-        money: r.money.clone(),
-        lost_window_ms: to_ms(r.lost_window),
-        longest_write_gap_ms: to_ms(r.longest_write_gap),
-        promotions: r
-            .promotions
-            .iter()
-            .map(|(at, region, lsn)| PromotionJson {
-                at_ms: to_ms(*at),
-                region: region.clone(),
-                prefix_lsn: *lsn,
-            })
-            .collect(),
-        acked_beyond_promoted_prefix: r.acked_beyond_promoted_prefix,
-        lease_overlap_ms: to_ms(r.lease_overlap),
-        rejected_charges: r.rejected_charges,
-        unknown_outcome_charges: r.unknown_outcome_charges,
-        acknowledged_charges: r.acknowledged_charges,
-        charges: r.charges,
+        rto_worst_ms: r.recovery.rto_worst.map(to_ms),
+        rpo_ms: to_ms(r.recovery.rpo),
+        money: &r.money,
+        failover: &r.failover,
+        charges: &r.charges,
         during_faults: window_json(&r.during, t),
         outside_faults: window_json(&r.outside, t),
-        timeline: r
-            .timeline
-            .iter()
-            .map(|m| MomentJson {
-                at_ms: to_ms(m.at),
-                what: m.what.clone(),
-            })
-            .collect(),
-        alerts: r
-            .alerts
-            .iter()
-            .map(|a| AlertJson {
-                name: a.name.clone(),
-                fired_at_ms: to_ms(a.fired_at),
-                fault_at_ms: a.fault_at.map(to_ms),
-                resolved_at_ms: a.resolved_at.map(to_ms),
-            })
-            .collect(),
-        flags: r
-            .flags
-            .iter()
-            .map(|(f, on, off)| FlagJson {
-                name: f.name(),
-                on_at_ms: to_ms(*on),
-                off_at_ms: off.map(to_ms),
-            })
-            .collect(),
+        operations: &r.operations,
         time_to_detect_ms: r.time_to_detect().map(to_ms),
         time_to_mitigate_ms: r.time_to_mitigate().map(to_ms),
-        staleness_error_ms: error_json(&r.staleness_error),
-        underreported_read_ratio: ratio(r.underreported_reads, r.follower_reads),
-        staleness_order_violations: r.staleness_order_violations,
-        offset_refused_reads: r.offset_refused_reads,
-        user_impact: r
-            .impact
-            .iter()
-            .map(|(k, i)| ImpactJson {
-                kind: k.name(),
-                responses: i.responses,
-                affected_s: to_ms(i.windows * r.signal_window) / 1000.0,
-                first_at_ms: i.first.map(to_ms),
-                last_at_ms: i.last.map(to_ms),
-            })
-            .collect(),
-        runbook: r
-            .runbook
-            .iter()
-            .map(|(what, at, n)| StepJson {
-                step: what.clone(),
-                at_ms: to_ms(*at),
-                degraded_responses_since_previous: *n,
-            })
-            .collect(),
+        staleness_error_ms: error_json(&r.reads.staleness_error),
+        underreported_read_ratio: ratio(r.reads.underreported_reads, r.reads.follower_reads),
+        staleness_order_violations: r.reads.staleness_order_violations,
+        offset_refused_reads: r.reads.offset_refused_reads,
+        response: &r.response,
     }
 }
 
@@ -363,7 +264,7 @@ pub struct RunsJson<'a> {
     /// Objectives naming a site this world lacks.
     slo_not_applied: &'a [engine::drill::sli::NotApplied],
     per_run: Vec<RunJson>,
-    first_run: DrillJson,
+    first_run: DrillJson<'a>,
 }
 
 /// The simulated time before any fault, every run, in hours.
@@ -436,11 +337,11 @@ pub fn runs_json<'a>(r: &'a DrillRuns, cfg: &DrillConfig, seed: u64) -> RunsJson
                     .map(|(i, n)| {
                         (
                             n.clone(),
-                            x.rto_by_site.get(i).copied().flatten().map(to_ms),
+                            x.recovery.rto_by_site.get(i).copied().flatten().map(to_ms),
                         )
                     })
                     .collect(),
-                rpo_ms: to_ms(x.rpo),
+                rpo_ms: to_ms(x.recovery.rpo),
                 money: x.money.clone(),
                 time_to_detect_ms: x.time_to_detect.map(to_ms),
                 lease_overlap_ms: to_ms(x.lease_overlap),
@@ -492,32 +393,42 @@ fn operations(r: &DrillResult, out: &mut dyn Write) -> std::io::Result<()> {
             None => writeln!(out)?,
         }
     }
-    if r.offset_refused_reads > 0 {
+    if r.reads.offset_refused_reads > 0 {
         writeln!(
             out,
             "\nreads refused by a region whose clock was beyond the bound: {}",
-            r.offset_refused_reads
+            r.reads.offset_refused_reads
         )?;
     }
-    writeln!(out, "\nwhat users saw (window {}):", secs(r.signal_window))?;
-    for (k, i) in &r.impact {
+    writeln!(
+        out,
+        "\nwhat users saw (window {}):",
+        secs(r.operations.signal_window)
+    )?;
+    for i in &r.response.impact {
         if i.responses > 0 {
             writeln!(
                 out,
                 "  {:<20} {:>7} responses over {}",
-                k.name(),
+                i.kind.name(),
                 i.responses,
-                secs(i.windows * r.signal_window)
+                secs(i.affected)
             )?;
         }
     }
-    if !r.runbook.is_empty() {
+    if !r.response.runbook.is_empty() {
         writeln!(
             out,
             "\nrunbook (degraded responses since the previous step):"
         )?;
-        for (what, at, n) in &r.runbook {
-            writeln!(out, "  {:>9.3} s  {:>6}  {what}", to_ms(*at) / 1000.0, n)?;
+        for s in &r.response.runbook {
+            writeln!(
+                out,
+                "  {:>9.3} s  {:>6}  {}",
+                to_ms(s.at) / 1000.0,
+                s.degraded,
+                s.step
+            )?;
         }
     }
     Ok(())
@@ -662,7 +573,7 @@ pub fn table(
             first.seed,
             to_ms(first.onset) / 1000.0
         )?;
-        for m in &r.first.timeline {
+        for m in &r.first.operations.timeline {
             writeln!(out, "  {:>9.3} s  {}", to_ms(m.at) / 1000.0, m.what)?;
         }
         operations(&r.first, out)?;
@@ -773,8 +684,8 @@ pub fn table(
         if runs > 1 && results.len() == 1 && !cfg.faults.is_empty() {
             if let Some(w) = r.runs.iter().max_by_key(|x| {
                 (
-                    x.rto_worst.is_none(),
-                    x.rto_worst,
+                    x.recovery.rto_worst.is_none(),
+                    x.recovery.rto_worst,
                     std::cmp::Reverse(x.seed),
                 )
             }) {

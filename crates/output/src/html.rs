@@ -137,8 +137,9 @@ pub fn drill(
                     timeline: report::Timeline {
                         seed: r.runs[0].seed,
                         duration_ms: to_ms(f.duration),
-                        window_ms: to_ms(f.signal_window),
+                        window_ms: to_ms(f.operations.signal_window),
                         windows: f
+                            .operations
                             .signals
                             .iter()
                             .map(|s| report::WindowPoint {
@@ -160,15 +161,17 @@ pub fn drill(
                             })
                             .collect(),
                         flags: f
+                            .operations
                             .flags
                             .iter()
-                            .map(|(flag, on, off)| report::Span {
-                                label: flag.name().to_string(),
-                                from_ms: to_ms(*on),
-                                to_ms: off.map(to_ms),
+                            .map(|x| report::Span {
+                                label: x.flag.name().to_string(),
+                                from_ms: to_ms(x.on),
+                                to_ms: x.off.map(to_ms),
                             })
                             .collect(),
                         alerts: f
+                            .operations
                             .alerts
                             .iter()
                             .map(|a| report::AlertMark {
@@ -178,11 +181,12 @@ pub fn drill(
                             })
                             .collect(),
                         promotions: f
+                            .failover
                             .promotions
                             .iter()
-                            .map(|(at, region, _)| report::Mark {
-                                label: region.clone(),
-                                at_ms: to_ms(*at),
+                            .map(|p| report::Mark {
+                                label: p.region.clone(),
+                                at_ms: to_ms(p.at),
                             })
                             .collect(),
                     },
@@ -194,12 +198,14 @@ pub fn drill(
                             runs_ms: r
                                 .runs
                                 .iter()
-                                .map(|x| x.rto_by_site.get(i).copied().flatten().map(to_ms))
+                                .map(|x| {
+                                    x.recovery.rto_by_site.get(i).copied().flatten().map(to_ms)
+                                })
                                 .collect(),
                             spread: spread(&j.rto_ms[site]),
                         })
                         .collect(),
-                    rpo_ms: r.runs.iter().map(|x| to_ms(x.rpo)).collect(),
+                    rpo_ms: r.runs.iter().map(|x| to_ms(x.recovery.rpo)).collect(),
                     rpo_spread: spread(&j.rpo_ms),
                     slo,
                 }

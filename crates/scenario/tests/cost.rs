@@ -40,7 +40,7 @@ fn the_drill_estimate_matches_the_requests_a_run_simulates() {
             .chain(&r.outside.sites)
             .map(|s| s.reads + s.failed_reads)
             .sum();
-        let counted = (reads + r.charges) as f64;
+        let counted = (reads + r.charges.sent) as f64;
         let ratio = work.requests / counted;
         assert!(
             (1.0 / FACTOR..=FACTOR).contains(&ratio),

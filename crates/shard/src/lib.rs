@@ -57,7 +57,7 @@ mod merge;
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use engine::drill::{sli::SiteSli, DrillShare, Money, RunRecord, Window};
+use engine::drill::{sli::SiteSli, DrillShare, Money, Recovery, RunRecord, Window};
 use engine::{CellResult, Shard, SimConfig};
 use metrics::LatencyHistogram;
 use serde::{Deserialize, Serialize};
@@ -66,8 +66,10 @@ use sha2::{Digest, Sha256};
 /// The `format` field of every shard file.
 const FORMAT: &str = "kata86-shard";
 /// The version of the layout below; a merge reads only its own. Version 2
-/// added the `digest` and dropped the output paths from the arguments.
-pub const FORMAT_VERSION: u32 = 2;
+/// added the `digest` and dropped the output paths from the arguments;
+/// version 3 gives a drill run's record its first acknowledgement (`rto`),
+/// as the record now embeds the whole of `engine::drill::Recovery`.
+pub const FORMAT_VERSION: u32 = 3;
 /// The largest shard file a merge reads.
 pub const MAX_SHARD_BYTES: u64 = 256 << 20;
 /// The longest string an argument may hold, and the most items of a list.
@@ -367,6 +369,8 @@ struct RunFile {
     index: u32,
     seed: u64,
     onset: u64,
+    /// The run's first acknowledgement after the fault (`Recovery::rto`).
+    rto: Option<u64>,
     rto_by_site: Vec<Option<u64>>,
     rto_worst: Option<u64>,
     rpo: u64,
@@ -444,12 +448,13 @@ fn run_file(index: u32, r: &RunRecord) -> RunFile {
         index,
         seed: r.seed,
         onset: r.onset,
-        rto_by_site: r.rto_by_site.clone(),
-        rto_worst: r.rto_worst,
-        rpo: r.rpo,
+        rto: r.recovery.rto,
+        rto_by_site: r.recovery.rto_by_site.clone(),
+        rto_worst: r.recovery.rto_worst,
+        rpo: r.recovery.rpo,
         money: r.money.clone(),
-        availability_by_site: r.availability_by_site.clone(),
-        not_completed_by_site: r.not_completed_by_site.clone(),
+        availability_by_site: r.recovery.availability_by_site.clone(),
+        not_completed_by_site: r.recovery.not_completed_by_site.clone(),
         time_to_detect: r.time_to_detect,
         lease_overlap: r.lease_overlap,
         false_alarms: r.false_alarms.clone(),
@@ -463,12 +468,15 @@ fn record(r: RunFile) -> RunRecord {
     RunRecord {
         seed: r.seed,
         onset: r.onset,
-        rto_by_site: r.rto_by_site,
-        rto_worst: r.rto_worst,
-        rpo: r.rpo,
+        recovery: Recovery {
+            rto: r.rto,
+            rto_by_site: r.rto_by_site,
+            availability_by_site: r.availability_by_site,
+            not_completed_by_site: r.not_completed_by_site,
+            rto_worst: r.rto_worst,
+            rpo: r.rpo,
+        },
         money: r.money,
-        availability_by_site: r.availability_by_site,
-        not_completed_by_site: r.not_completed_by_site,
         time_to_detect: r.time_to_detect,
         lease_overlap: r.lease_overlap,
         false_alarms: r.false_alarms,

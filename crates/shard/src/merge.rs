@@ -150,6 +150,7 @@ fn check_record(r: &RunFile, seed: u64, cfg: &DrillConfig, sites: usize) -> Resu
         .iter()
         .flatten()
         .map(|&t| ("an RTO", t))
+        .chain(r.rto.map(|t| ("its first acknowledgement", t)))
         .chain(r.rto_worst.map(|t| ("its worst RTO", t)))
         .chain(r.time_to_detect.map(|t| ("its time to detect", t)))
         .chain([

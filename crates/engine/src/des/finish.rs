@@ -6,8 +6,10 @@ use replication::clock::ClockModel;
 use topology::{Micros, RegionId};
 
 use super::{Core, Counters};
-use crate::drill::{DrillResult, Window};
-use crate::ops::Degradation;
+use crate::drill::{
+    Charges, DrillResult, Failover, Operations, Promotion, Reads, Recovery, Response, Window,
+};
+use crate::ops::{Degradation, UserImpact};
 
 /// Everything a run measured: the drill's report, plus the counters and the
 /// invariant check a wallet report shows.
@@ -198,21 +200,24 @@ impl Core<'_> {
             read_strategy: cfg.strategy,
             fencing: cfg.fencing,
             watermark: cfg.watermark,
-            rto: self.recovery.rto,
-            rto_worst: if rto_by_site.is_empty() {
-                None
-            } else {
-                rto_by_site
-                    .iter()
-                    .copied()
-                    .try_fold(0, |w, r| r.map(|r| r.max(w)))
-            },
-            rto_by_site,
-            availability_by_site,
-            not_completed_by_site,
-            rpo: match (oldest, newest) {
-                (Some(o), Some(n)) => n.max(fault) - o,
-                _ => 0,
+            max_offset_enforced: cfg.max_offset_enforced,
+            recovery: Recovery {
+                rto: self.recovery.rto,
+                rto_worst: if rto_by_site.is_empty() {
+                    None
+                } else {
+                    rto_by_site
+                        .iter()
+                        .copied()
+                        .try_fold(0, |w, r| r.map(|r| r.max(w)))
+                },
+                rto_by_site,
+                availability_by_site,
+                not_completed_by_site,
+                rpo: match (oldest, newest) {
+                    (Some(o), Some(n)) => n.max(fault) - o,
+                    _ => 0,
+                },
             },
             money: crate::drill::Money {
                 lost_acknowledged_charges: lost_of(EntryKind::Charge).count() as u64,
@@ -225,56 +230,65 @@ impl Core<'_> {
                 first_breach: invariants.first().map(|b| b.to_string()),
                 defect,
             },
-            lost_window: match (oldest, newest) {
-                (Some(a), Some(b)) => b - a,
-                _ => 0,
-            },
-            longest_write_gap: self.recovery.longest_gap,
-            promotions: self
-                .recovery
-                .promotions
-                .iter()
-                .map(|&(at, r, p)| {
-                    (
+            failover: Failover {
+                lost_window: match (oldest, newest) {
+                    (Some(a), Some(b)) => b - a,
+                    _ => 0,
+                },
+                longest_write_gap: self.recovery.longest_gap,
+                promotions: self
+                    .recovery
+                    .promotions
+                    .iter()
+                    .map(|&(at, r, prefix_lsn)| Promotion {
                         at,
-                        cfg.topology.region_name(RegionId(r as u8)).to_string(),
-                        p,
-                    )
-                })
-                .collect(),
-            // Promotion k (0-based) made term k + 1 from term k's log prefix.
-            acked_beyond_promoted_prefix: self.money.beyond_prefix,
-            lease_overlap: self
-                .recovery
-                .promotions
-                .iter()
-                .enumerate()
-                .filter_map(|(k, &(at, _, _))| terms[k].last_admit.map(|l| l.saturating_sub(at)))
-                .max()
-                .unwrap_or(0),
-            max_offset_enforced: cfg.max_offset_enforced,
-            offset_refused_reads: self.n.offset_refused_reads,
-            rejected_charges: self.n.rejected,
-            unknown_outcome_charges: self.n.unknown,
-            acknowledged_charges: self.money.acked_total,
-            charges: self.n.charges,
+                        region: cfg.topology.region_name(RegionId(r as u8)).to_string(),
+                        prefix_lsn,
+                    })
+                    .collect(),
+                // Promotion k (0-based) made term k + 1 from term k's log prefix.
+                acked_beyond_promoted_prefix: self.money.beyond_prefix,
+                lease_overlap: self
+                    .recovery
+                    .promotions
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, &(at, _, _))| {
+                        terms[k].last_admit.map(|l| l.saturating_sub(at))
+                    })
+                    .max()
+                    .unwrap_or(0),
+            },
+            charges: Charges {
+                rejected: self.n.rejected,
+                unknown_outcome: self.n.unknown,
+                acknowledged: self.money.acked_total,
+                sent: self.n.charges,
+            },
             during: std::mem::replace(&mut self.during, Window::new(0)),
             outside: std::mem::replace(&mut self.outside, Window::new(0)),
-            timeline: std::mem::take(&mut self.timeline),
-            alerts: self.ops.monitor.firings.clone(),
-            signals: std::mem::take(&mut self.ops.monitor.history),
-            flags: std::mem::take(&mut self.ops.flag_log),
-            staleness_error: std::mem::take(&mut self.accuracy.staleness_error),
-            underreported_reads: self.accuracy.underreported,
-            follower_reads: self.accuracy.follower_reads,
-            staleness_order_violations: self.n.staleness_order_violations,
-            impact: Degradation::ALL
-                .iter()
-                .zip(self.ops.monitor.impact)
-                .map(|(k, i)| (*k, i))
-                .collect(),
-            runbook: std::mem::take(&mut self.ops.runbook_steps),
-            signal_window: cfg.signal_window,
+            operations: Operations {
+                timeline: std::mem::take(&mut self.timeline),
+                alerts: self.ops.monitor.firings.clone(),
+                signals: std::mem::take(&mut self.ops.monitor.history),
+                flags: std::mem::take(&mut self.ops.flag_log),
+                signal_window: cfg.signal_window,
+            },
+            reads: Reads {
+                staleness_error: std::mem::take(&mut self.accuracy.staleness_error),
+                underreported_reads: self.accuracy.underreported,
+                follower_reads: self.accuracy.follower_reads,
+                staleness_order_violations: self.n.staleness_order_violations,
+                offset_refused_reads: self.n.offset_refused_reads,
+            },
+            response: Response {
+                impact: Degradation::ALL
+                    .iter()
+                    .zip(self.ops.monitor.impact)
+                    .map(|(k, i)| UserImpact::of(*k, i, cfg.signal_window))
+                    .collect(),
+                runbook: std::mem::take(&mut self.ops.runbook_steps),
+            },
             first_fault: self.recovery.first_fault,
             duration: cfg.duration,
             sli,

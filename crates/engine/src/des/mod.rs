@@ -346,12 +346,12 @@ impl Recovery {
 /// Operating the run.
 pub(crate) struct Ops {
     pub(crate) flag_on: [bool; 3],
-    pub(crate) flag_log: Vec<(Flag, Micros, Option<Micros>)>,
+    pub(crate) flag_log: Vec<crate::ops::FlagSwitch>,
     pub(crate) monitor: Monitor,
     /// Degraded responses so far, and per site in the current window.
     pub(crate) degraded_total: u64,
     pub(crate) degraded_sites: Vec<u64>,
-    pub(crate) runbook_steps: Vec<(String, Micros, u64)>,
+    pub(crate) runbook_steps: Vec<crate::drill::RunbookStep>,
     pub(crate) runbook_alert: Option<AlertId>,
     /// Degraded responses per site in the last closed window.
     pub(crate) last_sites: Vec<u64>,

@@ -4,7 +4,8 @@
 use topology::{ms, SiteId};
 
 use super::{Core, Ev};
-use crate::ops::{AlertId, Change, Flag, Signal, Switch};
+use crate::drill::RunbookStep;
+use crate::ops::{AlertId, Change, Flag, FlagSwitch, Signal, Switch};
 
 impl Core<'_> {
     pub(crate) fn flag(&self, f: Flag) -> bool {
@@ -18,15 +19,19 @@ impl Core<'_> {
         }
         self.ops.flag_on[f as usize] = on;
         if on {
-            self.ops.flag_log.push((f, self.now, None));
+            self.ops.flag_log.push(FlagSwitch {
+                flag: f,
+                on: self.now,
+                off: None,
+            });
         } else if let Some(span) = self
             .ops
             .flag_log
             .iter_mut()
             .rev()
-            .find(|x| x.0 == f && x.2.is_none())
+            .find(|x| x.flag == f && x.off.is_none())
         {
-            span.2 = Some(self.now);
+            span.off = Some(self.now);
         }
         self.note(format!("flag {f} {}", if on { "on" } else { "off" }));
     }
@@ -174,10 +179,17 @@ impl Core<'_> {
                 format!("recover: alert resolved, {f} off")
             }
         };
-        let before = self.ops.runbook_steps.iter().map(|x| x.2).sum::<u64>();
-        self.ops
+        let before = self
+            .ops
             .runbook_steps
-            .push((what.clone(), self.now, self.ops.degraded_total - before));
+            .iter()
+            .map(|x| x.degraded)
+            .sum::<u64>();
+        self.ops.runbook_steps.push(RunbookStep {
+            step: what.clone(),
+            at: self.now,
+            degraded: self.ops.degraded_total - before,
+        });
         self.note(format!("runbook step {n}: {what}"));
     }
 }

@@ -32,16 +32,46 @@ use routing::ReadStrategy;
 use topology::Micros;
 
 use crate::des::{self, Stop};
-use crate::ops::{Degradation, Firing, Flag, Impact, Signals};
+use crate::ops::{Firing, FlagSwitch, Signals, UserImpact};
 use crate::EngineError;
 
 /// One line of the drill's timeline.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Moment {
     /// When.
+    #[serde(rename = "at_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
     pub at: Micros,
     /// What happened.
     pub what: String,
+}
+
+/// A follower promoted to leader.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Promotion {
+    /// When.
+    #[serde(rename = "at_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
+    pub at: Micros,
+    /// The region promoted.
+    pub region: String,
+    /// The log prefix it took over: the last entry (lsn) it held.
+    pub prefix_lsn: u64,
+}
+
+/// One runbook step played.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct RunbookStep {
+    /// What the step did.
+    pub step: String,
+    /// When.
+    #[serde(rename = "at_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
+    pub at: Micros,
+    /// Degraded responses since the previous step (since the start, for the
+    /// first).
+    #[serde(rename = "degraded_responses_since_previous")]
+    pub degraded: u64,
 }
 
 /// What one client site saw, inside or outside the fault windows.
@@ -178,21 +208,11 @@ pub struct Money {
     pub defect: Option<String>,
 }
 
-/// What a drill measured.
-#[derive(Debug, Clone)]
-pub struct DrillResult {
-    /// The drill's name.
-    pub drill: String,
-    /// Reaction to a lost leader.
-    pub policy: Policy,
-    /// Replication mode.
-    pub replication: Replication,
-    /// How balance reads chose their replica.
-    pub read_strategy: ReadStrategy,
-    /// Leases and epochs on.
-    pub fencing: bool,
-    /// How replicas computed the staleness they reported.
-    pub watermark: Watermark,
+/// How fast service came back after the first fault, and how much
+/// acknowledged history the run lost. A part of [`DrillResult`] that every
+/// per-run record ([`RunRecord`]) embeds as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recovery {
     /// From the first fault to the first charge sent after it being
     /// acknowledged, by any site (an acknowledgement that may later be lost):
     /// the first sign of life, not recovery.
@@ -216,49 +236,59 @@ pub struct DrillResult {
     /// commit, whichever is later (a leader cut off by a partition can keep
     /// acknowledging writes that are lost later).
     pub rpo: Micros,
-    /// What the run did to money: lost acknowledgements, overspends,
-    /// second effects, the invariants.
-    pub money: Money,
+}
+
+/// What the change of leadership did: the promotions, what they cut off,
+/// and how long two leaders overlapped. A part of [`DrillResult`] that the
+/// JSON embeds as it is (units in its keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Failover {
     /// Time between the first and last lost write's commit.
+    #[serde(rename = "lost_window_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
     pub lost_window: Micros,
     /// The longest time without any acknowledged charge after the first fault.
+    #[serde(
+        rename = "longest_write_gap_ms",
+        serialize_with = "topology::report::ms"
+    )]
+    #[schemars(with = "f64")]
     pub longest_write_gap: Micros,
-    /// Promotions: when, which region, and the log prefix (lsn) it took over.
-    pub promotions: Vec<(Micros, String, u64)>,
+    /// Promotions, in time order.
+    pub promotions: Vec<Promotion>,
     /// Acknowledged charges of each deposed leader beyond the log prefix its
     /// successor took over: what theory says a failover must lose.
     pub acked_beyond_promoted_prefix: u64,
     /// The longest time a deposed leader went on admitting charges after its
     /// successor was promoted: 0 when leases kept the two apart (with
     /// fencing and clocks within the skew bound); positive in a split brain.
+    #[serde(rename = "lease_overlap_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
     pub lease_overlap: Micros,
-    /// Whether the offset check was on (`DrillConfig::max_offset_enforced`).
-    pub max_offset_enforced: bool,
-    /// Reads whose entry region refused to serve them because its clock was
-    /// beyond the bound from a majority of the regions it measured (they
-    /// went to another region, or failed).
-    pub offset_refused_reads: u64,
+}
+
+/// The charges the clients sent and how they were answered. A part of
+/// [`DrillResult`] that the JSON embeds as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Charges {
     /// Charges refused at once (leader known to be unreachable or read-only).
-    pub rejected_charges: u64,
+    #[serde(rename = "rejected_charges")]
+    pub rejected: u64,
     /// Charges whose every attempt timed out.
-    pub unknown_outcome_charges: u64,
+    #[serde(rename = "unknown_outcome_charges")]
+    pub unknown_outcome: u64,
     /// Charges acknowledged.
-    pub acknowledged_charges: u64,
+    #[serde(rename = "acknowledged_charges")]
+    pub acknowledged: u64,
     /// Charges sent.
-    pub charges: u64,
-    /// Inside the fault windows.
-    pub during: Window,
-    /// Outside them.
-    pub outside: Window,
-    /// What happened when.
-    pub timeline: Vec<Moment>,
-    /// Every alert firing.
-    pub alerts: Vec<Firing>,
-    /// The monitoring signals of every closed window, in time order: the
-    /// series the alerts were evaluated on.
-    pub signals: Vec<Signals>,
-    /// Every flag switched: flag, on, off (None if still on at the end).
-    pub flags: Vec<(Flag, Micros, Option<Micros>)>,
+    #[serde(rename = "charges")]
+    pub sent: u64,
+}
+
+/// How true the staleness the replicas reported was, and the reads the
+/// clock-offset check refused. A part of [`DrillResult`].
+#[derive(Debug, Clone, Default)]
+pub struct Reads {
     /// |reported − true| staleness of every read a follower served.
     pub staleness_error: LatencyHistogram,
     /// Follower-served reads whose reported staleness was below the truth.
@@ -268,12 +298,96 @@ pub struct DrillResult {
     /// Reads whose `data_age` exceeded their `reported_staleness`: 0 while
     /// the watermark clock never under-reports.
     pub staleness_order_violations: u64,
-    /// What users saw, per [`Degradation`] kind.
-    pub impact: Vec<(Degradation, Impact)>,
-    /// The runbook steps played: name, time, degraded responses since the previous step.
-    pub runbook: Vec<(String, Micros, u64)>,
+    /// Reads whose entry region refused to serve them because its clock was
+    /// beyond the bound from a majority of the regions it measured (they
+    /// went to another region, or failed).
+    pub offset_refused_reads: u64,
+}
+
+/// What monitoring saw and switched: the timeline, the alerts, the signals
+/// they were evaluated on and the flags. A part of [`DrillResult`] that the
+/// JSON embeds as it is (the signals and the window length left out).
+#[derive(Debug, Clone, Default, serde::Serialize, schemars::JsonSchema)]
+pub struct Operations {
+    /// What happened when.
+    pub timeline: Vec<Moment>,
+    /// Every alert firing.
+    pub alerts: Vec<Firing>,
+    /// The monitoring signals of every closed window, in time order: the
+    /// series the alerts were evaluated on.
+    #[serde(skip)]
+    pub signals: Vec<Signals>,
+    /// Every flag switched: flag, on, off (None if still on at the end).
+    pub flags: Vec<FlagSwitch>,
     /// Monitoring window length.
+    #[serde(skip)]
     pub signal_window: Micros,
+}
+
+impl Operations {
+    /// From a fault's start to the first alert that fired at or after it.
+    pub fn time_to_detect(&self) -> Option<Micros> {
+        self.alerts
+            .iter()
+            .filter_map(|a| a.fault_at.map(|f| a.fired_at - f))
+            .min()
+    }
+
+    /// Alerts that fired before any fault: false alarms.
+    pub fn false_alarms(&self) -> impl Iterator<Item = &Firing> {
+        self.alerts.iter().filter(|a| a.fault_at.is_none())
+    }
+}
+
+/// What users saw, and what the runbook did about it. A part of
+/// [`DrillResult`] that the JSON embeds as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Response {
+    /// What users saw, per [`Degradation`](crate::ops::Degradation) kind.
+    #[serde(rename = "user_impact")]
+    pub impact: Vec<UserImpact>,
+    /// The runbook steps played.
+    pub runbook: Vec<RunbookStep>,
+}
+
+/// What a drill measured, in parts: [`Recovery`], [`Money`], [`Failover`],
+/// [`Charges`], the two [`Window`]s, [`Operations`], [`Reads`] and
+/// [`Response`].
+#[derive(Debug, Clone)]
+pub struct DrillResult {
+    /// The drill's name.
+    pub drill: String,
+    /// Reaction to a lost leader.
+    pub policy: Policy,
+    /// Replication mode.
+    pub replication: Replication,
+    /// How balance reads chose their replica.
+    pub read_strategy: ReadStrategy,
+    /// Leases and epochs on.
+    pub fencing: bool,
+    /// How replicas computed the staleness they reported.
+    pub watermark: Watermark,
+    /// Whether the offset check was on (`DrillConfig::max_offset_enforced`).
+    pub max_offset_enforced: bool,
+    /// RTO and RPO.
+    pub recovery: Recovery,
+    /// What the run did to money: lost acknowledgements, overspends,
+    /// second effects, the invariants.
+    pub money: Money,
+    /// Promotions and what they cost.
+    pub failover: Failover,
+    /// Charges sent and how they were answered.
+    pub charges: Charges,
+    /// Inside the fault windows.
+    pub during: Window,
+    /// Outside them.
+    pub outside: Window,
+    /// Timeline, alerts, signals and flags.
+    pub operations: Operations,
+    /// How true the reported staleness was.
+    pub reads: Reads,
+    /// What users saw and the runbook played.
+    pub response: Response,
     /// When the first fault started, if any.
     pub first_fault: Option<Micros>,
     /// The drill's simulated length.
@@ -290,10 +404,7 @@ pub struct DrillResult {
 impl DrillResult {
     /// From a fault's start to the first alert that fired at or after it.
     pub fn time_to_detect(&self) -> Option<Micros> {
-        self.alerts
-            .iter()
-            .filter_map(|a| a.fault_at.map(|f| a.fired_at - f))
-            .min()
+        self.operations.time_to_detect()
     }
 
     /// The time before any fault (the whole drill when there is none): what
@@ -304,13 +415,16 @@ impl DrillResult {
 
     /// Alerts that fired before any fault: false alarms.
     pub fn false_alarms(&self) -> impl Iterator<Item = &Firing> {
-        self.alerts.iter().filter(|a| a.fault_at.is_none())
+        self.operations.false_alarms()
     }
 
     /// From the fault's start to the runbook's mitigation step.
     pub fn time_to_mitigate(&self) -> Option<Micros> {
-        let fault = self.alerts.iter().find_map(|a| a.fault_at)?;
-        self.runbook.get(2).map(|s| s.1.saturating_sub(fault))
+        let fault = self.operations.alerts.iter().find_map(|a| a.fault_at)?;
+        self.response
+            .runbook
+            .get(2)
+            .map(|s| s.at.saturating_sub(fault))
     }
 }
 

@@ -17,7 +17,7 @@ use replication::rng::{below, substream};
 use topology::Micros;
 
 use super::sli::{not_applied, verdicts, NotApplied, SiteSli, Verdict};
-use super::{run_drill, DrillConfig, DrillResult, Money, Window};
+use super::{run_drill, DrillConfig, DrillResult, Money, Recovery, Window};
 use crate::{EngineError, Shard};
 
 /// The most runs one command may ask for.
@@ -30,22 +30,13 @@ pub struct RunRecord {
     pub seed: u64,
     /// How far its fault timeline was shifted.
     pub onset: Micros,
-    /// Per client site: RTO, `None` if the site did not recover.
-    pub rto_by_site: Vec<Option<Micros>>,
-    /// The worst site's RTO.
-    pub rto_worst: Option<Micros>,
-    /// See [`DrillResult::rpo`].
-    pub rpo: Micros,
+    /// RTO and RPO, as the run reported them.
+    pub recovery: Recovery,
     /// What the run did to money, as the run reported it.
     pub money: Money,
-    /// Per client site: share of the charges sent during a cut or outage
-    /// that were answered (see [`DrillResult::availability_by_site`]).
-    pub availability_by_site: Vec<Option<f64>>,
-    /// Per client site: see [`DrillResult::not_completed_by_site`].
-    pub not_completed_by_site: Vec<u64>,
     /// Fault start to the first alert that fired after it.
     pub time_to_detect: Option<Micros>,
-    /// See [`DrillResult::lease_overlap`].
+    /// See [`Failover::lease_overlap`](super::Failover::lease_overlap).
     pub lease_overlap: Micros,
     /// Alerts fired before any fault, by rule name.
     pub false_alarms: Vec<String>,
@@ -60,14 +51,10 @@ impl RunRecord {
         RunRecord {
             seed,
             onset,
-            rto_by_site: r.rto_by_site.clone(),
-            rto_worst: r.rto_worst,
-            rpo: r.rpo,
+            recovery: r.recovery.clone(),
             money: r.money.clone(),
-            availability_by_site: r.availability_by_site.clone(),
-            not_completed_by_site: r.not_completed_by_site.clone(),
             time_to_detect: r.time_to_detect(),
-            lease_overlap: r.lease_overlap,
+            lease_overlap: r.failover.lease_overlap,
             false_alarms: r.false_alarms().map(|a| a.name.clone()).collect(),
             quiet_time: r.quiet_time(),
             sli: r.sli.clone(),
@@ -107,17 +94,17 @@ impl DrillRuns {
 
     /// RTO of client site `site` over the runs.
     pub fn rto(&self, site: usize) -> Spread {
-        self.spread(|r| r.rto_by_site.get(site).copied().flatten())
+        self.spread(|r| r.recovery.rto_by_site.get(site).copied().flatten())
     }
 
     /// The worst site's RTO over the runs.
     pub fn rto_worst(&self) -> Spread {
-        self.spread(|r| r.rto_worst)
+        self.spread(|r| r.recovery.rto_worst)
     }
 
     /// RPO over the runs.
     pub fn rpo(&self) -> Spread {
-        self.spread(|r| Some(r.rpo))
+        self.spread(|r| Some(r.recovery.rpo))
     }
 
     /// Acknowledged charges lost, over the runs.
@@ -367,9 +354,9 @@ impl DrillShare {
         self.records.push((i, rec));
         self.during.merge(&r.during);
         self.outside.merge(&r.outside);
-        self.follower_reads += r.follower_reads;
-        self.underreported_reads += r.underreported_reads;
-        self.staleness_error.merge(&r.staleness_error);
+        self.follower_reads += r.reads.follower_reads;
+        self.underreported_reads += r.reads.underreported_reads;
+        self.staleness_error.merge(&r.reads.staleness_error);
     }
 
     /// Both shares: windows and counters added, records in run order.

@@ -158,12 +158,24 @@ fn single_leader(
             let avail = r
                 .runs
                 .iter()
-                .filter_map(|x| x.availability_by_site.get(s.idx()).copied().flatten())
+                .filter_map(|x| {
+                    x.recovery
+                        .availability_by_site
+                        .get(s.idx())
+                        .copied()
+                        .flatten()
+                })
                 .collect();
             let nc = r
                 .runs
                 .iter()
-                .map(|x| x.not_completed_by_site.get(s.idx()).copied().unwrap_or(0))
+                .map(|x| {
+                    x.recovery
+                        .not_completed_by_site
+                        .get(s.idx())
+                        .copied()
+                        .unwrap_or(0)
+                })
                 .collect();
             ok &= site_meets(d, cfg.topology.site_name(s), &h);
             site(cfg.topology.site_name(s), &h, avail, nc)
