@@ -262,15 +262,23 @@ pub fn compare(runs: u32, rows: &[engine::multi::CompareRow]) -> report::Compare
         rows: rows
             .iter()
             .map(|r| {
-                let j = crate::multi::RowJson::of(r);
+                let counts = |s: metrics::Spread| {
+                    let f = s.figures(|x| x as f64);
+                    report::SpreadMs {
+                        p50: f.p50,
+                        p95: f.p95,
+                        p99: f.p99,
+                        max: f.max,
+                    }
+                };
                 report::CompareBar {
-                    drill: j.drill.clone(),
-                    write_path: j.write_path.to_string(),
-                    overspend_incidents: spread(&j.overspend_incidents),
-                    lost_updates: spread(&j.lost_updates),
-                    duplicate_effects: spread(&j.duplicate_effects),
-                    spurious_declines: spread(&j.spurious_declines),
-                    slo_ok: j.slo_charge_p95_ok,
+                    drill: r.drill.clone(),
+                    write_path: r.write_path.to_string(),
+                    overspend_incidents: counts(r.overspend_incidents),
+                    lost_updates: counts(r.lost_updates),
+                    duplicate_effects: counts(r.duplicate_effects),
+                    spurious_declines: counts(r.spurious_declines),
+                    slo_ok: r.slo_ok,
                 }
             })
             .collect(),

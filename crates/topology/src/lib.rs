@@ -9,7 +9,9 @@
 //! * [`TopologyBuilder`] — the only way to make one. Names are resolved and every
 //!   number checked once, in [`TopologyBuilder::build`]; after that lookups are
 //!   plain index operations on [`RegionId`] / [`SiteId`] and cannot fail.
-//! * [`Micros`] — simulated time and durations, in whole microseconds.
+//! * [`Micros`] — simulated time and durations, in whole microseconds;
+//!   [`as_ms`] writes one as milliseconds or seconds in a serialised result
+//!   (`#[serde(serialize_with = "topology::as_ms::opt")]`).
 //!
 //! # Key decision: names at the edge, indices in the core
 //! Users speak of `SG`, `US` and `VN`; the simulator's hot loop must not hash
@@ -23,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod as_ms;
 pub mod units;
 
 use std::fmt;
