@@ -418,9 +418,10 @@ impl serde::Serialize for CellReport<'_> {
     }
 }
 
-/// The schema of [`CellReport`]'s serialisation (schema only: the keys
-/// `Serialize` above writes, with their types; `kata86 sim`'s output is
-/// validated against it in the CLI tests, so the two cannot drift apart).
+// The schema of `CellReport`'s serialisation (schema only: the keys
+// `Serialize` above writes, with their types; `kata86 sim`'s output is
+// validated against it in the CLI tests, so the two cannot drift apart).
+/// The JSON form of one cell. Field names are a contract with other tools.
 #[derive(schemars::JsonSchema)]
 #[schemars(rename = "CellJson")]
 #[allow(dead_code)]
