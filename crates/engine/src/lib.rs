@@ -8,6 +8,9 @@
 //!   once by [`SimConfig::validate`].
 //! * [`Cell`] — one client site × one read strategy; [`run_cell`] simulates it
 //!   and returns a [`CellResult`] (histograms and counters, plain data).
+//!   [`CellReport`] is a cell as reports show it: it serialises itself
+//!   (the JSON of `kata86 sim`, keys and units written once, beside the
+//!   result), and the tables read the same figures from it.
 //! * [`run`] — a list of cells under one master seed, in order.
 //! * [`wallet::run_wallet`] and [`drill::run_drill`] — the wallet workload
 //!   and the failover drills, both played on one discrete-event core (a
@@ -308,6 +311,158 @@ impl CellResult {
             Series::Write | Series::ChargeAvailability => &self.write,
             Series::Staleness => &self.staleness,
         }
+    }
+}
+
+/// A ratio rounded to 6 decimals, as reports show it (0 over nothing).
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        (part as f64 / whole as f64 * 1e6).round() / 1e6
+    }
+}
+
+impl CellResult {
+    /// Share of reads answered by a replica behind the leader.
+    pub fn stale_read_ratio(&self) -> f64 {
+        ratio(self.stale_reads, self.reads)
+    }
+    /// Share of reads the leader answered.
+    pub fn leader_read_ratio(&self) -> f64 {
+        ratio(self.leader_reads, self.reads)
+    }
+    /// Share of reads over the bounded-staleness contract.
+    pub fn over_bound_read_ratio(&self) -> f64 {
+        ratio(self.over_bound_reads, self.reads)
+    }
+    /// Share of reads sent to the leader because the local replica was too
+    /// stale.
+    pub fn forced_to_leader_ratio(&self) -> f64 {
+        ratio(self.forced_to_leader, self.reads)
+    }
+    /// Simulated time covered, in seconds (3 decimals).
+    pub fn simulated_s(&self) -> f64 {
+        (self.simulated as f64 / 1e3).round() / 1e3
+    }
+    /// The charge latency summary; `None` when no charge committed (e.g.
+    /// `--deadline 0` refuses them all): no latency, which 0 ms would
+    /// misstate.
+    pub fn write_summary(&self) -> Option<metrics::Summary> {
+        (self.write.count() > 0).then(|| self.write.summary())
+    }
+}
+
+/// One cell of a `kata86 sim` run as its reports show it: the result, the
+/// wallet figures of a wallet cell (whose `base` the result is), and the
+/// configuration that names its ids. Serialises as one element of the sim
+/// document's `results`; its keys, units and rounding are written here
+/// once, beside [`CellResult`] (a hand-written `Serialize`: the JSON holds
+/// names resolved from ids and ratios of two counters).
+#[derive(Debug, Clone, Copy)]
+pub struct CellReport<'a> {
+    /// The run's configuration.
+    pub cfg: &'a SimConfig,
+    /// The cell's result.
+    pub result: &'a CellResult,
+    /// The wallet figures, for the wallet workload.
+    pub wallet: Option<&'a wallet::WalletResult>,
+}
+
+impl CellReport<'_> {
+    /// The client site's name.
+    pub fn client(&self) -> &str {
+        self.cfg.topology.site_name(self.result.cell.site)
+    }
+    /// The staleness series the cell carries: the drawn lag (kata
+    /// workload, `lag_ms`) or the reported staleness (wallet,
+    /// `reported_staleness_ms`).
+    pub fn staleness(&self) -> metrics::Summary {
+        self.result.staleness.summary()
+    }
+    /// The wallet's `data_age`: how old each returned balance really was.
+    pub fn data_age(&self) -> Option<metrics::Summary> {
+        self.wallet.map(|w| w.data_age.summary())
+    }
+}
+
+impl serde::Serialize for CellReport<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let (cfg, r) = (self.cfg, self.result);
+        let mut o = s.serialize_struct("CellJson", 19)?;
+        o.serialize_field("client", self.client())?;
+        o.serialize_field("strategy", r.cell.strategy.name())?;
+        o.serialize_field("model", cfg.lag.name())?;
+        o.serialize_field("leader", cfg.topology.region_name(cfg.leader))?;
+        o.serialize_field("read_ms", &r.read.summary())?;
+        o.serialize_field("write_ms", &r.write_summary())?;
+        match self.wallet {
+            None => o.serialize_field("lag_ms", &self.staleness())?,
+            Some(_) => o.serialize_field("reported_staleness_ms", &self.staleness())?,
+        }
+        o.serialize_field("stale_read_ratio", &r.stale_read_ratio())?;
+        o.serialize_field("leader_read_ratio", &r.leader_read_ratio())?;
+        o.serialize_field("over_bound_read_ratio", &r.over_bound_read_ratio())?;
+        o.serialize_field("forced_to_leader_ratio", &r.forced_to_leader_ratio())?;
+        o.serialize_field("charges", &r.charges)?;
+        o.serialize_field("charges_rejected_deadline", &r.charges_rejected)?;
+        o.serialize_field("charges_timed_out", &r.charges_timed_out)?;
+        o.serialize_field("simulated_s", &r.simulated_s())?;
+        o.serialize_field("slo", &r.slo)?;
+        if let Some(w) = self.wallet {
+            o.serialize_field("data_age_ms", &w.data_age.summary())?;
+            o.serialize_field("wallet", w)?;
+        }
+        o.end()
+    }
+}
+
+// The schema of `CellReport`'s serialisation (schema only: the keys
+// `Serialize` above writes, with their types; `kata86 sim`'s output is
+// validated against it in the CLI tests, so the two cannot drift apart).
+/// The JSON form of one cell. Field names are a contract with other tools.
+#[derive(schemars::JsonSchema)]
+#[schemars(rename = "CellJson")]
+#[allow(dead_code)]
+struct CellSchema {
+    client: String,
+    strategy: String,
+    model: String,
+    leader: String,
+    read_ms: metrics::Summary,
+    /// `null` when no charge committed (e.g. `--deadline 0` refuses them
+    /// all): no latency to show, which 0 ms would misstate.
+    write_ms: Option<metrics::Summary>,
+    /// Kata workload: `lag_ms`, the lag drawn for each read of a follower
+    /// (0 when a leader served it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lag_ms: Option<metrics::Summary>,
+    /// Wallet workload: the watermark age the serving replica reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reported_staleness_ms: Option<metrics::Summary>,
+    stale_read_ratio: f64,
+    leader_read_ratio: f64,
+    over_bound_read_ratio: f64,
+    forced_to_leader_ratio: f64,
+    charges: u64,
+    charges_rejected_deadline: u64,
+    charges_timed_out: u64,
+    simulated_s: f64,
+    slo: Vec<SloVerdict>,
+    /// Wallet workload: how old each returned balance really was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_age_ms: Option<metrics::Summary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wallet: Option<wallet::WalletResult>,
+}
+
+impl schemars::JsonSchema for CellReport<'_> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        CellSchema::schema_name()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        CellSchema::json_schema(g)
     }
 }
 

@@ -235,8 +235,9 @@ impl WalletConfig {
     }
 }
 
-/// Money counters of one wallet cell.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Money counters of one wallet cell. Serialised as the keys of the
+/// `wallet` object of `kata86 sim --format json`, in this order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct WalletStats {
     /// Charges clients started (one per idempotency key).
     pub charges: u64,
@@ -256,33 +257,80 @@ pub struct WalletStats {
     pub retries_raced_original: u64,
     /// Top-ups applied.
     pub top_ups: u64,
-    /// Top-ups the ledger refused (a balance would overflow).
+    /// Top-ups the ledger refused (a balance would overflow). Not in the
+    /// JSON (its schema has no such key).
+    #[serde(skip)]
     pub top_ups_refused: u64,
     /// Reads held at a replica until the session's write arrived.
     pub ryw_waits: u64,
     /// Reads forwarded to the leader for read-your-writes.
     pub ryw_forwards: u64,
-    /// Reads whose data staleness exceeded the staleness reported: must be 0.
-    pub staleness_order_violations: u64,
     /// Eligibility reads that found the account eligible.
+    #[serde(rename = "eligible_reads")]
     pub eligible: u64,
     /// Entries in the final ledger.
     pub ledger_entries: u64,
+    /// Reads whose data staleness exceeded the staleness reported: must be 0.
+    pub staleness_order_violations: u64,
 }
 
-/// One wallet cell's figures.
-#[derive(Debug, Clone)]
+/// What the invariant check at the end of a wallet cell found, as figures
+/// (the `wallet` object's keys after [`WalletStats`]'s).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct WalletMoney {
+    /// Balances driven below zero (double spends).
+    pub overspend_incidents: u64,
+    /// Acknowledged charges missing from the final ledger.
+    pub lost_acknowledged_charges: u64,
+    /// Every breach found.
+    pub invariant_breaches: u64,
+    /// The first breach, if any.
+    pub first_breach: Option<String>,
+    /// Every money invariant held and no read reported less staleness than
+    /// its data had.
+    pub invariants_ok: bool,
+}
+
+impl WalletMoney {
+    /// The figures of `invariants`, with the cell's `stats`.
+    pub fn of(invariants: &InvariantReport, stats: &WalletStats) -> WalletMoney {
+        use ledger::Breach;
+        let count =
+            |f: fn(&Breach) -> bool| invariants.breaches.iter().filter(|b| f(b)).count() as u64;
+        WalletMoney {
+            overspend_incidents: count(|b| matches!(b, Breach::NegativeBalance { .. })),
+            lost_acknowledged_charges: count(|b| matches!(b, Breach::LostAcknowledged { .. })),
+            invariant_breaches: invariants.breach_count,
+            first_breach: invariants.first().map(|b| b.to_string()),
+            invariants_ok: invariants.ok() && stats.staleness_order_violations == 0,
+        }
+    }
+}
+
+/// One wallet cell's figures. Serialises as the `wallet` object of
+/// `kata86 sim --format json`: the money counters, then the invariant
+/// figures (the latency and read figures are the cell's, see
+/// [`crate::CellReport`]).
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "WalletJson")]
 pub struct WalletResult {
     /// Latency and read counters, as for the kata workload; `write` is the
     /// end-to-end latency of answered charges, retries included; `staleness`
     /// is `reported_staleness`, the watermark age the serving replica
     /// reported; staleness SLOs are judged on `data_age`.
+    #[serde(skip)]
     pub base: CellResult,
     /// `data_age`: how old each read's answer really was for its account, µs.
+    #[serde(skip)]
     pub data_age: LatencyHistogram,
     /// Money counters.
+    #[serde(flatten)]
     pub stats: WalletStats,
+    /// The invariant check's figures ([`WalletMoney::of`] `invariants`).
+    #[serde(flatten)]
+    pub money: WalletMoney,
     /// The invariant check run at the end.
+    #[serde(skip)]
     pub invariants: InvariantReport,
 }
 
@@ -406,6 +454,7 @@ pub fn run_wallet_cell(
     WalletResult {
         base,
         data_age,
+        money: WalletMoney::of(&out.invariants, &stats),
         stats,
         invariants: out.invariants,
     }

@@ -243,7 +243,7 @@ fn compare_keeps_single_leader_and_escrow_whole() {
     assert!(crdt
         .sites
         .iter()
-        .all(|s| s.availability == Some((1.0, 1.0))));
+        .all(|s| (s.availability, s.availability_worst) == (Some(1.0), Some(1.0))));
     assert!(crdt.convergence.max.is_some());
     // A row over runs is the runs' own figures: its max is the largest of
     // the runs played alone (run i: seed + i).
@@ -259,6 +259,42 @@ fn compare_keeps_single_leader_and_escrow_whole() {
         .collect();
     assert_eq!(crdt.overspend_incidents.max, alone.iter().max().copied());
     assert!(compare(&drills, 86, 0).is_err());
+}
+
+/// A site no charge objective covers is not judged: its row reads "not
+/// judged" (`None`), never a pass, unless another site fails (issue #20:
+/// it used to count as meeting every objective, none, and passed).
+#[test]
+fn a_site_without_a_charge_objective_is_not_judged_never_passed() {
+    let mut d = DrillConfig::builtin(Builtin::Partition, JpRole::Replica);
+    let charge = d
+        .slos
+        .iter()
+        .find(|s| s.series == metrics::Series::Write)
+        .expect("the default world has a charge objective")
+        .clone();
+    d.slos.retain(|s| s.series != metrics::Series::Write);
+    let only = |site: &str, target_ms: f64| metrics::Slo {
+        site: Some(site.into()),
+        target_ms,
+        ..charge.clone()
+    };
+    // VN is held to a target every path meets; US to none.
+    d.slos.push(only("VN", 1e6));
+    for r in compare(std::slice::from_ref(&d), 86, 1).unwrap() {
+        assert_eq!(r.slo_ok, None, "US has no charge objective: {r:?}");
+    }
+    // Held at both sites: judged, and met.
+    d.slos.push(only("US", 1e6));
+    for r in compare(std::slice::from_ref(&d), 86, 1).unwrap() {
+        assert_eq!(r.slo_ok, Some(true), "{r:?}");
+    }
+    // A failing site decides whatever the other: VN fails, US not judged.
+    d.slos.retain(|s| s.series != metrics::Series::Write);
+    d.slos.push(only("VN", 0.001));
+    for r in compare(std::slice::from_ref(&d), 86, 1).unwrap() {
+        assert_eq!(r.slo_ok, Some(false), "{r:?}");
+    }
 }
 
 #[test]

@@ -14,7 +14,8 @@
 //! * [`hgrm`] — HdrHistogram's percentile-distribution text (`.hgrm`),
 //!   written from and parsed back to a histogram's percentile rows.
 //! * [`Spread`] — p50/p95/p99/max of a per-run figure over the runs of a
-//!   drill, exact (nearest rank), with "never happened" ranked last.
+//!   drill, exact (nearest rank), with "never happened" ranked last;
+//!   [`spread_as`] serialises one in its report unit ([`SpreadFigures`]).
 //!
 //! # Key decision: histograms, not sample vectors
 //! A run records tens of millions of durations. Keeping them all to sort at the
@@ -41,4 +42,9 @@ pub use slo::{
     availability_slos, default_slos, kata_slos, MetricsError, Series, Slo, SloVerdict,
     StalenessMeasure,
 };
-pub use spread::{nearest_rank, Spread};
+pub use spread::{nearest_rank, Spread, SpreadFigures};
+
+/// Serialising a [`Spread`] field in its report unit.
+pub mod spread_as {
+    pub use crate::spread::{as_counts as counts, as_ms as ms};
+}

@@ -54,6 +54,44 @@ impl Spread {
     }
 }
 
+/// A [`Spread`] in its report unit, as JSON shows it: p50/p95/p99/max of a
+/// figure over the runs (`null` where the quantile lands on a run in which
+/// it never happened). Result types serialise a `Spread` field as one with
+/// [`as_counts`] or [`as_ms`] and name it as their schema
+/// (`#[schemars(with = "metrics::SpreadFigures")]`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "SpreadJson")]
+pub struct SpreadFigures {
+    /// Median over the runs.
+    pub p50: Option<f64>,
+    /// 95th percentile.
+    pub p95: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+    /// Worst run.
+    pub max: Option<f64>,
+}
+
+impl Spread {
+    /// The quantiles in `unit`.
+    pub fn figures(&self, unit: fn(u64) -> f64) -> SpreadFigures {
+        let [p50, p95, p99, max] = self.quantiles().map(|q| q.map(unit));
+        SpreadFigures { p50, p95, p99, max }
+    }
+}
+
+/// Serialises a [`Spread`] of counts as [`SpreadFigures`] (numbers as
+/// JSON floats, as every spread is).
+pub fn as_counts<S: serde::Serializer>(s: &Spread, ser: S) -> Result<S::Ok, S::Error> {
+    s.figures(|x| x as f64).serialize(ser)
+}
+
+/// Serialises a [`Spread`] of microseconds as [`SpreadFigures`] in
+/// milliseconds.
+pub fn as_ms<S: serde::Serializer>(s: &Spread, ser: S) -> Result<S::Ok, S::Error> {
+    s.figures(|us| us as f64 / 1000.0).serialize(ser)
+}
+
 /// The 1-based nearest rank of quantile `q` among `n` sorted values:
 /// ⌈q·n⌉, at least 1.
 pub fn nearest_rank(q: f64, n: usize) -> usize {

@@ -8,7 +8,7 @@ use topology::to_ms;
 
 use crate::drill::{config_label, fault_label, runs_json, site_names};
 use crate::plan::{rto, Outcome};
-use crate::sim::{cell_json, staleness_name, SimReport};
+use crate::sim::{cell, staleness_name, SimReport};
 
 /// An SLO verdict for the HTML report, with its row label.
 pub fn verdict(scope: &str, v: &SloVerdict) -> report::Verdict {
@@ -43,7 +43,7 @@ pub fn budget(scenario: Option<&str>, v: &engine::drill::sli::Verdict) -> report
     }
 }
 
-/// The HTML report's figures: every number is the JSON's (`cell_json`).
+/// The HTML report's figures: every number is the JSON's ([`cell`]).
 pub fn sim(rep: &SimReport<'_>) -> report::SimFigures {
     let cfg = rep.cfg;
     let read = cfg.slos.iter().find(|s| s.series == metrics::Series::Read);
@@ -59,17 +59,18 @@ pub fn sim(rep: &SimReport<'_>) -> report::SimFigures {
         staleness_p99_target_ms: stale_p99.map(|s| s.target_ms),
         cells: (0..rep.results.len())
             .map(|i| {
-                let c = cell_json(rep, i);
+                let c = cell(rep, i);
                 let staleness = c.staleness();
-                let scope = format!("{} / {}", c.client, c.strategy);
+                let strategy = c.result.cell.strategy.name();
+                let scope = format!("{} / {strategy}", c.client());
                 report::SimCell {
-                    client: c.client.to_string(),
-                    strategy: c.strategy.to_string(),
-                    read_p95_ms: c.read_ms.p95,
+                    client: c.client().to_string(),
+                    strategy: strategy.to_string(),
+                    read_p95_ms: c.result.read.summary().p95,
                     staleness_p95_ms: staleness.p95,
                     staleness_p99_ms: staleness.p99,
-                    staleness_cdf: cdf(&rep.results[i].staleness),
-                    slo: c.slo.iter().map(|v| verdict(&scope, v)).collect(),
+                    staleness_cdf: cdf(&c.result.staleness),
+                    slo: c.result.slo.iter().map(|v| verdict(&scope, v)).collect(),
                 }
             })
             .collect(),
@@ -268,15 +269,23 @@ pub fn compare(runs: u32, rows: &[engine::multi::CompareRow]) -> report::Compare
         rows: rows
             .iter()
             .map(|r| {
-                let j = crate::multi::RowJson::of(r);
+                let counts = |s: metrics::Spread| {
+                    let f = s.figures(|x| x as f64);
+                    report::SpreadMs {
+                        p50: f.p50,
+                        p95: f.p95,
+                        p99: f.p99,
+                        max: f.max,
+                    }
+                };
                 report::CompareBar {
-                    drill: j.drill.clone(),
-                    write_path: j.write_path.to_string(),
-                    overspend_incidents: spread(&j.overspend_incidents),
-                    lost_updates: spread(&j.lost_updates),
-                    duplicate_effects: spread(&j.duplicate_effects),
-                    spurious_declines: spread(&j.spurious_declines),
-                    slo_ok: j.slo_charge_p95_ok,
+                    drill: r.drill.clone(),
+                    write_path: r.write_path.to_string(),
+                    overspend_incidents: counts(r.overspend_incidents),
+                    lost_updates: counts(r.lost_updates),
+                    duplicate_effects: counts(r.duplicate_effects),
+                    spurious_declines: counts(r.spurious_declines),
+                    slo_ok: r.slo_ok,
                 }
             })
             .collect(),

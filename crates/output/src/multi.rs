@@ -1,9 +1,9 @@
 //! `kata86 compare` and the multi-leader `kata86 drill`: JSON and tidy CSV
 //! of [`CompareRow`]s and a [`MultiResult`].
 //!
-//! Still a hand-written mirror of [`CompareRow`] and [`MultiResult`] (to be
-//! replaced by the engine types' own `Serialize`); it lives here so that its
-//! schema is published with the others.
+//! A [`CompareRow`] serialises itself (keys, units and spreads are the
+//! engine's serde attributes); the documents here wrap it with the seed,
+//! the runs and the command.
 #![allow(missing_docs)]
 
 use std::io::Write;
@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use topology::{to_ms, Micros};
 
-use crate::drill::{cell, count, SpreadJson};
+use crate::drill::{cell, count};
 
 /// The multi-leader drill's document: the first run's figures, and the row
 /// over every run.
@@ -46,7 +46,7 @@ pub struct MultiDrill<'a> {
     conservation_checks: u64,
     conservation_breaches: u64,
     converged: bool,
-    row: RowJson,
+    row: &'a CompareRow,
     invariants_ok: bool,
     invariants_expected: bool,
     first_breach: Option<&'a str>,
@@ -88,7 +88,7 @@ pub fn drill_json(
         conservation_checks: r.conservation_checks,
         conservation_breaches: r.conservation_breaches,
         converged: r.converged,
-        row: RowJson::of(row),
+        row,
         invariants_ok: r.invariants_ok,
         invariants_expected: r.invariants_expected,
         first_breach: r.first_breach.as_deref(),
@@ -104,7 +104,7 @@ pub struct Compare<'a> {
     seed: u64,
     runs: u32,
     command: &'a str,
-    rows: Vec<RowJson>,
+    rows: &'a [CompareRow],
 }
 
 /// Writes `kata86 compare`'s JSON document.
@@ -119,7 +119,7 @@ pub fn compare_json(
         seed,
         runs,
         command,
-        rows: rows.iter().map(RowJson::of).collect(),
+        rows,
     };
     crate::json(out, &doc)
 }
@@ -147,7 +147,7 @@ pub fn tidy_csv(rows: &[CompareRow], out: &mut dyn Write) -> std::io::Result<()>
     }
     writeln!(out, "drill,write_path,site,metric,statistic,value")?;
     for r in rows {
-        let j = serde_json::to_value(RowJson::of(r)).expect("plain data serializes");
+        let j = serde_json::to_value(r).expect("plain data serializes");
         let Value::Object(map) = j else {
             unreachable!("a row is an object")
         };
@@ -193,79 +193,6 @@ pub fn tidy_csv(rows: &[CompareRow], out: &mut dyn Write) -> std::io::Result<()>
         }
     }
     Ok(())
-}
-
-/// One row, for JSON.
-#[derive(Serialize, JsonSchema)]
-pub struct RowJson {
-    pub drill: String,
-    pub write_path: &'static str,
-    pub runs: u32,
-    pub sites: Vec<SiteJson>,
-    pub overspend_incidents: SpreadJson,
-    pub lost_updates: SpreadJson,
-    pub duplicate_effects: SpreadJson,
-    pub spurious_declines: SpreadJson,
-    pub rights_transfers: SpreadJson,
-    pub background_transfers: SpreadJson,
-    pub rights_p50_ms: Option<f64>,
-    pub rights_p95_ms: Option<f64>,
-    pub convergence_ms: SpreadJson,
-    pub slo_charge_p95_ok: bool,
-    pub runs_with_broken_invariants: u32,
-    pub invariants_expected: bool,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct SiteJson {
-    site: String,
-    charge_p50_ms: Option<f64>,
-    charge_p95_ms: Option<f64>,
-    charge_p99_ms: Option<f64>,
-    /// Median run.
-    availability: Option<f64>,
-    /// Worst run.
-    availability_worst: Option<f64>,
-    /// Charges sent during a cut or outage not done for the user
-    /// (unanswered, lost, or spuriously declined), over the runs.
-    charges_not_completed: SpreadJson,
-}
-
-impl RowJson {
-    /// The row of `r`.
-    pub fn of(r: &CompareRow) -> RowJson {
-        let f = |v: Option<Micros>| v.map(to_ms);
-        RowJson {
-            drill: r.drill.clone(),
-            write_path: r.write_path.name(),
-            sites: r
-                .sites
-                .iter()
-                .map(|s| SiteJson {
-                    site: s.name.clone(),
-                    charge_p50_ms: f(s.p50),
-                    charge_p95_ms: f(s.p95),
-                    charge_p99_ms: f(s.p99),
-                    availability: s.availability.map(|a| a.0),
-                    availability_worst: s.availability.map(|a| a.1),
-                    charges_not_completed: SpreadJson::count(s.not_completed),
-                })
-                .collect(),
-            runs: r.runs,
-            overspend_incidents: SpreadJson::count(r.overspend_incidents),
-            lost_updates: SpreadJson::count(r.lost_updates),
-            duplicate_effects: SpreadJson::count(r.duplicate_effects),
-            spurious_declines: SpreadJson::count(r.spurious_declines),
-            rights_transfers: SpreadJson::count(r.rights_transfers),
-            background_transfers: SpreadJson::count(r.background_transfers),
-            rights_p50_ms: f(r.rights_p50),
-            rights_p95_ms: f(r.rights_p95),
-            convergence_ms: SpreadJson::ms(r.convergence),
-            slo_charge_p95_ok: r.slo_ok,
-            runs_with_broken_invariants: r.runs_broken,
-            invariants_expected: r.invariants_expected,
-        }
-    }
 }
 
 /// A latency in whole ms, or `-`.
@@ -314,9 +241,12 @@ fn cells(rows: &[CompareRow]) -> Vec<Vec<String>> {
             ));
         }
         for s in &r.sites {
-            row.push(s.availability.map_or("-".into(), |(median, worst)| {
-                format!("{:.1}%/{:.1}%", median * 100.0, worst * 100.0)
-            }));
+            row.push(match (s.availability, s.availability_worst) {
+                (Some(median), Some(worst)) => {
+                    format!("{:.1}%/{:.1}%", median * 100.0, worst * 100.0)
+                }
+                _ => "-".into(),
+            });
         }
         for s in &r.sites {
             row.push(if s.availability.is_none() {
@@ -352,7 +282,14 @@ fn cells(rows: &[CompareRow]) -> Vec<Vec<String>> {
             (n, true) => format!("DEFECT in {n}/{}", r.runs),
             (n, false) => format!("broken in {n}/{} (expected)", r.runs),
         });
-        row.push(if r.slo_ok { "pass" } else { "FAIL" }.into());
+        row.push(
+            match r.slo_ok {
+                Some(true) => "pass",
+                Some(false) => "FAIL",
+                None => "not judged",
+            }
+            .into(),
+        );
         out.push(row);
     }
     out
@@ -457,7 +394,7 @@ pub fn compare_table(
             format!(
                 "{name}: {}",
                 if each.is_empty() {
-                    "none".to_string()
+                    "not judged (no charge objective)".to_string()
                 } else {
                     each.join(", ")
                 }

@@ -1,16 +1,16 @@
 //! `kata86 sim`: the table, JSON and CSV of a run's cells.
 //!
-//! The JSON's cell and wallet objects are still hand-written mirrors of
-//! [`CellResult`] and [`WalletResult`] (to be replaced by the engine types'
-//! own `Serialize`); they live here so that the schema is published with the
-//! others.
+//! A cell serialises itself ([`CellReport`], with the wallet's
+//! [`WalletResult`]): the document here wraps the cells with the seed, the
+//! configuration's names and the command; the table and the CSV read the
+//! same figures from the engine's types.
 #![allow(missing_docs)]
 
 use std::io::Write;
 
 use engine::wallet::WalletResult;
-use engine::{CellResult, SimConfig};
-use metrics::{SloVerdict, Summary};
+use engine::{CellReport, CellResult, SimConfig};
+use metrics::SloVerdict;
 use schemars::JsonSchema;
 use serde::Serialize;
 use tabled::builder::Builder;
@@ -34,92 +34,6 @@ pub struct SimReport<'a> {
     pub command: String,
 }
 
-/// The JSON form of one cell. Field names are a contract with other tools.
-#[derive(Serialize, JsonSchema)]
-pub struct CellJson<'a> {
-    pub client: &'a str,
-    pub strategy: &'static str,
-    pub model: &'static str,
-    pub leader: &'a str,
-    pub read_ms: Summary,
-    /// `null` when no charge committed (e.g. `--deadline 0` refuses them
-    /// all): no latency to show, which 0 ms would misstate.
-    pub write_ms: Option<Summary>,
-    /// Kata workload: `lag_ms`, the lag drawn for each read of a follower
-    /// (0 when a leader served it).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lag_ms: Option<Summary>,
-    /// Wallet workload: the watermark age the serving replica reported.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reported_staleness_ms: Option<Summary>,
-    pub stale_read_ratio: f64,
-    pub leader_read_ratio: f64,
-    pub over_bound_read_ratio: f64,
-    pub forced_to_leader_ratio: f64,
-    pub charges: u64,
-    pub charges_rejected_deadline: u64,
-    pub charges_timed_out: u64,
-    pub simulated_s: f64,
-    pub slo: &'a [SloVerdict],
-    /// Wallet workload: how old each returned balance really was.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_age_ms: Option<Summary>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub wallet: Option<WalletJson>,
-}
-
-/// The money figures of one wallet cell. Field names are a contract.
-#[derive(Serialize, JsonSchema)]
-pub struct WalletJson {
-    charges: u64,
-    attempts: u64,
-    charges_ok: u64,
-    charges_declined_insufficient: u64,
-    charges_rejected_unavailable: u64,
-    charges_outcome_unknown: u64,
-    duplicates_suppressed: u64,
-    retries_raced_original: u64,
-    top_ups: u64,
-    ryw_waits: u64,
-    ryw_forwards: u64,
-    eligible_reads: u64,
-    ledger_entries: u64,
-    staleness_order_violations: u64,
-    overspend_incidents: u64,
-    lost_acknowledged_charges: u64,
-    invariant_breaches: u64,
-    first_breach: Option<String>,
-    invariants_ok: bool,
-}
-
-fn wallet_json(w: &WalletResult) -> WalletJson {
-    use ledger::Breach;
-    let s = &w.stats;
-    let count =
-        |f: fn(&Breach) -> bool| w.invariants.breaches.iter().filter(|b| f(b)).count() as u64;
-    WalletJson {
-        charges: s.charges,
-        attempts: s.attempts,
-        charges_ok: s.charges_ok,
-        charges_declined_insufficient: s.charges_declined_insufficient,
-        charges_rejected_unavailable: s.charges_rejected_unavailable,
-        charges_outcome_unknown: s.charges_outcome_unknown,
-        duplicates_suppressed: s.duplicates_suppressed,
-        retries_raced_original: s.retries_raced_original,
-        top_ups: s.top_ups,
-        ryw_waits: s.ryw_waits,
-        ryw_forwards: s.ryw_forwards,
-        eligible_reads: s.eligible,
-        ledger_entries: s.ledger_entries,
-        staleness_order_violations: s.staleness_order_violations,
-        overspend_incidents: count(|b| matches!(b, Breach::NegativeBalance { .. })),
-        lost_acknowledged_charges: count(|b| matches!(b, Breach::LostAcknowledged { .. })),
-        invariant_breaches: w.invariants.breach_count,
-        first_breach: w.invariants.first().map(|b| b.to_string()),
-        invariants_ok: w.invariants.ok() && s.staleness_order_violations == 0,
-    }
-}
-
 #[derive(Serialize, JsonSchema)]
 pub struct SimJson<'a> {
     seed: u64,
@@ -129,53 +43,15 @@ pub struct SimJson<'a> {
     topology: String,
     command: &'a str,
     workload: &'static str,
-    results: Vec<CellJson<'a>>,
+    results: Vec<CellReport<'a>>,
 }
 
-/// A ratio rounded to 6 decimals, so reports stay short and stable.
-fn ratio(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        (part as f64 / whole as f64 * 1e6).round() / 1e6
-    }
-}
-
-impl CellJson<'_> {
-    /// The staleness series the cell carries: the drawn lag (kata
-    /// workload) or the reported staleness (wallet), exactly one of which
-    /// `cell_json` fills.
-    pub fn staleness(&self) -> Summary {
-        self.lag_ms
-            .or(self.reported_staleness_ms)
-            .expect("cell_json fills one of the two")
-    }
-}
-
-pub fn cell_json<'a>(rep: &'a SimReport<'_>, i: usize) -> CellJson<'a> {
-    let cfg = rep.cfg;
-    let r = &rep.results[i];
-    let w = rep.wallets.get(i);
-    CellJson {
-        client: cfg.topology.site_name(r.cell.site),
-        strategy: r.cell.strategy.name(),
-        model: cfg.lag.name(),
-        leader: cfg.topology.region_name(cfg.leader),
-        read_ms: r.read.summary(),
-        write_ms: (r.write.count() > 0).then(|| r.write.summary()),
-        lag_ms: w.is_none().then(|| r.staleness.summary()),
-        reported_staleness_ms: w.map(|_| r.staleness.summary()),
-        stale_read_ratio: ratio(r.stale_reads, r.reads),
-        leader_read_ratio: ratio(r.leader_reads, r.reads),
-        over_bound_read_ratio: ratio(r.over_bound_reads, r.reads),
-        forced_to_leader_ratio: ratio(r.forced_to_leader, r.reads),
-        charges: r.charges,
-        charges_rejected_deadline: r.charges_rejected,
-        charges_timed_out: r.charges_timed_out,
-        simulated_s: (r.simulated as f64 / 1e3).round() / 1e3,
-        slo: &r.slo,
-        data_age_ms: w.map(|w| w.data_age.summary()),
-        wallet: w.map(wallet_json),
+/// Cell `i` of the run, as its reports show it.
+pub fn cell<'a>(rep: &'a SimReport<'_>, i: usize) -> CellReport<'a> {
+    CellReport {
+        cfg: rep.cfg,
+        result: &rep.results[i],
+        wallet: rep.wallets.get(i),
     }
 }
 
@@ -193,7 +69,7 @@ pub fn json(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
         } else {
             "wallet"
         },
-        results: (0..rep.results.len()).map(|i| cell_json(rep, i)).collect(),
+        results: (0..rep.results.len()).map(|i| cell(rep, i)).collect(),
     };
     crate::json(out, &doc)
 }
@@ -213,12 +89,12 @@ pub fn staleness_name(rep: &SimReport<'_>) -> &'static str {
 pub fn csv(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     let rows = (0..rep.results.len())
         .map(|i| {
-            let mut r = crate::tidy::record(&cell_json(rep, i))?;
+            let mut r = crate::tidy::record(&cell(rep, i))?;
             r.insert("seed".into(), rep.seed.into());
             Ok(r)
         })
         .collect::<std::io::Result<Vec<_>>>()?;
-    crate::tidy::write(&rows, &crate::schema::of::<CellJson<'_>>(), out)
+    crate::tidy::write(&rows, &crate::schema::of::<CellReport<'_>>(), out)
 }
 
 #[derive(Tabled)]
@@ -312,23 +188,24 @@ pub fn table(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out)?;
     let rows: Vec<Row> = (0..rep.results.len())
         .map(|i| {
-            let c = cell_json(rep, i);
-            let staleness = c.staleness();
+            let c = cell(rep, i);
+            let (r, staleness, read) = (c.result, c.staleness(), c.result.read.summary());
+            let write = r.write_summary();
             Row {
-                client: c.client.to_string(),
-                strategy: c.strategy.to_string(),
-                read_p50: ms(c.read_ms.p50),
-                read_p95: ms(c.read_ms.p95),
-                read_p99: ms(c.read_ms.p99),
-                write_p95: c.write_ms.map_or_else(|| "no data".into(), |w| ms(w.p95)),
-                write_p99: c.write_ms.map_or_else(|| "no data".into(), |w| ms(w.p99)),
+                client: c.client().to_string(),
+                strategy: r.cell.strategy.name().to_string(),
+                read_p50: ms(read.p50),
+                read_p95: ms(read.p95),
+                read_p99: ms(read.p99),
+                write_p95: write.map_or_else(|| "no data".into(), |w| ms(w.p95)),
+                write_p99: write.map_or_else(|| "no data".into(), |w| ms(w.p99)),
                 stale_p50: ms(staleness.p50),
                 stale_p95: ms(staleness.p95),
                 stale_p99: ms(staleness.p99),
                 stale_p999: ms(staleness.p999),
-                over_bound: pct(c.over_bound_read_ratio),
-                leader: pct(c.leader_read_ratio),
-                slo: verdicts(c.slo),
+                over_bound: pct(r.over_bound_read_ratio()),
+                leader: pct(r.leader_read_ratio()),
+                slo: verdicts(&r.slo),
             }
         })
         .collect();
@@ -385,8 +262,8 @@ pub fn table(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     }
     writeln!(out, "seed: {}", rep.seed)?;
     if !rep.wallets.is_empty() {
-        let ok = (0..rep.results.len())
-            .all(|i| cell_json(rep, i).wallet.is_some_and(|w| w.invariants_ok));
+        let ok = rep.wallets.len() == rep.results.len()
+            && rep.wallets.iter().all(|w| w.money.invariants_ok);
         writeln!(out, "invariants_ok: {ok}")?;
     }
     writeln!(out, "reproduce: {}", rep.command)?;
@@ -427,24 +304,25 @@ fn money_table(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> 
     )?;
     let rows: Vec<MoneyRow> = (0..rep.results.len())
         .filter_map(|i| {
-            let c = cell_json(rep, i);
-            let (w, d) = (c.wallet?, c.data_age_ms?);
+            let c = cell(rep, i);
+            let (w, d) = (c.wallet?, c.data_age()?);
+            let (s, m) = (&w.stats, &w.money);
             Some(MoneyRow {
-                client: c.client.to_string(),
-                strategy: c.strategy.to_string(),
+                client: c.client().to_string(),
+                strategy: c.result.cell.strategy.name().to_string(),
                 data_p95: ms(d.p95),
                 data_p99: ms(d.p99),
-                charges: w.charges,
-                ok: w.charges_ok,
-                declined: w.charges_declined_insufficient,
-                rejected: w.charges_rejected_unavailable,
-                unknown: w.charges_outcome_unknown,
-                dups: w.duplicates_suppressed,
-                raced: w.retries_raced_original,
-                ryw: format!("{}/{}", w.ryw_waits, w.ryw_forwards),
-                overspend: w.overspend_incidents,
-                lost: w.lost_acknowledged_charges,
-                invariants: if w.invariants_ok {
+                charges: s.charges,
+                ok: s.charges_ok,
+                declined: s.charges_declined_insufficient,
+                rejected: s.charges_rejected_unavailable,
+                unknown: s.charges_outcome_unknown,
+                dups: s.duplicates_suppressed,
+                raced: s.retries_raced_original,
+                ryw: format!("{}/{}", s.ryw_waits, s.ryw_forwards),
+                overspend: m.overspend_incidents,
+                lost: m.lost_acknowledged_charges,
+                invariants: if m.invariants_ok {
                     "ok".into()
                 } else {
                     "BROKEN".into()

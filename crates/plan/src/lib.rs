@@ -9,7 +9,8 @@
 //!   fault scenarios, runs and seed; [`Space::kata`] is the kata's topology
 //!   with JP and the four default faults.
 //! * [`evaluate`] → [`Evaluation`] per design ([`Figures`] plus the first
-//!   thing it broke), [`rank`] by [`Metric`] priorities, [`pareto`] between
+//!   thing it broke; it serialises itself as `kata86 plan`'s JSON of a
+//!   design), [`rank`] by [`Metric`] priorities, [`pareto`] between
 //!   charge p95, read p95, staleness p99 and RPO p99, and [`binding`]: what
 //!   no design can meet.
 //!
@@ -381,6 +382,80 @@ impl Evaluation {
     /// Met every SLO, kept every invariant, recovered from every fault.
     pub fn accepted(&self) -> bool {
         self.rejected.is_none()
+    }
+}
+
+/// The JSON of one design (`kata86 plan --format json`, `ranked` and
+/// `rejected`): its names, its verdict, then its figures in their report
+/// units. Hand-written beside [`Evaluation`] because the JSON holds figures
+/// derived from it (the design's names, `accepted`, the worst-site RTO split
+/// into a time and whether every site recovered); its keys and units are
+/// written here once.
+impl serde::Serialize for Evaluation {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let f = &self.figures;
+        let mut o = s.serialize_struct("DesignJson", 16)?;
+        o.serialize_field("design", &self.design.name())?;
+        o.serialize_field("write_path", self.design.write_path())?;
+        o.serialize_field("read_strategy", self.design.read_strategy())?;
+        o.serialize_field("accepted", &self.accepted())?;
+        o.serialize_field("rejected", &self.rejected)?;
+        o.serialize_field("charge_p95_ms", &ms(f.charge_p95))?;
+        o.serialize_field("read_p95_ms", &ms(f.read_p95))?;
+        o.serialize_field("data_age_p99_ms", &ms(f.staleness_p99))?;
+        o.serialize_field(
+            "worst_site_rto_p95_s",
+            &f.rto_p95.flatten().map(|t| to_ms(t) / 1000.0),
+        )?;
+        o.serialize_field("worst_site_recovered", &f.rto_p95.map(|t| t.is_some()))?;
+        o.serialize_field("rpo_p99_s", &(to_ms(f.rpo_p99) / 1000.0))?;
+        o.serialize_field("money_breach", &f.money_breach)?;
+        o.serialize_field("slo", &f.slo)?;
+        o.serialize_field("failing_verdicts", &f.failures)?;
+        o.serialize_field("verdicts", &f.verdicts)?;
+        o.end()
+    }
+}
+
+// The schema of `Evaluation`'s serialisation (schema only: the keys its
+// `Serialize` writes, with their types; `kata86 plan`'s output is validated
+// against it in the CLI tests, so the two cannot drift apart).
+#[derive(schemars::JsonSchema)]
+#[schemars(rename = "DesignJson")]
+#[allow(dead_code)]
+struct DesignSchema {
+    design: String,
+    write_path: String,
+    read_strategy: String,
+    accepted: bool,
+    rejected: Option<String>,
+    charge_p95_ms: Option<f64>,
+    read_p95_ms: Option<f64>,
+    /// p99 of `data_age`, the true age of the balances returned.
+    data_age_p99_ms: Option<f64>,
+    /// Seconds; `null` when no fault measured it or a site did not
+    /// recover (`worst_site_recovered` tells which).
+    worst_site_rto_p95_s: Option<f64>,
+    /// `null`: no fault measured it; `false`: a site did not recover
+    /// within the drill.
+    worst_site_recovered: Option<bool>,
+    rpo_p99_s: f64,
+    money_breach: Option<String>,
+    /// Pooled verdicts in normal operation: shown, never deciding.
+    slo: Vec<SloVerdict>,
+    /// Every failing per-site verdict, worst first.
+    failing_verdicts: Vec<Failing>,
+    /// Every per-site verdict, every scenario.
+    verdicts: Vec<Failing>,
+}
+
+impl schemars::JsonSchema for Evaluation {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        DesignSchema::schema_name()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        DesignSchema::json_schema(g)
     }
 }
 

@@ -319,8 +319,16 @@ fn compare_table(out: &mut String, c: &CompareFigures) {
             pm(&r.lost_updates),
             pm(&r.duplicate_effects),
             pm(&r.spurious_declines),
-            if r.slo_ok { "pass" } else { "fail" },
-            if r.slo_ok { "pass" } else { "FAIL" }
+            match r.slo_ok {
+                Some(true) => "pass",
+                Some(false) => "fail",
+                None => "nodata",
+            },
+            match r.slo_ok {
+                Some(true) => "pass",
+                Some(false) => "FAIL",
+                None => "not judged",
+            }
         );
     }
     out.push_str("</table>\n");

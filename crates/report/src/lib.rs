@@ -312,8 +312,9 @@ pub struct CompareBar {
     pub duplicate_effects: SpreadMs,
     /// Spurious declines.
     pub spurious_declines: SpreadMs,
-    /// Whether the charge-p95 SLO held.
-    pub slo_ok: bool,
+    /// Whether the charge-p95 SLO held; `None`: not judged (a site has no
+    /// charge objective and none failed).
+    pub slo_ok: Option<bool>,
 }
 
 /// `kata86 plan`'s figures: every design, as its JSON gives it.

@@ -156,7 +156,7 @@ fn compare() -> Report {
         lost_updates: spread(0.0),
         duplicate_effects: spread(0.0),
         spurious_declines: spread(1.0),
-        slo_ok: x == 0.0,
+        slo_ok: Some(x == 0.0),
     };
     Report {
         command: "kata86 compare --runs 2 --seed 86".into(),

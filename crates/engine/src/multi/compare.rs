@@ -2,6 +2,10 @@
 //! drill × [`WritePath`], every row on the same workload, seeds and fault
 //! onsets (run i of every row plays seed + i with the same drawn onset).
 //!
+//! A row serialises itself (`kata86 compare --format json`, the `row` of a
+//! multi-leader drill): keys with their units, spreads in their report
+//! unit, written once here as serde attributes.
+//!
 //! Key design decision: `single-leader` rows come from the drills' own event
 //! core with `majority` replication (DESIGN.md's choice), played as run 0 of
 //! `run_drills`, so the comparison shares the onset the multi-leader rows
@@ -9,6 +13,8 @@
 
 use metrics::{LatencyHistogram, Spread};
 use rayon::prelude::*;
+use schemars::JsonSchema;
+use serde::Serialize;
 use topology::Micros;
 
 use super::{run_multis_with, MultiConfig, MultiResult, Rebalance, WritePath};
@@ -16,67 +22,108 @@ use crate::drill::{run_drills, DrillConfig, Replication, RunRecord};
 use crate::EngineError;
 
 /// One client site's charges on one row, every run pooled.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(rename = "SiteJson")]
 pub struct CompareSite {
     /// The site.
+    #[serde(rename = "site")]
     pub name: String,
     /// Charge latency (answered charges, from the first send) p50, p95,
     /// p99, every run pooled; `None` when no charge was answered.
+    #[serde(rename = "charge_p50_ms", serialize_with = "topology::report::ms_opt")]
+    #[schemars(with = "Option<f64>")]
     pub p50: Option<Micros>,
     /// See `p50`.
+    #[serde(rename = "charge_p95_ms", serialize_with = "topology::report::ms_opt")]
+    #[schemars(with = "Option<f64>")]
     pub p95: Option<Micros>,
     /// See `p50`.
+    #[serde(rename = "charge_p99_ms", serialize_with = "topology::report::ms_opt")]
+    #[schemars(with = "Option<f64>")]
     pub p99: Option<Micros>,
     /// Share of the charges sent during a region outage or a cut link that
-    /// were answered: the median run and the worst run; `None` with no
-    /// such fault.
-    pub availability: Option<(f64, f64)>,
+    /// were answered, the median run; `None` with no such fault.
+    pub availability: Option<f64>,
+    /// The same share, the worst run; `None` with no such fault.
+    pub availability_worst: Option<f64>,
     /// Charges first sent during a region outage or a cut link that the
     /// user did not get done, over the runs: no answer that stood (refused,
     /// timed out, or acknowledged and lost), or declined although the money
     /// was there (a spurious decline; never on single-leader). All `None`
     /// with no such fault.
+    #[serde(
+        rename = "charges_not_completed",
+        serialize_with = "metrics::spread_as::counts"
+    )]
+    #[schemars(with = "metrics::SpreadFigures")]
     pub not_completed: Spread,
 }
 
 /// One write path on one drill, over the runs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(rename = "RowJson")]
 pub struct CompareRow {
     /// The drill.
     pub drill: String,
     /// The write path.
+    #[schemars(with = "String")]
     pub write_path: WritePath,
     /// Runs played (run i: seed + i, its own fault onset).
     pub runs: u32,
     /// Per client site.
     pub sites: Vec<CompareSite>,
     /// Balances driven below zero once merged, over the runs.
+    #[serde(serialize_with = "metrics::spread_as::counts")]
+    #[schemars(with = "metrics::SpreadFigures")]
     pub overspend_incidents: Spread,
     /// Charges acknowledged but missing from the final state
     /// (single-leader) or booked effects lost by a merge (multi-leader).
+    #[serde(serialize_with = "metrics::spread_as::counts")]
+    #[schemars(with = "metrics::SpreadFigures")]
     pub lost_updates: Spread,
     /// Keys with two effects.
+    #[serde(serialize_with = "metrics::spread_as::counts")]
+    #[schemars(with = "metrics::SpreadFigures")]
     pub duplicate_effects: Spread,
     /// Charges declined although the merged balance covered them
     /// (single-leader: 0, its leader checks the one true balance).
+    #[serde(serialize_with = "metrics::spread_as::counts")]
+    #[schemars(with = "metrics::SpreadFigures")]
     pub spurious_declines: Spread,
     /// Escrow: on-demand rights transfers per run (a region short of
     /// rights for a charge asked another and was granted some).
+    #[serde(serialize_with = "metrics::spread_as::counts")]
+    #[schemars(with = "metrics::SpreadFigures")]
     pub rights_transfers: Spread,
     /// Escrow: background rights transfers per run (moved ahead of demand,
     /// toward each region's recent charges; 0 under `on-demand`).
+    #[serde(serialize_with = "metrics::spread_as::counts")]
+    #[schemars(with = "metrics::SpreadFigures")]
     pub background_transfers: Spread,
     /// Escrow: their latency p50 and p95, every run pooled.
+    #[serde(rename = "rights_p50_ms", serialize_with = "topology::report::ms_opt")]
+    #[schemars(with = "Option<f64>")]
     pub rights_p50: Option<Micros>,
     /// See `rights_p50`.
+    #[serde(rename = "rights_p95_ms", serialize_with = "topology::report::ms_opt")]
+    #[schemars(with = "Option<f64>")]
     pub rights_p95: Option<Micros>,
     /// From the end of a cut (partition, region down) until every region
     /// holds every write booked before it, over the runs; all `None` with
     /// no cut, or for single-leader (one log, no merge).
+    #[serde(rename = "convergence_ms", serialize_with = "metrics::spread_as::ms")]
+    #[schemars(with = "metrics::SpreadFigures")]
     pub convergence: Spread,
-    /// Charge p95 (every run pooled) under the SLO target at every site.
-    pub slo_ok: bool,
+    /// The world's charge-latency objectives, every run pooled:
+    /// `Some(false)` when a site misses one (or answered no charge it is
+    /// held to: no data never passes); `Some(true)` when every site is
+    /// held to at least one and meets them all; `None` (not judged) when
+    /// none fails but a site has no charge objective, which says nothing
+    /// about it.
+    #[serde(rename = "slo_charge_p95_ok")]
+    pub slo_ok: Option<bool>,
     /// Runs in which a money invariant broke.
+    #[serde(rename = "runs_with_broken_invariants")]
     pub runs_broken: u32,
     /// The write path promises the invariants hold.
     pub invariants_expected: bool,
@@ -99,20 +146,38 @@ fn quantiles(h: &LatencyHistogram) -> [Option<Micros>; 3] {
 
 /// Whether the pooled charge latency of site `name` meets every charge
 /// objective of the world that covers it (a site with no answered charge
-/// meets none it is held to).
-fn site_meets(d: &DrillConfig, name: &str, charge: &LatencyHistogram) -> bool {
-    charge_objectives(d, name).all(|s| {
+/// meets none it is held to); `None` when no objective covers it: not
+/// judged, which is not a pass.
+fn site_meets(d: &DrillConfig, name: &str, charge: &LatencyHistogram) -> Option<bool> {
+    let mut held = charge_objectives(d, name).peekable();
+    held.peek()?;
+    Some(held.all(|s| {
         charge.count() > 0 && (charge.value_at_quantile(s.quantile) as f64) < s.target_ms * 1000.0
-    })
+    }))
 }
 
-/// The median and the worst of the runs' availabilities.
-fn availability(mut v: Vec<f64>) -> Option<(f64, f64)> {
+/// A row's verdict from its sites' (see [`CompareRow::slo_ok`]): a failure
+/// wins, then a site not judged.
+fn row_meets(sites: impl IntoIterator<Item = Option<bool>>) -> Option<bool> {
+    let mut out = Some(true);
+    for s in sites {
+        match s {
+            Some(false) => return Some(false),
+            None => out = None,
+            Some(true) => {}
+        }
+    }
+    out
+}
+
+/// The median and the worst of the runs' availabilities (both `None`
+/// without any).
+fn availability(mut v: Vec<f64>) -> [Option<f64>; 2] {
     if v.is_empty() {
-        return None;
+        return [None, None];
     }
     v.sort_by(f64::total_cmp);
-    Some((v[metrics::nearest_rank(0.5, v.len()) - 1], v[0]))
+    [Some(v[metrics::nearest_rank(0.5, v.len()) - 1]), Some(v[0])]
 }
 
 /// One site's pooled latency and per-run availability.
@@ -123,17 +188,20 @@ fn site(
     not_completed: Vec<u64>,
 ) -> CompareSite {
     let [p50, p95, p99] = quantiles(charge);
+    let not_completed = if avail.is_empty() {
+        Spread::default()
+    } else {
+        Spread::of_values(not_completed)
+    };
+    let [availability, availability_worst] = availability(avail);
     CompareSite {
         name: name.to_string(),
         p50,
         p95,
         p99,
-        not_completed: if avail.is_empty() {
-            Spread::default()
-        } else {
-            Spread::of_values(not_completed)
-        },
-        availability: availability(avail),
+        availability,
+        availability_worst,
+        not_completed,
     }
 }
 
@@ -148,7 +216,7 @@ fn single_leader(
         ..d.clone()
     };
     let r = run_drills(&cfg, seed, runs, progress)?;
-    let mut ok = true;
+    let mut judged = Vec::new();
     let sites = cfg
         .topology
         .site_ids()
@@ -177,7 +245,7 @@ fn single_leader(
                         .unwrap_or(0)
                 })
                 .collect();
-            ok &= site_meets(d, cfg.topology.site_name(s), &h);
+            judged.push(site_meets(d, cfg.topology.site_name(s), &h));
             site(cfg.topology.site_name(s), &h, avail, nc)
         })
         .collect::<Vec<_>>();
@@ -186,7 +254,7 @@ fn single_leader(
         drill: d.name.clone(),
         write_path: WritePath::SingleLeader,
         runs,
-        slo_ok: ok,
+        slo_ok: row_meets(judged),
         sites,
         overspend_incidents: of(|x| x.money.overspend_incidents),
         lost_updates: of(|x| x.money.lost_acknowledged_charges),
@@ -206,7 +274,7 @@ fn single_leader(
 /// comparison row.
 pub fn row_of(d: &DrillConfig, path: WritePath, runs: &[MultiResult]) -> CompareRow {
     let first = &runs[0];
-    let mut ok = true;
+    let mut judged = Vec::new();
     let sites = (0..first.sites.len())
         .map(|i| {
             let mut h = LatencyHistogram::default();
@@ -218,7 +286,7 @@ pub fn row_of(d: &DrillConfig, path: WritePath, runs: &[MultiResult]) -> Compare
                 .filter_map(|r| r.sites[i].availability())
                 .collect();
             let nc = runs.iter().map(|r| r.sites[i].not_completed()).collect();
-            ok &= site_meets(d, &first.sites[i].name, &h);
+            judged.push(site_meets(d, &first.sites[i].name, &h));
             site(&first.sites[i].name, &h, avail, nc)
         })
         .collect::<Vec<_>>();
@@ -232,7 +300,7 @@ pub fn row_of(d: &DrillConfig, path: WritePath, runs: &[MultiResult]) -> Compare
         drill: d.name.clone(),
         write_path: path,
         runs: runs.len() as u32,
-        slo_ok: ok,
+        slo_ok: row_meets(judged),
         sites,
         overspend_incidents: of(|r| r.overspend_incidents),
         lost_updates: of(|r| r.lost_updates),
@@ -298,3 +366,16 @@ pub fn compare_with(
 /// The most runs `compare` plays per row (each multi-leader run's result is
 /// kept until its row is built).
 pub const MAX_COMPARE_RUNS: u32 = 1_000;
+
+#[cfg(test)]
+mod tests {
+    use super::row_meets;
+
+    #[test]
+    fn a_site_not_judged_is_no_pass_and_a_failure_wins() {
+        assert_eq!(row_meets([Some(true), Some(true)]), Some(true));
+        assert_eq!(row_meets([Some(true), None]), None);
+        assert_eq!(row_meets([None, Some(false), Some(true)]), Some(false));
+        assert_eq!(row_meets([None]), None);
+    }
+}

@@ -53,6 +53,13 @@ named!(
     Escrow = "escrow"
 );
 
+/// As its CLI name (`escrow`), the name `--write-path` takes.
+impl serde::Serialize for WritePath {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 /// Escrow: how rights move between regions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Rebalance {
