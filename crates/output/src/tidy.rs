@@ -2,14 +2,14 @@
 //! figure the JSON holds.
 //!
 //! A record is the JSON object a command already publishes (a `sim` cell,
-//! say); [`write`] flattens it, so a figure added to the result type shows
+//! say); [`write()`] flattens it, so a figure added to the result type shows
 //! up in the CSV without being told. The column names follow the JSON's
 //! keys, joined with `_`, with the unit moved to the end: `read_ms.p50`
 //! becomes `read_p50_ms` (a count is no duration: `read_ms.count` becomes
 //! `read_count`). A list of objects that carry a `name` (SLO verdicts)
 //! becomes one group of columns per name: `slo[{name: read_p95, pass}]`
 //! becomes `slo_read_p95_pass`. Other lists are joined into no cell: they
-//! have no tidy form here, and [`write`] refuses them rather than hide them.
+//! have no tidy form here, and [`write()`] refuses them rather than hide them.
 //! Columns appear in the order their keys first appear; a record without a
 //! column leaves its cell empty, as a missing value (so is a JSON `null`).
 //! The record's JSON Schema shapes what the data leaves open: an object
@@ -164,7 +164,7 @@ pub fn write(
     Ok(())
 }
 
-/// `doc` as an object of its keys (a record), for [`write`].
+/// `doc` as an object of its keys (a record), for [`write()`].
 pub fn record<T: serde::Serialize>(doc: &T) -> std::io::Result<Map<String, Value>> {
     match serde_json::to_value(doc).map_err(std::io::Error::from)? {
         Value::Object(m) => Ok(m),
