@@ -186,31 +186,18 @@ pub fn ratio(a: u64, b: u64) -> f64 {
     }
 }
 
-/// p50/p95/p99/max of a figure over the runs, in its report unit (`null`
-/// where the quantile lands on a run in which it never happened).
-#[derive(Serialize, JsonSchema)]
-pub struct SpreadJson {
-    /// Median over the runs.
-    pub p50: Option<f64>,
-    /// 95th percentile.
-    pub p95: Option<f64>,
-    /// 99th percentile.
-    pub p99: Option<f64>,
-    /// Worst run.
-    pub max: Option<f64>,
+/// p50/p95/p99/max of a figure over the runs, in its report unit: the
+/// metrics crate's one shape for it.
+pub use metrics::SpreadFigures as SpreadJson;
+
+/// A spread of microseconds, in ms.
+pub fn ms_spread(s: Spread) -> SpreadJson {
+    s.figures(to_ms)
 }
 
-impl SpreadJson {
-    fn new(s: Spread, unit: fn(u64) -> f64) -> SpreadJson {
-        let [p50, p95, p99, max] = s.quantiles().map(|q| q.map(unit));
-        SpreadJson { p50, p95, p99, max }
-    }
-    pub fn ms(s: Spread) -> SpreadJson {
-        SpreadJson::new(s, to_ms)
-    }
-    pub fn count(s: Spread) -> SpreadJson {
-        SpreadJson::new(s, |x| x as f64)
-    }
+/// A spread of counts.
+pub fn count_spread(s: Spread) -> SpreadJson {
+    s.figures(|x| x as f64)
 }
 
 /// One run's figures.
@@ -297,17 +284,17 @@ pub fn runs_json<'a>(r: &'a DrillRuns, cfg: &DrillConfig, seed: u64) -> RunsJson
         rto_ms: sites
             .iter()
             .enumerate()
-            .map(|(i, n)| (n.clone(), SpreadJson::ms(r.rto(i))))
+            .map(|(i, n)| (n.clone(), ms_spread(r.rto(i))))
             .collect(),
-        rto_worst_ms: SpreadJson::ms(r.rto_worst()),
-        rpo_ms: SpreadJson::ms(r.rpo()),
-        lost_acknowledged_charges: SpreadJson::count(r.lost_acknowledged_charges()),
-        lost_amount: SpreadJson::count(r.lost_amount()),
-        lost_acknowledged_top_ups: SpreadJson::count(r.lost_acknowledged_top_ups()),
-        lost_top_up_amount: SpreadJson::count(r.lost_top_up_amount()),
-        overspend_incidents: SpreadJson::count(r.overspend()),
-        time_to_detect_ms: SpreadJson::ms(r.time_to_detect()),
-        lease_overlap_ms: SpreadJson::ms(r.lease_overlap()),
+        rto_worst_ms: ms_spread(r.rto_worst()),
+        rpo_ms: ms_spread(r.rpo()),
+        lost_acknowledged_charges: count_spread(r.lost_acknowledged_charges()),
+        lost_amount: count_spread(r.lost_amount()),
+        lost_acknowledged_top_ups: count_spread(r.lost_acknowledged_top_ups()),
+        lost_top_up_amount: count_spread(r.lost_top_up_amount()),
+        overspend_incidents: count_spread(r.overspend()),
+        time_to_detect_ms: ms_spread(r.time_to_detect()),
+        lease_overlap_ms: ms_spread(r.lease_overlap()),
         runs_with_broken_invariants: r.runs.iter().filter(|x| !x.money.invariants_ok).count(),
         runs_with_defect: r.runs.iter().filter(|x| x.money.defect.is_some()).count(),
         false_alarms_per_day: r
