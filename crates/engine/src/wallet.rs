@@ -370,7 +370,8 @@ fn as_drill(cfg: &SimConfig, w: &WalletConfig, strategy: ReadStrategy) -> DrillC
 /// wallet --write-path lww|crdt|escrow`): every site of the simulation at
 /// once (a multi-leader path has no cell per site: its regions merge each
 /// other's writes), no fault, for as long as `iterations` requests take each
-/// site at the arrival rate. Multi-leader paths serve no reads.
+/// site at the arrival rate. Reads are served by `bounded` unless the
+/// caller sets another of [`crate::multi::READ_STRATEGIES`].
 pub fn multi_config(
     cfg: &SimConfig,
     w: &WalletConfig,

@@ -420,3 +420,68 @@ proptest! {
         prop_assert!(r.invariants_ok, "{:?}", r.first_breach);
     }
 }
+
+/// Option B serves reads: with a fixed apply lag and exact clocks, the
+/// staleness a region reports (`wall` watermark, one writer) is the
+/// writer's stream delay — one-way 90 ms, then the 60 ms apply lag, which
+/// covers the 5 ms fsync — up to one heartbeat (100 ms) and the link's
+/// jitter more; every `local` read is answered, and the per-site verdicts
+/// are judged from the same indicators as the single-leader drills'.
+#[test]
+fn a_region_reports_the_streams_delay_up_to_one_heartbeat() {
+    let mut c = two_regions(WritePath::Crdt);
+    c.drill.workload.accounts = 50;
+    c.drill.watermark = engine::drill::Watermark::Wall;
+    c.drill.strategy = routing::ReadStrategy::Local;
+    c.drill.duration = 60_000_000;
+    let regions = c.drill.topology.region_count();
+    c.drill.clocks = vec![replication::clock::ClockModel::Exact; regions];
+    let r = run_multi(&c, 3).expect("valid");
+    let jitter = c.drill.topology.jitter();
+    let (low, high) = (ms(150.0), ms(250.0) + jitter);
+    for (i, s) in r.outside.sites.iter().enumerate() {
+        assert!(s.reads > 1_000, "site {i} served {} reads", s.reads);
+        assert_eq!(
+            s.failed_reads, 0,
+            "a local read fails only when its region is down"
+        );
+        let h = &s.reported_staleness;
+        // The histogram keeps three significant digits. Before the first
+        // item arrives (150 ms of 60 s) the watermark is the start, 0.
+        let (min, max) = (h.value_at_quantile(0.01), h.value_at_quantile(1.0));
+        assert!(min * 1001 / 1000 >= low, "site {i}: p1 {min} µs < {low}");
+        assert!(max <= high * 1001 / 1000, "site {i}: max {max} µs > {high}");
+        // The true age of a balance never exceeds the stream's delay plus
+        // its jitter: a write is visible 150 ms after its commit.
+        assert!(s.data_age.value_at_quantile(1.0) <= (ms(150.0) + jitter) * 1001 / 1000);
+    }
+    let judged = engine::multi::judge(&c.drill, std::slice::from_ref(&r));
+    assert!(judged.verdicts.iter().any(|v| v.slo.contains("read")));
+}
+
+/// `kata86 drill lag-spike --write-path lww --strategy bounded`: reads are
+/// served and their staleness reported; inside the spike the region it
+/// slows reports more, and a read no reachable region can serve within
+/// the bound fails rather than break it.
+#[test]
+fn lww_reads_under_a_lag_spike_report_it() {
+    let mut d = DrillConfig::builtin(Builtin::LagSpike, JpRole::Replica);
+    d.strategy = routing::ReadStrategy::Bounded;
+    let r = run_multi(&MultiConfig::new(d, WritePath::Lww), 5).expect("valid");
+    let (during, outside) = (r.during.total(), r.outside.total());
+    assert!(during.reads > 0 && outside.reads > 0);
+    assert!(
+        during.reported_staleness.value_at_quantile(0.99)
+            > outside.reported_staleness.value_at_quantile(0.99),
+        "the spike shows in the reported staleness"
+    );
+    let bound = DrillConfig::builtin(Builtin::LagSpike, JpRole::Replica)
+        .read
+        .max_staleness;
+    assert!(during.reported_staleness.value_at_quantile(1.0) <= bound * 1001 / 1000);
+    // Leader reads have no leader to go to: refused with the reason.
+    let mut d = DrillConfig::builtin(Builtin::LagSpike, JpRole::Replica);
+    d.strategy = routing::ReadStrategy::Leader;
+    let e = run_multi(&MultiConfig::new(d, WritePath::Lww), 5).unwrap_err();
+    assert!(e.to_string().contains("no leader to read from"), "{e}");
+}

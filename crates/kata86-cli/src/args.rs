@@ -490,8 +490,9 @@ pub struct SimArgs {
     pub strategies: Vec<Strategy>,
 
     /// Wallet: where a charge commits: single-leader (the default), or the
-    /// multi-leader lww, crdt or escrow (every site at once, no reads; the
-    /// money figures of `kata86 drill --write-path`).
+    /// multi-leader lww, crdt or escrow (every site at once, one read
+    /// strategy: local, fallback or bounded, the default; the report of
+    /// `kata86 drill --write-path`).
     #[arg(long, value_name = "PATH", value_enum)]
     pub write_path: Option<WritePathArg>,
 
@@ -737,8 +738,9 @@ pub struct DrillArgs {
     pub flags: Vec<String>,
 
     /// How balance reads choose their replica [default: bounded, the
-    /// design's choice]. Single-leader write paths only: the multi-leader
-    /// ones serve no reads in the model.
+    /// design's choice]. The multi-leader write paths take local, fallback
+    /// or bounded: with no leader, a stale entry region sends the read to
+    /// the freshest region it reaches.
     #[arg(long, value_name = "NAME", value_enum)]
     pub strategy: Option<Strategy>,
 
@@ -1142,16 +1144,16 @@ pub enum PlanWritePath {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PlanStrategy {
-    /// The home replica, however stale.
+    /// The entry region's replica, however stale.
     Local,
-    /// Always the leader.
+    /// Always the leader (single leader only).
     Leader,
-    /// Local, re-read at the leader past the threshold.
+    /// Local, re-read past the threshold at the leader (multi-leader: at
+    /// the freshest region the entry region reaches).
     Fallback,
-    /// Local within the staleness bound, else the leader.
+    /// Local within the staleness bound, else forwarded to the leader
+    /// (multi-leader: to the freshest region the entry region reaches).
     Bounded,
-    /// Multi-leader paths (they serve no reads in the model).
-    None,
     /// Leaderless quorums.
     Quorum,
 }

@@ -14,6 +14,7 @@ use engine::drill::{Builtin, DrillConfig, JpRole};
 use engine::multi::{
     compare_with as compare_rows, run_multis, MultiConfig, WritePath, MAX_COMPARE_RUNS,
 };
+use routing::ReadStrategy;
 
 use crate::args::{CompareArgs, DrillArgs, Format};
 use crate::drill::{runs_count, timing};
@@ -44,11 +45,13 @@ pub fn drill(
         ));
     }
     if let Some(s) = a.strategy {
-        return Err(CliError::Usage(format!(
-            "--strategy {s} routes balance reads, and --write-path {path} serves none in this \
-             model (its regions take charges and top-ups); drop --strategy, or play a \
-             single-leader drill"
-        )));
+        if matches!(s.engine(), ReadStrategy::Leader | ReadStrategy::Quorum) {
+            return Err(CliError::Usage(format!(
+                "--strategy {s}: --write-path {path} has no leader to read from (every region \
+                 takes writes); use --strategy local, bounded or fallback"
+            )));
+        }
+        cfg.strategy = s.engine();
     }
     if a.no_offset_check {
         return Err(no_leader(

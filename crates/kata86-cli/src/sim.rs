@@ -297,12 +297,28 @@ fn reproduce(a: &SimArgs) -> String {
 /// `sim --workload wallet --write-path lww|crdt|escrow`: every site at once
 /// on the multi-leader path, no fault, the multi-leader report.
 fn run_multi(a: &SimArgs, path: WritePath, out: &mut dyn Write) -> Result<Verdict, CliError> {
-    if !a.strategies.is_empty() || a.ryw.is_some() {
+    if a.ryw.is_some() {
         return Err(CliError::Usage(format!(
-            "--write-path {path} serves no reads in this model (its regions take charges and \
-             top-ups); drop --strategy and --ryw"
+            "--ryw: --write-path {path} commits a site's charges in the region its reads go \
+             to, so read-your-writes is not modelled separately; drop --ryw"
         )));
     }
+    let strategy = match a.strategies.as_slice() {
+        [] => None,
+        [s] if engine::multi::READ_STRATEGIES.contains(&s.engine()) => Some(s.engine()),
+        [s] => {
+            return Err(CliError::Usage(format!(
+                "--strategy {s}: --write-path {path} has no leader to read from and no read \
+                 quorum; use --strategy local, bounded or fallback"
+            )))
+        }
+        _ => {
+            return Err(CliError::Usage(format!(
+                "--write-path {path} plays every site at once with one read strategy; give \
+                 one --strategy (local, bounded or fallback)"
+            )))
+        }
+    };
     if !a.clients.is_empty() {
         return Err(CliError::Usage(format!(
             "--write-path {path} runs every site at once (regions merge each other's writes); \
@@ -328,7 +344,10 @@ fn run_multi(a: &SimArgs, path: WritePath, out: &mut dyn Write) -> Result<Verdic
     }
     let (cfg, _) = configure(a, &Inputs::disk())?;
     let w = wallet_config(a)?.expect("--write-path was checked to go with the wallet");
-    let m = engine::wallet::multi_config(&cfg, &w, a.iterations, path)?;
+    let mut m = engine::wallet::multi_config(&cfg, &w, a.iterations, path)?;
+    if let Some(s) = strategy {
+        m.drill.strategy = s;
+    }
     let rs = engine::multi::run_multis(&m, a.common.seed, 1)?;
     let command = reproduce(a);
     crate::multi::render(&m, &rs, &command, a.common.format, out)

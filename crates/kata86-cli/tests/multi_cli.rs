@@ -310,9 +310,21 @@ fn sim_write_paths_refuse_what_they_cannot_mean() {
                 "--write-path",
                 "crdt",
                 "--strategy",
-                "local",
+                "leader",
             ],
-            "serves no reads",
+            "has no leader to read from",
+        ),
+        (
+            vec![
+                "sim",
+                "--workload",
+                "wallet",
+                "--write-path",
+                "crdt",
+                "--strategy",
+                "local,bounded",
+            ],
+            "one --strategy",
         ),
         (
             vec![

@@ -218,6 +218,36 @@ fn help_lists_the_closed_vocabularies() {
     );
 }
 
+/// Option B serves reads: `kata86 drill lag-spike --write-path lww
+/// --strategy bounded` reports their latency, staleness and verdicts.
+#[test]
+fn a_multi_leader_drill_serves_reads_by_the_strategy_given() {
+    let out = ok(&[
+        "drill",
+        "lag-spike",
+        "--write-path",
+        "lww",
+        "--strategy",
+        "bounded",
+        "--runs",
+        "1",
+    ]);
+    assert!(
+        out.contains("lww / bounded: per site, every run pooled"),
+        "{out}"
+    );
+    assert!(out.contains("reported staleness p95 ms"), "{out}");
+    assert!(
+        out.contains("lww / bounded: verdicts per site and phase"),
+        "{out}"
+    );
+    assert!(out.contains("fault 1 lag-spike"), "{out}");
+    assert!(
+        out.contains("--strategy bounded"),
+        "the reproduce line keeps it: {out}"
+    );
+}
+
 #[test]
 fn flags_a_mode_would_ignore_are_refused() {
     let cases: [(&[&str], &str); 4] = [
@@ -228,9 +258,9 @@ fn flags_a_mode_would_ignore_are_refused() {
                 "--write-path",
                 "lww",
                 "--strategy",
-                "bounded",
+                "leader",
             ],
-            "--strategy bounded routes balance reads",
+            "--strategy leader: --write-path lww has no leader to read from",
         ),
         (
             &[

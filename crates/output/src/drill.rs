@@ -799,6 +799,139 @@ threshold alerts (kata86 alerts --rules threshold), same runs: detect s p50/p95/
     )
 }
 
+/// What users saw per site, inside and outside the fault windows, and
+/// every objective judged per site and phase, every run pooled: the tables
+/// every write path's drill prints.
+pub fn windows_and_verdicts(
+    cfg: &DrillConfig,
+    label: &str,
+    during: &Window,
+    outside: &Window,
+    verdicts: &[engine::drill::sli::Verdict],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let mut b = tabled::builder::Builder::default();
+    b.push_record(
+        [
+            "site",
+            "window",
+            "reads",
+            "failed reads",
+            "read p95 ms",
+            "data_age p95 ms",
+            "reported staleness p95 ms",
+            "reads over bound",
+            "charge p95 ms",
+        ]
+        .map(String::from),
+    );
+    for (name, w) in [("in faults", during), ("outside", outside)] {
+        for (i, s) in w.sites.iter().enumerate() {
+            let q = |h: &metrics::LatencyHistogram| {
+                if h.count() == 0 {
+                    "no data".to_string()
+                } else {
+                    format!("{}", h.summary().p95)
+                }
+            };
+            b.push_record([
+                site_names(&cfg.topology)[i].clone(),
+                name.to_string(),
+                s.reads.to_string(),
+                s.failed_reads.to_string(),
+                q(&s.read),
+                q(&s.data_age),
+                q(&s.reported_staleness),
+                s.reads_over_bound.to_string(),
+                q(&s.write),
+            ]);
+        }
+    }
+    let mut t = b.build();
+    t.with(Style::psql());
+    writeln!(
+        out,
+        "
+{label}: per site, every run pooled:
+{t}"
+    )?;
+    let mut b = tabled::builder::Builder::default();
+    b.push_record(
+        [
+            "site",
+            "phase",
+            "SLO",
+            "objective",
+            "good / valid",
+            "good share",
+            "share met",
+            "budget consumed p50/p95/max",
+            "budget lasts",
+            "verdict",
+        ]
+        .map(String::from),
+    );
+    for v in verdicts {
+        let objective = match v.target_ms {
+            Some(t) => format!("{} < {t} ms", pct(v.objective)),
+            None => format!("{} answered", pct(v.objective)),
+        };
+        let budget = v.budget.map_or_else(
+            || "-".to_string(),
+            |b| {
+                b.consumed_ppm
+                    .quantiles()
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != 2)
+                    .map(|(_, q)| q.map_or_else(|| "all".into(), |p| pct(p as f64 / 1e6)))
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            },
+        );
+        let verdict = if v.valid == 0 {
+            "no data"
+        } else if v.pass {
+            "pass"
+        } else {
+            "FAIL"
+        };
+        b.push_record([
+            v.site.clone(),
+            v.phase.label(),
+            v.slo.clone(),
+            objective,
+            format!("{} / {}", v.good, v.valid),
+            v.share.map_or_else(|| "no data".into(), pct),
+            if v.valid == 0 {
+                "no data"
+            } else if v.share_met {
+                "yes"
+            } else {
+                "FAIL"
+            }
+            .to_string(),
+            budget,
+            crate::lasts(v),
+            verdict.to_string(),
+        ]);
+    }
+    let mut t = b.build();
+    t.with(Style::psql());
+    let allowance = cfg.budget.incident_allowance;
+    writeln!(
+        out,
+        "
+{label}: verdicts per site and phase, every run pooled:
+{t}
+A failed or timed-out request is a bad event; staleness counts answered reads, by the measure named (data_age: the true age of the balance returned). steady: every second outside the site's impact windows, judged on the objective. fault N: from the fault's start to the later of its end and the site's recovery, judged on the error budget it consumed ({} of one {:.0}-day budget allowed per incident, at p95 over the runs): its share may read FAIL while the budget verdict passes. budget lasts: a whole {:.0}-day budget at the burn rate measured in the phase (bad share over 1 − objective).",
+        pct(allowance),
+        cfg.budget.period as f64 / 86_400e6,
+        cfg.budget.period as f64 / 86_400e6
+    )?;
+    Ok(())
+}
+
 /// What users saw per site, inside and outside the fault windows, then every
 /// objective judged per site and phase (in full for one configuration, its
 /// failures for several).
@@ -810,125 +943,7 @@ fn verdict_table(
 ) -> std::io::Result<()> {
     let label = format!("{} / {}", r.first.policy.name(), r.first.replication.name());
     if full {
-        let mut b = tabled::builder::Builder::default();
-        b.push_record(
-            [
-                "site",
-                "window",
-                "reads",
-                "failed reads",
-                "read p95 ms",
-                "data_age p95 ms",
-                "reported staleness p95 ms",
-                "reads over bound",
-                "charge p95 ms",
-            ]
-            .map(String::from),
-        );
-        for (name, w) in [("in faults", &r.during), ("outside", &r.outside)] {
-            for (i, s) in w.sites.iter().enumerate() {
-                let q = |h: &metrics::LatencyHistogram| {
-                    if h.count() == 0 {
-                        "no data".to_string()
-                    } else {
-                        format!("{}", h.summary().p95)
-                    }
-                };
-                b.push_record([
-                    site_names(&cfg.topology)[i].clone(),
-                    name.to_string(),
-                    s.reads.to_string(),
-                    s.failed_reads.to_string(),
-                    q(&s.read),
-                    q(&s.data_age),
-                    q(&s.reported_staleness),
-                    s.reads_over_bound.to_string(),
-                    q(&s.write),
-                ]);
-            }
-        }
-        let mut t = b.build();
-        t.with(Style::psql());
-        writeln!(
-            out,
-            "
-{label}: per site, every run pooled:
-{t}"
-        )?;
-        let mut b = tabled::builder::Builder::default();
-        b.push_record(
-            [
-                "site",
-                "phase",
-                "SLO",
-                "objective",
-                "good / valid",
-                "good share",
-                "share met",
-                "budget consumed p50/p95/max",
-                "budget lasts",
-                "verdict",
-            ]
-            .map(String::from),
-        );
-        for v in &r.verdicts {
-            let objective = match v.target_ms {
-                Some(t) => format!("{} < {t} ms", pct(v.objective)),
-                None => format!("{} answered", pct(v.objective)),
-            };
-            let budget = v.budget.map_or_else(
-                || "-".to_string(),
-                |b| {
-                    b.consumed_ppm
-                        .quantiles()
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| *i != 2)
-                        .map(|(_, q)| q.map_or_else(|| "all".into(), |p| pct(p as f64 / 1e6)))
-                        .collect::<Vec<_>>()
-                        .join(" / ")
-                },
-            );
-            let verdict = if v.valid == 0 {
-                "no data"
-            } else if v.pass {
-                "pass"
-            } else {
-                "FAIL"
-            };
-            b.push_record([
-                v.site.clone(),
-                v.phase.label(),
-                v.slo.clone(),
-                objective,
-                format!("{} / {}", v.good, v.valid),
-                v.share.map_or_else(|| "no data".into(), pct),
-                if v.valid == 0 {
-                    "no data"
-                } else if v.share_met {
-                    "yes"
-                } else {
-                    "FAIL"
-                }
-                .to_string(),
-                budget,
-                crate::lasts(v),
-                verdict.to_string(),
-            ]);
-        }
-        let mut t = b.build();
-        t.with(Style::psql());
-        let allowance = cfg.budget.incident_allowance;
-        writeln!(
-            out,
-            "
-{label}: verdicts per site and phase, every run pooled:
-{t}
-A failed or timed-out request is a bad event; staleness counts answered reads, by the measure named (data_age: the true age of the balance returned). steady: every second outside the site's impact windows, judged on the objective. fault N: from the fault's start to the later of its end and the site's recovery, judged on the error budget it consumed ({} of one {:.0}-day budget allowed per incident, at p95 over the runs): its share may read FAIL while the budget verdict passes. budget lasts: a whole {:.0}-day budget at the burn rate measured in the phase (bad share over 1 − objective).",
-            pct(allowance),
-            cfg.budget.period as f64 / 86_400e6,
-            cfg.budget.period as f64 / 86_400e6
-        )?;
+        windows_and_verdicts(cfg, &label, &r.during, &r.outside, &r.verdicts, out)?;
         burn_table(cfg, r, &label, out)?;
     } else {
         let failing: Vec<String> = r

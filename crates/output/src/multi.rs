@@ -348,6 +348,16 @@ pub fn drill_table(
             .map(|b| format!("; first breach: {b}"))
             .unwrap_or_default()
     )?;
+    let judged = engine::multi::judge(&m.drill, rs);
+    let label = format!("{path} / {}", m.drill.strategy.name());
+    crate::drill::windows_and_verdicts(
+        &m.drill,
+        &label,
+        &judged.during,
+        &judged.outside,
+        &judged.verdicts,
+        out,
+    )?;
     writeln!(out, "reproduce: {command}")?;
     Ok(())
 }

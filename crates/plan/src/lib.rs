@@ -4,7 +4,8 @@
 //! # Overview
 //! * [`Design`] — one point of the search space: a single leader (its
 //!   replication mode, failover policy and read strategy), a multi-leader
-//!   write path (`lww`, `crdt`, `escrow`) or a leaderless quorum (N, R, W).
+//!   write path (`lww`, `crdt`, `escrow`, with its read strategy) or a
+//!   leaderless quorum (N, R, W).
 //! * [`Space`] — the designs, the scenario played in normal operation, the
 //!   fault scenarios, runs and seed; [`Space::kata`] is the kata's topology
 //!   with JP and the four default faults.
@@ -15,13 +16,15 @@
 //!   no design can meet.
 //!
 //! # Key decision: judge what was simulated, say what was not
-//! SLOs are judged in normal operation (the baseline scenario); faults add
-//! worst-site RTO, RPO and money. Money is right only when every run of every
-//! scenario kept every invariant and lost no acknowledged write. Where the
-//! model cannot show a figure — a multi-leader path serves no reads; a
-//! leaderless quorum has no money model and no faults — the design is not
-//! ranked on a guess: it is rejected with that reason, so the plan never
-//! recommends what it did not measure.
+//! Single-leader and multi-leader designs are judged by the same per-site,
+//! per-phase verdicts (steady state and each fault's impact window, from
+//! the runs' per-second indicators), plus worst-site RTO, RPO and money.
+//! Money is right only when every run of every scenario kept every
+//! invariant and lost no acknowledged write. Where the model cannot judge
+//! a design — a leaderless quorum orders no concurrent debits and plays no
+//! faults — the design is not ranked on a guess: it is rejected as "not
+//! judged on money or faults", so the plan never recommends what it did
+//! not measure.
 //!
 //! Each distinct (scenario, configuration) is simulated once: the failover
 //! policy only matters in scenarios that lose a leader, so the others share
@@ -36,7 +39,7 @@ use engine::drill::sli::Verdict;
 use engine::drill::{
     run_drills, Builtin, DrillConfig, DrillRuns, FaultKind, JpRole, Policy, Replication,
 };
-use engine::multi::{row_of, run_multis, MultiConfig, WritePath};
+use engine::multi::{judge, row_of, run_multis, MultiConfig, WritePath};
 use engine::{run_cell, Cell, QuorumSpec, SimConfig};
 use metrics::{LatencyHistogram, Series, Slo, SloVerdict};
 use rayon::prelude::*;
@@ -97,7 +100,13 @@ pub enum Design {
         strategy: ReadStrategy,
     },
     /// Multi-leader regional writes.
-    Multi(WritePath),
+    Multi {
+        /// `lww`, `crdt` or `escrow`.
+        path: WritePath,
+        /// How balances are read (local, fallback or bounded: there is no
+        /// leader to read from).
+        strategy: ReadStrategy,
+    },
     /// Leaderless N/R/W.
     Quorum {
         /// Replicas.
@@ -114,16 +123,16 @@ impl Design {
     pub fn write_path(&self) -> &'static str {
         match self {
             Design::SingleLeader { replication, .. } => replication.name(),
-            Design::Multi(p) => p.name(),
+            Design::Multi { path, .. } => path.name(),
             Design::Quorum { .. } => "quorum",
         }
     }
 
-    /// The read strategy's name (`none` where reads are not modelled).
+    /// The read strategy's name.
     pub fn read_strategy(&self) -> &'static str {
         match self {
             Design::SingleLeader { strategy, .. } => strategy.name(),
-            Design::Multi(_) => "none",
+            Design::Multi { strategy, .. } => strategy.name(),
             Design::Quorum { .. } => "quorum",
         }
     }
@@ -141,7 +150,9 @@ impl Design {
                 policy.name(),
                 strategy.name()
             ),
-            Design::Multi(p) => format!("multi-leader {}", p.name()),
+            Design::Multi { path, strategy } => {
+                format!("multi-leader {} / {}", path.name(), strategy.name())
+            }
             Design::Quorum { n, r, w } => format!("quorum N{n} R{r} W{w}"),
         }
     }
@@ -178,7 +189,8 @@ pub fn quorum_choices(regions: usize) -> Vec<Design> {
 }
 
 /// Every design: single leader (3 replication modes × 3 policies × 4 read
-/// strategies), the three multi-leader paths, the quorum choices.
+/// strategies), the three multi-leader paths × their 3 read strategies,
+/// the quorum choices.
 pub fn all_designs(regions: usize) -> Vec<Design> {
     let mut v = Vec::new();
     for &replication in Replication::ALL {
@@ -192,7 +204,11 @@ pub fn all_designs(regions: usize) -> Vec<Design> {
             }
         }
     }
-    v.extend([WritePath::Lww, WritePath::Crdt, WritePath::Escrow].map(Design::Multi));
+    for path in [WritePath::Lww, WritePath::Crdt, WritePath::Escrow] {
+        for strategy in engine::multi::READ_STRATEGIES {
+            v.push(Design::Multi { path, strategy });
+        }
+    }
     v.extend(quorum_choices(regions));
     v
 }
@@ -303,9 +319,9 @@ impl Space {
             .retain(|d| keep(write_paths, d.write_path()) && keep(strategies, d.read_strategy()));
         if self.designs.is_empty() {
             return Err(PlanError::EmptySpace(format!(
-                "no design has write path {} and read strategy {} (multi-leader paths have read \
-                 strategy `none`, quorums `quorum`; write paths: async, semi-sync, majority, lww, \
-                 crdt, escrow, quorum)",
+                "no design has write path {} and read strategy {} (multi-leader paths read \
+                 local, fallback or bounded, quorums `quorum`; write paths: async, semi-sync, \
+                 majority, lww, crdt, escrow, quorum)",
                 show(write_paths),
                 show(strategies)
             )));
@@ -327,7 +343,7 @@ fn show(list: &[String]) -> String {
 pub struct Figures {
     /// Worst site's charge p95 in normal operation.
     pub charge_p95: Option<Micros>,
-    /// Worst site's read p95 in normal operation (`None`: not modelled).
+    /// Worst site's read p95 in normal operation (`None`: no read answered).
     pub read_p95: Option<Micros>,
     /// p99 of the age of the data reads returned, every site, normal operation.
     pub staleness_p99: Option<Micros>,
@@ -815,7 +831,7 @@ pub fn play(space: &Space, unit: Unit) -> Result<UnitResult, PlanError> {
             Measured::Drill(play_drill(&c, space.runs, space.seed)?)
         }
         Unit::Design(d) => Measured::Design(match space.designs[d] {
-            Design::Multi(path) => multi(space, &scenarios, path)?,
+            Design::Multi { path, strategy } => multi(space, &scenarios, path, strategy)?,
             Design::Quorum { n, r, w } => quorum(space, n, r, w)?,
             Design::SingleLeader { .. } => {
                 return Err(PlanError::EmptySpace(
@@ -976,23 +992,57 @@ fn single_leader<'a>(space: &Space, get: &dyn Fn(usize) -> &'a Played) -> Figure
     }
 }
 
-fn multi(space: &Space, scenarios: &[&DrillConfig], path: WritePath) -> Result<Figures, PlanError> {
-    let mut charge = None;
-    let mut money_breach = None;
+fn multi(
+    space: &Space,
+    scenarios: &[&DrillConfig],
+    path: WritePath,
+    strategy: ReadStrategy,
+) -> Result<Figures, PlanError> {
+    let mut f = Figures {
+        charge_p95: None,
+        read_p95: None,
+        staleness_p99: None,
+        rto_p95: None,
+        rpo_p99: 0,
+        money_breach: None,
+        slo: Vec::new(),
+        failures: Vec::new(),
+        verdicts: Vec::new(),
+        unmodelled: None,
+    };
+    let mut rtos = Vec::new();
     for (i, s) in scenarios.iter().enumerate() {
-        let m = MultiConfig::new((*s).clone(), path);
+        let mut d = (*s).clone();
+        d.strategy = strategy;
+        let m = MultiConfig::new(d, path);
         let rs = run_multis(&m, space.seed, space.runs)?;
-        let row = row_of(s, path, &rs);
+        let row = row_of(&m.drill, path, &rs);
+        let judged = judge(&m.drill, &rs);
+        let name = if i == 0 {
+            "normal operation"
+        } else {
+            space.faults[i - 1].0.as_str()
+        };
         if i == 0 {
-            charge = row.sites.iter().filter_map(|x| x.p95).max();
+            let w = &judged.outside;
+            let mut all = LatencyHistogram::new();
+            for s in &w.sites {
+                all.merge(&s.data_age);
+            }
+            f.charge_p95 = worst(w.sites.iter().map(|s| p(&s.write, 0.95)));
+            f.read_p95 = worst(w.sites.iter().map(|s| p(&s.read, 0.95)));
+            f.staleness_p99 = p(&all, 0.99);
+            f.slo = w.slo.clone();
+        } else if !m.drill.faults.is_empty() {
+            rtos.push(judged.rto_worst.p95);
         }
-        if money_breach.is_none() && row.runs_broken > 0 {
-            let name = if i == 0 {
-                "normal operation"
-            } else {
-                space.faults[i - 1].0.as_str()
-            };
-            money_breach = Some(format!(
+        f.verdicts
+            .extend(judged.verdicts.into_iter().map(|v| Failing {
+                scenario: name.to_string(),
+                verdict: v,
+            }));
+        if f.money_breach.is_none() && row.runs_broken > 0 {
+            f.money_breach = Some(format!(
                 "money invariants broken in {}/{} runs ({name}): overspend p50 {}, lost updates p50 {}",
                 row.runs_broken,
                 row.runs,
@@ -1001,21 +1051,22 @@ fn multi(space: &Space, scenarios: &[&DrillConfig], path: WritePath) -> Result<F
             ));
         }
     }
-    Ok(Figures {
-        charge_p95: charge,
-        read_p95: None,
-        staleness_p99: None,
-        rto_p95: None,
-        rpo_p99: 0,
-        money_breach,
-        slo: Vec::new(),
-        failures: Vec::new(),
-        verdicts: Vec::new(),
-        unmodelled: Some(
-            "reads: the multi-leader model serves no reads, so no read or staleness SLO can be shown"
-                .into(),
-        ),
-    })
+    f.failures = f
+        .verdicts
+        .iter()
+        .filter(|v| !v.verdict.pass)
+        .cloned()
+        .collect();
+    f.failures
+        .sort_by(|a, b| b.verdict.severity().total_cmp(&a.verdict.severity()));
+    f.rto_p95 = (!rtos.is_empty()).then(|| {
+        if rtos.contains(&None) {
+            None
+        } else {
+            rtos.iter().flatten().copied().max()
+        }
+    });
+    Ok(f)
 }
 
 fn quorum(space: &Space, n: usize, r: usize, w: usize) -> Result<Figures, PlanError> {
@@ -1093,8 +1144,9 @@ fn quorum(space: &Space, n: usize, r: usize, w: usize) -> Result<Figures, PlanEr
         failures: Vec::new(),
         verdicts: Vec::new(),
         unmodelled: Some(
-            "money and faults: a quorum register orders no concurrent debits and this model \
-             plays it in normal operation only"
+            "not judged on money or faults: a quorum register orders no concurrent debits \
+             (no balance check can hold without a conditional write), and this model plays it \
+             in normal operation only"
                 .into(),
         ),
     })
@@ -1112,7 +1164,7 @@ fn first_failure(f: &Figures) -> Option<String> {
         return Some(format!("{}{more}", first.describe()));
     }
     if let Some(u) = &f.unmodelled {
-        return Some(format!("not modelled: {u}"));
+        return Some(u.clone());
     }
     if f.rto_p95 == Some(None) {
         return Some("RTO: a site never recovered within the drill".into());
@@ -1268,7 +1320,10 @@ mod tests {
 
     fn eval(name: WritePath, charge: u64, read: u64, stale: u64, rpo: u64) -> Evaluation {
         Evaluation {
-            design: Design::Multi(name),
+            design: Design::Multi {
+                path: name,
+                strategy: ReadStrategy::Local,
+            },
             figures: Figures {
                 charge_p95: Some(charge),
                 read_p95: Some(read),
@@ -1305,15 +1360,33 @@ mod tests {
             eval(WritePath::Escrow, 100, 60, 10, 0),
         ];
         let by_charge = rank(&evals, &Metric::priorities("charge_p95").unwrap());
-        assert_eq!(by_charge[0].design, Design::Multi(WritePath::Crdt));
+        assert_eq!(
+            by_charge[0].design,
+            Design::Multi {
+                path: WritePath::Crdt,
+                strategy: ReadStrategy::Local
+            }
+        );
         let by_read = rank(&evals, &Metric::priorities("read_p95").unwrap());
-        assert_eq!(by_read[0].design, Design::Multi(WritePath::Lww));
+        assert_eq!(
+            by_read[0].design,
+            Design::Multi {
+                path: WritePath::Lww,
+                strategy: ReadStrategy::Local
+            }
+        );
         let front: Vec<Design> = pareto(&evals).iter().map(|e| e.design).collect();
         assert_eq!(
             front,
             vec![
-                Design::Multi(WritePath::Crdt),
-                Design::Multi(WritePath::Lww)
+                Design::Multi {
+                    path: WritePath::Crdt,
+                    strategy: ReadStrategy::Local
+                },
+                Design::Multi {
+                    path: WritePath::Lww,
+                    strategy: ReadStrategy::Local
+                }
             ]
         );
     }

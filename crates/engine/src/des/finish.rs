@@ -7,7 +7,8 @@ use topology::{Micros, RegionId};
 
 use super::{Core, Counters};
 use crate::drill::{
-    Charges, DrillResult, Failover, Operations, Promotion, Reads, Recovery, Response, Window,
+    Charges, DrillConfig, DrillResult, Failover, Operations, Promotion, Reads, Recovery, Response,
+    Window,
 };
 use crate::ops::{Degradation, UserImpact};
 
@@ -43,19 +44,7 @@ impl Core<'_> {
     /// reference); `None`: not within the drill.
     fn recovered_after(&self, site: usize, start: Micros) -> Option<Micros> {
         let (sent, answered) = (self.recovery.sent.get(site)?, &self.recovery.answered[site]);
-        let before_fault = (self.recovery.first_fault? / 1_000_000) as usize;
-        let f = (start / 1_000_000) as usize;
-        let hold = (self.cfg.recovery_hold / 1_000_000).max(1) as usize;
-        let (s, a): (u64, u64) = (0..before_fault.min(sent.len()))
-            .map(|i| (sent[i] as u64, answered[i] as u64))
-            .fold((0, 0), |x, y| (x.0 + y.0, x.1 + y.1));
-        let before = if s == 0 { 1.0 } else { a as f64 / s as f64 };
-        let floor = self.cfg.recovery_share * before;
-        let ok = |i: usize| sent[i] == 0 || answered[i] as f64 >= floor * sent[i] as f64;
-        let last = sent.len().saturating_sub(hold);
-        (f..last)
-            .find(|&t| (t..t + hold).all(ok))
-            .map(|t| (t - f) as Micros * 1_000_000)
+        recovered_after(self.cfg, sent, answered, self.recovery.first_fault?, start)
     }
 
     /// Per site, the share of the charges first sent while a region was down
@@ -302,4 +291,33 @@ impl Core<'_> {
             simulated,
         }
     }
+}
+
+/// How long after `start` a site's charges recovered, given its charges
+/// per second of first send (`sent`) and those whose answer stood
+/// (`answered`): the first second from which, for `recovery_hold`, every
+/// second's answered charges were at least `recovery_share` of the share
+/// answered before the first fault (at `first_fault`). Seconds without a
+/// charge do not count against it. `None`: not within the drill. Both
+/// write paths' cores judge recovery by this one rule.
+pub(crate) fn recovered_after(
+    cfg: &DrillConfig,
+    sent: &[u32],
+    answered: &[u32],
+    first_fault: Micros,
+    start: Micros,
+) -> Option<Micros> {
+    let before_fault = (first_fault / 1_000_000) as usize;
+    let f = (start / 1_000_000) as usize;
+    let hold = (cfg.recovery_hold / 1_000_000).max(1) as usize;
+    let (s, a): (u64, u64) = (0..before_fault.min(sent.len()))
+        .map(|i| (sent[i] as u64, answered[i] as u64))
+        .fold((0, 0), |x, y| (x.0 + y.0, x.1 + y.1));
+    let before = if s == 0 { 1.0 } else { a as f64 / s as f64 };
+    let floor = cfg.recovery_share * before;
+    let ok = |i: usize| sent[i] == 0 || answered[i] as f64 >= floor * sent[i] as f64;
+    let last = sent.len().saturating_sub(hold);
+    (f..last)
+        .find(|&t| (t..t + hold).all(ok))
+        .map(|t| (t - f) as Micros * 1_000_000)
 }

@@ -53,7 +53,7 @@ use crate::Network;
 use queue::EventQueue;
 use workload::{Accounts, Request, Source};
 
-pub(crate) use finish::Outcome;
+pub(crate) use finish::{recovered_after, Outcome};
 
 /// A leadership term: the region that leads it, its copy of the log, its
 /// lease, and the streams it ships to every other region.

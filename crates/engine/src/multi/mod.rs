@@ -24,10 +24,12 @@ pub use compare::{
     charge_objectives, compare, compare_with, row_of, CompareRow, CompareSite, MAX_COMPARE_RUNS,
 };
 
-use metrics::LatencyHistogram;
+use metrics::{LatencyHistogram, Spread};
+use routing::ReadStrategy;
 use topology::{Micros, RegionId};
 
-use crate::drill::{named, onset, shifted, DrillConfig};
+use crate::drill::sli::{not_applied, verdicts, NotApplied, SiteSli, Verdict};
+use crate::drill::{named, onset, shifted, DrillConfig, Window};
 use crate::EngineError;
 
 /// Where a charge commits, and how concurrent updates meet.
@@ -59,6 +61,15 @@ impl serde::Serialize for WritePath {
         s.serialize_str(self.name())
     }
 }
+
+/// The read strategies a multi-leader path serves: every region takes
+/// writes, so there is no leader to read from (no `leader`), and reads are
+/// served by one replica (no `quorum`).
+pub const READ_STRATEGIES: [ReadStrategy; 3] = [
+    ReadStrategy::Local,
+    ReadStrategy::Fallback,
+    ReadStrategy::Bounded,
+];
 
 /// Escrow: how rights move between regions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -156,6 +167,18 @@ impl MultiConfig {
                 "single-leader is played by the drills' event core, not the multi-leader model"
                     .into(),
             ));
+        }
+        if matches!(
+            self.drill.strategy,
+            ReadStrategy::Leader | ReadStrategy::Quorum
+        ) {
+            return Err(EngineError::BadDrill(format!(
+                "read strategy {}: --write-path {} has no leader to read from and no read \
+                 quorum; its reads use local, bounded or fallback (a stale local replica \
+                 sends the read to the freshest region the entry region reaches)",
+                self.drill.strategy.name(),
+                self.path.name()
+            )));
         }
         let n = self.drill.topology.region_count();
         if self.path == WritePath::Escrow {
@@ -286,6 +309,68 @@ pub struct MultiResult {
     pub first_breach: Option<String>,
     /// A breach the write path promises cannot happen: exit 1.
     pub defect: Option<String>,
+    /// Reads and charges per site inside the faults' windows (any fault
+    /// active), as the single-leader drills split them.
+    pub during: Window,
+    /// The same outside them.
+    pub outside: Window,
+    /// Per site: good and valid events per second and objective, the
+    /// indicators the per-site, per-phase verdicts are judged from
+    /// (see [`crate::drill::sli::verdicts`]).
+    pub sli: Vec<SiteSli>,
+    /// Per site: how long after the first fault its charges recovered, by
+    /// the single-leader drills' rule (`None`: not within the drill).
+    /// Empty without a fault.
+    pub rto_by_site: Vec<Option<Micros>>,
+}
+
+/// Every run of one multi-leader configuration judged together, as the
+/// single-leader drills judge theirs (`DrillRuns`): the runs' windows
+/// pooled, and every objective at every site it covers, per phase, from
+/// the runs' indicators.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    /// Reads and charges per site inside the faults' windows, every run.
+    pub during: Window,
+    /// The same outside them (normal operation), with the pooled SLO
+    /// verdicts.
+    pub outside: Window,
+    /// The per-site, per-phase verdicts that decide.
+    pub verdicts: Vec<Verdict>,
+    /// Objectives naming a site the world lacks.
+    pub not_applied: Vec<NotApplied>,
+    /// The worst site's RTO over the runs (a run in which a site never
+    /// recovered ranks last); empty without a fault.
+    pub rto_worst: Spread,
+}
+
+/// Judges the runs `rs` of `cfg` (see [`Judged`]).
+pub fn judge(cfg: &DrillConfig, rs: &[MultiResult]) -> Judged {
+    let sites = cfg.topology.sites().len();
+    let (mut during, mut outside) = (Window::new(sites), Window::new(sites));
+    for r in rs {
+        during.merge(&r.during);
+        outside.merge(&r.outside);
+    }
+    during.judge(cfg);
+    outside.judge(cfg);
+    let slis: Vec<&[SiteSli]> = rs.iter().map(|r| r.sli.as_slice()).collect();
+    let rto_worst = if cfg.faults.is_empty() {
+        Spread::default()
+    } else {
+        Spread::of(rs.iter().map(|r| {
+            r.rto_by_site
+                .iter()
+                .try_fold(0, |worst, x| x.map(|t| worst.max(t)))
+        }))
+    };
+    Judged {
+        during,
+        outside,
+        verdicts: verdicts(cfg, &cfg.budget, &slis),
+        not_applied: not_applied(cfg),
+        rto_worst,
+    }
 }
 
 /// One request of a scripted run (tests, worked examples): when, from which

@@ -15,15 +15,18 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use replication::rng::substream;
 use replication::{FollowerStream, LagProcess, Link};
-use routing::Router;
+use routing::{ReadStrategy, Router};
 use topology::{Micros, RegionId, SiteId};
 
 use super::{MultiConfig, MultiResult, MultiSite, Rebalance, WritePath};
 use crate::des::faults::{apply_fault, slow_stream};
 use crate::des::queue::EventQueue;
 use crate::des::workload::{Accounts, Request, Source};
-use crate::des::{key_horizon, region_clocks, site_networks, site_slow_paths, slow_path};
-use crate::drill::{DrillConfig, FaultKind};
+use crate::des::{
+    key_horizon, recovered_after, region_clocks, site_networks, site_slow_paths, slow_path,
+};
+use crate::drill::sli::SliCounter;
+use crate::drill::{DrillConfig, FaultKind, Watermark, Window};
 use crate::Network;
 use replication::clock::{ClockModel, HlcStamp};
 
@@ -263,7 +266,14 @@ struct Region {
 struct Pipe {
     stream: FollowerStream,
     ops: VecDeque<(u64, Op)>,
+    /// Per account with ops on the way: their commit times, oldest first
+    /// (the age of the oldest is how old a read of it here is).
+    pending: BTreeMap<u32, VecDeque<Micros>>,
 }
+
+/// Reported staleness of a region that cannot serve reads (down, or a
+/// witness): far over any bound, so `bounded` and `fallback` go elsewhere.
+const UNAVAILABLE: Micros = Micros::MAX / 4;
 
 /// The whole state of one multi-leader run.
 pub(super) struct World<'a> {
@@ -300,6 +310,14 @@ pub(super) struct World<'a> {
     top_ups: u64,
     /// Escrow under background rebalancing: what the regions know.
     bg: Option<Bg>,
+    /// Good and valid events per site, second and objective.
+    sli: SliCounter,
+    /// Scratch: the staleness every region reports for the read at hand.
+    staleness: Vec<Micros>,
+    /// Per site, per second of first send: charges sent, and those
+    /// answered (the recovery rule's counts; empty without a fault).
+    sent: Vec<Vec<u32>>,
+    answered: Vec<Vec<u32>>,
     out: MultiResult,
 }
 
@@ -353,17 +371,19 @@ impl<'a> World<'a> {
                                 fsync: d.write.commit,
                             };
                             let lag = LagProcess::new(d.lag, substream(seed, "mlag", id));
-                            // No watermark is read here: one heartbeat, at 0.
+                            // Heartbeats move the watermark a read reports
+                            // when no write is on the way.
                             let mut stream = FollowerStream::new(
                                 link,
                                 lag,
-                                Micros::MAX / 4,
+                                d.workload.heartbeat,
                                 substream(seed, "mlink", id),
                             );
                             slow_stream(&d.faults, &mut stream, from, to);
                             Pipe {
                                 stream,
                                 ops: VecDeque::new(),
+                                pending: BTreeMap::new(),
                             }
                         })
                     })
@@ -371,6 +391,10 @@ impl<'a> World<'a> {
             })
             .collect();
         let sites: Vec<SiteId> = t.site_ids().collect();
+        // Per-second counts over the drill; recovery counts only where
+        // there is a fault to recover from.
+        let seconds = (d.duration / 1_000_000) as usize + 1;
+        let recovery_seconds = if d.faults.is_empty() { 0 } else { seconds };
         let mut w = World {
             cfg,
             d,
@@ -393,6 +417,10 @@ impl<'a> World<'a> {
             waiting: Default::default(),
             top_ups: 0,
             bg: None,
+            sli: SliCounter::new(d, seconds),
+            staleness: vec![0; n],
+            sent: vec![vec![0; recovery_seconds]; sites.len()],
+            answered: vec![vec![0; recovery_seconds]; sites.len()],
             out: MultiResult {
                 drill: d.name.clone(),
                 write_path: cfg.path.name().to_string(),
@@ -406,6 +434,8 @@ impl<'a> World<'a> {
                     .collect(),
                 converged: true,
                 invariants_expected: cfg.path.invariants_expected(),
+                during: Window::new(sites.len()),
+                outside: Window::new(sites.len()),
                 ..MultiResult::default()
             },
         };
@@ -583,10 +613,12 @@ impl<'a> World<'a> {
     fn request(&mut self, site: usize, req: Request, n: &mut u64) {
         self.net[site].draw();
         match req {
-            Request::Read { .. } => {}
+            Request::Read { account, .. } => self.read(site, account),
             Request::Charge { account, amount } => {
                 *n += 1;
                 self.out.charges += 1;
+                self.sli.charge_sent(site, self.now);
+                count(&mut self.sent, site, self.now);
                 if self.in_fault(self.now) {
                     self.out.sites[site].sent_during += 1;
                 }
@@ -682,8 +714,13 @@ impl<'a> World<'a> {
         if !self.outstanding.remove(&(a.key, a.number)) {
             return;
         }
-        let s = &mut self.out.sites[a.site as usize];
-        s.charge.record(self.now - a.first_sent);
+        let latency = self.now - a.first_sent;
+        let site = a.site as usize;
+        self.sli.charge_answered(site, a.first_sent, latency);
+        self.window(a.first_sent).sites[site].write.record(latency);
+        count(&mut self.answered, site, a.first_sent);
+        let s = &mut self.out.sites[site];
+        s.charge.record(latency);
         if self
             .d
             .faults
@@ -700,6 +737,129 @@ impl<'a> World<'a> {
                 self.lineage.acknowledge(a.key);
             }
         }
+    }
+
+    // ---- reads -----------------------------------------------------------
+
+    /// The window (inside or outside the faults) a time belongs to.
+    fn window(&mut self, t: Micros) -> &mut Window {
+        if self.d.faults.iter().any(|f| f.active(t)) {
+            &mut self.out.during
+        } else {
+            &mut self.out.outside
+        }
+    }
+
+    /// Whether regions `a` and `b` reach each other at `t`.
+    fn reachable(&self, a: usize, b: usize, t: Micros) -> bool {
+        !self
+            .d
+            .faults
+            .iter()
+            .any(|f| f.blocks(a, b, t) || f.blocks(b, a, t))
+    }
+
+    /// Region `r`'s clock at true time `t`.
+    fn pt(&self, r: usize, t: Micros) -> i64 {
+        self.clocks.get(r).map_or(t as i64, |c| c.read(t))
+    }
+
+    /// The staleness region `r` reports now: its lag behind the region it
+    /// is furthest behind. Every other region is a writer whose stream
+    /// carries a watermark (the commit time of its last write visible
+    /// here, or of its last heartbeat); `r` reads it as its own clock now
+    /// minus the writer's clock at the watermark (`wall`), plus the skew
+    /// bound as uncertainty under `hybrid`, as the single-leader replicas
+    /// do.
+    fn reported(&mut self, r: usize) -> Micros {
+        let now = self.now;
+        if !self.d.holds_data(r) || self.down(r, now) {
+            return UNAVAILABLE;
+        }
+        let mut worst = 0;
+        for from in 0..self.pipes.len() {
+            let Some(p) = self.pipes[from][r].as_mut() else {
+                continue;
+            };
+            p.stream.advance(now);
+            let mark = p.stream.watermark();
+            let wall = (self.pt(r, now) - self.pt(from, mark)).max(0);
+            let reported = match self.d.watermark {
+                Watermark::Wall => wall,
+                Watermark::Hybrid => wall + self.d.skew_bound as i64,
+            };
+            worst = worst.max(reported as Micros);
+        }
+        worst
+    }
+
+    /// How old the balance of `account` that region `r` answers with is
+    /// now: the age of the oldest write to it booked in another region
+    /// and not yet applied here; 0 if none.
+    fn data_age(&self, r: usize, account: u32) -> Micros {
+        (0..self.pipes.len())
+            .filter_map(|from| self.pipes[from][r].as_ref())
+            .filter_map(|p| p.pending.get(&account).and_then(|q| q.front()))
+            .map(|&at| self.now.saturating_sub(at))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// One balance read from `site` now, by the drill's read strategy.
+    /// Every region takes writes, so the local replica is fresh for the
+    /// site's own region and behind the others by their streams' lag. With
+    /// no leader to escalate to, a read the strategy sends away from a
+    /// stale entry region (`bounded`, `fallback`) goes to the freshest
+    /// region the entry region reaches; a contract no reachable region
+    /// meets fails the read, as it does on a single leader.
+    fn read(&mut self, site: usize, account: u32) {
+        let now = self.now;
+        let e = self.entry(site, now);
+        if self.down(e, now) || !self.d.holds_data(e) {
+            return self.failed_read(site);
+        }
+        for r in 0..self.staleness.len() {
+            self.staleness[r] = self.reported(r);
+        }
+        let fresh = (0..self.staleness.len())
+            .filter(|&r| r != e && self.staleness[r] < UNAVAILABLE && self.reachable(e, r, now))
+            .min_by_key(|&r| (self.staleness[r], self.one_way(e, r), r))
+            .unwrap_or(e);
+        if self.net[site].entry_at != RegionId(e as u8) {
+            self.net[site].set_entry(&self.d.topology, RegionId(e as u8));
+        }
+        let strategy = self.d.strategy;
+        let out = {
+            let snap = self.net[site].snapshot(RegionId(fresh as u8), &self.staleness);
+            self.router.read(strategy, &snap)
+        };
+        let limit = match strategy {
+            ReadStrategy::Bounded => self.d.read.max_staleness,
+            ReadStrategy::Fallback => self.d.read.fallback_threshold,
+            _ => UNAVAILABLE - 1,
+        };
+        let served = out.served_by.idx();
+        if out.staleness > limit || served != e && !self.reachable(e, served, now) {
+            return self.failed_read(site);
+        }
+        let data_age = self.data_age(served, account);
+        let bound = self.d.read.max_staleness;
+        self.sli
+            .read(site, now, out.latency, out.staleness, data_age);
+        let w = &mut self.window(now).sites[site];
+        w.read.record(out.latency);
+        w.reported_staleness.record(out.staleness);
+        w.data_age.record(data_age);
+        w.reads += 1;
+        w.reads_behind += (out.staleness > 0) as u64;
+        w.reads_over_bound += (out.staleness > bound) as u64;
+        w.forced_to_leader += out.forced_to_leader as u64;
+    }
+
+    fn failed_read(&mut self, site: usize) {
+        let now = self.now;
+        self.window(now).sites[site].failed_reads += 1;
+        self.sli.read_failed(site, now);
     }
 
     // ---- regions ---------------------------------------------------------
@@ -846,10 +1006,11 @@ impl<'a> World<'a> {
         for to in 0..self.pipes.len() {
             if let Some(p) = self.pipes[r][to].as_mut() {
                 let idle = p.ops.is_empty();
-                // Nothing here reads the stream's watermark (B serves no
-                // reads), so the entry carries the bare commit time.
+                // The watermark is on the true clock (the commit time);
+                // a reading turns it into the regions' clocks (`reported`).
                 p.stream.ship(lsn, now, HlcStamp::physical(now as i64));
                 p.ops.push_back((lsn, op));
+                p.pending.entry(account).or_default().push_back(now);
                 if idle {
                     let at = p.stream.apply_time(lsn).unwrap_or(now);
                     self.events.push(
@@ -877,6 +1038,12 @@ impl<'a> World<'a> {
         reg.keys.prune(now, self.horizon);
         while p.ops.front().is_some_and(|&(l, _)| l <= upto) {
             let (_, op) = p.ops.pop_front().expect("checked");
+            if let Some(q) = p.pending.get_mut(&op.account) {
+                q.pop_front();
+                if q.is_empty() {
+                    p.pending.remove(&op.account);
+                }
+            }
             apply_op(reg, path, &op, now);
         }
         if let Some(&(lsn, _)) = p.ops.front() {
@@ -1305,6 +1472,21 @@ impl<'a> World<'a> {
                 self.out.conservation_breaches
             ));
         }
+        let first_fault = self.d.faults.iter().map(|f| f.start).min();
+        let recovered = |site: usize, start: Micros| {
+            let sent = self.sent.get(site)?;
+            recovered_after(self.d, sent, &self.answered[site], first_fault?, start)
+        };
+        self.out.sli = self.sli.finish(
+            &self.d.faults,
+            self.d.duration / 1_000_000,
+            &self.d.burn_policy(),
+            self.d.burn_step_s(),
+            |site, f| recovered(site, f.start),
+        );
+        if let Some(f) = first_fault {
+            self.out.rto_by_site = (0..self.sent.len()).map(|s| recovered(s, f)).collect();
+        }
         self.out.invariants_ok = breaches.is_empty();
         self.out.first_breach = breaches.first().cloned();
         if self.cfg.path.invariants_expected() {
@@ -1404,6 +1586,17 @@ fn drive(
         w.handle(e);
     }
     w.finish()
+}
+
+/// Counts one charge of `site` at `at` into its second (nothing past the
+/// counts' end).
+fn count(which: &mut [Vec<u32>], site: usize, at: Micros) {
+    if let Some(c) = which
+        .get_mut(site)
+        .and_then(|s| s.get_mut((at / 1_000_000) as usize))
+    {
+        *c += 1;
+    }
 }
 
 #[cfg(test)]
