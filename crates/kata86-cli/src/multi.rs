@@ -113,11 +113,9 @@ pub fn render(
     out: &mut dyn Write,
 ) -> Result<Verdict, CliError> {
     let path = m.path;
-    let n = rs.len() as u32;
-    let r = &rs[0];
     let row = engine::multi::row_of(&m.drill, path, rs);
     match format {
-        Format::Json => output::multi::drill_json(n, r, &row, command, out)?,
+        Format::Json => output::multi::drill_json(m, rs, &row, command, out)?,
         _ => output::multi::drill_table(m, rs, &row, command, out)?,
     }
     if let Some(x) = rs.iter().find(|x| x.defect.is_some()) {

@@ -487,6 +487,38 @@ pub struct Summary {
     pub count: u64,
 }
 
+/// p50, p95, p99 and max of one [`LatencyHistogram`], in milliseconds: the
+/// tail of its [`Summary`], as reports write an error distribution.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ErrorJson")]
+pub struct Tail {
+    /// Median (50th percentile).
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest recorded value.
+    pub max: f64,
+}
+
+impl Summary {
+    /// p50, p95, p99 and max.
+    pub fn tail(&self) -> Tail {
+        Tail {
+            p50: self.p50,
+            p95: self.p95,
+            p99: self.p99,
+            max: self.max,
+        }
+    }
+}
+
+/// Serialises a [`LatencyHistogram`] as its [`Summary`].
+pub fn as_summary<S: serde::Serializer>(h: &LatencyHistogram, s: S) -> Result<S::Ok, S::Error> {
+    h.summary().serialize(s)
+}
+
 /// Converts µs to ms, rounded to whole µs so the result prints with at most 3
 /// decimals.
 pub(crate) fn us_to_ms(us: f64) -> f64 {
@@ -574,6 +606,28 @@ mod tests {
         assert_eq!(h.saturated(), 0);
         assert_eq!(h.value_at_quantile(0.5), 0);
         assert_eq!(h.quantile_below(1_000), 0.0);
+    }
+
+    #[test]
+    fn a_histogram_field_serialises_as_its_summary_and_tail() {
+        #[derive(Serialize)]
+        struct T {
+            #[serde(serialize_with = "as_summary")]
+            h: LatencyHistogram,
+            tail: Tail,
+        }
+        let mut h = LatencyHistogram::new();
+        h.record(1_500);
+        let t = T {
+            tail: h.summary().tail(),
+            h,
+        };
+        let v = serde_json::to_value(&t).unwrap();
+        assert_eq!(v["h"], serde_json::to_value(t.h.summary()).unwrap());
+        assert_eq!(
+            v["tail"],
+            serde_json::json!({"p50": 1.5, "p95": 1.5, "p99": 1.5, "max": 1.5})
+        );
     }
 
     #[test]

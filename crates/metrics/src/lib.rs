@@ -7,7 +7,8 @@
 //!   (quantiles, [`Summary`]) happens once per report.
 //! * [`Summary`] — p50/p95/p99/p99.9, max and mean of one histogram, in
 //!   milliseconds rounded to whole microseconds so JSON output is short and
-//!   stable.
+//!   stable; [`histogram_as`] serialises a histogram field as one, and
+//!   [`Tail`] is its p50/p95/p99/max.
 //! * [`Slo`] and [`SloVerdict`] — an objective ("the p95 of reads from VN is
 //!   under 150 ms") and its pass/fail outcome for one histogram;
 //!   [`kata_slos`] lists the kata's four objectives.
@@ -37,7 +38,7 @@ mod histogram;
 mod slo;
 mod spread;
 
-pub use histogram::{LatencyHistogram, Summary};
+pub use histogram::{LatencyHistogram, Summary, Tail};
 pub use slo::{
     availability_slos, default_slos, kata_slos, MetricsError, Series, Slo, SloVerdict,
     StalenessMeasure,
@@ -47,4 +48,11 @@ pub use spread::{nearest_rank, Spread, SpreadFigures};
 /// Serialising a [`Spread`] field in its report unit.
 pub mod spread_as {
     pub use crate::spread::{as_counts as counts, as_ms as ms};
+}
+
+/// Serialising a [`LatencyHistogram`] field as its [`Summary`] in ms
+/// (`#[serde(serialize_with = "metrics::histogram_as::summary")]`, with
+/// `#[schemars(with = "metrics::Summary")]`).
+pub mod histogram_as {
+    pub use crate::histogram::as_summary as summary;
 }

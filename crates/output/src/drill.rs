@@ -1,24 +1,18 @@
 //! `kata86 drill`: the tables and the JSON document of a drill's runs.
 //!
-//! The parts of [`engine::drill::DrillResult`] that serialize themselves
-//! ([`Money`], [`Failover`], [`Charges`], [`Operations`], [`Response`] and
-//! the records inside them, units in their keys) are embedded as they are.
-//! What is still written here: the configuration (with the seed), the
-//! per-site RTO map and the windows (they need the site names), the figures
-//! derived from several fields (ratios, time to detect and to mitigate,
-//! the staleness error's quantiles), and the spreads over the runs
-//! ([`RunsJson`]). It lives here so that its schema is published with the
-//! others and the CLI only calls [`json`].
+//! The JSON document's results are the engine's: each configuration's runs
+//! as [`DrillRuns::report`] writes them ([`RunsReport`]: the spreads over
+//! the runs, every run's figures and the first run in full), the result
+//! types serializing themselves with units in their keys. What is written
+//! here: the document around them ([`Drill`]) and the tables. It lives here
+//! so that its schema is published with the others and the CLI only calls
+//! [`json`].
 #![allow(missing_docs)]
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use engine::drill::sli::pct;
-use engine::drill::{
-    Charges, DrillConfig, DrillResult, DrillRuns, Failover, Money, Operations, Response,
-    SiteWindow, Window,
-};
+use engine::drill::{DrillConfig, DrillResult, DrillRuns, RunsReport, Window};
 use metrics::Spread;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -26,316 +20,18 @@ use tabled::settings::Style;
 use tabled::{Table, Tabled};
 use topology::to_ms;
 
-/// One client site's figures in a window (or every site's, in `total`).
-#[derive(Serialize, JsonSchema)]
-pub struct SiteJson {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client: Option<String>,
-    reads: u64,
-    failed_reads: u64,
-    reads_over_bound: u64,
-    leader_reads: u64,
-    read_ms: metrics::Summary,
-    write_ms: metrics::Summary,
-    reported_staleness_ms: metrics::Summary,
-    data_age_ms: metrics::Summary,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct WindowJson {
-    total: SiteJson,
-    by_client: Vec<SiteJson>,
-    slo: Vec<metrics::SloVerdict>,
-}
-
-/// What a result was run with.
-#[derive(Serialize, JsonSchema)]
-pub struct ConfigJson {
-    drill: String,
-    seed: u64,
-    policy: &'static str,
-    replication: &'static str,
-    read_strategy: &'static str,
-    fencing: bool,
-    watermark: &'static str,
-    max_offset_enforced: bool,
-}
-
-impl ConfigJson {
-    fn of(r: &DrillResult, seed: u64) -> ConfigJson {
-        ConfigJson {
-            drill: r.drill.clone(),
-            seed,
-            policy: r.policy.name(),
-            replication: r.replication.name(),
-            read_strategy: r.read_strategy.name(),
-            fencing: r.fencing,
-            watermark: r.watermark.name(),
-            max_offset_enforced: r.max_offset_enforced,
-        }
-    }
-}
-
-/// One run in full: the parts of [`DrillResult`] that serialize
-/// themselves, embedded as they are, and the figures derived here.
-#[derive(Serialize, JsonSchema)]
-pub struct DrillJson<'a> {
-    #[serde(flatten)]
-    config: ConfigJson,
-    /// From the fault to the first charge sent after it being acknowledged
-    /// (any site): the first sign of life, not recovery.
-    first_ack_ms: Option<f64>,
-    /// Per client site: when its charges recovered (null: not in the drill).
-    rto_by_site_ms: BTreeMap<String, Option<f64>>,
-    rto_worst_ms: Option<f64>,
-    rpo_ms: f64,
-    #[serde(flatten)]
-    money: &'a Money,
-    #[serde(flatten)]
-    failover: &'a Failover,
-    #[serde(flatten)]
-    charges: &'a Charges,
-    during_faults: WindowJson,
-    outside_faults: WindowJson,
-    #[serde(flatten)]
-    operations: &'a Operations,
-    time_to_detect_ms: Option<f64>,
-    time_to_mitigate_ms: Option<f64>,
-    staleness_error_ms: ErrorJson,
-    underreported_read_ratio: f64,
-    staleness_order_violations: u64,
-    offset_refused_reads: u64,
-    #[serde(flatten)]
-    response: &'a Response,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct ErrorJson {
-    p50: f64,
-    p95: f64,
-    p99: f64,
-    max: f64,
-}
-
-fn site_json(w: &SiteWindow, client: Option<String>) -> SiteJson {
-    SiteJson {
-        client,
-        reads: w.reads,
-        failed_reads: w.failed_reads,
-        reads_over_bound: w.reads_over_bound,
-        leader_reads: w.leader_reads,
-        read_ms: w.read.summary(),
-        write_ms: w.write.summary(),
-        reported_staleness_ms: w.reported_staleness.summary(),
-        data_age_ms: w.data_age.summary(),
-    }
-}
-
-fn window_json(w: &Window, t: &topology::Topology) -> WindowJson {
-    WindowJson {
-        total: site_json(&w.total(), None),
-        by_client: w
-            .sites
-            .iter()
-            .enumerate()
-            .map(|(i, s)| site_json(s, Some(t.site_name(topology::SiteId(i as u8)).to_string())))
-            .collect(),
-        slo: w.slo.clone(),
-    }
-}
-
-fn drill_json<'a>(r: &'a DrillResult, seed: u64, t: &topology::Topology) -> DrillJson<'a> {
-    DrillJson {
-        config: ConfigJson::of(r, seed),
-        first_ack_ms: r.recovery.rto.map(to_ms),
-        rto_by_site_ms: r
-            .recovery
-            .rto_by_site
-            .iter()
-            .enumerate()
-            .map(|(i, x)| {
-                (
-                    t.site_name(topology::SiteId(i as u8)).to_string(),
-                    x.map(to_ms),
-                )
-            })
-            .collect(),
-        rto_worst_ms: r.recovery.rto_worst.map(to_ms),
-        rpo_ms: to_ms(r.recovery.rpo),
-        money: &r.money,
-        failover: &r.failover,
-        charges: &r.charges,
-        during_faults: window_json(&r.during, t),
-        outside_faults: window_json(&r.outside, t),
-        operations: &r.operations,
-        time_to_detect_ms: r.time_to_detect().map(to_ms),
-        time_to_mitigate_ms: r.time_to_mitigate().map(to_ms),
-        staleness_error_ms: error_json(&r.reads.staleness_error),
-        underreported_read_ratio: ratio(r.reads.underreported_reads, r.reads.follower_reads),
-        staleness_order_violations: r.reads.staleness_order_violations,
-        offset_refused_reads: r.reads.offset_refused_reads,
-        response: &r.response,
-    }
-}
-
-pub fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 {
-        0.0
-    } else {
-        (a as f64 / b as f64 * 1e6).round() / 1e6
-    }
-}
-
 /// p50/p95/p99/max of a figure over the runs, in its report unit: the
 /// metrics crate's one shape for it.
 pub use metrics::SpreadFigures as SpreadJson;
-
-/// A spread of microseconds, in ms.
-pub fn ms_spread(s: Spread) -> SpreadJson {
-    s.figures(to_ms)
-}
-
-/// A spread of counts.
-pub fn count_spread(s: Spread) -> SpreadJson {
-    s.figures(|x| x as f64)
-}
-
-/// One run's figures.
-#[derive(Serialize, JsonSchema)]
-pub struct RunJson {
-    seed: u64,
-    onset_ms: f64,
-    rto_ms: BTreeMap<String, Option<f64>>,
-    rpo_ms: f64,
-    #[serde(flatten)]
-    money: Money,
-    time_to_detect_ms: Option<f64>,
-    lease_overlap_ms: f64,
-}
-
-/// One configuration played N times.
-#[derive(Serialize, JsonSchema)]
-pub struct RunsJson<'a> {
-    #[serde(flatten)]
-    config: ConfigJson,
-    runs: usize,
-    onset_window_ms: f64,
-    /// Per client site.
-    pub rto_ms: BTreeMap<String, SpreadJson>,
-    rto_worst_ms: SpreadJson,
-    /// Over the runs.
-    pub rpo_ms: SpreadJson,
-    lost_acknowledged_charges: SpreadJson,
-    #[serde(rename = "lost_amount_cents")]
-    lost_amount: SpreadJson,
-    lost_acknowledged_top_ups: SpreadJson,
-    #[serde(rename = "lost_top_up_amount_cents")]
-    lost_top_up_amount: SpreadJson,
-    overspend_incidents: SpreadJson,
-    time_to_detect_ms: SpreadJson,
-    lease_overlap_ms: SpreadJson,
-    runs_with_broken_invariants: usize,
-    runs_with_defect: usize,
-    /// Alerts fired before any fault, per simulated day (null: no quiet time).
-    false_alarms_per_day: Option<f64>,
-    false_alarms_by_rule: BTreeMap<String, u64>,
-    quiet_hours: f64,
-    underreported_read_ratio: f64,
-    staleness_error_ms: ErrorJson,
-    during_faults: WindowJson,
-    outside_faults: WindowJson,
-    /// Every objective at every site it covers, per phase (steady state and
-    /// each fault's impact window), with good and valid counts: the
-    /// verdicts that decide.
-    verdicts: &'a [engine::drill::sli::Verdict],
-    /// Objectives naming a site this world lacks.
-    slo_not_applied: &'a [engine::drill::sli::NotApplied],
-    per_run: Vec<RunJson>,
-    first_run: DrillJson<'a>,
-}
-
-/// The simulated time before any fault, every run, in hours.
-pub fn quiet_hours(r: &DrillRuns) -> f64 {
-    to_ms(r.runs.iter().map(|x| x.quiet_time).sum()) / 3.6e6
-}
 
 pub fn site_names(t: &topology::Topology) -> Vec<String> {
     t.site_ids().map(|s| t.site_name(s).to_string()).collect()
 }
 
-fn error_json(h: &metrics::LatencyHistogram) -> ErrorJson {
-    let s = h.summary();
-    ErrorJson {
-        p50: s.p50,
-        p95: s.p95,
-        p99: s.p99,
-        max: s.max,
-    }
-}
-
-pub fn runs_json<'a>(r: &'a DrillRuns, cfg: &DrillConfig, seed: u64) -> RunsJson<'a> {
-    let t = &cfg.topology;
-    let sites = site_names(t);
-    let f = &r.first;
-    RunsJson {
-        config: ConfigJson::of(f, seed),
-        runs: r.runs.len(),
-        onset_window_ms: to_ms(cfg.onset_window),
-        rto_ms: sites
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.clone(), ms_spread(r.rto(i))))
-            .collect(),
-        rto_worst_ms: ms_spread(r.rto_worst()),
-        rpo_ms: ms_spread(r.rpo()),
-        lost_acknowledged_charges: count_spread(r.lost_acknowledged_charges()),
-        lost_amount: count_spread(r.lost_amount()),
-        lost_acknowledged_top_ups: count_spread(r.lost_acknowledged_top_ups()),
-        lost_top_up_amount: count_spread(r.lost_top_up_amount()),
-        overspend_incidents: count_spread(r.overspend()),
-        time_to_detect_ms: ms_spread(r.time_to_detect()),
-        lease_overlap_ms: ms_spread(r.lease_overlap()),
-        runs_with_broken_invariants: r.runs.iter().filter(|x| !x.money.invariants_ok).count(),
-        runs_with_defect: r.runs.iter().filter(|x| x.money.defect.is_some()).count(),
-        false_alarms_per_day: r
-            .false_alarms_per_day()
-            .map(|x| (x * 1000.0).round() / 1000.0),
-        false_alarms_by_rule: r
-            .false_alarms_by_rule()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-        quiet_hours: quiet_hours(r),
-        underreported_read_ratio: ratio(r.underreported_reads, r.follower_reads),
-        staleness_error_ms: error_json(&r.staleness_error),
-        during_faults: window_json(&r.during, t),
-        outside_faults: window_json(&r.outside, t),
-        verdicts: &r.verdicts,
-        slo_not_applied: &r.not_applied,
-        per_run: r
-            .runs
-            .iter()
-            .map(|x| RunJson {
-                seed: x.seed,
-                onset_ms: to_ms(x.onset),
-                rto_ms: sites
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| {
-                        (
-                            n.clone(),
-                            x.recovery.rto_by_site.get(i).copied().flatten().map(to_ms),
-                        )
-                    })
-                    .collect(),
-                rpo_ms: to_ms(x.recovery.rpo),
-                money: x.money.clone(),
-                time_to_detect_ms: x.time_to_detect.map(to_ms),
-                lease_overlap_ms: to_ms(x.lease_overlap),
-            })
-            .collect(),
-        first_run: drill_json(f, r.runs[0].seed, t),
-    }
+/// One configuration's runs as the JSON writes them, from master seed
+/// `seed`.
+pub fn runs_json<'a>(r: &'a DrillRuns, cfg: &DrillConfig, seed: u64) -> RunsReport<'a> {
+    r.report(seed, cfg.onset_window, &site_names(&cfg.topology))
 }
 
 /// `kata86 drill`'s document (single-leader write paths).
@@ -347,7 +43,7 @@ pub struct Drill<'a> {
     onset_window_ms: f64,
     topology: String,
     command: &'a str,
-    results: Vec<RunsJson<'a>>,
+    results: Vec<RunsReport<'a>>,
 }
 
 pub fn json(
@@ -449,10 +145,7 @@ fn skew_table(results: &[DrillRuns], out: &mut dyn Write) -> std::io::Result<()>
             SkewRow {
                 watermark: r.first.watermark.name(),
                 reads: r.follower_reads,
-                under: format!(
-                    "{:.2}%",
-                    ratio(r.underreported_reads, r.follower_reads) * 100.0
-                ),
+                under: format!("{:.2}%", r.underreported_read_ratio() * 100.0),
                 p50: format!("{:.0} ms", e.p50),
                 p99: format!("{:.0} ms", e.p99),
                 max: format!("{:.0} ms", e.max),
@@ -648,7 +341,7 @@ pub fn table(
                 r.first.replication.name(),
                 rate,
                 r.runs.iter().map(|x| x.false_alarms.len()).sum::<usize>(),
-                quiet_hours(r),
+                r.quiet_hours(),
                 if by.is_empty() { "" } else { ": " },
                 by.join(", ")
             )?;

@@ -8,91 +8,52 @@
 
 use std::io::Write;
 
-use engine::multi::{CompareRow, MultiResult};
+use engine::drill::NamedWindow;
+use engine::multi::{judge, CompareRow, MultiConfig, MultiReport, MultiResult};
 use schemars::JsonSchema;
 use serde::Serialize;
 use topology::{to_ms, Micros};
 
 use crate::drill::{cell, count};
 
-/// The multi-leader drill's document: the first run's figures, and the row
-/// over every run.
+/// The multi-leader drill's document: the first run's figures, the row
+/// over every run, then what users saw per site (every run pooled) and the
+/// per-site, per-phase verdicts that judge it.
 #[derive(Serialize, JsonSchema)]
 pub struct MultiDrill<'a> {
     runs: u32,
-    drill: &'a str,
-    write_path: &'a str,
-    seed: u64,
-    onset_ms: f64,
-    charges: u64,
-    acknowledged_charges: u64,
-    declined_charges: u64,
-    unknown_outcome_charges: u64,
-    duplicates_suppressed: u64,
-    duplicate_effects: u64,
-    overspend_incidents: u64,
-    #[serde(rename = "overspend_amount_cents")]
-    overspend_amount: i64,
-    lost_updates: u64,
-    #[serde(rename = "lost_amount_cents")]
-    lost_amount: i64,
-    spurious_declines: u64,
-    rights_transfers: u64,
-    rights_requests: u64,
-    rights_requests_short: u64,
-    background_transfers: u64,
-    declined_locally: u64,
-    rights_refused: u64,
-    conservation_checks: u64,
-    conservation_breaches: u64,
-    converged: bool,
+    #[serde(flatten)]
+    first_run: MultiReport<'a>,
+    read_strategy: &'static str,
     row: &'a CompareRow,
-    invariants_ok: bool,
-    invariants_expected: bool,
-    first_breach: Option<&'a str>,
-    defect: Option<&'a str>,
+    during_faults: NamedWindow<'a>,
+    outside_faults: NamedWindow<'a>,
+    /// Every objective at every site it covers, per phase, every run.
+    verdicts: &'a [engine::drill::sli::Verdict],
+    /// Objectives naming a site this world lacks.
+    slo_not_applied: &'a [engine::drill::sli::NotApplied],
     command: &'a str,
 }
 
 /// Writes the multi-leader drill's JSON document.
 pub fn drill_json(
-    n: u32,
-    r: &MultiResult,
+    m: &MultiConfig,
+    rs: &[MultiResult],
     row: &CompareRow,
     command: &str,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
+    let judged = judge(&m.drill, rs);
+    let sites = crate::drill::site_names(&m.drill.topology);
     let doc = MultiDrill {
-        runs: n,
-        drill: &r.drill,
-        write_path: &r.write_path,
-        seed: r.seed,
-        onset_ms: to_ms(r.onset),
-        charges: r.charges,
-        acknowledged_charges: r.acknowledged_charges,
-        declined_charges: r.declined_charges,
-        unknown_outcome_charges: r.unknown_outcome_charges,
-        duplicates_suppressed: r.duplicates_suppressed,
-        duplicate_effects: r.duplicate_effects,
-        overspend_incidents: r.overspend_incidents,
-        overspend_amount: r.overspend_amount,
-        lost_updates: r.lost_updates,
-        lost_amount: r.lost_amount,
-        spurious_declines: r.spurious_declines,
-        rights_transfers: r.rights_transfers,
-        rights_requests: r.rights_requests,
-        rights_requests_short: r.rights_requests_short,
-        background_transfers: r.background_transfers,
-        declined_locally: r.declined_locally,
-        rights_refused: r.rights_refused,
-        conservation_checks: r.conservation_checks,
-        conservation_breaches: r.conservation_breaches,
-        converged: r.converged,
+        runs: rs.len() as u32,
+        first_run: rs[0].report(),
+        read_strategy: m.drill.strategy.name(),
         row,
-        invariants_ok: r.invariants_ok,
-        invariants_expected: r.invariants_expected,
-        first_breach: r.first_breach.as_deref(),
-        defect: r.defect.as_deref(),
+        during_faults: judged.during.named(&sites),
+        outside_faults: judged.outside.named(&sites),
+        verdicts: &judged.verdicts,
+        slo_not_applied: &judged.not_applied,
         command,
     };
     crate::json(out, &doc)

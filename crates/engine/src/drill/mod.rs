@@ -24,8 +24,11 @@ pub use config::{
 };
 pub use runs::{
     onset, replay_first, run_drill_share, run_drills, run_seed, shifted, DrillRuns, DrillShare,
-    RunRecord, MAX_RUNS,
+    RunFigures, RunRecord, RunsReport, MAX_RUNS,
 };
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use metrics::{LatencyHistogram, Series, SloVerdict, StalenessMeasure};
 use routing::ReadStrategy;
@@ -74,31 +77,75 @@ pub struct RunbookStep {
     pub degraded: u64,
 }
 
-/// What one client site saw, inside or outside the fault windows.
-#[derive(Debug, Clone, Default)]
+/// What one client site saw, inside or outside the fault windows. Reports
+/// write it as it is (histograms as their [`metrics::Summary`] in ms), named
+/// by [`Window::named`].
+#[derive(Debug, Clone, Default, serde::Serialize, schemars::JsonSchema)]
 pub struct SiteWindow {
-    /// Read latency.
-    pub read: LatencyHistogram,
-    /// End-to-end latency of answered charges (accepted or declined).
-    pub write: LatencyHistogram,
-    /// `reported_staleness_ms`: the watermark age the serving replica
-    /// reported (0 when a leader served).
-    pub reported_staleness: LatencyHistogram,
-    /// `data_age_ms`: how old the returned balance really was, judged
-    /// against the newest term's ledger.
-    pub data_age: LatencyHistogram,
     /// Reads answered.
     pub reads: u64,
     /// Reads that got no answer (their region was down or cut off).
     pub failed_reads: u64,
     /// Reads whose reported staleness was above 0.
+    #[serde(skip)]
     pub reads_behind: u64,
     /// Reads whose reported staleness was over the staleness bound.
     pub reads_over_bound: u64,
     /// Reads a leader answered.
     pub leader_reads: u64,
     /// Reads the strategy sent away from the local replica for its staleness.
+    #[serde(skip)]
     pub forced_to_leader: u64,
+    /// Read latency.
+    #[serde(rename = "read_ms", serialize_with = "metrics::histogram_as::summary")]
+    #[schemars(with = "metrics::Summary")]
+    pub read: LatencyHistogram,
+    /// End-to-end latency of answered charges (accepted or declined).
+    #[serde(rename = "write_ms", serialize_with = "metrics::histogram_as::summary")]
+    #[schemars(with = "metrics::Summary")]
+    pub write: LatencyHistogram,
+    /// `reported_staleness_ms`: the watermark age the serving replica
+    /// reported (0 when a leader served).
+    #[serde(
+        rename = "reported_staleness_ms",
+        serialize_with = "metrics::histogram_as::summary"
+    )]
+    #[schemars(with = "metrics::Summary")]
+    pub reported_staleness: LatencyHistogram,
+    /// `data_age_ms`: how old the returned balance really was, judged
+    /// against the newest term's ledger.
+    #[serde(
+        rename = "data_age_ms",
+        serialize_with = "metrics::histogram_as::summary"
+    )]
+    #[schemars(with = "metrics::Summary")]
+    pub data_age: LatencyHistogram,
+}
+
+/// One client site's [`SiteWindow`] with its name (or every site's, in
+/// [`NamedWindow::total`], without one), as reports write it.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "SiteJson")]
+pub struct NamedSite<'a> {
+    /// The client site's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// Its figures.
+    #[serde(flatten)]
+    pub window: Cow<'a, SiteWindow>,
+}
+
+/// A [`Window`] with its client sites named, as reports write it (see
+/// [`Window::named`]).
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "WindowJson")]
+pub struct NamedWindow<'a> {
+    /// Every site together.
+    pub total: NamedSite<'a>,
+    /// Per client site, in site order.
+    pub by_client: Vec<NamedSite<'a>>,
+    /// The window's SLO verdicts.
+    pub slo: &'a [SloVerdict],
 }
 
 impl SiteWindow {
@@ -149,6 +196,27 @@ impl Window {
             all.merge(s);
         }
         all
+    }
+
+    /// The window as reports write it: every site together, then each
+    /// site under its name (`sites`, index = site id).
+    pub fn named(&self, sites: &[String]) -> NamedWindow<'_> {
+        NamedWindow {
+            total: NamedSite {
+                client: None,
+                window: Cow::Owned(self.total()),
+            },
+            by_client: self
+                .sites
+                .iter()
+                .zip(sites)
+                .map(|(w, n)| NamedSite {
+                    client: Some(n.clone()),
+                    window: Cow::Borrowed(w),
+                })
+                .collect(),
+            slo: &self.slo,
+        }
     }
 
     pub(crate) fn judge(&mut self, cfg: &DrillConfig) {
@@ -304,6 +372,24 @@ pub struct Reads {
     pub offset_refused_reads: u64,
 }
 
+impl Reads {
+    /// The share of follower-served reads whose reported staleness was
+    /// below the truth, rounded to 6 decimals (0 with none).
+    pub fn underreported_read_ratio(&self) -> f64 {
+        ratio(self.underreported_reads, self.follower_reads)
+    }
+}
+
+/// `a / b` rounded to 6 decimals, 0 when `b` is 0: a ratio as reports
+/// write it.
+pub(crate) fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        (a as f64 / b as f64 * 1e6).round() / 1e6
+    }
+}
+
 /// What monitoring saw and switched: the timeline, the alerts, the signals
 /// they were evaluated on and the flags. A part of [`DrillResult`] that the
 /// JSON embeds as it is (the signals and the window length left out).
@@ -401,10 +487,48 @@ pub struct DrillResult {
     pub burn_inputs: Vec<Vec<Option<sli::BurnInput>>>,
 }
 
+/// What a result was run with, as reports write it: the drill, the seed
+/// and the configuration of [`DrillResult`] (see [`DrillResult::config`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ConfigJson")]
+pub struct RunConfig<'a> {
+    /// The drill's name.
+    pub drill: &'a str,
+    /// The seed it was played with.
+    pub seed: u64,
+    /// Reaction to a lost leader (`--policy`).
+    pub policy: &'static str,
+    /// Replication mode (`--replication`).
+    pub replication: &'static str,
+    /// How balance reads chose their replica (`--strategy`).
+    pub read_strategy: &'static str,
+    /// Leases and epochs on.
+    pub fencing: bool,
+    /// How replicas computed the staleness they reported (`--watermark`).
+    pub watermark: &'static str,
+    /// Whether regions refused reads while their clock was beyond the
+    /// bound (`--no-offset-check` turns it off).
+    pub max_offset_enforced: bool,
+}
+
 impl DrillResult {
     /// From a fault's start to the first alert that fired at or after it.
     pub fn time_to_detect(&self) -> Option<Micros> {
         self.operations.time_to_detect()
+    }
+
+    /// What it was run with, `seed` given (the result does not keep it).
+    pub fn config(&self, seed: u64) -> RunConfig<'_> {
+        RunConfig {
+            drill: &self.drill,
+            seed,
+            policy: self.policy.name(),
+            replication: self.replication.name(),
+            read_strategy: self.read_strategy.name(),
+            fencing: self.fencing,
+            watermark: self.watermark.name(),
+            max_offset_enforced: self.max_offset_enforced,
+        }
     }
 
     /// The time before any fault (the whole drill when there is none): what
@@ -425,6 +549,111 @@ impl DrillResult {
             .runbook
             .get(2)
             .map(|s| s.at.saturating_sub(fault))
+    }
+}
+
+/// One run in full as reports write it (see [`DrillResult::report`]): the
+/// parts of [`DrillResult`] that serialize themselves, embedded as they are,
+/// with its configuration, its client sites named and the figures derived
+/// from several fields.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "DrillJson")]
+pub struct DrillReport<'a> {
+    /// What it was run with.
+    #[serde(flatten)]
+    pub config: RunConfig<'a>,
+    /// From the fault to the first charge sent after it being acknowledged
+    /// (any site): the first sign of life, not recovery.
+    #[serde(rename = "first_ack_ms", serialize_with = "topology::report::ms_opt")]
+    #[schemars(with = "Option<f64>")]
+    pub first_ack: Option<Micros>,
+    /// Per client site: when its charges recovered (null: not in the drill).
+    pub rto_by_site_ms: BTreeMap<String, Option<f64>>,
+    /// The worst site's RTO (null: a site never recovered, or no fault).
+    #[serde(rename = "rto_worst_ms", serialize_with = "topology::report::ms_opt")]
+    #[schemars(with = "Option<f64>")]
+    pub rto_worst: Option<Micros>,
+    /// The span of acknowledged writes (charges and top-ups) lost.
+    #[serde(rename = "rpo_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
+    pub rpo: Micros,
+    /// What the run did to money.
+    #[serde(flatten)]
+    pub money: &'a Money,
+    /// Promotions and what they cost.
+    #[serde(flatten)]
+    pub failover: &'a Failover,
+    /// Charges sent and how they were answered.
+    #[serde(flatten)]
+    pub charges: &'a Charges,
+    /// Inside the fault windows.
+    pub during_faults: NamedWindow<'a>,
+    /// Outside them.
+    pub outside_faults: NamedWindow<'a>,
+    /// Timeline, alerts and flags.
+    #[serde(flatten)]
+    pub operations: &'a Operations,
+    /// From a fault's start to the first alert that fired at or after it
+    /// (null: none did).
+    #[serde(
+        rename = "time_to_detect_ms",
+        serialize_with = "topology::report::ms_opt"
+    )]
+    #[schemars(with = "Option<f64>")]
+    pub time_to_detect: Option<Micros>,
+    /// From the fault's start to the runbook's mitigation step (null: not
+    /// played).
+    #[serde(
+        rename = "time_to_mitigate_ms",
+        serialize_with = "topology::report::ms_opt"
+    )]
+    #[schemars(with = "Option<f64>")]
+    pub time_to_mitigate: Option<Micros>,
+    /// |reported − true| staleness of every read a follower served.
+    #[serde(rename = "staleness_error_ms")]
+    pub staleness_error: metrics::Tail,
+    /// The share of follower-served reads whose reported staleness was
+    /// below the truth.
+    pub underreported_read_ratio: f64,
+    /// Reads whose `data_age` exceeded their `reported_staleness`.
+    pub staleness_order_violations: u64,
+    /// Reads a region refused because its clock was beyond the bound.
+    pub offset_refused_reads: u64,
+    /// What users saw and the runbook played.
+    #[serde(flatten)]
+    pub response: &'a Response,
+}
+
+impl DrillResult {
+    /// The run as reports write it, played with `seed`, its client sites
+    /// named `sites` (index = site id).
+    pub fn report(&self, seed: u64, sites: &[String]) -> DrillReport<'_> {
+        DrillReport {
+            config: self.config(seed),
+            first_ack: self.recovery.rto,
+            rto_by_site_ms: self
+                .recovery
+                .rto_by_site
+                .iter()
+                .zip(sites)
+                .map(|(x, n)| (n.clone(), x.map(topology::to_ms)))
+                .collect(),
+            rto_worst: self.recovery.rto_worst,
+            rpo: self.recovery.rpo,
+            money: &self.money,
+            failover: &self.failover,
+            charges: &self.charges,
+            during_faults: self.during.named(sites),
+            outside_faults: self.outside.named(sites),
+            operations: &self.operations,
+            time_to_detect: self.time_to_detect(),
+            time_to_mitigate: self.time_to_mitigate(),
+            staleness_error: self.reads.staleness_error.summary().tail(),
+            underreported_read_ratio: self.reads.underreported_read_ratio(),
+            staleness_order_violations: self.reads.staleness_order_violations,
+            offset_refused_reads: self.reads.offset_refused_reads,
+            response: &self.response,
+        }
     }
 }
 

@@ -10,14 +10,19 @@
 //! numbers). Runs go in parallel; the result depends only on the run index,
 //! never on which thread played it.
 
-use metrics::{LatencyHistogram, Spread};
+use std::collections::BTreeMap;
+
+use metrics::{LatencyHistogram, Spread, SpreadFigures};
 use rayon::prelude::*;
 use replication::clock::ClockModel;
 use replication::rng::{below, substream};
 use topology::Micros;
 
 use super::sli::{not_applied, verdicts, NotApplied, SiteSli, Verdict};
-use super::{run_drill, DrillConfig, DrillResult, Money, Recovery, Window};
+use super::{
+    ratio, run_drill, DrillConfig, DrillReport, DrillResult, Money, NamedWindow, Recovery,
+    RunConfig, Window,
+};
 use crate::{EngineError, Shard};
 
 /// The most runs one command may ask for.
@@ -58,6 +63,70 @@ impl RunRecord {
             false_alarms: r.false_alarms().map(|a| a.name.clone()).collect(),
             quiet_time: r.quiet_time(),
             sli: r.sli.clone(),
+        }
+    }
+}
+
+/// One run's figures as reports write them: a [`RunRecord`] with its
+/// client sites named (see [`RunRecord::named`]).
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "RunJson")]
+pub struct RunFigures<'a> {
+    /// The run's seed.
+    pub seed: u64,
+    /// How far its fault timeline was shifted.
+    #[serde(rename = "onset_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
+    pub onset: Micros,
+    /// Per client site, by name: its RTO (`null`: not within the drill).
+    pub rto_ms: BTreeMap<String, Option<f64>>,
+    /// The span of acknowledged writes (charges and top-ups) lost.
+    #[serde(rename = "rpo_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
+    pub rpo: Micros,
+    /// What the run did to money.
+    #[serde(flatten)]
+    pub money: &'a Money,
+    /// Fault start to the first alert that fired after it (null: none).
+    #[serde(
+        rename = "time_to_detect_ms",
+        serialize_with = "topology::report::ms_opt"
+    )]
+    #[schemars(with = "Option<f64>")]
+    pub time_to_detect: Option<Micros>,
+    /// How long a deposed leader went on admitting charges after its
+    /// successor was promoted.
+    #[serde(rename = "lease_overlap_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
+    pub lease_overlap: Micros,
+}
+
+impl RunRecord {
+    /// The record as reports write it, its client sites named `sites`
+    /// (index = site id).
+    pub fn named(&self, sites: &[String]) -> RunFigures<'_> {
+        RunFigures {
+            seed: self.seed,
+            onset: self.onset,
+            rto_ms: sites
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    (
+                        n.clone(),
+                        self.recovery
+                            .rto_by_site
+                            .get(i)
+                            .copied()
+                            .flatten()
+                            .map(topology::to_ms),
+                    )
+                })
+                .collect(),
+            rpo: self.recovery.rpo,
+            money: &self.money,
+            time_to_detect: self.time_to_detect,
+            lease_overlap: self.lease_overlap,
         }
     }
 }
@@ -159,9 +228,149 @@ impl DrillRuns {
         m
     }
 
+    /// The simulated time before any fault, every run, in hours.
+    pub fn quiet_hours(&self) -> f64 {
+        topology::to_ms(self.runs.iter().map(|x| x.quiet_time).sum()) / 3.6e6
+    }
+
+    /// The share of follower-served reads, every run, whose reported
+    /// staleness was below the truth, rounded to 6 decimals (0 with none).
+    pub fn underreported_read_ratio(&self) -> f64 {
+        ratio(self.underreported_reads, self.follower_reads)
+    }
+
+    /// Runs whose final ledger broke a money invariant.
+    pub fn runs_with_broken_invariants(&self) -> usize {
+        self.runs.iter().filter(|x| !x.money.invariants_ok).count()
+    }
+
+    /// Runs with a defect.
+    pub fn runs_with_defect(&self) -> usize {
+        self.runs
+            .iter()
+            .filter(|x| x.money.defect.is_some())
+            .count()
+    }
+
     /// The first run with a defect, if any.
     pub fn defect(&self) -> Option<&RunRecord> {
         self.runs.iter().find(|r| r.money.defect.is_some())
+    }
+}
+
+/// One configuration played N times, as reports write it (see
+/// [`DrillRuns::report`]): its configuration, the spreads of every per-run
+/// figure over the runs, the pooled windows and verdicts, every run's
+/// figures and the first run in full.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "RunsJson")]
+pub struct RunsReport<'a> {
+    /// What it was run with (the master seed).
+    #[serde(flatten)]
+    pub config: RunConfig<'a>,
+    /// How many runs.
+    pub runs: usize,
+    /// The window each run's fault onset was drawn from.
+    #[serde(rename = "onset_window_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
+    pub onset_window: Micros,
+    /// Per client site.
+    pub rto_ms: BTreeMap<String, SpreadFigures>,
+    /// The worst site's RTO.
+    pub rto_worst_ms: SpreadFigures,
+    /// Over the runs.
+    pub rpo_ms: SpreadFigures,
+    /// Acknowledged charges lost.
+    pub lost_acknowledged_charges: SpreadFigures,
+    /// Their amount.
+    #[serde(rename = "lost_amount_cents")]
+    pub lost_amount: SpreadFigures,
+    /// Acknowledged top-ups lost.
+    pub lost_acknowledged_top_ups: SpreadFigures,
+    /// Their amount.
+    #[serde(rename = "lost_top_up_amount_cents")]
+    pub lost_top_up_amount: SpreadFigures,
+    /// Balances driven below zero.
+    pub overspend_incidents: SpreadFigures,
+    /// From a fault's start to the first alert after it (null: no alert).
+    pub time_to_detect_ms: SpreadFigures,
+    /// How long a deposed leader went on admitting charges after its
+    /// successor was promoted.
+    pub lease_overlap_ms: SpreadFigures,
+    /// Runs whose final ledger broke a money invariant.
+    pub runs_with_broken_invariants: usize,
+    /// Runs with a defect (a breach the configuration promises cannot
+    /// happen).
+    pub runs_with_defect: usize,
+    /// Alerts fired before any fault, per simulated day (null: no quiet time).
+    pub false_alarms_per_day: Option<f64>,
+    /// False alarms per rule, every run pooled.
+    pub false_alarms_by_rule: BTreeMap<&'a str, u64>,
+    /// The simulated time before any fault, every run, in hours.
+    pub quiet_hours: f64,
+    /// The share of follower-served reads, every run, whose reported
+    /// staleness was below the truth.
+    pub underreported_read_ratio: f64,
+    /// |reported − true| staleness of those reads, every run.
+    #[serde(rename = "staleness_error_ms")]
+    pub staleness_error: metrics::Tail,
+    /// Inside the fault windows, every run pooled.
+    pub during_faults: NamedWindow<'a>,
+    /// Outside them, every run pooled.
+    pub outside_faults: NamedWindow<'a>,
+    /// Every objective at every site it covers, per phase (steady state and
+    /// each fault's impact window), with good and valid counts: the
+    /// verdicts that decide.
+    pub verdicts: &'a [Verdict],
+    /// Objectives naming a site this world lacks.
+    pub slo_not_applied: &'a [NotApplied],
+    /// Every run's figures, in run order.
+    pub per_run: Vec<RunFigures<'a>>,
+    /// The first run in full.
+    pub first_run: DrillReport<'a>,
+}
+
+impl DrillRuns {
+    /// The runs as reports write them, from master seed `seed` with fault
+    /// onsets drawn over `onset_window`, client sites named `sites` (index
+    /// = site id).
+    pub fn report(&self, seed: u64, onset_window: Micros, sites: &[String]) -> RunsReport<'_> {
+        let ms = |s: Spread| s.figures(topology::to_ms);
+        let count = |s: Spread| s.figures(|x| x as f64);
+        RunsReport {
+            config: self.first.config(seed),
+            runs: self.runs.len(),
+            onset_window,
+            rto_ms: sites
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), ms(self.rto(i))))
+                .collect(),
+            rto_worst_ms: ms(self.rto_worst()),
+            rpo_ms: ms(self.rpo()),
+            lost_acknowledged_charges: count(self.lost_acknowledged_charges()),
+            lost_amount: count(self.lost_amount()),
+            lost_acknowledged_top_ups: count(self.lost_acknowledged_top_ups()),
+            lost_top_up_amount: count(self.lost_top_up_amount()),
+            overspend_incidents: count(self.overspend()),
+            time_to_detect_ms: ms(self.time_to_detect()),
+            lease_overlap_ms: ms(self.lease_overlap()),
+            runs_with_broken_invariants: self.runs_with_broken_invariants(),
+            runs_with_defect: self.runs_with_defect(),
+            false_alarms_per_day: self
+                .false_alarms_per_day()
+                .map(|x| (x * 1000.0).round() / 1000.0),
+            false_alarms_by_rule: self.false_alarms_by_rule(),
+            quiet_hours: self.quiet_hours(),
+            underreported_read_ratio: self.underreported_read_ratio(),
+            staleness_error: self.staleness_error.summary().tail(),
+            during_faults: self.during.named(sites),
+            outside_faults: self.outside.named(sites),
+            verdicts: &self.verdicts,
+            slo_not_applied: &self.not_applied,
+            per_run: self.runs.iter().map(|x| x.named(sites)).collect(),
+            first_run: self.first.report(self.runs[0].seed, sites),
+        }
     }
 }
 
