@@ -187,6 +187,7 @@ fn cells(rows: &[CompareRow]) -> Vec<Vec<String>> {
             "converge ms",
             "money ok",
             "SLO",
+            "verdicts pass",
         ]
         .map(String::from),
     );
@@ -251,6 +252,7 @@ fn cells(rows: &[CompareRow]) -> Vec<Vec<String>> {
             }
             .into(),
         );
+        row.push(format!("{}/{}", r.verdicts_passed, r.verdicts_judged));
         out.push(row);
     }
     out
@@ -377,6 +379,21 @@ pub fn compare_table(
         "SLO column: the world's charge-latency objectives, every run pooled; {}",
         objectives.join("; ")
     )?;
+    writeln!(
+        out,
+        "verdicts pass: every objective at every site it covers, in steady state and in each \
+         fault's impact window, every run pooled (the judge `kata86 plan` ranks by; a failed \
+         or unanswered request is a bad event)"
+    )?;
+    for r in rows.iter().filter(|r| !r.verdicts_failing.is_empty()) {
+        writeln!(
+            out,
+            "  {} {} fails: {}",
+            r.drill,
+            r.write_path.name(),
+            r.verdicts_failing.join(", ")
+        )?;
+    }
     writeln!(out, "reproduce: {command}")?;
     Ok(())
 }

@@ -18,6 +18,7 @@ use serde::Serialize;
 use topology::Micros;
 
 use super::{run_multis_with, MultiConfig, MultiResult, Rebalance, WritePath};
+use crate::drill::sli::Verdict;
 use crate::drill::{run_drills, DrillConfig, Replication, RunRecord};
 use crate::EngineError;
 
@@ -122,6 +123,15 @@ pub struct CompareRow {
     /// about it.
     #[serde(rename = "slo_charge_p95_ok")]
     pub slo_ok: Option<bool>,
+    /// Per-site, per-phase verdicts judged (every objective at every site
+    /// it covers, in steady state and in each fault's impact window, every
+    /// run pooled: the judge `kata86 plan` ranks by), for both options.
+    pub verdicts_judged: u32,
+    /// Those that passed.
+    pub verdicts_passed: u32,
+    /// Those that failed, as `site phase objective` (e.g. `VN fault 1
+    /// region-down charge_p95`); a phase with no data fails.
+    pub verdicts_failing: Vec<String>,
     /// Runs in which a money invariant broke.
     #[serde(rename = "runs_with_broken_invariants")]
     pub runs_broken: u32,
@@ -178,6 +188,16 @@ fn availability(mut v: Vec<f64>) -> [Option<f64>; 2] {
     }
     v.sort_by(f64::total_cmp);
     [Some(v[metrics::nearest_rank(0.5, v.len()) - 1]), Some(v[0])]
+}
+
+/// How many verdicts were judged, and the failing ones' labels.
+fn verdict_counts(v: &[Verdict]) -> (u32, Vec<String>) {
+    let failing = v
+        .iter()
+        .filter(|x| !x.pass)
+        .map(|x| format!("{} {} {}", x.site, x.phase.label(), x.slo))
+        .collect();
+    (v.len() as u32, failing)
 }
 
 /// One site's pooled latency and per-run availability.
@@ -250,11 +270,15 @@ fn single_leader(
         })
         .collect::<Vec<_>>();
     let of = |f: fn(&RunRecord) -> u64| Spread::of_values(r.runs.iter().map(f));
+    let (verdicts_judged, verdicts_failing) = verdict_counts(&r.verdicts);
     Ok(CompareRow {
         drill: d.name.clone(),
         write_path: WritePath::SingleLeader,
         runs,
         slo_ok: row_meets(judged),
+        verdicts_judged,
+        verdicts_passed: verdicts_judged - verdicts_failing.len() as u32,
+        verdicts_failing,
         sites,
         overspend_incidents: of(|x| x.money.overspend_incidents),
         lost_updates: of(|x| x.money.lost_acknowledged_charges),
@@ -296,11 +320,15 @@ pub fn row_of(d: &DrillConfig, path: WritePath, runs: &[MultiResult]) -> Compare
     }
     let [rights_p50, rights_p95, _] = quantiles(&rights);
     let of = |f: fn(&MultiResult) -> u64| Spread::of_values(runs.iter().map(f));
+    let (verdicts_judged, verdicts_failing) = verdict_counts(&super::judge(d, runs).verdicts);
     CompareRow {
         drill: d.name.clone(),
         write_path: path,
         runs: runs.len() as u32,
         slo_ok: row_meets(judged),
+        verdicts_judged,
+        verdicts_passed: verdicts_judged - verdicts_failing.len() as u32,
+        verdicts_failing,
         sites,
         overspend_incidents: of(|r| r.overspend_incidents),
         lost_updates: of(|r| r.lost_updates),
