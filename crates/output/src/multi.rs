@@ -9,7 +9,7 @@
 use std::io::Write;
 
 use engine::drill::NamedWindow;
-use engine::multi::{judge, CompareRow, MultiConfig, MultiReport, MultiResult};
+use engine::multi::{judge, CompareRow, MultiConfig, MultiResult};
 use schemars::JsonSchema;
 use serde::Serialize;
 use topology::{to_ms, Micros};
@@ -23,7 +23,7 @@ use crate::drill::{cell, count};
 pub struct MultiDrill<'a> {
     runs: u32,
     #[serde(flatten)]
-    first_run: MultiReport<'a>,
+    first_run: &'a MultiResult,
     read_strategy: &'static str,
     row: &'a CompareRow,
     during_faults: NamedWindow<'a>,
@@ -47,7 +47,7 @@ pub fn drill_json(
     let sites = crate::drill::site_names(&m.drill.topology);
     let doc = MultiDrill {
         runs: rs.len() as u32,
-        first_run: rs[0].report(),
+        first_run: &rs[0],
         read_strategy: m.drill.strategy.name(),
         row,
         during_faults: judged.during.named(&sites),

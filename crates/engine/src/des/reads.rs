@@ -174,15 +174,7 @@ impl Core<'_> {
         }
         self.sli
             .read(site, now, out.latency, out.staleness, data_age);
-        let w = &mut self.window(now).sites[site];
-        w.read.record(out.latency);
-        w.reported_staleness.record(out.staleness);
-        w.data_age.record(data_age);
-        w.reads += 1;
-        w.reads_behind += (out.staleness > 0) as u64;
-        w.reads_over_bound += (out.staleness > bound) as u64;
-        w.leader_reads += (!follower) as u64;
-        w.forced_to_leader += out.forced_to_leader as u64;
+        self.window(now).sites[site].record_read(&out, data_age, bound, !follower);
         if kind == ReadKind::Eligibility {
             let balance = self.balance_seen(served, account, applied);
             self.n.eligible += (balance >= self.cfg.workload.eligibility_threshold) as u64;

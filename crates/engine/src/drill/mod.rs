@@ -149,6 +149,27 @@ pub struct NamedWindow<'a> {
 }
 
 impl SiteWindow {
+    /// One answered read: its latency, the staleness its replica reported
+    /// (counted behind when above 0, over when above `bound`), its data
+    /// age, whether a leader answered and whether the strategy sent it
+    /// away from the local replica. Both cores record reads through it.
+    pub(crate) fn record_read(
+        &mut self,
+        out: &routing::ReadOutcome,
+        data_age: Micros,
+        bound: Micros,
+        leader: bool,
+    ) {
+        self.read.record(out.latency);
+        self.reported_staleness.record(out.staleness);
+        self.data_age.record(data_age);
+        self.reads += 1;
+        self.reads_behind += (out.staleness > 0) as u64;
+        self.reads_over_bound += (out.staleness > bound) as u64;
+        self.leader_reads += leader as u64;
+        self.forced_to_leader += out.forced_to_leader as u64;
+    }
+
     pub(crate) fn merge(&mut self, o: &SiteWindow) {
         self.read.merge(&o.read);
         self.write.merge(&o.write);

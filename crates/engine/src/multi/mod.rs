@@ -237,8 +237,11 @@ impl MultiSite {
     }
 }
 
-/// What a multi-leader run measured.
-#[derive(Debug, Clone, Default)]
+/// What a multi-leader run measured. It serializes itself as reports
+/// write a run (`kata86 drill --write-path … --format json`): its counts,
+/// units in the keys; the per-site histograms, windows and indicators are
+/// reported pooled over the runs instead (see [`judge`]).
+#[derive(Debug, Clone, Default, serde::Serialize, schemars::JsonSchema)]
 pub struct MultiResult {
     /// The drill's name.
     pub drill: String,
@@ -247,8 +250,11 @@ pub struct MultiResult {
     /// The run's seed.
     pub seed: u64,
     /// How far the fault timeline was shifted (the run's onset).
+    #[serde(rename = "onset_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
     pub onset: Micros,
     /// Per client site (index = site id).
+    #[serde(skip)]
     pub sites: Vec<MultiSite>,
     /// Charges sent.
     pub charges: u64,
@@ -267,12 +273,14 @@ pub struct MultiResult {
     /// Times a merged balance went below zero.
     pub overspend_incidents: u64,
     /// Cents below zero those charges took it.
+    #[serde(rename = "overspend_amount_cents")]
     pub overspend_amount: i64,
     /// Acknowledged effects missing after convergence: lww, an effect off
     /// the lineage of the register that stood (traced per effect); the
     /// op-based paths, booked effects not applied everywhere.
     pub lost_updates: u64,
     /// |booked − converged| money over every account, in cents.
+    #[serde(rename = "lost_amount_cents")]
     pub lost_amount: i64,
     /// Escrow: on-demand rights transfers that moved rights (a region short
     /// of rights for a charge asked, and was granted some).
@@ -290,6 +298,7 @@ pub struct MultiResult {
     /// Escrow: rights requests that got no grant (refused, cut off, down).
     pub rights_refused: u64,
     /// Escrow: from a request for rights to the grant's arrival.
+    #[serde(skip)]
     pub rights_latency: LatencyHistogram,
     /// Escrow: conservation checks made, and how many failed.
     pub conservation_checks: u64,
@@ -298,6 +307,7 @@ pub struct MultiResult {
     /// The longest time, over the faults that cut links or regions, from
     /// the fault's end until every write booked before it was applied in
     /// every region; `None` with no such fault.
+    #[serde(skip)]
     pub convergence: Option<Micros>,
     /// Every region ended with the same balances.
     pub converged: bool,
@@ -311,117 +321,21 @@ pub struct MultiResult {
     pub defect: Option<String>,
     /// Reads and charges per site inside the faults' windows (any fault
     /// active), as the single-leader drills split them.
+    #[serde(skip)]
     pub during: Window,
     /// The same outside them.
+    #[serde(skip)]
     pub outside: Window,
     /// Per site: good and valid events per second and objective, the
     /// indicators the per-site, per-phase verdicts are judged from
     /// (see [`crate::drill::sli::verdicts`]).
+    #[serde(skip)]
     pub sli: Vec<SiteSli>,
     /// Per site: how long after the first fault its charges recovered, by
     /// the single-leader drills' rule (`None`: not within the drill).
     /// Empty without a fault.
+    #[serde(skip)]
     pub rto_by_site: Vec<Option<Micros>>,
-}
-
-/// A run's figures as reports write them (`kata86 drill --write-path …
-/// --format json`): the result's counts, units in the keys, written here
-/// beside [`MultiResult`] so that a new figure touches this file and the
-/// table only.
-#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
-pub struct MultiReport<'a> {
-    /// The drill's name.
-    pub drill: &'a str,
-    /// The write path's name.
-    pub write_path: &'a str,
-    /// The run's seed.
-    pub seed: u64,
-    /// How far the fault timeline was shifted.
-    pub onset_ms: f64,
-    /// See [`MultiResult::charges`].
-    pub charges: u64,
-    /// See [`MultiResult::acknowledged_charges`].
-    pub acknowledged_charges: u64,
-    /// See [`MultiResult::declined_charges`].
-    pub declined_charges: u64,
-    /// See [`MultiResult::unknown_outcome_charges`].
-    pub unknown_outcome_charges: u64,
-    /// See [`MultiResult::duplicates_suppressed`].
-    pub duplicates_suppressed: u64,
-    /// See [`MultiResult::duplicate_effects`].
-    pub duplicate_effects: u64,
-    /// See [`MultiResult::overspend_incidents`].
-    pub overspend_incidents: u64,
-    /// See [`MultiResult::overspend_amount`].
-    pub overspend_amount_cents: i64,
-    /// See [`MultiResult::lost_updates`].
-    pub lost_updates: u64,
-    /// See [`MultiResult::lost_amount`].
-    pub lost_amount_cents: i64,
-    /// See [`MultiResult::spurious_declines`].
-    pub spurious_declines: u64,
-    /// See [`MultiResult::rights_transfers`].
-    pub rights_transfers: u64,
-    /// See [`MultiResult::rights_requests`].
-    pub rights_requests: u64,
-    /// See [`MultiResult::rights_requests_short`].
-    pub rights_requests_short: u64,
-    /// See [`MultiResult::background_transfers`].
-    pub background_transfers: u64,
-    /// See [`MultiResult::declined_locally`].
-    pub declined_locally: u64,
-    /// See [`MultiResult::rights_refused`].
-    pub rights_refused: u64,
-    /// See [`MultiResult::conservation_checks`].
-    pub conservation_checks: u64,
-    /// See [`MultiResult::conservation_breaches`].
-    pub conservation_breaches: u64,
-    /// See [`MultiResult::converged`].
-    pub converged: bool,
-    /// See [`MultiResult::invariants_ok`].
-    pub invariants_ok: bool,
-    /// See [`MultiResult::invariants_expected`].
-    pub invariants_expected: bool,
-    /// See [`MultiResult::first_breach`].
-    pub first_breach: Option<&'a str>,
-    /// See [`MultiResult::defect`].
-    pub defect: Option<&'a str>,
-}
-
-impl MultiResult {
-    /// The run's figures as reports write them.
-    pub fn report(&self) -> MultiReport<'_> {
-        MultiReport {
-            drill: &self.drill,
-            write_path: &self.write_path,
-            seed: self.seed,
-            onset_ms: topology::to_ms(self.onset),
-            charges: self.charges,
-            acknowledged_charges: self.acknowledged_charges,
-            declined_charges: self.declined_charges,
-            unknown_outcome_charges: self.unknown_outcome_charges,
-            duplicates_suppressed: self.duplicates_suppressed,
-            duplicate_effects: self.duplicate_effects,
-            overspend_incidents: self.overspend_incidents,
-            overspend_amount_cents: self.overspend_amount,
-            lost_updates: self.lost_updates,
-            lost_amount_cents: self.lost_amount,
-            spurious_declines: self.spurious_declines,
-            rights_transfers: self.rights_transfers,
-            rights_requests: self.rights_requests,
-            rights_requests_short: self.rights_requests_short,
-            background_transfers: self.background_transfers,
-            declined_locally: self.declined_locally,
-            rights_refused: self.rights_refused,
-            conservation_checks: self.conservation_checks,
-            conservation_breaches: self.conservation_breaches,
-            converged: self.converged,
-            invariants_ok: self.invariants_ok,
-            invariants_expected: self.invariants_expected,
-            first_breach: self.first_breach.as_deref(),
-            defect: self.defect.as_deref(),
-        }
-    }
 }
 
 /// Every run of one multi-leader configuration judged together, as the

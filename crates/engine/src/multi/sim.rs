@@ -846,14 +846,8 @@ impl<'a> World<'a> {
         let bound = self.d.read.max_staleness;
         self.sli
             .read(site, now, out.latency, out.staleness, data_age);
-        let w = &mut self.window(now).sites[site];
-        w.read.record(out.latency);
-        w.reported_staleness.record(out.staleness);
-        w.data_age.record(data_age);
-        w.reads += 1;
-        w.reads_behind += (out.staleness > 0) as u64;
-        w.reads_over_bound += (out.staleness > bound) as u64;
-        w.forced_to_leader += out.forced_to_leader as u64;
+        // No region of B leads: no read is a leader's.
+        self.window(now).sites[site].record_read(&out, data_age, bound, false);
     }
 
     fn failed_read(&mut self, site: usize) {
