@@ -818,8 +818,13 @@ impl<'a> World<'a> {
         if self.down(e, now) || !self.d.holds_data(e) {
             return self.failed_read(site);
         }
+        let strategy = self.d.strategy;
+        // `local` reads only the entry region's staleness; the others may
+        // go to the freshest region and need every region's.
         for r in 0..self.staleness.len() {
-            self.staleness[r] = self.reported(r);
+            if r == e || strategy != ReadStrategy::Local {
+                self.staleness[r] = self.reported(r);
+            }
         }
         let fresh = (0..self.staleness.len())
             .filter(|&r| r != e && self.staleness[r] < UNAVAILABLE && self.reachable(e, r, now))
@@ -828,7 +833,6 @@ impl<'a> World<'a> {
         if self.net[site].entry_at != RegionId(e as u8) {
             self.net[site].set_entry(&self.d.topology, RegionId(e as u8));
         }
-        let strategy = self.d.strategy;
         let out = {
             let snap = self.net[site].snapshot(RegionId(fresh as u8), &self.staleness);
             self.router.read(strategy, &snap)
