@@ -221,7 +221,14 @@ pub fn compare(a: &CompareArgs, out: &mut dyn Write) -> Result<Verdict, CliError
     })?;
     let command = crate::echo::command("compare", a);
     match a.common.format {
-        Format::Json => output::multi::compare_json(a.common.seed, runs, &command, &rows, out)?,
+        Format::Json => output::multi::compare_json(
+            &drills[0].topology,
+            a.common.seed,
+            runs,
+            &command,
+            &rows,
+            out,
+        )?,
         Format::Csv => output::multi::tidy_csv(&rows, out)?,
         Format::Table => {
             output::multi::compare_table(&drills, &rows, runs, a.common.seed, &command, out)?

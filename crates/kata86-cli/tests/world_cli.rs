@@ -51,6 +51,37 @@ fn the_file_runs_under_every_command_and_each_report_names_its_world() {
 }
 
 #[test]
+fn every_json_document_names_its_world() {
+    // The file's world is the user's own; the built-in ones go by their
+    // `--world` name, and each document carries the topology it played.
+    for args in &COMMANDS[..5] {
+        let mut json = args.to_vec();
+        json.extend_from_slice(&["--format", "json"]);
+        let own: Value = serde_json::from_str(&run(&json, &[])).unwrap();
+        assert_eq!(own["world"], "own", "{args:?}");
+        let topo = own["topology"].as_str().unwrap();
+        assert!(
+            topo.contains("FRA") && !topo.contains("SG"),
+            "{args:?}: {topo}"
+        );
+        for world in ["default", "kata"] {
+            let mut built_in = json.clone();
+            if built_in[..2] == ["drill", "--runs"] {
+                // Without a file, a drill is named.
+                built_in.insert(1, "baseline");
+            }
+            built_in.extend_from_slice(&["--world", world]);
+            let v: Value = serde_json::from_str(&ok_at_root(&built_in)).unwrap();
+            assert_eq!(v["world"], world, "{built_in:?}");
+            assert!(
+                v["topology"].as_str().unwrap().contains("SG"),
+                "{built_in:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn the_files_slos_are_the_ones_judged() {
     // sim judges the file's latency objectives (150 ms charge p95, not 500).
     let sim = run(COMMANDS[0], &[]);

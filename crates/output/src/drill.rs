@@ -41,7 +41,8 @@ pub struct Drill<'a> {
     seed: u64,
     runs: u32,
     onset_window_ms: f64,
-    topology: String,
+    #[serde(flatten)]
+    world: crate::WorldKeys,
     command: &'a str,
     results: Vec<RunsReport<'a>>,
 }
@@ -59,7 +60,7 @@ pub fn json(
         seed,
         runs,
         onset_window_ms: to_ms(cfg.onset_window),
-        topology: cfg.topology.to_string(),
+        world: crate::WorldKeys::of(&cfg.topology),
         command,
         results: results.iter().map(|r| runs_json(r, cfg, seed)).collect(),
     };

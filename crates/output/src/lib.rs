@@ -41,6 +41,26 @@ use std::io::Write;
 /// changes meaning (adding one does not).
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Which world a document played, as every JSON document names it (the
+/// table's `world:` header line): `world` is the preset's `--world` name
+/// (`default`, `kata`) or `own` for a file's topology, `topology` its
+/// regions, sites and RTTs.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct WorldKeys {
+    world: &'static str,
+    topology: String,
+}
+
+impl WorldKeys {
+    /// The keys for a run on `t`.
+    pub fn of(t: &topology::Topology) -> WorldKeys {
+        WorldKeys {
+            world: topology::World::of(t).map_or("own", topology::World::name),
+            topology: t.to_string(),
+        }
+    }
+}
+
 /// A JSON document with `schema_version` first, then the document's keys.
 #[derive(serde::Serialize)]
 struct Versioned<'a, T: serde::Serialize + ?Sized> {

@@ -23,6 +23,8 @@ use crate::drill::{cell, count};
 pub struct MultiDrill<'a> {
     runs: u32,
     #[serde(flatten)]
+    world: crate::WorldKeys,
+    #[serde(flatten)]
     first_run: &'a MultiResult,
     read_strategy: &'static str,
     row: &'a CompareRow,
@@ -47,6 +49,7 @@ pub fn drill_json(
     let sites = crate::drill::site_names(&m.drill.topology);
     let doc = MultiDrill {
         runs: rs.len() as u32,
+        world: crate::WorldKeys::of(&m.drill.topology),
         first_run: &rs[0],
         read_strategy: m.drill.strategy.name(),
         row,
@@ -64,12 +67,15 @@ pub fn drill_json(
 pub struct Compare<'a> {
     seed: u64,
     runs: u32,
+    #[serde(flatten)]
+    world: crate::WorldKeys,
     command: &'a str,
     rows: &'a [CompareRow],
 }
 
 /// Writes `kata86 compare`'s JSON document.
 pub fn compare_json(
+    topology: &topology::Topology,
     seed: u64,
     runs: u32,
     command: &str,
@@ -79,6 +85,7 @@ pub fn compare_json(
     let doc = Compare {
         seed,
         runs,
+        world: crate::WorldKeys::of(topology),
         command,
         rows,
     };

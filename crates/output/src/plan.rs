@@ -29,6 +29,8 @@ pub struct Outcome<'a> {
 pub struct Plan<'a> {
     seed: u64,
     runs: u32,
+    #[serde(flatten)]
+    world: crate::WorldKeys,
     faults: Vec<&'a str>,
     priorities: Vec<&'static str>,
     ranked: &'a [&'a Evaluation],
@@ -43,6 +45,7 @@ pub fn json(o: &Outcome<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     let doc = Plan {
         seed: o.space.seed,
         runs: o.space.runs,
+        world: crate::WorldKeys::of(&o.space.normal.topology),
         faults: o.space.faults.iter().map(|(n, _)| n.as_str()).collect(),
         priorities: o.priorities.iter().map(|m| m.name()).collect(),
         ranked: o.ranked,

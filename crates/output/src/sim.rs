@@ -40,7 +40,8 @@ pub struct SimJson<'a> {
     iterations: u64,
     model: &'static str,
     leader: &'a str,
-    topology: String,
+    #[serde(flatten)]
+    world: crate::WorldKeys,
     command: &'a str,
     workload: &'static str,
     results: Vec<CellReport<'a>>,
@@ -62,7 +63,7 @@ pub fn json(rep: &SimReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
         iterations: rep.iterations,
         model: rep.cfg.lag.name(),
         leader: rep.cfg.topology.region_name(rep.cfg.leader),
-        topology: rep.cfg.topology.to_string(),
+        world: crate::WorldKeys::of(&rep.cfg.topology),
         command: &rep.command,
         workload: if rep.wallets.is_empty() {
             "kata"
