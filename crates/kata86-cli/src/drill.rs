@@ -106,12 +106,18 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
                 path.name()
             )));
         }
-        if a.common.report.is_some() || a.hgrm.is_some() {
+        if a.common.report.is_some() {
             return Err(CliError::Usage(format!(
-                "--report and --hgrm apply to single-leader drills; for --write-path {path} \
-                 use `kata86 compare --report FILE.html`"
+                "--report applies to single-leader drills; for --write-path {path} use \
+                 `kata86 compare --report FILE.html`"
             )));
         }
+        crate::output::check_all(
+            None,
+            a.hgrm.as_ref(),
+            None,
+            &[("--scenario", a.scenario.as_ref())],
+        )?;
         return crate::multi::drill(a, base_config(a, &Inputs::disk())?, path, out);
     }
     crate::output::check_all(

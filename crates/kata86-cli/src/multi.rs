@@ -100,6 +100,11 @@ pub fn drill(
     // the row is over every run, the details are the first run's.
     let rs = run_multis(&m, a.common.seed, n)?;
     let command = crate::echo::command("drill", a);
+    if let Some(dir) = &a.hgrm {
+        let judged = engine::multi::judge(&m.drill, &rs);
+        let files = output::hgrm::multi(&m.drill, path.name(), &judged);
+        crate::output::write_hgrm(dir, &files)?;
+    }
     render(&m, &rs, &command, a.common.format.into(), out)
 }
 

@@ -539,3 +539,57 @@ fn plan_report_figures_equal_the_json() {
     assert!(html.contains("Error budgets of"));
     assert!(html.contains("id=\"plot-plan\""));
 }
+
+#[test]
+fn multi_leader_hgrm_matches_its_json_and_report_is_refused() {
+    let dir = scratch("multi-hgrm");
+    let hgrm = dir.join("h");
+    let base = [
+        "drill",
+        "partition",
+        "--write-path",
+        "escrow",
+        "--runs",
+        "2",
+        "--quiet",
+    ];
+    let mut args = base.to_vec();
+    args.extend(["--format", "json", "--hgrm", hgrm.to_str().unwrap()]);
+    let r: Value = serde_json::from_str(&ok(&args)).expect("json");
+    // The same run without --hgrm prints the same document.
+    let mut plain = base.to_vec();
+    plain.extend(["--format", "json"]);
+    assert_eq!(r, serde_json::from_str::<Value>(&ok(&plain)).unwrap());
+    let sites = r["during_faults"]["by_client"].as_array().unwrap();
+    for (when, key) in [("during", "during_faults"), ("outside", "outside_faults")] {
+        for (index, s) in r[key]["by_client"].as_array().unwrap().iter().enumerate() {
+            let site = s["client"].as_str().unwrap();
+            for (series, figure) in [
+                ("charge", "write_ms"),
+                ("read", "read_ms"),
+                ("data-age", "data_age_ms"),
+                ("reported-staleness", "reported_staleness_ms"),
+            ] {
+                let path = hgrm.join(format!(
+                    "drill-partition-escrow-{index}-{site}-bounded-{when}-{series}.hgrm"
+                ));
+                let h = metrics::hgrm::parse(&std::fs::read_to_string(&path).expect("written"))
+                    .expect("parses");
+                assert_eq!(Some(h.total_count), s[figure]["count"].as_u64(), "{path:?}");
+                assert_eq!(Some(h.max_ms), s[figure]["max"].as_f64(), "{path:?}");
+            }
+        }
+    }
+    assert_eq!(
+        std::fs::read_dir(&hgrm).unwrap().count(),
+        2 * sites.len() * 4
+    );
+    // No page for the multi-leader drill yet: refused, pointing at compare.
+    let page = dir.join("p.html");
+    let mut args = base.to_vec();
+    args.extend(["--report", page.to_str().unwrap()]);
+    let err = refused(&args);
+    assert!(err.contains("kata86 compare --report"), "{err}");
+    assert!(!page.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
