@@ -386,3 +386,65 @@ fn compare_counts_charges_not_completed_per_site_and_path() {
         }
     }
 }
+
+#[test]
+fn multi_leader_drills_are_monitored_by_the_same_alert_rules() {
+    for path in ["lww", "crdt", "escrow"] {
+        let args = [
+            "drill",
+            "region-down",
+            "--write-path",
+            path,
+            "--runs",
+            "1",
+            "--format",
+            "json",
+        ];
+        let v: Value = serde_json::from_str(&ok(&args)).expect("json");
+        let alerts = v["alerts"].as_array().expect("alerts");
+        // SG down: its reads fail at once, and the alert that watches them
+        // fires at the end of the first window past the fault's start.
+        let fault = alerts
+            .iter()
+            .find(|a| a["name"] == "read_errors")
+            .unwrap_or_else(|| panic!("{path}: read_errors did not fire: {alerts:?}"));
+        let start = fault["fault_at_ms"].as_f64().expect("after the fault");
+        let fired = fault["fired_at_ms"].as_f64().unwrap();
+        assert!(
+            fired > start && fired <= start + 10_000.0,
+            "{path}: {fault}"
+        );
+        assert!(fault["resolved_at_ms"].as_f64().unwrap() > start + 120_000.0);
+        // Time to detect: the earliest alert after a fault, from its start.
+        let earliest = alerts
+            .iter()
+            .filter_map(|a| Some(a["fired_at_ms"].as_f64()? - a["fault_at_ms"].as_f64()?))
+            .fold(f64::INFINITY, f64::min);
+        let ttd = v["time_to_detect_ms"].as_f64().unwrap();
+        assert!((ttd - earliest).abs() < 1e-6, "{path}: {ttd} vs {earliest}");
+        let table = ok(&args[..6]);
+        assert!(
+            table.contains("run 1 alerts (every 10.0 s window):"),
+            "{table}"
+        );
+        assert!(table.contains("time to detect:"), "{table}");
+    }
+    // No fault: nothing to detect, and an alert could only be a false alarm.
+    let v: Value = serde_json::from_str(&ok(&[
+        "drill",
+        "baseline",
+        "--write-path",
+        "escrow",
+        "--runs",
+        "1",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert!(v["time_to_detect_ms"].is_null());
+    assert!(v["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["fault_at_ms"].is_null()));
+}

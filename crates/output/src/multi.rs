@@ -318,6 +318,7 @@ pub fn drill_table(
             .map(|b| format!("; first breach: {b}"))
             .unwrap_or_default()
     )?;
+    alerts(m, r, out)?;
     let judged = engine::multi::judge(&m.drill, rs);
     let label = format!("{path} / {}", m.drill.strategy.name());
     crate::drill::windows_and_verdicts(
@@ -330,6 +331,43 @@ pub fn drill_table(
     )?;
     writeln!(out, "reproduce: {command}")?;
     Ok(())
+}
+
+/// The first run's alerts: the single-leader drills' rules on B's reads
+/// and charge attempts.
+fn alerts(
+    m: &engine::multi::MultiConfig,
+    r: &MultiResult,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let secs = |t: Micros| format!("{:.1} s", to_ms(t) / 1000.0);
+    let window = secs(m.drill.signal_window);
+    if r.alerts.is_empty() {
+        return writeln!(out, "run 1 alerts (every {window} window): none fired");
+    }
+    writeln!(out, "run 1 alerts (every {window} window):")?;
+    for a in &r.alerts {
+        writeln!(
+            out,
+            "  {:<34} fired {:>7}{}, {}",
+            a.name,
+            secs(a.fired_at),
+            a.fault_at
+                .map_or(" (before any fault: a false alarm)".into(), |f| format!(
+                    " (fault at {})",
+                    secs(f)
+                )),
+            a.resolved_at
+                .map_or("still firing at the end".into(), |t| format!(
+                    "resolved {}",
+                    secs(t)
+                ))
+        )?;
+    }
+    match r.time_to_detect {
+        Some(d) => writeln!(out, "time to detect: {}", secs(d)),
+        None => Ok(()),
+    }
 }
 
 /// `kata86 compare` for people: the rows, what their columns mean, and

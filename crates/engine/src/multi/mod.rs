@@ -30,6 +30,7 @@ use topology::{Micros, RegionId};
 
 use crate::drill::sli::{not_applied, verdicts, NotApplied, SiteSli, Verdict};
 use crate::drill::{named, onset, shifted, DrillConfig, Window};
+use crate::ops::{Firing, Signals};
 use crate::EngineError;
 
 /// Where a charge commits, and how concurrent updates meet.
@@ -336,6 +337,22 @@ pub struct MultiResult {
     /// Empty without a fault.
     #[serde(skip)]
     pub rto_by_site: Vec<Option<Micros>>,
+    /// Every alert firing: the single-leader drills' monitor and rules
+    /// (`DrillConfig::alerts`), fed B's reads (the lag signal watches the
+    /// entry region's replica) and charge attempts (a decline is an
+    /// answer).
+    pub alerts: Vec<Firing>,
+    /// From a fault's start to the first alert that fired at or after it
+    /// (null: none fired).
+    #[serde(
+        rename = "time_to_detect_ms",
+        serialize_with = "topology::report::ms_opt"
+    )]
+    #[schemars(with = "Option<f64>")]
+    pub time_to_detect: Option<Micros>,
+    /// The monitoring signals of every closed window, in time order.
+    #[serde(skip)]
+    pub signals: Vec<Signals>,
 }
 
 /// Every run of one multi-leader configuration judged together, as the

@@ -27,6 +27,7 @@ use crate::des::{
 };
 use crate::drill::sli::SliCounter;
 use crate::drill::{DrillConfig, FaultKind, Watermark, Window};
+use crate::ops::Monitor;
 use crate::Network;
 use replication::clock::{ClockModel, HlcStamp};
 
@@ -114,6 +115,8 @@ enum Ev {
         account: u32,
         rights: i64,
     },
+    /// The monitor closes a window.
+    Close,
 }
 
 /// One account's line in a background report: the account, the sender's
@@ -312,6 +315,9 @@ pub(super) struct World<'a> {
     bg: Option<Bg>,
     /// Good and valid events per site, second and objective.
     sli: SliCounter,
+    /// The single-leader drills' monitor and alert rules, on B's reads and
+    /// charge attempts.
+    monitor: Monitor,
     /// Scratch: the staleness every region reports for the read at hand.
     staleness: Vec<Micros>,
     /// Per site, per second of first send: charges sent, and those
@@ -418,6 +424,8 @@ impl<'a> World<'a> {
             top_ups: 0,
             bg: None,
             sli: SliCounter::new(d, seconds),
+            monitor: Monitor::new(d.signal_window, d.alerts.clone())
+                .with_report_series(d.report_series),
             staleness: vec![0; n],
             sent: vec![vec![0; recovery_seconds]; sites.len()],
             answered: vec![vec![0; recovery_seconds]; sites.len()],
@@ -443,6 +451,8 @@ impl<'a> World<'a> {
             w.events.push(f.start, Ev::FaultStart(i));
             w.events.push(f.end, Ev::FaultEnd(i));
         }
+        let window = w.monitor.window();
+        w.events.push(window, Ev::Close);
         if cfg.path == WritePath::Escrow && cfg.rebalance == Rebalance::Background {
             let opening: Vec<Vec<i64>> = w.regions.iter().map(|g| g.rights.clone()).collect();
             w.bg = Some(Bg {
@@ -536,6 +546,8 @@ impl<'a> World<'a> {
             Ev::Answer { a, declined } => self.answer(a, declined),
             Ev::Timeout(a) => {
                 if self.outstanding.remove(&(a.key, a.number)) {
+                    self.monitor
+                        .charge_timed_out(self.now, self.d.write.deadline);
                     self.give_up(a);
                 }
             }
@@ -566,6 +578,7 @@ impl<'a> World<'a> {
                 account,
                 rights,
             } => self.move_in(to as usize, account, rights),
+            Ev::Close => self.close_window(),
         }
     }
 
@@ -714,6 +727,8 @@ impl<'a> World<'a> {
         if !self.outstanding.remove(&(a.key, a.number)) {
             return;
         }
+        // A decline is an answer: the attempt did not fail.
+        self.monitor.charge_ok(self.now - a.sent);
         let latency = self.now - a.first_sent;
         let site = a.site as usize;
         self.sli.charge_answered(site, a.first_sent, latency);
@@ -848,6 +863,9 @@ impl<'a> World<'a> {
         }
         let data_age = self.data_age(served, account);
         let bound = self.d.read.max_staleness;
+        // The lag signal watches the entry region's replica, whoever answered.
+        self.monitor.read(now, out.staleness, self.staleness[e]);
+        self.monitor.answered(out.staleness, data_age);
         self.sli
             .read(site, now, out.latency, out.staleness, data_age);
         // No region of B leads: no read is a leader's.
@@ -856,6 +874,7 @@ impl<'a> World<'a> {
 
     fn failed_read(&mut self, site: usize) {
         let now = self.now;
+        self.monitor.read_failed(now);
         self.window(now).sites[site].failed_reads += 1;
         self.sli.read_failed(site, now);
     }
@@ -1385,6 +1404,24 @@ impl<'a> World<'a> {
 
     /// Drains every link (traffic has stopped, faults are over), then checks
     /// the money against the oracle.
+    /// Closes a monitoring window (alerts fire or resolve at its end) and
+    /// schedules the next.
+    fn close_window(&mut self) {
+        let now = self.now;
+        let last_fault = self
+            .d
+            .faults
+            .iter()
+            .map(|f| f.start)
+            .filter(|&s| s < now)
+            .max();
+        self.monitor.close(now, last_fault);
+        let next = now + self.monitor.window();
+        if next <= self.end {
+            self.events.push(next, Ev::Close);
+        }
+    }
+
     fn finish(mut self) -> MultiResult {
         for from in 0..self.pipes.len() {
             for to in 0..self.pipes.len() {
@@ -1475,6 +1512,14 @@ impl<'a> World<'a> {
             let sent = self.sent.get(site)?;
             recovered_after(self.d, sent, &self.answered[site], first_fault?, start)
         };
+        self.out.alerts = std::mem::take(&mut self.monitor.firings);
+        self.out.signals = std::mem::take(&mut self.monitor.history);
+        self.out.time_to_detect = self
+            .out
+            .alerts
+            .iter()
+            .filter_map(|a| a.fault_at.map(|f| a.fired_at - f))
+            .min();
         self.out.sli = self.sli.finish(
             &self.d.faults,
             self.d.duration / 1_000_000,
