@@ -106,14 +106,8 @@ pub fn run(a: &DrillArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
                 path.name()
             )));
         }
-        if a.common.report.is_some() {
-            return Err(CliError::Usage(format!(
-                "--report applies to single-leader drills; for --write-path {path} use \
-                 `kata86 compare --report FILE.html`"
-            )));
-        }
         crate::output::check_all(
-            None,
+            a.common.report.as_ref(),
             a.hgrm.as_ref(),
             None,
             &[("--scenario", a.scenario.as_ref())],

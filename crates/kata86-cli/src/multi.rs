@@ -65,6 +65,8 @@ pub fn drill(
         )));
     }
     timing(a, &mut cfg)?;
+    // The page's per-window series cost two histograms a window.
+    cfg.report_series = a.common.report.is_some();
     let mut m = MultiConfig::new(cfg, path);
     if a.escrow_rebalance.is_some() && path != WritePath::Escrow {
         return Err(CliError::Usage(
@@ -100,10 +102,22 @@ pub fn drill(
     // the row is over every run, the details are the first run's.
     let rs = run_multis(&m, a.common.seed, n)?;
     let command = crate::echo::command("drill", a);
-    if let Some(dir) = &a.hgrm {
+    if a.hgrm.is_some() || a.common.report.is_some() {
         let judged = engine::multi::judge(&m.drill, &rs);
-        let files = output::hgrm::multi(&m.drill, path.name(), &judged);
-        crate::output::write_hgrm(dir, &files)?;
+        if let Some(dir) = &a.hgrm {
+            let files = output::hgrm::multi(&m.drill, path.name(), &judged);
+            crate::output::write_hgrm(dir, &files)?;
+        }
+        if let Some(page) = &a.common.report {
+            let figures = report::Figures::Drill(output::html::multi_drill(&m, &rs, &judged));
+            crate::output::write_page(
+                page,
+                command.clone(),
+                a.common.seed,
+                figures,
+                a.common.quiet,
+            )?;
+        }
     }
     render(&m, &rs, &command, a.common.format.into(), out)
 }

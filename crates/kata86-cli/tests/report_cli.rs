@@ -442,16 +442,15 @@ fn bad_paths_are_refused_naming_the_flag() {
     assert!(err.contains("--report"), "{err}");
     let err = refused(&["compare", "--report", missing.to_str().unwrap()]);
     assert!(err.contains("--report"), "{err}");
-    let out = dir.join("p.html");
     let err = refused(&[
         "drill",
         "partition",
         "--write-path",
         "lww",
         "--report",
-        out.to_str().unwrap(),
+        missing.to_str().unwrap(),
     ]);
-    assert!(err.contains("compare --report"), "{err}");
+    assert!(err.contains("--report"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -541,22 +540,23 @@ fn plan_report_figures_equal_the_json() {
 }
 
 #[test]
-fn multi_leader_hgrm_matches_its_json_and_report_is_refused() {
+fn multi_leader_report_and_hgrm_match_its_json() {
     let dir = scratch("multi-hgrm");
     let hgrm = dir.join("h");
+    let page = dir.join("p.html");
     let base = [
         "drill",
-        "partition",
+        "region-down",
         "--write-path",
         "escrow",
         "--runs",
-        "2",
+        "3",
         "--quiet",
     ];
     let mut args = base.to_vec();
-    args.extend(["--format", "json", "--hgrm", hgrm.to_str().unwrap()]);
-    let r: Value = serde_json::from_str(&ok(&args)).expect("json");
-    // The same run without --hgrm prints the same document.
+    args.extend(["--hgrm", hgrm.to_str().unwrap()]);
+    let (r, fig, html) = run_json_with(&args, &page);
+    // The same run without --hgrm and --report prints the same document.
     let mut plain = base.to_vec();
     plain.extend(["--format", "json"]);
     assert_eq!(r, serde_json::from_str::<Value>(&ok(&plain)).unwrap());
@@ -571,7 +571,7 @@ fn multi_leader_hgrm_matches_its_json_and_report_is_refused() {
                 ("reported-staleness", "reported_staleness_ms"),
             ] {
                 let path = hgrm.join(format!(
-                    "drill-partition-escrow-{index}-{site}-bounded-{when}-{series}.hgrm"
+                    "drill-region-down-escrow-{index}-{site}-bounded-{when}-{series}.hgrm"
                 ));
                 let h = metrics::hgrm::parse(&std::fs::read_to_string(&path).expect("written"))
                     .expect("parses");
@@ -584,12 +584,48 @@ fn multi_leader_hgrm_matches_its_json_and_report_is_refused() {
         std::fs::read_dir(&hgrm).unwrap().count(),
         2 * sites.len() * 4
     );
-    // No page for the multi-leader drill yet: refused, pointing at compare.
-    let page = dir.join("p.html");
-    let mut args = base.to_vec();
-    args.extend(["--report", page.to_str().unwrap()]);
-    let err = refused(&args);
-    assert!(err.contains("kata86 compare --report"), "{err}");
-    assert!(!page.exists());
+    // The page: one configuration, the first run's windows from the same
+    // monitor, its alerts the JSON's, RTO per site over every run, no RPO.
+    let c = &fig["figures"]["configs"][0];
+    assert_eq!(c["label"], "escrow / bounded");
+    let t = &c["timeline"];
+    assert_eq!(t["seed"], r["seed"]);
+    assert_eq!(t["windows"].as_array().unwrap().len(), 30);
+    assert!(t["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["charge_success"].as_f64().is_some_and(|s| s < 0.9)));
+    let alerts = t["alerts"].as_array().unwrap();
+    let json_alerts = r["alerts"].as_array().unwrap();
+    assert!(!alerts.is_empty());
+    assert_eq!(alerts.len(), json_alerts.len());
+    for (a, b) in alerts.iter().zip(json_alerts) {
+        for k in ["name", "fired_at_ms", "resolved_at_ms"] {
+            assert_eq!(a[k], b[k], "{k}");
+        }
+    }
+    let fault = &t["faults"][0];
+    let onset = r["onset_ms"].as_f64().unwrap();
+    assert_eq!(fault["label"], "SG down");
+    assert!(fault["from_ms"].as_f64().unwrap() >= onset);
+    for s in c["rto"].as_array().unwrap() {
+        assert_eq!(s["runs_ms"].as_array().unwrap().len(), 3);
+    }
+    assert!(c["rpo_spread"].is_null());
+    assert!(!html.contains("plot-rpo"), "no RPO plot for a merge");
+    let budgets = c["budgets"].as_array().unwrap();
+    let verdicts = r["verdicts"].as_array().unwrap();
+    assert_eq!(budgets.len(), verdicts.len());
+    for (b, v) in budgets.iter().zip(verdicts) {
+        for (k, j) in [
+            ("site", "site"),
+            ("slo", "slo"),
+            ("pass", "pass"),
+            ("good_share", "share"),
+        ] {
+            assert_eq!(b[k], v[j], "{k}");
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

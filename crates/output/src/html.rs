@@ -139,28 +139,8 @@ pub fn drill(
                         seed: r.runs[0].seed,
                         duration_ms: to_ms(f.duration),
                         window_ms: to_ms(f.operations.signal_window),
-                        windows: f
-                            .operations
-                            .signals
-                            .iter()
-                            .map(|s| report::WindowPoint {
-                                end_ms: to_ms(s.at),
-                                charge_success: (s.counts.attempts > 0)
-                                    .then_some(1.0 - s.charge_error_rate),
-                                charge_p95_ms: s.charge_p95,
-                                staleness_p95_ms: s.served_staleness_p95.unwrap_or(0.0),
-                                data_age_p95_ms: s.data_age_p95.unwrap_or(0.0),
-                            })
-                            .collect(),
-                        faults: played
-                            .faults
-                            .iter()
-                            .map(|x| report::Span {
-                                label: fault_label(x, t),
-                                from_ms: to_ms(x.start),
-                                to_ms: Some(to_ms(x.end)),
-                            })
-                            .collect(),
+                        windows: window_points(&f.operations.signals),
+                        faults: fault_spans(&played),
                         flags: f
                             .operations
                             .flags
@@ -171,16 +151,7 @@ pub fn drill(
                                 to_ms: x.off.map(to_ms),
                             })
                             .collect(),
-                        alerts: f
-                            .operations
-                            .alerts
-                            .iter()
-                            .map(|a| report::AlertMark {
-                                name: a.name.clone(),
-                                fired_at_ms: to_ms(a.fired_at),
-                                resolved_at_ms: a.resolved_at.map(to_ms),
-                            })
-                            .collect(),
+                        alerts: alert_marks(&f.operations.alerts),
                         promotions: f
                             .failover
                             .promotions
@@ -207,11 +178,109 @@ pub fn drill(
                         })
                         .collect(),
                     rpo_ms: r.runs.iter().map(|x| to_ms(x.recovery.rpo)).collect(),
-                    rpo_spread: spread(&j.rpo_ms),
+                    rpo_spread: Some(spread(&j.rpo_ms)),
                     slo,
                 }
             })
             .collect(),
+    }
+}
+
+/// The monitor's windows as the timeline plots them.
+fn window_points(signals: &[engine::ops::Signals]) -> Vec<report::WindowPoint> {
+    signals
+        .iter()
+        .map(|s| report::WindowPoint {
+            end_ms: to_ms(s.at),
+            charge_success: (s.counts.attempts > 0).then_some(1.0 - s.charge_error_rate),
+            charge_p95_ms: s.charge_p95,
+            staleness_p95_ms: s.served_staleness_p95.unwrap_or(0.0),
+            data_age_p95_ms: s.data_age_p95.unwrap_or(0.0),
+        })
+        .collect()
+}
+
+/// The faults of a run's timeline (`played`: shifted by its onset).
+fn fault_spans(played: &DrillConfig) -> Vec<report::Span> {
+    played
+        .faults
+        .iter()
+        .map(|x| report::Span {
+            label: fault_label(x, &played.topology),
+            from_ms: to_ms(x.start),
+            to_ms: Some(to_ms(x.end)),
+        })
+        .collect()
+}
+
+/// Alerts fired (and resolved) as the timeline marks them.
+fn alert_marks(alerts: &[engine::ops::Firing]) -> Vec<report::AlertMark> {
+    alerts
+        .iter()
+        .map(|a| report::AlertMark {
+            name: a.name.clone(),
+            fired_at_ms: to_ms(a.fired_at),
+            resolved_at_ms: a.resolved_at.map(to_ms),
+        })
+        .collect()
+}
+
+/// The page of a multi-leader drill (`drill --write-path lww|crdt|escrow`):
+/// the first run's windows from the same monitor, each site's RTO over the
+/// runs, the pooled SLO verdicts and the per-site, per-phase budgets; no
+/// RPO (a merge loses updates, counted under money, not a span of history).
+pub fn multi_drill(
+    m: &engine::multi::MultiConfig,
+    rs: &[engine::multi::MultiResult],
+    judged: &engine::multi::Judged,
+) -> report::DrillFigures {
+    let d = &m.drill;
+    let first = &rs[0];
+    let played = engine::drill::shifted(d, first.onset);
+    let mut slo: Vec<report::Verdict> = Vec::new();
+    for (scope, w) in [
+        ("during faults (every run)", &judged.during),
+        ("outside faults (every run)", &judged.outside),
+    ] {
+        slo.extend(w.slo.iter().map(|v| verdict(scope, v)));
+    }
+    let rto = site_names(&d.topology)
+        .into_iter()
+        .enumerate()
+        .map(|(i, site)| {
+            let runs: Vec<Option<u64>> = rs
+                .iter()
+                .map(|r| r.rto_by_site.get(i).copied().flatten())
+                .collect();
+            let figures = metrics::Spread::of(runs.iter().copied()).figures(to_ms);
+            report::SiteRuns {
+                site,
+                runs_ms: runs.iter().map(|x| x.map(to_ms)).collect(),
+                spread: spread(&figures),
+            }
+        })
+        .collect();
+    report::DrillFigures {
+        drill: d.name.clone(),
+        runs: rs.len() as u32,
+        configs: vec![report::DrillConfigFigures {
+            label: format!("{} / {}", m.path, d.strategy.name()),
+            timeline: report::Timeline {
+                seed: first.seed,
+                duration_ms: to_ms(d.duration),
+                window_ms: to_ms(d.signal_window),
+                windows: window_points(&first.signals),
+                faults: fault_spans(&played),
+                flags: Vec::new(),
+                alerts: alert_marks(&first.alerts),
+                promotions: Vec::new(),
+            },
+            rto,
+            rpo_ms: Vec::new(),
+            rpo_spread: None,
+            slo,
+            budgets: judged.verdicts.iter().map(|v| budget(None, v)).collect(),
+        }],
     }
 }
 

@@ -84,11 +84,13 @@ fn plan(report: &Report) -> Vec<(String, String, Plot<'_>)> {
                     format!("RTO per site over {} runs ({})", d.runs, c.label),
                     Plot::Rto(c),
                 ));
-                v.push((
-                    format!("plot-rpo-{id}"),
-                    format!("RPO over {} runs ({})", d.runs, c.label),
-                    Plot::Rpo(c),
-                ));
+                if c.rpo_spread.is_some() {
+                    v.push((
+                        format!("plot-rpo-{id}"),
+                        format!("RPO over {} runs ({})", d.runs, c.label),
+                        Plot::Rpo(c),
+                    ));
+                }
             }
         }
         Figures::Compare(c) => v.push((
@@ -263,12 +265,14 @@ fn drill_tables(out: &mut String, d: &DrillFigures) {
                 spread_cells(&s.spread)
             );
         }
-        let _ = writeln!(
-            out,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">RPO (ms)</td>{}</tr>",
-            esc(&c.label),
-            spread_cells(&c.rpo_spread)
-        );
+        if let Some(rpo) = &c.rpo_spread {
+            let _ = writeln!(
+                out,
+                "<tr><td class=\"l\">{}</td><td class=\"l\">RPO (ms)</td>{}</tr>",
+                esc(&c.label),
+                spread_cells(rpo)
+            );
+        }
     }
     out.push_str("</table>\n");
     for c in &d.configs {

@@ -172,10 +172,12 @@ pub struct DrillConfigFigures {
     pub timeline: Timeline,
     /// RTO of each client site, every run.
     pub rto: Vec<SiteRuns>,
-    /// RPO of every run, ms.
+    /// RPO of every run, ms (empty where the write path has none).
     pub rpo_ms: Vec<f64>,
-    /// The RPO's spread, as the JSON's `rpo_ms`.
-    pub rpo_spread: SpreadMs,
+    /// The RPO's spread, as the JSON's `rpo_ms`; `None` for a multi-leader
+    /// write path, which loses updates to merges (counted under money), not
+    /// a span of history to a failover.
+    pub rpo_spread: Option<SpreadMs>,
     /// The SLO verdicts inside and outside the fault windows.
     pub slo: Vec<Verdict>,
     /// Every objective at every site in every phase: the error budget it

@@ -123,7 +123,7 @@ fn drill() -> Report {
             spread: spread(32_000.0),
         }],
         rpo_ms: vec![0.0, 120.0],
-        rpo_spread: spread(120.0),
+        rpo_spread: Some(spread(120.0)),
         slo: vec![verdict("during faults", "charge_p95", None, false)],
         budgets: vec![Budget {
             phase: "fault 1 region-down".into(),
