@@ -424,7 +424,7 @@ fn multi_leader_drills_are_monitored_by_the_same_alert_rules() {
         assert!((ttd - earliest).abs() < 1e-6, "{path}: {ttd} vs {earliest}");
         let table = ok(&args[..6]);
         assert!(
-            table.contains("run 1 alerts (every 10.0 s window):"),
+            table.contains("alerts in run 1 (every 10.0 s window):"),
             "{table}"
         );
         assert!(table.contains("time to detect:"), "{table}");

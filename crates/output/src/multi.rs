@@ -192,6 +192,7 @@ fn cells(rows: &[CompareRow]) -> Vec<Vec<String>> {
             "background moves",
             "rights p50/p95",
             "converge ms",
+            "detect s",
             "money ok",
             "SLO",
             "verdicts pass",
@@ -246,6 +247,11 @@ fn cells(rows: &[CompareRow]) -> Vec<Vec<String>> {
                 cell(r.convergence, |v| format!("{:.0}", to_ms(v)))
             },
         );
+        row.push(if r.time_to_detect == metrics::Spread::default() {
+            "-".into()
+        } else {
+            cell(r.time_to_detect, |v| format!("{:.1}", to_ms(v) / 1000.0))
+        });
         row.push(match (r.runs_broken, r.invariants_expected) {
             (0, _) => "yes".into(),
             (n, true) => format!("DEFECT in {n}/{}", r.runs),
@@ -341,11 +347,15 @@ fn alerts(
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let secs = |t: Micros| format!("{:.1} s", to_ms(t) / 1000.0);
+    if m.drill.alerts.is_empty() {
+        // No monitoring (a `sim` wallet run): nothing to say.
+        return Ok(());
+    }
     let window = secs(m.drill.signal_window);
     if r.alerts.is_empty() {
-        return writeln!(out, "run 1 alerts (every {window} window): none fired");
+        return writeln!(out, "alerts in run 1 (every {window} window): none fired");
     }
-    writeln!(out, "run 1 alerts (every {window} window):")?;
+    writeln!(out, "alerts in run 1 (every {window} window):")?;
     for a in &r.alerts {
         writeln!(
             out,
@@ -423,6 +433,11 @@ pub fn compare_table(
         out,
         "SLO column: the world's charge-latency objectives, every run pooled; {}",
         objectives.join("; ")
+    )?;
+    writeln!(
+        out,
+        "detect s: from the fault's start to the first alert that fired after it, the same \
+         monitor and rules on every write path (never: no alert fired)"
     )?;
     writeln!(
         out,

@@ -115,6 +115,16 @@ pub struct CompareRow {
     #[serde(rename = "convergence_ms", serialize_with = "metrics::spread_as::ms")]
     #[schemars(with = "metrics::SpreadFigures")]
     pub convergence: Spread,
+    /// From a fault's start to the first alert that fired after it, over
+    /// the runs (the same monitor and rules for every write path); `None`
+    /// in a run where no alert fired after the fault (never detected); all
+    /// `None` with no fault.
+    #[serde(
+        rename = "time_to_detect_ms",
+        serialize_with = "metrics::spread_as::ms"
+    )]
+    #[schemars(with = "metrics::SpreadFigures")]
+    pub time_to_detect: Spread,
     /// The world's charge-latency objectives, every run pooled:
     /// `Some(false)` when a site misses one (or answered no charge it is
     /// held to: no data never passes); `Some(true)` when every site is
@@ -289,6 +299,11 @@ fn single_leader(
         rights_p50: None,
         rights_p95: None,
         convergence: Spread::default(),
+        time_to_detect: if d.faults.is_empty() {
+            Spread::default()
+        } else {
+            r.time_to_detect()
+        },
         runs_broken: r.runs.iter().filter(|x| !x.money.invariants_ok).count() as u32,
         invariants_expected: true,
     })
@@ -339,6 +354,11 @@ pub fn row_of(d: &DrillConfig, path: WritePath, runs: &[MultiResult]) -> Compare
         rights_p50,
         rights_p95,
         convergence: Spread::of(runs.iter().map(|r| r.convergence)),
+        time_to_detect: if d.faults.is_empty() {
+            Spread::default()
+        } else {
+            Spread::of(runs.iter().map(|r| r.time_to_detect))
+        },
         runs_broken: runs.iter().filter(|r| !r.invariants_ok).count() as u32,
         invariants_expected: first.invariants_expected,
     }
