@@ -7,13 +7,18 @@ of crates/quorum (lib.rs, model.rs) trial for trial, in batches:
 
 * every leg (W, A, R, S per replica) is a mixture: with probability p a
   Pareto(xm, alpha) draw, `xm * exp(E / alpha)`, otherwise `E / lambda`,
-  E ~ Exp(1) (numpy's ziggurat, as kata86 uses rand_distr's);
+  E ~ Exp(1) (numpy's ziggurat, its fastest exponential; kata86 inverts one
+  uniform per leg, the same distribution);
 * the write commits at wt, the W-th smallest W_i + A_i; the read latency is
   the R-th smallest R_i + S_i; the read quorum is the R fastest responders;
 * a trial's threshold is max(0, min over the read quorum of W_i - R_i - wt):
   the read at t sees the write iff t >= threshold;
-* k-staleness: two more independent writes (each its own W and A legs), hit_k
-  if the read quorum meets the write quorum of one of the last k versions;
+* k-staleness: two more independent writes, hit_k if the read quorum meets
+  the write quorum of one of the last k versions; each older write quorum is
+  the W fastest ackers of fresh W and A legs or, when the replicas are
+  exchangeable (every writer's site sees them at one delay, continuous legs:
+  lnkd-ssd, lnkd-disk, ymmr), a uniform W-subset (the W smallest of N
+  uniforms), exactly as kata86 draws it;
 * the figures come from the very same counts kata86 keeps: the curve from the
   grid histogram (point j counts thresholds <= j * step), the t-visibility and
   latency quantiles from the same log-linear histogram (2^-8 wide buckets,
@@ -24,8 +29,8 @@ one-way delays between datacenters) and, with --preset default, kata86's
 default topology model (SG, US, JP placed round-robin from SG, half RTTs
 from crates/topology's kata_with_jp).
 
-Only the random streams differ (numpy's PCG64 here, kata86's Pcg64Mcg
-sub-streams there), so the two agree within Monte Carlo error, not to the bit:
+Only the random streams differ (numpy's PCG64 here, kata86's xoshiro256++
+lanes there), so the two agree within Monte Carlo error, not to the bit:
 bench/pbs_check.py asserts that agreement.
 
 Rerun (see bench/README.md):
@@ -139,6 +144,30 @@ def draw_legs(rng: np.random.Generator, dist, shape, u, e, out):
     return out
 
 
+def continuous(dist) -> bool:
+    """Whether a leg mixture has no atom (quorum::Dist::is_continuous)."""
+    p, xm, alpha, lam = dist
+    exp_ok = math.isfinite(lam) and 0.0 < lam
+    par_ok = xm > 0.0 and 0.0 < alpha < math.inf
+    if p <= 0.0:
+        return exp_ok
+    if p >= 1.0:
+        return par_ok
+    return exp_ok and par_ok
+
+
+def w_smallest(keys: np.ndarray, w: int) -> np.ndarray:
+    """Per row, a mask of the w smallest entries."""
+    n = keys.shape[1]
+    if w == 1:
+        kth = keys.min(axis=1)
+    elif w == n:
+        return np.ones(keys.shape, dtype=bool)
+    else:
+        kth = np.partition(keys, w - 1, axis=1)[:, w - 1]
+    return keys <= kth[:, None]
+
+
 def simulate(preset, n, r, w, trials, seed, step_ms=1.0, points=101, batch=100_000,
              offsets=None, legs=None):
     """Returns the raw counts: threshold/read/write histograms, grid, stale hits."""
@@ -147,6 +176,13 @@ def simulate(preset, n, r, w, trials, seed, step_ms=1.0, points=101, batch=100_0
     offsets = np.asarray(offsets, dtype=np.float64)[:, :n]
     sites = offsets.shape[0]
     rng = np.random.Generator(np.random.PCG64(seed))
+    # The older versions' write quorums as uniform W-subsets, as kata86 draws
+    # them (crates/quorum/src/block.rs, uniform_older): exact in distribution
+    # when every writer's site sees all replicas at the same one-way delay
+    # and an ack time W_i + A_i has no atom (i.i.d. continuous ack times
+    # order the replicas as a uniform random permutation).
+    uniform_older = bool(np.all(offsets == offsets[:, :1])) and (
+        continuous(legs[0]) or continuous(legs[1]))
     h_thr = np.zeros(BUCKETS, dtype=np.int64)
     h_read = np.zeros(BUCKETS, dtype=np.int64)
     h_write = np.zeros(BUCKETS, dtype=np.int64)
@@ -218,7 +254,10 @@ def simulate(preset, n, r, w, trials, seed, step_ms=1.0, points=101, batch=100_0
         hit = (in_read & in_write).any(axis=1)
         hits[0] += int(hit.sum())
         for k in (1, 2):
-            _, older = write(Wl, Al)
+            if uniform_older:
+                older = w_smallest(rng.random((b, n)), w)
+            else:
+                _, older = write(Wl, Al)
             hit |= (in_read & older).any(axis=1)
             hits[k] += int(hit.sum())
         # Counts.

@@ -36,6 +36,7 @@ impl Histogram {
         }
     }
 
+    #[inline(always)]
     fn index(v: f64) -> usize {
         let min = 2f64.powi(MIN_EXP);
         if v.is_nan() || v <= 0.0 {
@@ -59,7 +60,7 @@ impl Histogram {
     }
 
     /// Records one value.
-    #[inline]
+    #[inline(always)]
     pub fn record(&mut self, v: f64) {
         self.counts[Self::index(v)] += 1;
         self.total += 1;

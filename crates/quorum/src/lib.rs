@@ -21,19 +21,25 @@
 //! whole curve and every t-visibility quantile then come from counts of
 //! thresholds (an exact grid histogram and a log-linear one), not from one
 //! simulation per `t`. Trials run in fixed chunks of [`CHUNK`], chunk `c`
-//! drawing from sub-stream `("pbs", c)`; the counts are integers merged by
-//! addition, so the report is byte-identical whatever the thread count.
+//! drawing from its own generators (seeded from sub-streams `("pbs-lanes",
+//! 8c + l)`), a block of trials at a time (block.rs); the counts are
+//! integers merged by addition, so the report is byte-identical whatever the
+//! thread count.
 //!
 //! No I/O; every bad input is a [`QuorumError`].
-#![forbid(unsafe_code)]
+// Two `unsafe` blocks: the calls into the AVX2 build of the trial loop after
+// a run-time check that the CPU has AVX2 (block.rs, `Engine::block` and
+// `Engine::tally`).
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod block;
 mod hist;
 mod model;
 mod path;
 
 use rayon::prelude::*;
-use replication::rng::{below, substream, Rng};
+use replication::rng::Rng;
 
 pub use hist::Histogram;
 pub use model::{
@@ -44,7 +50,7 @@ pub use path::{Path, Request};
 
 /// Trials per chunk; each chunk is one random sub-stream.
 pub const CHUNK: u64 = 1 << 16;
-/// The most trials one run may ask for (about a minute on one core).
+/// The most trials one run may ask for (about 15 s on one core).
 pub const MAX_TRIALS: u64 = 100_000_000;
 /// The most points on the t-visibility curve.
 pub const MAX_POINTS: usize = 100_001;
@@ -503,61 +509,9 @@ pub struct Sample {
     pub hits: [bool; K_MAX],
 }
 
-/// A sampler over one chunk's sub-stream: fixed scratch, no allocation per trial.
-struct Sampler<'a> {
-    cfg: &'a Config,
-    rng: Rng,
-    t: Trial,
-}
-
-impl<'a> Sampler<'a> {
-    fn new(cfg: &'a Config, chunk: u64) -> Self {
-        Sampler {
-            cfg,
-            rng: substream(cfg.seed, "pbs", chunk),
-            t: Trial::new(),
-        }
-    }
-
-    /// One trial. The draw order never depends on R or W: common random
-    /// numbers, so a larger R or W sees the very same delays.
-    #[inline]
-    fn next(&mut self) -> Sample {
-        let (n, r, w) = (self.cfg.n, self.cfg.r, self.cfg.w);
-        let m = &self.cfg.model;
-        let (rng, t) = (&mut self.rng, &mut self.t);
-        let sites = m.sites() as u64;
-        let (ws, rs) = if sites > 1 {
-            (below(rng, sites) as usize, below(rng, sites) as usize)
-        } else {
-            (0, 0)
-        };
-        let write_set = draw_write(m, n, w, ws, rng, t);
-        let wt = t.ack[t.ack_order[w - 1] as usize];
-        let (read_ms, threshold) = draw_read(m, n, r, rs, wt, rng, t);
-        let read_set = t.read_order[..r].iter().fold(0u32, |m, &i| m | 1 << i);
-        // k-staleness: the versions before this one, each with its own
-        // write quorum (a version lives only on the replicas that acked it).
-        let mut hits = [false; K_MAX];
-        let mut hit = read_set & write_set != 0;
-        for (k, h) in hits.iter_mut().enumerate() {
-            if k > 0 {
-                let older = draw_write(m, n, w, ws, rng, t);
-                hit |= read_set & older != 0;
-            }
-            *h = hit;
-        }
-        Sample {
-            threshold_ms: threshold.max(0.0),
-            read_ms,
-            write_ms: wt,
-            hits,
-        }
-    }
-}
-
 /// The curve point a threshold first counts at: the smallest j with
 /// `j · step ≥ threshold`, or `points` when beyond the curve.
+#[inline(always)]
 fn grid_index(threshold: f64, step: f64, points: usize) -> usize {
     if threshold <= 0.0 {
         return 0;
@@ -574,17 +528,7 @@ fn grid_index(threshold: f64, step: f64, points: usize) -> usize {
 fn run_chunk(cfg: &Config, chunk: u64, tally: &mut Tally) {
     let from = chunk * CHUNK;
     let to = (from + CHUNK).min(cfg.trials);
-    let mut s = Sampler::new(cfg, chunk);
-    for _ in from..to {
-        let x = s.next();
-        tally.threshold.record(x.threshold_ms);
-        tally.read.record(x.read_ms);
-        tally.write.record(x.write_ms);
-        tally.grid[grid_index(x.threshold_ms, cfg.step_ms, cfg.points)] += 1;
-        for (a, h) in tally.stale_hits.iter_mut().zip(x.hits) {
-            *a += u64::from(h);
-        }
-    }
+    block::Engine::new(cfg, chunk).tally((to - from) as usize, tally);
 }
 
 /// The most trials [`samples`] returns one by one.
@@ -602,10 +546,15 @@ pub fn samples(cfg: &Config) -> Result<Vec<Sample>, QuorumError> {
     }
     let mut out = Vec::with_capacity(cfg.trials as usize);
     for c in 0..cfg.trials.div_ceil(CHUNK) {
-        let mut s = Sampler::new(cfg, c);
+        let mut e = block::Engine::new(cfg, c);
         let from = c * CHUNK;
-        let to = (from + CHUNK).min(cfg.trials);
-        out.extend((from..to).map(|_| s.next()));
+        let mut left = ((from + CHUNK).min(cfg.trials) - from) as usize;
+        while left > 0 {
+            e.block();
+            let take = left.min(block::BLOCK);
+            out.extend((0..take).map(|b| e.sample(b)));
+            left -= take;
+        }
     }
     Ok(out)
 }

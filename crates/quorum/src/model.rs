@@ -51,6 +51,21 @@ impl Dist {
         exp_mean: 0.0,
     };
 
+    /// Whether a draw has no atom: every branch that can be taken is a
+    /// continuous distribution (a positive exponential mean; a positive
+    /// Pareto scale with a finite positive shape).
+    pub fn is_continuous(&self) -> bool {
+        let exp_ok = self.exp_mean > 0.0;
+        let par_ok = self.xm > 0.0 && self.alpha > 0.0 && self.alpha.is_finite();
+        if self.pareto_p <= 0.0 {
+            exp_ok
+        } else if self.pareto_p >= 1.0 {
+            par_ok
+        } else {
+            exp_ok && par_ok
+        }
+    }
+
     /// One draw. Always consumes two random numbers (the branch, then the
     /// draw), so streams stay aligned across models: common random numbers.
     #[inline(always)]
