@@ -322,6 +322,15 @@ impl Signals {
     }
 }
 
+/// From a fault's start to the first of `alerts` that fired at or after it
+/// (`None`: none did).
+pub fn time_to_detect(alerts: &[Firing]) -> Option<Micros> {
+    alerts
+        .iter()
+        .filter_map(|a| a.fault_at.map(|f| a.fired_at - f))
+        .min()
+}
+
 /// One alert firing.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Firing {

@@ -434,10 +434,7 @@ pub struct Operations {
 impl Operations {
     /// From a fault's start to the first alert that fired at or after it.
     pub fn time_to_detect(&self) -> Option<Micros> {
-        self.alerts
-            .iter()
-            .filter_map(|a| a.fault_at.map(|f| a.fired_at - f))
-            .min()
+        crate::ops::time_to_detect(&self.alerts)
     }
 
     /// Alerts that fired before any fault: false alarms.

@@ -1514,12 +1514,7 @@ impl<'a> World<'a> {
         };
         self.out.alerts = std::mem::take(&mut self.monitor.firings);
         self.out.signals = std::mem::take(&mut self.monitor.history);
-        self.out.time_to_detect = self
-            .out
-            .alerts
-            .iter()
-            .filter_map(|a| a.fault_at.map(|f| a.fired_at - f))
-            .min();
+        self.out.time_to_detect = crate::ops::time_to_detect(&self.out.alerts);
         self.out.sli = self.sli.finish(
             &self.d.faults,
             self.d.duration / 1_000_000,
