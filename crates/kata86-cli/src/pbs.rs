@@ -53,20 +53,15 @@ pub fn run(a: &PbsArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     cfg.validate()?;
     let rep = quorum::simulate_with(&cfg, &|| bar.inc(1))?;
     bar.finish_and_clear();
+    let command = crate::echo::command("pbs", a);
     match a.common.format {
-        Format::Json => output::pbs::json(&cfg, &rep, out)?,
+        Format::Json => output::pbs::json(&cfg, &rep, &command, out)?,
         Format::Csv => output::pbs::csv(&rep, out)?,
-        Format::Table => output::pbs::table(&cfg, &rep, out)?,
+        Format::Table => output::pbs::table(&cfg, &rep, &command, out)?,
     }
     if let Some(path) = &a.common.report {
         let figures = report::Figures::Pbs(output::html::pbs(&cfg, &rep));
-        crate::output::write_page(
-            path,
-            crate::echo::command("pbs", a),
-            a.common.seed,
-            figures,
-            false,
-        )?;
+        crate::output::write_page(path, command, a.common.seed, figures, false)?;
     }
     Ok(Verdict::Clean)
 }

@@ -60,6 +60,7 @@ fn json_has_exactly_the_documented_fields() {
     assert_eq!(
         keys,
         [
+            "command",
             "curve",
             "k_staleness",
             "n",
@@ -91,6 +92,11 @@ fn json_has_exactly_the_documented_fields() {
     let curve = v["curve"].as_array().unwrap();
     assert_eq!(curve.len(), 5);
     assert_eq!(curve[4]["t_ms"].as_f64().unwrap(), 2.0);
+    // The command it echoes plays the same run: the same document.
+    let command = v["command"].as_str().unwrap();
+    let mut again: Vec<&str> = command.split(' ').skip(1).collect();
+    again.extend(["--format", "json"]);
+    assert_eq!(serde_json::from_str::<Value>(&ok(&again)).unwrap(), v);
 }
 
 #[test]

@@ -15,15 +15,18 @@ pub struct Pbs<'a> {
     /// What it measured.
     #[serde(flatten)]
     pub report: &'a Report,
+    /// The command that reproduces it.
+    pub command: &'a str,
 }
 
 /// Writes the JSON document.
-pub fn json(cfg: &Config, rep: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+pub fn json(cfg: &Config, rep: &Report, command: &str, out: &mut dyn Write) -> std::io::Result<()> {
     crate::json(
         out,
         &Pbs {
             config: cfg,
             report: rep,
+            command,
         },
     )
 }
@@ -38,7 +41,12 @@ pub fn csv(rep: &Report, out: &mut dyn Write) -> std::io::Result<()> {
 }
 
 /// Writes the human tables.
-pub fn table(cfg: &Config, rep: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+pub fn table(
+    cfg: &Config,
+    rep: &Report,
+    command: &str,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     writeln!(
         out,
         "pbs {}: N = {}, R = {}, W = {}, {} trials, seed {}",
@@ -88,5 +96,5 @@ pub fn table(cfg: &Config, rep: &Report, out: &mut dyn Write) -> std::io::Result
             )?;
         }
     }
-    Ok(())
+    writeln!(out, "reproduce: {command}")
 }
