@@ -102,24 +102,23 @@ pub fn drill(
     // the row is over every run, the details are the first run's.
     let rs = run_multis(&m, a.common.seed, n)?;
     let command = crate::echo::command("drill", a);
-    if a.hgrm.is_some() || a.common.report.is_some() {
-        let judged = engine::multi::judge(&m.drill, &rs);
-        if let Some(dir) = &a.hgrm {
-            let files = output::hgrm::multi(&m.drill, path.name(), &judged);
-            crate::output::write_hgrm(dir, &files)?;
-        }
-        if let Some(page) = &a.common.report {
-            let figures = report::Figures::Drill(output::html::multi_drill(&m, &rs, &judged));
-            crate::output::write_page(
-                page,
-                command.clone(),
-                a.common.seed,
-                figures,
-                a.common.quiet,
-            )?;
-        }
+    // Judged once: the report, the page and the .hgrm files share it.
+    let judged = engine::multi::judge(&m.drill, &rs);
+    if let Some(dir) = &a.hgrm {
+        let files = output::hgrm::multi(&m.drill, path.name(), &judged);
+        crate::output::write_hgrm(dir, &files)?;
     }
-    render(&m, &rs, &command, a.common.format.into(), out)
+    if let Some(page) = &a.common.report {
+        let figures = report::Figures::Drill(output::html::multi_drill(&m, &rs, &judged));
+        crate::output::write_page(
+            page,
+            command.clone(),
+            a.common.seed,
+            figures,
+            a.common.quiet,
+        )?;
+    }
+    render(&m, &rs, &judged, &command, a.common.format.into(), out)
 }
 
 /// Writes a multi-leader run's report (the row over every run, the first
@@ -127,6 +126,7 @@ pub fn drill(
 pub fn render(
     m: &MultiConfig,
     rs: &[engine::multi::MultiResult],
+    judged: &engine::multi::Judged,
     command: &str,
     format: Format,
     out: &mut dyn Write,
@@ -134,8 +134,8 @@ pub fn render(
     let path = m.path;
     let row = engine::multi::row_of(&m.drill, path, rs);
     match format {
-        Format::Json => output::multi::drill_json(m, rs, &row, command, out)?,
-        _ => output::multi::drill_table(m, rs, &row, command, out)?,
+        Format::Json => output::multi::drill_json(m, rs, &row, judged, command, out)?,
+        _ => output::multi::drill_table(m, rs, &row, judged, command, out)?,
     }
     if let Some(x) = rs.iter().find(|x| x.defect.is_some()) {
         eprintln!(

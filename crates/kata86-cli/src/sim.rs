@@ -350,7 +350,8 @@ fn run_multi(a: &SimArgs, path: WritePath, out: &mut dyn Write) -> Result<Verdic
     }
     let rs = engine::multi::run_multis(&m, a.common.seed, 1)?;
     let command = reproduce(a);
-    crate::multi::render(&m, &rs, &command, a.common.format, out)
+    let judged = engine::multi::judge(&m.drill, &rs);
+    crate::multi::render(&m, &rs, &judged, &command, a.common.format, out)
 }
 
 /// Runs `kata86 sim` and writes its report to `out` (or, with `--shard` or

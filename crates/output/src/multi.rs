@@ -9,7 +9,7 @@
 use std::io::Write;
 
 use engine::drill::NamedWindow;
-use engine::multi::{judge, CompareRow, MultiConfig, MultiResult};
+use engine::multi::{CompareRow, MultiConfig, MultiResult};
 use schemars::JsonSchema;
 use serde::Serialize;
 use topology::{to_ms, Micros};
@@ -42,10 +42,10 @@ pub fn drill_json(
     m: &MultiConfig,
     rs: &[MultiResult],
     row: &CompareRow,
+    judged: &engine::multi::Judged,
     command: &str,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    let judged = judge(&m.drill, rs);
     let sites = crate::drill::site_names(&m.drill.topology);
     let doc = MultiDrill {
         runs: rs.len() as u32,
@@ -288,6 +288,7 @@ pub fn drill_table(
     m: &engine::multi::MultiConfig,
     rs: &[MultiResult],
     row: &CompareRow,
+    judged: &engine::multi::Judged,
     command: &str,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
@@ -325,7 +326,6 @@ pub fn drill_table(
             .unwrap_or_default()
     )?;
     alerts(m, r, out)?;
-    let judged = engine::multi::judge(&m.drill, rs);
     let label = format!("{path} / {}", m.drill.strategy.name());
     crate::drill::windows_and_verdicts(
         &m.drill,
