@@ -112,6 +112,11 @@ impl Rebalance {
     pub const PRIOR: f64 = 5_000.0;
     /// The smallest background transfer, in cents (the smallest charge).
     pub const MIN_MOVE: i64 = 500;
+    /// Every how many turns a region drops the accounts whose demand has
+    /// decayed to nothing from its rebalancing set (in between, an account
+    /// it holds less than [`Rebalance::MIN_MOVE`] of is passed over
+    /// without decaying its demand: it has nothing to give).
+    pub const SWEEP_EVERY: u64 = 40;
 }
 
 impl WritePath {

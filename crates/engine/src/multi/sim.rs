@@ -143,10 +143,13 @@ struct Bg {
     active: Vec<BTreeSet<u32>>,
     /// No background transfer of an account before this time (until the
     /// receiver's report can reflect the last one).
-    cooldown: Vec<BTreeMap<u32, Micros>>,
+    cooldown: Vec<Vec<Micros>>,
     /// Reports on their way, by id.
     reports: BTreeMap<u64, Vec<Line>>,
     next_report: u64,
+    /// Rebalancing turns each region has taken (idle accounts are dropped
+    /// every [`Rebalance::SWEEP_EVERY`]-th).
+    ticks: Vec<u64>,
 }
 
 /// `v` cents of demand as of `at`, decayed to `now`.
@@ -155,6 +158,39 @@ fn decayed(v: f64, at: Micros, now: Micros) -> f64 {
         return 0.0;
     }
     v * 0.5f64.powf(now.saturating_sub(at) as f64 / Rebalance::HALF_LIFE as f64)
+}
+
+/// Region `r`'s surplus of an account's rights over its target share
+/// (the balance it sees, split in proportion to the demand `w` it knows of
+/// per region, each initial holder credited [`Rebalance::PRIOR`], which is
+/// added to `w`), and the total weight.
+fn surplus(r: usize, w: &mut [f64], holder: &[bool], rights: i64, balance: i64) -> (f64, f64) {
+    for (x, wx) in w.iter_mut().enumerate() {
+        if holder[x] {
+            *wx += Rebalance::PRIOR;
+        }
+    }
+    let total: f64 = w.iter().sum();
+    (rights as f64 - balance.max(0) as f64 * w[r] / total, total)
+}
+
+/// Whether region `r`, holding `rights` of an account whose balance it sees
+/// as `balance`, may have a surplus of [`Rebalance::MIN_MOVE`] to give on
+/// this turn, given only the other regions' *undecayed* demand (`peers`,
+/// `peers[r]` ignored; overwritten). Its target share grows with its own demand and
+/// shrinks with the others', and decay only lowers a demand, so its
+/// smallest possible share is the one with no demand of its own and the
+/// others' undecayed; if even that leaves it less than a minimum move above
+/// its target, the full computation ([`surplus`]) finds nothing to give
+/// either, and the exponentials are saved. The margin of one cent covers
+/// rounding.
+fn may_give(r: usize, peers: &mut [f64], holder: &[bool], rights: i64, balance: i64) -> bool {
+    if rights < Rebalance::MIN_MOVE {
+        return false;
+    }
+    peers[r] = 0.0;
+    let (most, total) = surplus(r, peers, holder, rights, balance);
+    total <= 0.0 || most >= Rebalance::MIN_MOVE as f64 - 1.0
 }
 
 /// Keys seen, forgotten past the retry horizon (memory flat in run length).
@@ -462,9 +498,10 @@ impl<'a> World<'a> {
                 heard: vec![vec![None; n]; n],
                 dirty: vec![vec![BTreeSet::new(); n]; n],
                 active: vec![BTreeSet::new(); n],
-                cooldown: vec![BTreeMap::new(); n],
+                cooldown: vec![vec![0; accounts]; n],
                 reports: BTreeMap::new(),
                 next_report: 0,
+                ticks: vec![0; n],
             });
             // Regions tick in turn, spread over the interval.
             for r in (0..n).filter(|&r| d.holds_data(r)) {
@@ -1299,11 +1336,28 @@ impl<'a> World<'a> {
         let mut moves: Vec<(i64, u32, usize)> = Vec::new();
         let mut idle: Vec<u32> = Vec::new();
         {
+            let bg = self.bg.as_mut().expect("background");
+            bg.ticks[r] += 1;
+            let sweep = bg.ticks[r] % Rebalance::SWEEP_EVERY == 0;
             let bg = self.bg.as_ref().expect("background");
             let mut w = vec![0.0f64; n];
             for &acct in &bg.active[r] {
                 let a = acct as usize;
-                let mut demand = 0.0;
+                let (rights, balance) = (self.regions[r].rights[a], self.regions[r].balance[a]);
+                // Most accounts have nothing to give: find them without an
+                // exponential (idle ones are still dropped, on a sweep).
+                if !sweep {
+                    for (x, wx) in w.iter_mut().enumerate() {
+                        *wx = if x == r {
+                            0.0
+                        } else {
+                            bg.peer_demand[r][x][a].0
+                        };
+                    }
+                    if !may_give(r, &mut w, &holder, rights, balance) {
+                        continue;
+                    }
+                }
                 for (x, wx) in w.iter_mut().enumerate() {
                     let (v, t) = if x == r {
                         bg.demand[r][a]
@@ -1311,26 +1365,23 @@ impl<'a> World<'a> {
                         bg.peer_demand[r][x][a]
                     };
                     *wx = decayed(v, t, now);
-                    demand += *wx;
                 }
+                let demand: f64 = w.iter().sum();
                 if demand < 1.0 {
                     idle.push(acct);
                     continue;
                 }
-                if bg.cooldown[r].get(&acct).is_some_and(|&t| now < t) {
+                if rights < Rebalance::MIN_MOVE {
                     continue;
                 }
-                for (x, wx) in w.iter_mut().enumerate() {
-                    if holder[x] {
-                        *wx += Rebalance::PRIOR;
-                    }
+                if now < bg.cooldown[r][a] {
+                    continue;
                 }
-                let total: f64 = w.iter().sum();
-                let balance = self.regions[r].balance[a].max(0) as f64;
-                let surplus = self.regions[r].rights[a] as f64 - balance * w[r] / total;
+                let (surplus, total) = surplus(r, &mut w, &holder, rights, balance);
                 if surplus < Rebalance::MIN_MOVE as f64 {
                     continue;
                 }
+                let balance = balance.max(0) as f64;
                 let best = (0..n)
                     .filter(|&x| fresh[x])
                     .map(|x| (balance * w[x] / total - bg.believed[r][x][a] as f64, x))
@@ -1358,7 +1409,7 @@ impl<'a> World<'a> {
             let rtt = 2 * self.one_way(r, x);
             let bg = self.bg.as_mut().expect("background");
             bg.believed[r][x][a] += give;
-            bg.cooldown[r].insert(acct, now + rtt + 2 * Rebalance::INTERVAL);
+            bg.cooldown[r][a] = now + rtt + 2 * Rebalance::INTERVAL;
             // Retried until the link heals, never lost.
             let at = self.reliable(r, x, now);
             self.events.push(
@@ -1639,7 +1690,50 @@ fn count(which: &mut [Vec<u32>], site: usize, at: Micros) {
 
 #[cfg(test)]
 mod tests {
-    use super::Lineage;
+    use super::{decayed, may_give, surplus, Lineage};
+    use crate::multi::Rebalance;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The shortcut is sound: whenever `may_give` says a region has
+        /// nothing to give, the full computation (every demand decayed,
+        /// the region's own included) finds a surplus under a minimum move.
+        #[test]
+        fn an_account_passed_over_has_nothing_to_give(
+            r in 0usize..3,
+            holder in proptest::collection::vec(any::<bool>(), 3),
+            demand in proptest::collection::vec(0.0f64..1e7, 3),
+            age in proptest::collection::vec(0u64..200_000_000, 3),
+            rights in 0i64..2_000_000,
+            balance in -1_000i64..4_000_000,
+        ) {
+            prop_assume!(holder.iter().any(|&h| h));
+            let now = 300_000_000;
+            let mut peers = demand.clone();
+            if !may_give(r, &mut peers, &holder, rights, balance) {
+                let mut w: Vec<f64> = (0..3).map(|x| decayed(demand[x], now - age[x], now)).collect();
+                let (full, _) = surplus(r, &mut w, &holder, rights, balance);
+                prop_assert!(full < Rebalance::MIN_MOVE as f64, "full surplus {full}");
+            }
+        }
+    }
+
+    /// And it is not vacuous: a region holding everything, with no demand
+    /// anywhere, may give; one holding less than a minimum move may not.
+    #[test]
+    fn the_shortcut_passes_over_only_what_it_must() {
+        let holder = [true, true, false];
+        assert!(may_give(0, &mut [0.0; 3], &holder, 1_000_000, 1_000_000));
+        assert!(!may_give(
+            0,
+            &mut [0.0; 3],
+            &holder,
+            Rebalance::MIN_MOVE - 1,
+            1_000_000
+        ));
+        // Half the balance each, no demand: at its target, nothing to give.
+        assert!(!may_give(0, &mut [0.0; 3], &holder, 500_000, 1_000_000));
+    }
 
     #[test]
     fn a_loss_is_an_acknowledged_effect_off_every_chain_that_stood() {
