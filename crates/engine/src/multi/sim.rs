@@ -1338,7 +1338,7 @@ impl<'a> World<'a> {
         {
             let bg = self.bg.as_mut().expect("background");
             bg.ticks[r] += 1;
-            let sweep = bg.ticks[r] % Rebalance::SWEEP_EVERY == 0;
+            let sweep = bg.ticks[r].is_multiple_of(Rebalance::SWEEP_EVERY);
             let bg = self.bg.as_ref().expect("background");
             let mut w = vec![0.0f64; n];
             for &acct in &bg.active[r] {
