@@ -78,17 +78,9 @@ impl Core<'_> {
             .monitor
             .charge_timed_out(self.now, self.cfg.write.deadline);
         self.count_degraded(a.site as usize);
-        if a.number < self.cfg.workload.max_attempts {
-            let at = (a.sent + self.cfg.write.deadline + self.cfg.workload.backoff).max(self.now);
-            self.push(
-                at,
-                Ev::Retry(Attempt {
-                    number: a.number + 1,
-                    ..a
-                }),
-            );
-        } else {
-            self.n.unknown += 1;
+        match a.retry(self.now, self.cfg.write.deadline, &self.cfg.workload) {
+            Some((at, next)) => self.push(at, Ev::Retry(next)),
+            None => self.n.unknown += 1,
         }
     }
 

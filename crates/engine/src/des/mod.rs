@@ -25,6 +25,7 @@
 //! snapshot; every random draw from a named sub-stream of the master seed
 //! (see docs/architecture.md for the tree).
 
+pub(crate) mod attempt;
 mod client;
 mod cluster;
 mod control;
@@ -53,6 +54,7 @@ use crate::Network;
 use queue::EventQueue;
 use workload::{Accounts, Request, Source};
 
+pub(crate) use attempt::Attempt;
 pub(crate) use finish::{recovered_after, Outcome};
 
 /// A leadership term: the region that leads it, its copy of the log, its
@@ -108,26 +110,6 @@ impl Term {
             first_own: vec![None; ledger_accounts],
         }
     }
-}
-
-/// One attempt of a charge on its way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Attempt {
-    pub(crate) key: u64,
-    pub(crate) site: u8,
-    pub(crate) account: u32,
-    pub(crate) amount: i64,
-    pub(crate) first_sent: Micros,
-    pub(crate) sent: Micros,
-    pub(crate) number: u32,
-    /// One-way time from the client to the leader on this attempt's path
-    /// (with any link delay on the entry region's hop to the leader).
-    pub(crate) out: Micros,
-    /// One-way time back (with any link delay on the leader's hop back to
-    /// the entry region, once the answer is known to leave).
-    pub(crate) back: Micros,
-    /// The region this attempt entered (which forwards it to the leader).
-    pub(crate) entry: u8,
 }
 
 /// What can happen at an instant.
@@ -585,18 +567,14 @@ impl<'a> Core<'a> {
                 self.n.charges += 1;
                 Recovery::count(&mut self.recovery.sent, site, self.now);
                 self.sli.charge_sent(site, self.now);
-                self.send(Attempt {
-                    key: ((site as u64) << 48) | *key,
-                    site: site as u8,
+                self.send(Attempt::first(
+                    ((site as u64) << 48) | *key,
+                    site,
                     account,
                     amount,
-                    first_sent: self.now,
-                    sent: self.now,
-                    number: 1,
-                    out: 0,
-                    back: 0,
-                    entry: 0,
-                });
+                    self.now,
+                    0,
+                ));
             }
             Request::TopUp { account, amount } => {
                 // Top-up keys live beside the charges' (bit 47 set).

@@ -22,6 +22,7 @@ use super::{MultiConfig, MultiResult, MultiSite, Rebalance, WritePath};
 use crate::des::faults::{apply_fault, slow_stream};
 use crate::des::queue::EventQueue;
 use crate::des::workload::{Accounts, Request, Source};
+use crate::des::Attempt;
 use crate::des::{
     key_horizon, recovered_after, region_clocks, site_networks, site_slow_paths, slow_path,
 };
@@ -30,24 +31,6 @@ use crate::drill::{DrillConfig, FaultKind, Watermark, Window};
 use crate::ops::Monitor;
 use crate::Network;
 use replication::clock::{ClockModel, HlcStamp};
-
-/// A charge attempt on its way.
-#[derive(Debug, Clone, Copy)]
-struct Attempt {
-    key: u64,
-    site: u8,
-    account: u32,
-    amount: i64,
-    first_sent: Micros,
-    sent: Micros,
-    number: u32,
-    /// The region the first attempt went to (escrow pins the key there).
-    owner: u8,
-    /// The region this attempt goes to.
-    region: u8,
-    /// One-way time back to the client.
-    back: Micros,
-}
 
 /// One write a region ships to the others.
 #[derive(Debug, Clone, Copy)]
@@ -673,18 +656,14 @@ impl<'a> World<'a> {
                     self.out.sites[site].sent_during += 1;
                 }
                 let region = self.entry(site, self.now) as u8;
-                self.send(Attempt {
-                    key: ((site as u64) << 48) | *n,
-                    site: site as u8,
+                self.send(Attempt::first(
+                    ((site as u64) << 48) | *n,
+                    site,
                     account,
                     amount,
-                    first_sent: self.now,
-                    sent: self.now,
-                    number: 1,
-                    owner: region,
+                    self.now,
                     region,
-                    back: 0,
-                });
+                ));
             }
             Request::TopUp { account, amount } => {
                 self.top_ups += 1;
@@ -721,7 +700,7 @@ impl<'a> World<'a> {
         a.sent = self.now;
         let site = a.site as usize;
         if a.number > 1 {
-            a.region = if self.cfg.path == WritePath::Escrow {
+            a.entry = if self.cfg.path == WritePath::Escrow {
                 a.owner
             } else {
                 let e = self.entry(site, self.now);
@@ -732,7 +711,7 @@ impl<'a> World<'a> {
                 }
             };
         }
-        let r = a.region as usize;
+        let r = a.entry as usize;
         self.outstanding.insert((a.key, a.number));
         self.events
             .push(a.sent + self.d.write.deadline, Ev::Timeout(a));
@@ -746,17 +725,9 @@ impl<'a> World<'a> {
     }
 
     fn give_up(&mut self, a: Attempt) {
-        if a.number < self.d.workload.max_attempts {
-            let at = (a.sent + self.d.write.deadline + self.d.workload.backoff).max(self.now);
-            self.events.push(
-                at,
-                Ev::Retry(Attempt {
-                    number: a.number + 1,
-                    ..a
-                }),
-            );
-        } else {
-            self.out.unknown_outcome_charges += 1;
+        match a.retry(self.now, self.d.write.deadline, &self.d.workload) {
+            Some((at, next)) => self.events.push(at, Ev::Retry(next)),
+            None => self.out.unknown_outcome_charges += 1,
         }
     }
 
@@ -920,7 +891,7 @@ impl<'a> World<'a> {
 
     /// An attempt reaches its region.
     fn arrive(&mut self, a: Attempt) {
-        let r = a.region as usize;
+        let r = a.entry as usize;
         if self.down(r, self.now) {
             return;
         }
@@ -965,10 +936,10 @@ impl<'a> World<'a> {
         self.request_rights(a);
     }
 
-    /// Region `a.region` books (or declines) `a` now and answers after its
+    /// Region `a.entry` books (or declines) `a` now and answers after its
     /// commit.
     fn decide(&mut self, a: Attempt, declined: bool) {
-        let r = a.region as usize;
+        let r = a.entry as usize;
         let acct = a.account as usize;
         if !self.regions[r].keys.insert(a.key, declined, self.now) {
             // Booked meanwhile (a rights wait overlapped a retry).
@@ -1003,11 +974,11 @@ impl<'a> World<'a> {
     /// The region answers once its commit is done (slower while its disk
     /// stalls), if it is still up then.
     fn reply(&mut self, a: Attempt, declined: bool) {
-        let r = a.region as usize;
+        let r = a.entry as usize;
         let stall: Micros = self.d.faults.iter().map(|f| f.stall(r, self.now)).sum();
         let done = self.now + self.d.write.commit + stall;
         let at = done + a.back;
-        if !self.down(a.region as usize, done) && at <= a.sent + self.d.write.deadline {
+        if !self.down(a.entry as usize, done) && at <= a.sent + self.d.write.deadline {
             self.events.push(at, Ev::Answer { a, declined });
         }
     }
@@ -1128,11 +1099,11 @@ impl<'a> World<'a> {
 
     // ---- escrow rights ---------------------------------------------------
 
-    /// Region `a.region` holds `have` rights, short of `a.amount`: it asks
+    /// Region `a.entry` holds `have` rights, short of `a.amount`: it asks
     /// the nearest other holder for the rest, if the round trip fits the
     /// client's deadline; else it declines.
     fn request_rights(&mut self, a: Attempt) {
-        let r = a.region as usize;
+        let r = a.entry as usize;
         let acct = a.account as usize;
         let need = a.amount - self.regions[r].rights[acct];
         // Under background rebalancing rights can be anywhere: the nearest
@@ -1182,7 +1153,7 @@ impl<'a> World<'a> {
     /// The donor hands over what the requester lacks, or half of its own
     /// rights if that is more; nothing if it holds less than the lack.
     fn ask(&mut self, a: Attempt, donor: usize, asked: Micros, need: i64) {
-        let r = a.region as usize;
+        let r = a.entry as usize;
         if self.down(donor, self.now) {
             return;
         }
@@ -1213,7 +1184,7 @@ impl<'a> World<'a> {
     }
 
     fn grant(&mut self, a: Attempt, rights: i64, asked: Micros) {
-        let r = a.region as usize;
+        let r = a.entry as usize;
         let acct = a.account as usize;
         self.in_flight[acct] -= rights;
         self.regions[r].rights[acct] += rights;
