@@ -52,7 +52,7 @@ use crate::drill::{DrillConfig, Moment, Window};
 use crate::ops::{AlertId, Flag, Monitor, Switch};
 use crate::Network;
 use queue::EventQueue;
-use workload::{Accounts, Request, Source};
+use workload::{Request, Traffic};
 
 pub(crate) use attempt::Attempt;
 pub(crate) use finish::{recovered_after, Outcome};
@@ -677,19 +677,10 @@ fn play<'a>(
         Stop::Requests(_) => Micros::MAX,
     };
     let mut core = Core::new(cfg, seed, end);
-    let accounts = Accounts::new(cfg.workload.accounts, cfg.workload.popularity);
-    let mut sources: Vec<(usize, Source)> = sites
-        .iter()
-        .map(|&s| (s.idx(), Source::new(seed, s, cfg.rate)))
-        .collect();
+    let mut traffic = Traffic::new(seed, sites.iter().copied(), cfg.rate, &cfg.workload);
     let mut key = 0u64;
     loop {
-        let (i, at) = sources
-            .iter()
-            .enumerate()
-            .map(|(i, (_, src))| (i, src.next_at()))
-            .min_by_key(|&(i, at)| (at, i))
-            .expect("at least one site");
+        let at = traffic.next_at();
         let done = match stop {
             Stop::At(t) => at >= t,
             Stop::Requests(n) => core.n.requests >= n,
@@ -705,9 +696,8 @@ fn play<'a>(
         }
         core.run_until(at);
         core.now = at;
-        let (site, src) = &mut sources[i];
-        let req = src.take(&cfg.workload, &accounts);
-        core.request(*site, req, &mut key);
+        let (_, site, req) = traffic.take().expect("at least one site");
+        core.request(site, req, &mut key);
         if core.n.requests.is_multiple_of(PROGRESS_EVERY) {
             progress(core.n.requests);
         }

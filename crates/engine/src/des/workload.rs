@@ -125,3 +125,52 @@ impl Source {
         }
     }
 }
+
+/// What every client site sends, merged in time order (on a tie, the site
+/// listed first): one stream of requests for either event core.
+pub(crate) struct Traffic<'w> {
+    sources: Vec<(usize, Source)>,
+    accounts: Accounts,
+    workload: &'w WalletConfig,
+}
+
+impl<'w> Traffic<'w> {
+    /// The traffic of `sites`, each at `rate` requests/s, drawn from `seed`.
+    pub(crate) fn new(
+        seed: u64,
+        sites: impl IntoIterator<Item = SiteId>,
+        rate: f64,
+        workload: &'w WalletConfig,
+    ) -> Traffic<'w> {
+        Traffic {
+            sources: sites
+                .into_iter()
+                .map(|s| (s.idx(), Source::new(seed, s, rate)))
+                .collect(),
+            accounts: Accounts::new(workload.accounts, workload.popularity),
+            workload,
+        }
+    }
+
+    /// Which source sends next, and when (`None` without sites).
+    fn peek(&self) -> Option<(usize, Micros)> {
+        self.sources
+            .iter()
+            .enumerate()
+            .map(|(i, (_, src))| (i, src.next_at()))
+            .min_by_key(|&(i, at)| (at, i))
+    }
+
+    /// When the next request arrives (never, without sites).
+    pub(crate) fn next_at(&self) -> Micros {
+        self.peek().map_or(Micros::MAX, |(_, at)| at)
+    }
+
+    /// The next request: when it arrives, from which site, and what it
+    /// asks; `None` without sites.
+    pub(crate) fn take(&mut self) -> Option<(Micros, usize, Request)> {
+        let (i, at) = self.peek()?;
+        let (site, src) = &mut self.sources[i];
+        Some((at, *site, src.take(self.workload, &self.accounts)))
+    }
+}

@@ -21,7 +21,7 @@ use topology::{Micros, RegionId, SiteId};
 use super::{MultiConfig, MultiResult, MultiSite, Rebalance, WritePath};
 use crate::des::faults::{apply_fault, slow_stream};
 use crate::des::queue::EventQueue;
-use crate::des::workload::{Accounts, Request, Source};
+use crate::des::workload::{Request, Traffic};
 use crate::des::Attempt;
 use crate::des::{
     key_horizon, recovered_after, region_clocks, site_networks, site_slow_paths, slow_path,
@@ -1581,21 +1581,8 @@ fn apply_op(reg: &mut Region, path: WritePath, op: &Op, now: Micros) {
 /// duration, then what is in flight, then the drain and the money check.
 pub(super) fn play(cfg: &MultiConfig, seed: u64) -> MultiResult {
     let d = &cfg.drill;
-    let accounts = Accounts::new(d.workload.accounts, d.workload.popularity);
-    let mut sources: Vec<(usize, Source)> = d
-        .topology
-        .site_ids()
-        .map(|s| (s.idx(), Source::new(seed, s, d.rate)))
-        .collect();
-    drive(cfg, seed, || {
-        let (i, at) = sources
-            .iter()
-            .enumerate()
-            .map(|(i, (_, src))| (i, src.next_at()))
-            .min_by_key(|&(i, at)| (at, i))?;
-        let (site, src) = &mut sources[i];
-        Some((at, *site, src.take(&d.workload, &accounts)))
-    })
+    let mut traffic = Traffic::new(seed, d.topology.site_ids(), d.rate, &d.workload);
+    drive(cfg, seed, || traffic.take())
 }
 
 /// Plays exactly the charges and top-ups of `script` (in time order)
