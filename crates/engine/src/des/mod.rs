@@ -29,6 +29,7 @@ pub(crate) mod attempt;
 mod client;
 mod cluster;
 mod control;
+pub(crate) mod drive;
 pub(crate) mod faults;
 mod finish;
 pub(crate) mod queue;
@@ -649,9 +650,6 @@ pub(crate) fn slow_path(rng: &mut Rng, w: &crate::wallet::WalletConfig) -> Micro
 /// horizon plus ten seconds.
 pub(crate) const COMPACT_EVERY: Micros = 1_000_000;
 
-/// How often a run reports progress, in requests.
-const PROGRESS_EVERY: u64 = 1 << 16;
-
 /// Plays a run: traffic from `sites` until `stop`, then the events still in
 /// flight, then the end-of-run checks. `progress` gets the requests sent so far.
 pub(crate) fn run(
@@ -678,30 +676,28 @@ fn play<'a>(
     };
     let mut core = Core::new(cfg, seed, end);
     let mut traffic = Traffic::new(seed, sites.iter().copied(), cfg.rate, &cfg.workload);
-    let mut key = 0u64;
-    loop {
-        let at = traffic.next_at();
-        let done = match stop {
-            Stop::At(t) => at >= t,
-            Stop::Requests(n) => core.n.requests >= n,
-        };
-        if done {
-            if let Stop::Requests(_) = stop {
-                core.end = core.now;
-            }
-            // What is in flight settles within a key horizon (every retry,
-            // ack and timeout); periodic events past it are dropped.
-            core.run_until(core.end.saturating_add(2 * core.key_horizon()));
-            break;
-        }
-        core.run_until(at);
-        core.now = at;
-        let (_, site, req) = traffic.take().expect("at least one site");
-        core.request(site, req, &mut key);
-        if core.n.requests.is_multiple_of(PROGRESS_EVERY) {
-            progress(core.n.requests);
-        }
-    }
-    progress(core.n.requests);
+    drive::drive(&mut core, &mut traffic, stop, progress);
     core
+}
+
+impl drive::Play for Core<'_> {
+    fn run_until(&mut self, t: Micros) {
+        Core::run_until(self, t);
+    }
+    fn request(&mut self, at: Micros, site: usize, req: Request, key: &mut u64) {
+        self.now = at;
+        Core::request(self, site, req, key);
+    }
+    fn requests(&self) -> u64 {
+        self.n.requests
+    }
+    fn end(&self) -> Micros {
+        self.end
+    }
+    fn stop_now(&mut self) {
+        self.end = self.now;
+    }
+    fn horizon(&self) -> Micros {
+        self.key_horizon()
+    }
 }

@@ -19,13 +19,14 @@ use routing::{ReadStrategy, Router};
 use topology::{Micros, RegionId, SiteId};
 
 use super::{MultiConfig, MultiResult, MultiSite, Rebalance, WritePath};
+use crate::des::drive::{Arrivals, Play, Script};
 use crate::des::faults::{apply_fault, slow_stream};
 use crate::des::queue::EventQueue;
 use crate::des::workload::{Request, Traffic};
-use crate::des::Attempt;
 use crate::des::{
     key_horizon, recovered_after, region_clocks, site_networks, site_slow_paths, slow_path,
 };
+use crate::des::{Attempt, Stop};
 use crate::drill::sli::SliCounter;
 use crate::drill::{DrillConfig, FaultKind, Watermark, Window};
 use crate::ops::Monitor;
@@ -306,6 +307,8 @@ pub(super) struct World<'a> {
     now: Micros,
     end: Micros,
     horizon: Micros,
+    /// Requests so far.
+    requests: u64,
     events: EventQueue<Ev>,
     regions: Vec<Region>,
     /// `pipes[from][to]`; `None` on the diagonal and to or from a witness.
@@ -427,6 +430,7 @@ impl<'a> World<'a> {
             now: 0,
             end: d.duration,
             horizon: key_horizon(d),
+            requests: 0,
             events: EventQueue::new(),
             regions,
             pipes,
@@ -1582,57 +1586,62 @@ fn apply_op(reg: &mut Region, path: WritePath, op: &Op, now: Micros) {
 pub(super) fn play(cfg: &MultiConfig, seed: u64) -> MultiResult {
     let d = &cfg.drill;
     let mut traffic = Traffic::new(seed, d.topology.site_ids(), d.rate, &d.workload);
-    drive(cfg, seed, || traffic.take())
+    drive(cfg, seed, &mut traffic)
 }
 
 /// Plays exactly the charges and top-ups of `script` (in time order)
 /// instead of the drill's random traffic.
 pub(super) fn play_script(cfg: &MultiConfig, seed: u64, script: &[super::Scripted]) -> MultiResult {
-    let mut it = script.iter();
-    drive(cfg, seed, || {
-        it.next().map(|s| match *s {
-            super::Scripted::Charge {
-                at,
-                site,
-                account,
-                amount,
-            } => (at, site.idx(), Request::Charge { account, amount }),
-            super::Scripted::TopUp {
-                at,
-                site,
-                account,
-                amount,
-            } => (at, site.idx(), Request::TopUp { account, amount }),
-        })
-    })
+    let requests = script.iter().map(|s| match *s {
+        super::Scripted::Charge {
+            at,
+            site,
+            account,
+            amount,
+        } => (at, site.idx(), Request::Charge { account, amount }),
+        super::Scripted::TopUp {
+            at,
+            site,
+            account,
+            amount,
+        } => (at, site.idx(), Request::TopUp { account, amount }),
+    });
+    drive(cfg, seed, &mut Script(requests.peekable()))
 }
 
-/// Sends the requests `next` yields until the drill's end, then lets what
-/// is in flight settle, drains and checks.
-fn drive(
-    cfg: &MultiConfig,
-    seed: u64,
-    mut next: impl FnMut() -> Option<(Micros, usize, Request)>,
-) -> MultiResult {
+/// Plays the requests `arrivals` yields until the drill's end, then what
+/// is in flight, then drains and checks.
+fn drive(cfg: &MultiConfig, seed: u64, arrivals: &mut impl Arrivals) -> MultiResult {
     let mut w = World::new(cfg, seed);
-    let mut n = 0u64;
-    while let Some((at, site, req)) = next() {
-        if at >= w.end {
-            break;
-        }
-        while let Some((t, e)) = w.events.pop_until(at) {
-            w.now = t;
-            w.handle(e);
-        }
-        w.now = at;
-        w.request(site, req, &mut n);
-    }
-    let stop = w.end.saturating_add(2 * w.horizon);
-    while let Some((t, e)) = w.events.pop_until(stop) {
-        w.now = t;
-        w.handle(e);
-    }
+    let end = w.end;
+    crate::des::drive::drive(&mut w, arrivals, Stop::At(end), &mut |_| {});
     w.finish()
+}
+
+impl Play for World<'_> {
+    fn run_until(&mut self, t: Micros) {
+        while let Some((at, e)) = self.events.pop_until(t) {
+            self.now = at;
+            self.handle(e);
+        }
+    }
+    fn request(&mut self, at: Micros, site: usize, req: Request, key: &mut u64) {
+        self.now = at;
+        self.requests += 1;
+        World::request(self, site, req, key);
+    }
+    fn requests(&self) -> u64 {
+        self.requests
+    }
+    fn end(&self) -> Micros {
+        self.end
+    }
+    fn stop_now(&mut self) {
+        self.end = self.now;
+    }
+    fn horizon(&self) -> Micros {
+        self.horizon
+    }
 }
 
 /// Counts one charge of `site` at `at` into its second (nothing past the
