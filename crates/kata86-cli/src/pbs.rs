@@ -18,7 +18,7 @@ use crate::{CliError, Verdict};
 
 /// Runs `kata86 pbs`.
 pub fn run(a: &PbsArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
-    let model = model(a)?;
+    let (model, world) = model(a)?;
     let cfg = Config {
         model,
         n: a.n,
@@ -55,9 +55,9 @@ pub fn run(a: &PbsArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     bar.finish_and_clear();
     let command = crate::echo::command("pbs", a);
     match a.common.format {
-        Format::Json => output::pbs::json(&cfg, &rep, &command, out)?,
+        Format::Json => output::pbs::json(&cfg, &rep, world.as_ref(), &command, out)?,
         Format::Csv => output::pbs::csv(&rep, out)?,
-        Format::Table => output::pbs::table(&cfg, &rep, &command, out)?,
+        Format::Table => output::pbs::table(&cfg, &rep, world.as_ref(), &command, out)?,
     }
     if let Some(path) = &a.common.report {
         let figures = report::Figures::Pbs(output::html::pbs(&cfg, &rep));
@@ -66,15 +66,16 @@ pub fn run(a: &PbsArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
     Ok(Verdict::Clean)
 }
 
-/// The latency model the flags ask for.
-fn model(a: &PbsArgs) -> Result<Model, CliError> {
+/// The latency model the flags ask for, and the world it was built on
+/// (`None` for a preset).
+fn model(a: &PbsArgs) -> Result<(Model, Option<Topology>), CliError> {
     if let Some(name) = &a.preset {
         if a.placement.is_some() {
             return Err(CliError::Usage(
                 "--placement applies to a topology; a preset places its own replicas".into(),
             ));
         }
-        return Ok(Model::preset(name.name())?);
+        return Ok((Model::preset(name.name())?, None));
     }
     let (name, topo, leader) = match &a.scenario {
         Some(path) => {
@@ -94,7 +95,8 @@ fn model(a: &PbsArgs) -> Result<Model, CliError> {
     // The report's header names the world and where the replicas sit.
     let replicas: Vec<&str> = placement.iter().map(|&r| topo.region_name(r)).collect();
     let name = format!("{name} world, replicas {}", replicas.join(","));
-    Ok(Model::topology(&name, &topo, &placement)?)
+    let model = Model::topology(&name, &topo, &placement)?;
+    Ok((model, Some(topo)))
 }
 
 /// `--placement SG,US,JP` → region ids, exactly N of them.

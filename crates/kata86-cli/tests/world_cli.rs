@@ -41,7 +41,7 @@ fn the_file_runs_under_every_command_and_each_report_names_its_world() {
         };
         assert!(out.contains(own), "{args:?} does not name {own}:\n{out}");
         assert!(!out.contains("SG"), "{args:?} mentions SG:\n{out}");
-        if args[0] != "pbs" && args[0] != "alerts" {
+        if args[0] != "alerts" {
             assert!(
                 out.contains("world: your own (from a file)"),
                 "{args:?} has no world line:\n{out}"
@@ -79,6 +79,18 @@ fn every_json_document_names_its_world() {
             );
         }
     }
+    // pbs builds its latencies on a world too (it has no --world: the
+    // default one); a published latency fit (--preset) has none.
+    let pbs = ["pbs", "--trials", "20000", "--format", "json"];
+    let own: Value = serde_json::from_str(&run(&pbs, &[])).unwrap();
+    assert_eq!(own["world"], "own");
+    assert!(own["topology"].as_str().unwrap().contains("FRA"));
+    let default: Value = serde_json::from_str(&ok_at_root(&pbs)).unwrap();
+    assert_eq!(default["world"], "default");
+    let mut fit = pbs.to_vec();
+    fit.extend_from_slice(&["--preset", "lnkd-ssd"]);
+    let fit: Value = serde_json::from_str(&ok_at_root(&fit)).unwrap();
+    assert!(fit.get("world").is_none() && fit.get("topology").is_none());
 }
 
 #[test]

@@ -12,6 +12,10 @@ pub struct Pbs<'a> {
     /// What was run.
     #[serde(flatten)]
     pub config: &'a Config,
+    /// The world whose RTTs the replicas' latencies come from (absent for
+    /// a published latency fit, `--preset`, which has no world).
+    #[serde(flatten)]
+    pub world: Option<crate::WorldKeys>,
     /// What it measured.
     #[serde(flatten)]
     pub report: &'a Report,
@@ -19,12 +23,20 @@ pub struct Pbs<'a> {
     pub command: &'a str,
 }
 
-/// Writes the JSON document.
-pub fn json(cfg: &Config, rep: &Report, command: &str, out: &mut dyn Write) -> std::io::Result<()> {
+/// Writes the JSON document; `world` is the topology the model was built
+/// on (`None` for a preset).
+pub fn json(
+    cfg: &Config,
+    rep: &Report,
+    world: Option<&topology::Topology>,
+    command: &str,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     crate::json(
         out,
         &Pbs {
             config: cfg,
+            world: world.map(crate::WorldKeys::of),
             report: rep,
             command,
         },
@@ -40,10 +52,11 @@ pub fn csv(rep: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Writes the human tables.
+/// Writes the human tables (`world` as for [`json`]).
 pub fn table(
     cfg: &Config,
     rep: &Report,
+    world: Option<&topology::Topology>,
     command: &str,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
@@ -52,6 +65,9 @@ pub fn table(
         "pbs {}: N = {}, R = {}, W = {}, {} trials, seed {}",
         cfg.model.name, cfg.n, cfg.r, cfg.w, cfg.trials, cfg.seed
     )?;
+    if let Some(t) = world {
+        writeln!(out, "world: {}", topology::WorldLine(t))?;
+    }
     writeln!(out)?;
     writeln!(out, "| latency (ms) | p50 | p99 | p99.9 |")?;
     writeln!(out, "|---|---|---|---|")?;
