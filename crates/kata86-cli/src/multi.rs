@@ -132,7 +132,7 @@ pub fn render(
     out: &mut dyn Write,
 ) -> Result<Verdict, CliError> {
     let path = m.path;
-    let row = engine::multi::row_of(&m.drill, path, rs);
+    let row = engine::multi::row_of_judged(&m.drill, path, rs, judged);
     match format {
         Format::Json => output::multi::drill_json(m, rs, &row, judged, command, out)?,
         _ => output::multi::drill_table(m, rs, &row, judged, command, out)?,

@@ -39,7 +39,7 @@ use engine::drill::sli::Verdict;
 use engine::drill::{
     run_drills, Builtin, DrillConfig, DrillRuns, FaultKind, JpRole, Policy, Replication,
 };
-use engine::multi::{judge, row_of, run_multis, MultiConfig, WritePath};
+use engine::multi::{judge, row_of_judged, run_multis, MultiConfig, WritePath};
 use engine::{run_cell, Cell, QuorumSpec, SimConfig};
 use metrics::{LatencyHistogram, Series, Slo, SloVerdict};
 use rayon::prelude::*;
@@ -1016,8 +1016,8 @@ fn multi(
         d.strategy = strategy;
         let m = MultiConfig::new(d, path);
         let rs = run_multis(&m, space.seed, space.runs)?;
-        let row = row_of(&m.drill, path, &rs);
         let judged = judge(&m.drill, &rs);
+        let row = row_of_judged(&m.drill, path, &rs, &judged);
         let name = if i == 0 {
             "normal operation"
         } else {

@@ -312,8 +312,19 @@ fn single_leader(
 /// Multi-leader results of drill `d` on `path`, one per run, as a
 /// comparison row.
 pub fn row_of(d: &DrillConfig, path: WritePath, runs: &[MultiResult]) -> CompareRow {
+    row_of_judged(d, path, runs, &super::judge(d, runs))
+}
+
+/// [`row_of`] for runs already judged (`judged` is [`super::judge`] of
+/// `d` and `runs`): a drill that prints its verdicts judges them once.
+pub fn row_of_judged(
+    d: &DrillConfig,
+    path: WritePath,
+    runs: &[MultiResult],
+    judged: &super::Judged,
+) -> CompareRow {
     let first = &runs[0];
-    let mut judged = Vec::new();
+    let mut meets = Vec::new();
     let sites = (0..first.sites.len())
         .map(|i| {
             let mut h = LatencyHistogram::default();
@@ -325,7 +336,7 @@ pub fn row_of(d: &DrillConfig, path: WritePath, runs: &[MultiResult]) -> Compare
                 .filter_map(|r| r.sites[i].availability())
                 .collect();
             let nc = runs.iter().map(|r| r.sites[i].not_completed()).collect();
-            judged.push(site_meets(d, &first.sites[i].name, &h));
+            meets.push(site_meets(d, &first.sites[i].name, &h));
             site(&first.sites[i].name, &h, avail, nc)
         })
         .collect::<Vec<_>>();
@@ -335,12 +346,12 @@ pub fn row_of(d: &DrillConfig, path: WritePath, runs: &[MultiResult]) -> Compare
     }
     let [rights_p50, rights_p95, _] = quantiles(&rights);
     let of = |f: fn(&MultiResult) -> u64| Spread::of_values(runs.iter().map(f));
-    let (verdicts_judged, verdicts_failing) = verdict_counts(&super::judge(d, runs).verdicts);
+    let (verdicts_judged, verdicts_failing) = verdict_counts(&judged.verdicts);
     CompareRow {
         drill: d.name.clone(),
         write_path: path,
         runs: runs.len() as u32,
-        slo_ok: row_meets(judged),
+        slo_ok: row_meets(meets),
         verdicts_judged,
         verdicts_passed: verdicts_judged - verdicts_failing.len() as u32,
         verdicts_failing,

@@ -21,7 +21,8 @@ mod compare;
 mod sim;
 
 pub use compare::{
-    charge_objectives, compare, compare_with, row_of, CompareRow, CompareSite, MAX_COMPARE_RUNS,
+    charge_objectives, compare, compare_with, row_of, row_of_judged, CompareRow, CompareSite,
+    MAX_COMPARE_RUNS,
 };
 
 use metrics::{LatencyHistogram, Spread};
