@@ -132,6 +132,9 @@ pub(crate) struct Traffic<'w> {
     sources: Vec<(usize, Source)>,
     accounts: Accounts,
     workload: &'w WalletConfig,
+    /// Which source sends next, and when (`None` without sites): found once
+    /// per request, after each take.
+    next: Option<(usize, Micros)>,
 }
 
 impl<'w> Traffic<'w> {
@@ -142,14 +145,17 @@ impl<'w> Traffic<'w> {
         rate: f64,
         workload: &'w WalletConfig,
     ) -> Traffic<'w> {
-        Traffic {
+        let mut t = Traffic {
             sources: sites
                 .into_iter()
                 .map(|s| (s.idx(), Source::new(seed, s, rate)))
                 .collect(),
             accounts: Accounts::new(workload.accounts, workload.popularity),
             workload,
-        }
+            next: None,
+        };
+        t.next = t.peek();
+        t
     }
 
     /// Which source sends next, and when (`None` without sites).
@@ -163,14 +169,16 @@ impl<'w> Traffic<'w> {
 
     /// When the next request arrives (never, without sites).
     pub(crate) fn next_at(&self) -> Micros {
-        self.peek().map_or(Micros::MAX, |(_, at)| at)
+        self.next.map_or(Micros::MAX, |(_, at)| at)
     }
 
     /// The next request: when it arrives, from which site, and what it
     /// asks; `None` without sites.
     pub(crate) fn take(&mut self) -> Option<(Micros, usize, Request)> {
-        let (i, at) = self.peek()?;
+        let (i, at) = self.next?;
         let (site, src) = &mut self.sources[i];
-        Some((at, *site, src.take(self.workload, &self.accounts)))
+        let req = (at, *site, src.take(self.workload, &self.accounts));
+        self.next = self.peek();
+        Some(req)
     }
 }
