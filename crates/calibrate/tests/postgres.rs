@@ -32,11 +32,37 @@ fn seconds(var: &str, default: u64) -> Duration {
 /// Fitted on three replicas async; semi-sync and majority on three and five
 /// replicas (and async on five) predicted out of sample, each within its
 /// tolerance.
+///
+/// These are wall-clock measurements of real servers on a shared machine:
+/// a burst of other work (a parallel build, another test binary) can push
+/// one tail quantile out in one 10 s window. So a calibration that misses is
+/// measured once more from scratch (fresh clusters, fresh fit), and the test
+/// fails when the second misses too; both attempts' misses are printed.
 #[test]
 fn out_of_sample_predictions_hold() {
     if !postgres_available() {
         return;
     }
+    let mut failures = Vec::new();
+    for attempt in 1..=2 {
+        match calibrate_once() {
+            Ok(()) => {
+                if attempt > 1 {
+                    eprintln!("attempt 1 missed, attempt 2 held:\n{}", failures.join("\n"));
+                }
+                return;
+            }
+            Err(misses) => {
+                eprintln!("attempt {attempt} out of tolerance:\n{misses}");
+                failures.push(format!("attempt {attempt}:\n{misses}"));
+            }
+        }
+    }
+    panic!("out of tolerance twice:\n{}", failures.join("\n"));
+}
+
+/// One calibration: `Err` lists the predictions out of tolerance.
+fn calibrate_once() -> Result<(), String> {
     let opts = Options {
         worlds: vec![World::three(), World::five()],
         modes: Mode::ALL.to_vec(),
@@ -81,15 +107,15 @@ fn out_of_sample_predictions_hold() {
     }
     eprintln!("fitted: {:?}", report.fitted);
     assert!(report.judged > 0);
-    assert!(
-        misses.is_empty(),
-        "out of tolerance:\n{}",
-        misses.join("\n")
-    );
     assert_eq!(
         report.configurations.iter().filter(|c| c.in_sample).count(),
         1
     );
+    if misses.is_empty() {
+        Ok(())
+    } else {
+        Err(misses.join("\n"))
+    }
 }
 
 /// Dropping a cluster stops every server and removes its directory.

@@ -80,12 +80,16 @@ fn add_to(counts: &mut [u64], value: u64, n: u64) {
 /// Recording is built for the simulator's hot loop. Consecutive equal values
 /// are gathered in a run (many series are constant for long stretches); when
 /// the value changes, the run is added to its bucket's count, the bucket
-/// found with hdrhistogram's own arithmetic, and nothing else is touched
-/// (hdrhistogram's `record` also updates the minimum, maximum and total on
-/// every call). Readers are meant for report time: they load the counts and
-/// the pending run into an [`hdrhistogram::Histogram`] with the same bounds
-/// and read that, so every figure is hdrhistogram's and identical to
-/// recording each value into it directly.
+/// found with hdrhistogram's own arithmetic, and only the total is kept
+/// besides (hdrhistogram's `record` also updates the minimum and maximum on
+/// every call). Most readers are meant for report time: they load the counts
+/// and the pending run into an [`hdrhistogram::Histogram`] with the same
+/// bounds and read that, so every figure is hdrhistogram's and identical to
+/// recording each value into it directly. The readers a monitor calls every
+/// window ([`value_at_quantile`](Self::value_at_quantile),
+/// [`quantile_floor`](Self::quantile_floor),
+/// [`counts_at_most`](Self::counts_at_most)) walk the buckets themselves,
+/// the way hdrhistogram does (a property test holds them to it).
 #[derive(Clone)]
 pub struct LatencyHistogram {
     /// How many values fell in each bucket, in hdrhistogram's layout, except
@@ -97,6 +101,9 @@ pub struct LatencyHistogram {
     run_len: u64,
     /// How many recorded values exceeded `MAX_TRACKABLE_US`.
     saturated: u64,
+    /// Every value recorded (saturating): [`count`](Self::count) without
+    /// a pass over the buckets, which a monitor asks every window.
+    total: u64,
 }
 
 impl LatencyHistogram {
@@ -117,6 +124,7 @@ impl LatencyHistogram {
             run_value: 0,
             run_len: 0,
             saturated: 0,
+            total: 0,
         }
     }
 
@@ -129,6 +137,7 @@ impl LatencyHistogram {
     /// Records `n` durations of `us` microseconds each. Never panics.
     #[inline]
     pub fn record_n(&mut self, us: u64, n: u64) {
+        self.total = self.total.saturating_add(n);
         let value = if us > Self::MAX_TRACKABLE_US {
             self.saturated = add_saturated(self.saturated, n);
             Self::MAX_TRACKABLE_US
@@ -152,13 +161,12 @@ impl LatencyHistogram {
         }
         add_to(&mut self.counts, other.run_value, other.run_len);
         self.saturated = self.saturated.saturating_add(other.saturated);
+        self.total = self.total.saturating_add(other.total);
     }
 
     /// How many values were recorded (saturated ones included).
     pub fn count(&self) -> u64 {
-        self.counts
-            .iter()
-            .fold(self.run_len, |sum, &c| sum.saturating_add(c))
+        self.total
     }
 
     /// Whether `part` could be one of the shares added into `self`: every
@@ -402,14 +410,11 @@ impl LatencyHistogram {
                 .checked_add(v.count_at_value())
                 .ok_or_else(|| bad("its counts add up past 2^64".into()))?;
         }
-        if out
+        out.total = out
             .counts
             .iter()
             .try_fold(0u64, |s, &c| s.checked_add(c))
-            .is_none()
-        {
-            return Err(bad("its counts add up past 2^64".into()));
-        }
+            .ok_or_else(|| bad("its counts add up past 2^64".into()))?;
         let top = out.counts[index_of(Self::MAX_TRACKABLE_US)];
         if saturated > top {
             return Err(bad(format!(
