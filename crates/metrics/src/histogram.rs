@@ -33,7 +33,6 @@ const fn lowest_value_at(index: usize) -> u64 {
     ((index - (bucket << (SUB_BUCKET_BITS - 1))) as u64) << bucket
 }
 
-/// The first 4 bytes of hdrhistogram's V2 deflate encoding.
 /// The highest value of the bucket at `index` (hdrhistogram's
 /// `highest_equivalent` of its values).
 const fn highest_value_at(index: usize) -> u64 {
@@ -41,6 +40,7 @@ const fn highest_value_at(index: usize) -> u64 {
     lowest_value_at(index) + (1 << bucket) - 1
 }
 
+/// The first 4 bytes of hdrhistogram's V2 deflate encoding.
 const V2_DEFLATE_COOKIE: u32 = 0x1c84_9314;
 /// The first 4 bytes of the V2 encoding inside it.
 const V2_COOKIE: u32 = 0x1c84_9313;
