@@ -40,6 +40,10 @@ const fn highest_value_at(index: usize) -> u64 {
     lowest_value_at(index) + (1 << bucket) - 1
 }
 
+/// Buckets summed at a time when a reader skips ahead (hdrhistogram's
+/// `SCAN_CHUNK`).
+const SCAN_CHUNK: usize = 8;
+
 /// The first 4 bytes of hdrhistogram's V2 deflate encoding.
 const V2_DEFLATE_COOKIE: u32 = 0x1c84_9314;
 /// The first 4 bytes of the V2 encoding inside it.
@@ -216,7 +220,23 @@ impl LatencyHistogram {
         let target = ((q * self.count() as f64).ceil() as u64).max(1);
         let pending = index_of(self.run_value);
         let mut total = 0u64;
-        for (i, &c) in self.counts.iter().enumerate() {
+        let mut from = 0;
+        // Unless the total saturated, no partial sum can overflow: skip
+        // whole chunks with plain (vectorised) sums, as hdrhistogram does.
+        if self.total < u64::MAX {
+            for chunk in self.counts.chunks_exact(SCAN_CHUNK) {
+                let mut sum: u64 = chunk.iter().sum();
+                if (from..from + SCAN_CHUNK).contains(&pending) {
+                    sum += self.run_len;
+                }
+                if total + sum >= target {
+                    break;
+                }
+                total += sum;
+                from += SCAN_CHUNK;
+            }
+        }
+        for (i, &c) in self.counts.iter().enumerate().skip(from) {
             total = total.saturating_add(c);
             if i == pending {
                 total = total.saturating_add(self.run_len);
@@ -285,9 +305,13 @@ impl LatencyHistogram {
             // beyond the range), as hdrhistogram's `count_between(0, us)`.
             let last = index_of(us.min(Self::MAX_TRACKABLE_US));
             let run = if pending <= last { self.run_len } else { 0 };
-            self.counts[..=last]
-                .iter()
-                .fold(run, |sum, &c| sum.saturating_add(c))
+            let counts = &self.counts[..=last];
+            if self.total < u64::MAX {
+                // No partial sum can overflow: a plain (vectorised) sum.
+                counts.iter().sum::<u64>() + run
+            } else {
+                counts.iter().fold(run, |sum, &c| sum.saturating_add(c))
+            }
         })
     }
 
@@ -644,6 +668,24 @@ mod tests {
                 proptest::prop_assert_eq!(ours.counts_at_most([us])[0], hdr.count_between(0, us));
             }
         }
+    }
+
+    /// A total past 2^64 saturates and the readers take the saturating
+    /// walk (the chunked sums would overflow): still the right buckets.
+    #[test]
+    fn a_saturated_total_reads_by_the_saturating_walk() {
+        let mut h = LatencyHistogram::new();
+        h.record_n(5, u64::MAX - 3);
+        h.record_n(7_000, 10);
+        h.record(3);
+        assert_eq!(h.count(), u64::MAX);
+        assert_eq!(h.value_at_quantile(0.5), 5);
+        assert_eq!(h.value_at_quantile(1.0), 7_003);
+        assert_eq!(h.quantile_floor(1.0), 7_000);
+        assert_eq!(
+            h.counts_at_most([2, 6, 10_000]),
+            [0, u64::MAX - 2, u64::MAX]
+        );
     }
 
     /// The bucket arithmetic agrees with hdrhistogram's at every bucket edge.
