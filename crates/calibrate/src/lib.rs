@@ -46,7 +46,7 @@ use topology::{RegionId, SiteId, Topology};
 
 use cluster::{Cluster, StandbySpec};
 use delay::{DelayLine, Overhead};
-use model::{Fitted, Geometry, Metric, Q3, QUANTILES};
+use model::{Fitted, Geometry, Metric, Side, Q3, QUANTILES};
 use workload::{SitePlan, WorkloadPlan};
 
 /// Everything that can stop a calibration.
@@ -385,13 +385,23 @@ pub struct Row {
     pub quantile: &'static str,
     /// Measured, ms (median over repeats).
     pub measured_ms: f64,
+    /// Samples behind the measured figure, all repeats.
+    pub samples: u64,
+    /// The measured quantile's order-statistic interval (`model::rank_interval`,
+    /// ends as medians over repeats), ms: how finely `samples` pin it.
+    pub measured_interval_ms: [f64; 2],
     /// Predicted by the model with the fitted parameters, ms.
     pub predicted_ms: Option<f64>,
+    /// The predictions of the fits on the fitted configuration's interval
+    /// ends (lowest, highest), ms: the fit's own sampling error.
+    pub predicted_interval_ms: Option<[f64; 2]>,
     /// Predicted / measured.
     pub ratio: Option<f64>,
-    /// The allowed |predicted − measured|, ms (out-of-sample p50/p95 only).
+    /// The model error allowed between the predicted and the measured
+    /// intervals, ms (out-of-sample p50/p95 only): `model::tolerance_ms`.
     pub tolerance_ms: Option<f64>,
-    /// Whether the prediction is within it.
+    /// Whether the two intervals are within it of each other
+    /// (`model::within`).
     pub within: Option<bool>,
 }
 
@@ -772,7 +782,8 @@ pub fn topology_path(lag_path: &Path) -> PathBuf {
     lag_path.with_extension("topology.toml")
 }
 
-/// Medians over repeats of one configuration's series.
+/// Medians over repeats of one configuration's series, at one [`Side`] of
+/// each quantile's order-statistic interval; sample counts summed.
 #[derive(Debug, Clone, Default)]
 struct Series {
     commit: Vec<Q3>,
@@ -781,6 +792,12 @@ struct Series {
     pg_lag: Vec<[Q3; 3]>,
     charges: u64,
     errors: u64,
+    /// Sample counts: commit per site, staleness per standby, data age per
+    /// site, `pg_stat_replication` samples per standby.
+    n_commit: Vec<u64>,
+    n_staleness: Vec<u64>,
+    n_data_age: Vec<u64>,
+    n_pg_lag: Vec<u64>,
 }
 
 fn median_series(reps: &[Series]) -> Series {
@@ -801,7 +818,17 @@ fn median_series(reps: &[Series]) -> Series {
             .collect(),
         charges: reps.iter().map(|s| s.charges).sum(),
         errors: reps.iter().map(|s| s.errors).sum(),
+        n_commit: sum_counts(reps, |s| &s.n_commit),
+        n_staleness: sum_counts(reps, |s| &s.n_staleness),
+        n_data_age: sum_counts(reps, |s| &s.n_data_age),
+        n_pg_lag: sum_counts(reps, |s| &s.n_pg_lag),
     }
+}
+
+fn sum_counts(reps: &[Series], f: impl Fn(&Series) -> &Vec<u64>) -> Vec<u64> {
+    (0..f(&reps[0]).len())
+        .map(|i| reps.iter().map(|s| f(s)[i]).sum())
+        .collect()
 }
 
 /// Runs the whole calibration: every world and mode, the fit, the
@@ -817,8 +844,8 @@ pub fn calibrate(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Repor
     ));
     let mut lateness = metrics::LatencyHistogram::new();
     let mut fsync_ms = None;
-    // (world index, mode, names, series)
-    let mut played: Vec<(usize, Mode, String, Series)> = Vec::new();
+    // (world index, mode, names, series at each Side)
+    let mut played: Vec<(usize, Mode, String, [Series; 3])> = Vec::new();
     let mut run = 0u32;
     for (wi, world) in opts.worlds.iter().enumerate() {
         let geo = world.geometry();
@@ -860,7 +887,7 @@ pub fn calibrate(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Repor
                 opts.duration.as_secs_f64()
             ));
             workload::set_sync_names(&cluster, &names)?;
-            let mut reps = Vec::new();
+            let mut reps: [Vec<Series>; 3] = Default::default();
             for _ in 0..opts.repeats {
                 workload::wait_caught_up(&cluster)?;
                 run += 1;
@@ -876,9 +903,12 @@ pub fn calibrate(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Repor
                     run,
                 };
                 let m = workload::play(&cluster, &plan)?;
-                reps.push(series_of(world, &m)?);
+                for (k, side) in Side::ALL.into_iter().enumerate() {
+                    reps[k].push(series_of(world, &m, side)?);
+                }
             }
-            played.push((wi, mode, names, median_series(&reps)));
+            let sides = reps.map(|r| median_series(&r));
+            played.push((wi, mode, names, sides));
         }
         for l in lines.iter().chain(cluster.links()) {
             lateness.merge(&l.lateness());
@@ -892,17 +922,24 @@ pub fn calibrate(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Repor
         .find(|(wi, mode, _, _)| *wi == 0 && *mode == Mode::Async)
         .map(|p| &p.3)
         .ok_or_else(|| CalibrateError::Empty("the async run of the first world".into()))?;
-    let fitted = fit(
-        fit_world,
-        &FitInput {
-            overhead_ms: overhead.p50_ms,
-            heartbeat_ms: opts.heartbeat.as_secs_f64() * 1000.0,
-            fsync_probe_ms: fsync_ms.unwrap_or(0.0),
-            commit: fit_series.commit.clone(),
-            replay_lag: fit_series.pg_lag.iter().map(|l| l[2]).collect(),
-            staleness: fit_series.staleness.clone(),
-        },
-    )?;
+    // The fit on the sample quantiles, and on either end of their intervals:
+    // how far the fit's own sampling error moves each prediction.
+    let mut fits = Vec::with_capacity(3);
+    for s in fit_series {
+        fits.push(fit(
+            fit_world,
+            &FitInput {
+                overhead_ms: overhead.p50_ms,
+                heartbeat_ms: opts.heartbeat.as_secs_f64() * 1000.0,
+                fsync_probe_ms: fsync_ms.unwrap_or(0.0),
+                commit: s.commit.clone(),
+                replay_lag: s.pg_lag.iter().map(|l| l[2]).collect(),
+                staleness: s.staleness.clone(),
+            },
+        )?);
+    }
+    let fits: [Fitted; 3] = fits.try_into().expect("three fits");
+    let fitted = fits[1];
     let think_ms = opts.think.as_secs_f64() * 1000.0;
     let mut configurations = Vec::new();
     let (mut judged, mut within) = (0, 0);
@@ -912,7 +949,7 @@ pub fn calibrate(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Repor
         let rows = rows_of(
             world,
             *mode,
-            &fitted,
+            &fits,
             series,
             in_sample,
             think_ms,
@@ -930,8 +967,8 @@ pub fn calibrate(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Repor
             mode: *mode,
             synchronous_standby_names: names.clone(),
             in_sample,
-            charges: series.charges,
-            charge_errors: series.errors,
+            charges: series[1].charges,
+            charge_errors: series[1].errors,
             rows,
         });
     }
@@ -988,7 +1025,7 @@ fn site_lines(
     Ok((lines, plans))
 }
 
-fn series_of(world: &World, m: &workload::Measured) -> Result<Series, CalibrateError> {
+fn series_of(world: &World, m: &workload::Measured, side: Side) -> Result<Series, CalibrateError> {
     for (i, h) in m.commit.iter().enumerate() {
         if h.count() == 0 {
             return Err(CalibrateError::Empty(format!(
@@ -998,29 +1035,35 @@ fn series_of(world: &World, m: &workload::Measured) -> Result<Series, CalibrateE
             )));
         }
     }
+    let q = |h: &metrics::LatencyHistogram| Q3::of_side(h, side);
+    let n = |hs: &[metrics::LatencyHistogram]| hs.iter().map(|h| h.count()).collect();
     Ok(Series {
-        commit: m.commit.iter().map(Q3::of).collect(),
-        staleness: m.staleness.iter().map(Q3::of).collect(),
+        commit: m.commit.iter().map(q).collect(),
+        staleness: m.staleness.iter().map(q).collect(),
         data_age: m
             .data_age
             .iter()
-            .map(|h| (h.count() > 0).then(|| Q3::of(h)))
+            .map(|h| (h.count() > 0).then(|| q(h)))
             .collect(),
         pg_lag: m
             .pg_lag
             .iter()
-            .map(|l| [Q3::of(&l[0]), Q3::of(&l[1]), Q3::of(&l[2])])
+            .map(|l| [q(&l[0]), q(&l[1]), q(&l[2])])
             .collect(),
         charges: m.charges_ok.iter().sum(),
         errors: m.charge_errors,
+        n_commit: n(&m.commit),
+        n_staleness: n(&m.staleness),
+        n_data_age: n(&m.data_age),
+        n_pg_lag: m.pg_lag.iter().map(|l| l[2].count()).collect(),
     })
 }
 
 fn rows_of(
     world: &World,
     mode: Mode,
-    f: &Fitted,
-    s: &Series,
+    fits: &[Fitted; 3],
+    s: &[Series; 3],
     in_sample: bool,
     think_ms: f64,
     accounts: u32,
@@ -1029,45 +1072,60 @@ fn rows_of(
     let t = &world.topology;
     let k = mode.sync_count(world.replicas());
     let mut rows = Vec::new();
-    let mut push = |metric: Metric, at: &str, measured: Q3, predicted: Option<Q3>| {
-        for (i, (name, _)) in QUANTILES.iter().enumerate() {
-            let m = measured.at(i);
-            let p = predicted.map(|p| p.at(i));
-            let tol = if in_sample {
-                None
-            } else {
-                p.and(model::tolerance_ms(metric, i, m))
-            };
-            rows.push(Row {
-                metric,
-                at: at.to_string(),
-                quantile: name,
-                measured_ms: m,
-                predicted_ms: p,
-                ratio: p.map(|p| {
-                    if m > 0.0 {
-                        p / m
-                    } else if p == 0.0 {
-                        1.0
-                    } else {
-                        f64::INFINITY
-                    }
-                }),
-                tolerance_ms: tol,
-                within: tol.and_then(|tol| p.map(|p| (p - m).abs() <= tol)),
-            });
-        }
-    };
-    let predicted_commit: Vec<Q3> = t
-        .site_ids()
-        .map(|site| model::predict_commit(&geo, f, site, k))
-        .collect();
+    // `measured` and `predicted` at [Low, Mid, High].
+    let mut push =
+        |metric: Metric, at: &str, samples: u64, measured: [Q3; 3], predicted: Option<[Q3; 3]>| {
+            for (i, (name, _)) in QUANTILES.iter().enumerate() {
+                let m3 = measured.map(|x| x.at(i));
+                let p3 = predicted.map(|p| p.map(|x| x.at(i)));
+                let (m, p) = (m3[1], p3.map(|p| p[1]));
+                let tol = if in_sample {
+                    None
+                } else {
+                    p.and(model::tolerance_ms(metric, i, m))
+                };
+                let span = |v: [f64; 3]| {
+                    [
+                        v.iter().copied().fold(f64::INFINITY, f64::min),
+                        v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                    ]
+                };
+                rows.push(Row {
+                    metric,
+                    at: at.to_string(),
+                    quantile: name,
+                    measured_ms: m,
+                    samples,
+                    measured_interval_ms: span(m3),
+                    predicted_ms: p,
+                    predicted_interval_ms: p3.map(span),
+                    ratio: p.map(|p| {
+                        if m > 0.0 {
+                            p / m
+                        } else if p == 0.0 {
+                            1.0
+                        } else {
+                            f64::INFINITY
+                        }
+                    }),
+                    tolerance_ms: tol,
+                    within: tol.and_then(|tol| p3.map(|p3| model::within(p3, m3, tol))),
+                });
+            }
+        };
+    let predicted_commit: [Vec<Q3>; 3] = fits.map(|f| {
+        t.site_ids()
+            .map(|site| model::predict_commit(&geo, &f, site, k))
+            .collect()
+    });
+    let at = |v: &[Vec<Q3>; 3], i: usize| [v[0][i], v[1][i], v[2][i]];
     for site in t.site_ids() {
         push(
             Metric::Commit,
             t.site_name(site),
-            s.commit[site.idx()],
-            Some(predicted_commit[site.idx()]),
+            s[1].n_commit[site.idx()],
+            [0, 1, 2].map(|k| s[k].commit[site.idx()]),
+            Some(at(&predicted_commit, site.idx())),
         );
     }
     let regions = geo.standbys();
@@ -1075,32 +1133,40 @@ fn rows_of(
         push(
             Metric::Staleness,
             t.region_name(*r),
-            s.staleness[i],
-            Some(model::predict_staleness(&geo, f, *r)),
+            s[1].n_staleness[i],
+            [0, 1, 2].map(|k| s[k].staleness[i]),
+            Some(fits.map(|f| model::predict_staleness(&geo, &f, *r))),
         );
     }
-    let writers = model::Writers {
-        commit_ms: predicted_commit.iter().map(|c| c.p50).collect(),
+    let writers: [model::Writers; 3] = [0, 1, 2].map(|k| model::Writers {
+        commit_ms: predicted_commit[k].iter().map(|c| c.p50).collect(),
         think_ms,
         accounts,
-    };
+    });
     for site in t.site_ids() {
-        if let Some(measured) = s.data_age[site.idx()] {
+        if s[1].data_age[site.idx()].is_some() {
             let home = t.home(site);
             push(
                 Metric::DataAge,
                 t.site_name(site),
-                measured,
-                Some(model::predict_data_age(&geo, f, home, &writers)),
+                s[1].n_data_age[site.idx()],
+                [0, 1, 2].map(|k| s[k].data_age[site.idx()].unwrap_or_default()),
+                Some([0, 1, 2].map(|k| model::predict_data_age(&geo, &fits[k], home, &writers[k]))),
             );
         }
     }
     for (i, r) in regions.iter().enumerate() {
-        for (k, metric) in [Metric::WriteLag, Metric::FlushLag, Metric::ReplayLag]
+        for (j, metric) in [Metric::WriteLag, Metric::FlushLag, Metric::ReplayLag]
             .into_iter()
             .enumerate()
         {
-            push(metric, t.region_name(*r), s.pg_lag[i][k], None);
+            push(
+                metric,
+                t.region_name(*r),
+                s[1].n_pg_lag[i],
+                [0, 1, 2].map(|k| s[k].pg_lag[i][j]),
+                None,
+            );
         }
     }
     rows

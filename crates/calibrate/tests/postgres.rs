@@ -33,9 +33,12 @@ fn seconds(var: &str, default: u64) -> Duration {
 /// replicas (and async on five) predicted out of sample, each within its
 /// tolerance.
 ///
-/// These are wall-clock measurements of real servers on a shared machine:
-/// a burst of other work (a parallel build, another test binary) can push
-/// one tail quantile out in one 10 s window. So a calibration that misses is
+/// A prediction is judged against the measured quantile's order-statistic
+/// interval, from the fit's own interval (`calibrate::model::within`): one
+/// site's semi-sync charges in a 10 s window are about 30, whose p95 is
+/// their second largest, which one stall of the shared machine moves.
+/// These are still wall-clock measurements of real servers beside other
+/// work (a parallel build, another test binary), so a calibration that misses is
 /// measured once more from scratch (fresh clusters, fresh fit), and the test
 /// fails when the second misses too; both attempts' misses are printed.
 #[test]
@@ -74,13 +77,16 @@ fn calibrate_once() -> Result<(), String> {
     for c in &report.configurations {
         for r in &c.rows {
             eprintln!(
-                "{:6} {:10} {:11} {:3} {:4} measured {:9.3} predicted {:>9} {}",
+                "{:6} {:10} {:11} {:3} {:4} n {:6} measured {:9.3} ({:.1}–{:.1}) predicted {:>9} {}",
                 c.world,
                 c.mode.name(),
                 r.metric.name(),
                 r.at,
                 r.quantile,
+                r.samples,
                 r.measured_ms,
+                r.measured_interval_ms[0],
+                r.measured_interval_ms[1],
                 r.predicted_ms
                     .map(|p| format!("{p:.3}"))
                     .unwrap_or_default(),
@@ -92,14 +98,20 @@ fn calibrate_once() -> Result<(), String> {
             );
             if r.within == Some(false) {
                 misses.push(format!(
-                    "{} {} {} {} {}: measured {:.1} ms, predicted {:.1} ms (tolerance {:.1} ms)",
+                    "{} {} {} {} {}: measured {:.1} ms ({:.1}–{:.1}, {} samples), predicted {:.1} ms \
+                     ({:.1}–{:.1}), tolerance {:.1} ms",
                     c.world,
                     c.mode.name(),
                     r.metric.name(),
                     r.at,
                     r.quantile,
                     r.measured_ms,
+                    r.measured_interval_ms[0],
+                    r.measured_interval_ms[1],
+                    r.samples,
                     r.predicted_ms.unwrap_or(f64::NAN),
+                    r.predicted_interval_ms.map_or(f64::NAN, |p| p[0]),
+                    r.predicted_interval_ms.map_or(f64::NAN, |p| p[1]),
                     r.tolerance_ms.unwrap_or(f64::NAN)
                 ));
             }

@@ -55,9 +55,9 @@ pub fn table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "| world | mode | metric | at | pct | measured ms | predicted ms | ratio | tolerance ms | within |"
+        "| world | mode | metric | at | pct | n | measured ms | interval | predicted ms | interval | ratio | tolerance ms | within |"
     )?;
-    writeln!(out, "|---|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
     for c in &r.configurations {
         for row in c.rows.iter().filter(|row| {
             matches!(
@@ -73,14 +73,20 @@ pub fn table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             };
             writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {:.1} | {:.1}–{:.1} | {} | {} | {} | {} | {} |",
                 c.world,
                 c.mode.name(),
                 row.metric.name(),
                 row.at,
                 row.quantile,
+                row.samples,
                 row.measured_ms,
+                row.measured_interval_ms[0],
+                row.measured_interval_ms[1],
                 opt(row.predicted_ms, 1),
+                row.predicted_interval_ms
+                    .map(|[a, b]| format!("{a:.1}–{b:.1}"))
+                    .unwrap_or_default(),
                 opt(row.ratio.filter(|x| x.is_finite()), 3),
                 opt(row.tolerance_ms, 1),
                 within
@@ -166,9 +172,13 @@ pub fn table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "{} of {} out-of-sample predictions within tolerance (commit p50/p95: 15 % or 5 ms; \
-         staleness and data age p50/p95: 20 % or 10 ms)",
-        r.within, r.judged
+        "{} of {} out-of-sample predictions within tolerance of the measured interval (the \
+         predicted and measured order-statistic intervals, {} standard deviations of the rank \
+         each way, at most this far apart: commit p50/p95 15 % or 5 ms; staleness and data age \
+         p50/p95 20 % or 10 ms)",
+        r.within,
+        r.judged,
+        calibrate::model::INTERVAL_Z
     )?;
     Ok(())
 }
