@@ -485,3 +485,53 @@ fn lww_reads_under_a_lag_spike_report_it() {
     let e = run_multi(&MultiConfig::new(d, WritePath::Lww), 5).unwrap_err();
     assert!(e.to_string().contains("no leader to read from"), "{e}");
 }
+
+/// `WRITE_READONLY_MODE` on a multi-leader path: a charge sent while it is
+/// on is refused unsent (nothing booked, a bad event), one sent after it is
+/// booked; the switch is logged. Every other runbook flag, and the runbook
+/// drill, are refused by name.
+#[test]
+fn read_only_mode_refuses_charges_only_while_on() {
+    use engine::ops::{Flag, FlagSpan};
+    for path in [WritePath::Lww, WritePath::Crdt, WritePath::Escrow] {
+        let mut m = two_regions(path);
+        m.drill.flags.push(FlagSpan {
+            flag: Flag::WriteReadonlyMode,
+            on: ms(500.0),
+            off: ms(1_500.0),
+        });
+        m.validate().expect("WRITE_READONLY_MODE applies");
+        let script = [charge(1_000.0, 0, 1_000), charge(2_000.0, 1, 2_000)];
+        let r = run_script(&m, 1, &script).expect("valid");
+        assert_eq!(r.rejected_charges, 1, "{path}: {r:?}");
+        assert_eq!(r.acknowledged_charges, 1, "{path}: {r:?}");
+        assert_eq!(r.flags.len(), 1);
+        assert_eq!(
+            (r.flags[0].on, r.flags[0].off),
+            (ms(500.0), Some(ms(1_500.0)))
+        );
+        assert!(r.invariants_ok, "{path}: {r:?}");
+        // The same script without the flag books both.
+        let free = play(path, &script);
+        assert_eq!((free.rejected_charges, free.acknowledged_charges), (0, 2));
+        assert!(free.flags.is_empty());
+    }
+    // DISABLE_RECS is logged, with nothing to shed; FORCE_LEADER_READ
+    // has no leader to send reads to.
+    let mut m = two_regions(WritePath::Crdt);
+    m.drill.flags.push(FlagSpan {
+        flag: Flag::DisableRecs,
+        on: ms(500.0),
+        off: ms(1_500.0),
+    });
+    let r = run_script(&m, 1, &[charge(1_000.0, 0, 1_000)]).expect("valid");
+    assert_eq!((r.rejected_charges, r.acknowledged_charges), (0, 1));
+    assert_eq!(r.flags[0].flag, Flag::DisableRecs);
+    m.drill.flags[0].flag = Flag::ForceLeaderRead;
+    let e = m.validate().expect_err("refused").to_string();
+    assert!(e.contains("FORCE_LEADER_READ"), "{e}");
+    let mut m = two_regions(WritePath::Crdt);
+    m.drill.runbook = true;
+    let e = m.validate().expect_err("refused").to_string();
+    assert!(e.contains("runbook"), "{e}");
+}

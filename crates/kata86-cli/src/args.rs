@@ -733,7 +733,9 @@ pub struct DrillArgs {
     /// Switch a runbook flag for a time window of the drill: NAME@ON-OFF,
     /// e.g. FORCE_LEADER_READ@60-180 or FORCE_LEADER_READ@1m-3m
     /// (repeatable); each end a duration, bare numbers in seconds. Flags:
-    /// FORCE_LEADER_READ, WRITE_READONLY_MODE, DISABLE_RECS.
+    /// FORCE_LEADER_READ, WRITE_READONLY_MODE, DISABLE_RECS. The
+    /// multi-leader write paths refuse FORCE_LEADER_READ (no leader to
+    /// force reads to); DISABLE_RECS has no eligibility reads to shed there.
     #[arg(long = "flag", value_name = "NAME@ON-OFF", value_parser = flag_window)]
     pub flags: Vec<String>,
 

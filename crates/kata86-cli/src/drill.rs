@@ -181,11 +181,32 @@ pub(crate) fn plan(a: &DrillArgs, inputs: &Inputs) -> Result<Plan, CliError> {
     if let Some(s) = &a.strategy {
         cfg.strategy = s.engine();
     }
+    flags_and_timing(a, &mut cfg)?;
+    // The report's per-window series cost two histograms a window: kept
+    // only when a report is asked for.
+    cfg.report_series = a.common.report.is_some();
+    cfg.validate()?;
+    let configs = cfg.compared(a.matrix, a.watermark.is_some());
+    let n = runs_count(a.runs.unwrap_or(20))?;
+    let work = crate::files::drill_work(&cfg).times(n as f64 * configs.len() as f64);
+    if let Some(why) = work.refusal(length(a.allow_long)) {
+        return Err(CliError::Usage(format!("this drill is too big: {why}")));
+    }
+    Ok(Plan {
+        cfg,
+        configs,
+        runs: n,
+    })
+}
+
+/// `--flag` windows added to `cfg` and the drill's timing set, each flag
+/// checked against the drill's end and the onset shift.
+pub(crate) fn flags_and_timing(a: &DrillArgs, cfg: &mut DrillConfig) -> Result<(), CliError> {
     for f in &a.flags {
         cfg.flags.push(parse_flag(f)?);
     }
-    timing(a, &mut cfg)?;
-    flags_within(a, &cfg)?;
+    timing(a, cfg)?;
+    flags_within(a, cfg)?;
     // A --flag window the onset shift would push past the end: say so in
     // the user's flags, not the engine's fault onset window they never set.
     if let Err(e) = cfg.check_onset_window() {
@@ -217,21 +238,7 @@ pub(crate) fn plan(a: &DrillArgs, inputs: &Inputs) -> Result<Plan, CliError> {
             None => e.into(),
         });
     }
-    // The report's per-window series cost two histograms a window: kept
-    // only when a report is asked for.
-    cfg.report_series = a.common.report.is_some();
-    cfg.validate()?;
-    let configs = cfg.compared(a.matrix, a.watermark.is_some());
-    let n = runs_count(a.runs.unwrap_or(20))?;
-    let work = crate::files::drill_work(&cfg).times(n as f64 * configs.len() as f64);
-    if let Some(why) = work.refusal(length(a.allow_long)) {
-        return Err(CliError::Usage(format!("this drill is too big: {why}")));
-    }
-    Ok(Plan {
-        cfg,
-        configs,
-        runs: n,
-    })
+    Ok(())
 }
 
 /// Writes the report of a drill's runs in `a.common.format` and returns the

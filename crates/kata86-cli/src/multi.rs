@@ -17,7 +17,7 @@ use engine::multi::{
 use routing::ReadStrategy;
 
 use crate::args::{CompareArgs, DrillArgs, Format};
-use crate::drill::{runs_count, timing};
+use crate::drill::runs_count;
 use crate::files::read_scenario;
 use crate::{CliError, Verdict};
 
@@ -39,10 +39,8 @@ pub fn drill(
     if a.replication.is_some() {
         return Err(no_leader("--replication"));
     }
-    if a.matrix || a.no_fencing || a.watermark.is_some() || !a.flags.is_empty() {
-        return Err(no_leader(
-            "--matrix, --no-fencing, --watermark and --flag each",
-        ));
+    if a.matrix || a.no_fencing || a.watermark.is_some() {
+        return Err(no_leader("--matrix, --no-fencing and --watermark each"));
     }
     if let Some(s) = a.strategy {
         if matches!(s.engine(), ReadStrategy::Leader | ReadStrategy::Quorum) {
@@ -64,7 +62,7 @@ pub fn drill(
             "--runs {n}: a multi-leader drill plays at most {MAX_COMPARE_RUNS} runs"
         )));
     }
-    timing(a, &mut cfg)?;
+    crate::drill::flags_and_timing(a, &mut cfg)?;
     // The page's per-window series cost two histograms a window.
     cfg.report_series = a.common.report.is_some();
     let mut m = MultiConfig::new(cfg, path);

@@ -244,6 +244,22 @@ fn bad_write_paths_and_combinations_are_refused() {
     let err = refused(&["drill", "baseline", "--write-path", "lww", "--runs", "1001"]);
     assert!(err.contains("--runs 1001"), "{err}");
     refused(&["drill", "baseline", "--write-path", "lww", "--matrix"]);
+    // Runbook flags: B has no leader to force reads to and no eligibility
+    // reads to shed; the runbook drill's first step is such a flag.
+    let err = refused(&[
+        "drill",
+        "baseline",
+        "--write-path",
+        "crdt",
+        "--flag",
+        "FORCE_LEADER_READ@60-120",
+    ]);
+    assert!(err.contains("FORCE_LEADER_READ"), "{err}");
+    let err = refused(&["drill", "runbook", "--write-path", "lww"]);
+    assert!(
+        err.contains("runbook") && err.contains("WRITE_READONLY_MODE"),
+        "{err}"
+    );
     refused(&["compare", "--scenario", "/nonexistent.toml"]);
     for n in ["0", "-1", "1001"] {
         let err = refused(&["compare", "--runs", n]);
@@ -447,4 +463,40 @@ fn multi_leader_drills_are_monitored_by_the_same_alert_rules() {
         .unwrap()
         .iter()
         .all(|a| a["fault_at_ms"].is_null()));
+}
+
+/// `WRITE_READONLY_MODE` on B: the charges sent in its window are refused,
+/// the identity `charges = acknowledged + declined + unknown + refused`
+/// holds, and the switch is reported.
+#[test]
+fn read_only_mode_refuses_b_charges_in_its_window() {
+    for p in PATHS {
+        let out = ok(&[
+            "drill",
+            "baseline",
+            "--write-path",
+            p,
+            "--runs",
+            "1",
+            "--duration",
+            "120",
+            "--flag",
+            "WRITE_READONLY_MODE@30-60",
+            "--format",
+            "json",
+        ]);
+        let v: Value = serde_json::from_str(&out).expect("JSON");
+        let r = &v;
+        let n = |k: &str| r[k].as_u64().unwrap_or_else(|| panic!("{k}: {r}"));
+        assert!(n("rejected_charges") > 0, "{p}: {r}");
+        assert_eq!(
+            n("charges"),
+            n("acknowledged_charges")
+                + n("declined_charges")
+                + n("unknown_outcome_charges")
+                + n("rejected_charges"),
+            "{p}"
+        );
+        assert_eq!(r["flags"][0]["name"], "WRITE_READONLY_MODE", "{p}");
+    }
 }

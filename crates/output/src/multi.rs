@@ -304,9 +304,16 @@ pub fn drill_table(
     writeln!(out, "world: {}", topology::WorldLine(&m.drill.topology))?;
     writeln!(out)?;
     writeln!(out, "{}", table(std::slice::from_ref(row)))?;
+    // Refused charges only exist under a flag; without one the line reads
+    // as it always has.
+    let refused = if r.flags.is_empty() {
+        String::new()
+    } else {
+        format!(" + {} refused (WRITE_READONLY_MODE)", r.rejected_charges)
+    };
     writeln!(
                 out,
-                "run 1 (seed {}, faults shifted by {:.1} s): charges {} = {} acknowledged + {} declined + {} unknown; {} repeats suppressed",
+                "run 1 (seed {}, faults shifted by {:.1} s): charges {} = {} acknowledged + {} declined + {} unknown{refused}; {} repeats suppressed",
                 r.seed,
                 to_ms(r.onset) / 1000.0,
                 r.charges,
@@ -315,6 +322,17 @@ pub fn drill_table(
                 r.unknown_outcome_charges,
                 r.duplicates_suppressed
             )?;
+    for f in &r.flags {
+        writeln!(
+            out,
+            "flag {} on at {:.1} s, {}",
+            f.flag,
+            to_ms(f.on) / 1000.0,
+            f.off
+                .map(|t| format!("off at {:.1} s", to_ms(t) / 1000.0))
+                .unwrap_or_else(|| "still on at the end".into())
+        )?;
+    }
     writeln!(
         out,
         "invariants_ok: {} (expected: {}){}",

@@ -187,6 +187,27 @@ impl MultiConfig {
                 self.path.name()
             )));
         }
+        if self.drill.runbook {
+            return Err(EngineError::BadDrill(format!(
+                "the runbook drill plays DESIGN.md's single-leader runbook (its first step is \
+                 FORCE_LEADER_READ); --write-path {} has no leader: play lag-spike, with \
+                 --flag WRITE_READONLY_MODE@ON-OFF for the step it can take",
+                self.path.name()
+            )));
+        }
+        if let Some(f) = self
+            .drill
+            .flags
+            .iter()
+            .find(|f| f.flag == crate::ops::Flag::ForceLeaderRead)
+        {
+            return Err(EngineError::BadDrill(format!(
+                "flag {}: --write-path {} has no leader to send reads to; it honours \
+                 WRITE_READONLY_MODE (and DISABLE_RECS, with no eligibility reads to shed)",
+                f.flag,
+                self.path.name()
+            )));
+        }
         let n = self.drill.topology.region_count();
         if self.path == WritePath::Escrow {
             if self.rights_holders.is_empty() {
@@ -273,6 +294,13 @@ pub struct MultiResult {
     pub spurious_declines: u64,
     /// Charges whose every attempt went unanswered.
     pub unknown_outcome_charges: u64,
+    /// Charges refused at once, unsent, while `WRITE_READONLY_MODE` was on
+    /// (a bad event for the site's verdicts, as on a single leader).
+    pub rejected_charges: u64,
+    /// The runbook flags as the run switched them (`WRITE_READONLY_MODE`
+    /// refuses charges; `DISABLE_RECS` has no eligibility reads to shed on
+    /// a multi-leader path; `FORCE_LEADER_READ` is refused).
+    pub flags: Vec<crate::ops::FlagSwitch>,
     /// Attempts a region recognised as a repeat of a key it had seen.
     pub duplicates_suppressed: u64,
     /// Keys booked twice (in two regions that had not seen each other's).

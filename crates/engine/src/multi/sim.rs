@@ -29,7 +29,7 @@ use crate::des::{
 use crate::des::{Attempt, Stop};
 use crate::drill::sli::SliCounter;
 use crate::drill::{DrillConfig, FaultKind, Watermark, Window};
-use crate::ops::Monitor;
+use crate::ops::{ChargeFailure, Flag, FlagSwitch, Monitor};
 use crate::Network;
 use replication::clock::{ClockModel, HlcStamp};
 
@@ -101,6 +101,8 @@ enum Ev {
     },
     /// The monitor closes a window.
     Close,
+    /// A runbook flag goes on (`true`) or off.
+    Flag(Flag, bool),
 }
 
 /// One account's line in a background report: the account, the sender's
@@ -333,6 +335,8 @@ pub(super) struct World<'a> {
     waiting: std::collections::BTreeSet<(u64, u32)>,
     /// Top-ups sent so far (their keys).
     top_ups: u64,
+    /// Which runbook flags are on (index: `Flag as usize`).
+    flag_on: [bool; 3],
     /// Escrow under background rebalancing: what the regions know.
     bg: Option<Bg>,
     /// Good and valid events per site, second and objective.
@@ -445,6 +449,7 @@ impl<'a> World<'a> {
             in_flight: vec![0; accounts],
             waiting: Default::default(),
             top_ups: 0,
+            flag_on: [false; 3],
             bg: None,
             sli: SliCounter::new(d, seconds),
             monitor: Monitor::new(d.signal_window, d.alerts.clone())
@@ -476,6 +481,11 @@ impl<'a> World<'a> {
         }
         let window = w.monitor.window();
         w.events.push(window, Ev::Close);
+        // `validate` refuses FORCE_LEADER_READ.
+        for f in &d.flags {
+            w.events.push(f.on, Ev::Flag(f.flag, true));
+            w.events.push(f.off, Ev::Flag(f.flag, false));
+        }
         if cfg.path == WritePath::Escrow && cfg.rebalance == Rebalance::Background {
             let opening: Vec<Vec<i64>> = w.regions.iter().map(|g| g.rights.clone()).collect();
             w.bg = Some(Bg {
@@ -603,6 +613,7 @@ impl<'a> World<'a> {
                 rights,
             } => self.move_in(to as usize, account, rights),
             Ev::Close => self.close_window(),
+            Ev::Flag(f, on) => self.set_flag(f, on),
         }
     }
 
@@ -703,6 +714,13 @@ impl<'a> World<'a> {
     fn send(&mut self, mut a: Attempt) {
         a.sent = self.now;
         let site = a.site as usize;
+        if self.flag_on[Flag::WriteReadonlyMode as usize] {
+            // Refused at the door, first attempt or retry: nothing is booked.
+            self.out.rejected_charges += 1;
+            self.monitor
+                .charge_failed(self.now, ChargeFailure::Rejected);
+            return;
+        }
         if a.number > 1 {
             a.entry = if self.cfg.path == WritePath::Escrow {
                 a.owner
@@ -726,6 +744,32 @@ impl<'a> World<'a> {
         a.back = back;
         let slow = slow_path(&mut self.slow[site], &self.d.workload);
         self.events.push(self.now + out + slow, Ev::Arrive(a));
+    }
+
+    /// A runbook flag goes on or off; the switch is logged as the
+    /// single-leader drills log it. `DISABLE_RECS` has nothing to shed here
+    /// (B serves no eligibility reads); `WRITE_READONLY_MODE` is read by
+    /// [`Self::send`].
+    fn set_flag(&mut self, f: Flag, on: bool) {
+        if self.flag_on[f as usize] == on {
+            return;
+        }
+        self.flag_on[f as usize] = on;
+        if on {
+            self.out.flags.push(FlagSwitch {
+                flag: f,
+                on: self.now,
+                off: None,
+            });
+        } else if let Some(span) = self
+            .out
+            .flags
+            .iter_mut()
+            .rev()
+            .find(|x| x.flag == f && x.off.is_none())
+        {
+            span.off = Some(self.now);
+        }
     }
 
     fn give_up(&mut self, a: Attempt) {
