@@ -1084,21 +1084,15 @@ fn rows_of(
                 } else {
                     p.and(model::tolerance_ms(metric, i, m))
                 };
-                let span = |v: [f64; 3]| {
-                    [
-                        v.iter().copied().fold(f64::INFINITY, f64::min),
-                        v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                    ]
-                };
                 rows.push(Row {
                     metric,
                     at: at.to_string(),
                     quantile: name,
                     measured_ms: m,
                     samples,
-                    measured_interval_ms: span(m3),
+                    measured_interval_ms: model::span(m3),
                     predicted_ms: p,
-                    predicted_interval_ms: p3.map(span),
+                    predicted_interval_ms: p3.map(model::span),
                     ratio: p.map(|p| {
                         if m > 0.0 {
                             p / m

@@ -458,9 +458,16 @@ pub fn tolerance_ms(metric: Metric, quantile: usize, measured: f64) -> Option<f6
 /// `tolerance` apart. Both sides' sampling error is allowed, and the model's
 /// error on top of it.
 pub fn within(predicted: [f64; 3], measured: [f64; 3], tolerance: f64) -> bool {
-    let lo = |v: [f64; 3]| v.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = |v: [f64; 3]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    lo(predicted) - tolerance <= hi(measured) && hi(predicted) + tolerance >= lo(measured)
+    let ([plo, phi], [mlo, mhi]) = (span(predicted), span(measured));
+    plo - tolerance <= mhi && phi + tolerance >= mlo
+}
+
+/// The lowest and the highest of three figures (a [`Side`] triple).
+pub fn span(v: [f64; 3]) -> [f64; 2] {
+    [
+        v.iter().copied().fold(f64::INFINITY, f64::min),
+        v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    ]
 }
 
 /// What a row measures.

@@ -87,6 +87,50 @@ pub struct FlagSwitch {
     pub off: Option<Micros>,
 }
 
+/// The runbook flags of one run: which are on, and every switch as it
+/// happened (both event cores keep theirs here).
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    on: [bool; 3],
+    log: Vec<FlagSwitch>,
+}
+
+impl Flags {
+    /// Whether `f` is on.
+    pub fn is_on(&self, f: Flag) -> bool {
+        self.on[f as usize]
+    }
+
+    /// Switches `f` at `now`; `false` when it already was so (nothing
+    /// logged).
+    pub fn set(&mut self, f: Flag, on: bool, now: Micros) -> bool {
+        if self.on[f as usize] == on {
+            return false;
+        }
+        self.on[f as usize] = on;
+        if on {
+            self.log.push(FlagSwitch {
+                flag: f,
+                on: now,
+                off: None,
+            });
+        } else if let Some(span) = self
+            .log
+            .iter_mut()
+            .rev()
+            .find(|x| x.flag == f && x.off.is_none())
+        {
+            span.off = Some(now);
+        }
+        true
+    }
+
+    /// The switches, taken out.
+    pub fn take_log(&mut self) -> Vec<FlagSwitch> {
+        std::mem::take(&mut self.log)
+    }
+}
+
 /// A flag switched on at `on` and off at `off` (both true times).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlagSpan {

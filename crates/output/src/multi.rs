@@ -304,9 +304,13 @@ pub fn drill_table(
     writeln!(out, "world: {}", topology::WorldLine(&m.drill.topology))?;
     writeln!(out)?;
     writeln!(out, "{}", table(std::slice::from_ref(row)))?;
-    // Refused charges only exist under a flag; without one the line reads
-    // as it always has.
-    let refused = if r.flags.is_empty() {
+    // Refused charges only exist under WRITE_READONLY_MODE; without it the
+    // line reads as it always has.
+    let read_only = r
+        .flags
+        .iter()
+        .any(|f| f.flag == engine::ops::Flag::WriteReadonlyMode);
+    let refused = if !read_only {
         String::new()
     } else {
         format!(" + {} refused (WRITE_READONLY_MODE)", r.rejected_charges)

@@ -260,7 +260,7 @@ impl Core<'_> {
                 timeline: std::mem::take(&mut self.timeline),
                 alerts: self.ops.monitor.firings.clone(),
                 signals: std::mem::take(&mut self.ops.monitor.history),
-                flags: std::mem::take(&mut self.ops.flag_log),
+                flags: self.ops.flags.take_log(),
                 signal_window: cfg.signal_window,
             },
             reads: Reads {

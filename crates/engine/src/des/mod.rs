@@ -328,8 +328,7 @@ impl Recovery {
 
 /// Operating the run.
 pub(crate) struct Ops {
-    pub(crate) flag_on: [bool; 3],
-    pub(crate) flag_log: Vec<crate::ops::FlagSwitch>,
+    pub(crate) flags: crate::ops::Flags,
     pub(crate) monitor: Monitor,
     /// Degraded responses so far, and per site in the current window.
     pub(crate) degraded_total: u64,
@@ -417,8 +416,7 @@ impl<'a> Core<'a> {
             outside: Window::new(sites.len()),
             pending: vec![false],
             ops: Ops {
-                flag_on: [false; 3],
-                flag_log: Vec::new(),
+                flags: crate::ops::Flags::default(),
                 monitor: Monitor::new(cfg.signal_window, cfg.alerts.clone())
                     .with_report_series(cfg.report_series),
                 degraded_total: 0,

@@ -5,33 +5,17 @@ use topology::{ms, SiteId};
 
 use super::{Core, Ev};
 use crate::drill::RunbookStep;
-use crate::ops::{AlertId, Change, Flag, FlagSwitch, Signal, Switch};
+use crate::ops::{AlertId, Change, Flag, Signal, Switch};
 
 impl Core<'_> {
     pub(crate) fn flag(&self, f: Flag) -> bool {
-        self.ops.flag_on[f as usize]
+        self.ops.flags.is_on(f)
     }
 
     pub(super) fn set_flag(&mut self, f: Flag, to: Switch) {
         let on = to == Switch::On;
-        if self.ops.flag_on[f as usize] == on {
+        if !self.ops.flags.set(f, on, self.now) {
             return;
-        }
-        self.ops.flag_on[f as usize] = on;
-        if on {
-            self.ops.flag_log.push(FlagSwitch {
-                flag: f,
-                on: self.now,
-                off: None,
-            });
-        } else if let Some(span) = self
-            .ops
-            .flag_log
-            .iter_mut()
-            .rev()
-            .find(|x| x.flag == f && x.off.is_none())
-        {
-            span.off = Some(self.now);
         }
         self.note(format!("flag {f} {}", if on { "on" } else { "off" }));
     }

@@ -29,7 +29,7 @@ use crate::des::{
 use crate::des::{Attempt, Stop};
 use crate::drill::sli::SliCounter;
 use crate::drill::{DrillConfig, FaultKind, Watermark, Window};
-use crate::ops::{ChargeFailure, Flag, FlagSwitch, Monitor};
+use crate::ops::{ChargeFailure, Flag, Flags, Monitor};
 use crate::Network;
 use replication::clock::{ClockModel, HlcStamp};
 
@@ -335,8 +335,8 @@ pub(super) struct World<'a> {
     waiting: std::collections::BTreeSet<(u64, u32)>,
     /// Top-ups sent so far (their keys).
     top_ups: u64,
-    /// Which runbook flags are on (index: `Flag as usize`).
-    flag_on: [bool; 3],
+    /// The runbook flags: which are on, and their switches.
+    flags: Flags,
     /// Escrow under background rebalancing: what the regions know.
     bg: Option<Bg>,
     /// Good and valid events per site, second and objective.
@@ -449,7 +449,7 @@ impl<'a> World<'a> {
             in_flight: vec![0; accounts],
             waiting: Default::default(),
             top_ups: 0,
-            flag_on: [false; 3],
+            flags: Flags::default(),
             bg: None,
             sli: SliCounter::new(d, seconds),
             monitor: Monitor::new(d.signal_window, d.alerts.clone())
@@ -613,7 +613,11 @@ impl<'a> World<'a> {
                 rights,
             } => self.move_in(to as usize, account, rights),
             Ev::Close => self.close_window(),
-            Ev::Flag(f, on) => self.set_flag(f, on),
+            // DISABLE_RECS has nothing to shed here (B serves no
+            // eligibility reads); WRITE_READONLY_MODE is read by `send`.
+            Ev::Flag(f, on) => {
+                self.flags.set(f, on, self.now);
+            }
         }
     }
 
@@ -714,7 +718,7 @@ impl<'a> World<'a> {
     fn send(&mut self, mut a: Attempt) {
         a.sent = self.now;
         let site = a.site as usize;
-        if self.flag_on[Flag::WriteReadonlyMode as usize] {
+        if self.flags.is_on(Flag::WriteReadonlyMode) {
             // Refused at the door, first attempt or retry: nothing is booked.
             self.out.rejected_charges += 1;
             self.monitor
@@ -744,32 +748,6 @@ impl<'a> World<'a> {
         a.back = back;
         let slow = slow_path(&mut self.slow[site], &self.d.workload);
         self.events.push(self.now + out + slow, Ev::Arrive(a));
-    }
-
-    /// A runbook flag goes on or off; the switch is logged as the
-    /// single-leader drills log it. `DISABLE_RECS` has nothing to shed here
-    /// (B serves no eligibility reads); `WRITE_READONLY_MODE` is read by
-    /// [`Self::send`].
-    fn set_flag(&mut self, f: Flag, on: bool) {
-        if self.flag_on[f as usize] == on {
-            return;
-        }
-        self.flag_on[f as usize] = on;
-        if on {
-            self.out.flags.push(FlagSwitch {
-                flag: f,
-                on: self.now,
-                off: None,
-            });
-        } else if let Some(span) = self
-            .out
-            .flags
-            .iter_mut()
-            .rev()
-            .find(|x| x.flag == f && x.off.is_none())
-        {
-            span.off = Some(self.now);
-        }
     }
 
     fn give_up(&mut self, a: Attempt) {
@@ -1583,6 +1561,7 @@ impl<'a> World<'a> {
             recovered_after(self.d, sent, &self.answered[site], first_fault?, start)
         };
         self.out.alerts = std::mem::take(&mut self.monitor.firings);
+        self.out.flags = self.flags.take_log();
         self.out.signals = std::mem::take(&mut self.monitor.history);
         self.out.time_to_detect = crate::ops::time_to_detect(&self.out.alerts);
         self.out.sli = self.sli.finish(
