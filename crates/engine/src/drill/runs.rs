@@ -28,27 +28,52 @@ use crate::{EngineError, Shard};
 /// The most runs one command may ask for.
 pub const MAX_RUNS: u32 = 10_000;
 
-/// One run's figures: a few numbers, kept for every run.
-#[derive(Debug, Clone, PartialEq)]
+/// One run's figures: a few numbers, kept for every run. It serializes
+/// itself as reports write a run (units in the keys), except its per-site
+/// RTOs, which [`RunRecord::named`] keys by site name, and what only the
+/// verdicts read (false alarms, quiet time, indicators).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct RunRecord {
     /// The run's seed (master seed + run index).
     pub seed: u64,
     /// How far its fault timeline was shifted.
+    #[serde(rename = "onset_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
     pub onset: Micros,
-    /// RTO and RPO, as the run reported them.
+    /// The span of acknowledged writes (charges and top-ups) lost: the
+    /// run's RPO (the record keeps the run's whole recovery, RTOs included).
+    #[serde(rename = "rpo_ms", serialize_with = "rpo_ms")]
+    #[schemars(with = "f64")]
     pub recovery: Recovery,
     /// What the run did to money, as the run reported it.
+    #[serde(flatten)]
     pub money: Money,
-    /// Fault start to the first alert that fired after it.
+    /// Fault start to the first alert that fired after it (null: none).
+    #[serde(
+        rename = "time_to_detect_ms",
+        serialize_with = "topology::report::ms_opt"
+    )]
+    #[schemars(with = "Option<f64>")]
     pub time_to_detect: Option<Micros>,
-    /// See [`Failover::lease_overlap`](super::Failover::lease_overlap).
+    /// How long a deposed leader went on admitting charges after its
+    /// successor was promoted.
+    #[serde(rename = "lease_overlap_ms", serialize_with = "topology::report::ms")]
+    #[schemars(with = "f64")]
     pub lease_overlap: Micros,
     /// Alerts fired before any fault, by rule name.
+    #[serde(skip)]
     pub false_alarms: Vec<String>,
     /// The time they were counted over: before the first fault.
+    #[serde(skip)]
     pub quiet_time: Micros,
     /// Per client site: its indicators (see [`DrillResult::sli`]).
+    #[serde(skip)]
     pub sli: Vec<SiteSli>,
+}
+
+/// A run's recovery as reports write it: its RPO in milliseconds.
+fn rpo_ms<S: serde::Serializer>(r: &Recovery, s: S) -> Result<S::Ok, S::Error> {
+    topology::report::ms(&r.rpo, s)
 }
 
 impl RunRecord {
@@ -67,38 +92,16 @@ impl RunRecord {
     }
 }
 
-/// One run's figures as reports write them: a [`RunRecord`] with its
-/// client sites named (see [`RunRecord::named`]).
+/// One run's figures as reports write them: the [`RunRecord`] itself,
+/// with its per-site RTOs keyed by site name (see [`RunRecord::named`]).
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 #[schemars(rename = "RunJson")]
 pub struct RunFigures<'a> {
-    /// The run's seed.
-    pub seed: u64,
-    /// How far its fault timeline was shifted.
-    #[serde(rename = "onset_ms", serialize_with = "topology::report::ms")]
-    #[schemars(with = "f64")]
-    pub onset: Micros,
+    /// The record (its own keys).
+    #[serde(flatten)]
+    pub record: &'a RunRecord,
     /// Per client site, by name: its RTO (`null`: not within the drill).
     pub rto_ms: BTreeMap<String, Option<f64>>,
-    /// The span of acknowledged writes (charges and top-ups) lost.
-    #[serde(rename = "rpo_ms", serialize_with = "topology::report::ms")]
-    #[schemars(with = "f64")]
-    pub rpo: Micros,
-    /// What the run did to money.
-    #[serde(flatten)]
-    pub money: &'a Money,
-    /// Fault start to the first alert that fired after it (null: none).
-    #[serde(
-        rename = "time_to_detect_ms",
-        serialize_with = "topology::report::ms_opt"
-    )]
-    #[schemars(with = "Option<f64>")]
-    pub time_to_detect: Option<Micros>,
-    /// How long a deposed leader went on admitting charges after its
-    /// successor was promoted.
-    #[serde(rename = "lease_overlap_ms", serialize_with = "topology::report::ms")]
-    #[schemars(with = "f64")]
-    pub lease_overlap: Micros,
 }
 
 impl RunRecord {
@@ -106,8 +109,7 @@ impl RunRecord {
     /// (index = site id).
     pub fn named(&self, sites: &[String]) -> RunFigures<'_> {
         RunFigures {
-            seed: self.seed,
-            onset: self.onset,
+            record: self,
             rto_ms: sites
                 .iter()
                 .enumerate()
@@ -123,10 +125,6 @@ impl RunRecord {
                     )
                 })
                 .collect(),
-            rpo: self.recovery.rpo,
-            money: &self.money,
-            time_to_detect: self.time_to_detect,
-            lease_overlap: self.lease_overlap,
         }
     }
 }
