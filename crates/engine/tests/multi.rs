@@ -82,6 +82,37 @@ fn crdt_overspends_across_regions_where_escrow_declines() {
     assert!(escrow.conservation_checks > 0);
 }
 
+/// A charge declined although the merged balance covered it is a failed
+/// request for the site's verdicts (the client heard "insufficient funds"
+/// wrongly), while a decline for want of money is a good answer: the
+/// charge-availability objective's bad events are exactly the spurious
+/// declines.
+#[test]
+fn a_decline_with_the_money_there_is_a_bad_event_for_the_verdicts() {
+    let script = [charge(1_000.0, 0, 6_000), charge(1_000.0, 1, 6_000)];
+    let tally = |path: WritePath| {
+        let cfg = two_regions(path);
+        let r = run_script(&cfg, 1, &script).expect("valid");
+        let avail: Vec<usize> = (0..cfg.drill.slos.len())
+            .filter(|&j| cfg.drill.slos[j].series == metrics::Series::ChargeAvailability)
+            .collect();
+        assert_eq!(avail.len(), 1, "one objective, every site");
+        let (mut good, mut valid) = (0, 0);
+        for site in &r.sli {
+            good += site.steady[avail[0]].good;
+            valid += site.steady[avail[0]].valid;
+        }
+        (r, good, valid)
+    };
+    let (escrow, good, valid) = tally(WritePath::Escrow);
+    assert!(escrow.spurious_declines >= 1, "{escrow:?}");
+    assert_eq!(valid, 2);
+    assert_eq!(valid - good, escrow.spurious_declines);
+    // Every charge answered, none spurious: nothing bad.
+    let (crdt, good, valid) = tally(WritePath::Crdt);
+    assert_eq!((crdt.spurious_declines, good, valid), (0, 2, 2));
+}
+
 #[test]
 fn a_retry_in_another_region_books_twice_unless_the_key_is_pinned() {
     // VN's charge is booked in SG at 1,020 ms; SG dies 2 ms later, before
