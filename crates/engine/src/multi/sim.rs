@@ -374,6 +374,15 @@ struct HeldLine {
 }
 
 impl Pipe {
+    /// Queues `item`, shipped on the stream as `lsn`, behind what is on
+    /// the way; if nothing was, when its `Apply` is due (an `Apply` already
+    /// due takes it in turn otherwise).
+    fn queue(&mut self, lsn: u64, item: Item, now: Micros) -> Option<Micros> {
+        let idle = self.ops.is_empty();
+        self.ops.push_back((lsn, item));
+        idle.then(|| self.stream.apply_time(lsn).unwrap_or(now))
+    }
+
     /// Brings the stream to `t`: its heartbeats due by then are sent, or,
     /// while the link is cut, go unsent (a cut link delivers nothing; after
     /// it heals the next heartbeat is a fresh one).
@@ -791,23 +800,15 @@ impl<'a> World<'a> {
                             let (lsn, at) = h.last;
                             let transfer =
                                 snapshot_transfer(p.stream.link(), h.accounts.len() as u64);
-                            let idle = p.ops.is_empty();
                             p.stream.ship_snapshot(
                                 lsn,
                                 at,
                                 HlcStamp::physical(at as i64),
                                 transfer,
                             );
-                            p.ops.push_back((lsn, Item::Catchup(Box::new(h))));
-                            if idle {
-                                let due = p.stream.apply_time(lsn).unwrap_or(now);
-                                self.events.push(
-                                    due,
-                                    Ev::Apply {
-                                        from: from as u8,
-                                        to: to as u8,
-                                    },
-                                );
+                            if let Some(due) = p.queue(lsn, Item::Catchup(Box::new(h)), now) {
+                                let (from, to) = (from as u8, to as u8);
+                                self.events.push(due, Ev::Apply { from, to });
                             }
                         }
                     }
@@ -1237,21 +1238,13 @@ impl<'a> World<'a> {
                     }
                     continue;
                 }
-                let idle = p.ops.is_empty();
                 // The watermark is on the true clock (the commit time);
                 // a reading turns it into the regions' clocks (`reported`).
                 p.stream.ship(lsn, now, HlcStamp::physical(now as i64));
-                p.ops.push_back((lsn, Item::Op(op)));
                 p.pending.entry(account).or_default().push_back(now);
-                if idle {
-                    let at = p.stream.apply_time(lsn).unwrap_or(now);
-                    self.events.push(
-                        at,
-                        Ev::Apply {
-                            from: r as u8,
-                            to: to as u8,
-                        },
-                    );
+                if let Some(at) = p.queue(lsn, Item::Op(op), now) {
+                    let (from, to) = (r as u8, to as u8);
+                    self.events.push(at, Ev::Apply { from, to });
                 }
             }
         }
