@@ -53,6 +53,14 @@ fn lww_loses_a_concurrent_charge_that_crdt_keeps() {
     assert_eq!(lww.lost_updates, 1, "{lww:?}");
     assert!(lww.lost_amount == 1_000 || lww.lost_amount == 2_000);
     assert!(!lww.invariants_ok && lww.defect.is_none());
+    // The breach names the first loss: a charge (the first or second
+    // effect booked), not a top-up.
+    let breach = lww.first_breach.as_deref().unwrap_or_default();
+    assert!(
+        breach.contains("(first: a charge, effect 1 in booking order)")
+            || breach.contains("(first: a charge, effect 2 in booking order)"),
+        "{breach}"
+    );
 
     let crdt = play(WritePath::Crdt, &script);
     assert_eq!(crdt.acknowledged_charges, 2);

@@ -197,25 +197,34 @@ impl Answer {
     }
 }
 
-/// Keys seen, forgotten past the retry horizon (memory flat in run length).
-#[derive(Default)]
-struct Keys {
-    map: BTreeMap<u64, Answer>,
+/// Keys seen, each with a value (a region's answer, lww's effect id),
+/// forgotten past the retry horizon (memory flat in run length).
+struct Keys<V = Answer> {
+    map: BTreeMap<u64, V>,
     order: VecDeque<(Micros, u64)>,
 }
 
-impl Keys {
-    fn get(&self, key: u64) -> Option<Answer> {
+impl<V> Default for Keys<V> {
+    fn default() -> Self {
+        Keys {
+            map: BTreeMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<V: Copy> Keys<V> {
+    fn get(&self, key: u64) -> Option<V> {
         self.map.get(&key).copied()
     }
 
-    /// Records `key` (with its answer) unless known already; true when it
+    /// Records `key` (with its value) unless known already; true when it
     /// was new.
-    fn insert(&mut self, key: u64, answer: Answer, now: Micros) -> bool {
+    fn insert(&mut self, key: u64, value: V, now: Micros) -> bool {
         if self.map.contains_key(&key) {
             return false;
         }
-        self.map.insert(key, answer);
+        self.map.insert(key, value);
         self.order.push_back((now, key));
         true
     }
@@ -243,18 +252,21 @@ impl Keys {
 #[derive(Default)]
 struct Lineage {
     parent: Vec<u32>,
-    acknowledged: Vec<bool>,
+    /// Per effect: [`Lineage::ACKNOWLEDGED`], [`Lineage::CHARGE`].
+    flags: Vec<u8>,
     /// Charge keys → effect ids, to mark the acknowledgement when the
     /// answer reaches the client (a key booked twice keeps its first);
     /// forgotten a key horizon after booking, when no answer can come.
-    ids: BTreeMap<u64, u32>,
-    /// The keys in `ids`, booking order, with their booking times.
-    order: VecDeque<(Micros, u64)>,
+    ids: Keys<u32>,
 }
 
 impl Lineage {
     /// The parent of a register's first effect: the opening balance.
     const OPENING: u32 = u32::MAX;
+    /// The effect's client was told it was accepted.
+    const ACKNOWLEDGED: u8 = 1;
+    /// The effect is a charge (else a top-up).
+    const CHARGE: u8 = 2;
 
     /// Books effect `parent → new`, acknowledged at once (a top-up, whose
     /// answer the model does not play) or when its client hears so.
@@ -271,27 +283,24 @@ impl Lineage {
     ) -> u32 {
         let id = self.parent.len() as u32;
         self.parent.push(parent);
-        self.acknowledged.push(acknowledged);
-        while let Some(&(t, k)) = self.order.front() {
-            if t + horizon >= now {
-                break;
-            }
-            self.order.pop_front();
-            self.ids.remove(&k);
-        }
+        self.flags.push(
+            if acknowledged {
+                Lineage::ACKNOWLEDGED
+            } else {
+                0
+            } | if key.is_some() { Lineage::CHARGE } else { 0 },
+        );
+        self.ids.prune(now, horizon);
         if let Some(k) = key {
-            if let std::collections::btree_map::Entry::Vacant(e) = self.ids.entry(k) {
-                e.insert(id);
-                self.order.push_back((now, k));
-            }
+            self.ids.insert(k, id, now);
         }
         id
     }
 
     /// The client heard that charge `key` was accepted.
     fn acknowledge(&mut self, key: u64) {
-        if let Some(&id) = self.ids.get(&key) {
-            self.acknowledged[id as usize] = true;
+        if let Some(id) = self.ids.get(key) {
+            self.flags[id as usize] |= Lineage::ACKNOWLEDGED;
         }
     }
 
@@ -306,7 +315,8 @@ impl Lineage {
                 at = self.parent[at as usize];
             }
         }
-        let mut lost = (0..self.parent.len()).filter(|&i| self.acknowledged[i] && !kept[i]);
+        let acked = |i: usize| self.flags[i] & Lineage::ACKNOWLEDGED != 0;
+        let mut lost = (0..self.parent.len()).filter(|&i| acked(i) && !kept[i]);
         let first = lost.next().map(|i| i as u32);
         (first.map_or(0, |_| 1 + lost.count() as u64), first)
     }
@@ -1721,17 +1731,15 @@ impl<'a> World<'a> {
             // one's heads are the chains that stood.
             let (n, first) = self.lineage.lost(&self.regions[first].head);
             self.out.lost_updates = n;
+            // Named by its place in booking order (its key was forgotten a
+            // key horizon after booking).
             first_lost = first.map(|id| {
-                let key = self
-                    .lineage
-                    .ids
-                    .iter()
-                    .find(|&(_, &i)| i == id)
-                    .map(|(k, _)| *k);
-                match key {
-                    Some(k) => format!("first: the charge with key {k}"),
-                    None => "first: a top-up".to_string(),
-                }
+                let what = if self.lineage.flags[id as usize] & Lineage::CHARGE != 0 {
+                    "a charge"
+                } else {
+                    "a top-up"
+                };
+                format!("first: {what}, effect {} in booking order", id + 1)
             });
         }
         if self.out.overspend_incidents > 0 {
